@@ -1,0 +1,173 @@
+// shovel::Client: the public C++ API of the shoveling cache.
+//
+// A Client finds the workers (a static list, or Consul), places every id on
+// a worker (rendezvous hashing; ids made by Init are pinned where Init put
+// them and found through a pointer record at their hash home), and sends
+// requests over ZeroMQ with many in flight and a deadline on each.
+//
+// Thread-safety: a Client is thread-safe; any number of threads may call any
+// method at once (that is how callers get many requests in flight). Writers
+// and Readers are not thread-safe; use each from one thread at a time.
+// Ownership: Connect returns a unique_ptr; Writers/Readers must be destroyed
+// before their Client.
+//
+// Errors (every method): kInvalidArgument for an id that breaks the id rules
+// (message names the rule); kUnavailable when the worker that owns the id
+// cannot be reached; kTimeout when the deadline passed; kNoSpace when the
+// owning worker's memory limit cannot fit the write; kNotFound for a missing
+// id (get, stat, delete, node_ids...). Nothing already stored is damaged by
+// a failed call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shovel/status.h"
+
+namespace shovel {
+
+inline constexpr uint64_t kWholeBlob = UINT64_MAX;  // Get length: to the end
+
+struct ClientOptions {
+  // Static membership: ZeroMQ endpoints, e.g. {"tcp://127.0.0.1:7070"}.
+  // Empty and consul_addr empty: taken from SHOVEL_WORKERS (comma-separated),
+  // else CONSUL_HTTP_ADDR.
+  std::vector<std::string> workers;
+  // Consul agent address ("http://127.0.0.1:8500"); membership is then the
+  // registered workers of `service_name`.
+  std::string consul_addr;
+  std::string service_name = "shoveling";
+  // Deadline of one request (a large value is many requests).
+  std::chrono::milliseconds deadline{5000};
+  // Bytes per streamed message for large set/get/append.
+  uint64_t stream_chunk = 4ull << 20;
+};
+
+// What Stat returns.
+struct BlobStat {
+  std::string id;
+  uint64_t size = 0;
+  uint64_t stored_bytes = 0;  // compressed bytes held in memory
+  uint64_t version = 0;       // changes on every write
+  int64_t ctime_ns = 0, mtime_ns = 0, atime_ns = 0;  // Unix epoch, ns
+  bool pinned = false;
+  std::vector<std::string> holders;  // node ids, primary first
+  std::map<std::string, std::string> attrs;  // mode, uid, gid, user xattrs
+};
+
+// One worker as the client sees it.
+struct NodeInfo {
+  std::string node_id;
+  std::string endpoint;
+  bool healthy = true;        // false when Consul says critical / unreachable
+  uint32_t cores = 0;
+  uint64_t mem_used = 0;
+  uint64_t mem_limit = 0;
+  uint64_t ids = 0;
+  double load = 0;
+  std::string consul_node;    // empty without Consul
+};
+
+enum class InitStrategy { kUniformNodes, kUniformCpu, kUniformMemory };
+// "uniform_nodes" | "uniform_cpu" | "uniform_memory"; anything else is
+// kInvalidArgument listing the valid names.
+Result<InitStrategy> ParseInitStrategy(std::string_view name);
+std::string_view InitStrategyName(InitStrategy s);
+
+// A page of List. Entries are sorted; with `delimiter` the names are relative
+// to the prefix and a name ending in '/' is a sub-namespace ("directory").
+struct ListPage {
+  std::vector<std::string> ids;
+  std::string next_cursor;  // empty when this is the last page
+};
+
+// Streams a large value to the cache. Nothing is visible until Commit; a
+// destroyed, uncommitted Writer aborts and the old value stays whole.
+class Writer {
+ public:
+  virtual ~Writer() = default;
+  virtual Status Write(std::string_view data) = 0;
+  // Makes the value visible atomically; returns the new version.
+  virtual Result<uint64_t> Commit() = 0;
+  virtual void Abort() = 0;
+};
+
+enum class WriteMode { kSet, kAppend };
+
+// Called by Init with (done, total) every so often (for progress bars).
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  virtual ~Client() = default;
+
+  // Replaces the value atomically (readers see old or new, never a mix).
+  // Values larger than stream_chunk are streamed. Returns the new version.
+  virtual Result<uint64_t> Set(std::string_view id, std::string_view data) = 0;
+  // Whole value (length kWholeBlob) or a range; a range past the end is
+  // truncated like pread. The bytes returned are from one version.
+  virtual Result<std::string> Get(std::string_view id, uint64_t offset = 0,
+                                  uint64_t length = kWholeBlob) = 0;
+  // Streams a range to `sink` piece by piece (a 4 GiB get never holds 4 GiB).
+  // `sink` returning non-OK stops the transfer with that status.
+  virtual Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
+                       const std::function<Status(std::string_view)>& sink) = 0;
+  // Appends atomically; creates the id if missing. Returns the new version.
+  virtual Result<uint64_t> Append(std::string_view id, std::string_view data) = 0;
+  // Streaming set/append.
+  virtual Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id,
+                                                     WriteMode mode) = 0;
+
+  // Pre-creates empty, pinned ids spread exactly over the live workers.
+  // Existing ids are left as they are (and pinned where they are).
+  virtual Status Init(const std::vector<std::string>& ids, InitStrategy strategy,
+                      const ProgressFn& progress = nullptr) = 0;
+
+  // Node ids of the workers holding the data, primary first.
+  virtual Result<std::vector<std::string>> NodeIds(std::string_view id) = 0;
+  // Best worker to process the id. Strategies: "default" (a holder, least
+  // loaded if several), "least_loaded" (any live worker), "nearest" (the
+  // holder nearest the caller; needs Consul coordinates).
+  virtual Result<std::string> NodeId(std::string_view id,
+                                     std::string_view strategy = "default") = 0;
+  // Network distance between `node` and the data in ms: 0 when `node` holds
+  // it; otherwise the estimated RTT to the nearest holder from Consul
+  // coordinates; std::nullopt when coordinates are unknown (no Consul).
+  virtual Result<std::optional<double>> NodeCacheScore(std::string_view node,
+                                                       std::string_view id) = 0;
+
+  virtual Status Delete(std::string_view id) = 0;
+  virtual Result<BlobStat> Stat(std::string_view id) = 0;
+  virtual Result<bool> Exists(std::string_view id) = 0;
+  // Ids starting with `prefix`, sorted, merged over all workers, paged.
+  // `delimiter`: return the names directly under `prefix` (which then must be
+  // "" or end in '/'), with sub-namespaces as "name/".
+  virtual Result<ListPage> List(std::string_view prefix, std::string_view cursor = "",
+                                uint32_t limit = 1000, bool delimiter = false) = 0;
+  // Renames; replaces an existing `to`. Works across workers.
+  virtual Status Rename(std::string_view from, std::string_view to) = 0;
+  // Sets attributes (mode, uid, gid, times, user xattrs) and removes `drop`.
+  virtual Status SetAttrs(std::string_view id,
+                          const std::map<std::string, std::string>& set,
+                          const std::vector<std::string>& drop = {}) = 0;
+
+  // Many requests in flight from one thread (pipelining).
+  virtual std::vector<Result<uint64_t>> MultiSet(
+      const std::vector<std::pair<std::string, std::string>>& items) = 0;
+  virtual std::vector<Result<std::string>> MultiGet(
+      const std::vector<std::string>& ids) = 0;
+
+  // The workers and their stats (asks each one).
+  virtual Result<std::vector<NodeInfo>> Members() = 0;
+};
+
+}  // namespace shovel

@@ -1,0 +1,157 @@
+// The shoveling wire protocol: pure encode/decode functions shared by the
+// worker and the client. No sockets here; worker/PROTOCOL.md is the prose
+// specification and must be kept in step with this file.
+//
+// A message is a list of ZeroMQ frames. Requests: [header][id][payload...];
+// replies: [header][payload...]. (A ROUTER socket adds the peer's routing id
+// frame in front; the transport strips and re-adds it, the codec never sees
+// it.) The header is a fixed 48-byte little-endian frame. Every decode
+// function validates every field and returns kProtocol with a message naming
+// the field; none of them allocates more than the input's size.
+//
+// Thread-safety: all functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shovel/status.h"
+
+namespace shovel::wire {
+
+inline constexpr uint16_t kMagic = 0x5653;  // bytes 'S' 'V' on the wire
+inline constexpr uint8_t kProtocolVersion = 1;
+inline constexpr size_t kHeaderSize = 48;
+inline constexpr uint64_t kToEnd = UINT64_MAX;  // GET length: to the end
+
+// Limits a decoder enforces (a peer that exceeds them gets kProtocol).
+inline constexpr size_t kMaxFrames = 1026;                  // header+id+1024
+inline constexpr size_t kMaxMessageBytes = 64ull << 20;     // one message
+inline constexpr size_t kMaxListEntries = 10000;            // one LIST page
+
+enum class Op : uint8_t {
+  kPing = 0,          // -> payload[0] = node id
+  kSet = 1,           // id, payload = bytes; replace atomically
+  kAppend = 2,        // id, payload = bytes; creates the id if missing
+  kGet = 3,           // id, offset, length -> bytes (maybe partial, kFlagMore)
+  kUploadBegin = 4,   // id -> aux = upload handle (streamed set/append)
+  kUploadData = 5,    // aux = handle, offset = bytes so far, payload = bytes
+  kUploadCommit = 6,  // aux = handle -> version, length = new size
+  kUploadAbort = 7,   // aux = handle
+  kDelete = 8,        // id
+  kStat = 9,          // id -> length = size, version, payload[0] = StatBody
+  kSetAttrs = 10,     // id, payload[0] = Attrs to set, payload[1] = names to drop
+  kCreate = 11,       // id, flags kFlagPinned/kFlagExclusive (used by init)
+  kList = 12,         // id = prefix, payload[0] = start-after cursor, aux = limit
+  kNodeStats = 13,    // -> payload[0] = NodeStats
+  kRename = 14,       // id = from, payload[0] = to (both on this worker)
+  kPutPointer = 15,   // id, payload[0] = endpoint, payload[1] = node id
+  kTransfer = 16,     // reserved: worker-to-worker hand-over (replication issue)
+};
+inline constexpr uint8_t kMaxOp = 16;
+
+std::string_view OpName(Op op);
+
+// Header flags.
+enum Flag : uint16_t {
+  kFlagReply = 1 << 0,       // set on every reply
+  kFlagPinned = 1 << 1,      // CREATE/SET/UPLOAD_BEGIN: never evict this id
+  kFlagExclusive = 1 << 2,   // CREATE/RENAME: fail kAlreadyExists if it exists
+  kFlagIfVersion = 1 << 3,   // apply only if current version == header.version
+                             // (version 0 = the id must not exist)
+  kFlagMore = 1 << 4,        // reply: GET stopped early / LIST has more pages
+  kFlagAppendMode = 1 << 5,  // UPLOAD_BEGIN: commit appends instead of replacing
+  kFlagNoRedirect = 1 << 6,  // serve here even if a pointer record exists
+  kFlagDelimiter = 1 << 7,   // LIST: group by the next '/' (directory listing)
+};
+inline constexpr uint16_t kKnownFlags = 0xff;
+
+struct Header {
+  uint16_t magic = kMagic;
+  uint8_t version = kProtocolVersion;
+  Op op = Op::kPing;
+  uint16_t flags = 0;
+  Code status = Code::kOk;  // replies only
+  uint64_t request_id = 0;  // chosen by the requester, echoed in the reply
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t version_no = 0;  // blob version (replies) / expected (kFlagIfVersion)
+  uint64_t aux = 0;         // upload handle, list limit
+};
+
+void EncodeHeader(const Header& h, char out[kHeaderSize]);
+std::string EncodeHeader(const Header& h);
+// Checks size, magic, protocol version, opcode, flags and status.
+Result<Header> DecodeHeader(std::string_view frame);
+
+// A decoded request. Views point into the caller's frames.
+struct Request {
+  Header header;
+  std::string_view id;
+  std::vector<std::string_view> payload;
+  uint64_t payload_bytes = 0;
+};
+
+// Validates the frame layout, the header, the id (ValidateId for ops that
+// take one; ValidatePrefix for LIST) and the op's payload shape. On error the
+// returned status names the problem; if the header itself decoded, callers
+// may still reply using DecodeHeader's request id.
+Result<Request> DecodeRequest(const std::vector<std::string_view>& frames);
+
+// A decoded reply. Error replies carry the message in payload[0]; redirects
+// carry the endpoint in payload[0] and the node id in payload[1].
+struct Reply {
+  Header header;
+  std::vector<std::string_view> payload;
+};
+Result<Reply> DecodeReply(const std::vector<std::string_view>& frames);
+// Turns an error reply into a Status (kOk for a success reply).
+Status ReplyStatus(const Reply& r);
+
+// Builds the header of a reply to `req` with the given status.
+Header ReplyHeader(const Header& req, Code status);
+
+// ---- Bodies -----------------------------------------------------------------
+
+using Attrs = std::map<std::string, std::string>;
+
+struct StatBody {
+  uint64_t size = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t version = 0;
+  int64_t ctime_ns = 0;
+  int64_t mtime_ns = 0;
+  int64_t atime_ns = 0;
+  bool pinned = false;
+  Attrs attrs;  // mode, uid, gid, user xattrs... (set by SET_ATTRS)
+};
+std::string EncodeStat(const StatBody& s);
+Result<StatBody> DecodeStat(std::string_view data);
+
+struct NodeStats {
+  std::string node_id;
+  std::string endpoint;
+  uint32_t cores = 0;
+  uint64_t mem_used = 0;    // stored bytes + overhead
+  uint64_t mem_limit = 0;   // max-memory
+  uint64_t ids = 0;
+  uint64_t pinned_bytes = 0;
+  uint64_t evictions = 0;
+  uint64_t malformed = 0;   // malformed messages dropped or answered
+  double load = 0;          // requests in flight / queued
+  std::string version;      // software version
+};
+std::string EncodeNodeStats(const NodeStats& s);
+Result<NodeStats> DecodeNodeStats(std::string_view data);
+
+// A list of strings: u32 count, then (u32 length, bytes) each.
+std::string EncodeStrings(const std::vector<std::string>& v);
+Result<std::vector<std::string>> DecodeStrings(std::string_view data);
+
+std::string EncodeAttrs(const Attrs& a);
+Result<Attrs> DecodeAttrs(std::string_view data);
+
+}  // namespace shovel::wire
