@@ -1,0 +1,287 @@
+// shovel-bench-core: the core cache measured side by side with its peers in
+// one run (issue 2). Starts one shovel-worker, a redis-server and a memcached
+// on loopback, and prints a table of medians:
+//   - 1 KiB set/get ops/s with 50 requests in flight (50 client threads), and
+//     pipelined (MultiSet/MultiGet of 16 per thread) against redis-benchmark
+//     -c 50 with and without -P 16;
+//   - 1 MiB set/get GB/s, incompressible and text-like values, 4 in flight,
+//     against memcached (-I 2m, our own text-protocol load generator) and
+//     redis (redis-benchmark -d 1048576 -c 4).
+// --smoke runs tiny sizes (the test suite does); --json prints JSON.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.h"
+#include "memcached_client.h"
+#include "shovel/client.h"
+
+#ifndef SHOVEL_WORKER_BIN
+#define SHOVEL_WORKER_BIN "shovel-worker"
+#endif
+
+namespace shovel::bench {
+namespace {
+
+struct Config {
+  bool smoke = false;
+  bool json = false;
+  int reps = 3;
+  int small_ops = 200000;  // 1 KiB ops per measurement
+  int big_ops = 512;       // 1 MiB values per measurement
+  int small_inflight = 50;
+  int big_inflight = 4;
+  std::string worker_bin = SHOVEL_WORKER_BIN;
+};
+
+// Runs fn(thread_index) on n threads; returns elapsed seconds.
+double RunThreads(int n, const std::function<void(int)>& fn) {
+  std::vector<std::thread> ts;
+  double t0 = NowSeconds();
+  for (int i = 0; i < n; ++i) ts.emplace_back(fn, i);
+  for (auto& t : ts) t.join();
+  return NowSeconds() - t0;
+}
+
+std::string Key(const char* prefix, int i) { return std::string(prefix) + std::to_string(i); }
+
+// ---- shoveling -----------------------------------------------------------
+
+struct ShovelResult {
+  double set = 0, get = 0;
+  bool ok = true;
+};
+
+ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads,
+                       int batch, const char* prefix) {
+  ShovelResult r;
+  std::atomic<bool> failed{false};
+  int per = ops / threads;
+  auto body = [&](bool do_set) {
+    return [&, do_set](int t) {
+      for (int i = 0; i < per; i += batch) {
+        if (batch == 1) {
+          std::string k = Key(prefix, t * per + i);
+          bool ok = do_set ? c.Set(k, value).ok() : c.Get(k).ok();
+          if (!ok) failed = true;
+          continue;
+        }
+        if (do_set) {
+          std::vector<std::pair<std::string, std::string>> items;
+          for (int j = 0; j < batch && i + j < per; ++j) {
+            items.emplace_back(Key(prefix, t * per + i + j), value);
+          }
+          for (auto& res : c.MultiSet(items)) failed = failed || !res.ok();
+        } else {
+          std::vector<std::string> ids;
+          for (int j = 0; j < batch && i + j < per; ++j) ids.push_back(Key(prefix, t * per + i + j));
+          for (auto& res : c.MultiGet(ids)) failed = failed || !res.ok();
+        }
+      }
+    };
+  };
+  double ts = RunThreads(threads, body(true));
+  double tg = RunThreads(threads, body(false));
+  r.set = per * threads / ts;
+  r.get = per * threads / tg;
+  r.ok = !failed;
+  return r;
+}
+
+// ---- redis -----------------------------------------------------------------
+
+// Runs redis-benchmark and returns {set rps, get rps} (0 on failure).
+std::pair<double, double> RedisBench(int port, int size, int clients, int ops, int pipeline) {
+  std::ostringstream cmd;
+  cmd << "redis-benchmark -h 127.0.0.1 -p " << port << " -t set,get -d " << size << " -c "
+      << clients << " -n " << ops << " -P " << pipeline << " -r 100000 --csv 2>/dev/null";
+  bool ok;
+  std::string out = RunCapture(cmd.str(), &ok);
+  double set = 0, get = 0;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto field = [&](int n) {
+      std::string f;
+      std::istringstream ls(line);
+      for (int i = 0; i <= n; ++i) std::getline(ls, f, ',');
+      if (f.size() >= 2 && f.front() == '"') f = f.substr(1, f.size() - 2);
+      return f;
+    };
+    if (field(0) == "SET") set = std::atof(field(1).c_str());
+    if (field(0) == "GET") get = std::atof(field(1).c_str());
+  }
+  return {set, get};
+}
+
+// ---- memcached ---------------------------------------------------------------
+
+std::pair<double, double> MemcachedRun(int port, const std::string& value, int ops,
+                                       int threads, const char* prefix) {
+  std::atomic<bool> failed{false};
+  int per = ops / threads;
+  auto body = [&](bool do_set) {
+    return [&, do_set](int t) {
+      MemcachedConn m(port);
+      if (!m.ok()) {
+        failed = true;
+        return;
+      }
+      std::string got;
+      for (int i = 0; i < per; ++i) {
+        std::string k = Key(prefix, t * per + i);
+        bool ok = do_set ? m.Set(k, value) : m.Get(k, &got);
+        if (!ok) failed = true;
+      }
+    };
+  };
+  double ts = RunThreads(threads, body(true));
+  double tg = RunThreads(threads, body(false));
+  if (failed) return {0, 0};
+  return {per * threads / ts, per * threads / tg};
+}
+
+// ---- main --------------------------------------------------------------------
+
+int Usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
+               "Measures shovel-worker against redis and memcached on loopback.\n",
+               argv0);
+  return 2;
+}
+
+int Main(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--smoke") cfg.smoke = true;
+    else if (a == "--json") cfg.json = true;
+    else if (a == "--full") cfg.smoke = false;
+    else if (a == "--reps" && i + 1 < argc) cfg.reps = std::atoi(argv[++i]);
+    else if (a == "--worker-bin" && i + 1 < argc) cfg.worker_bin = argv[++i];
+    else return Usage(argv[0]);
+  }
+  if (cfg.smoke) {
+    cfg.reps = 1;
+    cfg.small_ops = 5000;
+    cfg.big_ops = 32;
+  }
+  for (const char* p : {"redis-server", "redis-benchmark", "memcached"}) {
+    if (!HaveProgram(p)) {
+      std::fprintf(stderr, "shovel-bench-core: %s is not installed (run scripts/deps.sh)\n", p);
+      return 1;
+    }
+  }
+  std::string ready = "/tmp/shovel-bench-core-" + std::to_string(getpid());
+  unlink(ready.c_str());
+  Child worker({cfg.worker_bin, "--listen", "tcp://127.0.0.1:0", "--max-memory", "6GiB",
+                "--node-id", "bench", "--ready-file", ready});
+  std::string endpoint = WaitForFile(ready, 10000);
+  unlink(ready.c_str());
+  if (endpoint.empty()) {
+    std::fprintf(stderr, "shovel-bench-core: %s did not start\n", cfg.worker_bin.c_str());
+    return 1;
+  }
+  int rport = FreePort();
+  Child redis({"redis-server", "--port", std::to_string(rport), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--protected-mode", "no"});
+  int mport = FreePort();
+  Child memcached({"memcached", "-l", "127.0.0.1", "-p", std::to_string(mport), "-U", "0",
+                   "-I", "2m", "-m", "6144", "-t", "2", "-u", "root"});
+  if (!WaitForPort(rport, 5000) || !WaitForPort(mport, 5000)) {
+    std::fprintf(stderr, "shovel-bench-core: redis or memcached did not start\n");
+    return 1;
+  }
+  ClientOptions opts;
+  opts.workers = {endpoint};
+  auto client = Client::Connect(opts);
+  if (!client.ok()) {
+    std::fprintf(stderr, "shovel-bench-core: %s\n", client.status().ToString().c_str());
+    return 1;
+  }
+  Client& c = **client;
+
+  std::vector<Row> rows;
+  bool all_ok = true;
+  auto add = [&](const std::string& test, const std::string& sys, std::vector<double> v,
+                 const std::string& unit, const std::string& note) {
+    rows.push_back({test, sys, Median(v), unit, note});
+  };
+  const std::string small = RandomBytes(1024, 1);
+  std::vector<double> s_set, s_get, p_set, p_get, r_set, r_get, rp_set, rp_get;
+  for (int rep = 0; rep < cfg.reps; ++rep) {
+    Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" + std::to_string(cfg.reps));
+    auto a = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 1, "k1/");
+    auto b = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 16, "k1/");
+    all_ok = all_ok && a.ok && b.ok;
+    s_set.push_back(a.set), s_get.push_back(a.get), p_set.push_back(b.set),
+        p_get.push_back(b.get);
+    auto r = RedisBench(rport, 1024, 50, cfg.small_ops, 1);
+    auto rp = RedisBench(rport, 1024, 50, cfg.small_ops * 4, 16);
+    r_set.push_back(r.first), r_get.push_back(r.second), rp_set.push_back(rp.first),
+        rp_get.push_back(rp.second);
+  }
+  add("1KiB set, 50 in flight", "shoveling", s_set, "ops/s", "50 threads, one Client");
+  add("1KiB set, 50 in flight", "redis", r_set, "ops/s", "redis-benchmark -c 50");
+  add("1KiB get, 50 in flight", "shoveling", s_get, "ops/s", "50 threads, one Client");
+  add("1KiB get, 50 in flight", "redis", r_get, "ops/s", "redis-benchmark -c 50");
+  add("1KiB set, pipelined 16", "shoveling", p_set, "ops/s", "50 threads x MultiSet(16)");
+  add("1KiB set, pipelined 16", "redis", rp_set, "ops/s", "redis-benchmark -c 50 -P 16");
+  add("1KiB get, pipelined 16", "shoveling", p_get, "ops/s", "50 threads x MultiGet(16)");
+  add("1KiB get, pipelined 16", "redis", rp_get, "ops/s", "redis-benchmark -c 50 -P 16");
+
+  const double kMiB = 1 << 20;
+  for (bool text : {false, true}) {
+    std::string value = text ? TextBytes(1 << 20, 7) : RandomBytes(1 << 20, 7);
+    std::string kind = text ? "text" : "incompressible";
+    std::vector<double> ss, sg, ms, mg, rs, rg;
+    for (int rep = 0; rep < cfg.reps; ++rep) {
+      Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
+      auto a = ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/");
+      all_ok = all_ok && a.ok;
+      ss.push_back(a.set * kMiB / 1e9), sg.push_back(a.get * kMiB / 1e9);
+      auto m = MemcachedRun(mport, value, cfg.big_ops, cfg.big_inflight, text ? "mt" : "mr");
+      ms.push_back(m.first * kMiB / 1e9), mg.push_back(m.second * kMiB / 1e9);
+      auto r = RedisBench(rport, 1 << 20, cfg.big_inflight, cfg.big_ops, 1);
+      rs.push_back(r.first * kMiB / 1e9), rg.push_back(r.second * kMiB / 1e9);
+    }
+    std::string note = std::to_string(cfg.big_inflight) + " in flight";
+    add("1MiB set " + kind, "shoveling", ss, "GB/s", note);
+    add("1MiB set " + kind, "memcached", ms, "GB/s", note + ", -I 2m");
+    add("1MiB set " + kind, "redis", rs, "GB/s", note + " (redis-benchmark payload)");
+    add("1MiB get " + kind, "shoveling", sg, "GB/s", note);
+    add("1MiB get " + kind, "memcached", mg, "GB/s", note + ", -I 2m");
+    add("1MiB get " + kind, "redis", rg, "GB/s", note + " (redis-benchmark payload)");
+  }
+  Progress("");
+  PrintTable(rows, {"memcached", "redis"}, cfg.json);
+  for (const auto& r : rows) {
+    if (r.value <= 0) {
+      std::fprintf(stderr, "shovel-bench-core: %s / %s measured nothing\n", r.test.c_str(),
+                   r.system.c_str());
+      all_ok = false;
+    }
+  }
+  if (!all_ok) {
+    std::fprintf(stderr, "shovel-bench-core: some shoveling requests failed\n");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace shovel::bench
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  return shovel::bench::Main(argc, argv);
+}
