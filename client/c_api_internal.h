@@ -1,0 +1,59 @@
+// Helpers shared by the C ABI's translation units (c_api.cc,
+// c_api_memory.cc). Not installed; not part of the ABI.
+//
+// Memory rule: everything handed to a C caller is allocated with malloc here
+// and released by the shovel_*_free functions, so callers never mix
+// allocators. The copy helpers throw std::bad_alloc when malloc fails; Guard
+// turns that (and every other exception) into a shovel_status.
+#pragma once
+
+#include <exception>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shovel/client.h"
+#include "shovel/shovel.h"
+#include "shovel/status.h"
+
+namespace shovel::capi {
+
+// A NUL-terminated copy from malloc.
+char* CopyString(std::string_view s);
+// A malloc'ed array of CopyString copies (a 1-element array when empty, so
+// the result is never NULL).
+char** CopyStrings(const std::vector<std::string>& strings);
+shovel_blob_stat* NewBlobStat(const BlobStat& stat);
+shovel_node_info* NewNodeInfos(const std::vector<NodeInfo>& nodes);
+
+// Stores `s` into *err (when err is not NULL) and returns its code.
+shovel_status Report(const Status& s, char** err);
+
+inline Status Invalid(std::string message) {
+  return Status::InvalidArgument(std::move(message));
+}
+
+// NULL-safe view of a C string.
+inline std::string_view Str(const char* s) { return s ? std::string_view(s) : ""; }
+
+// Runs `body` (returning a Status) and reports its outcome through `err`;
+// no exception escapes.
+template <typename Body>
+shovel_status Guard(char** err, Body&& body) noexcept {
+  try {
+    return Report(body(), err);
+  } catch (const std::bad_alloc&) {
+    return Report(Status::Internal("out of memory"), err);
+  } catch (const std::exception& e) {
+    try {
+      return Report(Status::Internal(std::string("unexpected exception: ") + e.what()),
+                    err);
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return Report(Status::Internal("unexpected exception"), err);
+}
+
+}  // namespace shovel::capi
