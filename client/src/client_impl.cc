@@ -1,0 +1,285 @@
+#include "client_impl.h"
+
+#include <cstdlib>
+
+#include "placement.h"
+#include "shovel/ids.h"
+
+namespace shovel::client {
+
+using wire::Op;
+
+Status ReplyError(const Response& r) {
+  Status s = wire::ReplyStatus(r.reply);
+  if (s.ok() || !s.message().empty()) return s;
+  return Status(s.code(), "worker " + r.endpoint + " answered " +
+                              std::string(CodeName(s.code())));
+}
+
+ClientImpl::ClientImpl(ClientDeps deps)
+    : options_(std::move(deps.options)),
+      transport_(std::move(deps.transport)),
+      membership_(std::move(deps.membership)),
+      distance_(std::move(deps.distance)) {
+  OnMembershipChange();
+  membership_->Subscribe([this](uint64_t) { OnMembershipChange(); });
+}
+
+ClientImpl::~ClientImpl() {
+  // Stop membership (and its listener calls into this object) first.
+  membership_.reset();
+}
+
+void ClientImpl::OnMembershipChange() {
+  auto view = std::make_shared<PlacementView>();
+  MemberSet set = membership_->Snapshot();
+  view->generation = set.generation;
+  view->members = std::move(set.members);
+  for (const auto& m : view->members) {
+    view->node_ids.push_back(m.node_id);
+    view->node_of_endpoint[m.endpoint] = m.node_id;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!view_ || view_->generation <= view->generation) view_ = std::move(view);
+}
+
+std::shared_ptr<const PlacementView> ClientImpl::View() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return view_;
+}
+
+std::string ClientImpl::NodeOf(const std::string& endpoint) {
+  auto view = View();
+  auto it = view->node_of_endpoint.find(endpoint);
+  return it == view->node_of_endpoint.end() ? endpoint : it->second;
+}
+
+OutRequest ClientImpl::MakeRequest(Op op, std::string_view id, uint16_t flags) const {
+  OutRequest r;
+  r.header.op = op;
+  r.header.flags = flags;
+  r.id = id;
+  r.deadline = options_.deadline;
+  switch (op) {
+    case Op::kGet:
+    case Op::kStat:
+    case Op::kList:
+    case Op::kPing:
+    case Op::kNodeStats:
+      r.idempotent = true;
+      break;
+    case Op::kCreate:
+      r.idempotent = !(flags & wire::kFlagExclusive);
+      break;
+    default:
+      r.idempotent = false;
+  }
+  return r;
+}
+
+Result<std::string> ClientImpl::HomeEndpoint(std::string_view id) {
+  auto view = View();
+  if (view->members.empty()) return Status::Unavailable("no workers are known");
+  return view->members[HomeNode(id, view->node_ids)].endpoint;
+}
+
+Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string endpoint,
+                                           bool from_cache) {
+  uint64_t generation = View()->generation;
+  constexpr int kMaxRedirects = 3;
+  for (int hop = 0; hop <= kMaxRedirects; ++hop) {
+    SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, transport_->Call(endpoint, req));
+    if (r->reply.header.status != Code::kRedirect) {
+      SHOVEL_RETURN_IF_ERROR(ReplyError(*r));
+      return r;
+    }
+    if (r->reply.payload.empty() || r->reply.payload[0].empty()) {
+      return Status::Protocol("worker " + endpoint + " sent a redirect without an endpoint");
+    }
+    Redirect to{std::string(r->reply.payload[0]),
+                r->reply.payload.size() > 1 ? std::string(r->reply.payload[1]) : ""};
+    if (to.endpoint == endpoint) break;
+    endpoint = to.endpoint;
+    redirects_.Put(req.id, std::move(to), generation);
+  }
+  return Status::Unavailable("id '" + std::string(req.id) +
+                             "' was redirected too many times (pointer loop at " +
+                             endpoint + ")");
+}
+
+Result<ResponsePtr> ClientImpl::CallId(const OutRequest& req) {
+  auto view = View();
+  if (auto cached = redirects_.Lookup(req.id, view->generation)) {
+    auto r = CallIdOnce(req, cached->endpoint, true);
+    if (r.ok() || !r.status().IsNotFound()) return r;
+    redirects_.Erase(req.id);  // stale: the id may have moved home again
+  }
+  SHOVEL_ASSIGN_OR_RETURN(std::string home, HomeEndpoint(req.id));
+  return CallIdOnce(req, std::move(home), false);
+}
+
+Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id, std::string_view data) {
+  OutRequest req = MakeRequest(op, id);
+  req.payload.push_back(data);
+  SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(req));
+  return r->reply.header.version_no;
+}
+
+Result<uint64_t> ClientImpl::Set(std::string_view id, std::string_view data) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  if (data.size() <= options_.stream_chunk) return WriteSmall(Op::kSet, id, data);
+  auto w = NewUploadWriter(this, std::string(id), WriteMode::kSet);
+  SHOVEL_RETURN_IF_ERROR(w->Write(data));
+  return w->Commit();
+}
+
+Result<uint64_t> ClientImpl::Append(std::string_view id, std::string_view data) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  if (data.size() <= options_.stream_chunk) return WriteSmall(Op::kAppend, id, data);
+  auto w = NewUploadWriter(this, std::string(id), WriteMode::kAppend);
+  SHOVEL_RETURN_IF_ERROR(w->Write(data));
+  return w->Commit();
+}
+
+Result<std::unique_ptr<Writer>> ClientImpl::OpenWriter(std::string_view id,
+                                                       WriteMode mode) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  return NewUploadWriter(this, std::string(id), mode);
+}
+
+Result<std::string> ClientImpl::Get(std::string_view id, uint64_t offset,
+                                    uint64_t length) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  constexpr int kAttempts = 5;
+  Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::string out;
+    bool sunk = false;
+    last = StreamGet(id, offset, length,
+                     [&](std::string_view piece) {
+                       out.append(piece);
+                       return Status::Ok();
+                     },
+                     &sunk);
+    if (last.ok()) return out;
+    if (last.code() != Code::kConflict) return last;
+  }
+  return last;
+}
+
+Status ClientImpl::GetTo(std::string_view id, uint64_t offset, uint64_t length,
+                         const std::function<Status(std::string_view)>& sink) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  Status last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    bool sunk = false;
+    last = StreamGet(id, offset, length, sink, &sunk);
+    if (last.code() != Code::kConflict || sunk) return last;
+  }
+  return last;
+}
+
+Status ClientImpl::Delete(std::string_view id) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(MakeRequest(Op::kDelete, id)));
+  redirects_.Erase(id);
+  SHOVEL_ASSIGN_OR_RETURN(std::string home, HomeEndpoint(id));
+  if (r->endpoint != home) {
+    // The data lived away from its home: drop the pointer record there too.
+    auto p = transport_->Call(home, MakeRequest(Op::kDelete, id, wire::kFlagNoRedirect));
+    if (!p.ok()) return p.status().WithContext("deleting the pointer record");
+    Status s = ReplyError(**p);
+    if (!s.ok() && !s.IsNotFound()) return s.WithContext("deleting the pointer record");
+  }
+  return Status::Ok();
+}
+
+Result<BlobStat> ClientImpl::Stat(std::string_view id) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(MakeRequest(Op::kStat, id)));
+  if (r->reply.payload.empty()) {
+    return Status::Protocol("worker " + r->endpoint + " sent STAT without a body");
+  }
+  SHOVEL_ASSIGN_OR_RETURN(wire::StatBody b, wire::DecodeStat(r->reply.payload[0]));
+  BlobStat s;
+  s.id = std::string(id);
+  s.size = b.size;
+  s.stored_bytes = b.stored_bytes;
+  s.version = b.version;
+  s.ctime_ns = b.ctime_ns;
+  s.mtime_ns = b.mtime_ns;
+  s.atime_ns = b.atime_ns;
+  s.pinned = b.pinned;
+  s.attrs = std::move(b.attrs);
+  s.holders.push_back(NodeOf(r->endpoint));
+  return s;
+}
+
+Result<bool> ClientImpl::Exists(std::string_view id) {
+  auto s = Stat(id);
+  if (s.ok()) return true;
+  if (s.status().IsNotFound()) return false;
+  return s.status();
+}
+
+Status ClientImpl::SetAttrs(std::string_view id,
+                            const std::map<std::string, std::string>& set,
+                            const std::vector<std::string>& drop) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  std::string a = wire::EncodeAttrs(set);
+  std::string d = wire::EncodeStrings(drop);
+  OutRequest req = MakeRequest(Op::kSetAttrs, id);
+  req.payload = {a, d};
+  return CallId(req).status();
+}
+
+Status ClientImpl::Rename(std::string_view from, std::string_view to) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(from));
+  SHOVEL_RETURN_IF_ERROR(ValidateId(to));
+  if (from == to) return Stat(from).status();
+  SHOVEL_ASSIGN_OR_RETURN(BlobStat st, Stat(from));
+  SHOVEL_ASSIGN_OR_RETURN(std::string from_home, HomeEndpoint(from));
+  SHOVEL_ASSIGN_OR_RETURN(std::string to_home, HomeEndpoint(to));
+  auto cached_from = redirects_.Lookup(from, View()->generation);
+  auto cached_to = redirects_.Lookup(to, View()->generation);
+  bool from_at_home = !cached_from && NodeOf(from_home) == st.holders[0];
+  if (from_at_home && from_home == to_home && !cached_to) {
+    OutRequest req = MakeRequest(Op::kRename, from, wire::kFlagNoRedirect);
+    req.payload = {to};
+    auto r = transport_->Call(from_home, req);
+    if (!r.ok()) return r.status();
+    return ReplyError(**r);
+  }
+  // Across workers: copy (streamed), then delete the source.
+  auto w = NewUploadWriter(this, std::string(to), WriteMode::kSet);
+  SHOVEL_RETURN_IF_ERROR(GetTo(from, 0, kWholeBlob, [&](std::string_view piece) {
+    return w->Write(piece);
+  }));
+  SHOVEL_RETURN_IF_ERROR(w->Commit().status());
+  if (!st.attrs.empty()) SHOVEL_RETURN_IF_ERROR(SetAttrs(to, st.attrs, {}));
+  return Delete(from);
+}
+
+}  // namespace shovel::client
+
+namespace shovel {
+
+Result<InitStrategy> ParseInitStrategy(std::string_view name) {
+  if (name == "uniform_nodes") return InitStrategy::kUniformNodes;
+  if (name == "uniform_cpu") return InitStrategy::kUniformCpu;
+  if (name == "uniform_memory") return InitStrategy::kUniformMemory;
+  return Status::InvalidArgument("unknown init strategy '" + std::string(name) +
+                                 "'; valid strategies: uniform_nodes, uniform_cpu, "
+                                 "uniform_memory");
+}
+
+std::string_view InitStrategyName(InitStrategy s) {
+  switch (s) {
+    case InitStrategy::kUniformNodes: return "uniform_nodes";
+    case InitStrategy::kUniformCpu: return "uniform_cpu";
+    case InitStrategy::kUniformMemory: return "uniform_memory";
+  }
+  return "unknown";
+}
+
+}  // namespace shovel

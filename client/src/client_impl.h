@@ -1,0 +1,121 @@
+// ClientImpl: the Client behind shovel::Client::Connect.
+//
+// Object graph: a Membership (who the workers are), a Transport (ZeroMQ I/O
+// thread), a PlacementView rebuilt on every membership change (sorted node
+// ids for rendezvous hashing) and a RedirectCache for pinned ids.
+// Thread-safe: the only shared mutable state is view_ (mu_) and the caches,
+// each with its own lock; no lock is held during I/O.
+// Lock order: mu_ is a leaf (nothing else is locked while holding it).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "membership.h"
+#include "redirect_cache.h"
+#include "shovel/client.h"
+#include "transport.h"
+
+namespace shovel::client {
+
+// Where distance between a node and the data comes from (Consul coordinates
+// later). Returns ms, or nullopt when unknown.
+class DistanceOracle {
+ public:
+  virtual ~DistanceOracle() = default;
+  virtual std::optional<double> RttMs(std::string_view from_node,
+                                      std::string_view to_node) = 0;
+};
+
+// An immutable snapshot of membership prepared for routing.
+struct PlacementView {
+  uint64_t generation = 0;
+  std::vector<Member> members;        // sorted by node id
+  std::vector<std::string> node_ids;  // members[i].node_id
+  std::unordered_map<std::string, std::string> node_of_endpoint;
+};
+
+struct ClientDeps {
+  ClientOptions options;
+  std::unique_ptr<Transport> transport;
+  std::shared_ptr<Membership> membership;
+  std::shared_ptr<DistanceOracle> distance;  // may be null
+};
+
+class ClientImpl;
+
+// A streamed set/append (see Writer in client.h).
+std::unique_ptr<Writer> NewUploadWriter(ClientImpl* client, std::string id,
+                                        WriteMode mode);
+
+class ClientImpl : public Client {
+ public:
+  explicit ClientImpl(ClientDeps deps);
+  ~ClientImpl() override;
+
+  Result<uint64_t> Set(std::string_view id, std::string_view data) override;
+  Result<std::string> Get(std::string_view id, uint64_t offset,
+                          uint64_t length) override;
+  Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
+               const std::function<Status(std::string_view)>& sink) override;
+  Result<uint64_t> Append(std::string_view id, std::string_view data) override;
+  Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id,
+                                             WriteMode mode) override;
+  Status Init(const std::vector<std::string>& ids, InitStrategy strategy,
+              const ProgressFn& progress) override;
+  Result<std::vector<std::string>> NodeIds(std::string_view id) override;
+  Result<std::string> NodeId(std::string_view id, std::string_view strategy) override;
+  Result<std::optional<double>> NodeCacheScore(std::string_view node,
+                                               std::string_view id) override;
+  Status Delete(std::string_view id) override;
+  Result<BlobStat> Stat(std::string_view id) override;
+  Result<bool> Exists(std::string_view id) override;
+  Result<ListPage> List(std::string_view prefix, std::string_view cursor,
+                        uint32_t limit, bool delimiter) override;
+  Status Rename(std::string_view from, std::string_view to) override;
+  Status SetAttrs(std::string_view id, const std::map<std::string, std::string>& set,
+                  const std::vector<std::string>& drop) override;
+  std::vector<Result<uint64_t>> MultiSet(
+      const std::vector<std::pair<std::string, std::string>>& items) override;
+  std::vector<Result<std::string>> MultiGet(const std::vector<std::string>& ids) override;
+  Result<std::vector<NodeInfo>> Members() override;
+
+  // ---- For the Writer and the other parts of the implementation ----------
+  const ClientOptions& options() const { return options_; }
+  Transport& transport() { return *transport_; }
+  std::shared_ptr<const PlacementView> View();
+  // A request for `op` with the default deadline and idempotence by op.
+  OutRequest MakeRequest(wire::Op op, std::string_view id, uint16_t flags = 0) const;
+  // Home endpoint of `id` (rank 0); kUnavailable without members.
+  Result<std::string> HomeEndpoint(std::string_view id);
+  // Sends `req` (req.id is the id) to where the id lives, following and
+  // caching redirects. Returns the reply whose status is OK, or its error.
+  Result<ResponsePtr> CallId(const OutRequest& req);
+  std::string NodeOf(const std::string& endpoint);
+
+ private:
+  friend class ListMerger;
+  Result<ResponsePtr> CallIdOnce(const OutRequest& req, std::string endpoint,
+                                 bool from_cache);
+  Status StreamGet(std::string_view id, uint64_t offset, uint64_t length,
+                   const std::function<Status(std::string_view)>& sink,
+                   bool* sunk_any);
+  Result<uint64_t> WriteSmall(wire::Op op, std::string_view id, std::string_view data);
+  Result<std::vector<NodeInfo>> Stats(const PlacementView& view);
+  void OnMembershipChange();
+
+  const ClientOptions options_;
+  std::unique_ptr<Transport> transport_;
+  std::shared_ptr<Membership> membership_;
+  std::shared_ptr<DistanceOracle> distance_;
+  RedirectCache redirects_;
+  std::mutex mu_;
+  std::shared_ptr<const PlacementView> view_;  // guarded by mu_
+};
+
+// Human-readable error of a reply status (kOk -> OK).
+Status ReplyError(const Response& r);
+
+}  // namespace shovel::client

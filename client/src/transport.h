@@ -1,0 +1,91 @@
+// Transport: sends shoveling requests to workers and matches the replies.
+//
+// Send is asynchronous: the request is encoded (and its bytes copied) before
+// Send returns, and `done` runs exactly once, with the reply or with an
+// error: kTimeout when the worker took longer than the deadline, kUnavailable
+// when it could not be reached (both name the endpoint). Many requests may be
+// in flight on one endpoint; replies are matched by 64-bit request id.
+//
+// Thread-safety: Send and Call may be called from any number of threads.
+// Callbacks run on the transport's I/O thread: they must be short and must
+// not call Send synchronously-and-wait (Call) themselves.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "shovel/protocol.h"
+#include "shovel/status.h"
+
+namespace shovel::client {
+
+// One request. Views need to live only for the duration of Send.
+struct OutRequest {
+  wire::Header header;  // request_id is assigned by the transport
+  std::string_view id;
+  std::vector<std::string_view> payload;
+  std::chrono::milliseconds deadline{5000};
+  bool idempotent = false;  // may be sent again once if no reply comes
+};
+
+// A decoded reply; `reply` views into `frames`. Owned by the receiver.
+struct Response {
+  std::string endpoint;
+  std::vector<zmq::message_t> frames;
+  wire::Reply reply;
+  // Concatenated payload bytes from index `first` on (copying).
+  std::string PayloadBytes(size_t first = 0) const;
+  uint64_t PayloadSize(size_t first = 0) const;
+};
+using ResponsePtr = std::unique_ptr<Response>;
+using ResponseCallback = std::function<void(Result<ResponsePtr>)>;
+
+// A request in flight; Wait blocks until its outcome (about the deadline at
+// most) and may be called once.
+class PendingCall {
+ public:
+  Result<ResponsePtr> Wait();
+  void Complete(Result<ResponsePtr> r);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Result<ResponsePtr>> result_;  // guarded by mu_
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void Send(const std::string& endpoint, const OutRequest& request,
+                    ResponseCallback done) = 0;
+  std::shared_ptr<PendingCall> Start(const std::string& endpoint,
+                                     const OutRequest& request);
+  // Send and wait for the outcome (never longer than about the deadline).
+  Result<ResponsePtr> Call(const std::string& endpoint, const OutRequest& request);
+  // Sends all, waits for all; results in request order.
+  std::vector<Result<ResponsePtr>> CallMany(
+      const std::vector<std::pair<std::string, OutRequest>>& requests);
+};
+
+struct ZmqTransportOptions {
+  // Shared context (e.g. for inproc:// in tests); null = own context.
+  zmq::context_t* context = nullptr;
+  // Bytes of requests accepted but not yet answered; Send blocks beyond it.
+  uint64_t max_inflight_bytes = 512ull << 20;
+};
+
+// The ZeroMQ implementation: one DEALER socket per endpoint, all owned by one
+// I/O thread; callers hand requests over through a locked queue plus an
+// eventfd wake-up, so callers never wait on each other's I/O.
+std::unique_ptr<Transport> NewZmqTransport(const ZmqTransportOptions& options);
+
+}  // namespace shovel::client

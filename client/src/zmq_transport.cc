@@ -1,0 +1,370 @@
+// ZmqTransport: the ZeroMQ Transport (see transport.h for the contract).
+//
+// Threads: callers run Send (encode + enqueue + wake); one I/O thread owns
+// every socket, the pending table and the timers, so none of those need a
+// lock. Lock order: budget_mu_ and mu_ are never held together.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <zmq_addon.hpp>
+
+#include "transport.h"
+
+namespace shovel::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class ZmqTransport : public Transport {
+ public:
+  explicit ZmqTransport(const ZmqTransportOptions& o);
+  ~ZmqTransport() override;
+  void Send(const std::string& endpoint, const OutRequest& request,
+            ResponseCallback done) override;
+
+ private:
+  struct Queued {
+    std::string endpoint;
+    uint64_t request_id;
+    std::vector<zmq::message_t> frames;
+    std::chrono::milliseconds deadline;
+    bool idempotent;
+    uint64_t bytes;
+    ResponseCallback done;
+  };
+  struct Peer {
+    std::string endpoint;
+    zmq::socket_t socket;
+    std::deque<uint64_t> backlog;  // request ids not yet accepted by ZeroMQ
+  };
+  struct Pending {
+    Peer* peer;
+    std::vector<zmq::message_t> frames;  // kept until sent (or for a retry)
+    Clock::time_point deadline;
+    std::chrono::milliseconds deadline_ms;
+    bool sent = false;
+    bool idempotent = false;
+    bool retried = false;
+    uint64_t bytes = 0;
+    ResponseCallback done;
+  };
+
+  void Run();
+  void Accept(Queued q);
+  Peer* PeerFor(const std::string& endpoint);
+  bool TrySend(Pending& p);  // false: ZeroMQ would block
+  void FlushBacklog(Peer& peer);
+  void Receive(Peer& peer);
+  void FireTimers();
+  void Finish(uint64_t id, Result<ResponsePtr> r);
+  void FailEverything();
+  void Wake();
+  void Release(uint64_t bytes);
+
+  std::unique_ptr<zmq::context_t> own_context_;
+  zmq::context_t* context_;
+  const uint64_t max_inflight_bytes_;
+  int wake_fd_;
+  std::atomic<uint64_t> next_id_{1};
+
+  std::mutex budget_mu_;
+  std::condition_variable budget_cv_;
+  uint64_t inflight_bytes_ = 0;  // guarded by budget_mu_
+
+  std::mutex mu_;
+  std::vector<Queued> queue_;  // guarded by mu_
+  bool stop_ = false;          // guarded by mu_
+
+  // Owned by the I/O thread.
+  std::vector<std::unique_ptr<Peer>> peers_;
+  std::unordered_map<std::string, Peer*> peer_index_;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::multimap<Clock::time_point, uint64_t> timers_;  // lazy: stale ids skipped
+
+  std::thread thread_;
+};
+
+ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
+    : context_(o.context), max_inflight_bytes_(o.max_inflight_bytes) {
+  if (!context_) {
+    own_context_ = std::make_unique<zmq::context_t>(1);
+    context_ = own_context_.get();
+  }
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  thread_ = std::thread([this] { Run(); });
+}
+
+ZmqTransport::~ZmqTransport() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  Wake();
+  thread_.join();
+  close(wake_fd_);
+}
+
+void ZmqTransport::Wake() {
+  uint64_t one = 1;
+  ssize_t n = write(wake_fd_, &one, sizeof one);
+  (void)n;  // EAGAIN means the counter is already non-zero: awake anyway
+}
+
+void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
+                        ResponseCallback done) {
+  Queued q;
+  q.endpoint = endpoint;
+  q.request_id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  wire::Header h = request.header;
+  h.request_id = q.request_id;
+  zmq::message_t header(wire::kHeaderSize);
+  wire::EncodeHeader(h, static_cast<char*>(header.data()));
+  q.frames.reserve(2 + request.payload.size());
+  q.frames.push_back(std::move(header));
+  q.frames.emplace_back(request.id.data(), request.id.size());
+  q.bytes = wire::kHeaderSize + request.id.size();
+  for (std::string_view p : request.payload) {
+    q.frames.emplace_back(p.data(), p.size());
+    q.bytes += p.size();
+  }
+  q.deadline = request.deadline;
+  q.idempotent = request.idempotent;
+  q.done = std::move(done);
+  {
+    std::unique_lock<std::mutex> lock(budget_mu_);
+    budget_cv_.wait(lock, [&] {
+      return inflight_bytes_ == 0 || inflight_bytes_ + q.bytes <= max_inflight_bytes_;
+    });
+    inflight_bytes_ += q.bytes;
+  }
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    was_empty = queue_.empty();
+    queue_.push_back(std::move(q));
+  }
+  if (was_empty) Wake();
+}
+
+void ZmqTransport::Release(uint64_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(budget_mu_);
+    inflight_bytes_ -= bytes;
+  }
+  budget_cv_.notify_all();
+}
+
+ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint) {
+  auto it = peer_index_.find(endpoint);
+  if (it != peer_index_.end()) return it->second;
+  auto peer = std::make_unique<Peer>();
+  peer->endpoint = endpoint;
+  try {
+    peer->socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
+    peer->socket.set(zmq::sockopt::linger, 0);
+    peer->socket.set(zmq::sockopt::immediate, 1);
+    peer->socket.set(zmq::sockopt::sndhwm, 100000);
+    peer->socket.set(zmq::sockopt::rcvhwm, 0);
+    peer->socket.set(zmq::sockopt::reconnect_ivl, 100);
+    peer->socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    peer->socket.set(zmq::sockopt::maxmsgsize, int64_t{80} << 20);
+    peer->socket.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return nullptr;
+  }
+  Peer* raw = peer.get();
+  peers_.push_back(std::move(peer));
+  peer_index_[endpoint] = raw;
+  return raw;
+}
+
+void ZmqTransport::Accept(Queued q) {
+  Peer* peer = PeerFor(q.endpoint);
+  if (!peer) {
+    Release(q.bytes);
+    q.done(Status::InvalidArgument("cannot connect to '" + q.endpoint +
+                                   "': not a valid ZeroMQ endpoint"));
+    return;
+  }
+  Pending p;
+  p.peer = peer;
+  p.frames = std::move(q.frames);
+  p.deadline_ms = q.deadline;
+  p.deadline = Clock::now() + q.deadline;
+  p.idempotent = q.idempotent;
+  p.bytes = q.bytes;
+  p.done = std::move(q.done);
+  timers_.emplace(p.deadline, q.request_id);
+  if (p.idempotent) timers_.emplace(p.deadline - q.deadline / 2, q.request_id);
+  auto [it, inserted] = pending_.emplace(q.request_id, std::move(p));
+  if (!peer->backlog.empty() || !TrySend(it->second)) {
+    peer->backlog.push_back(q.request_id);
+  }
+}
+
+bool ZmqTransport::TrySend(Pending& p) {
+  // A multipart message is queued atomically: if the first frame is taken,
+  // the rest are too.
+  try {
+    for (size_t i = 0; i < p.frames.size(); ++i) {
+      zmq::message_t copy;
+      zmq::message_t& out = p.idempotent ? copy : p.frames[i];
+      if (p.idempotent) copy.copy(p.frames[i]);
+      auto flags = zmq::send_flags::dontwait;
+      if (i + 1 < p.frames.size()) flags = flags | zmq::send_flags::sndmore;
+      auto sent = p.peer->socket.send(out, flags);
+      if (!sent) return false;
+    }
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+  p.sent = true;
+  if (!p.idempotent) p.frames.clear();
+  return true;
+}
+
+void ZmqTransport::FlushBacklog(Peer& peer) {
+  while (!peer.backlog.empty()) {
+    auto it = pending_.find(peer.backlog.front());
+    if (it != pending_.end() && !TrySend(it->second)) return;
+    peer.backlog.pop_front();
+  }
+}
+
+void ZmqTransport::Receive(Peer& peer) {
+  for (int budget = 0; budget < 4096; ++budget) {
+    auto resp = std::make_unique<Response>();
+    try {
+      auto n = zmq::recv_multipart(peer.socket, std::back_inserter(resp->frames),
+                                   zmq::recv_flags::dontwait);
+      if (!n) return;
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (resp->frames.empty()) continue;
+    auto header = wire::DecodeHeader(resp->frames[0].to_string_view());
+    if (!header.ok()) continue;  // not ours to answer: drop
+    uint64_t id = header->request_id;
+    if (!pending_.count(id)) continue;  // late reply after a deadline/retry
+    std::vector<std::string_view> views;
+    views.reserve(resp->frames.size());
+    for (auto& f : resp->frames) views.push_back(f.to_string_view());
+    auto reply = wire::DecodeReply(views);
+    if (!reply.ok()) {
+      Finish(id, reply.status().WithContext("bad reply from " + peer.endpoint));
+      continue;
+    }
+    resp->reply = std::move(*reply);
+    resp->endpoint = peer.endpoint;
+    Finish(id, std::move(resp));
+  }
+}
+
+void ZmqTransport::Finish(uint64_t id, Result<ResponsePtr> r) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  ResponseCallback done = std::move(it->second.done);
+  uint64_t bytes = it->second.bytes;
+  pending_.erase(it);
+  Release(bytes);
+  done(std::move(r));
+}
+
+void ZmqTransport::FireTimers() {
+  auto now = Clock::now();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    uint64_t id = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    Pending& p = it->second;
+    if (now < p.deadline) {  // retry point of an idempotent request
+      if (p.sent && !p.retried) {
+        p.retried = true;
+        TrySend(p);  // same request id: whichever reply comes first wins
+      }
+      continue;
+    }
+    std::string ms = std::to_string(p.deadline_ms.count());
+    Status s = p.sent ? Status::Timeout("worker " + p.peer->endpoint +
+                                        " did not answer within " + ms + " ms")
+                      : Status::Unavailable("cannot reach worker " + p.peer->endpoint +
+                                            " (no connection within " + ms + " ms)");
+    Finish(id, std::move(s));
+  }
+}
+
+void ZmqTransport::FailEverything() {
+  std::vector<Queued> queued;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued.swap(queue_);
+  }
+  for (auto& q : queued) {
+    Release(q.bytes);
+    q.done(Status::Unavailable("the client is shutting down"));
+  }
+  while (!pending_.empty()) {
+    Finish(pending_.begin()->first, Status::Unavailable("the client is shutting down"));
+  }
+  peers_.clear();
+}
+
+void ZmqTransport::Run() {
+  std::vector<zmq::pollitem_t> items;
+  std::vector<Queued> batch;
+  for (;;) {
+    items.clear();
+    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    for (auto& p : peers_) {
+      short ev = ZMQ_POLLIN | (p->backlog.empty() ? 0 : ZMQ_POLLOUT);
+      items.push_back({p->socket.handle(), 0, ev, 0});
+    }
+    long timeout_ms = -1;
+    if (!timers_.empty()) {
+      auto d = timers_.begin()->first - Clock::now();
+      timeout_ms = std::max<long>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count() + 1);
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t&) {
+      // EINTR: loop again
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      uint64_t v;
+      ssize_t n = read(wake_fd_, &v, sizeof v);
+      (void)n;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) break;
+      batch.swap(queue_);
+    }
+    for (auto& q : batch) Accept(std::move(q));
+    batch.clear();
+    for (size_t i = 1; i < items.size() && i <= peers_.size(); ++i) {
+      Peer& peer = *peers_[i - 1];
+      if (items[i].revents & ZMQ_POLLIN) Receive(peer);
+      if (!peer.backlog.empty()) FlushBacklog(peer);
+    }
+    FireTimers();
+  }
+  FailEverything();
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> NewZmqTransport(const ZmqTransportOptions& options) {
+  return std::make_unique<ZmqTransport>(options);
+}
+
+}  // namespace shovel::client

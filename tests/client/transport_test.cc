@@ -1,0 +1,149 @@
+// The ZeroMQ transport over inproc://, against a fake worker (a ROUTER
+// socket in a test thread) that answers in an order the test chooses.
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <zmq_addon.hpp>
+
+#include "transport.h"
+
+namespace shovel::client {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Receives `n` requests, then answers them in reverse order, echoing the
+// request's offset field in version_no (so the test can match them).
+void ReverseWorker(zmq::socket_t& router, int n, int skip_every = 0) {
+  std::vector<std::vector<zmq::message_t>> got;
+  for (int i = 0; i < n; ++i) {
+    std::vector<zmq::message_t> frames;
+    (void)zmq::recv_multipart(router, std::back_inserter(frames));
+    got.push_back(std::move(frames));
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    if (skip_every && i % skip_every == 0) continue;
+    auto h = wire::DecodeHeader(got[i][1].to_string_view());
+    wire::Header reply = wire::ReplyHeader(*h, Code::kOk);
+    reply.version_no = h->offset;
+    router.send(got[i][0], zmq::send_flags::sndmore);
+    router.send(zmq::buffer(wire::EncodeHeader(reply)), zmq::send_flags::sndmore);
+    router.send(zmq::buffer("payload-" + std::to_string(h->offset)),
+                zmq::send_flags::none);
+  }
+}
+
+OutRequest Get(uint64_t tag, std::chrono::milliseconds deadline = 2000ms) {
+  OutRequest r;
+  r.header.op = wire::Op::kGet;
+  r.header.offset = tag;
+  r.id = "some/id";
+  r.deadline = deadline;
+  return r;
+}
+
+class TransportTest : public ::testing::Test {
+ protected:
+  zmq::context_t ctx_;
+  zmq::socket_t router_{ctx_, zmq::socket_type::router};
+  std::unique_ptr<Transport> t_;
+  void SetUp() override {
+    router_.bind("inproc://worker");
+    t_ = NewZmqTransport({&ctx_});
+  }
+};
+
+TEST_F(TransportTest, MatchesRepliesOutOfOrder) {
+  std::thread worker([&] { ReverseWorker(router_, 20); });
+  std::vector<std::pair<std::string, OutRequest>> reqs;
+  for (uint64_t i = 0; i < 20; ++i) reqs.emplace_back("inproc://worker", Get(i));
+  auto replies = t_->CallMany(reqs);
+  worker.join();
+  for (uint64_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(replies[i].ok()) << replies[i].status().ToString();
+    EXPECT_EQ((*replies[i])->reply.header.version_no, i);
+    EXPECT_EQ((*replies[i])->PayloadBytes(), "payload-" + std::to_string(i));
+    EXPECT_EQ((*replies[i])->endpoint, "inproc://worker");
+  }
+}
+
+TEST_F(TransportTest, DeadlineExpiresWithTimeoutNamingTheWorker) {
+  std::thread worker([&] { ReverseWorker(router_, 4, 2); });  // drops 0 and 2
+  std::vector<std::pair<std::string, OutRequest>> reqs;
+  for (uint64_t i = 0; i < 4; ++i) {
+    OutRequest r = Get(i, 300ms);
+    r.header.op = wire::Op::kSet;  // not idempotent: no retry
+    reqs.emplace_back("inproc://worker", r);
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto replies = t_->CallMany(reqs);
+  auto took = std::chrono::steady_clock::now() - start;
+  worker.join();
+  EXPECT_TRUE(replies[1].ok());
+  EXPECT_TRUE(replies[3].ok());
+  for (int i : {0, 2}) {
+    ASSERT_FALSE(replies[i].ok());
+    EXPECT_EQ(replies[i].status().code(), Code::kTimeout);
+    EXPECT_NE(replies[i].status().message().find("inproc://worker"), std::string::npos);
+    EXPECT_NE(replies[i].status().message().find("300 ms"), std::string::npos);
+  }
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 2000ms);
+}
+
+TEST_F(TransportTest, UnreachableWorkerIsUnavailableAfterTheDeadline) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = t_->Call("tcp://127.0.0.1:1", Get(1, 200ms));
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("tcp://127.0.0.1:1"), std::string::npos);
+  EXPECT_GE(took, 190ms);
+  EXPECT_LT(took, 1500ms);
+}
+
+TEST_F(TransportTest, IdempotentRequestIsRetriedOnce) {
+  std::thread worker([&] {
+    std::vector<zmq::message_t> first, second;
+    (void)zmq::recv_multipart(router_, std::back_inserter(first));  // lost
+    (void)zmq::recv_multipart(router_, std::back_inserter(second));
+    auto h = wire::DecodeHeader(second[1].to_string_view());
+    router_.send(second[0], zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(wire::EncodeHeader(wire::ReplyHeader(*h, Code::kOk))));
+  });
+  OutRequest r = Get(7, 600ms);
+  r.idempotent = true;
+  auto reply = t_->Call("inproc://worker", r);
+  worker.join();
+  EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+}
+
+TEST_F(TransportTest, BadEndpointIsInvalidArgument) {
+  auto r = t_->Call("nonsense", Get(1, 200ms));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(TransportTest, ManyThreadsShareOneTransport) {
+  constexpr int kThreads = 8, kEach = 50;
+  std::thread worker([&] {
+    for (int i = 0; i < kThreads * kEach; ++i) ReverseWorker(router_, 1);
+  });
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        uint64_t tag = t * 1000 + i;
+        auto r = t_->Call("inproc://worker", Get(tag));
+        if (r.ok() && (*r)->reply.header.version_no == tag) ++ok;
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  worker.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+}
+
+}  // namespace
+}  // namespace shovel::client
