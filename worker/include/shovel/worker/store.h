@@ -1,0 +1,218 @@
+// Store: the worker's in-memory blob store. No sockets; thread-safe.
+//
+// A blob is a list of chunks (at most chunk_size raw bytes each), each
+// compressed with zstd on its own, or kept raw when compression does not pay
+// (decided by compressing a probe of the chunk's first bytes, so
+// incompressible data costs one small probe per chunk, not a full pass).
+// Blobs are immutable snapshots held by shared_ptr: readers copy the pointer
+// under a shard lock and decompress outside it, so a SET is an atomic replace
+// and readers see the old or the new bytes, never a mix. Compression runs
+// outside every lock.
+//
+// Memory: used = stored bytes + per-blob/per-chunk overhead + bytes of
+// uploads in progress. When a write does not fit under max_memory, unpinned
+// ids are evicted least-recently-used (never the id being written); if it
+// still does not fit it fails kNoSpace and nothing stored changes.
+//
+// Pointer records (for pinned ids placed on another worker) are kept beside
+// the blobs; Service answers redirects from them.
+//
+// Thread-safety: every method may be called from any thread at any time.
+// Lock order: Shard::mu (by ascending shard index when two are needed) before
+// Store::index_mu_; Store::uploads_mu_ before Upload::mu is never held across
+// a shard lock. No lock is held while compressing or evicting.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "shovel/protocol.h"
+#include "shovel/status.h"
+#include "shovel/worker/config.h"
+
+namespace shovel::worker {
+
+struct Blob;
+struct Entry;
+struct Shard;
+struct StringHash;
+struct Upload;
+class CodecPool;
+
+// A piece of stored bytes kept alive by `owner` (zero-copy replies).
+struct Slice {
+  std::shared_ptr<const void> owner;
+  const char* data = nullptr;
+  size_t size = 0;
+};
+
+struct ReadResult {
+  uint64_t offset = 0;  // where the bytes start
+  uint64_t size = 0;    // whole blob size
+  uint64_t version = 0;
+  bool more = false;  // the range goes on past the returned bytes
+  Slice bytes;
+};
+
+struct WriteOptions {
+  bool pinned = false;            // pin the id (sticky: never unpins)
+  bool if_version = false;        // apply only if the version matches
+  uint64_t expected_version = 0;  // 0 = the id must not exist
+};
+
+struct WriteResult {
+  uint64_t version = 0;
+  uint64_t size = 0;
+};
+
+struct Pointer {
+  std::string endpoint;
+  std::string node_id;
+};
+
+struct ListResult {
+  std::vector<std::string> names;  // sorted; relative to prefix with delimiter
+  bool more = false;
+};
+
+struct StoreStats {
+  uint64_t mem_used = 0;
+  uint64_t mem_limit = 0;
+  uint64_t ids = 0;
+  uint64_t pinned_bytes = 0;
+  uint64_t evictions = 0;
+  uint64_t uploads = 0;
+};
+
+class Store {
+ public:
+  static constexpr size_t kShards = 16;
+  static constexpr size_t kMaxUploads = 256;
+  static constexpr int64_t kUploadIdleNs = 60'000'000'000;  // 60 s
+
+  Store(std::string node_id, const WorkerConfig& config);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Live settings; lowering max_memory evicts down to it (pinned data stays).
+  void ApplyConfig(const WorkerConfig& config);
+  WorkerConfig config() const;
+
+  // Replace atomically. kConflict on a version mismatch, kNoSpace when full.
+  Result<WriteResult> Set(std::string_view id, std::string_view data,
+                          const WriteOptions& opt = {});
+  // Append atomically; creates the id if missing.
+  Result<WriteResult> Append(std::string_view id, std::string_view data,
+                             const WriteOptions& opt = {});
+  // Creates an empty id. kAlreadyExists if it exists and `exclusive`;
+  // otherwise an existing id is kept (and pinned if asked).
+  Result<WriteResult> Create(std::string_view id, bool pinned, bool exclusive);
+  // Up to max_bytes of [offset, offset+length); kNotFound if missing. A range
+  // past the end is cut like pread. Marks the id recently used.
+  Result<ReadResult> Read(std::string_view id, uint64_t offset, uint64_t length,
+                          uint64_t max_bytes);
+  Status Delete(std::string_view id, const WriteOptions& opt = {});
+  Result<wire::StatBody> Stat(std::string_view id);
+  Status SetAttrs(std::string_view id, const wire::Attrs& set,
+                  const std::vector<std::string>& drop);
+  // Moves `from` to `to`, replacing `to` unless `exclusive` (kAlreadyExists).
+  Status Rename(std::string_view from, std::string_view to, bool exclusive);
+
+  Status PutPointer(std::string_view id, Pointer p);
+  std::optional<Pointer> FindPointer(std::string_view id) const;
+  bool RemovePointer(std::string_view id);
+
+  // Sorted ids under `prefix` after `start_after` (as returned by a previous
+  // page), at most `limit`. With `delimiter`, names are relative to the
+  // prefix and deeper ids roll up into one "name/" entry.
+  ListResult List(std::string_view prefix, std::string_view start_after, size_t limit,
+                  bool delimiter) const;
+
+  // Streamed writes. Pending bytes count toward max_memory; uploads idle for
+  // kUploadIdleNs expire. UploadData's offset must equal the bytes received.
+  Result<uint64_t> UploadBegin(std::string_view id, bool append, const WriteOptions& opt);
+  Status UploadData(uint64_t handle, uint64_t offset,
+                    const std::vector<std::string_view>& parts);
+  Result<WriteResult> UploadCommit(uint64_t handle);
+  Status UploadAbort(uint64_t handle);
+  // Drops uploads idle since before now_ns - kUploadIdleNs; returns how many.
+  size_t ExpireUploads(int64_t now_ns);
+
+  StoreStats Stats() const;
+  const std::string& node_id() const { return node_id_; }
+
+ private:
+  using BlobPtr = std::shared_ptr<const Blob>;
+  struct Chunked;
+
+  Shard& ShardFor(std::string_view id) const;
+  size_t ShardIndex(std::string_view id) const;
+  BlobPtr Lookup(std::string_view id, bool touch) const;
+  // Installs `next` for `id` if the current blob is still `expected`
+  // (nullptr = absent). Keeps the index, LRU and accounting in step.
+  bool Swap(std::string_view id, const BlobPtr& expected, BlobPtr next);
+  Status CheckVersion(std::string_view id, const Blob* cur,
+                      const WriteOptions& opt) const;
+  std::shared_ptr<Blob> NewBlob(const Blob* old, bool pinned);
+  // Installs `piece` as the new value (or after the old one when `append`);
+  // `prereserved` bytes of it are already counted in used_ (uploads).
+  Result<WriteResult> Commit(std::string_view id, const WriteOptions& opt, bool append,
+                             const Chunked& piece, uint64_t prereserved);
+  Chunked Split(std::string_view data) const;
+  // Appends `data` after `cur`'s chunks into `next`, filling a raw tail in
+  // place when this caller is the only one to extend it.
+  void AppendChunks(const Blob* cur, std::string_view data, Blob& next) const;
+  // Removes `id` from shard `s` (locked by the caller) and the index;
+  // returns the removed blob (accounting is left to the caller).
+  BlobPtr EraseLocked(Shard& s, std::string_view id);
+  void InsertLocked(Shard& s, std::string_view id, BlobPtr blob);
+
+  // Memory: reserve `bytes` (counting `credit` bytes about to be freed),
+  // evicting LRU ids other than `exclude` when needed.
+  Status Reserve(uint64_t bytes, uint64_t credit, std::string_view exclude);
+  void Release(uint64_t bytes);
+  bool EvictOne(std::string_view exclude);
+  void EvictDownToLimit();
+  Status NoSpace(uint64_t needed) const;
+
+  std::shared_ptr<Upload> FindUpload(uint64_t handle) const;
+  Status FlushUploadTail(Upload& u, bool final);
+
+  const std::string node_id_;
+  mutable std::mutex config_mu_;
+  WorkerConfig config_;  // guarded by config_mu_
+  std::atomic<uint64_t> limit_;
+  std::atomic<int> level_;
+  std::atomic<uint64_t> chunk_size_;
+  std::atomic<bool> eviction_;
+
+  std::atomic<uint64_t> used_{0};
+  std::atomic<uint64_t> pinned_bytes_{0};
+  std::atomic<uint64_t> upload_bytes_{0};
+  std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> ids_{0};
+  std::atomic<uint64_t> pointers_{0};
+  std::atomic<uint64_t> next_version_;
+  mutable std::atomic<uint64_t> lru_tick_{1};
+
+  std::unique_ptr<Shard[]> shards_;
+  std::unique_ptr<CodecPool> codecs_;
+
+  mutable std::mutex index_mu_;               // after any Shard::mu
+  std::set<std::string, std::less<>> index_;  // every stored id, sorted
+
+  mutable std::mutex uploads_mu_;  // never held with a shard lock
+  std::unordered_map<uint64_t, std::shared_ptr<Upload>> uploads_;
+  uint64_t next_upload_;  // guarded by uploads_mu_
+};
+
+}  // namespace shovel::worker

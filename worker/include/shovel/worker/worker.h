@@ -1,0 +1,60 @@
+// Worker: a shoveling cache worker that can be embedded in any process (the
+// shovel-worker binary and shovelfs's embedded mode both use it). Start binds
+// the ZeroMQ ROUTER socket and serves on the worker's own threads until
+// Stop(); worker/PROTOCOL.md describes what it answers.
+//
+// Thread-safety: every method is thread-safe. ApplyConfig may be called from
+// any thread at any time (Consul's live config feed uses it).
+// Ownership: Start returns the only owner; the destructor calls Stop().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "shovel/protocol.h"
+#include "shovel/status.h"
+#include "shovel/worker/config.h"
+
+namespace shovel::worker {
+
+struct WorkerOptions {
+  std::string listen =
+      "tcp://127.0.0.1:7070";  // "tcp://127.0.0.1:0" or ":*" = pick a free port
+  std::string node_id;         // default "<hostname>-<port>"
+  uint64_t max_memory = 1ull << 30;
+  int compression_level = 1;  // zstd level; 0 = store raw
+  uint64_t chunk_size = 4ull << 20;
+  bool eviction = true;
+  int threads = 0;  // 0 = hardware_concurrency
+};
+
+// kInvalidArgument naming the field when a setting is out of range.
+Status ValidateConfig(const WorkerConfig& config);
+
+class Worker {
+ public:
+  // Binds and starts serving. kInvalidArgument for a bad option (named),
+  // kUnavailable when the address cannot be bound.
+  static Result<std::unique_ptr<Worker>> Start(const WorkerOptions& options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  const std::string& endpoint() const;  // actual tcp://host:port
+  const std::string& node_id() const;
+  // Applies new settings live; lowering max_memory evicts unpinned ids down
+  // to the new limit. An invalid config is ignored (ValidateConfig first).
+  void ApplyConfig(const WorkerConfig& config);
+  WorkerConfig config() const;
+  wire::NodeStats Stats() const;
+  // Stops accepting, finishes requests in flight, joins threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit Worker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shovel::worker

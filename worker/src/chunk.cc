@@ -1,0 +1,172 @@
+#include "chunk.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <new>
+
+namespace shovel::worker {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Blob::AddChunk(ChunkRef ref) {
+  starts.push_back(size);
+  size += ref.len;
+  stored += ref.chunk->stored_size;
+  chunks.push_back(std::move(ref));
+}
+
+void Blob::Recharge(size_t id_bytes) {
+  charged = stored + kBlobOverhead + 2 * id_bytes + chunks.size() * kChunkOverhead;
+}
+
+namespace {
+
+Buffer Alloc(size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p == nullptr) throw std::bad_alloc();
+  return Buffer(static_cast<char*>(p));
+}
+
+std::shared_ptr<Chunk> RawChunk(std::string_view raw) {
+  auto c = std::make_shared<Chunk>();
+  c->data = Alloc(raw.size());
+  if (!raw.empty()) std::memcpy(c->data.get(), raw.data(), raw.size());
+  c->raw_size = c->stored_size = static_cast<uint32_t>(raw.size());
+  c->claimed = c->raw_size;
+  return c;
+}
+
+// Compression pays when it saves at least 1/16 of the input.
+bool Pays(size_t in, size_t out) { return out + in / 16 < in; }
+
+}  // namespace
+
+CodecPool::~CodecPool() {
+  for (auto* c : cctx_) ZSTD_freeCCtx(c);
+  for (auto* d : dctx_) ZSTD_freeDCtx(d);
+}
+
+ZSTD_CCtx* CodecPool::TakeC() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!cctx_.empty()) {
+      auto* c = cctx_.back();
+      cctx_.pop_back();
+      return c;
+    }
+  }
+  return ZSTD_createCCtx();
+}
+void CodecPool::GiveC(ZSTD_CCtx* c) {
+  std::lock_guard<std::mutex> l(mu_);
+  cctx_.push_back(c);
+}
+ZSTD_DCtx* CodecPool::TakeD() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!dctx_.empty()) {
+      auto* d = dctx_.back();
+      dctx_.pop_back();
+      return d;
+    }
+  }
+  return ZSTD_createDCtx();
+}
+void CodecPool::GiveD(ZSTD_DCtx* d) {
+  std::lock_guard<std::mutex> l(mu_);
+  dctx_.push_back(d);
+}
+
+std::shared_ptr<Chunk> CodecPool::Compress(std::string_view raw, int level) {
+  if (level <= 0 || raw.size() < 64) return RawChunk(raw);
+  ZSTD_CCtx* cctx = TakeC();
+  size_t n;
+  if (raw.size() > 2 * kProbeBytes) {
+    // Probe: if the first bytes do not shrink, the rest is not tried.
+    char probe[ZSTD_COMPRESSBOUND(kProbeBytes)];
+    n = ZSTD_compressCCtx(cctx, probe, sizeof probe, raw.data(), kProbeBytes, level);
+    if (ZSTD_isError(n) || !Pays(kProbeBytes, n)) {
+      GiveC(cctx);
+      return RawChunk(raw);
+    }
+  }
+  // Compress into a buffer just smaller than the input: if it does not fit,
+  // compression did not pay.
+  size_t cap = raw.size() - raw.size() / 16;
+  Buffer out = Alloc(cap);
+  n = ZSTD_compressCCtx(cctx, out.get(), cap, raw.data(), raw.size(), level);
+  GiveC(cctx);
+  if (ZSTD_isError(n)) return RawChunk(raw);
+  // Shrinking in place: glibc splits the block, nothing is copied.
+  char* shrunk = static_cast<char*>(std::realloc(out.get(), n == 0 ? 1 : n));
+  if (shrunk != nullptr) {
+    out.release();
+    out.reset(shrunk);
+  }
+  auto c = std::make_shared<Chunk>();
+  c->data = std::move(out);
+  c->raw_size = static_cast<uint32_t>(raw.size());
+  c->claimed = c->raw_size;
+  c->stored_size = static_cast<uint32_t>(n);
+  c->compressed = true;
+  return c;
+}
+
+std::shared_ptr<Chunk> CodecPool::Growable(std::string_view raw, size_t capacity) {
+  auto c = std::make_shared<Chunk>();
+  c->data = Alloc(capacity);
+  if (!raw.empty()) std::memcpy(c->data.get(), raw.data(), raw.size());
+  c->raw_size = static_cast<uint32_t>(capacity);
+  c->stored_size = static_cast<uint32_t>(capacity);
+  c->claimed = static_cast<uint32_t>(raw.size());
+  c->growable = true;
+  return c;
+}
+
+Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
+  if (n == 0) return Status::Ok();
+  if (!c.compressed) {
+    std::memcpy(out, c.data.get() + off, n);
+    return Status::Ok();
+  }
+  ZSTD_DCtx* d = TakeD();
+  size_t r;
+  if (off == 0 && n == c.raw_size) {
+    r = ZSTD_decompressDCtx(d, out, n, c.data.get(), c.stored_size);
+    GiveD(d);
+    if (ZSTD_isError(r) || r != n) {
+      return Status::Corruption("a stored chunk failed to decompress");
+    }
+    return Status::Ok();
+  }
+  // A part of the chunk: stream and stop once the range is out.
+  ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+  ZSTD_inBuffer in{c.data.get(), c.stored_size, 0};
+  char tmp[64 << 10];
+  uint64_t pos = 0;
+  uint64_t end = static_cast<uint64_t>(off) + n;
+  Status st;
+  while (pos < end) {
+    ZSTD_outBuffer o{tmp, sizeof tmp, 0};
+    r = ZSTD_decompressStream(d, &o, &in);
+    if (ZSTD_isError(r) || (o.pos == 0 && (r == 0 || in.pos == in.size))) {
+      st = Status::Corruption("a stored chunk failed to decompress");
+      break;
+    }
+    uint64_t lo = std::max<uint64_t>(pos, off);
+    uint64_t hi = std::min<uint64_t>(pos + o.pos, end);
+    if (lo < hi) std::memcpy(out + (lo - off), tmp + (lo - pos), hi - lo);
+    pos += o.pos;
+  }
+  GiveD(d);
+  return st;
+}
+
+}  // namespace shovel::worker

@@ -1,0 +1,96 @@
+// Chunks and blobs, the store's internal representation, and the zstd codec.
+//
+// A Chunk is immutable once published, with one exception: a raw "growable"
+// tail chunk (made by APPEND) has spare capacity; an appender may write past
+// every published length after winning `claimed` with a CAS, so bytes a
+// reader can see never change. A Blob is an immutable snapshot: a list of
+// (chunk, visible length) plus metadata, shared by readers via shared_ptr.
+//
+// CodecPool hands out zstd contexts; thread-safe (one mutex, held only to pop
+// or push a context).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "shovel/protocol.h"
+#include "shovel/status.h"
+
+struct ZSTD_CCtx_s;
+struct ZSTD_DCtx_s;
+
+namespace shovel::worker {
+
+inline constexpr uint64_t kChunkOverhead = 96;   // Chunk + control block + ref
+inline constexpr uint64_t kBlobOverhead = 320;   // Blob, map node, LRU, index
+inline constexpr size_t kProbeBytes = 32 << 10;  // compression probe
+
+struct FreeDeleter {
+  void operator()(char* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<char, FreeDeleter>;
+
+struct Chunk {
+  Buffer data;
+  uint32_t raw_size = 0;     // raw bytes (for a growable tail: see claimed)
+  uint32_t stored_size = 0;  // bytes held (capacity for a growable tail)
+  bool compressed = false;
+  bool growable = false;
+  std::atomic<uint32_t> claimed{0};  // growable: bytes written so far
+};
+
+struct ChunkRef {
+  std::shared_ptr<Chunk> chunk;
+  uint32_t len = 0;  // raw bytes visible in this snapshot
+};
+
+struct Blob {
+  std::vector<ChunkRef> chunks;
+  std::vector<uint64_t> starts;  // raw offset of each chunk
+  uint64_t size = 0;
+  uint64_t stored = 0;   // sum of stored_size
+  uint64_t charged = 0;  // stored + overhead: what used_ counts for it
+  uint64_t version = 0;
+  int64_t ctime_ns = 0;
+  int64_t mtime_ns = 0;
+  bool pinned = false;
+  wire::Attrs attrs;
+
+  void AddChunk(ChunkRef ref);
+  void Recharge(size_t id_bytes);
+};
+
+class CodecPool {
+ public:
+  CodecPool() = default;
+  ~CodecPool();
+  CodecPool(const CodecPool&) = delete;
+  CodecPool& operator=(const CodecPool&) = delete;
+
+  // Compresses `raw` (level 0 = raw). Kept raw when a probe of the first
+  // kProbeBytes or the whole chunk does not shrink by at least 1/16.
+  std::shared_ptr<Chunk> Compress(std::string_view raw, int level);
+  // A raw chunk with `capacity` >= raw.size() bytes of room.
+  static std::shared_ptr<Chunk> Growable(std::string_view raw, size_t capacity);
+  // Writes raw bytes [off, off+n) of `c` (n <= visible len) to `out`.
+  Status Read(const Chunk& c, uint32_t off, uint32_t n, char* out);
+
+ private:
+  ZSTD_CCtx_s* TakeC();
+  void GiveC(ZSTD_CCtx_s* c);
+  ZSTD_DCtx_s* TakeD();
+  void GiveD(ZSTD_DCtx_s* d);
+
+  std::mutex mu_;
+  std::vector<ZSTD_CCtx_s*> cctx_;  // guarded by mu_
+  std::vector<ZSTD_DCtx_s*> dctx_;  // guarded by mu_
+};
+
+int64_t NowNs();
+
+}  // namespace shovel::worker

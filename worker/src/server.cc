@@ -1,0 +1,264 @@
+#include "server.h"
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "chunk.h"
+
+namespace shovel::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kCopyBelow = 8192;  // smaller reply frames are copied
+
+std::string_view View(const zmq::message_t& m) {
+  return {static_cast<const char*>(m.data()), m.size()};
+}
+
+// Receives one multipart message without blocking. Frames past the limit are
+// read and dropped (`oversized` is set) so a hostile peer cannot grow `out`.
+bool RecvMessage(zmq::socket_t& s, std::vector<zmq::message_t>& out, size_t max_frames,
+                 bool& oversized) {
+  out.clear();
+  oversized = false;
+  zmq::message_t m;
+  if (!s.recv(m, zmq::recv_flags::dontwait)) return false;
+  for (;;) {
+    bool more = m.more();
+    if (out.size() < max_frames)
+      out.push_back(std::move(m));
+    else
+      oversized = true;
+    if (!more) return true;
+    m = zmq::message_t();
+    (void)s.recv(m, zmq::recv_flags::none);  // parts of a message arrive together
+  }
+}
+
+void SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames) {
+  for (size_t i = 0; i < frames.size(); ++i) {
+    auto flags = zmq::send_flags::dontwait;
+    if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+    (void)s.send(frames[i], flags);
+  }
+}
+
+zmq::message_t ToMessage(Frame& f) {
+  if (!f.slice.owner) return zmq::message_t(f.bytes.data(), f.bytes.size());
+  if (f.slice.size < kCopyBelow) return zmq::message_t(f.slice.data, f.slice.size);
+  auto* hold = new std::shared_ptr<const void>(std::move(f.slice.owner));
+  return zmq::message_t(
+      const_cast<char*>(f.slice.data), f.slice.size,
+      [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); },
+      hold);
+}
+
+zmq::message_t HeaderMessage(const wire::Header& h) {
+  zmq::message_t m(wire::kHeaderSize);
+  wire::EncodeHeader(h, static_cast<char*>(m.data()));
+  return m;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen) {
+  std::unique_ptr<Server> s(new Server);
+  std::string ep = listen;
+  if (ep.size() > 2 && ep.compare(ep.size() - 2, 2, ":0") == 0) {
+    ep.replace(ep.size() - 1, 1, "*");
+  }
+  try {
+    s->ctx_ = std::make_unique<zmq::context_t>(1);
+    s->router_ = std::make_unique<zmq::socket_t>(*s->ctx_, zmq::socket_type::router);
+    s->router_->set(zmq::sockopt::maxmsgsize,
+                    static_cast<int64_t>(wire::kMaxMessageBytes + 4096));
+    s->router_->set(zmq::sockopt::rcvhwm, 256);
+    s->router_->set(zmq::sockopt::sndhwm, 10000);
+    s->router_->set(zmq::sockopt::linger, 2000);
+    s->router_->bind(ep);
+    s->endpoint_ = s->router_->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot listen on '" + listen + "': " + e.what());
+  }
+  return s;
+}
+
+Server::~Server() {
+  Stop();
+  router_.reset();
+  from_handlers_.reset();
+  to_handlers_.clear();
+  handler_in_.clear();
+  handler_out_.clear();
+  if (ctx_) ctx_->close();
+}
+
+Status Server::Start(Service* service, Store* store, ServiceCounters* counters,
+                     int threads) {
+  service_ = service;
+  store_ = store;
+  counters_ = counters;
+  inproc_ = "inproc://shovel-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+  try {
+    from_handlers_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pull);
+    from_handlers_->set(zmq::sockopt::rcvhwm, 0);
+    from_handlers_->bind(inproc_ + "-replies");
+    for (int i = 0; i < threads; ++i) {
+      std::string ep = inproc_ + "-h" + std::to_string(i);
+      auto push = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::push);
+      push->set(zmq::sockopt::sndhwm, 0);
+      push->bind(ep);
+      auto in = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pull);
+      in->set(zmq::sockopt::rcvhwm, 0);
+      in->connect(ep);
+      auto out = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::push);
+      out->set(zmq::sockopt::sndhwm, 0);
+      out->connect(inproc_ + "-replies");
+      to_handlers_.push_back(std::move(push));
+      handler_in_.push_back(std::move(in));
+      handler_out_.push_back(std::move(out));
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::Internal(std::string("cannot set up handler sockets: ") + e.what());
+  }
+  started_ = true;
+  for (int i = 0; i < threads; ++i) handlers_.emplace_back([this, i] { HandlerLoop(i); });
+  io_ = std::thread([this] { IoLoop(); });
+  return Status::Ok();
+}
+
+void Server::Stop() {
+  if (!started_) return;
+  started_ = false;
+  stop_ = true;
+  if (io_.joinable()) io_.join();
+  for (auto& s : to_handlers_) {
+    try {
+      s->send(zmq::message_t(), zmq::send_flags::none);
+    } catch (const zmq::error_t&) {
+    }
+  }
+  for (auto& t : handlers_) t.join();
+  handlers_.clear();
+}
+
+namespace {
+
+// Replies kProtocol from the I/O thread to a request whose header did not
+// decode; needs at least a routing id and a 48-byte header frame.
+void ReplyMalformed(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
+                    const Status& st) {
+  if (msg.size() < 2 || msg[1].size() != wire::kHeaderSize) return;
+  const auto* p = static_cast<const unsigned char*>(msg[1].data());
+  wire::Header req;
+  for (int i = 7; i >= 0; --i) req.request_id = (req.request_id << 8) | p[8 + i];
+  req.op = p[3] <= wire::kMaxOp ? static_cast<wire::Op>(p[3]) : wire::Op::kPing;
+  ServiceReply rep = Service::Error(req, st);
+  std::vector<zmq::message_t> out;
+  out.push_back(std::move(msg[0]));
+  out.push_back(HeaderMessage(rep.header));
+  out.push_back(ToMessage(rep.payload[0]));
+  SendAll(router, out);
+}
+
+}  // namespace
+
+void Server::IoLoop() {
+  std::vector<zmq::message_t> msg;
+  bool oversized = false;
+  bool stopping = false;
+  Clock::time_point deadline, next_expiry = Clock::now() + std::chrono::seconds(1);
+  const size_t n = to_handlers_.size();
+  try {
+    for (;;) {
+      auto now = Clock::now();
+      if (stop_ && !stopping) {
+        stopping = true;
+        deadline = now + std::chrono::seconds(30);
+      }
+      int64_t in_flight = counters_->in_flight.load();
+      if (stopping && (in_flight == 0 || now > deadline)) break;
+      bool accept = !stopping && in_flight < kMaxInFlight;
+      zmq::pollitem_t items[2] = {
+          {from_handlers_->handle(), 0, ZMQ_POLLIN, 0},
+          {router_->handle(), 0, static_cast<short>(accept ? ZMQ_POLLIN : 0), 0}};
+      zmq::poll(items, 2, std::chrono::milliseconds(50));
+      for (int k = 0; k < 256 && RecvMessage(*from_handlers_, msg, SIZE_MAX, oversized);
+           ++k) {
+        SendAll(*router_, msg);
+        counters_->in_flight.fetch_sub(1);
+      }
+      for (int k = 0; k < 64 && accept; ++k) {
+        if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
+        if (msg.size() < 3 || oversized) {
+          counters_->malformed.fetch_add(1);
+          ReplyMalformed(*router_, msg,
+                         Status::Protocol(oversized ? "request has too many frames"
+                                                    : "request needs a header and an "
+                                                      "id frame"));
+          continue;
+        }
+        auto h = wire::DecodeHeader(View(msg[1]));
+        if (!h.ok()) {
+          counters_->malformed.fetch_add(1);
+          ReplyMalformed(*router_, msg, h.status());
+          continue;
+        }
+        bool by_handle = h->op == wire::Op::kUploadData ||
+                         h->op == wire::Op::kUploadCommit ||
+                         h->op == wire::Op::kUploadAbort;
+        size_t key = by_handle ? std::hash<uint64_t>()(h->aux)
+                               : std::hash<std::string_view>()(View(msg[2]));
+        counters_->in_flight.fetch_add(1);
+        SendAll(*to_handlers_[key % n], msg);
+        accept = counters_->in_flight.load() < kMaxInFlight;
+      }
+      if (now > next_expiry) {
+        store_->ExpireUploads(NowNs());
+        next_expiry = now + std::chrono::seconds(1);
+      }
+    }
+  } catch (const zmq::error_t&) {
+    // The context is closing: nothing more can be served.
+  }
+}
+
+void Server::HandlerLoop(size_t index) {
+  zmq::socket_t& in = *handler_in_[index];
+  zmq::socket_t& out = *handler_out_[index];
+  std::vector<zmq::message_t> msg;
+  std::vector<std::string_view> views;
+  std::vector<zmq::message_t> reply;
+  try {
+    for (;;) {
+      msg.clear();
+      if (!zmq::recv_multipart(in, std::back_inserter(msg))) continue;
+      if (msg.size() == 1 && msg[0].size() == 0) return;  // Stop()
+      views.clear();
+      for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
+      ServiceReply rep;
+      auto req = wire::DecodeRequest(views);
+      if (!req.ok()) {
+        counters_->malformed.fetch_add(1);
+        rep = Service::Error(*wire::DecodeHeader(views[0]), req.status());
+      } else {
+        try {
+          rep = service_->Handle(*req);
+        } catch (const std::bad_alloc&) {
+          rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
+        }
+      }
+      reply.clear();
+      reply.push_back(std::move(msg[0]));
+      reply.push_back(HeaderMessage(rep.header));
+      for (auto& f : rep.payload) reply.push_back(ToMessage(f));
+      SendAll(out, reply);
+    }
+  } catch (const zmq::error_t&) {
+  }
+}
+
+}  // namespace shovel::worker

@@ -1,0 +1,68 @@
+// Server: the ZeroMQ transport of a worker. One I/O thread owns the ROUTER
+// socket and moves frames; a pool of handler threads decodes, runs the
+// Service (compression, decompression) and encodes. They talk over inproc
+// PUSH/PULL pairs, so large frames move without copies.
+//
+// Requests for one id (or one upload handle) always go to the same handler
+// thread, so a client's pipelined writes to an id apply in the order sent.
+// At most kMaxInFlight requests are dispatched at once; past that the I/O
+// thread stops reading the ROUTER (TCP back-pressure), bounding memory.
+//
+// Thread-safety: Bind/Start/Stop from one owner thread; Stop is idempotent.
+// Ownership: owns the zmq context, sockets and threads; borrows the Service
+// and counters, which must outlive it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service.h"
+#include "shovel/status.h"
+
+namespace zmq {
+class context_t;
+class socket_t;
+}  // namespace zmq
+
+namespace shovel::worker {
+
+class Server {
+ public:
+  static constexpr int64_t kMaxInFlight = 512;
+
+  // Binds the ROUTER to `listen` ("tcp://host:0" or ":*" picks a port).
+  static Result<std::unique_ptr<Server>> Bind(const std::string& listen);
+  ~Server();
+
+  const std::string& endpoint() const { return endpoint_; }
+  // Starts the I/O thread and `threads` handler threads.
+  Status Start(Service* service, Store* store, ServiceCounters* counters, int threads);
+  // Stops reading, answers what is in flight (bounded), joins the threads.
+  void Stop();
+
+ private:
+  Server() = default;
+  void IoLoop();
+  void HandlerLoop(size_t index);
+
+  std::unique_ptr<zmq::context_t> ctx_;
+  std::unique_ptr<zmq::socket_t> router_;
+  std::vector<std::unique_ptr<zmq::socket_t>> to_handlers_;  // I/O thread
+  std::unique_ptr<zmq::socket_t> from_handlers_;             // I/O thread
+  std::vector<std::unique_ptr<zmq::socket_t>> handler_in_;   // handler i
+  std::vector<std::unique_ptr<zmq::socket_t>> handler_out_;  // handler i
+  std::string endpoint_;
+  std::string inproc_;  // unique prefix of this server's inproc endpoints
+  Service* service_ = nullptr;
+  Store* store_ = nullptr;
+  ServiceCounters* counters_ = nullptr;
+  std::atomic<bool> stop_{false};
+  bool started_ = false;
+  std::thread io_;
+  std::vector<std::thread> handlers_;
+};
+
+}  // namespace shovel::worker

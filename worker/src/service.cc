@@ -1,0 +1,239 @@
+#include "service.h"
+
+#include <thread>
+
+namespace shovel::worker {
+namespace {
+
+bool UsesPointer(wire::Op op) {
+  switch (op) {
+    case wire::Op::kPing:
+    case wire::Op::kNodeStats:
+    case wire::Op::kList:
+    case wire::Op::kPutPointer:
+    case wire::Op::kUploadData:
+    case wire::Op::kUploadCommit:
+    case wire::Op::kUploadAbort:
+      return false;
+    default:
+      return true;
+  }
+}
+
+WriteOptions Options(const wire::Header& h) {
+  WriteOptions o;
+  o.pinned = (h.flags & wire::kFlagPinned) != 0;
+  o.if_version = (h.flags & wire::kFlagIfVersion) != 0;
+  o.expected_version = h.version_no;
+  return o;
+}
+
+// The request's payload as one view; several frames are joined into `tmp`.
+std::string_view Joined(const wire::Request& req, std::string& tmp) {
+  if (req.payload.empty()) return {};
+  if (req.payload.size() == 1) return req.payload[0];
+  tmp.reserve(req.payload_bytes);
+  for (auto p : req.payload) tmp.append(p);
+  return tmp;
+}
+
+ServiceReply Ok(const wire::Header& req) {
+  return {wire::ReplyHeader(req, Code::kOk), {}};
+}
+
+ServiceReply Written(const wire::Header& req, const Result<WriteResult>& r) {
+  if (!r.ok()) return Service::Error(req, r.status());
+  ServiceReply out = Ok(req);
+  out.header.version_no = r->version;
+  out.header.length = r->size;
+  return out;
+}
+
+}  // namespace
+
+Service::Service(Store* store, ServiceCounters* counters, std::string endpoint)
+    : store_(store), counters_(counters), endpoint_(std::move(endpoint)) {}
+
+ServiceReply Service::Error(const wire::Header& req, const Status& st) {
+  ServiceReply out{wire::ReplyHeader(req, st.code()), {}};
+  out.payload.push_back({st.message(), {}});
+  return out;
+}
+
+ServiceReply Service::Handle(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  if (UsesPointer(h.op) && !(h.flags & wire::kFlagNoRedirect)) {
+    if (auto p = store_->FindPointer(req.id)) {
+      // DELETE at the home drops the pointer; the client follows the
+      // redirect to delete the data where it lives.
+      if (h.op == wire::Op::kDelete) store_->RemovePointer(req.id);
+      ServiceReply out{wire::ReplyHeader(h, Code::kRedirect), {}};
+      out.payload.push_back({p->endpoint, {}});
+      out.payload.push_back({p->node_id, {}});
+      return out;
+    }
+  }
+  switch (h.op) {
+    case wire::Op::kPing: {
+      ServiceReply out = Ok(h);
+      out.payload.push_back({store_->node_id(), {}});
+      return out;
+    }
+    case wire::Op::kGet:
+      return Get(req);
+    case wire::Op::kSet:
+    case wire::Op::kAppend:
+    case wire::Op::kCreate:
+      return Write(req);
+    case wire::Op::kUploadBegin:
+    case wire::Op::kUploadData:
+    case wire::Op::kUploadCommit:
+    case wire::Op::kUploadAbort:
+      return Upload(req);
+    case wire::Op::kList:
+      return List(req);
+    case wire::Op::kNodeStats: {
+      ServiceReply out = Ok(h);
+      out.payload.push_back({wire::EncodeNodeStats(Stats()), {}});
+      return out;
+    }
+    case wire::Op::kTransfer:
+      return Error(h, Status::Protocol("TRANSFER is reserved and not served by "
+                                       "this worker version"));
+    default:
+      return Meta(req);
+  }
+}
+
+ServiceReply Service::Get(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  auto r = store_->Read(req.id, h.offset, h.length, kMaxReplyBytes);
+  if (!r.ok()) return Error(h, r.status());
+  ServiceReply out = Ok(h);
+  out.header.offset = r->offset;
+  out.header.length = r->size;
+  out.header.version_no = r->version;
+  if (r->more) out.header.flags |= wire::kFlagMore;
+  Frame f;
+  f.slice = std::move(r->bytes);
+  if (!f.slice.owner) f.slice.owner = std::make_shared<char>(0);
+  out.payload.push_back(std::move(f));
+  return out;
+}
+
+ServiceReply Service::Write(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  std::string tmp;
+  switch (h.op) {
+    case wire::Op::kSet:
+      return Written(h, store_->Set(req.id, Joined(req, tmp), Options(h)));
+    case wire::Op::kAppend:
+      return Written(h, store_->Append(req.id, Joined(req, tmp), Options(h)));
+    default:
+      return Written(h, store_->Create(req.id, (h.flags & wire::kFlagPinned) != 0,
+                                       (h.flags & wire::kFlagExclusive) != 0));
+  }
+}
+
+ServiceReply Service::Upload(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  switch (h.op) {
+    case wire::Op::kUploadBegin: {
+      auto r =
+          store_->UploadBegin(req.id, (h.flags & wire::kFlagAppendMode) != 0, Options(h));
+      if (!r.ok()) return Error(h, r.status());
+      ServiceReply out = Ok(h);
+      out.header.aux = *r;
+      return out;
+    }
+    case wire::Op::kUploadData: {
+      Status st = store_->UploadData(h.aux, h.offset, req.payload);
+      if (!st.ok()) return Error(h, st);
+      ServiceReply out = Ok(h);
+      out.header.aux = h.aux;
+      out.header.offset = h.offset + req.payload_bytes;
+      return out;
+    }
+    case wire::Op::kUploadCommit:
+      return Written(h, store_->UploadCommit(h.aux));
+    default: {
+      Status st = store_->UploadAbort(h.aux);
+      return st.ok() ? Ok(h) : Error(h, st);
+    }
+  }
+}
+
+ServiceReply Service::Meta(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  Status st;
+  switch (h.op) {
+    case wire::Op::kDelete:
+      st = store_->Delete(req.id, Options(h));
+      if (st.IsNotFound() && store_->RemovePointer(req.id)) st = Status::Ok();
+      break;
+    case wire::Op::kStat: {
+      auto r = store_->Stat(req.id);
+      if (!r.ok()) return Error(h, r.status());
+      ServiceReply out = Ok(h);
+      out.header.length = r->size;
+      out.header.version_no = r->version;
+      out.payload.push_back({wire::EncodeStat(*r), {}});
+      return out;
+    }
+    case wire::Op::kSetAttrs: {
+      auto set = wire::DecodeAttrs(req.payload[0]);
+      if (!set.ok()) return Error(h, set.status());
+      std::vector<std::string> drop;
+      if (req.payload.size() > 1) {
+        auto d = wire::DecodeStrings(req.payload[1]);
+        if (!d.ok()) return Error(h, d.status());
+        drop = std::move(*d);
+      }
+      st = store_->SetAttrs(req.id, *set, drop);
+      break;
+    }
+    case wire::Op::kRename:
+      st = store_->Rename(req.id, req.payload[0], (h.flags & wire::kFlagExclusive) != 0);
+      break;
+    case wire::Op::kPutPointer:
+      st = store_->PutPointer(req.id,
+                              {std::string(req.payload[0]), std::string(req.payload[1])});
+      break;
+    default:
+      st = Status::Protocol("opcode " + std::string(wire::OpName(h.op)) +
+                            " is not served");
+  }
+  return st.ok() ? Ok(h) : Error(h, st);
+}
+
+ServiceReply Service::List(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  bool delimiter = (h.flags & wire::kFlagDelimiter) != 0;
+  std::string_view cursor = req.payload.empty() ? std::string_view() : req.payload[0];
+  size_t limit = h.aux == 0 ? kDefaultListLimit : h.aux;
+  ListResult r = store_->List(req.id, cursor, limit, delimiter);
+  ServiceReply out = Ok(h);
+  out.header.aux = r.names.size();
+  if (r.more) out.header.flags |= wire::kFlagMore;
+  out.payload.push_back({wire::EncodeStrings(r.names), {}});
+  return out;
+}
+
+wire::NodeStats Service::Stats() const {
+  StoreStats s = store_->Stats();
+  wire::NodeStats n;
+  n.node_id = store_->node_id();
+  n.endpoint = endpoint_;
+  n.cores = std::thread::hardware_concurrency();
+  n.mem_used = s.mem_used;
+  n.mem_limit = s.mem_limit;
+  n.ids = s.ids;
+  n.pinned_bytes = s.pinned_bytes;
+  n.evictions = s.evictions;
+  n.malformed = counters_->malformed.load();
+  n.load = static_cast<double>(counters_->in_flight.load());
+  n.version = "shoveling 0.1.0";
+  return n;
+}
+
+}  // namespace shovel::worker

@@ -1,0 +1,59 @@
+// Service: turns one decoded request into one reply, over a Store. No
+// sockets (the server moves frames); thread-safe (state is in the Store and
+// in atomic counters).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shovel/protocol.h"
+#include "shovel/worker/store.h"
+
+namespace shovel::worker {
+
+inline constexpr uint64_t kMaxReplyBytes = 16ull << 20;  // one GET reply
+inline constexpr uint32_t kDefaultListLimit = 1000;
+
+// One payload frame of a reply: owned bytes, or a zero-copy slice.
+struct Frame {
+  std::string bytes;
+  Slice slice;  // used when slice.owner is set
+};
+
+struct ServiceReply {
+  wire::Header header;
+  std::vector<Frame> payload;
+};
+
+// Counters the server and the service share. Atomic; owned by the Worker.
+struct ServiceCounters {
+  std::atomic<uint64_t> malformed{0};
+  std::atomic<int64_t> in_flight{0};
+};
+
+class Service {
+ public:
+  // `store` and `counters` must outlive the Service.
+  Service(Store* store, ServiceCounters* counters, std::string endpoint);
+
+  ServiceReply Handle(const wire::Request& req);
+  // An error reply to a request whose header decoded.
+  static ServiceReply Error(const wire::Header& req, const Status& st);
+  wire::NodeStats Stats() const;
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  ServiceReply Get(const wire::Request& req);
+  ServiceReply Write(const wire::Request& req);
+  ServiceReply Upload(const wire::Request& req);
+  ServiceReply Meta(const wire::Request& req);
+  ServiceReply List(const wire::Request& req);
+
+  Store* store_;
+  ServiceCounters* counters_;
+  const std::string endpoint_;
+};
+
+}  // namespace shovel::worker

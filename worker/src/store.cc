@@ -1,0 +1,365 @@
+// Store: writes, reads and metadata. Eviction is in store_evict.cc, LIST in
+// store_list.cc, uploads in store_upload.cc.
+#include "shovel/worker/store.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "store_internal.h"
+
+namespace shovel::worker {
+
+Store::Store(std::string node_id, const WorkerConfig& config)
+    : node_id_(std::move(node_id)),
+      config_(config),
+      limit_(config.max_memory),
+      level_(config.compression_level),
+      chunk_size_(config.chunk_size),
+      eviction_(config.eviction),
+      next_version_(static_cast<uint64_t>(NowNs())),
+      shards_(new Shard[kShards]),
+      codecs_(std::make_unique<CodecPool>()),
+      next_upload_(static_cast<uint64_t>(NowNs()) * 7919) {}
+
+Store::~Store() = default;
+
+void Store::ApplyConfig(const WorkerConfig& config) {
+  {
+    std::lock_guard<std::mutex> l(config_mu_);
+    config_ = config;
+    limit_ = config.max_memory;
+    level_ = config.compression_level;
+    chunk_size_ = config.chunk_size;
+    eviction_ = config.eviction;
+  }
+  EvictDownToLimit();
+}
+
+WorkerConfig Store::config() const {
+  std::lock_guard<std::mutex> l(config_mu_);
+  return config_;
+}
+
+size_t Store::ShardIndex(std::string_view id) const { return StringHash()(id) % kShards; }
+Shard& Store::ShardFor(std::string_view id) const { return shards_[ShardIndex(id)]; }
+
+Store::BlobPtr Store::Lookup(std::string_view id, bool touch) const {
+  Shard& s = ShardFor(id);
+  std::lock_guard<std::mutex> l(s.mu);
+  auto it = s.map.find(id);
+  if (it == s.map.end()) return nullptr;
+  if (touch) {
+    Entry& e = it->second;
+    e.atime_ns = NowNs();
+    e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
+    if (e.in_lru) s.lru.splice(s.lru.begin(), s.lru, e.lru);
+  }
+  return it->second.blob;
+}
+
+Status Store::CheckVersion(std::string_view id, const Blob* cur,
+                           const WriteOptions& opt) const {
+  if (!opt.if_version) return Status::Ok();
+  uint64_t have = cur ? cur->version : 0;
+  if (have == opt.expected_version) return Status::Ok();
+  if (opt.expected_version == 0) {
+    return Status::Conflict("id '" + std::string(id) + "' exists (version " +
+                            std::to_string(have) + "); the write required it absent");
+  }
+  return Status::Conflict("id '" + std::string(id) + "' is at version " +
+                          std::to_string(have) + ", not " +
+                          std::to_string(opt.expected_version));
+}
+
+void Store::InsertLocked(Shard& s, std::string_view id, BlobPtr blob) {
+  auto [it, fresh] = s.map.try_emplace(std::string(id));
+  Entry& e = it->second;
+  e.atime_ns = NowNs();
+  e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
+  if (fresh) {
+    ids_.fetch_add(1);
+    std::lock_guard<std::mutex> l(index_mu_);
+    index_.emplace(id);
+  } else if (e.blob && e.blob->pinned) {
+    pinned_bytes_.fetch_sub(e.blob->charged);
+  }
+  if (blob->pinned) pinned_bytes_.fetch_add(blob->charged);
+  if (e.in_lru) s.lru.erase(e.lru);
+  e.in_lru = !blob->pinned;
+  if (e.in_lru) e.lru = s.lru.insert(s.lru.begin(), &*it);
+  e.blob = std::move(blob);
+}
+
+Store::BlobPtr Store::EraseLocked(Shard& s, std::string_view id) {
+  auto it = s.map.find(id);
+  if (it == s.map.end()) return nullptr;
+  BlobPtr old = std::move(it->second.blob);
+  if (it->second.in_lru) s.lru.erase(it->second.lru);
+  if (old->pinned) pinned_bytes_.fetch_sub(old->charged);
+  s.map.erase(it);
+  ids_.fetch_sub(1);
+  std::lock_guard<std::mutex> l(index_mu_);
+  auto ix = index_.find(id);
+  if (ix != index_.end()) index_.erase(ix);
+  return old;
+}
+
+bool Store::Swap(std::string_view id, const BlobPtr& expected, BlobPtr next) {
+  Shard& s = ShardFor(id);
+  BlobPtr old;
+  {
+    std::lock_guard<std::mutex> l(s.mu);
+    auto it = s.map.find(id);
+    BlobPtr cur = it == s.map.end() ? nullptr : it->second.blob;
+    if (cur != expected) return false;
+    if (next) {
+      InsertLocked(s, id, std::move(next));
+    } else if (cur) {
+      EraseLocked(s, id);
+    }
+    old = std::move(cur);
+  }
+  if (old) Release(old->charged);
+  return true;
+}
+
+std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned) {
+  auto b = std::make_shared<Blob>();
+  int64_t now = NowNs();
+  if (old != nullptr) {
+    b->ctime_ns = old->ctime_ns;
+    b->attrs = old->attrs;
+    b->pinned = old->pinned || pinned;
+  } else {
+    b->ctime_ns = now;
+    b->pinned = pinned;
+  }
+  b->mtime_ns = now;
+  b->version = next_version_.fetch_add(1);
+  return b;
+}
+
+Store::Chunked Store::Split(std::string_view data) const {
+  Chunked out;
+  uint64_t cs = chunk_size_.load();
+  int level = level_.load();
+  while (!data.empty()) {
+    std::string_view piece = data.substr(0, cs);
+    out.refs.push_back(
+        {codecs_->Compress(piece, level), static_cast<uint32_t>(piece.size())});
+    data.remove_prefix(piece.size());
+  }
+  return out;
+}
+
+Result<WriteResult> Store::Commit(std::string_view id, const WriteOptions& opt,
+                                  bool append, const Chunked& piece,
+                                  uint64_t prereserved) {
+  for (;;) {
+    BlobPtr cur = Lookup(id, false);
+    SHOVEL_RETURN_IF_ERROR(CheckVersion(id, cur.get(), opt));
+    auto next = NewBlob(cur.get(), opt.pinned);
+    if (append && cur) {
+      for (const auto& r : cur->chunks) next->AddChunk(r);
+    }
+    for (const auto& r : piece.refs) next->AddChunk(r);
+    next->Recharge(id.size());
+    uint64_t need = next->charged > prereserved ? next->charged - prereserved : 0;
+    SHOVEL_RETURN_IF_ERROR(Reserve(need, cur ? cur->charged : 0, id));
+    WriteResult res{next->version, next->size};
+    if (Swap(id, cur, std::move(next))) {
+      if (prereserved > 0) upload_bytes_.fetch_sub(prereserved);
+      return res;
+    }
+    Release(need);
+  }
+}
+
+Result<WriteResult> Store::Set(std::string_view id, std::string_view data,
+                               const WriteOptions& opt) {
+  // Fail early and cheaply on a version mismatch (checked again at commit).
+  SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));
+  Chunked piece = Split(data);
+  return Commit(id, opt, /*append=*/false, piece, 0);
+}
+
+Result<WriteResult> Store::Create(std::string_view id, bool pinned, bool exclusive) {
+  for (;;) {
+    BlobPtr cur = Lookup(id, false);
+    if (cur && exclusive) {
+      return Status::AlreadyExists("id '" + std::string(id) + "' already exists");
+    }
+    if (cur && (cur->pinned || !pinned)) return WriteResult{cur->version, cur->size};
+    std::shared_ptr<Blob> next;
+    if (cur) {
+      next = std::make_shared<Blob>(*cur);
+      next->pinned = true;
+    } else {
+      next = NewBlob(nullptr, pinned);
+      next->Recharge(id.size());
+    }
+    SHOVEL_RETURN_IF_ERROR(Reserve(next->charged, cur ? cur->charged : 0, id));
+    WriteResult res{next->version, next->size};
+    uint64_t charged = next->charged;
+    if (Swap(id, cur, std::move(next))) return res;
+    Release(charged);
+  }
+}
+
+Result<ReadResult> Store::Read(std::string_view id, uint64_t offset, uint64_t length,
+                               uint64_t max_bytes) {
+  BlobPtr b = Lookup(id, true);
+  if (!b) return Status::NotFound("id '" + std::string(id) + "' does not exist");
+  ReadResult r;
+  r.size = b->size;
+  r.version = b->version;
+  r.offset = std::min(offset, b->size);
+  uint64_t end = length > b->size - r.offset ? b->size : r.offset + length;
+  uint64_t n = end - r.offset;
+  uint64_t serve = std::min(n, max_bytes);
+  r.more = serve < n;
+  if (serve == 0) return r;
+  size_t i = std::upper_bound(b->starts.begin(), b->starts.end(), r.offset) -
+             b->starts.begin() - 1;
+  uint64_t in_chunk = r.offset - b->starts[i];
+  const ChunkRef& first = b->chunks[i];
+  if (!first.chunk->compressed && in_chunk + serve <= first.len) {
+    // Zero-copy: the range lies in one raw chunk, which never changes.
+    r.bytes.owner = first.chunk;
+    r.bytes.data = first.chunk->data.get() + in_chunk;
+    r.bytes.size = serve;
+    return r;
+  }
+  std::shared_ptr<char> buf(static_cast<char*>(std::malloc(serve)), std::free);
+  if (!buf) return Status::NoSpace("cannot allocate " + std::to_string(serve) + " bytes");
+  uint64_t done = 0;
+  for (; done < serve; ++i) {
+    const ChunkRef& c = b->chunks[i];
+    uint64_t off = done == 0 ? in_chunk : 0;
+    uint64_t take = std::min<uint64_t>(c.len - off, serve - done);
+    SHOVEL_RETURN_IF_ERROR(codecs_->Read(*c.chunk, static_cast<uint32_t>(off),
+                                         static_cast<uint32_t>(take), buf.get() + done));
+    done += take;
+  }
+  r.bytes.data = buf.get();
+  r.bytes.size = serve;
+  r.bytes.owner = std::move(buf);
+  return r;
+}
+
+Status Store::Delete(std::string_view id, const WriteOptions& opt) {
+  for (;;) {
+    BlobPtr cur = Lookup(id, false);
+    if (!cur) return Status::NotFound("id '" + std::string(id) + "' does not exist");
+    SHOVEL_RETURN_IF_ERROR(CheckVersion(id, cur.get(), opt));
+    if (Swap(id, cur, nullptr)) return Status::Ok();
+  }
+}
+
+Result<wire::StatBody> Store::Stat(std::string_view id) {
+  Shard& s = ShardFor(id);
+  std::lock_guard<std::mutex> l(s.mu);
+  auto it = s.map.find(id);
+  if (it == s.map.end()) {
+    return Status::NotFound("id '" + std::string(id) + "' does not exist");
+  }
+  const Blob& b = *it->second.blob;
+  wire::StatBody st;
+  st.size = b.size;
+  st.stored_bytes = b.stored;
+  st.version = b.version;
+  st.ctime_ns = b.ctime_ns;
+  st.mtime_ns = b.mtime_ns;
+  st.atime_ns = it->second.atime_ns;
+  st.pinned = b.pinned;
+  st.attrs = b.attrs;
+  return st;
+}
+
+Status Store::SetAttrs(std::string_view id, const wire::Attrs& set,
+                       const std::vector<std::string>& drop) {
+  for (;;) {
+    BlobPtr cur = Lookup(id, false);
+    if (!cur) return Status::NotFound("id '" + std::string(id) + "' does not exist");
+    auto next = std::make_shared<Blob>(*cur);
+    for (const auto& name : drop) next->attrs.erase(name);
+    for (const auto& [k, v] : set) next->attrs[k] = v;
+    next->Recharge(id.size());
+    for (const auto& [k, v] : next->attrs) next->charged += k.size() + v.size() + 64;
+    SHOVEL_RETURN_IF_ERROR(Reserve(next->charged, cur->charged, id));
+    uint64_t charged = next->charged;
+    if (Swap(id, cur, std::move(next))) return Status::Ok();
+    Release(charged);
+  }
+}
+
+Status Store::Rename(std::string_view from, std::string_view to, bool exclusive) {
+  if (from == to) {
+    if (!Lookup(from, false)) {
+      return Status::NotFound("id '" + std::string(from) + "' does not exist");
+    }
+    return Status::Ok();
+  }
+  size_t a = ShardIndex(from), b = ShardIndex(to);
+  std::unique_lock<std::mutex> l1(shards_[std::min(a, b)].mu);
+  std::unique_lock<std::mutex> l2;
+  if (a != b) l2 = std::unique_lock<std::mutex>(shards_[std::max(a, b)].mu);
+  Shard& sf = shards_[a];
+  Shard& st = shards_[b];
+  auto it = sf.map.find(from);
+  if (it == sf.map.end()) {
+    return Status::NotFound("id '" + std::string(from) + "' does not exist");
+  }
+  if (exclusive && st.map.count(to) > 0) {
+    return Status::AlreadyExists("id '" + std::string(to) + "' already exists");
+  }
+  BlobPtr moving = EraseLocked(sf, from);
+  BlobPtr replaced = EraseLocked(st, to);
+  InsertLocked(st, to, std::move(moving));
+  l2 = {};
+  l1.unlock();
+  if (replaced) Release(replaced->charged);
+  return Status::Ok();
+}
+
+Status Store::PutPointer(std::string_view id, Pointer p) {
+  Shard& s = ShardFor(id);
+  std::lock_guard<std::mutex> l(s.mu);
+  auto [it, fresh] = s.pointers.try_emplace(std::string(id));
+  it->second = std::move(p);
+  if (fresh) pointers_.fetch_add(1);
+  return Status::Ok();
+}
+
+std::optional<Pointer> Store::FindPointer(std::string_view id) const {
+  if (pointers_.load(std::memory_order_relaxed) == 0) return std::nullopt;
+  Shard& s = ShardFor(id);
+  std::lock_guard<std::mutex> l(s.mu);
+  auto it = s.pointers.find(id);
+  if (it == s.pointers.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Store::RemovePointer(std::string_view id) {
+  Shard& s = ShardFor(id);
+  std::lock_guard<std::mutex> l(s.mu);
+  auto it = s.pointers.find(id);
+  if (it == s.pointers.end()) return false;
+  s.pointers.erase(it);
+  pointers_.fetch_sub(1);
+  return true;
+}
+
+StoreStats Store::Stats() const {
+  StoreStats s;
+  s.mem_used = used_.load();
+  s.mem_limit = limit_.load();
+  s.ids = ids_.load();
+  s.pinned_bytes = pinned_bytes_.load();
+  s.evictions = evictions_.load();
+  std::lock_guard<std::mutex> l(uploads_mu_);
+  s.uploads = uploads_.size();
+  return s;
+}
+
+}  // namespace shovel::worker

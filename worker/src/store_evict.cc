@@ -1,0 +1,75 @@
+// Store: memory accounting and LRU eviction.
+#include <limits>
+
+#include "shovel/size.h"
+#include "store_internal.h"
+
+namespace shovel::worker {
+
+Status Store::NoSpace(uint64_t needed) const {
+  return Status::NoSpace("worker " + node_id_ + " is full: " + FormatSize(limit_.load()) +
+                         " limit, " + FormatSize(pinned_bytes_.load()) +
+                         " pinned; value needs " + FormatSize(needed));
+}
+
+Status Store::Reserve(uint64_t bytes, uint64_t credit, std::string_view exclude) {
+  uint64_t need = bytes > credit ? bytes - credit : 0;
+  for (;;) {
+    uint64_t limit = limit_.load();
+    uint64_t used = used_.load();
+    if (used + need <= limit || need == 0) {
+      if (used_.compare_exchange_weak(used, used + bytes)) return Status::Ok();
+      continue;
+    }
+    // What eviction can never free: pinned data and uploads in progress.
+    uint64_t fixed = pinned_bytes_.load() + upload_bytes_.load();
+    if (fixed + need > limit || !eviction_.load() || !EvictOne(exclude)) {
+      return NoSpace(bytes);
+    }
+  }
+}
+
+void Store::Release(uint64_t bytes) { used_.fetch_sub(bytes); }
+
+bool Store::EvictOne(std::string_view exclude) {
+  // Exact global LRU: each shard's list is ordered by tick, so the oldest
+  // entry overall is the oldest of the shards' tails.
+  size_t best = kShards;
+  uint64_t best_tick = std::numeric_limits<uint64_t>::max();
+  for (size_t i = 0; i < kShards; ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard<std::mutex> l(s.mu);
+    for (auto it = s.lru.rbegin(); it != s.lru.rend(); ++it) {
+      if ((*it)->first == exclude) continue;
+      if ((*it)->second.tick < best_tick) {
+        best_tick = (*it)->second.tick;
+        best = i;
+      }
+      break;
+    }
+  }
+  if (best == kShards) return false;
+  BlobPtr victim;
+  {
+    Shard& s = shards_[best];
+    std::lock_guard<std::mutex> l(s.mu);
+    for (auto it = s.lru.rbegin(); it != s.lru.rend(); ++it) {
+      if ((*it)->first == exclude) continue;
+      std::string id = (*it)->first;
+      victim = EraseLocked(s, id);
+      break;
+    }
+  }
+  if (!victim) return true;  // raced with another writer; the caller retries
+  Release(victim->charged);
+  evictions_.fetch_add(1);
+  return true;
+}
+
+void Store::EvictDownToLimit() {
+  while (used_.load() > limit_.load() && eviction_.load()) {
+    if (!EvictOne({})) break;
+  }
+}
+
+}  // namespace shovel::worker
