@@ -377,6 +377,9 @@ int main(int argc, char** argv) {
     free(huge);
     EXPECT_OK(shovel_exists(c, "job/p/0", &exists, &err));
     if (exists != 1) Fail(__LINE__, "pinned id lost after a failed write");
+    EXPECT_OK(shovel_exists(c, "c/a", &exists, &err));
+    fprintf(stderr, "   unpinned c/a %s the failed write\n",
+            exists ? "survived" : "was evicted by");
   }
 
   StartPhase("one client, 4 threads");
@@ -398,7 +401,8 @@ int main(int argc, char** argv) {
     setenv("SHOVEL_WORKERS", endpoint, 1);
     shovel_client* from_env = NULL;
     EXPECT_OK(shovel_connect(NULL, &from_env, &err));
-    EXPECT_STR(from_env, "c/a", "hello world!");
+    EXPECT_OK(shovel_set(c, "c/env", "via env", 7, NULL, &err));
+    EXPECT_STR(from_env, "c/env", "via env");
     shovel_close(from_env);
   }
 
