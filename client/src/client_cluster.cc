@@ -102,7 +102,7 @@ Status ClientImpl::Init(const std::vector<std::string>& ids_in, InitStrategy str
       *transport_, ids.size(), kInitWindow,
       [&](size_t i) {
         return std::make_pair(view->members[home[i]].endpoint,
-                              MakeRequest(Op::kStat, ids[i], wire::kFlagNoRedirect));
+                              MakeRequest(Op::kStat, ids[i]));
       },
       [&](size_t i, Result<ResponsePtr> r) -> Status {
         if (!r.ok()) return r.status();

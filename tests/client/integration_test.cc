@@ -1,0 +1,318 @@
+// The client against three real shovel-worker processes on loopback.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <random>
+
+#include "shovel/client.h"
+#include "worker_fixture.h"
+
+namespace shovel {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Cluster;
+using testing::WorkerProcess;
+
+std::unique_ptr<Client> ConnectTo(const std::vector<std::string>& endpoints,
+                                  std::chrono::milliseconds deadline = 5000ms,
+                                  uint64_t chunk = 4ull << 20) {
+  ClientOptions o;
+  o.workers = endpoints;
+  o.deadline = deadline;
+  o.stream_chunk = chunk;
+  auto c = Client::Connect(o);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    memcpy(&s[i], &v, 8);
+  }
+  return s;
+}
+
+class ThreeWorkers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Cluster::Start(3);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    cluster_ = std::move(*c);
+    client_ = ConnectTo(cluster_.endpoints());
+    ASSERT_NE(client_, nullptr);
+  }
+  Cluster cluster_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(ThreeWorkers, SetGetAppendStatDelete) {
+  Client& c = *client_;
+  auto v1 = c.Set("a/b", "hello");
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  EXPECT_EQ(*c.Get("a/b"), "hello");
+  EXPECT_EQ(*c.Get("a/b", 1, 3), "ell");
+  EXPECT_EQ(*c.Get("a/b", 3), "lo");
+  EXPECT_EQ(*c.Get("a/b", 10), "");
+  auto v2 = c.Append("a/b", " world");
+  ASSERT_TRUE(v2.ok());
+  EXPECT_GT(*v2, *v1);
+  EXPECT_EQ(*c.Get("a/b"), "hello world");
+  auto st = c.Stat("a/b");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->size, 11u);
+  EXPECT_EQ(st->version, *v2);
+  EXPECT_EQ(st->holders.size(), 1u);
+  EXPECT_FALSE(st->pinned);
+  EXPECT_TRUE(*c.Exists("a/b"));
+  ASSERT_TRUE(c.Append("new/one", "x").ok());  // append creates
+  EXPECT_EQ(*c.Get("new/one"), "x");
+  ASSERT_TRUE(c.Delete("a/b").ok());
+  EXPECT_FALSE(*c.Exists("a/b"));
+  auto g = c.Get("a/b");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), Code::kNotFound);
+  EXPECT_EQ(c.Delete("a/b").code(), Code::kNotFound);
+}
+
+TEST_F(ThreeWorkers, ListMergesAllWorkersWithPagingAndDelimiter) {
+  Client& c = *client_;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    char b[32];
+    snprintf(b, sizeof b, "l/%02d", i);
+    ids.push_back(b);
+    ASSERT_TRUE(c.Set(b, "v").ok());
+  }
+  ASSERT_TRUE(c.Set("l/sub/x", "v").ok());
+  ASSERT_TRUE(c.Set("other", "v").ok());
+  std::vector<std::string> all;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto p = c.List("l/", cursor, 7);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_LE(p->ids.size(), 7u);
+    all.insert(all.end(), p->ids.begin(), p->ids.end());
+    cursor = p->next_cursor;
+    ASSERT_LT(++pages, 20);
+  } while (!cursor.empty());
+  std::vector<std::string> want = ids;
+  want.push_back("l/sub/x");
+  EXPECT_EQ(all, want);
+  auto d = c.List("l/", "", 1000, true);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->ids.size(), 51u);
+  EXPECT_EQ(d->ids.back(), "sub/");
+  EXPECT_EQ(d->ids.front(), "00");
+  EXPECT_TRUE(d->next_cursor.empty());
+}
+
+TEST_F(ThreeWorkers, RenameSetAttrsMulti) {
+  Client& c = *client_;
+  for (int i = 0; i < 20; ++i) {
+    std::string from = "r/src" + std::to_string(i), to = "r/dst" + std::to_string(i);
+    ASSERT_TRUE(c.Set(from, "data" + std::to_string(i)).ok());
+    ASSERT_TRUE(c.Set(to, "old").ok());
+    ASSERT_TRUE(c.Rename(from, to).ok()) << from;
+    EXPECT_EQ(*c.Get(to), "data" + std::to_string(i));
+    EXPECT_FALSE(*c.Exists(from));
+  }
+  ASSERT_TRUE(c.SetAttrs("r/dst0", {{"mode", "0644"}, {"user.x", "1"}}).ok());
+  ASSERT_TRUE(c.SetAttrs("r/dst0", {}, {"user.x"}).ok());
+  auto st = c.Stat("r/dst0");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->attrs, (std::map<std::string, std::string>{{"mode", "0644"}}));
+  std::vector<std::pair<std::string, std::string>> items;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 100; ++i) {
+    items.emplace_back("m/" + std::to_string(i), std::string(1024, 'a' + i % 26));
+    keys.push_back(items.back().first);
+  }
+  keys.push_back("m/missing");
+  auto set = c.MultiSet(items);
+  for (auto& r : set) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto got = c.MultiGet(keys);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(*got[i], items[i].second);
+  EXPECT_EQ(got[100].status().code(), Code::kNotFound);
+}
+
+TEST_F(ThreeWorkers, MembersNodeIdsScore) {
+  Client& c = *client_;
+  auto m = c.Members();
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->size(), 3u);
+  EXPECT_EQ((*m)[0].node_id, "w1");
+  EXPECT_EQ((*m)[2].node_id, "w3");
+  for (auto& n : *m) {
+    EXPECT_TRUE(n.healthy);
+    EXPECT_GT(n.cores, 0u);
+    EXPECT_EQ(n.mem_limit, 1ull << 30);
+  }
+  ASSERT_TRUE(c.Set("n/x", "1").ok());
+  auto holders = c.NodeIds("n/x");
+  ASSERT_TRUE(holders.ok());
+  ASSERT_EQ(holders->size(), 1u);
+  EXPECT_EQ(*c.NodeId("n/x"), (*holders)[0]);
+  EXPECT_TRUE(c.NodeId("n/x", "least_loaded").ok());
+  EXPECT_EQ(c.NodeId("n/x", "nearest").status().code(), Code::kUnavailable);
+  EXPECT_EQ(c.NodeId("n/x", "bogus").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(**c.NodeCacheScore((*holders)[0], "n/x"), 0.0);
+  std::string other = (*holders)[0] == "w1" ? "w2" : "w1";
+  EXPECT_FALSE(c.NodeCacheScore(other, "n/x")->has_value());
+  EXPECT_EQ(c.NodeCacheScore("nope", "n/x").status().code(), Code::kNotFound);
+  EXPECT_EQ(c.NodeIds("n/missing").status().code(), Code::kNotFound);
+}
+
+TEST_F(ThreeWorkers, InitThousandIdsIsExactAndPinned) {
+  Client& c = *client_;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1000; ++i) ids.push_back("init/" + std::to_string(i));
+  uint64_t last_done = 0, calls = 0;
+  ASSERT_TRUE(c.Init(ids, InitStrategy::kUniformNodes, [&](uint64_t d, uint64_t t) {
+                 EXPECT_EQ(t, 1000u);
+                 EXPECT_GE(d, last_done);
+                 last_done = d;
+                 ++calls;
+               }).ok());
+  EXPECT_EQ(last_done, 1000u);
+  std::map<std::string, int> per_node;
+  for (auto& id : ids) {
+    auto h = c.NodeIds(id);
+    ASSERT_TRUE(h.ok()) << id << ": " << h.status().ToString();
+    ++per_node[(*h)[0]];
+  }
+  EXPECT_EQ(per_node, (std::map<std::string, int>{{"w1", 334}, {"w2", 333}, {"w3", 333}}));
+  // Writes follow the pointers: data stays where init put it.
+  auto before = *c.NodeIds("init/7");
+  ASSERT_TRUE(c.Set("init/7", "payload").ok());
+  EXPECT_EQ(*c.NodeIds("init/7"), before);
+  EXPECT_TRUE(c.Stat("init/7")->pinned);
+  EXPECT_EQ(*c.Get("init/7"), "payload");
+  // A second client (no redirect cache) finds it too, and init is idempotent.
+  auto c2 = ConnectTo(cluster_.endpoints());
+  EXPECT_EQ(*c2->Get("init/7"), "payload");
+  ASSERT_TRUE(c2->Init(ids, InitStrategy::kUniformCpu).ok());
+  EXPECT_EQ(*c2->NodeIds("init/7"), before);
+  EXPECT_EQ(*c2->Get("init/7"), "payload");
+  // Delete removes the data and the pointer; a later set goes home.
+  ASSERT_TRUE(c2->Delete("init/7").ok());
+  EXPECT_FALSE(*c.Exists("init/7"));
+  ASSERT_TRUE(c.Set("init/7", "again").ok());
+  EXPECT_EQ(*c2->Get("init/7"), "again");
+  EXPECT_FALSE(c2->Stat("init/7")->pinned);
+}
+
+TEST_F(ThreeWorkers, StreamedSetAndRangesOfOneVersion) {
+  auto c = ConnectTo(cluster_.endpoints(), 5000ms, 256 << 10);  // small chunks
+  std::string big = RandomBytes(5 << 20, 7);
+  ASSERT_TRUE(c->Set("big/one", big).ok());
+  EXPECT_EQ(*c->Get("big/one"), big);
+  EXPECT_EQ(*c->Get("big/one", 1000, 3 << 20), big.substr(1000, 3 << 20));
+  ASSERT_TRUE(c->Append("big/one", big).ok());
+  EXPECT_EQ(c->Stat("big/one")->size, big.size() * 2);
+  EXPECT_EQ(*c->Get("big/one", big.size()), big);
+  auto w = c->OpenWriter("big/two", WriteMode::kSet);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*w)->Write(big.substr(i * 1000, 1000)).ok());
+  EXPECT_FALSE(c->Exists("big/two").value());  // not visible before commit
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_EQ(*c->Get("big/two"), big.substr(0, 10000));
+}
+
+TEST_F(ThreeWorkers, AbortedUploadLeavesOldValueWhole) {
+  auto c = ConnectTo(cluster_.endpoints(), 5000ms, 256 << 10);
+  ASSERT_TRUE(c->Set("keep", "old value").ok());
+  {
+    auto w = c->OpenWriter("keep", WriteMode::kSet);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(RandomBytes(2 << 20, 3)).ok());
+  }  // destroyed without commit
+  EXPECT_EQ(*c->Get("keep"), "old value");
+}
+
+TEST(Integration, WorkerKilledMidStreamGivesAClearErrorSurvivorsUnchanged) {
+  auto c3 = Cluster::Start(3);
+  ASSERT_TRUE(c3.ok());
+  auto c = ConnectTo(c3->endpoints(), 1000ms, 256 << 10);
+  std::map<std::string, std::string> holder;
+  for (int i = 0; i < 30; ++i) {
+    std::string id = "s/" + std::to_string(i);
+    ASSERT_TRUE(c->Set(id, "v").ok());
+    holder[id] = (*c->NodeIds(id))[0];
+  }
+  // Find an id on w2, start streaming to it, kill w2 in the middle.
+  std::string victim;
+  for (int i = 0; victim.empty(); ++i) {
+    std::string id = "victim/" + std::to_string(i);
+    ASSERT_TRUE(c->Set(id, "x").ok());
+    if ((*c->NodeIds(id))[0] == "w2") victim = id;
+  }
+  auto w = c->OpenWriter(victim, WriteMode::kSet);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(RandomBytes(1 << 20, 1)).ok());
+  c3->workers[1]->Kill(SIGKILL);
+  auto start = std::chrono::steady_clock::now();
+  Status s;
+  for (int i = 0; i < 20 && s.ok(); ++i) s = (*w)->Write(RandomBytes(1 << 20, i));
+  auto commit = s.ok() ? (*w)->Commit().status() : s;
+  EXPECT_FALSE(commit.ok());
+  EXPECT_TRUE(commit.code() == Code::kTimeout || commit.code() == Code::kUnavailable)
+      << commit.ToString();
+  EXPECT_NE(commit.message().find(c3->workers[1]->endpoint()), std::string::npos)
+      << commit.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  int survivors = 0;
+  for (auto& [id, node] : holder) {
+    if (node == "w2") continue;
+    ++survivors;
+    EXPECT_EQ(*c->Get(id), "v") << id;
+  }
+  EXPECT_GT(survivors, 0);
+}
+
+TEST(Integration, UnreachableWorkerErrorsAfterTheDeadline) {
+  auto w = WorkerProcess::Start("w1");
+  ASSERT_TRUE(w.ok());
+  std::string endpoint = (*w)->endpoint();
+  auto c = ConnectTo({endpoint}, 500ms);
+  ASSERT_TRUE(c->Set("x", "1").ok());
+  (*w)->Kill(SIGKILL);
+  auto start = std::chrono::steady_clock::now();
+  auto g = c->Get("x");
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(g.ok());
+  EXPECT_TRUE(g.status().code() == Code::kUnavailable || g.status().code() == Code::kTimeout);
+  EXPECT_NE(g.status().message().find(endpoint), std::string::npos);
+  EXPECT_LT(took, 3s);
+  auto m = c->Members();
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE((*m)[0].healthy);
+}
+
+TEST(Integration, EvictionAtTheLimitAndNoSpace) {
+  auto w = WorkerProcess::Start("w1", "32MiB");
+  ASSERT_TRUE(w.ok());
+  auto c = ConnectTo({(*w)->endpoint()});
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(c->Set("e/" + std::to_string(i), RandomBytes(1 << 20, i)).ok()) << i;
+  }
+  EXPECT_FALSE(*c->Exists("e/0"));  // least recently used went first
+  EXPECT_EQ(*c->Get("e/63"), RandomBytes(1 << 20, 63));
+  auto m = c->Members();
+  EXPECT_LE((*m)[0].mem_used, 32ull << 20);
+  // A value larger than the limit: no space, nothing damaged.
+  ASSERT_TRUE(c->Set("small", "still here").ok());
+  auto big = c->Set("huge", RandomBytes(40 << 20, 9));
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), Code::kNoSpace) << big.status().ToString();
+  EXPECT_EQ(*c->Get("small"), "still here");
+  EXPECT_FALSE(*c->Exists("huge"));
+}
+
+}  // namespace
+}  // namespace shovel

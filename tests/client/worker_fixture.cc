@@ -1,0 +1,120 @@
+#include "worker_fixture.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+extern char** environ;
+
+namespace shovel::testing {
+
+std::string WorkerBinary() {
+  if (const char* e = std::getenv("SHOVEL_WORKER_BIN"); e && *e) return e;
+#ifdef SHOVEL_WORKER_BIN
+  return SHOVEL_WORKER_BIN;
+#else
+  return "shovel-worker";
+#endif
+}
+
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& node_id,
+                                                            const std::string& max_memory,
+                                                            const std::string& listen) {
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess());
+  char tmpl[] = "/tmp/shovel-test-XXXXXX";
+  if (!mkdtemp(tmpl)) return Status::Internal("mkdtemp failed");
+  w->dir_ = tmpl;
+  w->node_id_ = node_id;
+  std::string ready = w->dir_ + "/ready";
+  std::string bin = WorkerBinary();
+  std::vector<std::string> args = {bin, "--listen", listen, "--max-memory", max_memory,
+                                   "--node-id", node_id, "--ready-file", ready};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, (w->dir_ + "/stderr").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int rc = posix_spawn(&w->pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    w->pid_ = -1;
+    return Status::Unavailable("cannot start " + bin + ": " + strerror(rc));
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream in(ready);
+    std::string endpoint;
+    if (in && std::getline(in, endpoint) && !endpoint.empty()) {
+      w->endpoint_ = endpoint;
+      return w;
+    }
+    int status;
+    if (waitpid(w->pid_, &status, WNOHANG) == w->pid_) {
+      w->pid_ = -1;
+      return Status::Unavailable(bin + " exited before it was ready");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::Timeout(bin + " did not write its ready file within 15 s");
+}
+
+void WorkerProcess::Kill(int sig) {
+  if (pid_ <= 0) return;
+  kill(pid_, sig);
+  int status;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pid_ = -1;
+}
+
+WorkerProcess::~WorkerProcess() {
+  Kill(SIGKILL);
+  if (!dir_.empty()) {
+    unlink((dir_ + "/ready").c_str());
+    unlink((dir_ + "/stderr").c_str());
+    rmdir(dir_.c_str());
+  }
+}
+
+Result<Cluster> Cluster::Start(int n, const std::string& max_memory) {
+  Cluster c;
+  for (int i = 1; i <= n; ++i) {
+    SHOVEL_ASSIGN_OR_RETURN(auto w, WorkerProcess::Start("w" + std::to_string(i), max_memory));
+    c.workers.push_back(std::move(w));
+  }
+  return c;
+}
+
+std::vector<std::string> Cluster::endpoints() const {
+  std::vector<std::string> out;
+  for (const auto& w : workers) out.push_back(w->endpoint());
+  return out;
+}
+
+std::string Cluster::joined() const {
+  std::string out;
+  for (const auto& w : workers) {
+    if (!out.empty()) out += ",";
+    out += w->endpoint();
+  }
+  return out;
+}
+
+}  // namespace shovel::testing

@@ -1,0 +1,51 @@
+// Test equipment: real shovel-worker processes on loopback.
+//
+// WorkerProcess starts the binary (path from the SHOVEL_WORKER_BIN compile
+// definition or env) with --listen tcp://127.0.0.1:0 and --ready-file, waits
+// (bounded) for the endpoint, and always kills the process by pid and reaps
+// it when destroyed. Not thread-safe; owned by one test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shovel/status.h"
+
+namespace shovel::testing {
+
+std::string WorkerBinary();
+
+class WorkerProcess {
+ public:
+  // `listen` may name a fixed port (to restart a worker where it was).
+  static Result<std::unique_ptr<WorkerProcess>> Start(
+      const std::string& node_id, const std::string& max_memory = "1GiB",
+      const std::string& listen = "tcp://127.0.0.1:0");
+  ~WorkerProcess();
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  void Kill(int sig);  // sends `sig` and reaps the process
+  const std::string& endpoint() const { return endpoint_; }
+  const std::string& node_id() const { return node_id_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  WorkerProcess() = default;
+  pid_t pid_ = -1;
+  std::string endpoint_, node_id_, dir_;
+};
+
+// N workers named w1..wN.
+class Cluster {
+ public:
+  static Result<Cluster> Start(int n, const std::string& max_memory = "1GiB");
+  std::vector<std::string> endpoints() const;
+  std::string joined() const;  // "tcp://...,tcp://..."
+  std::vector<std::unique_ptr<WorkerProcess>> workers;
+};
+
+}  // namespace shovel::testing
