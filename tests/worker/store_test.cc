@@ -1,0 +1,258 @@
+// Store unit tests: no sockets.
+#include "shovel/worker/store.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+namespace shovel::worker {
+namespace {
+
+std::string Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+std::string Text(size_t n) {
+  std::string s;
+  while (s.size() < n)
+    s += "the quick brown fox jumps over the lazy dog " + std::to_string(s.size());
+  s.resize(n);
+  return s;
+}
+
+WorkerConfig Cfg(uint64_t mem, uint64_t chunk = 64 << 10, int level = 1) {
+  WorkerConfig c;
+  c.max_memory = mem;
+  c.chunk_size = chunk;
+  c.compression_level = level;
+  return c;
+}
+
+std::string ReadAll(Store& s, std::string_view id, uint64_t off = 0,
+                    uint64_t len = wire::kToEnd) {
+  std::string out;
+  for (;;) {
+    auto r = s.Read(id, off + out.size(), len == wire::kToEnd ? len : len - out.size(),
+                    1 << 20);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return out;
+    out.append(r->bytes.data, r->bytes.size);
+    if (!r->more) return out;
+  }
+}
+
+TEST(StoreTest, SetGetAcrossChunksAndRanges) {
+  Store s("w1", Cfg(64 << 20));
+  std::string v = Text(300 << 10) + Random(100 << 10, 1);
+  ASSERT_TRUE(s.Set("a", v).ok());
+  EXPECT_TRUE(ReadAll(s, "a") == v);
+  for (uint64_t off : {0ul, 1ul, 65535ul, 65536ul, 200000ul, 399999ul}) {
+    EXPECT_EQ(ReadAll(s, "a", off, 70000), v.substr(off, 70000)) << off;
+  }
+  auto r = s.Read("a", v.size() + 10, 5, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->bytes.size, 0u);
+  EXPECT_FALSE(r->more);
+  auto st = s.Stat("a");
+  EXPECT_EQ(st->size, v.size());
+  EXPECT_LT(st->stored_bytes, v.size());    // the text part compressed
+  EXPECT_GT(st->stored_bytes, 100u << 10);  // the random part did not
+}
+
+TEST(StoreTest, IncompressibleStoredRawAndLevelZeroRaw) {
+  Store s("w1", Cfg(64 << 20));
+  std::string v = Random(256 << 10, 2);
+  ASSERT_TRUE(s.Set("r", v).ok());
+  EXPECT_EQ(s.Stat("r")->stored_bytes, v.size());
+  // A raw chunk is served without a copy.
+  auto r = s.Read("r", 10, 100, 1 << 20);
+  EXPECT_TRUE(r->bytes.owner != nullptr);
+  EXPECT_EQ(std::string(r->bytes.data, r->bytes.size), v.substr(10, 100));
+  Store raw("w2", Cfg(64 << 20, 64 << 10, 0));
+  ASSERT_TRUE(raw.Set("t", Text(200 << 10)).ok());
+  EXPECT_EQ(raw.Stat("t")->stored_bytes, 200u << 10);
+}
+
+TEST(StoreTest, AppendAcrossChunkBoundaries) {
+  Store s("w1", Cfg(64 << 20, 64 << 10));
+  std::string want;
+  std::mt19937 rng(5);
+  for (int i = 0; i < 300; ++i) {
+    std::string piece = Text(rng() % 3000) + Random(rng() % 500, i);
+    auto r = s.Append("log", piece);
+    ASSERT_TRUE(r.ok());
+    want += piece;
+    EXPECT_EQ(r->size, want.size());
+  }
+  std::string big = Random(200 << 10, 9);
+  ASSERT_TRUE(s.Append("log", big).ok());
+  want += big;
+  EXPECT_TRUE(ReadAll(s, "log") == want);
+  EXPECT_EQ(ReadAll(s, "log", 65530, 20), want.substr(65530, 20));
+}
+
+TEST(StoreTest, AppendAfterSetAndSnapshotsStayStable) {
+  Store s("w1", Cfg(64 << 20, 64 << 10));
+  ASSERT_TRUE(s.Set("x", "abc").ok());
+  ASSERT_TRUE(s.Append("x", "def").ok());
+  auto before = s.Read("x", 0, wire::kToEnd, 1 << 20);
+  ASSERT_TRUE(s.Append("x", "ghi").ok());
+  EXPECT_EQ(std::string(before->bytes.data, before->bytes.size), "abcdef");
+  EXPECT_EQ(ReadAll(s, "x"), "abcdefghi");
+}
+
+TEST(StoreTest, VersionsGrowAndConditionalWrites) {
+  Store s("w1", Cfg(64 << 20));
+  WriteOptions must_not_exist{false, true, 0};
+  auto v1 = s.Set("v", "1", must_not_exist);
+  ASSERT_TRUE(v1.ok());
+  auto again = s.Set("v", "2", must_not_exist);
+  EXPECT_EQ(again.status().code(), Code::kConflict);
+  auto v2 = s.Set("v", "2", WriteOptions{false, true, v1->version});
+  ASSERT_TRUE(v2.ok());
+  EXPECT_GT(v2->version, v1->version);
+  auto v3 = s.Append("v", "3");
+  EXPECT_GT(v3->version, v2->version);
+  EXPECT_EQ(s.Delete("v", WriteOptions{false, true, v1->version}).code(),
+            Code::kConflict);
+  EXPECT_TRUE(s.Delete("v").ok());
+  EXPECT_TRUE(s.Delete("v").IsNotFound());
+}
+
+TEST(StoreTest, AttrsSurviveSetAndRename) {
+  Store s("w1", Cfg(64 << 20));
+  ASSERT_TRUE(s.Set("f", "x").ok());
+  ASSERT_TRUE(s.SetAttrs("f", {{"mode", "0600"}, {"user.k", "v"}}, {}).ok());
+  ASSERT_TRUE(s.SetAttrs("f", {}, {"user.k"}).ok());
+  ASSERT_TRUE(s.Set("f", "y").ok());
+  ASSERT_TRUE(s.Rename("f", "g", false).ok());
+  EXPECT_TRUE(s.Stat("f").status().IsNotFound());
+  auto st = s.Stat("g");
+  EXPECT_EQ(st->attrs, (wire::Attrs{{"mode", "0600"}}));
+  ASSERT_TRUE(s.Set("h", "z").ok());
+  EXPECT_EQ(s.Rename("g", "h", true).code(), Code::kAlreadyExists);
+  EXPECT_TRUE(s.Rename("g", "h", false).ok());
+  EXPECT_EQ(ReadAll(s, "h"), "y");
+  EXPECT_EQ(s.Stats().ids, 1u);
+}
+
+TEST(StoreTest, PointersAreKeptAndRemoved) {
+  Store s("w1", Cfg(64 << 20));
+  EXPECT_FALSE(s.FindPointer("p"));
+  ASSERT_TRUE(s.PutPointer("p", {"tcp://h:1", "w2"}).ok());
+  EXPECT_EQ(s.FindPointer("p")->node_id, "w2");
+  EXPECT_TRUE(s.RemovePointer("p"));
+  EXPECT_FALSE(s.FindPointer("p"));
+}
+
+TEST(StoreTest, LruEvictionOrderAndPinnedNeverEvicted) {
+  Store s("w1", Cfg(1200 << 10, 64 << 10, 0));
+  std::string v(200 << 10, 'x');
+  ASSERT_TRUE(s.Set("pin", v, WriteOptions{true, false, 0}).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.Set("k" + std::to_string(i), v).ok());
+  ASSERT_TRUE(s.Read("k0", 0, 1, 1).ok());  // k0 is now the most recent
+  ASSERT_TRUE(s.Set("k4", v).ok());         // evicts k1 (the oldest)
+  ASSERT_TRUE(s.Set("k5", v).ok());         // evicts k2
+  EXPECT_TRUE(s.Stat("k1").status().IsNotFound());
+  EXPECT_TRUE(s.Stat("k2").status().IsNotFound());
+  EXPECT_TRUE(s.Stat("k0").ok());
+  EXPECT_TRUE(s.Stat("pin").ok());
+  EXPECT_EQ(s.Stats().evictions, 2u);
+  EXPECT_LE(s.Stats().mem_used, s.Stats().mem_limit);
+}
+
+TEST(StoreTest, NoSpaceLeavesStoredDataWhole) {
+  Store s("w1", Cfg(1 << 20, 64 << 10, 0));
+  std::string v(600 << 10, 'p');
+  ASSERT_TRUE(s.Set("pin", v, WriteOptions{true, false, 0}).ok());
+  ASSERT_TRUE(s.Set("other", "small").ok());
+  auto r = s.Set("big", std::string(2 << 20, 'b'));
+  ASSERT_EQ(r.status().code(), Code::kNoSpace);
+  EXPECT_EQ(r.status().message().substr(0, 34), "worker w1 is full: 1.0 MiB limit, ");
+  EXPECT_NE(r.status().message().find("KiB pinned; value needs 2.0 MiB"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_TRUE(ReadAll(s, "pin") == v);
+  EXPECT_EQ(ReadAll(s, "other"), "small");  // not evicted for a hopeless write
+  auto r2 = s.Set("pin", std::string(1100 << 10, 'q'));
+  EXPECT_EQ(r2.status().code(), Code::kNoSpace);
+  EXPECT_TRUE(ReadAll(s, "pin") == v);
+}
+
+TEST(StoreTest, LoweringTheLimitLiveEvictsDownToIt) {
+  Store s("w1", Cfg(4 << 20, 64 << 10, 0));
+  std::string v(256 << 10, 'x');
+  ASSERT_TRUE(s.Set("pin", v, WriteOptions{true, false, 0}).ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s.Set("k" + std::to_string(i), v).ok());
+  s.ApplyConfig(Cfg(1 << 20, 64 << 10, 0));
+  EXPECT_LE(s.Stats().mem_used, 1u << 20);
+  EXPECT_TRUE(s.Stat("pin").ok());
+  EXPECT_TRUE(s.Stat("k9").ok());
+  EXPECT_TRUE(s.Stat("k0").status().IsNotFound());
+  s.ApplyConfig(Cfg(300 << 10, 64 << 10, 0));  // below the pinned bytes
+  EXPECT_TRUE(s.Stat("pin").ok());
+  EXPECT_EQ(s.Set("new", v).status().code(), Code::kNoSpace);
+}
+
+TEST(StoreTest, CreateExclusiveAndPinnedUpgrade) {
+  Store s("w1", Cfg(1 << 20));
+  ASSERT_TRUE(s.Create("c", false, true).ok());
+  EXPECT_EQ(s.Create("c", false, true).status().code(), Code::kAlreadyExists);
+  ASSERT_TRUE(s.Create("c", true, false).ok());
+  EXPECT_TRUE(s.Stat("c")->pinned);
+  ASSERT_TRUE(s.Set("c", "data").ok());
+  EXPECT_TRUE(s.Stat("c")->pinned);  // pinning is sticky
+}
+
+TEST(StoreTest, UploadsCountTowardTheLimitAndExpire) {
+  Store s("w1", Cfg(2 << 20, 64 << 10, 0));
+  ASSERT_TRUE(s.Set("u", "old").ok());
+  auto h = s.UploadBegin("u", false, {});
+  ASSERT_TRUE(h.ok());
+  std::string part(100 << 10, 'u');
+  ASSERT_TRUE(s.UploadData(*h, 0, {part}).ok());
+  EXPECT_GE(s.Stats().mem_used, 100u << 10);
+  EXPECT_EQ(ReadAll(s, "u"), "old");
+  EXPECT_EQ(s.ExpireUploads(INT64_MAX), 1u);
+  EXPECT_TRUE(s.UploadCommit(*h).status().IsNotFound());
+  EXPECT_EQ(ReadAll(s, "u"), "old");
+  // Too big for the limit: refused, the old value stays.
+  auto h2 = s.UploadBegin("u", false, {});
+  Status st;
+  for (uint64_t off = 0; st.ok() && off < (4 << 20); off += part.size()) {
+    st = s.UploadData(*h2, off, {part});
+  }
+  EXPECT_TRUE(st.IsNoSpace());
+  EXPECT_EQ(ReadAll(s, "u"), "old");
+  // Append mode.
+  auto h3 = s.UploadBegin("u", true, {});
+  ASSERT_TRUE(s.UploadData(*h3, 0, {"-new", "er"}).ok());
+  auto c = s.UploadCommit(*h3);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(ReadAll(s, "u"), "old-newer");
+  uint64_t base = s.Stats().mem_used;
+  EXPECT_LT(base, 64u << 10);
+}
+
+TEST(StoreTest, ConcurrentAppendsAreAtomic) {
+  Store s("w1", Cfg(64 << 20, 64 << 10));
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&s, t] {
+      for (int i = 0; i < 500; ++i)
+        ASSERT_TRUE(s.Append("c", std::string(100, 'a' + t)).ok());
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::string all = ReadAll(s, "c");
+  ASSERT_EQ(all.size(), 4u * 500 * 100);
+  for (size_t i = 0; i < all.size(); i += 100) {
+    EXPECT_EQ(all.substr(i, 100), std::string(100, all[i])) << i;
+  }
+}
+
+}  // namespace
+}  // namespace shovel::worker

@@ -1,0 +1,307 @@
+// Integration: real shovel-worker processes on loopback, raw DEALER client.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "worker_process.h"
+
+namespace shovel::test {
+namespace {
+
+using wire::Op;
+
+std::string Random(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+class WorkerIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_FALSE(w_.endpoint().empty()) << "worker did not start"; }
+  WorkerProcess w_;
+  RawClient c_{w_.endpoint()};
+};
+
+TEST_F(WorkerIntegration, PingAndNodeStats) {
+  auto r = c_.Call(Op::kPing, "");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kOk);
+  EXPECT_EQ(r.header.request_id, c_.last_request_id());
+  ASSERT_EQ(r.payload.size(), 1u);
+  EXPECT_FALSE(r.payload[0].empty());
+  r = c_.Call(Op::kNodeStats, "");
+  ASSERT_TRUE(r.ok);
+  auto s = wire::DecodeNodeStats(r.payload.at(0));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_GT(s->cores, 0u);
+  EXPECT_EQ(s->mem_limit, 1ull << 30);
+  EXPECT_EQ(s->endpoint, w_.endpoint());
+}
+
+TEST_F(WorkerIntegration, SetGetAppendStatDelete) {
+  auto r = c_.Call(Op::kSet, "a/b", {"hello "});
+  ASSERT_EQ(r.header.status, Code::kOk);
+  uint64_t v1 = r.header.version_no;
+  r = c_.Call(Op::kAppend, "a/b", {"world"});
+  ASSERT_EQ(r.header.status, Code::kOk);
+  EXPECT_GT(r.header.version_no, v1);
+  EXPECT_EQ(r.header.length, 11u);
+  wire::Header g;
+  g.op = Op::kGet;
+  g.length = wire::kToEnd;
+  r = c_.Call(g, "a/b");
+  ASSERT_EQ(r.header.status, Code::kOk);
+  EXPECT_EQ(r.payload.at(0), "hello world");
+  EXPECT_EQ(r.header.length, 11u);
+  g.offset = 6;
+  g.length = 3;
+  r = c_.Call(g, "a/b");
+  EXPECT_EQ(r.payload.at(0), "wor");
+  EXPECT_EQ(r.header.offset, 6u);
+  r = c_.Call(Op::kStat, "a/b");
+  ASSERT_EQ(r.header.status, Code::kOk);
+  auto st = wire::DecodeStat(r.payload.at(0));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->size, 11u);
+  EXPECT_FALSE(st->pinned);
+  EXPECT_GT(st->mtime_ns, 0);
+  r = c_.Call(Op::kDelete, "a/b");
+  EXPECT_EQ(r.header.status, Code::kOk);
+  r = c_.Call(g, "a/b");
+  EXPECT_EQ(r.header.status, Code::kNotFound);
+  EXPECT_NE(r.payload.at(0).find("a/b"), std::string::npos);
+}
+
+TEST_F(WorkerIntegration, LargeValueIsServedInCappedReplies) {
+  std::string big = Random(40 << 20, 7);
+  auto r = c_.Call(Op::kSet, "big", {big});
+  ASSERT_EQ(r.header.status, Code::kOk);
+  std::string got;
+  for (int i = 0; i < 10; ++i) {
+    wire::Header g;
+    g.op = Op::kGet;
+    g.offset = got.size();
+    g.length = wire::kToEnd;
+    r = c_.Call(g, "big");
+    ASSERT_EQ(r.header.status, Code::kOk);
+    EXPECT_LE(r.payload.at(0).size(), 16u << 20);
+    got += r.payload.at(0);
+    if (!(r.header.flags & wire::kFlagMore)) break;
+  }
+  EXPECT_TRUE(got == big);
+}
+
+TEST_F(WorkerIntegration, CreateListRenameAttrs) {
+  auto r = c_.Call(Op::kCreate, "d/x", {}, wire::kFlagPinned);
+  ASSERT_EQ(r.header.status, Code::kOk);
+  r = c_.Call(Op::kCreate, "d/x", {}, wire::kFlagExclusive);
+  EXPECT_EQ(r.header.status, Code::kAlreadyExists);
+  for (auto id : {"d/y", "d/sub/1", "d/sub/2", "e"}) c_.Call(Op::kSet, id, {"v"});
+  r = c_.Call(Op::kList, "d/", {}, wire::kFlagDelimiter);
+  ASSERT_EQ(r.header.status, Code::kOk);
+  auto names = wire::DecodeStrings(r.payload.at(0));
+  EXPECT_EQ(*names, (std::vector<std::string>{"sub/", "x", "y"}));
+  wire::Header l;
+  l.op = Op::kList;
+  l.aux = 2;
+  r = c_.Call(l, "d/");
+  EXPECT_TRUE(r.header.flags & wire::kFlagMore);
+  EXPECT_EQ(*wire::DecodeStrings(r.payload.at(0)),
+            (std::vector<std::string>{"d/sub/1", "d/sub/2"}));
+  r = c_.Call(l, "d/", {"d/sub/2"});
+  EXPECT_EQ(*wire::DecodeStrings(r.payload.at(0)),
+            (std::vector<std::string>{"d/x", "d/y"}));
+  r = c_.Call(Op::kRename, "d/y", {"d/z"});
+  EXPECT_EQ(r.header.status, Code::kOk);
+  r = c_.Call(Op::kSetAttrs, "d/z", {wire::EncodeAttrs({{"mode", "0644"}})});
+  EXPECT_EQ(r.header.status, Code::kOk);
+  r = c_.Call(Op::kStat, "d/z");
+  EXPECT_EQ(wire::DecodeStat(r.payload.at(0))->attrs.at("mode"), "0644");
+  r = c_.Call(Op::kStat, "d/x");
+  EXPECT_TRUE(wire::DecodeStat(r.payload.at(0))->pinned);
+}
+
+TEST_F(WorkerIntegration, PointersRedirect) {
+  auto r = c_.Call(Op::kPutPointer, "p", {"tcp://10.0.0.1:7070", "w9"});
+  ASSERT_EQ(r.header.status, Code::kOk);
+  r = c_.Call(Op::kStat, "p");
+  EXPECT_EQ(r.header.status, Code::kRedirect);
+  EXPECT_EQ(r.payload, (std::vector<std::string>{"tcp://10.0.0.1:7070", "w9"}));
+  r = c_.Call(Op::kSet, "p", {"local"}, wire::kFlagNoRedirect);
+  EXPECT_EQ(r.header.status, Code::kOk);
+  r = c_.Call(Op::kDelete, "p");
+  EXPECT_EQ(r.header.status, Code::kRedirect);
+  r = c_.Call(Op::kStat, "p");
+  EXPECT_EQ(r.header.status, Code::kOk) << "pointer was dropped by DELETE";
+}
+
+TEST_F(WorkerIntegration, ConditionalWrites) {
+  wire::Header h;
+  h.op = Op::kSet;
+  h.flags = wire::kFlagIfVersion;
+  h.version_no = 0;
+  auto r = c_.Call(h, "c", {"one"});
+  ASSERT_EQ(r.header.status, Code::kOk);
+  uint64_t v = r.header.version_no;
+  r = c_.Call(h, "c", {"two"});
+  EXPECT_EQ(r.header.status, Code::kConflict);
+  h.version_no = v;
+  r = c_.Call(h, "c", {"two"});
+  EXPECT_EQ(r.header.status, Code::kOk);
+}
+
+RawReply Upload(RawClient& c, Op op, uint64_t handle, uint64_t offset,
+                std::vector<std::string> payload = {}) {
+  wire::Header h;
+  h.op = op;
+  h.aux = handle;
+  h.offset = offset;
+  return c.Call(h, "", std::move(payload));
+}
+
+TEST_F(WorkerIntegration, UploadCommitsAtomicallyAndAbandonedKeepsOld) {
+  c_.Call(Op::kSet, "u", {"old"});
+  auto r = c_.Call(Op::kUploadBegin, "u");
+  ASSERT_EQ(r.header.status, Code::kOk);
+  uint64_t h = r.header.aux;
+  std::string a = Random(5 << 20, 1), b = Random(3 << 20, 2);
+  EXPECT_EQ(Upload(c_, Op::kUploadData, h, 0, {a}).header.status, Code::kOk);
+  EXPECT_EQ(Upload(c_, Op::kUploadData, h, 7, {b}).header.status, Code::kInvalidArgument);
+  EXPECT_EQ(Upload(c_, Op::kUploadData, h, a.size(), {b}).header.status, Code::kOk);
+  wire::Header g;
+  g.op = Op::kGet;
+  g.length = wire::kToEnd;
+  EXPECT_EQ(c_.Call(g, "u").payload.at(0), "old");  // not visible before commit
+  r = Upload(c_, Op::kUploadCommit, h, 0);
+  ASSERT_EQ(r.header.status, Code::kOk);
+  EXPECT_EQ(r.header.length, a.size() + b.size());
+  EXPECT_TRUE(c_.Call(g, "u").payload.at(0) == a + b);
+
+  // A client that dies mid-stream: the old value stays whole.
+  {
+    RawClient dying(w_.endpoint());
+    r = dying.Call(Op::kUploadBegin, "u");
+    Upload(dying, Op::kUploadData, r.header.aux, 0, {"partial"});
+  }
+  EXPECT_TRUE(c_.Call(g, "u").payload.at(0) == a + b);
+  r = c_.Call(Op::kUploadBegin, "u", {}, wire::kFlagAppendMode);
+  Upload(c_, Op::kUploadData, r.header.aux, 0, {"!"});
+  EXPECT_EQ(Upload(c_, Op::kUploadAbort, r.header.aux, 0).header.status, Code::kOk);
+  EXPECT_EQ(Upload(c_, Op::kUploadCommit, r.header.aux, 0).header.status,
+            Code::kNotFound);
+  EXPECT_TRUE(c_.Call(g, "u").payload.at(0) == a + b);
+}
+
+TEST_F(WorkerIntegration, GarbageIsCountedAndWorkerKeepsServing) {
+  std::vector<std::vector<std::string>> garbage = {
+      {""},
+      {"x"},
+      {std::string(48, '\0'), "id"},                      // bad magic
+      {std::string(47, 'a'), "id"},                       // short header
+      {wire::EncodeHeader(wire::Header{}), "not-empty"},  // PING with an id
+  };
+  wire::Header bad;
+  bad.op = Op::kSet;
+  std::string hb = wire::EncodeHeader(bad);
+  hb[2] = 9;  // protocol version 9
+  garbage.push_back({hb, "a"});
+  hb = wire::EncodeHeader(bad);
+  hb[3] = 99;  // unknown op
+  garbage.push_back({hb, "a"});
+  garbage.push_back({wire::EncodeHeader(bad), "a//b", "v"});  // bad id
+  std::vector<std::string> many(1100, "f");
+  many[0] = wire::EncodeHeader(bad);
+  garbage.push_back(many);
+  {
+    RawClient raw(w_.endpoint());
+    for (auto& g : garbage) raw.SendFrames(g);
+    // Replies come back in order on one connection: drain to the ping's.
+    raw.Send(wire::Header{}, "");
+    for (int i = 0; i < 20; ++i) {
+      auto r = raw.Recv();
+      if (!r.ok || (r.header.status == Code::kOk &&
+                    r.header.request_id == raw.last_request_id())) {
+        break;
+      }
+    }
+  }
+  // A bad version still gets a kProtocol reply naming the problem.
+  std::string v9 = wire::EncodeHeader(bad);
+  v9[2] = 9;
+  c_.SendFrames({v9, "a"});
+  auto r = c_.Recv();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kProtocol);
+  EXPECT_NE(r.payload.at(0).find("version 9"), std::string::npos);
+  r = c_.Call(Op::kPing, "");
+  EXPECT_EQ(r.header.status, Code::kOk);
+  uint64_t malformed = 0;
+  for (int i = 0; i < 100 && malformed < garbage.size(); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    r = c_.Call(Op::kNodeStats, "");
+    malformed = wire::DecodeNodeStats(r.payload.at(0))->malformed;
+  }
+  EXPECT_GE(malformed, garbage.size());
+}
+
+TEST(WorkerProcessTest, NoSpaceNamesTheLimitAndKeepsData) {
+  WorkerProcess w(
+      {"--max-memory", "2MiB", "--node-id", "w1", "--compression-level", "0"});
+  ASSERT_FALSE(w.endpoint().empty());
+  RawClient c(w.endpoint());
+  std::string keep = Random(1 << 20, 3);
+  ASSERT_EQ(c.Call(Op::kSet, "keep", {keep}, wire::kFlagPinned).header.status, Code::kOk);
+  auto r = c.Call(Op::kSet, "huge", {Random(3 << 20, 4)});
+  EXPECT_EQ(r.header.status, Code::kNoSpace);
+  EXPECT_NE(r.payload.at(0).find("worker w1 is full: 2.0 MiB limit"), std::string::npos)
+      << r.payload.at(0);
+  wire::Header g;
+  g.op = Op::kGet;
+  g.length = wire::kToEnd;
+  EXPECT_TRUE(c.Call(g, "keep").payload.at(0) == keep);
+}
+
+TEST(WorkerProcessTest, EvictsLeastRecentlyUsedAtTheLimit) {
+  WorkerProcess w({"--max-memory", "4MiB", "--compression-level", "0"});
+  ASSERT_FALSE(w.endpoint().empty());
+  RawClient c(w.endpoint());
+  for (int i = 0; i < 8; ++i) {
+    auto r = c.Call(Op::kSet, "k" + std::to_string(i), {Random(1 << 20, i)});
+    ASSERT_EQ(r.header.status, Code::kOk) << i;
+  }
+  auto r = c.Call(Op::kNodeStats, "");
+  auto s = wire::DecodeNodeStats(r.payload.at(0));
+  EXPECT_LE(s->mem_used, s->mem_limit);
+  EXPECT_GE(s->evictions, 4u);
+  EXPECT_EQ(c.Call(Op::kStat, "k0").header.status, Code::kNotFound);
+  EXPECT_EQ(c.Call(Op::kStat, "k7").header.status, Code::kOk);
+}
+
+TEST(WorkerProcessTest, SigtermExitsZero) {
+  WorkerProcess w;
+  ASSERT_FALSE(w.endpoint().empty());
+  {
+    RawClient c(w.endpoint());
+    ASSERT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
+  }
+  EXPECT_EQ(w.SignalAndWait(SIGTERM, std::chrono::seconds(10)), 0);
+}
+
+TEST(WorkerProcessTest, BadFlagExitsTwoNamingIt) {
+  std::string cmd = std::string(SHOVEL_WORKER_BIN) + " --max-memory lots 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[512] = {0};
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  int status = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(std::string(buf, n).find("--max-memory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shovel::test
