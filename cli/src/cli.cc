@@ -1,0 +1,233 @@
+#include "cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_internal.h"
+
+namespace shovel::cli {
+namespace {
+
+// Registers the commands on `app`; `run` is set to the chosen command.
+struct Parsed {
+  WriteArgs write;
+  GetArgs get;
+  ListArgs list;
+  InitArgs init;
+  std::string id, node, strategy = "default";
+};
+
+void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) {
+  auto* set = app.add_subcommand("set", "replace ID's value with FILE (or stdin)");
+  set->add_option("ID", p.write.id, "cache id")->required();
+  set->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
+  set->add_option("--value", p.write.value, "use this text as the value");
+  set->callback([&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kSet); }; });
+
+  auto* app_ = app.add_subcommand("append", "append FILE (or stdin) to ID");
+  app_->add_option("ID", p.write.id, "cache id")->required();
+  app_->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
+  app_->add_option("--value", p.write.value, "append this text");
+  app_->callback([&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kAppend); }; });
+
+  auto* get = app.add_subcommand("get", "write ID's value (or a range) to stdout");
+  get->add_option("ID", p.get.id, "cache id")->required();
+  get->add_option("--offset", p.get.offset, "first byte")->check(CLI::NonNegativeNumber);
+  get->add_option("--length", p.get.length, "bytes to read (default: to the end)");
+  get->callback([&] { run = [&] { return Commands::Get(cli, p.get); }; });
+
+  auto* rm = app.add_subcommand("rm", "delete ID");
+  rm->add_option("ID", p.id, "cache id")->required();
+  rm->callback([&] { run = [&] { return Commands::Remove(cli, p.id); }; });
+
+  auto* ls = app.add_subcommand("ls", "list ids starting with PREFIX, sorted");
+  ls->add_option("PREFIX", p.list.prefix, "id prefix (default: everything)");
+  ls->add_option("--limit", p.list.limit, "at most N ids");
+  ls->add_flag("-d,--dirs", p.list.dirs, "one level: names under PREFIX, 'name/' for namespaces");
+  ls->callback([&] { run = [&] { return Commands::List(cli, p.list); }; });
+
+  auto* stat = app.add_subcommand("stat", "size, version, times, holders of ID");
+  stat->add_option("ID", p.id, "cache id")->required();
+  stat->callback([&] { run = [&] { return Commands::Stat(cli, p.id); }; });
+
+  auto* init = app.add_subcommand("init", "create empty pinned ids spread over the workers");
+  init->add_option("--strategy", p.init.strategy,
+                   "uniform_nodes | uniform_cpu | uniform_memory")
+      ->capture_default_str();
+  init->add_option("ID", p.init.ids, "ids to create");
+  init->add_option("--prefix", p.init.prefix, "with --count: ids PREFIX0..PREFIX<N-1>");
+  init->add_option("--count", p.init.count, "number of ids for --prefix");
+  init->add_option("--from-file", p.init.from_file, "file with one id per line");
+  init->callback([&] { run = [&] { return Commands::Init(cli, p.init); }; });
+
+  auto* nids = app.add_subcommand("node-ids", "workers holding ID, primary first");
+  nids->add_option("ID", p.id, "cache id")->required();
+  nids->callback([&] { run = [&] { return Commands::NodeIds(cli, p.id); }; });
+
+  auto* nid = app.add_subcommand("node-id", "best worker to process ID");
+  nid->add_option("ID", p.id, "cache id")->required();
+  nid->add_option("--strategy", p.strategy, "default | least_loaded | nearest")
+      ->capture_default_str();
+  nid->callback([&] { run = [&] { return Commands::NodeId(cli, p.id, p.strategy); }; });
+
+  auto* score = app.add_subcommand("score", "distance (ms) between NODE and ID's data");
+  score->add_option("NODE", p.node, "node id")->required();
+  score->add_option("ID", p.id, "cache id")->required();
+  score->callback([&] { run = [&] { return Commands::Score(cli, p.node, p.id); }; });
+
+  auto* members = app.add_subcommand("members", "the workers and their use");
+  members->callback([&] { run = [&] { return Commands::Members(cli); }; });
+}
+
+}  // namespace
+
+int Cli::Fail(const std::string& what, const Status& s) {
+  std::string line = "shovelctl: " + what + ": " + s.ToString() + "\n";
+  std::fwrite(line.data(), 1, line.size(), io_.err);
+  return 1;
+}
+
+Result<Client*> Cli::Connected() {
+  std::string key = globals_.workers + "|" + std::to_string(globals_.deadline_ms);
+  if (client_ && key == connected_with_) return client_.get();
+  ClientOptions o;
+  if (!globals_.workers.empty()) {
+    size_t pos = 0;
+    while (pos <= globals_.workers.size()) {
+      size_t c = globals_.workers.find(',', pos);
+      if (c == std::string::npos) c = globals_.workers.size();
+      std::string w = globals_.workers.substr(pos, c - pos);
+      if (!w.empty()) o.workers.push_back(w);
+      pos = c + 1;
+    }
+  }
+  o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
+  SHOVEL_ASSIGN_OR_RETURN(client_, Client::Connect(o));
+  connected_with_ = key;
+  return client_.get();
+}
+
+int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
+  CLI::App app{"shovelctl: the shoveling cache from the shell", "shovelctl"};
+  app.require_subcommand(0, 1);
+  GlobalOptions g = globals_;
+  app.add_option("--workers", g.workers,
+                 "worker endpoints, tcp://HOST:PORT,... (default: $SHOVEL_WORKERS)");
+  app.add_option("--deadline", g.deadline_ms, "deadline of one request in ms")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--json", g.json, "machine-readable output");
+  Parsed parsed;
+  std::function<int()> run;
+  AddCommands(app, parsed, run, *this);
+  std::vector<std::string> rev(args.rbegin(), args.rend());
+  try {
+    app.parse(rev);
+  } catch (const CLI::CallForHelp&) {
+    std::string help = app.help();
+    if (auto* sub = app.get_subcommands().empty() ? nullptr : app.get_subcommands()[0]) {
+      help = sub->help();
+    }
+    std::fwrite(help.data(), 1, help.size(), io_.out);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::string line = std::string("shovelctl: ") + e.what() + " (see --help)\n";
+    std::fwrite(line.data(), 1, line.size(), io_.err);
+    return 2;
+  }
+  globals_ = g;
+  if (!run) {
+    wants_shell_ = !in_shell;
+    return 0;
+  }
+  try {
+    return run();
+  } catch (const std::exception& e) {  // e.g. nlohmann::json; never a crash
+    return Fail("internal error", Status::Internal(e.what()));
+  }
+}
+
+int Commands::Init(Cli& cli, const InitArgs& a) {
+  auto strategy = ParseInitStrategy(a.strategy);
+  if (!strategy.ok()) return cli.Fail("init", strategy.status());
+  std::vector<std::string> ids = a.ids;
+  int sources = !a.ids.empty() + !a.prefix.empty() + !a.from_file.empty();
+  if (sources != 1 || (!a.prefix.empty() != a.count.has_value())) {
+    return cli.Fail("init", Status::InvalidArgument(
+                                "give ids, or --prefix P --count N, or --from-file F"));
+  }
+  if (a.count) {
+    for (uint64_t i = 0; i < *a.count; ++i) ids.push_back(a.prefix + std::to_string(i));
+  }
+  if (!a.from_file.empty()) {
+    std::ifstream in(a.from_file);
+    if (!in) {
+      return cli.Fail("init", Status::InvalidArgument("cannot open '" + a.from_file +
+                                                      "': " + std::strerror(errno)));
+    }
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) ids.push_back(line);
+    }
+  }
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail("init", client.status());
+  int last_pct = -1;
+  ProgressFn bar = [&](uint64_t done, uint64_t total) {
+    int pct = total ? static_cast<int>(done * 100 / total) : 100;
+    if (pct == last_pct) return;
+    last_pct = pct;
+    std::string b(pct / 5, '#');
+    b.resize(20, ' ');
+    std::fprintf(cli.io_.err, "\rinit [%s] %3d%% %llu/%llu", b.c_str(), pct,
+                 (unsigned long long)done, (unsigned long long)total);
+    std::fflush(cli.io_.err);
+  };
+  Status st = (*client)->Init(ids, *strategy, cli.io_.err_is_tty ? bar : ProgressFn());
+  if (cli.io_.err_is_tty && last_pct >= 0) std::fputc('\n', cli.io_.err);
+  if (!st.ok()) return cli.Fail("init", st);
+  if (cli.globals_.json) {
+    std::string s = nlohmann::json{{"initialized", ids.size()}, {"strategy", a.strategy}}.dump();
+    std::fprintf(cli.io_.out, "%s\n", s.c_str());
+  } else {
+    std::fprintf(cli.io_.out, "initialized %zu ids (%s)\n", ids.size(), a.strategy.c_str());
+  }
+  return 0;
+}
+
+Result<std::vector<std::string>> SplitWords(std::string_view line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < line.size()) {
+        cur += line[++i];
+      } else {
+        cur += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < line.size()) {
+      cur += line[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) out.push_back(std::move(cur));
+      cur.clear();
+      in_word = false;
+    } else {
+      cur += c;
+      in_word = true;
+    }
+  }
+  if (quote) return Status::InvalidArgument(std::string("unterminated ") + quote + " quote");
+  if (in_word) out.push_back(std::move(cur));
+  return out;
+}
+
+}  // namespace shovel::cli

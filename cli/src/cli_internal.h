@@ -1,0 +1,52 @@
+// Internals of the command layer: parsed arguments and the command bodies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace shovel::cli {
+
+struct WriteArgs {
+  std::string id;
+  std::string file;                  // empty or "-": stdin
+  std::optional<std::string> value;  // --value: the bytes themselves
+};
+
+struct GetArgs {
+  std::string id;
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+};
+
+struct ListArgs {
+  std::string prefix;
+  std::optional<uint64_t> limit;
+  bool dirs = false;
+};
+
+struct InitArgs {
+  std::string strategy = "uniform_nodes";
+  std::vector<std::string> ids;
+  std::string prefix;
+  std::optional<uint64_t> count;
+  std::string from_file;
+};
+
+class Commands {
+ public:
+  static int Write(Cli& cli, const WriteArgs& a, WriteMode mode);
+  static int Get(Cli& cli, const GetArgs& a);
+  static int Remove(Cli& cli, const std::string& id);
+  static int List(Cli& cli, const ListArgs& a);
+  static int Stat(Cli& cli, const std::string& id);
+  static int Init(Cli& cli, const InitArgs& a);
+  static int NodeIds(Cli& cli, const std::string& id);
+  static int NodeId(Cli& cli, const std::string& id, const std::string& strategy);
+  static int Score(Cli& cli, const std::string& node, const std::string& id);
+  static int Members(Cli& cli);
+};
+
+}  // namespace shovel::cli

@@ -1,0 +1,244 @@
+// The shovelctl commands: each is one function over a connected Client.
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_internal.h"
+#include "shovel/size.h"
+
+namespace shovel::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kReadChunk = 4 << 20;
+
+void PrintJson(std::FILE* out, const json& j) {
+  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  s += '\n';
+  std::fwrite(s.data(), 1, s.size(), out);
+}
+
+void PrintLine(std::FILE* out, std::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), out);
+  std::fputc('\n', out);
+}
+
+}  // namespace
+
+int Commands::Write(Cli& cli, const WriteArgs& a, WriteMode mode) {
+  const char* verb = mode == WriteMode::kSet ? "set" : "append";
+  std::string what = std::string(verb) + " '" + a.id + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  Result<uint64_t> version = Status::Internal("unset");
+  uint64_t size = 0;
+  if (a.value) {
+    size = a.value->size();
+    version = mode == WriteMode::kSet ? (*client)->Set(a.id, *a.value)
+                                      : (*client)->Append(a.id, *a.value);
+  } else {
+    std::FILE* f = cli.io_.in;
+    if (!a.file.empty() && a.file != "-") {
+      f = std::fopen(a.file.c_str(), "rb");
+      if (!f) {
+        return cli.Fail(what, Status::InvalidArgument("cannot open '" + a.file +
+                                                      "': " + std::strerror(errno)));
+      }
+    }
+    auto w = (*client)->OpenWriter(a.id, mode);
+    if (!w.ok()) return cli.Fail(what, w.status());
+    std::string buf(kReadChunk, '\0');
+    Status st;
+    while (st.ok()) {
+      size_t n = std::fread(buf.data(), 1, buf.size(), f);
+      if (n > 0) st = (*w)->Write(std::string_view(buf.data(), n));
+      size += n;
+      if (n < buf.size()) break;
+    }
+    bool read_error = std::ferror(f);
+    if (f != cli.io_.in) std::fclose(f);
+    if (read_error) st = Status::InvalidArgument("reading the input failed");
+    if (!st.ok()) return cli.Fail(what, st);
+    version = (*w)->Commit();
+  }
+  if (!version.ok()) return cli.Fail(what, version.status());
+  if (cli.globals_.json) {
+    PrintJson(cli.io_.out, {{"id", a.id}, {"version", *version}, {"bytes", size}});
+  }
+  return 0;
+}
+
+int Commands::Get(Cli& cli, const GetArgs& a) {
+  std::string what = "get '" + a.id + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  uint64_t length = a.length ? *a.length : kWholeBlob;
+  if (cli.globals_.json) {
+    auto v = (*client)->Get(a.id, a.offset, length);
+    if (!v.ok()) return cli.Fail(what, v.status());
+    PrintJson(cli.io_.out, {{"id", a.id}, {"offset", a.offset}, {"bytes", v->size()},
+                            {"data", *v}});
+    return 0;
+  }
+  Status st = (*client)->GetTo(a.id, a.offset, length, [&](std::string_view piece) {
+    if (std::fwrite(piece.data(), 1, piece.size(), cli.io_.out) != piece.size()) {
+      return Status::Unavailable("writing to stdout failed");
+    }
+    return Status::Ok();
+  });
+  std::fflush(cli.io_.out);
+  return st.ok() ? 0 : cli.Fail(what, st);
+}
+
+int Commands::Remove(Cli& cli, const std::string& id) {
+  std::string what = "rm '" + id + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  Status st = (*client)->Delete(id);
+  if (!st.ok()) return cli.Fail(what, st);
+  if (cli.globals_.json) PrintJson(cli.io_.out, {{"id", id}, {"deleted", true}});
+  return 0;
+}
+
+int Commands::List(Cli& cli, const ListArgs& a) {
+  std::string what = "ls '" + a.prefix + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  json ids = json::array();
+  std::string cursor;
+  uint64_t shown = 0;
+  do {
+    uint32_t page = 1000;
+    if (a.limit) page = static_cast<uint32_t>(std::min<uint64_t>(page, *a.limit - shown));
+    if (page == 0) break;
+    auto p = (*client)->List(a.prefix, cursor, page, a.dirs);
+    if (!p.ok()) return cli.Fail(what, p.status());
+    for (auto& id : p->ids) {
+      if (cli.globals_.json) {
+        ids.push_back(id);
+      } else {
+        PrintLine(cli.io_.out, id);
+      }
+      ++shown;
+    }
+    cursor = p->next_cursor;
+  } while (!cursor.empty());
+  if (cli.globals_.json) PrintJson(cli.io_.out, {{"prefix", a.prefix}, {"ids", ids}});
+  return 0;
+}
+
+int Commands::Stat(Cli& cli, const std::string& id) {
+  std::string what = "stat '" + id + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  auto s = (*client)->Stat(id);
+  if (!s.ok()) return cli.Fail(what, s.status());
+  json j = {{"id", s->id},           {"size", s->size},
+            {"stored_bytes", s->stored_bytes}, {"version", s->version},
+            {"pinned", s->pinned},   {"holders", s->holders},
+            {"ctime_ns", s->ctime_ns}, {"mtime_ns", s->mtime_ns},
+            {"atime_ns", s->atime_ns}, {"attrs", s->attrs}};
+  if (cli.globals_.json) {
+    PrintJson(cli.io_.out, j);
+    return 0;
+  }
+  std::string holders;
+  for (auto& h : s->holders) holders += (holders.empty() ? "" : ",") + h;
+  std::fprintf(cli.io_.out,
+               "id: %s\nsize: %llu\nstored: %llu\nversion: %llu\npinned: %s\n"
+               "holders: %s\nctime_ns: %lld\nmtime_ns: %lld\n",
+               s->id.c_str(), (unsigned long long)s->size,
+               (unsigned long long)s->stored_bytes, (unsigned long long)s->version,
+               s->pinned ? "yes" : "no", holders.c_str(), (long long)s->ctime_ns,
+               (long long)s->mtime_ns);
+  for (auto& [k, v] : s->attrs) std::fprintf(cli.io_.out, "attr.%s: %s\n", k.c_str(), v.c_str());
+  return 0;
+}
+
+int Commands::NodeIds(Cli& cli, const std::string& id) {
+  std::string what = "node-ids '" + id + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  auto h = (*client)->NodeIds(id);
+  if (!h.ok()) return cli.Fail(what, h.status());
+  if (cli.globals_.json) {
+    PrintJson(cli.io_.out, {{"id", id}, {"node_ids", *h}});
+  } else {
+    for (auto& n : *h) PrintLine(cli.io_.out, n);
+  }
+  return 0;
+}
+
+int Commands::NodeId(Cli& cli, const std::string& id, const std::string& strategy) {
+  std::string what = "node-id '" + id + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  auto n = (*client)->NodeId(id, strategy);
+  if (!n.ok()) return cli.Fail(what, n.status());
+  if (cli.globals_.json) {
+    PrintJson(cli.io_.out, {{"id", id}, {"strategy", strategy}, {"node_id", *n}});
+  } else {
+    PrintLine(cli.io_.out, *n);
+  }
+  return 0;
+}
+
+int Commands::Score(Cli& cli, const std::string& node, const std::string& id) {
+  std::string what = "score '" + node + "' '" + id + "'";
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail(what, client.status());
+  auto s = (*client)->NodeCacheScore(node, id);
+  if (!s.ok()) return cli.Fail(what, s.status());
+  if (cli.globals_.json) {
+    json score = s->has_value() ? json(**s) : json(nullptr);
+    PrintJson(cli.io_.out, {{"node", node}, {"id", id}, {"score_ms", score}});
+  } else if (s->has_value()) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%g", **s);
+    PrintLine(cli.io_.out, b);
+  } else {
+    PrintLine(cli.io_.out, "unknown");
+  }
+  return 0;
+}
+
+int Commands::Members(Cli& cli) {
+  auto client = cli.Connected();
+  if (!client.ok()) return cli.Fail("members", client.status());
+  auto m = (*client)->Members();
+  if (!m.ok()) return cli.Fail("members", m.status());
+  if (cli.globals_.json) {
+    json arr = json::array();
+    for (auto& n : *m) {
+      arr.push_back({{"node_id", n.node_id}, {"endpoint", n.endpoint},
+                     {"healthy", n.healthy}, {"cores", n.cores},
+                     {"mem_used", n.mem_used}, {"mem_limit", n.mem_limit},
+                     {"ids", n.ids}, {"load", n.load}});
+    }
+    PrintJson(cli.io_.out, {{"members", arr}});
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "ENDPOINT", "CORES", "MEMORY", "IDS", "HEALTH"}};
+  for (auto& n : *m) {
+    rows.push_back({n.node_id, n.endpoint, std::to_string(n.cores),
+                    FormatSize(n.mem_used) + " / " + FormatSize(n.mem_limit),
+                    std::to_string(n.ids), n.healthy ? "ok" : "unreachable"});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    PrintLine(cli.io_.out, line);
+  }
+  return 0;
+}
+
+}  // namespace shovel::cli
