@@ -1,0 +1,299 @@
+// Every shovelctl command against three real workers: exact stdout bytes,
+// stderr text and exit codes; the shell through a pseudo-terminal.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "worker_fixture.h"
+
+extern char** environ;
+
+namespace shovel {
+namespace {
+
+struct CtlRun {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs shovelctl with `args`, feeding `input` on stdin; bounded to 60 s.
+CtlRun Ctl(const std::vector<std::string>& args, const std::string& input = "") {
+  int in[2], out[2], err[2];
+  if (pipe(in) || pipe(out) || pipe(err)) return {};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
+    posix_spawn_file_actions_addclose(&fa, fd);
+  }
+  std::vector<std::string> all = {SHOVELCTL_BIN};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawn(&pid, SHOVELCTL_BIN, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  CtlRun r;
+  if (rc != 0) return r;
+  size_t written = 0;
+  if (input.empty()) close(in[1]);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool out_open = true, err_open = true, in_open = !input.empty();
+  char buf[65536];
+  while ((out_open || err_open) && std::chrono::steady_clock::now() < until) {
+    std::vector<pollfd> fds;
+    if (out_open) fds.push_back({out[0], POLLIN, 0});
+    if (err_open) fds.push_back({err[0], POLLIN, 0});
+    if (in_open) fds.push_back({in[1], POLLOUT, 0});
+    poll(fds.data(), fds.size(), 1000);
+    for (auto& p : fds) {
+      if (!p.revents) continue;
+      if (p.fd == in[1]) {
+        ssize_t n = write(in[1], input.data() + written, input.size() - written);
+        if (n > 0) written += n;
+        if (n < 0 || written == input.size()) {
+          close(in[1]);
+          in_open = false;
+        }
+        continue;
+      }
+      ssize_t n = read(p.fd, buf, sizeof buf);
+      if (n <= 0) {
+        (p.fd == out[0] ? out_open : err_open) = false;
+      } else {
+        (p.fd == out[0] ? r.out : r.err).append(buf, n);
+      }
+    }
+  }
+  if (in_open) close(in[1]);
+  if (out_open || err_open) kill(pid, SIGKILL);
+  close(out[0]);
+  close(err[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto c = testing::Cluster::Start(3);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    cluster_ = new testing::Cluster(std::move(*c));
+    setenv("SHOVEL_WORKERS", cluster_->joined().c_str(), 1);
+    setenv("HOME", "/tmp", 0);
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;  // kills the workers by pid
+    cluster_ = nullptr;
+  }
+  static testing::Cluster* cluster_;
+};
+testing::Cluster* CliTest::cluster_ = nullptr;
+
+TEST_F(CliTest, SetGetAppendRm) {
+  CtlRun r = Ctl({"set", "t/a"}, "hello");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(Ctl({"get", "t/a"}).out, "hello");
+  EXPECT_EQ(Ctl({"append", "t/a"}, " world").code, 0);
+  EXPECT_EQ(Ctl({"get", "t/a"}).out, "hello world");
+  EXPECT_EQ(Ctl({"get", "t/a", "--offset", "6", "--length", "3"}).out, "wor");
+  EXPECT_EQ(Ctl({"set", "t/b", "--value", "v"}).code, 0);
+  std::ofstream("/tmp/shovelctl-test-file") << "from a file";
+  EXPECT_EQ(Ctl({"set", "t/c", "/tmp/shovelctl-test-file"}).code, 0);
+  EXPECT_EQ(Ctl({"get", "t/c"}).out, "from a file");
+  std::remove("/tmp/shovelctl-test-file");
+  r = Ctl({"--json", "get", "t/b"});
+  EXPECT_EQ(r.out, "{\"bytes\":1,\"data\":\"v\",\"id\":\"t/b\",\"offset\":0}\n");
+  r = Ctl({"rm", "t/a"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "");
+  r = Ctl({"get", "t/a"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "shovelctl: get 't/a': not found: id 't/a' does not exist\n");
+  r = Ctl({"rm", "t/a"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "shovelctl: rm 't/a': not found: id 't/a' does not exist\n");
+}
+
+TEST_F(CliTest, BigValueStreamsThroughStdinAndStdout) {
+  std::string big(20 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) >> 7);
+  EXPECT_EQ(Ctl({"set", "t/big"}, big).code, 0);
+  CtlRun r = Ctl({"get", "t/big"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(r.out == big) << r.out.size();
+}
+
+TEST_F(CliTest, LsStatNodeIdsScore) {
+  for (const char* id : {"ls/a", "ls/b", "ls/sub/c", "lsx"}) {
+    ASSERT_EQ(Ctl({"set", id, "--value", "1"}).code, 0);
+  }
+  EXPECT_EQ(Ctl({"ls", "ls/"}).out, "ls/a\nls/b\nls/sub/c\n");
+  EXPECT_EQ(Ctl({"ls", "ls/", "--limit", "2"}).out, "ls/a\nls/b\n");
+  EXPECT_EQ(Ctl({"ls", "ls/", "-d"}).out, "a\nb\nsub/\n");
+  EXPECT_EQ(Ctl({"--json", "ls", "ls/"}).out,
+            "{\"ids\":[\"ls/a\",\"ls/b\",\"ls/sub/c\"],\"prefix\":\"ls/\"}\n");
+  CtlRun node = Ctl({"node-ids", "ls/a"});
+  EXPECT_EQ(node.code, 0);
+  ASSERT_TRUE(node.out == "w1\n" || node.out == "w2\n" || node.out == "w3\n") << node.out;
+  std::string holder = node.out.substr(0, 2);
+  EXPECT_EQ(Ctl({"node-id", "ls/a"}).out, node.out);
+  EXPECT_EQ(Ctl({"score", holder, "ls/a"}).out, "0\n");
+  EXPECT_EQ(Ctl({"score", holder == "w1" ? "w2" : "w1", "ls/a"}).out, "unknown\n");
+  EXPECT_EQ(Ctl({"--json", "score", holder, "ls/a"}).out,
+            "{\"id\":\"ls/a\",\"node\":\"" + holder + "\",\"score_ms\":0.0}\n");
+  CtlRun st = Ctl({"stat", "ls/a"});
+  EXPECT_EQ(st.code, 0);
+  EXPECT_NE(st.out.find("id: ls/a\nsize: 1\n"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("holders: " + holder + "\n"), std::string::npos) << st.out;
+  CtlRun nearest = Ctl({"node-id", "ls/a", "--strategy", "nearest"});
+  EXPECT_EQ(nearest.code, 1);
+  EXPECT_EQ(nearest.err,
+            "shovelctl: node-id 'ls/a': unavailable: node_id strategy 'nearest' needs "
+            "Consul coordinates (connect through Consul)\n");
+}
+
+TEST_F(CliTest, InitThousandIdsSpreadsExactly) {
+  CtlRun r = Ctl({"init", "--prefix", "i/", "--count", "1000"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "initialized 1000 ids (uniform_nodes)\n");
+  EXPECT_EQ(r.err, "");  // no progress bar when stderr is not a terminal
+  std::map<std::string, int> per;
+  for (int i = 0; i < 1000; i += 1) {
+    if (i % 50 != 0) continue;  // sample: the full count is the client test's
+    CtlRun n = Ctl({"node-ids", "i/" + std::to_string(i)});
+    ASSERT_EQ(n.code, 0) << n.err;
+    ++per[n.out];
+  }
+  EXPECT_EQ(per.size(), 3u);
+  CtlRun m = Ctl({"members"});
+  EXPECT_EQ(m.code, 0);
+  EXPECT_EQ(m.out.substr(0, m.out.find('\n')),
+            "NODE  ENDPOINT" + std::string(m.out.find("CORES") - 14, ' ') +
+                "CORES  MEMORY" + m.out.substr(m.out.find("MEMORY") + 6,
+                                               m.out.find('\n') - m.out.find("MEMORY") - 6));
+  int lines = 0;
+  for (char c : m.out) lines += c == '\n';
+  EXPECT_EQ(lines, 4);
+  EXPECT_NE(m.out.find("w1    tcp://127.0.0.1:"), std::string::npos) << m.out;
+  CtlRun j = Ctl({"--json", "members"});
+  EXPECT_EQ(j.out.rfind("{\"members\":[{\"cores\":", 0), 0u) << j.out;
+}
+
+TEST_F(CliTest, InitFromFileAndIds) {
+  std::ofstream("/tmp/shovelctl-ids") << "f/1\nf/2\n\nf/3\n";
+  CtlRun r = Ctl({"init", "--from-file", "/tmp/shovelctl-ids", "--strategy", "uniform_cpu"});
+  std::remove("/tmp/shovelctl-ids");
+  EXPECT_EQ(r.out, "initialized 3 ids (uniform_cpu)\n");
+  EXPECT_EQ(Ctl({"--json", "init", "g/1", "g/2"}).out,
+            "{\"initialized\":2,\"strategy\":\"uniform_nodes\"}\n");
+  EXPECT_EQ(Ctl({"get", "g/1"}).code, 0);
+}
+
+TEST_F(CliTest, ErrorsAreOneLineWithExitCodes) {
+  CtlRun r = Ctl({"get", "a//b"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "shovelctl: get 'a//b': invalid argument: id 'a//b' has an empty path "
+            "component\n");
+  r = Ctl({"init", "--strategy", "best", "x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "shovelctl: init: invalid argument: unknown init strategy 'best'; valid "
+            "strategies: uniform_nodes, uniform_cpu, uniform_memory\n");
+  r = Ctl({"frobnicate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+  r = Ctl({"get"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.rfind("shovelctl: ", 0), 0u);
+  r = Ctl({});  // no command, stdin not a terminal
+  EXPECT_EQ(r.code, 2);
+  r = Ctl({"--workers", "tcp://127.0.0.1:1", "--deadline", "300", "get", "x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "shovelctl: get 'x': unavailable: cannot reach worker tcp://127.0.0.1:1 (no "
+            "connection within 300 ms)\n");
+  r = Ctl({"set", "x", "/nonexistent/file"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "shovelctl: set 'x': invalid argument: cannot open '/nonexistent/file': No "
+            "such file or directory\n");
+  EXPECT_EQ(Ctl({"--help"}).code, 0);
+}
+
+// Drives the shell through a pty: commands, then Up-arrow recalls history
+// and Ctrl-A / Ctrl-E edit the line.
+TEST_F(CliTest, InteractiveShellHasEditingAndHistory) {
+  int master;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("HOME", "/tmp", 1);
+    execl(SHOVELCTL_BIN, SHOVELCTL_BIN, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string seen;
+  auto read_until = [&](const std::string& needle) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    char buf[4096];
+    while (seen.find(needle) == std::string::npos &&
+           std::chrono::steady_clock::now() < until) {
+      pollfd p{master, POLLIN, 0};
+      if (poll(&p, 1, 200) > 0) {
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        seen.append(buf, n);
+      }
+    }
+    return seen.find(needle) != std::string::npos;
+  };
+  auto type = [&](const std::string& s) { ASSERT_EQ(write(master, s.data(), s.size()), (ssize_t)s.size()); };
+  ASSERT_TRUE(read_until("shovel> "));
+  type("set sh/x --value first-value\r");
+  type("get sh/x\r");
+  EXPECT_TRUE(read_until("first-value"));
+  seen.clear();
+  type("\x1b[A\r");  // Up: "get sh/x" again
+  EXPECT_TRUE(read_until("first-value"));
+  seen.clear();
+  type("et sh/y --value edited\x01s\r");  // Ctrl-A then insert 's' at the start
+  type("get sh/y\r");
+  EXPECT_TRUE(read_until("edited"));
+  seen.clear();
+  type("get a//b\r");
+  EXPECT_TRUE(read_until("empty path component"));
+  type("quit\r");
+  int status = 0;
+  for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i) usleep(50000);
+  if (waitpid(pid, &status, WNOHANG) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  close(master);
+  EXPECT_TRUE(WIFEXITED(status));
+  std::ifstream hist("/tmp/.shovelctl_history");
+  std::string all((std::istreambuf_iterator<char>(hist)), {});
+  EXPECT_NE(all.find("set sh/y --value edited"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shovel
