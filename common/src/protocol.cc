@@ -1,5 +1,6 @@
 #include "shovel/protocol.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "shovel/ids.h"
@@ -193,7 +194,9 @@ Result<Header> DecodeHeader(std::string_view f) {
   h.op = static_cast<Op>(op);
   h.flags = Get16(f.data() + 4);
   if (h.flags & ~kKnownFlags) {
-    return Status::Protocol("unknown header flags 0x" + std::to_string(h.flags));
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%04x", h.flags);
+    return Status::Protocol(std::string("unknown header flags 0x") + hex);
   }
   uint16_t st = Get16(f.data() + 6);
   if (st > static_cast<uint16_t>(Code::kConflict)) {

@@ -1,0 +1,214 @@
+// Wire codec: round trips for every header field and body, corrupt inputs.
+#include "shovel/protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace shovel::wire {
+namespace {
+
+std::vector<std::string_view> Views(const std::vector<std::string>& f) {
+  return {f.begin(), f.end()};
+}
+
+Header Full() {
+  Header h;
+  h.op = Op::kGet;
+  h.flags = kFlagMore | kFlagNoRedirect;
+  h.status = Code::kConflict;
+  h.request_id = 0x0102030405060708ull;
+  h.offset = 11;
+  h.length = kToEnd;
+  h.version_no = 1ull << 63;
+  h.aux = 42;
+  return h;
+}
+
+TEST(HeaderTest, RoundTripsEveryFieldLittleEndian) {
+  std::string f = EncodeHeader(Full());
+  ASSERT_EQ(f.size(), kHeaderSize);
+  EXPECT_EQ(f[0], 'S');
+  EXPECT_EQ(f[1], 'V');
+  EXPECT_EQ(f[2], 1);
+  EXPECT_EQ(f[3], static_cast<char>(Op::kGet));
+  EXPECT_EQ(static_cast<uint8_t>(f[8]), 0x08);  // request id, LE
+  auto h = DecodeHeader(f);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->op, Op::kGet);
+  EXPECT_EQ(h->flags, kFlagMore | kFlagNoRedirect);
+  EXPECT_EQ(h->status, Code::kConflict);
+  EXPECT_EQ(h->request_id, 0x0102030405060708ull);
+  EXPECT_EQ(h->offset, 11u);
+  EXPECT_EQ(h->length, kToEnd);
+  EXPECT_EQ(h->version_no, 1ull << 63);
+  EXPECT_EQ(h->aux, 42u);
+  for (uint8_t op = 0; op <= kMaxOp; ++op) {
+    Header x;
+    x.op = static_cast<Op>(op);
+    EXPECT_EQ(DecodeHeader(EncodeHeader(x))->op, x.op);
+    EXPECT_NE(OpName(x.op), "UNKNOWN");
+  }
+}
+
+TEST(HeaderTest, RejectsEachBadField) {
+  std::string good = EncodeHeader(Full());
+  EXPECT_NE(DecodeHeader(good.substr(0, 47)).status().message().find("47 bytes"),
+            std::string::npos);
+  EXPECT_FALSE(DecodeHeader(good + "x").ok());
+  std::string bad = good;
+  bad[0] = 'X';
+  EXPECT_NE(DecodeHeader(bad).status().message().find("magic"), std::string::npos);
+  bad = good;
+  bad[2] = 2;
+  EXPECT_NE(DecodeHeader(bad).status().message().find("protocol version 2"),
+            std::string::npos);
+  bad = good;
+  bad[3] = kMaxOp + 1;
+  EXPECT_NE(DecodeHeader(bad).status().message().find("unknown opcode"),
+            std::string::npos);
+  bad = good;
+  bad[5] = 0x01;  // flag 0x100
+  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0110"), std::string::npos);
+  bad = good;
+  bad[6] = 12;
+  EXPECT_NE(DecodeHeader(bad).status().message().find("unknown status"),
+            std::string::npos);
+  for (const auto& s : {good.substr(0, 47), bad}) {
+    EXPECT_EQ(DecodeHeader(s).status().code(), Code::kProtocol);
+  }
+}
+
+std::vector<std::string> Req(Op op, std::string id, std::vector<std::string> payload = {},
+                             uint16_t flags = 0) {
+  Header h;
+  h.op = op;
+  h.flags = flags;
+  h.request_id = 9;
+  std::vector<std::string> f = {EncodeHeader(h), std::move(id)};
+  for (auto& p : payload) f.push_back(std::move(p));
+  return f;
+}
+
+TEST(RequestTest, DecodesValidRequests) {
+  auto f = Req(Op::kSet, "a/b", {"12", "345"});
+  auto r = DecodeRequest(Views(f));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->id, "a/b");
+  EXPECT_EQ(r->payload.size(), 2u);
+  EXPECT_EQ(r->payload_bytes, 5u);
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kPing, ""))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kList, "", {"cursor"}))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kList, "a/"))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kRename, "a", {"b"}))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kPutPointer, "a", {"tcp://x:1", "n"}))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kSetAttrs, "a", {EncodeAttrs({})}))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kUploadData, "", {"bytes"}))).ok());
+}
+
+TEST(RequestTest, RejectsMalformedRequests) {
+  auto code = [](const std::vector<std::string>& f) {
+    return DecodeRequest(Views(f)).status().code();
+  };
+  EXPECT_EQ(code({}), Code::kProtocol);
+  EXPECT_EQ(code({EncodeHeader(Header{})}), Code::kProtocol);  // no id frame
+  EXPECT_EQ(code(Req(Op::kPing, "id")), Code::kProtocol);
+  EXPECT_EQ(code(Req(Op::kGet, "a", {"x"})), Code::kProtocol);
+  EXPECT_EQ(code(Req(Op::kSet, "a//b")), Code::kInvalidArgument);
+  EXPECT_EQ(code(Req(Op::kSet, "")), Code::kInvalidArgument);
+  EXPECT_EQ(code(Req(Op::kRename, "a")), Code::kProtocol);
+  EXPECT_EQ(code(Req(Op::kRename, "a", {"../b"})), Code::kInvalidArgument);
+  EXPECT_EQ(code(Req(Op::kPutPointer, "a", {"", "n"})), Code::kProtocol);
+  EXPECT_EQ(code(Req(Op::kSetAttrs, "a")), Code::kProtocol);
+  EXPECT_EQ(code(Req(Op::kList, "a", {"c", "d"})), Code::kProtocol);
+  EXPECT_EQ(code(Req(Op::kSet, "a", {}, kFlagReply)), Code::kProtocol);
+  std::vector<std::string> many = Req(Op::kSet, "a");
+  many.resize(kMaxFrames + 1, "x");
+  EXPECT_EQ(code(many), Code::kProtocol);
+  auto big = Req(Op::kSet, "a", {std::string(kMaxMessageBytes, 'x')});
+  EXPECT_NE(DecodeRequest(Views(big)).status().message().find("64 MiB"),
+            std::string::npos);
+  Header h;
+  h.op = Op::kList;
+  h.aux = kMaxListEntries + 1;
+  EXPECT_EQ(code({EncodeHeader(h), ""}), Code::kProtocol);
+  h.op = Op::kGet;
+  h.offset = 10;
+  h.length = UINT64_MAX - 5;
+  EXPECT_NE(
+      DecodeRequest(Views({EncodeHeader(h), "a"})).status().message().find("overflow"),
+      std::string::npos);
+}
+
+TEST(ReplyTest, RoundTripsAndCarriesErrors) {
+  Header req = Full();
+  req.flags = 0;
+  Header rh = ReplyHeader(req, Code::kNotFound);
+  EXPECT_TRUE(rh.flags & kFlagReply);
+  EXPECT_EQ(rh.request_id, req.request_id);
+  std::vector<std::string> f = {EncodeHeader(rh), "id 'x' does not exist"};
+  auto r = DecodeReply(Views(f));
+  ASSERT_TRUE(r.ok());
+  Status st = ReplyStatus(*r);
+  EXPECT_TRUE(st.IsNotFound());
+  EXPECT_EQ(st.message(), "id 'x' does not exist");
+  EXPECT_TRUE(
+      ReplyStatus(*DecodeReply(Views({EncodeHeader(ReplyHeader(req, Code::kOk))}))).ok());
+  EXPECT_FALSE(DecodeReply({}).ok());
+  EXPECT_FALSE(DecodeReply(Views({EncodeHeader(req)})).ok());  // not a reply
+}
+
+TEST(BodyTest, StatRoundTripAndCorruption) {
+  StatBody s{5, 3, 7, -1, 2, 3, true, {{"mode", "0644"}, {"user.x", ""}}};
+  std::string e = EncodeStat(s);
+  auto d = DecodeStat(e);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->size, 5u);
+  EXPECT_EQ(d->stored_bytes, 3u);
+  EXPECT_EQ(d->version, 7u);
+  EXPECT_EQ(d->ctime_ns, -1);
+  EXPECT_EQ(d->mtime_ns, 2);
+  EXPECT_EQ(d->atime_ns, 3);
+  EXPECT_TRUE(d->pinned);
+  EXPECT_EQ(d->attrs, s.attrs);
+  for (size_t n = 0; n < e.size(); ++n) {
+    EXPECT_EQ(DecodeStat(e.substr(0, n)).status().code(), Code::kProtocol) << n;
+  }
+  EXPECT_NE(DecodeStat(e + "z").status().message().find("trailing"), std::string::npos);
+  std::string forged = EncodeStat(StatBody{});
+  forged[forged.size() - 1] = '\x7f';  // attr count 0x7f000000
+  EXPECT_NE(DecodeStat(forged).status().message().find("exceeds"), std::string::npos);
+}
+
+TEST(BodyTest, NodeStatsRoundTrip) {
+  NodeStats n{"w1", "tcp://h:1", 2, 10, 20, 3, 4, 5, 6, 1.5, "0.1"};
+  auto d = DecodeNodeStats(EncodeNodeStats(n));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->node_id, "w1");
+  EXPECT_EQ(d->endpoint, "tcp://h:1");
+  EXPECT_EQ(d->cores, 2u);
+  EXPECT_EQ(d->mem_used, 10u);
+  EXPECT_EQ(d->mem_limit, 20u);
+  EXPECT_EQ(d->ids, 3u);
+  EXPECT_EQ(d->pinned_bytes, 4u);
+  EXPECT_EQ(d->evictions, 5u);
+  EXPECT_EQ(d->malformed, 6u);
+  EXPECT_DOUBLE_EQ(d->load, 1.5);
+  EXPECT_EQ(d->version, "0.1");
+  std::string e = EncodeNodeStats(n);
+  EXPECT_FALSE(DecodeNodeStats(e.substr(0, e.size() - 1)).ok());
+  e[0] = '\xff';  // node id length far past the end
+  EXPECT_FALSE(DecodeNodeStats(e).ok());
+}
+
+TEST(BodyTest, StringsAndAttrs) {
+  std::vector<std::string> v = {"", "a", std::string(1000, 'b')};
+  EXPECT_EQ(*DecodeStrings(EncodeStrings(v)), v);
+  EXPECT_TRUE(DecodeStrings(EncodeStrings({}))->empty());
+  std::string forged("\xff\xff\xff\xff", 4);
+  EXPECT_NE(DecodeStrings(forged).status().message().find("exceeds"), std::string::npos);
+  Attrs a = {{"k", "v"}, {"", "empty key"}};
+  EXPECT_EQ(*DecodeAttrs(EncodeAttrs(a)), a);
+  EXPECT_FALSE(DecodeAttrs("\x01\x00\x00").ok());
+}
+
+}  // namespace
+}  // namespace shovel::wire
