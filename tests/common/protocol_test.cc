@@ -67,7 +67,7 @@ TEST(HeaderTest, RejectsEachBadField) {
             std::string::npos);
   bad = good;
   bad[5] = 0x01;  // flag 0x100
-  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0110"), std::string::npos);
+  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0150"), std::string::npos);
   bad = good;
   bad[6] = 12;
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown status"),
