@@ -101,9 +101,9 @@ ConsulTestAgent::~ConsulTestAgent() {
 
 Status ConsulTestAgent::Launch(bool reuse_addresses) {
   const char* want_real = std::getenv("SHOVEL_TEST_REAL_CONSUL");
-  bool real = options_.allow_real_consul && options_.nodes.size() == 1 &&
-              want_real != nullptr && std::string(want_real) == "1" &&
-              !FindOnPath("consul").empty();
+  bool real = options_.allow_real_consul && !options_.unix_sockets &&
+              options_.nodes.size() == 1 && want_real != nullptr &&
+              std::string(want_real) == "1" && !FindOnPath("consul").empty();
   real_consul_ = real;
   SHOVEL_RETURN_IF_ERROR(real ? LaunchRealConsul(reuse_addresses)
                               : LaunchTestAgent(reuse_addresses));
@@ -123,7 +123,10 @@ Status ConsulTestAgent::LaunchTestAgent(bool reuse_addresses) {
   std::filesystem::remove(ready);
   std::vector<std::string> args = {TestAgentPath(), "--ready-file", ready};
   for (size_t i = 0; i < options_.nodes.size(); ++i) {
-    std::string addr = reuse_addresses ? nodes_[i].address : "127.0.0.1:0";
+    std::string addr = reuse_addresses ? nodes_[i].address
+                       : options_.unix_sockets
+                           ? "unix://" + dir_ + "/" + options_.nodes[i] + ".sock"
+                           : "127.0.0.1:0";
     args.insert(args.end(), {"--node", options_.nodes[i] + "=" + addr});
   }
   if (!options_.acl_token.empty())

@@ -28,8 +28,10 @@ namespace shovel::consul::testing {
 
 struct AgentNode {
   std::string name;     // Consul node name
-  std::string address;  // "127.0.0.1:PORT"
-  std::string url() const { return "http://" + address; }
+  std::string address;  // "127.0.0.1:PORT", or "unix:///path" with unix_sockets
+  std::string url() const {
+    return address.starts_with("unix://") ? address : "http://" + address;
+  }
 };
 
 struct TestAgentOptions {
@@ -38,6 +40,7 @@ struct TestAgentOptions {
   std::chrono::milliseconds session_ttl_min{10000};  // Consul's own minimum
   std::chrono::milliseconds start_timeout{15000};
   bool allow_real_consul = true;
+  bool unix_sockets = false;  // nodes listen on unix sockets (test agent only)
 };
 
 class ConsulTestAgent {

@@ -165,7 +165,7 @@ TEST_F(ShortSessionTest, RejectsTtlBelowTheMinimum) {
   EXPECT_NE(s.status().message().find("Invalid Session TTL"), std::string::npos);
 }
 
-class CoordinateTest : public ConsulAgentTest {
+class CoordinateAgentTest : public ConsulAgentTest {
  protected:
   TestAgentOptions AgentOptions() const override {
     TestAgentOptions o;
@@ -174,7 +174,7 @@ class CoordinateTest : public ConsulAgentTest {
   }
 };
 
-TEST_F(CoordinateTest, SetCoordinatesThenEstimateRtt) {
+TEST_F(CoordinateAgentTest, SetCoordinatesThenEstimateRtt) {
   auto c = ClientFor(1);
   std::vector<double> v1(8, 0.0), v2(8, 0.0);
   v2[0] = 0.003;

@@ -272,6 +272,23 @@ TEST(AgentAwayTest, SilentAgentTimesOutAtTheDeadline) {
   EXPECT_LT(took, 2.0);
 }
 
+class UnixSocketTest : public ConsulAgentTest {
+ protected:
+  TestAgentOptions AgentOptions() const override {
+    TestAgentOptions o;
+    o.unix_sockets = true;
+    return o;
+  }
+};
+
+TEST_F(UnixSocketTest, ClientTalksOverUnixSocket) {
+  ASSERT_TRUE(agent_->node(0).address.starts_with("unix:///"));
+  auto c = ClientFor(0);
+  ASSERT_TRUE(c->RegisterService(Worker("w1", 7001, milliseconds(10000))).ok());
+  EXPECT_TRUE(Find(*c, "w1", true).has_value());
+  EXPECT_EQ(c->Self()->node_name, "node1");
+}
+
 class TokenTest : public ConsulAgentTest {
  protected:
   TestAgentOptions AgentOptions() const override {
