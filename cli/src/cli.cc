@@ -24,13 +24,15 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   set->add_option("ID", p.write.id, "cache id")->required();
   set->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
   set->add_option("--value", p.write.value, "use this text as the value");
-  set->callback([&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kSet); }; });
+  set->callback(
+      [&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kSet); }; });
 
   auto* app_ = app.add_subcommand("append", "append FILE (or stdin) to ID");
   app_->add_option("ID", p.write.id, "cache id")->required();
   app_->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
   app_->add_option("--value", p.write.value, "append this text");
-  app_->callback([&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kAppend); }; });
+  app_->callback(
+      [&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kAppend); }; });
 
   auto* get = app.add_subcommand("get", "write ID's value (or a range) to stdout");
   get->add_option("ID", p.get.id, "cache id")->required();
@@ -45,14 +47,16 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   auto* ls = app.add_subcommand("ls", "list ids starting with PREFIX, sorted");
   ls->add_option("PREFIX", p.list.prefix, "id prefix (default: everything)");
   ls->add_option("--limit", p.list.limit, "at most N ids");
-  ls->add_flag("-d,--dirs", p.list.dirs, "one level: names under PREFIX, 'name/' for namespaces");
+  ls->add_flag("-d,--dirs", p.list.dirs,
+               "one level: names under PREFIX, 'name/' for namespaces");
   ls->callback([&] { run = [&] { return Commands::List(cli, p.list); }; });
 
   auto* stat = app.add_subcommand("stat", "size, version, times, holders of ID");
   stat->add_option("ID", p.id, "cache id")->required();
   stat->callback([&] { run = [&] { return Commands::Stat(cli, p.id); }; });
 
-  auto* init = app.add_subcommand("init", "create empty pinned ids spread over the workers");
+  auto* init =
+      app.add_subcommand("init", "create empty pinned ids spread over the workers");
   init->add_option("--strategy", p.init.strategy,
                    "uniform_nodes | uniform_cpu | uniform_memory")
       ->capture_default_str();
@@ -187,10 +191,12 @@ int Commands::Init(Cli& cli, const InitArgs& a) {
   if (cli.io_.err_is_tty && last_pct >= 0) std::fputc('\n', cli.io_.err);
   if (!st.ok()) return cli.Fail("init", st);
   if (cli.globals_.json) {
-    std::string s = nlohmann::json{{"initialized", ids.size()}, {"strategy", a.strategy}}.dump();
+    std::string s =
+        nlohmann::json{{"initialized", ids.size()}, {"strategy", a.strategy}}.dump();
     std::fprintf(cli.io_.out, "%s\n", s.c_str());
   } else {
-    std::fprintf(cli.io_.out, "initialized %zu ids (%s)\n", ids.size(), a.strategy.c_str());
+    std::fprintf(cli.io_.out, "initialized %zu ids (%s)\n", ids.size(),
+                 a.strategy.c_str());
   }
   return 0;
 }
@@ -225,7 +231,8 @@ Result<std::vector<std::string>> SplitWords(std::string_view line) {
       in_word = true;
     }
   }
-  if (quote) return Status::InvalidArgument(std::string("unterminated ") + quote + " quote");
+  if (quote)
+    return Status::InvalidArgument(std::string("unterminated ") + quote + " quote");
   if (in_word) out.push_back(std::move(cur));
   return out;
 }

@@ -77,8 +77,8 @@ int Commands::Get(Cli& cli, const GetArgs& a) {
   if (cli.globals_.json) {
     auto v = (*client)->Get(a.id, a.offset, length);
     if (!v.ok()) return cli.Fail(what, v.status());
-    PrintJson(cli.io_.out, {{"id", a.id}, {"offset", a.offset}, {"bytes", v->size()},
-                            {"data", *v}});
+    PrintJson(cli.io_.out,
+              {{"id", a.id}, {"offset", a.offset}, {"bytes", v->size()}, {"data", *v}});
     return 0;
   }
   Status st = (*client)->GetTo(a.id, a.offset, length, [&](std::string_view piece) {
@@ -134,11 +134,16 @@ int Commands::Stat(Cli& cli, const std::string& id) {
   if (!client.ok()) return cli.Fail(what, client.status());
   auto s = (*client)->Stat(id);
   if (!s.ok()) return cli.Fail(what, s.status());
-  json j = {{"id", s->id},           {"size", s->size},
-            {"stored_bytes", s->stored_bytes}, {"version", s->version},
-            {"pinned", s->pinned},   {"holders", s->holders},
-            {"ctime_ns", s->ctime_ns}, {"mtime_ns", s->mtime_ns},
-            {"atime_ns", s->atime_ns}, {"attrs", s->attrs}};
+  json j = {{"id", s->id},
+            {"size", s->size},
+            {"stored_bytes", s->stored_bytes},
+            {"version", s->version},
+            {"pinned", s->pinned},
+            {"holders", s->holders},
+            {"ctime_ns", s->ctime_ns},
+            {"mtime_ns", s->mtime_ns},
+            {"atime_ns", s->atime_ns},
+            {"attrs", s->attrs}};
   if (cli.globals_.json) {
     PrintJson(cli.io_.out, j);
     return 0;
@@ -152,7 +157,8 @@ int Commands::Stat(Cli& cli, const std::string& id) {
                (unsigned long long)s->stored_bytes, (unsigned long long)s->version,
                s->pinned ? "yes" : "no", holders.c_str(), (long long)s->ctime_ns,
                (long long)s->mtime_ns);
-  for (auto& [k, v] : s->attrs) std::fprintf(cli.io_.out, "attr.%s: %s\n", k.c_str(), v.c_str());
+  for (auto& [k, v] : s->attrs)
+    std::fprintf(cli.io_.out, "attr.%s: %s\n", k.c_str(), v.c_str());
   return 0;
 }
 
@@ -211,10 +217,14 @@ int Commands::Members(Cli& cli) {
   if (cli.globals_.json) {
     json arr = json::array();
     for (auto& n : *m) {
-      arr.push_back({{"node_id", n.node_id}, {"endpoint", n.endpoint},
-                     {"healthy", n.healthy}, {"cores", n.cores},
-                     {"mem_used", n.mem_used}, {"mem_limit", n.mem_limit},
-                     {"ids", n.ids}, {"load", n.load}});
+      arr.push_back({{"node_id", n.node_id},
+                     {"endpoint", n.endpoint},
+                     {"healthy", n.healthy},
+                     {"cores", n.cores},
+                     {"mem_used", n.mem_used},
+                     {"mem_limit", n.mem_limit},
+                     {"ids", n.ids},
+                     {"load", n.load}});
     }
     PrintJson(cli.io_.out, {{"members", arr}});
     return 0;

@@ -128,15 +128,17 @@ Status ClientImpl::Init(const std::vector<std::string>& ids_in, InitStrategy str
       uint64_t w = 1;
       if (strategy == InitStrategy::kUniformCpu) w = stats[k].cores;
       if (strategy == InitStrategy::kUniformMemory) {
-        w = stats[k].mem_limit > stats[k].mem_used ? stats[k].mem_limit - stats[k].mem_used
-                                                   : 0;
+        w = stats[k].mem_limit > stats[k].mem_used
+                ? stats[k].mem_limit - stats[k].mem_used
+                : 0;
       }
       live.push_back(k);
       weights.push_back({view->members[k].node_id, w});
     }
     if (live.empty()) return Status::Unavailable("init: no worker is reachable");
   }
-  SHOVEL_ASSIGN_OR_RETURN(std::vector<uint64_t> quotas, ComputeQuotas(weights, fresh.size()));
+  SHOVEL_ASSIGN_OR_RETURN(std::vector<uint64_t> quotas,
+                          ComputeQuotas(weights, fresh.size()));
   std::vector<size_t> order = AssignmentOrder(quotas);
   // 3. CREATE(pinned) on the target; existing ids at home just get pinned.
   struct Job {
@@ -156,7 +158,8 @@ Status ClientImpl::Init(const std::vector<std::string>& ids_in, InitStrategy str
                                           wire::kFlagPinned | wire::kFlagNoRedirect));
       },
       [&](size_t j, Result<ResponsePtr> r) -> Status {
-        if (!r.ok()) return r.status().WithContext("init '" + ids[jobs[j].id_index] + "'");
+        if (!r.ok())
+          return r.status().WithContext("init '" + ids[jobs[j].id_index] + "'");
         Status s = ReplyError(**r);
         if (!s.ok() && s.code() != Code::kAlreadyExists) {
           return s.WithContext("init '" + ids[jobs[j].id_index] + "'");
@@ -181,7 +184,8 @@ Status ClientImpl::Init(const std::vector<std::string>& ids_in, InitStrategy str
       [&](size_t p, Result<ResponsePtr> r) -> Status {
         const std::string& id = ids[jobs[pointers[p]].id_index];
         if (!r.ok()) return r.status().WithContext("init '" + id + "' (pointer)");
-        SHOVEL_RETURN_IF_ERROR(ReplyError(**r).WithContext("init '" + id + "' (pointer)"));
+        SHOVEL_RETURN_IF_ERROR(
+            ReplyError(**r).WithContext("init '" + id + "' (pointer)"));
         report(1);
         return Status::Ok();
       });
@@ -219,7 +223,8 @@ Result<std::optional<double>> ClientImpl::NodeCacheScore(std::string_view node,
                                                          std::string_view id) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
   auto view = View();
-  if (std::find(view->node_ids.begin(), view->node_ids.end(), node) == view->node_ids.end()) {
+  if (std::find(view->node_ids.begin(), view->node_ids.end(), node) ==
+      view->node_ids.end()) {
     return Status::NotFound("node '" + std::string(node) + "' is not a member");
   }
   SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> holders, NodeIds(id));

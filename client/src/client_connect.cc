@@ -31,8 +31,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
   }
   for (const auto& e : endpoints) {
     if (e.find("://") == std::string::npos) {
-      return Status::InvalidArgument("worker '" + e +
-                                     "' is not a ZeroMQ endpoint (expected tcp://HOST:PORT)");
+      return Status::InvalidArgument(
+          "worker '" + e + "' is not a ZeroMQ endpoint (expected tcp://HOST:PORT)");
     }
   }
   client::ClientDeps deps;

@@ -12,8 +12,8 @@ using wire::Op;
 Status ReplyError(const Response& r) {
   Status s = wire::ReplyStatus(r.reply);
   if (s.ok() || !s.message().empty()) return s;
-  return Status(s.code(), "worker " + r.endpoint + " answered " +
-                              std::string(CodeName(s.code())));
+  return Status(s.code(),
+                "worker " + r.endpoint + " answered " + std::string(CodeName(s.code())));
 }
 
 ClientImpl::ClientImpl(ClientDeps deps)
@@ -94,7 +94,8 @@ Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string en
       return r;
     }
     if (r->reply.payload.empty() || r->reply.payload[0].empty()) {
-      return Status::Protocol("worker " + endpoint + " sent a redirect without an endpoint");
+      return Status::Protocol("worker " + endpoint +
+                              " sent a redirect without an endpoint");
     }
     Redirect to{std::string(r->reply.payload[0]),
                 r->reply.payload.size() > 1 ? std::string(r->reply.payload[1]) : ""};
@@ -118,7 +119,8 @@ Result<ResponsePtr> ClientImpl::CallId(const OutRequest& req) {
   return CallIdOnce(req, std::move(home), false);
 }
 
-Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id, std::string_view data) {
+Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id,
+                                        std::string_view data) {
   OutRequest req = MakeRequest(op, id);
   req.payload.push_back(data);
   SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(req));
@@ -155,12 +157,13 @@ Result<std::string> ClientImpl::Get(std::string_view id, uint64_t offset,
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     std::string out;
     bool sunk = false;
-    last = StreamGet(id, offset, length,
-                     [&](std::string_view piece) {
-                       out.append(piece);
-                       return Status::Ok();
-                     },
-                     &sunk);
+    last = StreamGet(
+        id, offset, length,
+        [&](std::string_view piece) {
+          out.append(piece);
+          return Status::Ok();
+        },
+        &sunk);
     if (last.ok()) return out;
     if (last.code() != Code::kConflict) return last;
   }
@@ -252,9 +255,8 @@ Status ClientImpl::Rename(std::string_view from, std::string_view to) {
   }
   // Across workers: copy (streamed), then delete the source.
   auto w = NewUploadWriter(this, std::string(to), WriteMode::kSet);
-  SHOVEL_RETURN_IF_ERROR(GetTo(from, 0, kWholeBlob, [&](std::string_view piece) {
-    return w->Write(piece);
-  }));
+  SHOVEL_RETURN_IF_ERROR(GetTo(from, 0, kWholeBlob,
+                               [&](std::string_view piece) { return w->Write(piece); }));
   SHOVEL_RETURN_IF_ERROR(w->Commit().status());
   if (!st.attrs.empty()) SHOVEL_RETURN_IF_ERROR(SetAttrs(to, st.attrs, {}));
   return Delete(from);
@@ -275,9 +277,12 @@ Result<InitStrategy> ParseInitStrategy(std::string_view name) {
 
 std::string_view InitStrategyName(InitStrategy s) {
   switch (s) {
-    case InitStrategy::kUniformNodes: return "uniform_nodes";
-    case InitStrategy::kUniformCpu: return "uniform_cpu";
-    case InitStrategy::kUniformMemory: return "uniform_memory";
+    case InitStrategy::kUniformNodes:
+      return "uniform_nodes";
+    case InitStrategy::kUniformCpu:
+      return "uniform_cpu";
+    case InitStrategy::kUniformMemory:
+      return "uniform_memory";
   }
   return "unknown";
 }

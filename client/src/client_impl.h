@@ -56,8 +56,7 @@ class ClientImpl : public Client {
   ~ClientImpl() override;
 
   Result<uint64_t> Set(std::string_view id, std::string_view data) override;
-  Result<std::string> Get(std::string_view id, uint64_t offset,
-                          uint64_t length) override;
+  Result<std::string> Get(std::string_view id, uint64_t offset, uint64_t length) override;
   Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
                const std::function<Status(std::string_view)>& sink) override;
   Result<uint64_t> Append(std::string_view id, std::string_view data) override;
@@ -72,8 +71,8 @@ class ClientImpl : public Client {
   Status Delete(std::string_view id) override;
   Result<BlobStat> Stat(std::string_view id) override;
   Result<bool> Exists(std::string_view id) override;
-  Result<ListPage> List(std::string_view prefix, std::string_view cursor,
-                        uint32_t limit, bool delimiter) override;
+  Result<ListPage> List(std::string_view prefix, std::string_view cursor, uint32_t limit,
+                        bool delimiter) override;
   Status Rename(std::string_view from, std::string_view to) override;
   Status SetAttrs(std::string_view id, const std::map<std::string, std::string>& set,
                   const std::vector<std::string>& drop) override;
@@ -100,8 +99,7 @@ class ClientImpl : public Client {
   Result<ResponsePtr> CallIdOnce(const OutRequest& req, std::string endpoint,
                                  bool from_cache);
   Status StreamGet(std::string_view id, uint64_t offset, uint64_t length,
-                   const std::function<Status(std::string_view)>& sink,
-                   bool* sunk_any);
+                   const std::function<Status(std::string_view)>& sink, bool* sunk_any);
   Result<uint64_t> WriteSmall(wire::Op op, std::string_view id, std::string_view data);
   Result<std::vector<NodeInfo>> Stats(const PlacementView& view);
   void OnMembershipChange();

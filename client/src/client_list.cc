@@ -13,8 +13,10 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
                                   uint32_t limit, bool delimiter) {
   SHOVEL_RETURN_IF_ERROR(ValidatePrefix(prefix));
   if (delimiter && !prefix.empty() && prefix.back() != '/') {
-    return Status::InvalidArgument("list with a delimiter needs a prefix that is empty "
-                                   "or ends in '/' (got '" + std::string(prefix) + "')");
+    return Status::InvalidArgument(
+        "list with a delimiter needs a prefix that is empty "
+        "or ends in '/' (got '" +
+        std::string(prefix) + "')");
   }
   if (limit == 0) limit = 1000;
   limit = std::min<uint32_t>(limit, wire::kMaxListEntries);
@@ -75,7 +77,8 @@ std::vector<Result<uint64_t>> ClientImpl::MultiSet(
   }
   for (size_t i = 0; i < items.size(); ++i) {
     if (!calls[i]) {
-      if (out[i].status().code() == Code::kInternal) out[i] = Set(items[i].first, items[i].second);
+      if (out[i].status().code() == Code::kInternal)
+        out[i] = Set(items[i].first, items[i].second);
       continue;
     }
     auto r = calls[i]->Wait();
@@ -90,7 +93,8 @@ std::vector<Result<uint64_t>> ClientImpl::MultiSet(
   return out;
 }
 
-std::vector<Result<std::string>> ClientImpl::MultiGet(const std::vector<std::string>& ids) {
+std::vector<Result<std::string>> ClientImpl::MultiGet(
+    const std::vector<std::string>& ids) {
   std::vector<Result<std::string>> out(ids.size(), Status::Internal("not sent"));
   std::vector<std::shared_ptr<PendingCall>> calls(ids.size());
   auto view = View();
@@ -115,8 +119,8 @@ std::vector<Result<std::string>> ClientImpl::MultiGet(const std::vector<std::str
     auto r = calls[i]->Wait();
     if (r.ok() && ReplyError(**r).ok() && !((*r)->reply.header.flags & wire::kFlagMore)) {
       out[i] = (*r)->PayloadBytes();
-    } else if (r.ok() && ((*r)->reply.header.status == Code::kRedirect ||
-                          ReplyError(**r).ok())) {
+    } else if (r.ok() &&
+               ((*r)->reply.header.status == Code::kRedirect || ReplyError(**r).ok())) {
       out[i] = Get(ids[i], 0, kWholeBlob);  // redirect or large: the full path
     } else {
       out[i] = r.ok() ? ReplyError(**r) : r.status();

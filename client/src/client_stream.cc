@@ -46,7 +46,8 @@ Status ClientImpl::StreamGet(std::string_view id, uint64_t offset, uint64_t leng
   std::deque<Piece> window;
   uint64_t next = pos;  // first byte not yet requested
   auto issue = [&](uint64_t at, uint64_t len) {
-    OutRequest req = MakeRequest(Op::kGet, id, wire::kFlagIfVersion | wire::kFlagNoRedirect);
+    OutRequest req =
+        MakeRequest(Op::kGet, id, wire::kFlagIfVersion | wire::kFlagNoRedirect);
     req.header.offset = at;
     req.header.length = len;
     req.header.version_no = version;

@@ -13,11 +13,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <thread>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shovel/status.h"
@@ -75,7 +75,7 @@ class StaticMembership : public Membership {
   // while calling listeners.
   std::mutex refresh_mu_;
   std::mutex mu_;
-  MemberSet set_;  // guarded by mu_
+  MemberSet set_;                    // guarded by mu_
   std::vector<Listener> listeners_;  // guarded by mu_
   bool stop_ = false;                // guarded by mu_
   std::condition_variable stop_cv_;  // with mu_

@@ -34,8 +34,8 @@ class RedirectCache {
 
   const size_t capacity_;
   std::mutex mu_;
-  uint64_t generation_ = 0;                          // guarded by mu_
-  std::unordered_map<std::string, Redirect> map_;    // guarded by mu_
+  uint64_t generation_ = 0;                        // guarded by mu_
+  std::unordered_map<std::string, Redirect> map_;  // guarded by mu_
 };
 
 }  // namespace shovel::client

@@ -30,7 +30,8 @@ void PendingCall::Complete(Result<ResponsePtr> r) {
 std::shared_ptr<PendingCall> Transport::Start(const std::string& endpoint,
                                               const OutRequest& request) {
   auto call = std::make_shared<PendingCall>();
-  Send(endpoint, request, [call](Result<ResponsePtr> r) { call->Complete(std::move(r)); });
+  Send(endpoint, request,
+       [call](Result<ResponsePtr> r) { call->Complete(std::move(r)); });
   return call;
 }
 

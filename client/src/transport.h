@@ -13,14 +13,13 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
-#include <optional>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "shovel/protocol.h"

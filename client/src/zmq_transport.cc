@@ -13,7 +13,6 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-
 #include <zmq_addon.hpp>
 
 #include "transport.h"

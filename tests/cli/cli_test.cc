@@ -188,8 +188,9 @@ TEST_F(CliTest, InitThousandIdsSpreadsExactly) {
   EXPECT_EQ(m.code, 0);
   EXPECT_EQ(m.out.substr(0, m.out.find('\n')),
             "NODE  ENDPOINT" + std::string(m.out.find("CORES") - 14, ' ') +
-                "CORES  MEMORY" + m.out.substr(m.out.find("MEMORY") + 6,
-                                               m.out.find('\n') - m.out.find("MEMORY") - 6));
+                "CORES  MEMORY" +
+                m.out.substr(m.out.find("MEMORY") + 6,
+                             m.out.find('\n') - m.out.find("MEMORY") - 6));
   int lines = 0;
   for (char c : m.out) lines += c == '\n';
   EXPECT_EQ(lines, 4);
@@ -200,7 +201,8 @@ TEST_F(CliTest, InitThousandIdsSpreadsExactly) {
 
 TEST_F(CliTest, InitFromFileAndIds) {
   std::ofstream("/tmp/shovelctl-ids") << "f/1\nf/2\n\nf/3\n";
-  CtlRun r = Ctl({"init", "--from-file", "/tmp/shovelctl-ids", "--strategy", "uniform_cpu"});
+  CtlRun r =
+      Ctl({"init", "--from-file", "/tmp/shovelctl-ids", "--strategy", "uniform_cpu"});
   std::remove("/tmp/shovelctl-ids");
   EXPECT_EQ(r.out, "initialized 3 ids (uniform_cpu)\n");
   EXPECT_EQ(Ctl({"--json", "init", "g/1", "g/2"}).out,
@@ -266,7 +268,9 @@ TEST_F(CliTest, InteractiveShellHasEditingAndHistory) {
     }
     return seen.find(needle) != std::string::npos;
   };
-  auto type = [&](const std::string& s) { ASSERT_EQ(write(master, s.data(), s.size()), (ssize_t)s.size()); };
+  auto type = [&](const std::string& s) {
+    ASSERT_EQ(write(master, s.data(), s.size()), (ssize_t)s.size());
+  };
   ASSERT_TRUE(read_until("shovel> "));
   type("set sh/x --value first-value\r");
   type("get sh/x\r");

@@ -186,7 +186,8 @@ TEST_F(ThreeWorkers, InitThousandIdsIsExactAndPinned) {
     ASSERT_TRUE(h.ok()) << id << ": " << h.status().ToString();
     ++per_node[(*h)[0]];
   }
-  EXPECT_EQ(per_node, (std::map<std::string, int>{{"w1", 334}, {"w2", 333}, {"w3", 333}}));
+  EXPECT_EQ(per_node,
+            (std::map<std::string, int>{{"w1", 334}, {"w2", 333}, {"w3", 333}}));
   // Writes follow the pointers: data stays where init put it.
   auto before = *c.NodeIds("init/7");
   ASSERT_TRUE(c.Set("init/7", "payload").ok());
@@ -286,7 +287,8 @@ TEST(Integration, UnreachableWorkerErrorsAfterTheDeadline) {
   auto g = c->Get("x");
   auto took = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(g.ok());
-  EXPECT_TRUE(g.status().code() == Code::kUnavailable || g.status().code() == Code::kTimeout);
+  EXPECT_TRUE(g.status().code() == Code::kUnavailable ||
+              g.status().code() == Code::kTimeout);
   EXPECT_NE(g.status().message().find(endpoint), std::string::npos);
   EXPECT_LT(took, 3s);
   auto m = c->Members();

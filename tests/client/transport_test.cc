@@ -1,11 +1,11 @@
 // The ZeroMQ transport over inproc://, against a fake worker (a ROUTER
 // socket in a test thread) that answers in an order the test chooses.
+#include "transport.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 #include <zmq_addon.hpp>
-
-#include "transport.h"
 
 namespace shovel::client {
 namespace {

@@ -1,8 +1,8 @@
 #include "worker_fixture.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,8 +35,9 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& n
   w->node_id_ = node_id;
   std::string ready = w->dir_ + "/ready";
   std::string bin = WorkerBinary();
-  std::vector<std::string> args = {bin, "--listen", listen, "--max-memory", max_memory,
-                                   "--node-id", node_id, "--ready-file", ready};
+  std::vector<std::string> args = {bin,        "--listen",  listen,  "--max-memory",
+                                   max_memory, "--node-id", node_id, "--ready-file",
+                                   ready};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -96,7 +97,8 @@ WorkerProcess::~WorkerProcess() {
 Result<Cluster> Cluster::Start(int n, const std::string& max_memory) {
   Cluster c;
   for (int i = 1; i <= n; ++i) {
-    SHOVEL_ASSIGN_OR_RETURN(auto w, WorkerProcess::Start("w" + std::to_string(i), max_memory));
+    SHOVEL_ASSIGN_OR_RETURN(auto w,
+                            WorkerProcess::Start("w" + std::to_string(i), max_memory));
     c.workers.push_back(std::move(w));
   }
   return c;
