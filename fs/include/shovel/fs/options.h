@@ -1,0 +1,46 @@
+// The shovelfs command line (pure parsing, thread-safe).
+//
+//   shovelfs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]
+//
+// SOURCE is how mount.fuse3 passes the cluster: "local" (or "shovelfs": an
+// embedded in-process worker), a comma-separated list of tcp:// worker
+// endpoints, or a Consul URL (http://, https://). Without SOURCE and without
+// -o workers=/consul=, shovelfs embeds a worker. Options of shovelfs itself:
+//   workers=tcp://H:P[,tcp://H:P...]  consul=URL  max_memory=SIZE
+//   node_id=NAME  max_write=SIZE  attr_timeout=SECONDS  threads=N
+// FUSE mount options (allow_other, ro, nosuid...) go to libfuse; fstab-only
+// words (defaults, noauto, nofail, _netdev, x-*) are ignored. Anything else
+// is an error naming the option.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shovel/status.h"
+
+namespace shovel::fs {
+
+struct MountConfig {
+  std::string mountpoint;
+  std::string source;                // as given; "" when none
+  std::vector<std::string> workers;  // static membership
+  std::string consul;                // Consul agent URL
+  bool embedded() const { return workers.empty() && consul.empty(); }
+  bool foreground = false;
+  bool debug = false;
+  bool help = false;
+  bool version = false;
+  uint64_t max_memory = 0;  // embedded worker; 0 = a quarter of RAM
+  std::string node_id;      // embedded worker's node id
+  uint64_t max_write = 1ull << 20;
+  double attr_timeout = 1.0;
+  unsigned threads = 16;  // most FUSE worker threads
+  std::vector<std::string> fuse_options;
+};
+
+Result<MountConfig> ParseCommandLine(const std::vector<std::string>& args);
+
+std::string Usage();
+
+}  // namespace shovel::fs

@@ -1,0 +1,37 @@
+// Path <-> id mapping of shovelfs (pure functions, thread-safe).
+//
+// Every cache id is the file "/<id>". A directory is a '/'-separated prefix:
+// it exists while some id lies under it, or while its marker id
+// "<dir>/.shovelfs.dir" exists. mkdir stores the marker (an empty blob whose
+// attributes hold the directory's mode, owner and xattrs); rmdir deletes it.
+// The marker never shows in listings and cannot be opened or created by name.
+// The root directory is the empty path "".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "shovel/status.h"
+
+namespace shovel::fs {
+
+inline constexpr std::string_view kDirMarker = ".shovelfs.dir";
+inline constexpr size_t kMaxNameBytes = 255;
+
+// The id of `name` inside directory `dir` ("" is the root). Errors:
+// "name too long" (ENAMETOOLONG) for a name > 255 bytes or an id > 1024
+// bytes; InvalidArgument for anything else ValidateId rejects, and for the
+// reserved marker name.
+Result<std::string> ChildId(std::string_view dir, std::string_view name);
+
+// "a/b" -> "a/b/"; "" -> "" (the List prefix of a directory).
+std::string DirPrefix(std::string_view dir);
+
+// The marker id of directory `dir` ("a/b" -> "a/b/.shovelfs.dir"). The root
+// has no marker; callers must not ask for it.
+std::string MarkerId(std::string_view dir);
+
+// The last component of a path ("a/b" -> "b", "" -> "").
+std::string_view BaseName(std::string_view path);
+
+}  // namespace shovel::fs

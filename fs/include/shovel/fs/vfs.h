@@ -1,0 +1,159 @@
+// Vfs: the semantics of shovelfs, with no FUSE in it.
+//
+// Maps inodes, names, handles and open flags to shovel::Client calls (see
+// paths.h for how ids become files and directories, file_handle.h for how
+// writes become set/append, attr.h for what is stored with an id). The FUSE
+// binding (fuse_ops.cc) decodes each request, calls one method here and turns
+// the result into one reply; errno is made there from the returned Status
+// (fuse_edge.h). Unit-tested against an in-memory Client and a real one.
+//
+// Consistency: close-to-open, like NFS. Open asks the cache for the blob's
+// version; the kernel page cache is kept (OpenReply::keep_cache) only while
+// that version equals the one the cache was filled from, else the binding
+// drops it and the stale attributes (OpenReply::attrs_stale). A Stat taken by
+// the lookup that starts the same open(2) (< 10 ms old) serves the open.
+//
+// Thread-safety: every method is thread-safe. Locks (never held across a
+// Client call): handles_mu_, then the FileHandle's own mutex is taken only
+// after handles_mu_ is released; dirs_mu_ and hints_mu_ are leaves. The
+// InodeTable has its own leaf lock. The Client must outlive the Vfs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "shovel/client.h"
+#include "shovel/fs/attr.h"
+#include "shovel/fs/file_handle.h"
+#include "shovel/fs/inode_table.h"
+
+namespace shovel::fs {
+
+struct VfsOptions {
+  Owner owner;  // owner of everything without a stored uid/gid
+  HandleLimits limits;
+  // Warnings a user should see (a refused xattr, a failed close-time commit).
+  std::function<void(std::string_view)> log;
+};
+
+struct OpenReply {
+  uint64_t fh = 0;
+  bool keep_cache = false;   // page cache still holds this version
+  bool direct_io = false;    // O_APPEND: bypass the page cache
+  bool attrs_stale = false;  // kernel attributes may be old: invalidate them
+};
+
+struct DirEntry {
+  std::string name;
+  bool is_dir = false;
+  uint64_t next_offset = 0;  // the readdir offset that follows this entry
+};
+
+struct FsStats {
+  uint64_t total_bytes = 0;
+  uint64_t used_bytes = 0;
+  uint64_t ids = 0;
+};
+
+enum class XattrSetMode { kAny, kCreate, kReplace };
+
+class Vfs {
+ public:
+  Vfs(Client* client, VfsOptions options);
+  ~Vfs();
+  Vfs(const Vfs&) = delete;
+  Vfs& operator=(const Vfs&) = delete;
+
+  // Names. Lookup, MkDir and Create add one kernel reference to the inode.
+  Result<Attr> Lookup(uint64_t parent, std::string_view name);
+  void Forget(uint64_t ino, uint64_t nlookup);
+  Result<Attr> GetAttr(uint64_t ino);
+  Result<Attr> SetAttr(uint64_t ino, std::optional<uint64_t> fh,
+                       const AttrChange& change);
+  Result<Attr> MkDir(uint64_t parent, std::string_view name, uint32_t perm, Owner who);
+  Status RmDir(uint64_t parent, std::string_view name);
+  Status Unlink(uint64_t parent, std::string_view name);
+  Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                std::string_view new_name, bool no_replace);
+
+  // Files. `flags` are open(2) flags.
+  struct Created {
+    Attr attr;
+    OpenReply open;
+  };
+  Result<Created> Create(uint64_t parent, std::string_view name, uint32_t perm, int flags,
+                         Owner who);
+  Result<OpenReply> Open(uint64_t ino, int flags);
+  Result<std::string> Read(uint64_t fh, uint64_t off, uint64_t size);
+  Result<size_t> Write(uint64_t fh, uint64_t off, std::string_view data);
+  Status Flush(uint64_t fh);
+  Status Fsync(uint64_t fh);
+  Status Release(uint64_t fh);
+
+  // Directories. Offsets 0 and 1 are "." and "..".
+  Result<uint64_t> OpenDir(uint64_t ino);
+  Result<std::vector<DirEntry>> ReadDir(uint64_t fh, uint64_t offset, size_t max);
+  void ReleaseDir(uint64_t fh);
+
+  Result<FsStats> StatFs();
+
+  // Extended attributes (see docs/shovelfs.md for the user.shovel.* names).
+  Result<std::string> GetXattr(uint64_t ino, std::string_view name);
+  Result<std::vector<std::string>> ListXattr(uint64_t ino);
+  Status SetXattr(uint64_t ino, std::string_view name, std::string_view value,
+                  XattrSetMode mode);
+  Status RemoveXattr(uint64_t ino, std::string_view name);
+
+  const InodeTable& inodes() const { return inodes_; }
+
+ private:
+  struct OpenFile {
+    uint64_t ino = 0;
+    std::shared_ptr<FileHandle> handle;
+  };
+  struct DirHandle;
+  struct StatHint {
+    BlobStat stat;
+    int64_t taken_ns = 0;
+  };
+
+  Result<InodeInfo> Node(uint64_t ino) const;
+  Result<InodeInfo> DirNode(uint64_t ino) const;
+  // Attributes of directory `path` from its marker; NotFound if it is gone.
+  Result<Attr> DirAttr(const std::string& path);
+  Status EnsureMarker(const std::string& dir);
+  Status ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
+                      const StoredChange& change);
+  Status Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
+                  uint64_t size);
+  Result<BlobStat> StatForOpen(uint64_t ino, const std::string& id);
+  uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle);
+  std::shared_ptr<FileHandle> Handle(uint64_t fh) const;
+  // A handle of `ino` holding uncommitted data or attributes, if any.
+  std::shared_ptr<FileHandle> PendingHandle(uint64_t ino) const;
+  void Warn(std::string_view message) const;
+
+  Client* const client_;
+  const VfsOptions options_;
+  InodeTable inodes_;
+
+  mutable std::mutex handles_mu_;  // guards handles_, next_fh_
+  std::unordered_map<uint64_t, OpenFile> handles_;
+  uint64_t next_fh_ = 1;
+
+  mutable std::mutex dirs_mu_;  // guards dirs_, next_dir_
+  std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
+  uint64_t next_dir_ = 1;
+
+  mutable std::mutex hints_mu_;  // guards hints_
+  std::unordered_map<uint64_t, StatHint> hints_;
+};
+
+}  // namespace shovel::fs

@@ -1,0 +1,129 @@
+// shovelfs: parses the command line, builds the object graph (embedded
+// worker or a cluster client, the Vfs, the FUSE mount) and runs it.
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shovel/client.h"
+#include "shovel/fs/daemon.h"
+#include "shovel/fs/fuse_mount.h"
+#include "shovel/fs/options.h"
+#include "shovel/fs/vfs.h"
+#include "shovel/size.h"
+#include "shovel/worker/worker.h"
+
+namespace {
+
+using shovel::Status;
+using shovel::fs::MountConfig;
+
+uint64_t QuarterOfRam() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 1ull << 30;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4;
+}
+
+class App {
+ public:
+  App(MountConfig cfg) : cfg_(std::move(cfg)) {}  // NOLINT
+
+  int Main() {
+    if (!cfg_.foreground) {
+      Status s = daemon_.Start();
+      if (!s.ok()) return Die(s);
+    }
+    Status s = Build();
+    if (!s.ok()) return Die(s);
+    daemon_.Ready();
+    s = mount_->Run();
+    mount_.reset();  // unmount before the client and worker go
+    if (!s.ok()) Log(s.ToString());
+    return s.ok() ? 0 : 1;
+  }
+
+ private:
+  Status Build() {
+    shovel::ClientOptions co;
+    co.workers = cfg_.workers;
+    co.consul_addr = cfg_.consul;
+    if (cfg_.embedded()) {
+      shovel::worker::WorkerOptions wo;
+      wo.listen = "tcp://127.0.0.1:0";
+      wo.node_id = cfg_.node_id;
+      wo.max_memory = cfg_.max_memory != 0 ? cfg_.max_memory : QuarterOfRam();
+      auto w = shovel::worker::Worker::Start(wo);
+      if (!w.ok()) return w.status().WithContext("embedded worker");
+      worker_ = std::move(w).value();
+      co.workers = {worker_->endpoint()};
+    }
+    auto c = shovel::Client::Connect(co);
+    if (!c.ok()) return c.status().WithContext("connecting to the cluster");
+    client_ = std::move(c).value();
+    shovel::fs::VfsOptions vo;
+    vo.owner = {getuid(), getgid()};
+    vo.log = [this](std::string_view m) { Log(std::string(m)); };
+    vfs_ = std::make_unique<shovel::fs::Vfs>(client_.get(), std::move(vo));
+    shovel::fs::FuseMountOptions mo;
+    mo.mountpoint = cfg_.mountpoint;
+    mo.fuse_options = cfg_.fuse_options;
+    mo.debug = cfg_.debug;
+    mo.attr_timeout = cfg_.attr_timeout;
+    mo.max_write = static_cast<uint32_t>(cfg_.max_write);
+    mo.max_threads = cfg_.threads;
+    auto m = shovel::fs::FuseMount::Mount(vfs_.get(), mo);
+    if (!m.ok()) return m.status();
+    mount_ = std::move(m).value();
+    return Status::Ok();
+  }
+
+  int Die(const Status& s) {
+    std::string msg = s.ToString();
+    if (daemon_.daemonized()) {
+      daemon_.Fail(msg);
+    } else {
+      std::fprintf(stderr, "shovelfs: %s\n", msg.c_str());
+    }
+    return 1;
+  }
+
+  void Log(const std::string& m) const {
+    if (cfg_.foreground) {
+      std::fprintf(stderr, "shovelfs: %s\n", m.c_str());
+    } else {
+      syslog(LOG_WARNING, "shovelfs %s: %s", cfg_.mountpoint.c_str(), m.c_str());
+    }
+  }
+
+  MountConfig cfg_;
+  shovel::fs::Daemonizer daemon_;
+  // Destroyed in reverse: mount, vfs, client, worker.
+  std::unique_ptr<shovel::worker::Worker> worker_;
+  std::unique_ptr<shovel::Client> client_;
+  std::unique_ptr<shovel::fs::Vfs> vfs_;
+  std::unique_ptr<shovel::fs::FuseMount> mount_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto cfg = shovel::fs::ParseCommandLine(args);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "shovelfs: %s\n", cfg.status().message().c_str());
+    return 1;
+  }
+  if (cfg->help) {
+    std::fputs(shovel::fs::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (cfg->version) {
+    std::puts("shovelfs 0.1.0");
+    return 0;
+  }
+  return App(*std::move(cfg)).Main();
+}

@@ -1,0 +1,395 @@
+#include "shovel/fs/file_handle.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace shovel::fs {
+namespace {
+
+constexpr uint64_t kZeroBlock = 1ull << 20;
+
+}  // namespace
+
+FileHandle::FileHandle(Client* client, std::string id, Mode mode, BaseState base,
+                       HandleLimits limits)
+    : client_(client),
+      limits_(limits),
+      id_(std::move(id)),
+      mode_(mode),
+      base_(std::move(base)) {
+  keep_ = size_ = base_.size;
+  stream_open_ = mode_ == Mode::kStream;
+}
+
+FileHandle::~FileHandle() {
+  if (prefetch_.valid()) prefetch_.wait();
+  if (writer_) writer_->Abort();
+}
+
+void FileHandle::SetId(std::string id) {
+  std::lock_guard lock(mu_);
+  id_ = std::move(id);
+}
+
+uint64_t FileHandle::committed_version() const {
+  std::lock_guard lock(mu_);
+  return committed_version_;
+}
+
+bool FileHandle::HasPendingDataLocked() const {
+  return (mode_ == Mode::kStream && stream_open_) || dirty_;
+}
+
+std::optional<FileHandle::Pending> FileHandle::PendingView() const {
+  std::lock_guard lock(mu_);
+  if (!HasPendingDataLocked() && !has_pending_attrs_) return std::nullopt;
+  Pending p;
+  p.size =
+      mode_ == Mode::kStream && stream_open_ ? std::max(streamed_, min_size_) : size_;
+  p.attrs = base_.attrs;
+  for (const auto& key : pending_attrs_.drop) p.attrs.erase(key);
+  for (const auto& [k, v] : pending_attrs_.set) p.attrs[k] = v;
+  return p;
+}
+
+// ---- writes ----
+
+Result<size_t> FileHandle::Write(uint64_t off, std::string_view data) {
+  std::lock_guard lock(mu_);
+  if (mode_ == Mode::kAppend) {
+    SHOVEL_ASSIGN_OR_RETURN(uint64_t version, client_->Append(id_, data));
+    committed_version_ = version;
+    return data.size();
+  }
+  if (mode_ == Mode::kStream && stream_open_) {
+    SHOVEL_RETURN_IF_ERROR(StreamWriteLocked(off, data));
+    return data.size();
+  }
+  PatchWriteLocked(off, data);
+  if (dirty_bytes_ > limits_.max_dirty) SHOVEL_RETURN_IF_ERROR(CommitPatchLocked());
+  return data.size();
+}
+
+Status FileHandle::StreamWriteLocked(uint64_t off, std::string_view data) {
+  if (off < streamed_ || off - streamed_ > limits_.max_gap) {
+    // Not sequential: commit what was streamed and continue as a patch.
+    SHOVEL_RETURN_IF_ERROR(CommitStreamLocked());
+    PatchWriteLocked(off, data);
+    return Status::Ok();
+  }
+  if (off > streamed_) SHOVEL_RETURN_IF_ERROR(StreamZerosLocked(off - streamed_));
+  if (!writer_) {
+    SHOVEL_ASSIGN_OR_RETURN(writer_, client_->OpenWriter(id_, WriteMode::kSet));
+  }
+  Status s = writer_->Write(data);
+  if (!s.ok()) {
+    writer_.reset();  // aborts; the old value stays whole
+    stream_open_ = false;
+    mode_ = Mode::kRead;
+    return s;
+  }
+  streamed_ += data.size();
+  return Status::Ok();
+}
+
+Status FileHandle::StreamZerosLocked(uint64_t n) {
+  static const std::string kZeros(kZeroBlock, '\0');
+  if (!writer_) {
+    SHOVEL_ASSIGN_OR_RETURN(writer_, client_->OpenWriter(id_, WriteMode::kSet));
+  }
+  while (n > 0) {
+    uint64_t step = std::min<uint64_t>(n, kZeroBlock);
+    SHOVEL_RETURN_IF_ERROR(writer_->Write(std::string_view(kZeros).substr(0, step)));
+    streamed_ += step;
+    n -= step;
+  }
+  return Status::Ok();
+}
+
+Status FileHandle::CommitStreamLocked() {
+  if (!stream_open_) return Status::Ok();
+  uint64_t version;
+  if (min_size_ > streamed_) {
+    Status s = StreamZerosLocked(min_size_ - streamed_);
+    if (!s.ok()) {
+      writer_.reset();
+      stream_open_ = false;
+      mode_ = Mode::kRead;
+      return s;
+    }
+  }
+  if (writer_) {
+    Result<uint64_t> r = writer_->Commit();
+    writer_.reset();
+    stream_open_ = false;
+    mode_ = Mode::kRead;
+    if (!r.ok()) return r.status();
+    version = *r;
+  } else {
+    stream_open_ = false;
+    mode_ = Mode::kRead;
+    SHOVEL_ASSIGN_OR_RETURN(version, client_->Set(id_, ""));
+  }
+  AfterCommitLocked(version, streamed_);
+  return Status::Ok();
+}
+
+void FileHandle::AfterCommitLocked(uint64_t version, uint64_t size) {
+  base_.exists = true;
+  base_.size = keep_ = size_ = size;
+  base_.version = committed_version_ = version;
+  extents_.clear();
+  dirty_bytes_ = 0;
+  dirty_ = false;
+  block_valid_ = false;
+}
+
+void FileHandle::PatchWriteLocked(uint64_t off, std::string_view data) {
+  if (data.empty()) return;
+  uint64_t end = off + data.size();
+  std::string merged(data);
+  uint64_t start = off;
+  // Merge every extent that overlaps or touches [off, end).
+  auto it = extents_.upper_bound(off);
+  if (it != extents_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->first + prev->second.size() >= off) it = prev;
+  }
+  while (it != extents_.end() && it->first <= end) {
+    uint64_t e_off = it->first;
+    const std::string& e = it->second;
+    uint64_t e_end = e_off + e.size();
+    if (e_off < start) {
+      merged.insert(0, e.substr(0, start - e_off));
+      start = e_off;
+    }
+    if (e_end > end) {
+      merged.append(e.substr(end - e_off));
+      end = e_end;
+    }
+    dirty_bytes_ -= e.size();
+    it = extents_.erase(it);
+  }
+  dirty_bytes_ += merged.size();
+  extents_.emplace(start, std::move(merged));
+  size_ = std::max(size_, end);
+  dirty_ = true;
+  block_valid_ = false;
+}
+
+void FileHandle::PatchTruncateLocked(uint64_t size) {
+  auto it = extents_.lower_bound(size);
+  while (it != extents_.end()) {
+    dirty_bytes_ -= it->second.size();
+    it = extents_.erase(it);
+  }
+  if (it = extents_.lower_bound(size); it != extents_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->first + prev->second.size() > size) {
+      dirty_bytes_ -= prev->first + prev->second.size() - size;
+      prev->second.resize(size - prev->first);
+    }
+  }
+  keep_ = std::min(keep_, size);
+  size_ = size;
+  dirty_ = true;
+  block_valid_ = false;
+}
+
+Status FileHandle::Truncate(uint64_t size) {
+  std::lock_guard lock(mu_);
+  if (mode_ == Mode::kStream && stream_open_) {
+    if (size >= streamed_) {
+      min_size_ = size;
+      return Status::Ok();
+    }
+    SHOVEL_RETURN_IF_ERROR(CommitStreamLocked());
+  }
+  if (size == size_ && !dirty_) return Status::Ok();
+  PatchTruncateLocked(size);
+  return Status::Ok();
+}
+
+Status FileHandle::CommitPatchLocked() {
+  if (!dirty_) return Status::Ok();
+  bool extends_only = keep_ == base_.size && extents_.size() == 1 &&
+                      extents_.begin()->first == base_.size &&
+                      size_ == base_.size + extents_.begin()->second.size();
+  if (extends_only && base_.exists) {
+    Result<uint64_t> r = client_->Append(id_, extents_.begin()->second);
+    if (!r.ok()) {
+      AfterCommitLocked(base_.version, base_.size);  // drop the failed bytes
+      committed_version_ = 0;
+      return r.status();
+    }
+    AfterCommitLocked(*r, size_);
+    return Status::Ok();
+  }
+  Status s = RebuildLocked();
+  if (!s.ok()) {
+    AfterCommitLocked(base_.version, base_.size);
+    committed_version_ = 0;
+  }
+  return s;
+}
+
+// Streams the new value: base bytes below keep_, zeros above, extents on top.
+Status FileHandle::RebuildLocked() {
+  SHOVEL_ASSIGN_OR_RETURN(std::unique_ptr<Writer> w,
+                          client_->OpenWriter(id_, WriteMode::kSet));
+  static const std::string kZeros(kZeroBlock, '\0');
+  uint64_t pos = 0;
+  auto copy_until = [&](uint64_t end) -> Status {
+    if (pos < std::min(end, keep_)) {
+      uint64_t n = std::min(end, keep_) - pos;
+      uint64_t got = 0;
+      SHOVEL_RETURN_IF_ERROR(
+          client_->GetTo(id_, pos, n, [&](std::string_view piece) -> Status {
+            got += piece.size();
+            return w->Write(piece);
+          }));
+      pos += got;
+    }
+    while (pos < end) {
+      uint64_t step = std::min<uint64_t>(end - pos, kZeroBlock);
+      SHOVEL_RETURN_IF_ERROR(w->Write(std::string_view(kZeros).substr(0, step)));
+      pos += step;
+    }
+    return Status::Ok();
+  };
+  for (const auto& [off, data] : extents_) {
+    SHOVEL_RETURN_IF_ERROR(copy_until(off));
+    SHOVEL_RETURN_IF_ERROR(w->Write(data));
+    pos = off + data.size();
+  }
+  SHOVEL_RETURN_IF_ERROR(copy_until(size_));
+  SHOVEL_ASSIGN_OR_RETURN(uint64_t version, w->Commit());
+  AfterCommitLocked(version, size_);
+  return Status::Ok();
+}
+
+// ---- flush and attributes ----
+
+Status FileHandle::Flush() {
+  std::lock_guard lock(mu_);
+  bool committed = HasPendingDataLocked();
+  Status s = mode_ == Mode::kStream ? CommitStreamLocked() : CommitPatchLocked();
+  if (!s.ok()) {
+    pending_attrs_ = {};
+    has_pending_attrs_ = false;
+    return s;
+  }
+  return CommitAttrsLocked(committed);
+}
+
+Status FileHandle::CommitAttrsLocked(bool data_committed) {
+  StoredChange change = std::move(pending_attrs_);
+  pending_attrs_ = {};
+  has_pending_attrs_ = false;
+  // A write makes the blob's own mtime current again.
+  if (data_committed && base_.attrs.count(kAttrMtime) != 0 &&
+      change.set.count(kAttrMtime) == 0) {
+    change.drop.emplace_back(kAttrMtime);
+  }
+  if (change.set.empty() && change.drop.empty()) return Status::Ok();
+  SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(id_, change.set, change.drop));
+  for (const auto& key : change.drop) base_.attrs.erase(key);
+  for (const auto& [k, v] : change.set) base_.attrs[k] = v;
+  return Status::Ok();
+}
+
+Status FileHandle::ChangeAttrs(const StoredChange& change) {
+  std::lock_guard lock(mu_);
+  if (!HasPendingDataLocked()) {
+    SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(id_, change.set, change.drop));
+    for (const auto& key : change.drop) base_.attrs.erase(key);
+    for (const auto& [k, v] : change.set) base_.attrs[k] = v;
+    return Status::Ok();
+  }
+  for (const auto& key : change.drop) {
+    pending_attrs_.set.erase(key);
+    pending_attrs_.drop.push_back(key);
+  }
+  for (const auto& [k, v] : change.set) {
+    std::erase(pending_attrs_.drop, k);
+    pending_attrs_.set[k] = v;
+  }
+  has_pending_attrs_ = true;
+  return Status::Ok();
+}
+
+// ---- reads ----
+
+Result<std::string> FileHandle::Read(uint64_t off, uint64_t size) {
+  std::lock_guard lock(mu_);
+  if (mode_ == Mode::kStream && stream_open_) {
+    SHOVEL_RETURN_IF_ERROR(CommitStreamLocked());
+  }
+  if (dirty_) return ReadPatchedLocked(off, size);
+  if (mode_ == Mode::kAppend) return client_->Get(id_, off, size);
+  return ReadCachedLocked(off, size);
+}
+
+Result<std::string> FileHandle::ReadPatchedLocked(uint64_t off, uint64_t size) {
+  if (off >= size_) return std::string();
+  size = std::min(size, size_ - off);
+  std::string out(size, '\0');
+  if (off < keep_) {
+    SHOVEL_ASSIGN_OR_RETURN(std::string base,
+                            client_->Get(id_, off, std::min(size, keep_ - off)));
+    out.replace(0, base.size(), base);
+  }
+  for (const auto& [e_off, data] : extents_) {
+    uint64_t e_end = e_off + data.size();
+    if (e_end <= off || e_off >= off + size) continue;
+    uint64_t from = std::max(e_off, off);
+    uint64_t to = std::min(e_end, off + size);
+    out.replace(from - off, to - from, data, from - e_off, to - from);
+  }
+  return out;
+}
+
+Result<std::string> FileHandle::ReadCachedLocked(uint64_t off, uint64_t size) {
+  const uint64_t ra = limits_.readahead;
+  auto covered = [&] {
+    return block_valid_ && off >= block_.off &&
+           (off + size <= block_.off + block_.data.size() || block_.eof);
+  };
+  if (!covered()) {
+    block_valid_ = false;
+    uint64_t start = off - off % ra;
+    uint64_t want = std::max(ra, off + size - start);
+    if (prefetch_.valid() && prefetch_off_ == start) {
+      Result<std::string> r = prefetch_.get();
+      if (r.ok()) {
+        bool eof = r->size() < ra;
+        block_ = {start, std::move(r).value(), eof};
+        block_valid_ = true;
+      }
+    }
+    if (!covered()) {
+      if (prefetch_.valid()) prefetch_.wait();
+      prefetch_ = {};
+      SHOVEL_ASSIGN_OR_RETURN(std::string data, client_->Get(id_, start, want));
+      bool eof = data.size() < want;
+      block_ = {start, std::move(data), eof};
+      block_valid_ = true;
+    }
+  }
+  std::string out;
+  if (off < block_.off + block_.data.size()) {
+    out = block_.data.substr(off - block_.off, size);
+  }
+  // Sequential reader past the middle of the block: fetch the next one.
+  uint64_t next = block_.off + block_.data.size();
+  if (!block_.eof && !prefetch_.valid() && off + size > block_.off + ra / 2 &&
+      next % ra == 0) {
+    prefetch_off_ = next;
+    prefetch_ = std::async(std::launch::async, [client = client_, id = id_, next, ra] {
+      return client->Get(id, next, ra);
+    });
+  }
+  return out;
+}
+
+}  // namespace shovel::fs

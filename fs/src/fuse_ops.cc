@@ -1,0 +1,368 @@
+// The FUSE binding: each callback decodes its request, calls one Vfs method
+// and sends exactly one reply (forget sends none). errno is made here, from
+// the Vfs Status, by ErrnoFromStatus.
+#include "fuse_ops.h"
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "shovel/fs/fuse_edge.h"
+#include "shovel/fs/vfs.h"
+
+namespace shovel::fs {
+namespace {
+
+constexpr uint64_t kUnknownIno = 0xffffffff;  // readdir: no inode number yet
+
+FuseContext& Ctx(fuse_req_t req) {
+  return *static_cast<FuseContext*>(fuse_req_userdata(req));
+}
+Vfs& V(fuse_req_t req) { return *Ctx(req).vfs; }
+
+int Reply(fuse_req_t req, const Status& s) {
+  return fuse_reply_err(req, s.ok() ? 0 : ErrnoFromStatus(s));
+}
+
+struct timespec Ts(int64_t ns) {
+  return timespec{static_cast<time_t>(ns / 1'000'000'000),
+                  static_cast<long>(ns % 1'000'000'000)};
+}
+
+struct stat ToStat(const Attr& a, uint32_t max_write) {
+  struct stat st = {};
+  st.st_ino = a.ino;
+  st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.perm;
+  st.st_nlink = a.is_dir ? 2 : 1;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_blksize = max_write;  // cp and friends size their buffers from it
+  st.st_atim = Ts(a.atime_ns);
+  st.st_mtim = Ts(a.mtime_ns);
+  st.st_ctim = Ts(a.ctime_ns);
+  return st;
+}
+
+void ReplyEntry(fuse_req_t req, const Result<Attr>& a) {
+  if (!a.ok()) {
+    Reply(req, a.status());
+    return;
+  }
+  const FuseContext& c = Ctx(req);
+  fuse_entry_param e = {};
+  e.ino = a->ino;
+  e.generation = a->generation;
+  e.attr = ToStat(*a, c.max_write);
+  e.attr_timeout = c.attr_timeout;
+  e.entry_timeout = c.entry_timeout;
+  fuse_reply_entry(req, &e);
+}
+
+void ReplyAttr(fuse_req_t req, const Result<Attr>& a) {
+  if (!a.ok()) {
+    Reply(req, a.status());
+    return;
+  }
+  struct stat st = ToStat(*a, Ctx(req).max_write);
+  fuse_reply_attr(req, &st, Ctx(req).attr_timeout);
+}
+
+Owner Caller(fuse_req_t req) {
+  const fuse_ctx* c = fuse_req_ctx(req);
+  return Owner{c->uid, c->gid};
+}
+
+void SetOpenFlags(const OpenReply& o, fuse_file_info* fi) {
+  fi->fh = o.fh;
+  fi->keep_cache = o.keep_cache;
+  fi->direct_io = o.direct_io;
+}
+
+void OnInit(void* userdata, fuse_conn_info* conn) {
+  auto* c = static_cast<FuseContext*>(userdata);
+  conn->max_write = c->max_write;
+  // O_TRUNC arrives with open (one streamed set instead of truncate + set).
+  for (unsigned cap :
+       {FUSE_CAP_ATOMIC_O_TRUNC, FUSE_CAP_ASYNC_READ, FUSE_CAP_PARALLEL_DIROPS}) {
+    if (conn->capable & cap) conn->want |= cap;
+  }
+  // Page-cache validity is decided at open from the blob version, not by
+  // mtime/size heuristics; the writeback cache would merge O_APPEND writes
+  // and delay them past close, breaking per-write atomicity.
+  conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_WRITEBACK_CACHE);
+}
+
+void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyEntry(req, V(req).Lookup(parent, name));
+}
+
+void OnForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  V(req).Forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void OnForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) V(req).Forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+void OnGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  ReplyAttr(req, V(req).GetAttr(ino));
+}
+
+void OnSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+               fuse_file_info* fi) {
+  AttrChange c;
+  if (to_set & FUSE_SET_ATTR_MODE) c.perm = attr->st_mode & 07777;
+  if (to_set & FUSE_SET_ATTR_UID) c.uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) c.gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_SIZE) c.size = static_cast<uint64_t>(attr->st_size);
+  auto ns = [](const timespec& t) { return t.tv_sec * 1'000'000'000LL + t.tv_nsec; };
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+    c.atime_ns = NowNs();
+  } else if (to_set & FUSE_SET_ATTR_ATIME) {
+    c.atime_ns = ns(attr->st_atim);
+  }
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+    c.mtime_ns = NowNs();
+  } else if (to_set & FUSE_SET_ATTR_MTIME) {
+    c.mtime_ns = ns(attr->st_mtim);
+  }
+  std::optional<uint64_t> fh;
+  if (fi != nullptr) fh = fi->fh;
+  ReplyAttr(req, V(req).SetAttr(ino, fh, c));
+}
+
+void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  ReplyEntry(req, V(req).MkDir(parent, name, mode & 07777, Caller(req)));
+}
+
+void OnRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Reply(req, V(req).RmDir(parent, name));
+}
+
+void OnUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Reply(req, V(req).Unlink(parent, name));
+}
+
+void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+              const char* newname, unsigned int flags) {
+  if (flags & RENAME_EXCHANGE) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  Reply(req,
+        V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0));
+}
+
+void OnRefuse(fuse_req_t req) { fuse_reply_err(req, EPERM); }
+void OnLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { OnRefuse(req); }
+void OnSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) { OnRefuse(req); }
+void OnMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { OnRefuse(req); }
+
+void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi) {
+  Result<Vfs::Created> c =
+      V(req).Create(parent, name, mode & 07777, fi->flags, Caller(req));
+  if (!c.ok()) {
+    Reply(req, c.status());
+    return;
+  }
+  const FuseContext& ctx = Ctx(req);
+  fuse_entry_param e = {};
+  e.ino = c->attr.ino;
+  e.generation = c->attr.generation;
+  e.attr = ToStat(c->attr, ctx.max_write);
+  e.attr_timeout = ctx.attr_timeout;
+  e.entry_timeout = ctx.entry_timeout;
+  SetOpenFlags(c->open, fi);
+  if (fuse_reply_create(req, &e, fi) == -ENOENT) V(req).Release(fi->fh).ok();
+}
+
+void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Result<OpenReply> o = V(req).Open(ino, fi->flags);
+  if (!o.ok()) {
+    Reply(req, o.status());
+    return;
+  }
+  // Another client changed the blob: the size the kernel holds is stale.
+  if (o->attrs_stale) fuse_lowlevel_notify_inval_inode(Ctx(req).session, ino, -1, 0);
+  SetOpenFlags(*o, fi);
+  if (fuse_reply_open(req, fi) == -ENOENT) V(req).Release(fi->fh).ok();
+}
+
+void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Result<std::string> r = V(req).Read(fi->fh, static_cast<uint64_t>(off), size);
+  if (!r.ok()) {
+    Reply(req, r.status());
+    return;
+  }
+  fuse_reply_buf(req, r->data(), r->size());
+}
+
+void OnWrite(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+             fuse_file_info* fi) {
+  Result<size_t> n =
+      V(req).Write(fi->fh, static_cast<uint64_t>(off), std::string_view(buf, size));
+  if (!n.ok()) {
+    Reply(req, n.status());
+    return;
+  }
+  fuse_reply_write(req, *n);
+}
+
+void OnFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Reply(req, V(req).Flush(fi->fh));
+}
+
+void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Reply(req, V(req).Release(fi->fh));
+}
+
+void OnFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+  Reply(req, V(req).Fsync(fi->fh));
+}
+
+void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Result<uint64_t> fh = V(req).OpenDir(ino);
+  if (!fh.ok()) {
+    Reply(req, fh.status());
+    return;
+  }
+  fi->fh = *fh;
+  if (fuse_reply_open(req, fi) == -ENOENT) V(req).ReleaseDir(fi->fh);
+}
+
+void OnReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  // A dirent takes at least 32 bytes; ask for no more entries than can fit.
+  Result<std::vector<DirEntry>> entries =
+      V(req).ReadDir(fi->fh, static_cast<uint64_t>(off), size / 32 + 1);
+  if (!entries.ok()) {
+    Reply(req, entries.status());
+    return;
+  }
+  std::string buf(size, '\0');
+  size_t used = 0;
+  for (const DirEntry& e : *entries) {
+    struct stat st = {};
+    st.st_ino = kUnknownIno;
+    st.st_mode = e.is_dir ? S_IFDIR : S_IFREG;
+    size_t need = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(),
+                                    &st, static_cast<off_t>(e.next_offset));
+    if (need > size - used) break;
+    used += need;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void OnReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  V(req).ReleaseDir(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void OnStatfs(fuse_req_t req, fuse_ino_t) {
+  Result<FsStats> s = V(req).StatFs();
+  if (!s.ok()) {
+    Reply(req, s.status());
+    return;
+  }
+  struct statvfs v = {};
+  v.f_bsize = v.f_frsize = 4096;
+  v.f_blocks = s->total_bytes / 4096;
+  v.f_bfree = v.f_bavail =
+      s->total_bytes > s->used_bytes ? (s->total_bytes - s->used_bytes) / 4096 : 0;
+  v.f_files = s->ids + (1u << 30);
+  v.f_ffree = v.f_favail = 1u << 30;
+  v.f_namemax = 255;
+  fuse_reply_statfs(req, &v);
+}
+
+void ReplyXattr(fuse_req_t req, size_t size, const Result<std::string>& value) {
+  if (!value.ok()) {
+    Reply(req, value.status());
+    return;
+  }
+  switch (AnswerXattr(size, value->size()).kind) {
+    case XattrAnswer::kSize:
+      fuse_reply_xattr(req, value->size());
+      break;
+    case XattrAnswer::kRange:
+      fuse_reply_err(req, ERANGE);
+      break;
+    case XattrAnswer::kValue:
+      fuse_reply_buf(req, value->data(), value->size());
+      break;
+  }
+}
+
+void OnGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  ReplyXattr(req, size, V(req).GetXattr(ino, name));
+}
+
+void OnListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Result<std::vector<std::string>> names = V(req).ListXattr(ino);
+  if (!names.ok()) {
+    Reply(req, names.status());
+    return;
+  }
+  ReplyXattr(req, size, JoinXattrNames(*names));
+}
+
+void OnSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                size_t size, int flags) {
+  XattrSetMode mode = (flags & XATTR_CREATE)    ? XattrSetMode::kCreate
+                      : (flags & XATTR_REPLACE) ? XattrSetMode::kReplace
+                                                : XattrSetMode::kAny;
+  Reply(req, V(req).SetXattr(ino, name, std::string_view(value, size), mode));
+}
+
+void OnRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Reply(req, V(req).RemoveXattr(ino, name));
+}
+
+fuse_lowlevel_ops MakeOps() {
+  fuse_lowlevel_ops ops = {};
+  ops.init = OnInit;
+  ops.lookup = OnLookup;
+  ops.forget = OnForget;
+  ops.forget_multi = OnForgetMulti;
+  ops.getattr = OnGetattr;
+  ops.setattr = OnSetattr;
+  ops.mkdir = OnMkdir;
+  ops.rmdir = OnRmdir;
+  ops.unlink = OnUnlink;
+  ops.rename = OnRename;
+  ops.link = OnLink;
+  ops.symlink = OnSymlink;
+  ops.mknod = OnMknod;
+  ops.create = OnCreate;
+  ops.open = OnOpen;
+  ops.read = OnRead;
+  ops.write = OnWrite;
+  ops.flush = OnFlush;
+  ops.release = OnRelease;
+  ops.fsync = OnFsync;
+  ops.opendir = OnOpendir;
+  ops.readdir = OnReaddir;
+  ops.releasedir = OnReleasedir;
+  ops.statfs = OnStatfs;
+  ops.getxattr = OnGetxattr;
+  ops.listxattr = OnListxattr;
+  ops.setxattr = OnSetxattr;
+  ops.removexattr = OnRemovexattr;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& FuseOps() {
+  static const fuse_lowlevel_ops kOps = MakeOps();  // immutable after init
+  return kOps;
+}
+
+}  // namespace shovel::fs

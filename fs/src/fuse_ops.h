@@ -1,0 +1,26 @@
+// The table of fuse_lowlevel callbacks (fuse_ops.cc) and what they share.
+// No FUSE headers here: only fuse_ops.cc and fuse_mount.cc include them.
+#pragma once
+
+#include <cstdint>
+
+struct fuse_lowlevel_ops;
+struct fuse_session;
+
+namespace shovel::fs {
+
+class Vfs;
+
+// The request userdata. Owned by FuseMount; read-only once the loop runs
+// (`session` is set before the first request), so callbacks share it freely.
+struct FuseContext {
+  Vfs* vfs = nullptr;
+  fuse_session* session = nullptr;
+  double attr_timeout = 1.0;
+  double entry_timeout = 1.0;
+  uint32_t max_write = 1u << 20;
+};
+
+const fuse_lowlevel_ops& FuseOps();
+
+}  // namespace shovel::fs

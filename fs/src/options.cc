@@ -1,0 +1,200 @@
+#include "shovel/fs/options.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+
+#include "shovel/size.h"
+
+namespace shovel::fs {
+namespace {
+
+constexpr std::array<std::string_view, 20> kFuseFlags = {
+    "allow_other",  "allow_root", "default_permissions",
+    "auto_unmount", "ro",         "rw",
+    "suid",         "nosuid",     "dev",
+    "nodev",        "exec",       "noexec",
+    "async",        "sync",       "atime",
+    "noatime",      "relatime",   "norelatime",
+    "dirsync",      "strictatime"};
+constexpr std::array<std::string_view, 8> kIgnored = {
+    "defaults", "auto", "noauto", "user", "users", "nofail", "_netdev", "nouser"};
+
+bool StartsWith(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
+
+bool IsEndpoint(std::string_view s) {
+  return StartsWith(s, "tcp://") || StartsWith(s, "ipc://");
+}
+
+std::vector<std::string> Split(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string_view::npos) comma = s.size();
+    if (comma > start) out.emplace_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Status ApplySource(const std::string& source, MountConfig* cfg) {
+  if (source == "local" || source == "shovelfs") return Status::Ok();
+  if (StartsWith(source, "http://") || StartsWith(source, "https://")) {
+    cfg->consul = source;
+    return Status::Ok();
+  }
+  for (const std::string& e : Split(source)) {
+    if (!IsEndpoint(e)) {
+      return Status::InvalidArgument(
+          "source '" + source +
+          "' is not 'local', a list of tcp:// worker endpoints, or a Consul "
+          "http:// URL");
+    }
+    cfg->workers.push_back(e);
+  }
+  return Status::Ok();
+}
+
+Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
+  if (*in_workers && IsEndpoint(opt)) {  // workers=tcp://a,tcp://b
+    cfg->workers.push_back(opt);
+    return Status::Ok();
+  }
+  *in_workers = false;
+  size_t eq = opt.find('=');
+  std::string key = opt.substr(0, eq);
+  std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+  auto need_value = [&]() -> Status {
+    if (eq == std::string::npos || value.empty()) {
+      return Status::InvalidArgument("option '" + key + "' needs a value (" + key +
+                                     "=...)");
+    }
+    return Status::Ok();
+  };
+  if (key == "workers") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    if (!IsEndpoint(value)) {
+      return Status::InvalidArgument("workers= takes tcp://HOST:PORT endpoints, not '" +
+                                     value + "'");
+    }
+    cfg->workers.push_back(value);
+    *in_workers = true;
+  } else if (key == "consul") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    cfg->consul = value;
+  } else if (key == "max_memory" || key == "max_write") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    Result<uint64_t> size = ParseSize(value);
+    if (!size.ok()) return size.status().WithContext(key);
+    (key == "max_memory" ? cfg->max_memory : cfg->max_write) = *size;
+    if (key == "max_write" && (*size < 4096 || *size > (1u << 20))) {
+      return Status::InvalidArgument("max_write must be 4KiB..1MiB, not " + value);
+    }
+  } else if (key == "node_id") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    cfg->node_id = value;
+  } else if (key == "attr_timeout" || key == "threads") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    char* end = nullptr;
+    double v = std::strtod(value.c_str(), &end);
+    if (*end != '\0' || v < 0 || (key == "threads" && v < 1)) {
+      return Status::InvalidArgument("option " + key + "=" + value + " is not a number");
+    }
+    if (key == "threads") {
+      cfg->threads = static_cast<unsigned>(v);
+    } else {
+      cfg->attr_timeout = v;
+    }
+  } else if (std::find(kIgnored.begin(), kIgnored.end(), key) != kIgnored.end() ||
+             StartsWith(key, "x-") || key == "comment") {
+    // fstab bookkeeping, not for the filesystem
+  } else if (std::find(kFuseFlags.begin(), kFuseFlags.end(), key) != kFuseFlags.end() ||
+             key == "fsname" || key == "subtype" || key == "max_read" ||
+             key == "blksize") {
+    cfg->fuse_options.push_back(opt);
+  } else {
+    return Status::InvalidArgument(
+        "unknown option '" + opt +
+        "'; shovelfs takes workers=, consul=, max_memory=, node_id=, max_write=, "
+        "attr_timeout=, threads= and FUSE mount options such as allow_other, ro");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<MountConfig> ParseCommandLine(const std::vector<std::string>& args) {
+  MountConfig cfg;
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      cfg.help = true;
+    } else if (a == "-V" || a == "--version") {
+      cfg.version = true;
+    } else if (a == "-f") {
+      cfg.foreground = true;
+    } else if (a == "-d" || a == "--debug") {
+      cfg.debug = cfg.foreground = true;
+    } else if (a == "-s") {
+      cfg.threads = 1;
+    } else if (a == "-o" || (StartsWith(a, "-o") && a.size() > 2)) {
+      std::string list = a.size() > 2 ? a.substr(2) : "";
+      if (list.empty()) {
+        if (++i == args.size()) return Status::InvalidArgument("-o needs options");
+        list = args[i];
+      }
+      bool in_workers = false;
+      for (const std::string& opt : Split(list)) {
+        SHOVEL_RETURN_IF_ERROR(ApplyOption(opt, &in_workers, &cfg));
+      }
+    } else if (StartsWith(a, "-") && a.size() > 1) {
+      return Status::InvalidArgument("unknown flag '" + a + "' (see shovelfs --help)");
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (cfg.help || cfg.version) return cfg;
+  if (positional.empty()) {
+    return Status::InvalidArgument(
+        "missing MOUNTPOINT (usage: shovelfs [SOURCE] "
+        "MOUNTPOINT [-f] [-o OPTIONS])");
+  }
+  if (positional.size() > 2) {
+    return Status::InvalidArgument("too many arguments: '" + positional[2] +
+                                   "' (usage: shovelfs [SOURCE] MOUNTPOINT)");
+  }
+  cfg.mountpoint = positional.back();
+  if (positional.size() == 2) {
+    cfg.source = positional[0];
+    if (cfg.embedded()) SHOVEL_RETURN_IF_ERROR(ApplySource(cfg.source, &cfg));
+  }
+  return cfg;
+}
+
+std::string Usage() {
+  return R"(usage: shovelfs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTIONS]
+
+Mounts the shoveling cache: every cache id is the file MOUNTPOINT/<id>.
+
+SOURCE        local (default: run an embedded worker in this process),
+              tcp://HOST:PORT[,tcp://HOST:PORT...] (workers), or a Consul URL
+-f            stay in the foreground
+-d            debug: foreground, log every FUSE request
+-o workers=tcp://HOST:PORT[,...]   use these workers
+-o consul=URL                      find the workers through Consul
+-o max_memory=SIZE                 embedded worker's memory (default: 1/4 of RAM)
+-o node_id=NAME                    embedded worker's node id
+-o max_write=SIZE                  largest FUSE write (default 1MiB)
+-o attr_timeout=SECONDS            kernel attribute cache (default 1)
+-o threads=N                       most FUSE worker threads (default 16)
+-o allow_other, ro, nosuid, ...    FUSE mount options
+
+Unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT)
+)";
+}
+
+}  // namespace shovel::fs

@@ -1,0 +1,231 @@
+// Vfs: names, attributes, directories (vfs_io.cc: files; vfs_meta.cc:
+// readdir, statfs, xattrs).
+#include "shovel/fs/vfs.h"
+
+#include <utility>
+
+#include "shovel/fs/errors.h"
+#include "shovel/fs/paths.h"
+
+namespace shovel::fs {
+
+Vfs::Vfs(Client* client, VfsOptions options)
+    : client_(client), options_(std::move(options)) {}
+
+Vfs::~Vfs() = default;
+
+void Vfs::Warn(std::string_view message) const {
+  if (options_.log) options_.log(message);
+}
+
+Result<InodeInfo> Vfs::Node(uint64_t ino) const {
+  std::optional<InodeInfo> info = inodes_.Get(ino);
+  if (!info) return MakeFsError(FsError::kBadHandle, "inode " + std::to_string(ino));
+  return *std::move(info);
+}
+
+Result<InodeInfo> Vfs::DirNode(uint64_t ino) const {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
+  if (!info.is_dir) return MakeFsError(FsError::kNotDirectory, "'" + info.path + "'");
+  return info;
+}
+
+Result<Attr> Vfs::DirAttr(const std::string& path) {
+  Result<BlobStat> marker = client_->Stat(MarkerId(path));
+  if (marker.ok()) return AttrFromStat(*marker, true, options_.owner);
+  if (!marker.status().IsNotFound()) return marker.status();
+  if (!path.empty()) {
+    SHOVEL_ASSIGN_OR_RETURN(ListPage page, client_->List(DirPrefix(path), "", 1, false));
+    if (page.ids.empty()) {
+      return Status::NotFound("directory '" + path + "' does not exist");
+    }
+  }
+  return DefaultAttr(true, options_.owner, NowNs());
+}
+
+Status Vfs::EnsureMarker(const std::string& dir) {
+  std::string marker = MarkerId(dir);
+  SHOVEL_ASSIGN_OR_RETURN(bool exists, client_->Exists(marker));
+  if (exists) return Status::Ok();
+  return client_->Set(marker, "").status();
+}
+
+Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
+  if (name == kDirMarker) return Status::NotFound("no such file");
+  SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
+  Result<BlobStat> st = client_->Stat(id);
+  if (st.ok()) {
+    InodeRef ref = inodes_.Acquire(id, false);
+    Attr attr = AttrFromStat(*st, false, options_.owner);
+    {
+      std::lock_guard lock(hints_mu_);
+      hints_[ref.ino] = StatHint{*std::move(st), NowNs()};
+    }
+    if (auto h = PendingHandle(ref.ino)) {
+      if (auto view = h->PendingView()) {
+        attr.size = view->size;
+        ApplyStoredAttrs(view->attrs, &attr);
+      }
+    }
+    attr.ino = ref.ino;
+    attr.generation = ref.generation;
+    return attr;
+  }
+  if (!st.status().IsNotFound()) return st.status();
+  // A file this mount created and has not committed yet.
+  if (std::optional<uint64_t> ino = inodes_.Find(id)) {
+    if (PendingHandle(*ino) != nullptr) {
+      InodeRef ref = inodes_.Acquire(id, false);
+      SHOVEL_ASSIGN_OR_RETURN(Attr attr, GetAttr(ref.ino));
+      return attr;
+    }
+  }
+  SHOVEL_ASSIGN_OR_RETURN(Attr attr, DirAttr(id));
+  InodeRef ref = inodes_.Acquire(id, true);
+  attr.ino = ref.ino;
+  attr.generation = ref.generation;
+  return attr;
+}
+
+void Vfs::Forget(uint64_t ino, uint64_t nlookup) {
+  inodes_.Forget(ino, nlookup);
+  if (!inodes_.Get(ino)) {
+    std::lock_guard lock(hints_mu_);
+    hints_.erase(ino);
+  }
+}
+
+Result<Attr> Vfs::GetAttr(uint64_t ino) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
+  Attr attr;
+  if (info.is_dir) {
+    SHOVEL_ASSIGN_OR_RETURN(attr, DirAttr(info.path));
+  } else if (auto h = PendingHandle(ino); h && h->PendingView()) {
+    auto view = h->PendingView();
+    attr = DefaultAttr(false, options_.owner, NowNs());
+    attr.size = view->size;
+    ApplyStoredAttrs(view->attrs, &attr);
+  } else {
+    SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
+    attr = AttrFromStat(st, false, options_.owner);
+  }
+  attr.ino = ino;
+  attr.generation = info.generation;
+  return attr;
+}
+
+Result<Attr> Vfs::SetAttr(uint64_t ino, std::optional<uint64_t> fh,
+                          const AttrChange& change) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
+  if (change.size) {
+    if (info.is_dir) return MakeFsError(FsError::kIsDirectory, "'" + info.path + "'");
+    SHOVEL_RETURN_IF_ERROR(Truncate(info, ino, fh, *change.size));
+  }
+  StoredChange stored = StoredKeys(change, info.is_dir, options_.owner);
+  if (!stored.set.empty() || !stored.drop.empty()) {
+    SHOVEL_RETURN_IF_ERROR(ChangeStored(info, ino, fh, stored));
+  }
+  return GetAttr(ino);
+}
+
+Status Vfs::ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
+                         const StoredChange& change) {
+  if (info.is_dir) {
+    SHOVEL_RETURN_IF_ERROR(EnsureMarker(info.path));
+    return client_->SetAttrs(MarkerId(info.path), change.set, change.drop);
+  }
+  std::shared_ptr<FileHandle> h = fh ? Handle(*fh) : nullptr;
+  if (h == nullptr) h = PendingHandle(ino);
+  if (h != nullptr) return h->ChangeAttrs(change);
+  return client_->SetAttrs(info.path, change.set, change.drop);
+}
+
+Result<Attr> Vfs::MkDir(uint64_t parent, std::string_view name, uint32_t perm,
+                        Owner who) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
+  SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
+  SHOVEL_ASSIGN_OR_RETURN(bool file_exists, client_->Exists(id));
+  Result<Attr> existing = DirAttr(id);
+  if (file_exists || existing.ok()) {
+    return MakeFsError(FsError::kExists, "'" + id + "'");
+  }
+  if (!existing.status().IsNotFound()) return existing.status();
+  std::string marker = MarkerId(id);
+  SHOVEL_RETURN_IF_ERROR(client_->Set(marker, "").status());
+  AttrChange change;
+  change.perm = perm;
+  change.uid = who.uid;
+  change.gid = who.gid;
+  StoredChange stored = StoredKeys(change, true, options_.owner);
+  if (!stored.set.empty()) {
+    SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(marker, stored.set));
+  }
+  Attr attr = DefaultAttr(true, options_.owner, NowNs());
+  ApplyStoredAttrs(stored.set, &attr);
+  InodeRef ref = inodes_.Acquire(id, true);
+  attr.ino = ref.ino;
+  attr.generation = ref.generation;
+  return attr;
+}
+
+Status Vfs::RmDir(uint64_t parent, std::string_view name) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
+  SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
+  SHOVEL_ASSIGN_OR_RETURN(ListPage page, client_->List(DirPrefix(id), "", 2, true));
+  for (const std::string& entry : page.ids) {
+    if (entry != kDirMarker) {
+      return MakeFsError(FsError::kNotEmpty, "'" + id + "' holds '" + entry + "'");
+    }
+  }
+  Status s = client_->Delete(MarkerId(id));
+  if (s.IsNotFound()) {
+    SHOVEL_ASSIGN_OR_RETURN(bool is_file, client_->Exists(id));
+    if (is_file) return MakeFsError(FsError::kNotDirectory, "'" + id + "'");
+    return Status::NotFound("directory '" + id + "' does not exist");
+  }
+  SHOVEL_RETURN_IF_ERROR(s);
+  inodes_.Detach(id);
+  return Status::Ok();
+}
+
+Status Vfs::Unlink(uint64_t parent, std::string_view name) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
+  SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
+  SHOVEL_RETURN_IF_ERROR(client_->Delete(id));
+  inodes_.Detach(id);
+  return Status::Ok();
+}
+
+Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                   std::string_view new_name, bool no_replace) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo from_dir, DirNode(parent));
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo to_dir, DirNode(new_parent));
+  SHOVEL_ASSIGN_OR_RETURN(std::string from, ChildId(from_dir.path, name));
+  SHOVEL_ASSIGN_OR_RETURN(std::string to, ChildId(to_dir.path, new_name));
+  std::optional<uint64_t> ino = inodes_.Find(from);
+  std::optional<InodeInfo> info = ino ? inodes_.Get(*ino) : std::nullopt;
+  if (info && info->is_dir) {
+    return MakeFsError(FsError::kCrossDevice,
+                       "'" + from + "' is a directory of many ids; mv copies it");
+  }
+  if (no_replace) {
+    SHOVEL_ASSIGN_OR_RETURN(bool exists, client_->Exists(to));
+    if (exists) return MakeFsError(FsError::kExists, "'" + to + "'");
+  }
+  SHOVEL_RETURN_IF_ERROR(client_->Rename(from, to));
+  inodes_.Move(from, to);
+  if (ino) {
+    std::vector<std::shared_ptr<FileHandle>> moved;
+    {
+      std::lock_guard lock(handles_mu_);
+      for (auto& [fh, of] : handles_) {
+        if (of.ino == *ino) moved.push_back(of.handle);
+      }
+    }
+    for (auto& h : moved) h->SetId(to);
+  }
+  return Status::Ok();
+}
+
+}  // namespace shovel::fs

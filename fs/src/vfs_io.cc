@@ -1,0 +1,178 @@
+// Vfs: open files and their handles.
+#include <fcntl.h>
+
+#include <utility>
+
+#include "shovel/fs/errors.h"
+#include "shovel/fs/paths.h"
+#include "shovel/fs/vfs.h"
+
+namespace shovel::fs {
+namespace {
+
+constexpr int64_t kHintMaxAgeNs = 10'000'000;  // 10 ms: the same open(2)
+
+BaseState BaseFrom(const BlobStat& st) {
+  return BaseState{true, st.size, st.version, st.attrs};
+}
+
+}  // namespace
+
+uint64_t Vfs::AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle) {
+  std::lock_guard lock(handles_mu_);
+  uint64_t fh = next_fh_++;
+  handles_.emplace(fh, OpenFile{ino, std::move(handle)});
+  return fh;
+}
+
+std::shared_ptr<FileHandle> Vfs::Handle(uint64_t fh) const {
+  std::lock_guard lock(handles_mu_);
+  auto it = handles_.find(fh);
+  return it == handles_.end() ? nullptr : it->second.handle;
+}
+
+std::shared_ptr<FileHandle> Vfs::PendingHandle(uint64_t ino) const {
+  std::vector<std::shared_ptr<FileHandle>> candidates;
+  {
+    std::lock_guard lock(handles_mu_);
+    for (const auto& [fh, of] : handles_) {
+      if (of.ino == ino) candidates.push_back(of.handle);
+    }
+  }
+  for (auto& h : candidates) {
+    if (h->PendingView()) return h;
+  }
+  return nullptr;
+}
+
+Result<BlobStat> Vfs::StatForOpen(uint64_t ino, const std::string& id) {
+  {
+    std::lock_guard lock(hints_mu_);
+    auto it = hints_.find(ino);
+    if (it != hints_.end()) {
+      StatHint hint = std::move(it->second);
+      hints_.erase(it);
+      if (NowNs() - hint.taken_ns < kHintMaxAgeNs && hint.stat.id == id) {
+        return std::move(hint.stat);
+      }
+    }
+  }
+  return client_->Stat(id);
+}
+
+Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_t perm,
+                                 int flags, Owner who) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
+  SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
+  bool append = (flags & O_APPEND) != 0;
+  AttrChange change;
+  change.perm = perm;
+  change.uid = who.uid;
+  change.gid = who.gid;
+  StoredChange stored = StoredKeys(change, false, options_.owner);
+  stored.drop.clear();  // a new id has nothing to drop
+  auto handle = std::make_shared<FileHandle>(
+      client_, id, append ? FileHandle::Mode::kAppend : FileHandle::Mode::kStream,
+      BaseState{}, options_.limits);
+  if (append) {
+    SHOVEL_RETURN_IF_ERROR(client_->Append(id, "").status());
+  }
+  if (!stored.set.empty()) SHOVEL_RETURN_IF_ERROR(handle->ChangeAttrs(stored));
+  InodeRef ref = inodes_.Acquire(id, false);
+  inodes_.SetCachedVersion(ref.ino, 0);
+  Created out;
+  out.attr = DefaultAttr(false, options_.owner, NowNs());
+  ApplyStoredAttrs(stored.set, &out.attr);
+  out.attr.ino = ref.ino;
+  out.attr.generation = ref.generation;
+  out.open.fh = AddHandle(ref.ino, std::move(handle));
+  out.open.direct_io = append;
+  return out;
+}
+
+Result<OpenReply> Vfs::Open(uint64_t ino, int flags) {
+  SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
+  if (info.is_dir) return MakeFsError(FsError::kIsDirectory, "'" + info.path + "'");
+  bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  OpenReply reply;
+  FileHandle::Mode mode = FileHandle::Mode::kRead;
+  BaseState base;
+  Result<BlobStat> st = StatForOpen(ino, info.path);
+  if (writable && (flags & O_TRUNC) != 0) {
+    if (!st.ok() && !st.status().IsNotFound()) return st.status();
+    if (st.ok()) base = BaseFrom(*st);
+    mode = FileHandle::Mode::kStream;
+    inodes_.SetCachedVersion(ino, 0);
+  } else {
+    if (!st.ok()) return st.status();
+    base = BaseFrom(*st);
+    if (writable && (flags & O_APPEND) != 0) {
+      mode = FileHandle::Mode::kAppend;
+      reply.direct_io = true;
+      inodes_.SetCachedVersion(ino, 0);
+    } else {
+      reply.keep_cache = info.cached_version != 0 && info.cached_version == st->version;
+      inodes_.SetCachedVersion(ino, st->version);
+    }
+  }
+  reply.attrs_stale = !reply.keep_cache;
+  auto handle = std::make_shared<FileHandle>(client_, info.path, mode, std::move(base),
+                                             options_.limits);
+  reply.fh = AddHandle(ino, std::move(handle));
+  return reply;
+}
+
+Result<std::string> Vfs::Read(uint64_t fh, uint64_t off, uint64_t size) {
+  std::shared_ptr<FileHandle> h = Handle(fh);
+  if (!h) return MakeFsError(FsError::kBadHandle, "read");
+  return h->Read(off, size);
+}
+
+Result<size_t> Vfs::Write(uint64_t fh, uint64_t off, std::string_view data) {
+  std::shared_ptr<FileHandle> h = Handle(fh);
+  if (!h) return MakeFsError(FsError::kBadHandle, "write");
+  return h->Write(off, data);
+}
+
+Status Vfs::Flush(uint64_t fh) {
+  uint64_t ino;
+  std::shared_ptr<FileHandle> h;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return MakeFsError(FsError::kBadHandle, "flush");
+    ino = it->second.ino;
+    h = it->second.handle;
+  }
+  uint64_t before = h->committed_version();
+  Status s = h->Flush();
+  // The page cache now holds what this handle wrote; the next open refetches.
+  if (h->committed_version() != before) inodes_.SetCachedVersion(ino, 0);
+  return s;
+}
+
+Status Vfs::Fsync(uint64_t fh) { return Flush(fh); }
+
+Status Vfs::Release(uint64_t fh) {
+  Status s = Flush(fh);
+  if (!s.ok()) Warn("commit at close failed: " + s.ToString());
+  std::lock_guard lock(handles_mu_);
+  handles_.erase(fh);
+  return s;
+}
+
+Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
+                     uint64_t size) {
+  std::shared_ptr<FileHandle> h = fh ? Handle(*fh) : nullptr;
+  if (h == nullptr) h = PendingHandle(ino);
+  if (h != nullptr && !h->is_append()) return h->Truncate(size);
+  inodes_.SetCachedVersion(ino, 0);
+  if (size == 0) return client_->Set(info.path, "").status();
+  SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
+  FileHandle temp(client_, info.path, FileHandle::Mode::kRead, BaseFrom(st),
+                  options_.limits);
+  SHOVEL_RETURN_IF_ERROR(temp.Truncate(size));
+  return temp.Flush();
+}
+
+}  // namespace shovel::fs
