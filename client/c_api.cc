@@ -53,8 +53,7 @@ Status CheckOut(const void* out, const char* what) {
 }
 
 Status CheckData(const void* data, size_t len) {
-  return data || len == 0 ? Status::Ok()
-                          : Invalid("data is NULL but len is not 0");
+  return data || len == 0 ? Status::Ok() : Invalid("data is NULL but len is not 0");
 }
 
 // Ids must be non-NULL; the client validates the rest (and names the rule).
@@ -285,8 +284,8 @@ shovel_status shovel_node_ids(shovel_client* client, const char* id, char*** nod
   });
 }
 
-shovel_status shovel_node_id(shovel_client* client, const char* id,
-                             const char* strategy, char** node, char** err) {
+shovel_status shovel_node_id(shovel_client* client, const char* id, const char* strategy,
+                             char** node, char** err) {
   return Guard(err, [&]() -> Status {
     SHOVEL_RETURN_IF_ERROR(CheckClient(client));
     SHOVEL_RETURN_IF_ERROR(CheckId(id));
@@ -317,8 +316,8 @@ shovel_status shovel_node_cache_score(shovel_client* client, const char* node,
 
 // ---- metadata ---------------------------------------------------------------
 
-shovel_status shovel_stat(shovel_client* client, const char* id,
-                          shovel_blob_stat** stat, char** err) {
+shovel_status shovel_stat(shovel_client* client, const char* id, shovel_blob_stat** stat,
+                          char** err) {
   return Guard(err, [&]() -> Status {
     SHOVEL_RETURN_IF_ERROR(CheckClient(client));
     SHOVEL_RETURN_IF_ERROR(CheckId(id));
@@ -330,9 +329,9 @@ shovel_status shovel_stat(shovel_client* client, const char* id,
   });
 }
 
-shovel_status shovel_list(shovel_client* client, const char* prefix,
-                          const char* cursor, uint32_t limit, char*** ids, size_t* n,
-                          char** next_cursor, char** err) {
+shovel_status shovel_list(shovel_client* client, const char* prefix, const char* cursor,
+                          uint32_t limit, char*** ids, size_t* n, char** next_cursor,
+                          char** err) {
   return Guard(err, [&]() -> Status {
     SHOVEL_RETURN_IF_ERROR(CheckClient(client));
     SHOVEL_RETURN_IF_ERROR(CheckOut(ids, "ids"));
@@ -353,8 +352,8 @@ shovel_status shovel_list(shovel_client* client, const char* prefix,
   });
 }
 
-shovel_status shovel_members(shovel_client* client, shovel_node_info** nodes,
-                             size_t* n, char** err) {
+shovel_status shovel_members(shovel_client* client, shovel_node_info** nodes, size_t* n,
+                             char** err) {
   return Guard(err, [&]() -> Status {
     SHOVEL_RETURN_IF_ERROR(CheckClient(client));
     SHOVEL_RETURN_IF_ERROR(CheckOut(nodes, "nodes"));
@@ -379,9 +378,9 @@ shovel_status shovel_writer_open(shovel_client* client, const char* id,
     if (mode != SHOVEL_WRITE_SET && mode != SHOVEL_WRITE_APPEND) {
       return Invalid("write mode must be SHOVEL_WRITE_SET or SHOVEL_WRITE_APPEND");
     }
-    auto r = client->client->OpenWriter(
-        id, mode == SHOVEL_WRITE_SET ? shovel::WriteMode::kSet
-                                     : shovel::WriteMode::kAppend);
+    auto r = client->client->OpenWriter(id, mode == SHOVEL_WRITE_SET
+                                                ? shovel::WriteMode::kSet
+                                                : shovel::WriteMode::kAppend);
     if (!r.ok()) return r.status();
     *writer = new shovel_writer{std::move(r).value()};
     return Status::Ok();
@@ -399,8 +398,7 @@ shovel_status shovel_writer_write(shovel_writer* writer, const void* data, size_
   });
 }
 
-shovel_status shovel_writer_commit(shovel_writer* writer, uint64_t* version,
-                                   char** err) {
+shovel_status shovel_writer_commit(shovel_writer* writer, uint64_t* version, char** err) {
   return Guard(err, [&]() -> Status {
     if (!writer || !writer->writer) return Invalid("writer handle is NULL");
     if (writer->finished) return Invalid("writer was already committed or aborted");

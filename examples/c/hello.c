@@ -5,10 +5,9 @@
  *
  * Membership comes from the environment (SHOVEL_WORKERS or CONSUL_HTTP_ADDR).
  * Prints the value and the worker best placed to process it. */
+#include <shovel/shovel.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <shovel/shovel.h>
 
 static int Check(shovel_status s, char* err, const char* what) {
   if (s == SHOVEL_OK) return 0;

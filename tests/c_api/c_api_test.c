@@ -30,8 +30,7 @@ static void ExpectStatus(shovel_status got, shovel_status want, char* err,
                          const char* want_err, int line) {
   if (got != want) {
     Fail(line, "%s: status %d (%s), want %d (%s); message: %s", phase, got,
-         shovel_status_name(got), want, shovel_status_name(want),
-         err ? err : "(none)");
+         shovel_status_name(got), want, shovel_status_name(want), err ? err : "(none)");
   }
   if (want == SHOVEL_OK && err != NULL) Fail(line, "%s: err not NULL on success", phase);
   if (want != SHOVEL_OK && err == NULL) Fail(line, "%s: no message on error", phase);
@@ -49,11 +48,11 @@ static char kSentinel[] = "sentinel";
     ExpectStatus(s_, SHOVEL_OK, err, NULL, __LINE__); \
     err = NULL;                                       \
   } while (0)
-#define EXPECT_STATUS(call, want, want_err)            \
-  do {                                                 \
-    shovel_status s_ = (call);                         \
+#define EXPECT_STATUS(call, want, want_err)              \
+  do {                                                   \
+    shovel_status s_ = (call);                           \
     ExpectStatus(s_, (want), err, (want_err), __LINE__); \
-    err = NULL;                                        \
+    err = NULL;                                          \
   } while (0)
 
 static void ExpectBytes(shovel_client* c, const char* id, uint64_t offset,
@@ -72,8 +71,8 @@ static void ExpectBytes(shovel_client* c, const char* id, uint64_t offset,
 }
 #define EXPECT_BYTES(c, id, off, n, want, want_len) \
   ExpectBytes((c), (id), (off), (n), (want), (want_len), __LINE__)
-#define EXPECT_STR(c, id, want) ExpectBytes((c), (id), 0, SHOVEL_WHOLE_BLOB, \
-                                            (want), strlen(want), __LINE__)
+#define EXPECT_STR(c, id, want) \
+  ExpectBytes((c), (id), 0, SHOVEL_WHOLE_BLOB, (want), strlen(want), __LINE__)
 
 /* ---- threads sharing one client ------------------------------------------- */
 
@@ -112,7 +111,8 @@ int main(int argc, char** argv) {
   char* err = NULL;
 
   StartPhase("library");
-  if (strcmp(shovel_version(), "0.1.0") != 0) Fail(__LINE__, "version %s", shovel_version());
+  if (strcmp(shovel_version(), "0.1.0") != 0)
+    Fail(__LINE__, "version %s", shovel_version());
   if (strcmp(shovel_status_name(SHOVEL_NOT_FOUND), "not found") != 0 ||
       strcmp(shovel_status_name(SHOVEL_OK), "OK") != 0 ||
       strcmp(shovel_status_name((shovel_status)99), "unknown") != 0) {
@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
   EXPECT_STR(c, "c/a", "hello");
   EXPECT_BYTES(c, "c/a", 1, 3, "ell", 3);
   EXPECT_BYTES(c, "c/a", 3, SHOVEL_WHOLE_BLOB, "lo", 2);
-  EXPECT_BYTES(c, "c/a", 2, 100, "llo", 3);  /* truncated like pread */
-  EXPECT_BYTES(c, "c/a", 10, 4, "", 0);      /* past the end: empty */
+  EXPECT_BYTES(c, "c/a", 2, 100, "llo", 3); /* truncated like pread */
+  EXPECT_BYTES(c, "c/a", 10, 4, "", 0);     /* past the end: empty */
   EXPECT_OK(shovel_set(c, "c/empty", NULL, 0, NULL, &err));
   EXPECT_BYTES(c, "c/empty", 0, SHOVEL_WHOLE_BLOB, "", 0);
   {
@@ -171,8 +171,9 @@ int main(int argc, char** argv) {
 
   StartPhase("append");
   EXPECT_OK(shovel_append(c, "c/a", " world", 6, &v2, &err));
-  if (v2 <= v1) Fail(__LINE__, "append version %llu after %llu", (unsigned long long)v2,
-                     (unsigned long long)v1);
+  if (v2 <= v1)
+    Fail(__LINE__, "append version %llu after %llu", (unsigned long long)v2,
+         (unsigned long long)v1);
   EXPECT_STR(c, "c/a", "hello world");
   EXPECT_OK(shovel_append(c, "c/created", "x", 1, NULL, &err));
   EXPECT_STR(c, "c/created", "x");
@@ -195,9 +196,9 @@ int main(int argc, char** argv) {
   if (strcmp(st->id, "c/a") != 0 || st->size != 11 || st->version != v2 ||
       st->pinned != 0 || st->n_holders != 1 || strcmp(st->holders[0], "c1") != 0 ||
       st->mtime_ns <= 0 || st->stored_bytes == 0) {
-    Fail(__LINE__, "stat c/a: id %s size %llu version %llu pinned %d holders %zu",
-         st->id, (unsigned long long)st->size, (unsigned long long)st->version,
-         st->pinned, st->n_holders);
+    Fail(__LINE__, "stat c/a: id %s size %llu version %llu pinned %d holders %zu", st->id,
+         (unsigned long long)st->size, (unsigned long long)st->version, st->pinned,
+         st->n_holders);
   }
   shovel_blob_stat_free(st);
 
@@ -223,8 +224,7 @@ int main(int argc, char** argv) {
                 "invalid argument: id 'a//b' has an empty path component");
   EXPECT_STATUS(shovel_get(c, "", 0, 1, &data, &len, &err), SHOVEL_INVALID_ARGUMENT,
                 "invalid argument: the id is empty; ids are 1 to 1024 bytes");
-  EXPECT_STATUS(shovel_append(c, "x/../y", "x", 1, NULL, &err),
-                SHOVEL_INVALID_ARGUMENT,
+  EXPECT_STATUS(shovel_append(c, "x/../y", "x", 1, NULL, &err), SHOVEL_INVALID_ARGUMENT,
                 "invalid argument: id 'x/../y' has a '..' path component");
   EXPECT_STATUS(shovel_set(c, NULL, "x", 1, NULL, &err), SHOVEL_INVALID_ARGUMENT,
                 "invalid argument: id is NULL");
@@ -262,8 +262,8 @@ int main(int argc, char** argv) {
   EXPECT_OK(shovel_node_ids(c, "c/a", &nodes, &n_nodes, &err));
   if (n_nodes != 1 || strcmp(nodes[0], "c1") != 0) Fail(__LINE__, "node_ids c/a");
   shovel_strings_free(nodes, n_nodes);
-  EXPECT_STATUS(shovel_node_ids(c, "c/missing", &nodes, &n_nodes, &err),
-                SHOVEL_NOT_FOUND, NULL);
+  EXPECT_STATUS(shovel_node_ids(c, "c/missing", &nodes, &n_nodes, &err), SHOVEL_NOT_FOUND,
+                NULL);
   char* node = NULL;
   EXPECT_OK(shovel_node_id(c, "job/p/1", NULL, &node, &err));
   if (strcmp(node, "c1") != 0) Fail(__LINE__, "node_id = %s", node);
@@ -372,8 +372,8 @@ int main(int argc, char** argv) {
   {
     size_t huge_len = 80u << 20; /* random bytes: zstd cannot shrink them */
     unsigned char* huge = FillBytes(huge_len, 7);
-    EXPECT_STATUS(shovel_set(c, "c/huge", huge, huge_len, NULL, &err),
-                  SHOVEL_NO_SPACE, NULL);
+    EXPECT_STATUS(shovel_set(c, "c/huge", huge, huge_len, NULL, &err), SHOVEL_NO_SPACE,
+                  NULL);
     free(huge);
     EXPECT_OK(shovel_exists(c, "job/p/0", &exists, &err));
     if (exists != 1) Fail(__LINE__, "pinned id lost after a failed write");

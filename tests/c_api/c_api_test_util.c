@@ -99,7 +99,10 @@ void StopWorker(void) {
     kill(pid, SIGTERM);
     int status, reaped = 0;
     for (int waited = 0; waited < 5000 && !reaped; waited += 20) {
-      if (waitpid(pid, &status, WNOHANG) == pid) reaped = 1; else SleepMs(20);
+      if (waitpid(pid, &status, WNOHANG) == pid)
+        reaped = 1;
+      else
+        SleepMs(20);
     }
     if (!reaped) {
       kill(pid, SIGKILL);

@@ -131,62 +131,53 @@ SHOVEL_EXPORT void shovel_close(shovel_client* client);
 /* Replaces the value atomically (readers see old or new bytes, never a mix).
  * `version` (may be NULL) receives the new version. */
 SHOVEL_EXPORT shovel_status shovel_set(shovel_client* client, const char* id,
-                                       const void* data, size_t len,
-                                       uint64_t* version, char** err);
+                                       const void* data, size_t len, uint64_t* version,
+                                       char** err);
 /* Reads `length` bytes (SHOVEL_WHOLE_BLOB: to the end) from `offset`; a range
  * past the end is truncated like pread. On success *data is a new buffer of
  * *len bytes (never NULL, even when *len is 0) to free with shovel_free. */
 SHOVEL_EXPORT shovel_status shovel_get(shovel_client* client, const char* id,
-                                       uint64_t offset, uint64_t length,
-                                       void** data, size_t* len, char** err);
+                                       uint64_t offset, uint64_t length, void** data,
+                                       size_t* len, char** err);
 /* Reads up to `capacity` bytes from `offset` into the caller's `buf`;
  * *len receives the number of bytes read (less than `capacity` only at the
  * end of the value). No allocation. */
-SHOVEL_EXPORT shovel_status shovel_get_into(shovel_client* client,
-                                            const char* id, uint64_t offset,
-                                            void* buf, size_t capacity,
+SHOVEL_EXPORT shovel_status shovel_get_into(shovel_client* client, const char* id,
+                                            uint64_t offset, void* buf, size_t capacity,
                                             size_t* len, char** err);
 /* Appends atomically; creates the id when missing. `version` may be NULL. */
-SHOVEL_EXPORT shovel_status shovel_append(shovel_client* client,
-                                          const char* id, const void* data,
-                                          size_t len, uint64_t* version,
+SHOVEL_EXPORT shovel_status shovel_append(shovel_client* client, const char* id,
+                                          const void* data, size_t len, uint64_t* version,
                                           char** err);
-SHOVEL_EXPORT shovel_status shovel_delete(shovel_client* client,
-                                          const char* id, char** err);
+SHOVEL_EXPORT shovel_status shovel_delete(shovel_client* client, const char* id,
+                                          char** err);
 /* *exists receives 1 or 0. */
-SHOVEL_EXPORT shovel_status shovel_exists(shovel_client* client,
-                                          const char* id, int* exists,
-                                          char** err);
+SHOVEL_EXPORT shovel_status shovel_exists(shovel_client* client, const char* id,
+                                          int* exists, char** err);
 /* Replaces an existing `to`; works across workers. */
-SHOVEL_EXPORT shovel_status shovel_rename(shovel_client* client,
-                                          const char* from, const char* to,
-                                          char** err);
+SHOVEL_EXPORT shovel_status shovel_rename(shovel_client* client, const char* from,
+                                          const char* to, char** err);
 
 /* ---- placement -------------------------------------------------------- */
 
 /* Pre-creates `n` empty, pinned ids spread exactly over the live workers.
  * `strategy`: "uniform_nodes" (NULL means this), "uniform_cpu" or
  * "uniform_memory"; another name is SHOVEL_INVALID_ARGUMENT. */
-SHOVEL_EXPORT shovel_status shovel_init(shovel_client* client,
-                                        const char* const* ids, size_t n,
-                                        const char* strategy, char** err);
+SHOVEL_EXPORT shovel_status shovel_init(shovel_client* client, const char* const* ids,
+                                        size_t n, const char* strategy, char** err);
 /* Node ids of the workers holding the data, primary first. Free *nodes with
  * shovel_strings_free(*nodes, *n). */
-SHOVEL_EXPORT shovel_status shovel_node_ids(shovel_client* client,
-                                            const char* id, char*** nodes,
-                                            size_t* n, char** err);
+SHOVEL_EXPORT shovel_status shovel_node_ids(shovel_client* client, const char* id,
+                                            char*** nodes, size_t* n, char** err);
 /* Best worker to process the id. `strategy`: "default" (NULL means this),
  * "least_loaded" or "nearest". Free *node with shovel_free. */
-SHOVEL_EXPORT shovel_status shovel_node_id(shovel_client* client,
-                                           const char* id,
-                                           const char* strategy, char** node,
-                                           char** err);
+SHOVEL_EXPORT shovel_status shovel_node_id(shovel_client* client, const char* id,
+                                           const char* strategy, char** node, char** err);
 /* Distance between `node` and the data in ms: 0 when `node` holds it, else
  * the estimated RTT to the nearest holder from Consul's coordinates. *known
  * receives 0 (and *score 0) when coordinates are unknown (no Consul). */
 SHOVEL_EXPORT shovel_status shovel_node_cache_score(shovel_client* client,
-                                                    const char* node,
-                                                    const char* id,
+                                                    const char* node, const char* id,
                                                     double* score, int* known,
                                                     char** err);
 
@@ -196,12 +187,12 @@ SHOVEL_EXPORT shovel_status shovel_node_cache_score(shovel_client* client,
  * shovel_blob_stat_free. Later versions may append fields. */
 typedef struct shovel_blob_stat {
   char* id;
-  uint64_t size;         /* bytes of the value */
-  uint64_t stored_bytes; /* compressed bytes held in memory */
-  uint64_t version;      /* changes on every write */
+  uint64_t size;                        /* bytes of the value */
+  uint64_t stored_bytes;                /* compressed bytes held in memory */
+  uint64_t version;                     /* changes on every write */
   int64_t ctime_ns, mtime_ns, atime_ns; /* Unix epoch, nanoseconds */
-  int pinned;            /* 1 for ids made by shovel_init */
-  char** holders;        /* node ids, primary first */
+  int pinned;                           /* 1 for ids made by shovel_init */
+  char** holders;                       /* node ids, primary first */
   size_t n_holders;
 } shovel_blob_stat;
 
@@ -214,11 +205,9 @@ SHOVEL_EXPORT void shovel_blob_stat_free(shovel_blob_stat* stat);
  * page's *next_cursor. `limit`: at most this many ids (0 = 1000). *next_cursor
  * receives "" on the last page. Free *ids with shovel_strings_free(*ids, *n)
  * and *next_cursor with shovel_free. */
-SHOVEL_EXPORT shovel_status shovel_list(shovel_client* client,
-                                        const char* prefix,
-                                        const char* cursor, uint32_t limit,
-                                        char*** ids, size_t* n,
-                                        char** next_cursor, char** err);
+SHOVEL_EXPORT shovel_status shovel_list(shovel_client* client, const char* prefix,
+                                        const char* cursor, uint32_t limit, char*** ids,
+                                        size_t* n, char** next_cursor, char** err);
 
 /* One worker as the client sees it. Array layout is fixed within
  * SOVERSION 0. */
@@ -236,8 +225,8 @@ typedef struct shovel_node_info {
 
 /* The workers and their stats. Free with shovel_members_free(*nodes, *n). */
 SHOVEL_EXPORT shovel_status shovel_members(shovel_client* client,
-                                           shovel_node_info** nodes,
-                                           size_t* n, char** err);
+                                           shovel_node_info** nodes, size_t* n,
+                                           char** err);
 SHOVEL_EXPORT void shovel_members_free(shovel_node_info* nodes, size_t n);
 
 /* ---- streaming writes ------------------------------------------------- */
@@ -249,18 +238,14 @@ typedef enum shovel_write_mode {
 
 /* Streams a large value; nothing is visible until shovel_writer_commit.
  * A writer destroyed without a commit aborts; the old value stays whole. */
-SHOVEL_EXPORT shovel_status shovel_writer_open(shovel_client* client,
-                                               const char* id,
+SHOVEL_EXPORT shovel_status shovel_writer_open(shovel_client* client, const char* id,
                                                shovel_write_mode mode,
-                                               shovel_writer** writer,
-                                               char** err);
-SHOVEL_EXPORT shovel_status shovel_writer_write(shovel_writer* writer,
-                                                const void* data, size_t len,
-                                                char** err);
+                                               shovel_writer** writer, char** err);
+SHOVEL_EXPORT shovel_status shovel_writer_write(shovel_writer* writer, const void* data,
+                                                size_t len, char** err);
 /* Makes the value visible atomically; `version` (may be NULL) receives the
  * new version. The writer still needs shovel_writer_destroy. */
-SHOVEL_EXPORT shovel_status shovel_writer_commit(shovel_writer* writer,
-                                                 uint64_t* version,
+SHOVEL_EXPORT shovel_status shovel_writer_commit(shovel_writer* writer, uint64_t* version,
                                                  char** err);
 /* Drops what was written; the old value stays whole. */
 SHOVEL_EXPORT void shovel_writer_abort(shovel_writer* writer);
