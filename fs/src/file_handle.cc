@@ -147,6 +147,19 @@ void FileHandle::AfterCommitLocked(uint64_t version, uint64_t size) {
 void FileHandle::PatchWriteLocked(uint64_t off, std::string_view data) {
   if (data.empty()) return;
   uint64_t end = off + data.size();
+  block_valid_ = false;
+  dirty_ = true;
+  size_ = std::max(size_, end);
+  // Fast path: a sequential write extends the extent that ends where it starts.
+  auto next = extents_.lower_bound(off);
+  if (next != extents_.begin() && (next == extents_.end() || next->first > end)) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second.size() == off) {
+      prev->second.append(data);
+      dirty_bytes_ += data.size();
+      return;
+    }
+  }
   std::string merged(data);
   uint64_t start = off;
   // Merge every extent that overlaps or touches [off, end).
@@ -273,6 +286,15 @@ Status FileHandle::RebuildLocked() {
 Status FileHandle::Flush() {
   std::lock_guard lock(mu_);
   bool committed = HasPendingDataLocked();
+  if (mode_ == Mode::kStream && stream_open_ && !writer_ && min_size_ == 0) {
+    // Nothing written yet (a shell's `>` closes a dup of the fd before the
+    // writes): make the file exist, empty, and keep streaming from 0.
+    if (!base_.exists || base_.size != 0) {
+      SHOVEL_ASSIGN_OR_RETURN(uint64_t version, client_->Set(id_, ""));
+      AfterCommitLocked(version, 0);
+    }
+    return CommitAttrsLocked(committed);
+  }
   Status s = mode_ == Mode::kStream ? CommitStreamLocked() : CommitPatchLocked();
   if (!s.ok()) {
     pending_attrs_ = {};

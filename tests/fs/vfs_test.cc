@@ -103,6 +103,17 @@ TYPED_TEST(VfsTest, CreateIsVisibleWholeOnlyAtFlush) {
   EXPECT_EQ(this->ReadAll(this->Look(kRootIno, "f").ino), "hello world\n");
 }
 
+TYPED_TEST(VfsTest, FlushBeforeAnyWriteKeepsStreaming) {  // sh: exec >f; dd of=f
+  auto c = this->vfs_.Create(kRootIno, "f", 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
+  ASSERT_TRUE(this->vfs_.Flush(c->open.fh).ok());  // the dup'd fd closes
+  EXPECT_EQ(*this->client()->Get("f", 0, kWholeBlob), "");
+  ASSERT_TRUE(this->vfs_.Write(c->open.fh, 0, "abc").ok());
+  ASSERT_TRUE(this->vfs_.Write(c->open.fh, 3, "def").ok());
+  EXPECT_EQ(*this->client()->Get("f", 0, kWholeBlob), "");  // still whole-at-close
+  ASSERT_TRUE(this->vfs_.Release(c->open.fh).ok());
+  EXPECT_EQ(*this->client()->Get("f", 0, kWholeBlob), "abcdef");
+}
+
 TYPED_TEST(VfsTest, TruncatingOpenReplaces) {
   uint64_t ino = this->Write(kRootIno, "f", std::string(100000, 'a'));
   auto o = this->vfs_.Open(ino, O_WRONLY | O_TRUNC);
@@ -428,6 +439,20 @@ TEST_F(FakeVfsTest, LargeCopyStreamsInsteadOfBuffering) {
   EXPECT_EQ(env_.fake.counters().sets, 0u);
   ASSERT_TRUE(vfs_.Release(c->open.fh).ok());
   EXPECT_EQ(env_.fake.counters().commits, 1u);
+}
+
+TEST_F(FakeVfsTest, SequentialPatchWritesDoNotCopyQuadratically) {
+  uint64_t ino = Write(kRootIno, "f", "x");
+  uint64_t commits = env_.fake.counters().commits;
+  auto o = vfs_.Open(ino, O_WRONLY);
+  std::string block(256 * 1024, 'p');
+  for (int i = 0; i < 40; ++i) {  // 10 MiB, over max_dirty (1 MiB here)
+    ASSERT_TRUE(vfs_.Write(o->fh, 1 + i * block.size(), block).ok());
+  }
+  ASSERT_TRUE(vfs_.Release(o->fh).ok());
+  EXPECT_EQ(env_.fake.Stat("f")->size, 1 + 40 * block.size());
+  EXPECT_EQ(env_.fake.counters().commits, commits);  // extended by appends only
+  EXPECT_GE(env_.fake.counters().appends, 5u);
 }
 
 TEST_F(FakeVfsTest, UnreachableIsEioAndNoSpaceIsEnospc) {
