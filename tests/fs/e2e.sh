@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# shovelfs end to end: real FUSE mounts driven by shell tools and unmodified
+# programs. Needs root and /dev/fuse; FAILS (never skips) when a mount cannot
+# be made. Teardown always unmounts and kills what it started, by pid.
+#   tests/fs/e2e.sh BUILD_DIR
+set -uo pipefail
+build=$(cd "${1:?usage: e2e.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+SHOVELFS=$build/fs/shovelfs
+WORKER=$build/worker/shovel-worker
+CTL=$build/cli/shovelctl
+tmp=$(mktemp -d /tmp/shovelfs-e2e.XXXXXX)
+chmod 755 "$tmp"  # allow_other cases run as another user
+shm=/dev/shm/shovelfs-e2e.$$
+mkdir -p "$shm"
+pids=()
+mounts=()
+failures=0
+passes=0
+
+cleanup() {
+  local m p
+  for m in "${mounts[@]}"; do
+    if grep -q " $m fuse" /proc/mounts; then
+      fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+    fi
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.2
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$tmp" "$shm"
+}
+trap cleanup EXIT
+
+pass() { passes=$((passes + 1)); echo "ok   - $*"; }
+fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
+# check NAME COMMAND...: passes when COMMAND succeeds.
+check() {
+  local name=$1
+  shift
+  if "$@" >"$tmp/out" 2>&1; then pass "$name"; else fail "$name"; sed 's/^/     /' "$tmp/out" | tail -5; fi
+}
+die() { echo "FATAL: $*"; exit 1; }
+
+mounted() { grep -q " $1 fuse.shovelfs " /proc/mounts; }
+wait_mounted() {
+  for _ in $(seq 100); do mounted "$1" && return 0; sleep 0.1; done
+  return 1
+}
+wait_unmounted() {
+  for _ in $(seq 100); do mounted "$1" || return 0; sleep 0.1; done
+  return 1
+}
+# The pid of the shovelfs serving mountpoint $1 (its command line names it).
+fs_pid() {
+  local p
+  for p in $(pgrep -x shovelfs); do
+    tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- " $1\( \|$\)" && { echo "$p"; return; }
+  done
+}
+# mount_fs MP ARGS...: mounts in the background (daemon mode) and records it.
+mount_fs() {
+  local mp=$1
+  shift
+  mkdir -p "$mp"
+  mounts+=("$mp")
+  "$SHOVELFS" "$@" "$mp" || return 1
+  wait_mounted "$mp" || return 1
+  pids+=("$(fs_pid "$mp")")
+}
+start_worker() {  # start_worker NAME: endpoint in $tmp/NAME.ready, pid in $tmp/NAME.pid
+  local ready=$tmp/$1.ready
+  "$WORKER" --listen tcp://127.0.0.1:0 --node-id "$1" --max-memory 1GiB \
+    --ready-file "$ready" >"$tmp/$1.log" 2>&1 &
+  pids+=($!)
+  echo $! >"$tmp/$1.pid"
+  for _ in $(seq 100); do [ -s "$ready" ] && return 0; sleep 0.1; done
+  return 1
+}
+
+[ -x "$SHOVELFS" ] || die "no shovelfs binary at $SHOVELFS"
+[ -c /dev/fuse ] || die "/dev/fuse is missing: the e2e suite needs it (and root)"
+
+source "$here/e2e_cases.sh"
+
+echo "# embedded worker, daemon mode, allow_other"
+A=$tmp/a
+mount_fs "$A" -o max_memory=3GiB,allow_other || die "cannot mount shovelfs at $A"
+basic_cases "$A"
+append_cases "$A"
+big_copy_case "$A"
+many_ids_case "$A"
+metadata_cases "$A"
+xattr_cases "$A"
+permission_cases "$A"
+
+echo "# real worker processes, two mounts of one cluster"
+start_worker w1 || die "cannot start shovel-worker w1"
+start_worker w2 || die "cannot start shovel-worker w2"
+e1=$(head -1 "$tmp/w1.ready")
+e2=$(head -1 "$tmp/w2.ready")
+B1=$tmp/b1
+B2=$tmp/b2
+mount_fs "$B1" -o "workers=$e1,$e2" || die "cannot mount $B1"
+mount_fs "$B2" "$e1,$e2" || die "cannot mount $B2 (SOURCE form)"
+two_mount_cases "$B1" "$B2"
+cluster_xattr_cases "$B1" "$e1,$e2"
+fuse_killed_case "$B2" "$e1,$e2"
+worker_killed_case "$B1" "$B2"
+
+echo "# options, signals and mount(8)"
+option_cases
+sigterm_case
+mount_helper_cases
+
+echo "# $passes passed, $failures failed"
+[ "$failures" -eq 0 ]
