@@ -1,11 +1,17 @@
-// shovel-worker: parses flags, starts a Worker, serves until SIGTERM/SIGINT.
+// shovel-worker: parses flags, starts a Worker (and, with --consul, its link
+// to the Consul agent), serves until SIGTERM/SIGINT.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 
+#include "consul_agent_link.h"
+#include "consul_setup.h"
 #include "shovel/size.h"
 #include "shovel/worker/worker.h"
 
@@ -30,6 +36,7 @@ bool WriteReadyFile(const std::string& path, const std::string& endpoint) {
 
 int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
+  shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file;
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.add_option("--listen", opt.listen, "ZeroMQ endpoint to bind (port 0 = any)")
@@ -47,6 +54,29 @@ int main(int argc, char** argv) {
       "--no-eviction", [&](int64_t) { opt.eviction = false; },
       "refuse writes when full instead of evicting");
   app.add_option("--ready-file", ready_file, "write the endpoint here when ready");
+  app.add_option("--consul", consul.consul,
+                 "Consul agent to register with and take live config from: URL "
+                 "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
+                 "default: no Consul");
+  app.add_option("--advertise", consul.advertise,
+                 "address put in the Consul registration (default: the listen host, "
+                 "or the hostname when listening on 0.0.0.0)");
+  app.add_option("--service-name", consul.service_name, "Consul service name")
+      ->capture_default_str();
+  app.add_option("--kv-prefix", consul.kv_prefix,
+                 "Consul KV prefix of the live config (PREFIX/config/KEY, "
+                 "PREFIX/nodes/NODE/config/KEY)")
+      ->capture_default_str();
+  app.add_option("--consul-ttl", consul.ttl, "TTL of the Consul health check")
+      ->capture_default_str();
+  app.add_option("--consul-heartbeat", consul.heartbeat,
+                 "how often the check is passed (default: TTL / 3)");
+  app.add_option("--consul-deregister-after", consul.deregister_after,
+                 "Consul removes the worker after its check was critical this long")
+      ->capture_default_str();
+  app.add_option("--consul-retry-max", consul.retry_max,
+                 "longest wait between retries while Consul is unreachable")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -60,6 +90,12 @@ int main(int argc, char** argv) {
   auto cs = shovel::ParseSize(chunk_size);
   if (!cs.ok()) return Fail("--chunk-size: " + cs.status().message());
   opt.chunk_size = *cs;
+  auto consul_setup = shovel::worker::ResolveConsulFlags(
+      consul, [](const char* name) -> std::optional<std::string> {
+        const char* v = std::getenv(name);
+        return v ? std::optional<std::string>(v) : std::nullopt;
+      });
+  if (!consul_setup.ok()) return Fail(consul_setup.status().message());
 
   // Handle SIGTERM/SIGINT by sigwait here; the worker's threads inherit the
   // blocked mask and never see them.
@@ -78,16 +114,30 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& w = **worker;
+  std::mutex log_mu;
+  auto log = [&log_mu, id = w.node_id()](const std::string& line) {
+    std::lock_guard<std::mutex> l(log_mu);
+    std::cerr << "shovel-worker " << id << ": " << line << std::endl;
+  };
+  if (!consul_setup->hint.empty()) log(consul_setup->hint);
+  std::unique_ptr<shovel::worker::ConsulAgentLink> link;
+  if (consul_setup->enabled) {
+    auto l = shovel::worker::StartConsulLink(*consul_setup, w, log);
+    if (!l.ok()) {
+      w.Stop();
+      return Fail(l.status().message());
+    }
+    link = std::move(*l);
+  }
   if (!ready_file.empty() && !WriteReadyFile(ready_file, w.endpoint())) {
     std::cerr << "shovel-worker: cannot write --ready-file " << ready_file << "\n";
     return 1;
   }
-  std::cerr << "shovel-worker " << w.node_id() << " listening on " << w.endpoint()
-            << std::endl;
+  log("listening on " + w.endpoint());
   int sig = 0;
   sigwait(&sigs, &sig);
-  std::cerr << "shovel-worker " << w.node_id() << ": signal " << sig
-            << ", finishing requests in flight" << std::endl;
+  log("signal " + std::to_string(sig) + ", finishing requests in flight");
+  if (link) link->Stop(/*deregister=*/true);
   w.Stop();
   return 0;
 }
