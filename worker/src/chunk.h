@@ -72,7 +72,8 @@ class CodecPool {
   CodecPool(const CodecPool&) = delete;
   CodecPool& operator=(const CodecPool&) = delete;
 
-  // Compresses `raw` (level 0 = raw). Kept raw when a probe of the first
+  // Compresses `raw` (level 0 = raw). Kept raw when sampled bytes look
+  // uniformly spread (no zstd pass at all), or when a probe of the first
   // kProbeBytes or the whole chunk does not shrink by at least 1/16.
   std::shared_ptr<Chunk> Compress(std::string_view raw, int level);
   // A raw chunk with `capacity` >= raw.size() bytes of room.
