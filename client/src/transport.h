@@ -82,8 +82,9 @@ struct ZmqTransportOptions {
   uint64_t max_inflight_bytes = 512ull << 20;
 };
 
-// The ZeroMQ implementation: one DEALER socket per endpoint, all owned by one
-// I/O thread; callers hand requests over through a locked queue plus an
+// The ZeroMQ implementation: two DEALER sockets per endpoint (chosen by a
+// hash of the id, so one id's requests stay in order), all owned by one I/O
+// thread; callers hand requests over through a locked queue plus an
 // eventfd wake-up, so callers never wait on each other's I/O.
 std::unique_ptr<Transport> NewZmqTransport(const ZmqTransportOptions& options);
 

@@ -3,9 +3,17 @@
 // Threads: callers run Send (encode + enqueue + wake); one I/O thread owns
 // every socket, the pending table and the timers, so none of those need a
 // lock. Lock order: budget_mu_ and mu_ are never held together.
+//
+// Each endpoint gets kLanes DEALER sockets (TCP connections), served by the
+// context's kIoThreads ZeroMQ I/O threads, so large values to and from one
+// worker are copied through the kernel by more than one thread. A request
+// goes to the lane chosen by a hash of its id (or, for upload messages, of
+// its upload handle): everything about one id or one upload travels on one
+// connection, so pipelined writes keep their order.
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -21,6 +29,13 @@ namespace shovel::client {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kLanes = 2;
+constexpr int kIoThreads = 2;
+
+size_t LaneOf(const OutRequest& r) {
+  if (!r.id.empty()) return std::hash<std::string_view>()(r.id) % kLanes;
+  return std::hash<uint64_t>()(r.header.aux) % kLanes;
+}
 
 class ZmqTransport : public Transport {
  public:
@@ -32,6 +47,7 @@ class ZmqTransport : public Transport {
  private:
   struct Queued {
     std::string endpoint;
+    size_t lane;
     uint64_t request_id;
     std::vector<zmq::message_t> frames;
     std::chrono::milliseconds deadline;
@@ -58,7 +74,7 @@ class ZmqTransport : public Transport {
 
   void Run();
   void Accept(Queued q);
-  Peer* PeerFor(const std::string& endpoint);
+  Peer* PeerFor(const std::string& endpoint, size_t lane);
   bool TrySend(Pending& p);  // false: ZeroMQ would block
   void FlushBacklog(Peer& peer);
   void Receive(Peer& peer);
@@ -84,7 +100,7 @@ class ZmqTransport : public Transport {
 
   // Owned by the I/O thread.
   std::vector<std::unique_ptr<Peer>> peers_;
-  std::unordered_map<std::string, Peer*> peer_index_;
+  std::unordered_map<std::string, std::array<Peer*, kLanes>> peer_index_;
   std::unordered_map<uint64_t, Pending> pending_;
   std::multimap<Clock::time_point, uint64_t> timers_;  // lazy: stale ids skipped
 
@@ -94,7 +110,7 @@ class ZmqTransport : public Transport {
 ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
     : context_(o.context), max_inflight_bytes_(o.max_inflight_bytes) {
   if (!context_) {
-    own_context_ = std::make_unique<zmq::context_t>(1);
+    own_context_ = std::make_unique<zmq::context_t>(kIoThreads);
     context_ = own_context_.get();
   }
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -121,6 +137,7 @@ void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
                         ResponseCallback done) {
   Queued q;
   q.endpoint = endpoint;
+  q.lane = LaneOf(request);
   q.request_id = next_id_.fetch_add(1, std::memory_order_relaxed);
   wire::Header h = request.header;
   h.request_id = q.request_id;
@@ -161,9 +178,9 @@ void ZmqTransport::Release(uint64_t bytes) {
   budget_cv_.notify_all();
 }
 
-ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint) {
+ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint, size_t lane) {
   auto it = peer_index_.find(endpoint);
-  if (it != peer_index_.end()) return it->second;
+  if (it != peer_index_.end() && it->second[lane]) return it->second[lane];
   auto peer = std::make_unique<Peer>();
   peer->endpoint = endpoint;
   try {
@@ -181,12 +198,12 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint) {
   }
   Peer* raw = peer.get();
   peers_.push_back(std::move(peer));
-  peer_index_[endpoint] = raw;
+  peer_index_[endpoint][lane] = raw;
   return raw;
 }
 
 void ZmqTransport::Accept(Queued q) {
-  Peer* peer = PeerFor(q.endpoint);
+  Peer* peer = PeerFor(q.endpoint, q.lane);
   if (!peer) {
     Release(q.bytes);
     q.done(Status::InvalidArgument("cannot connect to '" + q.endpoint +

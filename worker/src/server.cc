@@ -71,7 +71,9 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen) {
     ep.replace(ep.size() - 1, 1, "*");
   }
   try {
-    s->ctx_ = std::make_unique<zmq::context_t>(1);
+    // Two ZeroMQ I/O threads: each client connection's TCP copies run on
+    // one of them, so large values to several connections use both cores.
+    s->ctx_ = std::make_unique<zmq::context_t>(2);
     s->router_ = std::make_unique<zmq::socket_t>(*s->ctx_, zmq::socket_type::router);
     s->router_->set(zmq::sockopt::maxmsgsize,
                     static_cast<int64_t>(wire::kMaxMessageBytes + 4096));
