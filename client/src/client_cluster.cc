@@ -43,7 +43,10 @@ Status Windowed(Transport& t, size_t n, size_t window, const MakeFn& make,
 Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
   std::vector<std::pair<std::string, OutRequest>> reqs;
   for (const auto& m : view.members) {
-    reqs.emplace_back(m.endpoint, MakeRequest(Op::kNodeStats, ""));
+    OutRequest r = MakeRequest(Op::kNodeStats, "");
+    // Consul says it is down: ask briefly, so `members` stays quick.
+    if (m.critical) r.deadline = std::min(r.deadline, std::chrono::milliseconds(1000));
+    reqs.emplace_back(m.endpoint, r);
   }
   auto replies = transport_->CallMany(reqs);
   std::vector<NodeInfo> out;
@@ -53,12 +56,13 @@ Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
     n.node_id = m.node_id;
     n.endpoint = m.endpoint;
     n.consul_node = m.consul_node;
+    n.consul_health = m.consul_health;
     n.healthy = false;
     if (replies[i].ok() && ReplyError(**replies[i]).ok() &&
         !(*replies[i])->reply.payload.empty()) {
       auto st = wire::DecodeNodeStats((*replies[i])->reply.payload[0]);
       if (st.ok()) {
-        n.healthy = m.healthy || m.node_id == m.endpoint;
+        n.healthy = !m.critical && (m.healthy || m.node_id == m.endpoint);
         if (m.node_id == m.endpoint && !st->node_id.empty()) n.node_id = st->node_id;
         n.cores = st->cores;
         n.mem_used = st->mem_used;
@@ -96,7 +100,10 @@ Status ClientImpl::Init(const std::vector<std::string>& ids_in, InitStrategy str
   if (progress) progress(0, total);
   // 1. Which ids exist already? STAT at the home, without following pointers.
   std::vector<size_t> home(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) home[i] = HomeNode(ids[i], view->node_ids);
+  auto critical = [&](size_t k) { return view->members[k].critical; };
+  for (size_t i = 0; i < ids.size(); ++i) {
+    home[i] = RouteNode(ids[i], view->node_ids, critical);
+  }
   std::vector<size_t> fresh, at_home;
   SHOVEL_RETURN_IF_ERROR(Windowed(
       *transport_, ids.size(), kInitWindow,
@@ -212,8 +219,23 @@ Result<std::string> ClientImpl::NodeId(std::string_view id, std::string_view str
     return best->node_id;
   }
   if (strategy == "nearest") {
-    return Status::Unavailable(
-        "node_id strategy 'nearest' needs Consul coordinates (connect through Consul)");
+    if (!distance_) {
+      return Status::Unavailable(
+          "node_id strategy 'nearest' needs Consul coordinates (connect through Consul)");
+    }
+    SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> holders, NodeIds(id));
+    // Holders with a known distance first, nearest first; unknown ones keep
+    // their order (primary first) after them.
+    const std::string* best = &holders.front();
+    std::optional<double> best_ms;
+    for (const auto& h : holders) {
+      auto d = distance_->RttFromCallerMs(h);
+      if (d && (!best_ms || *d < *best_ms)) {
+        best = &h;
+        best_ms = d;
+      }
+    }
+    return *best;
   }
   return Status::InvalidArgument("unknown node_id strategy '" + std::string(strategy) +
                                  "'; valid strategies: default, least_loaded, nearest");

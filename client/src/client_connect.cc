@@ -1,9 +1,42 @@
 // Client::Connect: builds the object graph (transport, membership, client).
 #include <cstdlib>
+#include <iostream>
 
 #include "client_impl.h"
+#include "consul_membership.h"
+#include "shovel/consul/config.h"
 
 namespace shovel {
+namespace {
+
+std::optional<std::string> Getenv(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+// Membership and distances from the Consul agent at `address`.
+Status ConnectConsul(const ClientOptions& options, client::ClientDeps& deps) {
+  // The explicit address wins; the environment still gives the token.
+  auto config = consul::Config::FromEnvironment([](const char* name) {
+    return std::string_view(name) == "CONSUL_HTTP_ADDR" ? std::nullopt : Getenv(name);
+  });
+  if (!config.ok()) return config.status();
+  config->address = options.consul_addr;
+  auto consul_client = consul::Client::Create(*config);
+  if (!consul_client.ok()) return consul_client.status();
+  std::shared_ptr<consul::Client> c(std::move(*consul_client));
+  client::ConsulMembership::Options mo;
+  mo.service_name = options.service_name.empty() ? "shoveling" : options.service_name;
+  auto log = [](const std::string& line) {
+    std::cerr << "shovel: " << line << std::endl;
+  };
+  SHOVEL_ASSIGN_OR_RETURN(auto membership, client::ConsulMembership::Start(c, mo, log));
+  deps.distance = std::make_shared<client::ConsulDistance>(c, membership);
+  deps.membership = std::move(membership);
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in) {
   ClientOptions options = options_in;
@@ -20,14 +53,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
       options.consul_addr = c;
     }
   }
-  if (endpoints.empty() && !options.consul_addr.empty()) {
-    return Status::Unavailable("Consul membership (" + options.consul_addr +
-                               ") is not available in this build; pass --workers "
-                               "or set SHOVEL_WORKERS");
-  }
-  if (endpoints.empty()) {
+  if (endpoints.empty() && options.consul_addr.empty()) {
     return Status::InvalidArgument(
-        "no workers given: pass --workers tcp://HOST:PORT,... or set SHOVEL_WORKERS");
+        "no workers given: pass --workers tcp://HOST:PORT,... or --consul URL, or set "
+        "SHOVEL_WORKERS or CONSUL_HTTP_ADDR");
   }
   for (const auto& e : endpoints) {
     if (e.find("://") == std::string::npos) {
@@ -37,6 +66,12 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
   }
   client::ClientDeps deps;
   deps.transport = client::NewZmqTransport({});
+  if (endpoints.empty()) {
+    SHOVEL_RETURN_IF_ERROR(
+        ConnectConsul(options, deps).WithContext("Consul at " + options.consul_addr));
+    deps.options = std::move(options);
+    return std::unique_ptr<Client>(new client::ClientImpl(std::move(deps)));
+  }
   client::Transport* transport = deps.transport.get();
   const auto deadline = options.deadline;
   auto ping = [transport, deadline](const std::vector<std::string>& eps) {

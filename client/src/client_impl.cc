@@ -80,7 +80,9 @@ OutRequest ClientImpl::MakeRequest(Op op, std::string_view id, uint16_t flags) c
 Result<std::string> ClientImpl::HomeEndpoint(std::string_view id) {
   auto view = View();
   if (view->members.empty()) return Status::Unavailable("no workers are known");
-  return view->members[HomeNode(id, view->node_ids)].endpoint;
+  size_t i = RouteNode(id, view->node_ids,
+                       [&](size_t k) { return view->members[k].critical; });
+  return view->members[i].endpoint;
 }
 
 Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string endpoint,

@@ -20,13 +20,19 @@
 
 namespace shovel::client {
 
-// Where distance between a node and the data comes from (Consul coordinates
-// later). Returns ms, or nullopt when unknown.
+// Where distance between a node and the data comes from (Consul
+// coordinates: ConsulDistance in consul_membership.h). Returns ms, or
+// nullopt when unknown. Thread-safe.
 class DistanceOracle {
  public:
   virtual ~DistanceOracle() = default;
+  // Between two workers (node ids).
   virtual std::optional<double> RttMs(std::string_view from_node,
                                       std::string_view to_node) = 0;
+  // Between the caller (its own Consul agent node) and a worker.
+  virtual std::optional<double> RttFromCallerMs(std::string_view to_node) {
+    return std::nullopt;
+  }
 };
 
 // An immutable snapshot of membership prepared for routing.
@@ -87,7 +93,8 @@ class ClientImpl : public Client {
   std::shared_ptr<const PlacementView> View();
   // A request for `op` with the default deadline and idempotence by op.
   OutRequest MakeRequest(wire::Op op, std::string_view id, uint16_t flags = 0) const;
-  // Home endpoint of `id` (rank 0); kUnavailable without members.
+  // Where requests for `id` go: its home (rank 0), or the best-ranked member
+  // whose Consul check is not critical; kUnavailable without members.
   Result<std::string> HomeEndpoint(std::string_view id);
   // Sends `req` (req.id is the id) to where the id lives, following and
   // caching redirects. Returns the reply whose status is OK, or its error.

@@ -24,6 +24,7 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
   if (view->members.empty()) return Status::Unavailable("no workers are known");
   std::vector<std::pair<std::string, OutRequest>> reqs;
   for (const auto& m : view->members) {
+    if (m.critical) continue;  // Consul says it is down: route around it
     OutRequest req = MakeRequest(Op::kList, prefix, delimiter ? wire::kFlagDelimiter : 0);
     req.payload = {cursor};
     req.header.aux = limit;

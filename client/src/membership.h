@@ -1,9 +1,9 @@
 // Membership: where the client learns the set of workers.
 //
 // A Membership reports the placement set (every registered worker, healthy
-// or not) and tells subscribers when it changes. Today there is one source,
-// StaticMembership (ClientOptions.workers or SHOVEL_WORKERS); a Consul source
-// implements the same interface later.
+// or not) and tells subscribers when it changes. Two sources:
+// StaticMembership (ClientOptions.workers or SHOVEL_WORKERS) here, and
+// ConsulMembership (consul_membership.h: the service's health entries).
 //
 // Thread-safety: implementations are thread-safe. Subscriber callbacks run on
 // whatever thread noticed the change and must not call back into the
@@ -29,6 +29,10 @@ struct Member {
   std::string endpoint;     // ZeroMQ endpoint, e.g. tcp://10.0.0.5:7070
   bool healthy = true;      // false: unreachable / Consul check critical
   std::string consul_node;  // empty without Consul
+  // Consul's verdict: its check is critical (or in maintenance). Routing
+  // avoids such members; placement still counts them (DESIGN.md).
+  bool critical = false;
+  std::string consul_health;  // "passing", "warning", ...; empty without Consul
 };
 
 // A consistent snapshot: members sorted by node id, and a generation that

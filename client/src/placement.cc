@@ -63,6 +63,16 @@ size_t HomeNode(std::string_view id, const std::vector<std::string>& node_ids) {
   return best;
 }
 
+size_t RouteNode(std::string_view id, const std::vector<std::string>& node_ids,
+                 const std::function<bool(size_t)>& avoid) {
+  size_t home = HomeNode(id, node_ids);
+  if (!avoid(home)) return home;
+  for (size_t i : RankNodes(id, node_ids)) {
+    if (!avoid(i)) return i;
+  }
+  return home;
+}
+
 Result<std::vector<uint64_t>> ComputeQuotas(const std::vector<QuotaInput>& nodes,
                                             uint64_t count) {
   std::vector<uint64_t> quotas(nodes.size(), 0);

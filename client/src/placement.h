@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,11 @@ std::vector<size_t> RankNodes(std::string_view id,
 
 // Index of the home node (rank 0); `node_ids` must not be empty.
 size_t HomeNode(std::string_view id, const std::vector<std::string>& node_ids);
+
+// Index of the first node in rank order for which `avoid(index)` is false
+// (routing around critical workers); the home when every node is avoided.
+size_t RouteNode(std::string_view id, const std::vector<std::string>& node_ids,
+                 const std::function<bool(size_t)>& avoid);
 
 // One candidate for init: its node id and weight (1, cores, or free bytes).
 struct QuotaInput {

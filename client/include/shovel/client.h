@@ -43,6 +43,11 @@ struct ClientOptions {
   std::vector<std::string> workers;
   // Consul agent address ("http://127.0.0.1:8500"); membership is then the
   // registered workers of `service_name`.
+  // Also "host:port" or "unix:///path". Membership follows a blocking watch:
+  // workers whose check is critical are routed around; when Consul is
+  // unreachable the last known membership stays and one line says so on
+  // stderr. CONSUL_HTTP_TOKEN / CONSUL_HTTP_TOKEN_FILE give the ACL token.
+  // Network coordinates feed NodeCacheScore and NodeId(id, "nearest").
   std::string consul_addr;
   std::string service_name = "shoveling";
   // Deadline of one request (a large value is many requests).
@@ -74,6 +79,9 @@ struct NodeInfo {
   uint64_t ids = 0;
   double load = 0;
   std::string consul_node;    // empty without Consul
+  // Consul's check status ("passing", "warning", "critical", "maintenance");
+  // empty without Consul.
+  std::string consul_health;
 };
 
 enum class InitStrategy { kUniformNodes, kUniformCpu, kUniformMemory };
