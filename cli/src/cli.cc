@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@ struct Parsed {
   GetArgs get;
   ListArgs list;
   InitArgs init;
+  ConfigArgs config;
   std::string id, node, strategy = "default";
 };
 
@@ -83,6 +85,34 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
 
   auto* members = app.add_subcommand("members", "the workers and their use");
   members->callback([&] { run = [&] { return Commands::Members(cli); }; });
+
+  auto* config = app.add_subcommand(
+      "config", "the workers' live configuration in Consul KV (applied at once)");
+  config->require_subcommand(1);
+  auto node_opt = [&](CLI::App* sub) {
+    sub->add_option("--node", p.config.node, "the override of one worker (node id)");
+  };
+  auto* cget = config->add_subcommand("get", "print KEY's value");
+  cget->add_option("KEY", p.config.key,
+                   "max-memory | compression-level | chunk-size | eviction")
+      ->required();
+  node_opt(cget);
+  cget->callback([&] { run = [&] { return Commands::ConfigGet(cli, p.config); }; });
+  auto* cset = config->add_subcommand("set", "validate VALUE and store it as KEY");
+  cset->add_option("KEY", p.config.key,
+                   "max-memory | compression-level | chunk-size | eviction")
+      ->required();
+  cset->add_option("VALUE", p.config.value, "e.g. 512MiB, 3, 4MiB, off")->required();
+  node_opt(cset);
+  cset->callback([&] { run = [&] { return Commands::ConfigSet(cli, p.config); }; });
+  auto* crm = config->add_subcommand("rm", "remove KEY (the layer below applies again)");
+  crm->add_option("KEY", p.config.key, "config key")->required();
+  node_opt(crm);
+  crm->callback([&] { run = [&] { return Commands::ConfigRemove(cli, p.config); }; });
+  auto* cls = config->add_subcommand(
+      "ls", "every key set; with --node, what applies to that worker and from where");
+  node_opt(cls);
+  cls->callback([&] { run = [&] { return Commands::ConfigList(cli, p.config); }; });
 }
 
 }  // namespace
@@ -94,7 +124,8 @@ int Cli::Fail(const std::string& what, const Status& s) {
 }
 
 Result<Client*> Cli::Connected() {
-  std::string key = globals_.workers + "|" + std::to_string(globals_.deadline_ms);
+  std::string key = globals_.workers + "|" + globals_.consul + "|" +
+                    std::to_string(globals_.deadline_ms);
   if (client_ && key == connected_with_) return client_.get();
   ClientOptions o;
   if (!globals_.workers.empty()) {
@@ -107,10 +138,17 @@ Result<Client*> Cli::Connected() {
       pos = c + 1;
     }
   }
+  if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
   SHOVEL_ASSIGN_OR_RETURN(client_, Client::Connect(o));
   connected_with_ = key;
   return client_.get();
+}
+
+std::string Cli::ConsulAddress() const {
+  if (!globals_.consul.empty()) return globals_.consul;
+  if (const char* e = std::getenv("CONSUL_HTTP_ADDR"); e && *e) return e;
+  return "http://127.0.0.1:8500";
 }
 
 int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
@@ -119,6 +157,9 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
   GlobalOptions g = globals_;
   app.add_option("--workers", g.workers,
                  "worker endpoints, tcp://HOST:PORT,... (default: $SHOVEL_WORKERS)");
+  app.add_option("--consul", g.consul,
+                 "Consul agent URL: workers from its catalog, config in its KV "
+                 "(default: $CONSUL_HTTP_ADDR)");
   app.add_option("--deadline", g.deadline_ms, "deadline of one request in ms")
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", g.json, "machine-readable output");

@@ -27,6 +27,7 @@ struct Io {
 // Global options (also accepted before any command in the shell).
 struct GlobalOptions {
   std::string workers;  // "tcp://a:1,tcp://b:2"; empty = SHOVEL_WORKERS
+  std::string consul;   // Consul agent URL; empty = $CONSUL_HTTP_ADDR
   int64_t deadline_ms = 5000;
   bool json = false;
 };
@@ -39,6 +40,9 @@ class Cli {
   // With no command: true when the caller should open the shell.
   bool wants_shell() const { return wants_shell_; }
   const GlobalOptions& globals() const { return globals_; }
+  // The Consul agent address for `config`: --consul, else CONSUL_HTTP_ADDR,
+  // else Consul's default http://127.0.0.1:8500.
+  std::string ConsulAddress() const;
 
  private:
   Result<Client*> Connected();

@@ -35,6 +35,12 @@ struct InitArgs {
   std::string from_file;
 };
 
+struct ConfigArgs {
+  std::string node;  // --node: the per-worker override layer
+  std::string key;
+  std::string value;
+};
+
 class Commands {
  public:
   static int Write(Cli& cli, const WriteArgs& a, WriteMode mode);
@@ -47,6 +53,11 @@ class Commands {
   static int NodeId(Cli& cli, const std::string& id, const std::string& strategy);
   static int Score(Cli& cli, const std::string& node, const std::string& id);
   static int Members(Cli& cli);
+  // shovelctl config get|set|rm|ls over the Consul KV keys (kv_config.h).
+  static int ConfigGet(Cli& cli, const ConfigArgs& a);
+  static int ConfigSet(Cli& cli, const ConfigArgs& a);
+  static int ConfigRemove(Cli& cli, const ConfigArgs& a);
+  static int ConfigList(Cli& cli, const ConfigArgs& a);
 };
 
 }  // namespace shovel::cli

@@ -1,4 +1,5 @@
 // The shovelctl commands: each is one function over a connected Client.
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -217,24 +218,30 @@ int Commands::Members(Cli& cli) {
   if (cli.globals_.json) {
     json arr = json::array();
     for (auto& n : *m) {
-      arr.push_back({{"node_id", n.node_id},
-                     {"endpoint", n.endpoint},
-                     {"healthy", n.healthy},
-                     {"cores", n.cores},
-                     {"mem_used", n.mem_used},
-                     {"mem_limit", n.mem_limit},
-                     {"ids", n.ids},
-                     {"load", n.load}});
+      json row = {{"node_id", n.node_id},   {"endpoint", n.endpoint},
+                  {"healthy", n.healthy},   {"cores", n.cores},
+                  {"mem_used", n.mem_used}, {"mem_limit", n.mem_limit},
+                  {"ids", n.ids},           {"load", n.load}};
+      if (!n.consul_health.empty()) {
+        row["consul_health"] = n.consul_health;
+        row["consul_node"] = n.consul_node;
+      }
+      arr.push_back(std::move(row));
     }
     PrintJson(cli.io_.out, {{"members", arr}});
     return 0;
   }
+  bool consul = std::any_of(m->begin(), m->end(),
+                            [](const NodeInfo& n) { return !n.consul_health.empty(); });
   std::vector<std::vector<std::string>> rows = {
       {"NODE", "ENDPOINT", "CORES", "MEMORY", "IDS", "HEALTH"}};
+  if (consul) rows[0].push_back("CONSUL");
   for (auto& n : *m) {
     rows.push_back({n.node_id, n.endpoint, std::to_string(n.cores),
                     FormatSize(n.mem_used) + " / " + FormatSize(n.mem_limit),
                     std::to_string(n.ids), n.healthy ? "ok" : "unreachable"});
+    // Consul's check status and the agent node the worker is registered on.
+    if (consul) rows.back().push_back(n.consul_health + " (" + n.consul_node + ")");
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (auto& r : rows) {
