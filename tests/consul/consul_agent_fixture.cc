@@ -102,8 +102,9 @@ ConsulTestAgent::~ConsulTestAgent() {
 Status ConsulTestAgent::Launch(bool reuse_addresses) {
   const char* want_real = std::getenv("SHOVEL_TEST_REAL_CONSUL");
   bool real = options_.allow_real_consul && !options_.unix_sockets &&
-              options_.nodes.size() == 1 && want_real != nullptr &&
-              std::string(want_real) == "1" && !FindOnPath("consul").empty();
+              options_.hosts.empty() && options_.nodes.size() == 1 &&
+              want_real != nullptr && std::string(want_real) == "1" &&
+              !FindOnPath("consul").empty();
   real_consul_ = real;
   SHOVEL_RETURN_IF_ERROR(real ? LaunchRealConsul(reuse_addresses)
                               : LaunchTestAgent(reuse_addresses));
@@ -126,7 +127,8 @@ Status ConsulTestAgent::LaunchTestAgent(bool reuse_addresses) {
     std::string addr = reuse_addresses ? nodes_[i].address
                        : options_.unix_sockets
                            ? "unix://" + dir_ + "/" + options_.nodes[i] + ".sock"
-                           : "127.0.0.1:0";
+                       : i < options_.hosts.size() ? options_.hosts[i] + ":0"
+                                                   : "127.0.0.1:0";
     args.insert(args.end(), {"--node", options_.nodes[i] + "=" + addr});
   }
   if (!options_.acl_token.empty())

@@ -41,6 +41,9 @@ struct TestAgentOptions {
   std::chrono::milliseconds start_timeout{15000};
   bool allow_real_consul = true;
   bool unix_sockets = false;  // nodes listen on unix sockets (test agent only)
+  // Listen host of each node (test agent only; e.g. the root side of a veth
+  // pair in a network-namespace test). Missing entries: 127.0.0.1.
+  std::vector<std::string> hosts;
 };
 
 class ConsulTestAgent {

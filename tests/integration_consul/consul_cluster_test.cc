@@ -1,0 +1,270 @@
+// Real shovel-worker processes registered in the Consul test agent, driven
+// through the C++ client (Consul membership) and shovelctl --consul.
+#include <signal.h>
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "consul/consul_agent_fixture.h"
+#include "consul/integration_util.h"
+#include "processes.h"
+#include "shovel/client.h"
+#include "shovel/consul/coordinate.h"
+
+namespace shovel::consul_it {
+namespace {
+
+using consul::testing::Clock;
+using consul::testing::Eventually;
+using consul::testing::SecondsSince;
+using std::chrono::milliseconds;
+
+class ConsulClusterTest : public consul::testing::ConsulAgentTest {
+ protected:
+  consul::testing::TestAgentOptions AgentOptions() const override {
+    return {.nodes = {"n1", "n2", "n3"}, .allow_real_consul = false};
+  }
+  // A worker registered at agent node `node` with a short TTL.
+  std::unique_ptr<Proc> Worker(const std::string& id, size_t node,
+                               std::vector<std::string> extra = {}) {
+    WorkerArgs a{.node_id = id, .consul = agent_->node(node).url()};
+    a.extra = {"--consul-ttl",       "1s",   "--consul-deregister-after", "2s",
+               "--consul-retry-max", "300ms"};
+    a.extra.insert(a.extra.end(), extra.begin(), extra.end());
+    auto w = Proc::StartWorker(a);
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    return w.ok() ? std::move(*w) : nullptr;
+  }
+  std::unique_ptr<Client> Connect(size_t node,
+                                  milliseconds deadline = milliseconds(2000)) {
+    ClientOptions o;
+    o.consul_addr = agent_->node(node).url();
+    o.deadline = deadline;
+    auto c = Client::Connect(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  std::vector<consul::HealthEntry> Health(bool passing) {
+    auto h = ClientFor(0)->HealthService("shoveling", passing);
+    return h.ok() ? h->value : std::vector<consul::HealthEntry>{};
+  }
+  std::string Url(size_t node = 0) { return agent_->node(node).url(); }
+};
+
+TEST_F(ConsulClusterTest, RegistrationVisibleAndPassing) {
+  auto w1 = Worker("w1", 0, {"--max-memory", "256MiB"});
+  auto w2 = Worker("w2", 1);
+  ASSERT_TRUE(w1 && w2);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)));
+  auto h = Health(true);
+  EXPECT_EQ(h[0].service.id, "shoveling-w1");
+  EXPECT_EQ(h[0].node, "n1");
+  EXPECT_EQ("tcp://" + h[0].service.address + ":" + std::to_string(h[0].service.port),
+            w1->endpoint());
+  EXPECT_EQ(h[0].service.meta["max_memory"], std::to_string(256ull << 20));
+  EXPECT_EQ(h[0].service.meta["endpoint"], w1->endpoint());
+  EXPECT_EQ(h[1].node, "n2");
+  CtlResult m = Ctl({"--consul", Url(2), "members"});
+  ASSERT_EQ(m.code, 0) << m.err;
+  EXPECT_NE(m.out.find("CONSUL"), std::string::npos) << m.out;
+  EXPECT_NE(m.out.find("passing (n1)"), std::string::npos) << m.out;
+  EXPECT_NE(m.out.find("passing (n2)"), std::string::npos) << m.out;
+  // Deregistered on SIGTERM.
+  EXPECT_EQ(w2->Signal(SIGTERM), 0);
+  EXPECT_EQ(Health(false).size(), 1u);
+}
+
+TEST_F(ConsulClusterTest, KilledWorkerGoesCriticalIsRoutedAroundThenDeregistered) {
+  auto w1 = Worker("w1", 0);
+  auto w2 = Worker("w2", 1);
+  ASSERT_TRUE(w1 && w2);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)));
+  auto client = Connect(2, milliseconds(200));
+  ASSERT_TRUE(client);
+  // An id whose home is w1.
+  std::string id;
+  for (int i = 0; id.empty(); ++i) {
+    std::string c = "route/" + std::to_string(i);
+    ASSERT_TRUE(client->Set(c, "x").ok());
+    if (client->NodeIds(c).value()[0] == "w1") id = c;
+  }
+  w1->Signal(SIGKILL);
+  auto killed = Clock::now();
+  // The client reaches a live worker for that id within TTL + 1 s.
+  bool served = false;
+  while (SecondsSince(killed) < 5 && !served) served = client->Set(id, "again").ok();
+  double routed_after = SecondsSince(killed);
+  ASSERT_TRUE(served);
+  EXPECT_LE(routed_after, 1.0 + 1.0) << "TTL 1 s";
+  EXPECT_EQ(client->NodeIds(id).value()[0], "w2");
+  EXPECT_EQ(client->Get(id).value(), "again");
+  auto critical = Health(false);
+  ASSERT_EQ(critical.size(), 2u);
+  EXPECT_EQ(critical[0].aggregated, consul::CheckStatus::kCritical);
+  CtlResult m = Ctl({"--consul", Url(), "members"});
+  EXPECT_NE(m.out.find("critical (n1)"), std::string::npos) << m.out;
+  // DeregisterCriticalServiceAfter (2 s) removes it.
+  ASSERT_TRUE(Eventually([&] { return Health(false).size() == 1; }, milliseconds(5000)));
+  EXPECT_EQ(Health(false)[0].service.id, "shoveling-w2");
+}
+
+TEST_F(ConsulClusterTest, KvConfigShowsInMembersAndBadValuesAreLogged) {
+  auto w1 = Worker("w1", 0);
+  ASSERT_TRUE(w1);
+  auto mem_limit = [&] {
+    CtlResult r = Ctl({"--consul", Url(), "--json", "members"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || j["members"].empty()) return uint64_t{0};
+    return j["members"][0]["mem_limit"].get<uint64_t>();
+  };
+  CtlResult set = Ctl({"--consul", Url(), "config", "set", "max-memory", "64MiB"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  EXPECT_EQ(set.out, "shoveling/config/max-memory = 64MiB\n");
+  auto t0 = Clock::now();
+  ASSERT_TRUE(
+      Eventually([&] { return mem_limit() == (64ull << 20); }, milliseconds(5000)));
+  EXPECT_LT(SecondsSince(t0), 5);
+  // The per-node override wins.
+  ASSERT_EQ(
+      Ctl({"--consul", Url(), "config", "set", "--node", "w1", "max-memory", "32MiB"})
+          .code,
+      0);
+  ASSERT_TRUE(
+      Eventually([&] { return mem_limit() == (32ull << 20); }, milliseconds(5000)));
+  EXPECT_EQ(Ctl({"--consul", Url(), "config", "get", "--node", "w1", "max-memory"}).out,
+            "32MiB\n");
+  // shovelctl refuses a bad value; written behind its back, the worker logs it.
+  CtlResult bad =
+      Ctl({"--consul", Url(), "config", "set", "--node", "w1", "max-memory", "lots"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(
+      bad.err.rfind("shovelctl: config set max-memory: invalid argument: max-memory = "
+                    "'lots': size 'lots' is not a byte count",
+                    0),
+      0u)
+      << bad.err;
+  ASSERT_TRUE(ClientFor(0)->KvPut("shoveling/nodes/w1/config/max-memory", "lots").ok());
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return w1->Stderr().find(
+                   "ignoring shoveling/nodes/w1/config/max-memory = 'lots'") !=
+               std::string::npos;
+      },
+      milliseconds(5000)))
+      << w1->Stderr();
+  EXPECT_NE(w1->Stderr().find("(keeping '32MiB')"), std::string::npos);
+  EXPECT_EQ(mem_limit(), 32ull << 20);
+  CtlResult ls = Ctl({"--consul", Url(), "config", "ls", "--node", "w1"});
+  EXPECT_NE(ls.out.find("max-memory         64MiB  shoveling/config/max-memory"),
+            std::string::npos)
+      << ls.out;  // the bad node value is skipped; the cluster one is next
+  EXPECT_EQ(
+      Ctl({"--consul", Url(), "config", "get", "colour"}).err,
+      "shovelctl: config get colour: invalid argument: unknown config key 'colour'; "
+      "valid keys: max-memory, compression-level, chunk-size, eviction\n");
+}
+
+TEST_F(ConsulClusterTest, ScoresFollowConsulCoordinates) {
+  auto w1 = Worker("w1", 0);
+  auto w2 = Worker("w2", 1);
+  ASSERT_TRUE(w1 && w2);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)));
+  // n1 at the origin, n2 3 ms + 4 ms away (5 ms), n3 (the caller) near n2.
+  auto coord = [](std::vector<double> v, double height, double adjustment) {
+    v.resize(8, 0.0);
+    return consul::Coordinate{v, 0.2, adjustment, height};
+  };
+  std::map<std::string, consul::Coordinate> at = {
+      {"n1", coord({0, 0}, 0.0001, 0.0)},
+      {"n2", coord({0.003, 0.004}, 0.0002, 0.0005)},
+      {"n3", coord({0.003, 0.0041}, 0.0001, -0.0001)}};
+  for (auto& [node, c] : at) {
+    ASSERT_TRUE(ClientFor(0)->CoordinateUpdate({node, "", c}).ok());
+  }
+  auto client = Connect(2);
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->Set("score/a", "data").ok());
+  std::string holder = client->NodeIds("score/a").value()[0];
+  std::string other = holder == "w1" ? "w2" : "w1";
+  // Serf's formula by hand: |v1 - v2| + h1 + h2 (+ adjustments if positive).
+  double expected_ms = (0.005 + 0.0001 + 0.0002 + 0.0005) * 1000;
+  EXPECT_EQ(client->NodeCacheScore(holder, "score/a").value(), 0.0);
+  auto score = client->NodeCacheScore(other, "score/a").value();
+  ASSERT_TRUE(score.has_value());
+  EXPECT_NEAR(*score, expected_ms, 1e-9);
+  EXPECT_NEAR(*score, consul::RttSeconds(at["n1"], at["n2"]).value() * 1000, 1e-9);
+  char text[64];
+  std::snprintf(text, sizeof text, "%g\n", expected_ms);
+  EXPECT_EQ(Ctl({"--consul", Url(2), "score", other, "score/a"}).out, text);
+  EXPECT_EQ(Ctl({"--consul", Url(2), "score", holder, "score/a"}).out, "0\n");
+  // nearest: the only holder, whatever the distance.
+  EXPECT_EQ(client->NodeId("score/a", "nearest").value(), holder);
+}
+
+TEST_F(ConsulClusterTest, WorkersRegisterAgainAfterAgentRestart) {
+  auto w1 = Worker("w1", 0);
+  auto w2 = Worker("w2", 1);
+  ASSERT_TRUE(w1 && w2);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)));
+  ASSERT_TRUE(agent_->Restart().ok());
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)))
+      << w1->Stderr();
+  // Registered twice: at start and again with the restarted (empty) agent.
+  EXPECT_EQ(Count(w1->Stderr(), "consul: registered shoveling-w1"), 2u) << w1->Stderr();
+}
+
+TEST_F(ConsulClusterTest, ConsulDownClientKeepsServingFromCachedMembership) {
+  auto w1 = Worker("w1", 0);
+  auto w2 = Worker("w2", 1);
+  ASSERT_TRUE(w1 && w2);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)));
+  // Capture the client's stderr (it says once that Consul is away).
+  std::fflush(stderr);
+  std::string log_path = "/tmp/shovel-cit-stderr-" + std::to_string(getpid());
+  int saved = dup(2);
+  FILE* log = std::fopen(log_path.c_str(), "w+");
+  ASSERT_TRUE(log);
+  dup2(fileno(log), 2);
+  {
+    auto client = Connect(2);
+    ASSERT_TRUE(client);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 20; ++i) {
+      ids.push_back("down/" + std::to_string(i));
+      ASSERT_TRUE(client->Set(ids.back(), "v" + std::to_string(i)).ok());
+    }
+    agent_->Kill();
+    std::this_thread::sleep_for(milliseconds(1500));  // the watch has noticed
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(client->Get(ids[i]).value(), "v" + std::to_string(i));
+      EXPECT_TRUE(client->Set(ids[i], "w").ok());
+    }
+    EXPECT_EQ(client->Members().value().size(), 2u);
+  }
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::fseek(log, 0, SEEK_SET);
+  std::string text(1 << 16, '\0');
+  text.resize(std::fread(text.data(), 1, text.size(), log));
+  std::fclose(log);
+  std::remove(log_path.c_str());
+  EXPECT_EQ(Count(text, "is unreachable"), 1u) << text;
+  EXPECT_NE(text.find("keeping the last known 2 worker(s)"), std::string::npos) << text;
+  // The workers keep serving too, and say so once each.
+  EXPECT_EQ(Count(w1->Stderr(), "the worker keeps serving"), 1u) << w1->Stderr();
+}
+
+TEST_F(ConsulClusterTest, WorkerRefusesBadConsulFlags) {
+  WorkerArgs a{.node_id = "w1", .consul = Url()};
+  a.extra = {"--consul-ttl", "soon"};
+  auto w = Proc::StartWorker(a);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("--consul-ttl: duration 'soon' is not valid"),
+            std::string::npos)
+      << w.status().ToString();
+}
+
+}  // namespace
+}  // namespace shovel::consul_it
