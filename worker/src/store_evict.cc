@@ -7,9 +7,14 @@
 namespace shovel::worker {
 
 Status Store::NoSpace(uint64_t needed) const {
-  return Status::NoSpace("worker " + node_id_ + " is full: " + FormatSize(limit_.load()) +
-                         " limit, " + FormatSize(pinned_bytes_.load()) +
-                         " pinned; value needs " + FormatSize(needed));
+  // Uploads in progress hold memory too: say so, or a large streamed value
+  // would read as "needs 4 MiB" when it is the upload itself that filled up.
+  uint64_t uploads = upload_bytes_.load();
+  std::string msg = "worker " + node_id_ + " is full: " + FormatSize(limit_.load()) +
+                    " limit, " + FormatSize(pinned_bytes_.load()) + " pinned";
+  if (uploads > 0) msg += ", " + FormatSize(uploads) + " held by uploads in progress";
+  msg += "; the write needs " + FormatSize(needed) + " more";
+  return Status::NoSpace(std::move(msg));
 }
 
 Status Store::Reserve(uint64_t bytes, uint64_t credit, std::string_view exclude) {
