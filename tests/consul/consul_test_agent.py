@@ -152,7 +152,17 @@ def parse_blocking(query):
     return min_index, wait + random.uniform(0, wait / 16.0)  # Consul's jitter
 
 
-class TcpServer(socketserver.ThreadingMixIn, HTTPServer):
+class QuietErrors:
+    """A client that hangs up mid-request (a blocking query ended by a killed
+    worker, say) is normal for an agent, not an error worth a traceback."""
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class TcpServer(QuietErrors, socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -161,7 +171,7 @@ class TcpServer(socketserver.ThreadingMixIn, HTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 
 
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class UnixServer(QuietErrors, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
