@@ -80,8 +80,8 @@ OutRequest ClientImpl::MakeRequest(Op op, std::string_view id, uint16_t flags) c
 Result<std::string> ClientImpl::HomeEndpoint(std::string_view id) {
   auto view = View();
   if (view->members.empty()) return Status::Unavailable("no workers are known");
-  size_t i = RouteNode(id, view->node_ids,
-                       [&](size_t k) { return view->members[k].critical; });
+  size_t i =
+      RouteNode(id, view->node_ids, [&](size_t k) { return view->members[k].critical; });
   return view->members[i].endpoint;
 }
 
@@ -199,13 +199,11 @@ Status ClientImpl::Delete(std::string_view id) {
   return Status::Ok();
 }
 
-Result<BlobStat> ClientImpl::Stat(std::string_view id) {
-  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
-  SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(MakeRequest(Op::kStat, id)));
-  if (r->reply.payload.empty()) {
-    return Status::Protocol("worker " + r->endpoint + " sent STAT without a body");
+Result<BlobStat> ClientImpl::StatFromReply(std::string_view id, const Response& r) {
+  if (r.reply.payload.empty()) {
+    return Status::Protocol("worker " + r.endpoint + " sent STAT without a body");
   }
-  SHOVEL_ASSIGN_OR_RETURN(wire::StatBody b, wire::DecodeStat(r->reply.payload[0]));
+  SHOVEL_ASSIGN_OR_RETURN(wire::StatBody b, wire::DecodeStat(r.reply.payload[0]));
   BlobStat s;
   s.id = std::string(id);
   s.size = b.size;
@@ -216,8 +214,75 @@ Result<BlobStat> ClientImpl::Stat(std::string_view id) {
   s.atime_ns = b.atime_ns;
   s.pinned = b.pinned;
   s.attrs = std::move(b.attrs);
-  s.holders.push_back(NodeOf(r->endpoint));
+  s.holders.push_back(NodeOf(r.endpoint));
   return s;
+}
+
+Result<BlobStat> ClientImpl::Stat(std::string_view id) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(MakeRequest(Op::kStat, id)));
+  return StatFromReply(id, *r);
+}
+
+Result<NameInfo> ClientImpl::StatName(std::string_view id) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  auto view = View();
+  if (view->members.empty()) return Status::Unavailable("no workers are known");
+  auto cached = redirects_.Lookup(id, view->generation);
+  std::string endpoint;
+  if (cached) {
+    endpoint = cached->endpoint;
+  } else {
+    SHOVEL_ASSIGN_OR_RETURN(endpoint, HomeEndpoint(id));
+  }
+  // The STAT goes out first and travels while the LIST fans out.
+  std::shared_ptr<PendingCall> stat =
+      transport_->Start(endpoint, MakeRequest(Op::kStat, id));
+  Result<ListPage> page = List(std::string(id) + "/", "", 1, false);
+  Result<ResponsePtr> r = stat->Wait();
+  SHOVEL_RETURN_IF_ERROR(page.status());
+  NameInfo out;
+  out.has_children = !page->ids.empty();
+  Status s = r.ok() ? ReplyError(**r) : r.status();
+  bool redirected = r.ok() && (*r)->reply.header.status == Code::kRedirect;
+  if (s.ok()) {
+    SHOVEL_ASSIGN_OR_RETURN(out.stat, StatFromReply(id, **r));
+  } else if (redirected || (cached && s.IsNotFound())) {
+    Result<BlobStat> st = Stat(id);  // follows (and caches) the redirect
+    if (st.ok()) {
+      out.stat = *std::move(st);
+    } else if (!st.status().IsNotFound()) {
+      return st.status();
+    }
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  return out;
+}
+
+Result<VersionedBytes> ClientImpl::GetWithVersion(std::string_view id, uint64_t offset,
+                                                  uint64_t length) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  Status last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    VersionedBytes out;
+    bool sunk = false;
+    GetInfo info;
+    last = StreamGet(
+        id, offset, length,
+        [&](std::string_view piece) {
+          out.data.append(piece);
+          return Status::Ok();
+        },
+        &sunk, &info);
+    if (last.ok()) {
+      out.version = info.version;
+      out.size = info.size;
+      return out;
+    }
+    if (last.code() != Code::kConflict) return last;
+  }
+  return last;
 }
 
 Result<bool> ClientImpl::Exists(std::string_view id) {

@@ -77,6 +77,9 @@ class ClientImpl : public Client {
   Status Delete(std::string_view id) override;
   Result<BlobStat> Stat(std::string_view id) override;
   Result<bool> Exists(std::string_view id) override;
+  Result<VersionedBytes> GetWithVersion(std::string_view id, uint64_t offset,
+                                        uint64_t length) override;
+  Result<NameInfo> StatName(std::string_view id) override;
   Result<ListPage> List(std::string_view prefix, std::string_view cursor, uint32_t limit,
                         bool delimiter) override;
   Status Rename(std::string_view from, std::string_view to) override;
@@ -105,8 +108,15 @@ class ClientImpl : public Client {
   friend class ListMerger;
   Result<ResponsePtr> CallIdOnce(const OutRequest& req, std::string endpoint,
                                  bool from_cache);
+  // The version and blob size a StreamGet read from.
+  struct GetInfo {
+    uint64_t version = 0;
+    uint64_t size = 0;
+  };
   Status StreamGet(std::string_view id, uint64_t offset, uint64_t length,
-                   const std::function<Status(std::string_view)>& sink, bool* sunk_any);
+                   const std::function<Status(std::string_view)>& sink, bool* sunk_any,
+                   GetInfo* info = nullptr);
+  Result<BlobStat> StatFromReply(std::string_view id, const Response& r);
   Result<uint64_t> WriteSmall(wire::Op op, std::string_view id, std::string_view data);
   Result<std::vector<NodeInfo>> Stats(const PlacementView& view);
   void OnMembershipChange();

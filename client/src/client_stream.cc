@@ -22,7 +22,7 @@ struct Piece {
 
 Status ClientImpl::StreamGet(std::string_view id, uint64_t offset, uint64_t length,
                              const std::function<Status(std::string_view)>& sink,
-                             bool* sunk_any) {
+                             bool* sunk_any, GetInfo* info) {
   OutRequest first = MakeRequest(Op::kGet, id);
   first.header.offset = offset;
   first.header.length = length;  // kWholeBlob == wire::kToEnd
@@ -30,6 +30,7 @@ Status ClientImpl::StreamGet(std::string_view id, uint64_t offset, uint64_t leng
   const std::string endpoint = r->endpoint;
   const uint64_t version = r->reply.header.version_no;
   const uint64_t total = r->reply.header.length;
+  if (info != nullptr) *info = GetInfo{version, total};
   uint64_t end = length == kWholeBlob || offset + length < offset
                      ? total
                      : std::min(total, offset + length);

@@ -60,25 +60,38 @@ struct ClientOptions {
 struct BlobStat {
   std::string id;
   uint64_t size = 0;
-  uint64_t stored_bytes = 0;  // compressed bytes held in memory
-  uint64_t version = 0;       // changes on every write
+  uint64_t stored_bytes = 0;                         // compressed bytes held in memory
+  uint64_t version = 0;                              // changes on every write
   int64_t ctime_ns = 0, mtime_ns = 0, atime_ns = 0;  // Unix epoch, ns
   bool pinned = false;
-  std::vector<std::string> holders;  // node ids, primary first
+  std::vector<std::string> holders;          // node ids, primary first
   std::map<std::string, std::string> attrs;  // mode, uid, gid, user xattrs
+};
+
+// What GetWithVersion returns: a range and the version it was read from.
+struct VersionedBytes {
+  std::string data;
+  uint64_t version = 0;  // the blob version the bytes come from
+  uint64_t size = 0;     // the whole blob's size at that version
+};
+
+// What StatName returns: what a name is in the '/' namespace.
+struct NameInfo {
+  std::optional<BlobStat> stat;  // set when the id exists
+  bool has_children = false;     // some id starts with `id + "/"`
 };
 
 // One worker as the client sees it.
 struct NodeInfo {
   std::string node_id;
   std::string endpoint;
-  bool healthy = true;        // false when Consul says critical / unreachable
+  bool healthy = true;  // false when Consul says critical / unreachable
   uint32_t cores = 0;
   uint64_t mem_used = 0;
   uint64_t mem_limit = 0;
   uint64_t ids = 0;
   double load = 0;
-  std::string consul_node;    // empty without Consul
+  std::string consul_node;  // empty without Consul
   // Consul's check status ("passing", "warning", "critical", "maintenance");
   // empty without Consul.
   std::string consul_health;
@@ -129,6 +142,15 @@ class Client {
   // `sink` returning non-OK stops the transfer with that status.
   virtual Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
                        const std::function<Status(std::string_view)>& sink) = 0;
+  // Like Get, and also returns the version the bytes are from and the blob's
+  // size, in the same round trip (a GET reply carries both). The default
+  // makes a Stat and a Get (not atomic); implementations override it.
+  virtual Result<VersionedBytes> GetWithVersion(std::string_view id, uint64_t offset,
+                                                uint64_t length) {
+    SHOVEL_ASSIGN_OR_RETURN(BlobStat st, Stat(id));
+    SHOVEL_ASSIGN_OR_RETURN(std::string data, Get(id, offset, length));
+    return VersionedBytes{std::move(data), st.version, st.size};
+  }
   // Appends atomically; creates the id if missing. Returns the new version.
   virtual Result<uint64_t> Append(std::string_view id, std::string_view data) = 0;
   // Streaming set/append.
@@ -156,6 +178,22 @@ class Client {
   virtual Status Delete(std::string_view id) = 0;
   virtual Result<BlobStat> Stat(std::string_view id) = 0;
   virtual Result<bool> Exists(std::string_view id) = 0;
+  // Stat of `id` (kNotFound is not an error here) and whether any id lies
+  // under `id + "/"`, with the STAT and a one-name LIST in flight together:
+  // one round trip (file systems: is a name a file, a directory or missing).
+  // The default makes the two calls one after the other.
+  virtual Result<NameInfo> StatName(std::string_view id) {
+    NameInfo out;
+    Result<BlobStat> st = Stat(id);
+    if (st.ok()) {
+      out.stat = *std::move(st);
+    } else if (!st.status().IsNotFound()) {
+      return st.status();
+    }
+    SHOVEL_ASSIGN_OR_RETURN(ListPage page, List(std::string(id) + "/", "", 1, false));
+    out.has_children = !page.ids.empty();
+    return out;
+  }
   // Ids starting with `prefix`, sorted, merged over all workers, paged.
   // `delimiter`: return the names directly under `prefix` (which then must be
   // "" or end in '/'), with sub-namespaces as "name/".
