@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "shovel/fs/buffer_pool.h"
+
 namespace shovel::fs {
 namespace {
 
@@ -10,20 +12,32 @@ constexpr uint64_t kZeroBlock = 1ull << 20;
 
 }  // namespace
 
+ReadData ReadData::Own(std::string s) {
+  auto owner = std::make_shared<const std::string>(std::move(s));
+  return ReadData{owner, *owner};
+}
+
 FileHandle::FileHandle(Client* client, std::string id, Mode mode, BaseState base,
-                       HandleLimits limits)
+                       HandleLimits limits, BufferPool* pool)
     : client_(client),
       limits_(limits),
       id_(std::move(id)),
       mode_(mode),
-      base_(std::move(base)) {
+      base_(std::move(base)),
+      pool_(pool) {
   keep_ = size_ = base_.size;
   stream_open_ = mode_ == Mode::kStream;
+  whole_stream_ = mode_ == Mode::kStream;
 }
 
 FileHandle::~FileHandle() {
-  if (prefetch_.valid()) prefetch_.wait();
+  fetches_.clear();  // waits for fetches in flight
   if (writer_) writer_->Abort();
+}
+
+bool FileHandle::wrote_whole_version() const {
+  std::lock_guard lock(mu_);
+  return whole_stream_ && committed_version_ != 0;
 }
 
 void FileHandle::SetId(std::string id) {
@@ -74,6 +88,7 @@ Status FileHandle::StreamWriteLocked(uint64_t off, std::string_view data) {
   if (off < streamed_ || off - streamed_ > limits_.max_gap) {
     // Not sequential: commit what was streamed and continue as a patch.
     SHOVEL_RETURN_IF_ERROR(CommitStreamLocked());
+    whole_stream_ = false;
     PatchWriteLocked(off, data);
     return Status::Ok();
   }
@@ -141,13 +156,14 @@ void FileHandle::AfterCommitLocked(uint64_t version, uint64_t size) {
   extents_.clear();
   dirty_bytes_ = 0;
   dirty_ = false;
-  block_valid_ = false;
+  fetches_.clear();
 }
 
 void FileHandle::PatchWriteLocked(uint64_t off, std::string_view data) {
   if (data.empty()) return;
   uint64_t end = off + data.size();
-  block_valid_ = false;
+  whole_stream_ = false;
+  fetches_.clear();
   dirty_ = true;
   size_ = std::max(size_, end);
   // Fast path: a sequential write extends the extent that ends where it starts.
@@ -187,7 +203,6 @@ void FileHandle::PatchWriteLocked(uint64_t off, std::string_view data) {
   extents_.emplace(start, std::move(merged));
   size_ = std::max(size_, end);
   dirty_ = true;
-  block_valid_ = false;
 }
 
 void FileHandle::PatchTruncateLocked(uint64_t size) {
@@ -206,7 +221,8 @@ void FileHandle::PatchTruncateLocked(uint64_t size) {
   keep_ = std::min(keep_, size);
   size_ = size;
   dirty_ = true;
-  block_valid_ = false;
+  whole_stream_ = false;
+  fetches_.clear();
 }
 
 Status FileHandle::Truncate(uint64_t size) {
@@ -342,14 +358,21 @@ Status FileHandle::ChangeAttrs(const StoredChange& change) {
 
 // ---- reads ----
 
-Result<std::string> FileHandle::Read(uint64_t off, uint64_t size) {
-  std::lock_guard lock(mu_);
+Result<ReadData> FileHandle::Read(uint64_t off, uint64_t size) {
+  std::unique_lock lock(mu_);
   if (mode_ == Mode::kStream && stream_open_) {
     SHOVEL_RETURN_IF_ERROR(CommitStreamLocked());
+    whole_stream_ = false;  // the kernel may have cached what was read
   }
-  if (dirty_) return ReadPatchedLocked(off, size);
-  if (mode_ == Mode::kAppend) return client_->Get(id_, off, size);
-  return ReadCachedLocked(off, size);
+  if (dirty_) {
+    SHOVEL_ASSIGN_OR_RETURN(std::string out, ReadPatchedLocked(off, size));
+    return ReadData::Own(std::move(out));
+  }
+  if (mode_ == Mode::kAppend) {
+    SHOVEL_ASSIGN_OR_RETURN(std::string out, client_->Get(id_, off, size));
+    return ReadData::Own(std::move(out));
+  }
+  return ReadCached(lock, off, size);
 }
 
 Result<std::string> FileHandle::ReadPatchedLocked(uint64_t off, uint64_t size) {
@@ -371,47 +394,105 @@ Result<std::string> FileHandle::ReadPatchedLocked(uint64_t off, uint64_t size) {
   return out;
 }
 
-Result<std::string> FileHandle::ReadCachedLocked(uint64_t off, uint64_t size) {
-  const uint64_t ra = limits_.readahead;
-  auto covered = [&] {
-    return block_valid_ && off >= block_.off &&
-           (off + size <= block_.off + block_.data.size() || block_.eof);
+void FileHandle::SeedBlock(uint64_t off, std::string data, bool eof) {
+  std::lock_guard lock(mu_);
+  std::promise<Result<Bytes>> p;
+  uint64_t len = data.size();
+  // A block that ends the blob answers every read past it too.
+  if (eof) len = UINT64_MAX - off;
+  if (len == 0) return;
+  p.set_value(Bytes(std::make_shared<const std::string>(std::move(data))));
+  fetches_[off] = Fetch{off, len, p.get_future().share()};
+}
+
+void FileHandle::StartReadAhead(uint64_t off) {
+  std::lock_guard lock(mu_);
+  FetchAtLocked(off);
+}
+
+void FileHandle::IssueLocked(uint64_t off, uint64_t len) {
+  auto fetch = [client = client_, pool = pool_, id = id_, off, len]() -> Result<Bytes> {
+    std::shared_ptr<std::string> buf =
+        pool != nullptr ? pool->Take(len) : std::make_shared<std::string>();
+    SHOVEL_RETURN_IF_ERROR(client->GetTo(id, off, len, [&](std::string_view piece) {
+      buf->append(piece);
+      return Status::Ok();
+    }));
+    return Bytes(std::move(buf));
   };
-  if (!covered()) {
-    block_valid_ = false;
-    uint64_t start = off - off % ra;
-    uint64_t want = std::max(ra, off + size - start);
-    if (prefetch_.valid() && prefetch_off_ == start) {
-      Result<std::string> r = prefetch_.get();
-      if (r.ok()) {
-        bool eof = r->size() < ra;
-        block_ = {start, std::move(r).value(), eof};
-        block_valid_ = true;
-      }
+  fetches_[off] =
+      Fetch{off, len, std::async(std::launch::async, std::move(fetch)).share()};
+}
+
+const FileHandle::Fetch& FileHandle::FetchAtLocked(uint64_t off) {
+  auto it = fetches_.upper_bound(off);
+  if (it != fetches_.begin()) {
+    auto prev = std::prev(it);
+    if (off - prev->first < prev->second.len) return prev->second;
+  }
+  const uint64_t ra = limits_.readahead;
+  uint64_t start = off - off % ra;
+  if (it != fetches_.begin()) {  // do not overlap the block before
+    auto prev = std::prev(it);
+    start = std::max(start, prev->first + prev->second.len);
+  }
+  uint64_t len = start - start % ra + ra - start;
+  if (it != fetches_.end()) len = std::min(len, it->first - start);
+  IssueLocked(start, len);
+  return fetches_[start];
+}
+
+void FileHandle::DropBlocksLocked(std::vector<Fetch>* dead) {
+  for (auto& [off, f] : fetches_) dead->push_back(std::move(f));
+  fetches_.clear();
+}
+
+Result<ReadData> FileHandle::ReadCached(std::unique_lock<std::mutex>& lock, uint64_t off,
+                                        uint64_t size) {
+  std::vector<Fetch> dead;
+  Fetch f = FetchAtLocked(off);
+  // Sequential past the middle of this block: keep the next blocks coming.
+  if (off + size > f.off + std::min(f.len, limits_.readahead) / 2 &&
+      f.len < UINT64_MAX - f.off) {
+    uint64_t next = f.off + f.len;
+    for (uint64_t i = 0; i < limits_.readahead_blocks; ++i) {
+      const Fetch& n = FetchAtLocked(next);
+      if (n.len >= UINT64_MAX - n.off) break;
+      next = n.off + n.len;
     }
-    if (!covered()) {
-      if (prefetch_.valid()) prefetch_.wait();
-      prefetch_ = {};
-      SHOVEL_ASSIGN_OR_RETURN(std::string data, client_->Get(id_, start, want));
-      bool eof = data.size() < want;
-      block_ = {start, std::move(data), eof};
-      block_valid_ = true;
+    // Blocks before this one are done with.
+    while (!fetches_.empty() && fetches_.begin()->first < f.off) {
+      dead.push_back(std::move(fetches_.begin()->second));
+      fetches_.erase(fetches_.begin());
     }
   }
-  std::string out;
-  if (off < block_.off + block_.data.size()) {
-    out = block_.data.substr(off - block_.off, size);
+  if (fetches_.size() > limits_.readahead_blocks + 4) {  // random reads: start over
+    DropBlocksLocked(&dead);
+    fetches_[f.off] = f;
   }
-  // Sequential reader past the middle of the block: fetch the next one.
-  uint64_t next = block_.off + block_.data.size();
-  if (!block_.eof && !prefetch_.valid() && off + size > block_.off + ra / 2 &&
-      next % ra == 0) {
-    prefetch_off_ = next;
-    prefetch_ = std::async(std::launch::async, [client = client_, id = id_, next, ra] {
-      return client->Get(id, next, ra);
-    });
+  lock.unlock();
+  dead.clear();
+  Result<Bytes> r = f.result.get();
+  if (!r.ok()) {
+    lock.lock();
+    auto it = fetches_.find(f.off);
+    if (it != fetches_.end() && it->second.result.valid()) fetches_.erase(it);
+    return r.status();
   }
-  return out;
+  const Bytes& b = *r;
+  uint64_t in = off - f.off;
+  bool short_block = b->size() < f.len;  // the blob ends inside this block
+  if (in >= b->size()) return ReadData{};
+  uint64_t n = std::min<uint64_t>(size, b->size() - in);
+  ReadData out{b, std::string_view(*b).substr(in, n)};
+  if (n == size || short_block) return out;
+  // The read crosses into the next block: join the two (rare; reads are
+  // page-aligned and blocks are large).
+  std::string joined(out.bytes);
+  lock.lock();
+  SHOVEL_ASSIGN_OR_RETURN(ReadData rest, ReadCached(lock, f.off + b->size(), size - n));
+  joined.append(rest.bytes);
+  return ReadData::Own(std::move(joined));
 }
 
 }  // namespace shovel::fs

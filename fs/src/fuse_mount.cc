@@ -2,12 +2,38 @@
 
 #include <fuse_lowlevel.h>
 
+#include <climits>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "fuse_ops.h"
 
 namespace shovel::fs {
+
+namespace {
+
+// The kernel sizes FUSE read-ahead by the mount's BDI (128 KiB by default,
+// so a sequential reader sends one 128 KiB READ at a time). Raise it for
+// this mount before FUSE_INIT is answered: the INIT reply can only lower it.
+// Needs root (sysfs); best effort, like `echo N > .../read_ahead_kb`.
+void RaiseReadahead(const std::string& mountpoint, uint32_t bytes) {
+  std::ifstream info("/proc/self/mountinfo");
+  std::string line, device;
+  while (std::getline(info, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point == mountpoint) device = dev;  // the last (newest) mount wins
+  }
+  if (device.empty()) return;
+  std::ofstream ra("/sys/class/bdi/" + device + "/read_ahead_kb");
+  ra << bytes / 1024;
+}
+
+}  // namespace
 
 FuseMount::FuseMount(std::unique_ptr<FuseContext> ctx, unsigned max_threads)
     : ctx_(std::move(ctx)), max_threads_(max_threads) {}
@@ -36,12 +62,17 @@ Result<std::unique_ptr<FuseMount>> FuseMount::Mount(Vfs* vfs,
     return Status::Internal("cannot install signal handlers");
   }
   m->signals_ = true;
+  // Resolved before mounting: once mounted, a stat of the mount point would
+  // wait for this (not yet serving) process.
+  char buf[PATH_MAX];
+  std::string real = realpath(options.mountpoint.c_str(), buf) != nullptr ? buf : "";
   if (fuse_session_mount(raw->session, options.mountpoint.c_str()) != 0) {
     return Status::Unavailable("cannot mount on '" + options.mountpoint +
                                "' (does it exist, is it already mounted, is "
                                "/dev/fuse usable?)");
   }
   m->mounted_ = true;
+  if (!real.empty()) RaiseReadahead(real, raw->max_readahead);
   return m;
 }
 

@@ -86,6 +86,9 @@ void SetOpenFlags(const OpenReply& o, fuse_file_info* fi) {
 void OnInit(void* userdata, fuse_conn_info* conn) {
   auto* c = static_cast<FuseContext*>(userdata);
   conn->max_write = c->max_write;
+  // The kernel caps this at the mount's BDI read-ahead, which FuseMount
+  // raised before the loop started (see fuse_mount.cc).
+  conn->max_readahead = c->max_readahead;
   // O_TRUNC arrives with open (one streamed set instead of truncate + set).
   for (unsigned cap :
        {FUSE_CAP_ATOMIC_O_TRUNC, FUSE_CAP_ASYNC_READ, FUSE_CAP_PARALLEL_DIROPS}) {
@@ -197,12 +200,12 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  Result<std::string> r = V(req).Read(fi->fh, static_cast<uint64_t>(off), size);
+  Result<ReadData> r = V(req).ReadView(fi->fh, static_cast<uint64_t>(off), size);
   if (!r.ok()) {
     Reply(req, r.status());
     return;
   }
-  fuse_reply_buf(req, r->data(), r->size());
+  fuse_reply_buf(req, r->bytes.data(), r->bytes.size());
 }
 
 void OnWrite(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,

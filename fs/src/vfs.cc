@@ -54,13 +54,31 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
   if (name == kDirMarker) return Status::NotFound("no such file");
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
-  Result<BlobStat> st = client_->Stat(id);
-  if (st.ok()) {
+  // A name this mount knows as a file is most likely still one: one STAT.
+  // Otherwise STAT and a one-name LIST go together (file, directory or
+  // missing in one round trip).
+  std::optional<uint64_t> known = inodes_.Find(id);
+  std::optional<InodeInfo> known_info = known ? inodes_.Get(*known) : std::nullopt;
+  NameInfo ni;
+  bool children_known = false;
+  if (known_info && !known_info->is_dir) {
+    Result<BlobStat> st = client_->Stat(id);
+    if (st.ok()) {
+      ni.stat = *std::move(st);
+    } else if (!st.status().IsNotFound()) {
+      return st.status();
+    }
+  }
+  if (!ni.stat) {
+    SHOVEL_ASSIGN_OR_RETURN(ni, client_->StatName(id));
+    children_known = true;
+  }
+  if (ni.stat) {
     InodeRef ref = inodes_.Acquire(id, false);
-    Attr attr = AttrFromStat(*st, false, options_.owner);
+    Attr attr = AttrFromStat(*ni.stat, false, options_.owner);
     {
       std::lock_guard lock(hints_mu_);
-      hints_[ref.ino] = StatHint{*std::move(st), NowNs()};
+      hints_[ref.ino] = StatHint{*std::move(ni.stat), NowNs()};
     }
     if (auto h = PendingHandle(ref.ino)) {
       if (auto view = h->PendingView()) {
@@ -72,7 +90,6 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     attr.generation = ref.generation;
     return attr;
   }
-  if (!st.status().IsNotFound()) return st.status();
   // A file this mount created and has not committed yet.
   if (std::optional<uint64_t> ino = inodes_.Find(id)) {
     if (PendingHandle(*ino) != nullptr) {
@@ -81,7 +98,17 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
       return attr;
     }
   }
-  SHOVEL_ASSIGN_OR_RETURN(Attr attr, DirAttr(id));
+  Attr attr;
+  if (!children_known) {
+    SHOVEL_ASSIGN_OR_RETURN(attr, DirAttr(id));
+  } else if (!ni.has_children) {
+    return Status::NotFound("'" + id + "' does not exist");
+  } else {  // a directory: its marker, if any, holds the attributes
+    Result<BlobStat> marker = client_->Stat(MarkerId(id));
+    if (!marker.ok() && !marker.status().IsNotFound()) return marker.status();
+    attr = marker.ok() ? AttrFromStat(*marker, true, options_.owner)
+                       : DefaultAttr(true, options_.owner, NowNs());
+  }
   InodeRef ref = inodes_.Acquire(id, true);
   attr.ino = ref.ino;
   attr.generation = ref.generation;

@@ -11,6 +11,11 @@ namespace shovel::fs {
 namespace {
 
 constexpr int64_t kHintMaxAgeNs = 10'000'000;  // 10 ms: the same open(2)
+// First bytes fetched by a read-only open without a fresh Stat: a whole small
+// file, or the start of a large one. Less when the page cache probably holds
+// the file (the bytes are then not needed).
+constexpr uint64_t kOpenFetch = 1ull << 20;
+constexpr uint64_t kOpenFetchCached = 64ull << 10;
 
 BaseState BaseFrom(const BlobStat& st) {
   return BaseState{true, st.size, st.version, st.attrs};
@@ -21,7 +26,11 @@ BaseState BaseFrom(const BlobStat& st) {
 uint64_t Vfs::AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle) {
   std::lock_guard lock(handles_mu_);
   uint64_t fh = next_fh_++;
-  handles_.emplace(fh, OpenFile{ino, std::move(handle)});
+  bool shared = false;
+  for (auto& [other_fh, of] : handles_) {
+    if (of.ino == ino) of.shared = shared = true;
+  }
+  handles_.emplace(fh, OpenFile{ino, std::move(handle), shared});
   return fh;
 }
 
@@ -43,6 +52,18 @@ std::shared_ptr<FileHandle> Vfs::PendingHandle(uint64_t ino) const {
     if (h->PendingView()) return h;
   }
   return nullptr;
+}
+
+std::optional<BlobStat> Vfs::FreshHint(uint64_t ino, const std::string& id) {
+  std::lock_guard lock(hints_mu_);
+  auto it = hints_.find(ino);
+  if (it == hints_.end()) return std::nullopt;
+  StatHint hint = std::move(it->second);
+  hints_.erase(it);
+  if (NowNs() - hint.taken_ns < kHintMaxAgeNs && hint.stat.id == id) {
+    return std::move(hint.stat);
+  }
+  return std::nullopt;
 }
 
 Result<BlobStat> Vfs::StatForOpen(uint64_t ino, const std::string& id) {
@@ -73,7 +94,7 @@ Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_
   stored.drop.clear();  // a new id has nothing to drop
   auto handle = std::make_shared<FileHandle>(
       client_, id, append ? FileHandle::Mode::kAppend : FileHandle::Mode::kStream,
-      BaseState{}, options_.limits);
+      BaseState{}, options_.limits, &pool_);
   if (append) {
     SHOVEL_RETURN_IF_ERROR(client_->Append(id, "").status());
   }
@@ -94,11 +115,12 @@ Result<OpenReply> Vfs::Open(uint64_t ino, int flags) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
   if (info.is_dir) return MakeFsError(FsError::kIsDirectory, "'" + info.path + "'");
   bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  if (!writable) return OpenForRead(ino, info);
   OpenReply reply;
   FileHandle::Mode mode = FileHandle::Mode::kRead;
   BaseState base;
   Result<BlobStat> st = StatForOpen(ino, info.path);
-  if (writable && (flags & O_TRUNC) != 0) {
+  if ((flags & O_TRUNC) != 0) {
     if (!st.ok() && !st.status().IsNotFound()) return st.status();
     if (st.ok()) base = BaseFrom(*st);
     mode = FileHandle::Mode::kStream;
@@ -106,7 +128,7 @@ Result<OpenReply> Vfs::Open(uint64_t ino, int flags) {
   } else {
     if (!st.ok()) return st.status();
     base = BaseFrom(*st);
-    if (writable && (flags & O_APPEND) != 0) {
+    if ((flags & O_APPEND) != 0) {
       mode = FileHandle::Mode::kAppend;
       reply.direct_io = true;
       inodes_.SetCachedVersion(ino, 0);
@@ -117,15 +139,51 @@ Result<OpenReply> Vfs::Open(uint64_t ino, int flags) {
   }
   reply.attrs_stale = !reply.keep_cache;
   auto handle = std::make_shared<FileHandle>(client_, info.path, mode, std::move(base),
-                                             options_.limits);
+                                             options_.limits, &pool_);
   reply.fh = AddHandle(ino, std::move(handle));
   return reply;
 }
 
-Result<std::string> Vfs::Read(uint64_t fh, uint64_t off, uint64_t size) {
+// The close-to-open check of a read-only open: the lookup's Stat when this
+// open(2) made one, else a GET of the first bytes, whose reply carries the
+// version (and whose bytes serve the first reads).
+Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
+  OpenReply reply;
+  BaseState base;
+  std::optional<VersionedBytes> first;
+  if (std::optional<BlobStat> st = FreshHint(ino, info.path)) {
+    base = BaseFrom(*st);
+  } else {
+    uint64_t want = info.cached_version != 0 ? kOpenFetchCached : kOpenFetch;
+    SHOVEL_ASSIGN_OR_RETURN(first, client_->GetWithVersion(info.path, 0, want));
+    base = BaseState{true, first->size, first->version, {}};
+  }
+  reply.keep_cache = info.cached_version != 0 && info.cached_version == base.version;
+  reply.attrs_stale = !reply.keep_cache;
+  inodes_.SetCachedVersion(ino, base.version);
+  auto handle = std::make_shared<FileHandle>(client_, info.path, FileHandle::Mode::kRead,
+                                             std::move(base), options_.limits, &pool_);
+  if (!reply.keep_cache) {
+    if (first) {
+      bool eof = first->data.size() >= first->size;
+      handle->SeedBlock(0, std::move(first->data), eof);
+    } else {
+      handle->StartReadAhead(0);  // the first read follows at once
+    }
+  }
+  reply.fh = AddHandle(ino, std::move(handle));
+  return reply;
+}
+
+Result<ReadData> Vfs::ReadView(uint64_t fh, uint64_t off, uint64_t size) {
   std::shared_ptr<FileHandle> h = Handle(fh);
   if (!h) return MakeFsError(FsError::kBadHandle, "read");
   return h->Read(off, size);
+}
+
+Result<std::string> Vfs::Read(uint64_t fh, uint64_t off, uint64_t size) {
+  SHOVEL_ASSIGN_OR_RETURN(ReadData r, ReadView(fh, off, size));
+  return std::string(r.bytes);
 }
 
 Result<size_t> Vfs::Write(uint64_t fh, uint64_t off, std::string_view data) {
@@ -146,8 +204,19 @@ Status Vfs::Flush(uint64_t fh) {
   }
   uint64_t before = h->committed_version();
   Status s = h->Flush();
-  // The page cache now holds what this handle wrote; the next open refetches.
-  if (h->committed_version() != before) inodes_.SetCachedVersion(ino, 0);
+  uint64_t after = h->committed_version();
+  if (after != before) {
+    // The page cache holds what this handle wrote: that is the committed
+    // version when the handle wrote it whole and no other handle of the
+    // inode was open meanwhile (its reads could have cached older bytes).
+    bool alone;
+    {
+      std::lock_guard lock(handles_mu_);
+      auto it = handles_.find(fh);
+      alone = it != handles_.end() && !it->second.shared;
+    }
+    inodes_.SetCachedVersion(ino, alone && h->wrote_whole_version() ? after : 0);
+  }
   return s;
 }
 
@@ -170,7 +239,7 @@ Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t
   if (size == 0) return client_->Set(info.path, "").status();
   SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
   FileHandle temp(client_, info.path, FileHandle::Mode::kRead, BaseFrom(st),
-                  options_.limits);
+                  options_.limits, &pool_);
   SHOVEL_RETURN_IF_ERROR(temp.Truncate(size));
   return temp.Flush();
 }

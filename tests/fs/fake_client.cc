@@ -102,6 +102,21 @@ Result<std::string> FakeClient::Get(std::string_view id, uint64_t offset,
   return d.substr(offset, length);
 }
 
+Result<VersionedBytes> FakeClient::GetWithVersion(std::string_view id, uint64_t offset,
+                                                  uint64_t length) {
+  SHOVEL_RETURN_IF_ERROR(Check(id));
+  counters_.gets++;
+  std::lock_guard lock(mu_);
+  auto it = blobs_.find(id);
+  if (it == blobs_.end()) return Status::NotFound("id '" + std::string(id) + "'");
+  const std::string& d = it->second.data;
+  VersionedBytes out;
+  if (offset < d.size()) out.data = d.substr(offset, length);
+  out.version = it->second.version;
+  out.size = d.size();
+  return out;
+}
+
 Status FakeClient::GetTo(std::string_view id, uint64_t offset, uint64_t length,
                          const std::function<Status(std::string_view)>& sink) {
   SHOVEL_ASSIGN_OR_RETURN(std::string data, Get(id, offset, length));
@@ -174,6 +189,24 @@ Result<BlobStat> FakeClient::Stat(std::string_view id) {
   st.holders = {"fake-node"};
   st.attrs = b.attrs;
   return st;
+}
+
+Result<NameInfo> FakeClient::StatName(std::string_view id) {
+  SHOVEL_RETURN_IF_ERROR(Check(id));
+  counters_.stat_names++;
+  NameInfo out;
+  {
+    std::lock_guard lock(mu_);
+    std::string under = std::string(id) + "/";
+    auto it = blobs_.lower_bound(under);
+    out.has_children =
+        it != blobs_.end() && it->first.compare(0, under.size(), under) == 0;
+    if (blobs_.find(id) == blobs_.end()) return out;
+  }
+  counters_.stats--;  // Stat below counts itself; this is one call
+  Result<BlobStat> st = Stat(id);
+  if (st.ok()) out.stat = *std::move(st);
+  return out;
 }
 
 Result<bool> FakeClient::Exists(std::string_view id) {

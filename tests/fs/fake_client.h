@@ -21,7 +21,7 @@ class FakeClient : public Client {
  public:
   struct Counters {
     std::atomic<uint64_t> sets{0}, appends{0}, writer_writes{0}, commits{0}, gets{0},
-        stats{0}, lists{0};
+        stats{0}, lists{0}, stat_names{0};
     std::atomic<uint64_t> largest_write{0};
   };
 
@@ -45,6 +45,10 @@ class FakeClient : public Client {
   Status Delete(std::string_view id) override;
   Result<BlobStat> Stat(std::string_view id) override;
   Result<bool> Exists(std::string_view id) override;
+  Result<VersionedBytes> GetWithVersion(std::string_view id, uint64_t offset,
+                                        uint64_t length) override;
+  // Counts as one call (stat_names), not as a stat and a list.
+  Result<NameInfo> StatName(std::string_view id) override;
   Result<ListPage> List(std::string_view prefix, std::string_view cursor, uint32_t limit,
                         bool delimiter) override;
   Status Rename(std::string_view from, std::string_view to) override;

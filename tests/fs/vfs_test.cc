@@ -239,7 +239,16 @@ TYPED_TEST(VfsTest, ReadsCrossReadAheadBlocks) {
 TYPED_TEST(VfsTest, KeepCacheOnlyWhileTheVersionHolds) {
   uint64_t ino = this->Write(kRootIno, "f", "one");
   auto a = this->vfs_.Open(ino, O_RDONLY);
-  EXPECT_FALSE(a->keep_cache);  // first open after our own write
+  // Written whole through one handle: the page cache holds that version.
+  EXPECT_TRUE(a->keep_cache);
+  ASSERT_TRUE(this->vfs_.Release(a->fh).ok());
+  // A write at an offset (patch) does not vouch for the page cache.
+  auto w = this->vfs_.Open(ino, O_WRONLY);
+  ASSERT_TRUE(this->vfs_.Write(w->fh, 1, "X").ok());
+  ASSERT_TRUE(this->vfs_.Release(w->fh).ok());
+  a = this->vfs_.Open(ino, O_RDONLY);
+  EXPECT_FALSE(a->keep_cache);
+  EXPECT_EQ(*this->vfs_.Read(a->fh, 0, 100), "oXe");
   ASSERT_TRUE(this->vfs_.Release(a->fh).ok());
   auto b = this->vfs_.Open(ino, O_RDONLY);
   EXPECT_TRUE(b->keep_cache);
@@ -251,6 +260,33 @@ TYPED_TEST(VfsTest, KeepCacheOnlyWhileTheVersionHolds) {
   EXPECT_TRUE(c->attrs_stale);
   EXPECT_EQ(*this->vfs_.Read(c->fh, 0, 100), "changed elsewhere");
   ASSERT_TRUE(this->vfs_.Release(c->fh).ok());
+}
+
+TYPED_TEST(VfsTest, AWriterSharingTheInodeDoesNotVouchForThePageCache) {
+  uint64_t ino = this->Write(kRootIno, "f", "old");
+  auto r = this->vfs_.Open(ino, O_RDONLY);  // a reader may cache old bytes
+  auto w = this->vfs_.Open(ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(this->vfs_.Write(w->fh, 0, "new!").ok());
+  ASSERT_TRUE(this->vfs_.Release(w->fh).ok());
+  ASSERT_TRUE(this->vfs_.Release(r->fh).ok());
+  auto a = this->vfs_.Open(ino, O_RDONLY);
+  EXPECT_FALSE(a->keep_cache);
+  EXPECT_EQ(*this->vfs_.Read(a->fh, 0, 100), "new!");
+  ASSERT_TRUE(this->vfs_.Release(a->fh).ok());
+}
+
+TYPED_TEST(VfsTest, SequentialReadsAcrossBlocksAndReadsCrossingBlocks) {
+  std::string data;
+  for (int i = 0; i < 300000; ++i) data.push_back(static_cast<char>('a' + i % 23));
+  uint64_t ino = this->Write(kRootIno, "big", data);
+  ASSERT_TRUE(this->client()->Set("big", data).ok());  // not in "our" page cache
+  EXPECT_EQ(this->ReadAll(ino, 4096), data);
+  EXPECT_EQ(this->ReadAll(ino, 50000), data);  // reads cross 64 KiB blocks
+  auto o = this->vfs_.Open(ino, O_RDONLY);
+  EXPECT_EQ(*this->vfs_.Read(o->fh, 65530, 20), data.substr(65530, 20));
+  EXPECT_EQ(*this->vfs_.Read(o->fh, 299990, 100), data.substr(299990));
+  EXPECT_EQ(*this->vfs_.Read(o->fh, 3, 5), data.substr(3, 5));
+  ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
 }
 
 TYPED_TEST(VfsTest, DirectoriesMkdirListRmdir) {
@@ -467,6 +503,29 @@ TEST_F(FakeVfsTest, UnreachableIsEioAndNoSpaceIsEnospc) {
   EXPECT_EQ(Err(vfs_.Flush(c->open.fh)), ENOSPC);  // close(2) reports it
   EXPECT_TRUE(vfs_.Release(c->open.fh).ok());
   EXPECT_FALSE(*env_.fake.Exists("big"));
+}
+
+TEST_F(FakeVfsTest, NegativeLookupIsOneCall) {
+  Write(kRootIno, "f", "x");
+  uint64_t stats = env_.fake.counters().stats, lists = env_.fake.counters().lists;
+  EXPECT_EQ(Err(vfs_.Lookup(kRootIno, "missing").status()), ENOENT);
+  EXPECT_EQ(env_.fake.counters().stat_names, 1u);
+  EXPECT_EQ(env_.fake.counters().stats - stats, 0u);
+  EXPECT_EQ(env_.fake.counters().lists - lists, 0u);
+}
+
+TEST_F(FakeVfsTest, OpenWithoutLookupFetchesTheSmallFileOnce) {
+  uint64_t ino = Write(kRootIno, "f", "small file");
+  ASSERT_TRUE(env_.fake.Set("f", "other mount").ok());
+  uint64_t stats = env_.fake.counters().stats, gets = env_.fake.counters().gets;
+  auto o = vfs_.Open(ino, O_RDONLY);  // entry still cached by the kernel
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->keep_cache);
+  EXPECT_EQ(*vfs_.Read(o->fh, 0, 4096), "other mount");
+  EXPECT_EQ(*vfs_.Read(o->fh, 11, 4096), "");
+  EXPECT_EQ(env_.fake.counters().stats - stats, 0u);
+  EXPECT_EQ(env_.fake.counters().gets - gets, 1u);
+  ASSERT_TRUE(vfs_.Release(o->fh).ok());
 }
 
 TEST_F(FakeVfsTest, OpenAfterLookupUsesOneStat) {

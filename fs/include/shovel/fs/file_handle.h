@@ -15,8 +15,12 @@
 //    early.
 //  - kAppend (O_APPEND): each write(2) is one Client::Append, so concurrent
 //    appenders never tear each other's writes and one writer keeps its order.
-//  - Reads use ranged Client::Get in blocks of `readahead` bytes, prefetching
-//    the next block in the background while a read is sequential.
+//  - Reads use ranged gets in blocks of `readahead` bytes (aligned to it, as
+//    the worker's chunks are), filled into pooled buffers; while a read is
+//    sequential the next `readahead_blocks` blocks are fetched in the
+//    background, several in flight. A read reply is a view into a block
+//    (ReadData), not a copy. Open may hand over a first block (SeedBlock)
+//    fetched with the version check, so a small file costs one round trip.
 // chmod/chown/utimens/xattr changes made while data is uncommitted wait and
 // are stored right after the commit (the id may not exist before it).
 //
@@ -32,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shovel/client.h"
 #include "shovel/fs/attr.h"
@@ -39,7 +44,8 @@
 namespace shovel::fs {
 
 struct HandleLimits {
-  uint64_t readahead = 4ull << 20;
+  uint64_t readahead = 4ull << 20;  // block size of reads
+  uint64_t readahead_blocks = 2;    // blocks fetched ahead while sequential
   uint64_t max_dirty = 64ull << 20;
   uint64_t max_gap = 64ull << 20;
 };
@@ -52,17 +58,32 @@ struct BaseState {
   std::map<std::string, std::string> attrs;
 };
 
+// The bytes of one read: a view into a buffer that `owner` keeps alive.
+struct ReadData {
+  std::shared_ptr<const std::string> owner;
+  std::string_view bytes;
+  static ReadData Own(std::string s);
+};
+
+class BufferPool;
+
 class FileHandle {
  public:
   enum class Mode { kRead, kStream, kAppend };
 
+  // `pool` (may be null) supplies read-ahead buffers.
   FileHandle(Client* client, std::string id, Mode mode, BaseState base,
-             HandleLimits limits);
+             HandleLimits limits, BufferPool* pool = nullptr);
   ~FileHandle();
   FileHandle(const FileHandle&) = delete;
   FileHandle& operator=(const FileHandle&) = delete;
 
-  Result<std::string> Read(uint64_t off, uint64_t size);
+  Result<ReadData> Read(uint64_t off, uint64_t size);
+  // Bytes [off, off + data.size()) of the base version, already fetched
+  // (eof: they end the blob). Read-only handles.
+  void SeedBlock(uint64_t off, std::string data, bool eof);
+  // Starts fetching the block at `off` in the background.
+  void StartReadAhead(uint64_t off);
   // Returns the bytes accepted (all of them, or an error).
   Result<size_t> Write(uint64_t off, std::string_view data);
   Status Truncate(uint64_t size);
@@ -83,12 +104,18 @@ class FileHandle {
   bool is_append() const { return mode_ == Mode::kAppend; }
   // The version this handle last committed (0: none).
   uint64_t committed_version() const;
+  // True when every byte of the committed version was written through this
+  // handle as one stream from offset 0 after the kernel dropped the file's
+  // page cache (create, O_TRUNC): the page cache then holds that version.
+  bool wrote_whole_version() const;
 
  private:
-  struct Block {
+  using Bytes = std::shared_ptr<const std::string>;
+  // One block of read-ahead, fetched or in flight: [off, off + len) asked.
+  struct Fetch {
     uint64_t off = 0;
-    std::string data;
-    bool eof = false;
+    uint64_t len = 0;
+    std::shared_future<Result<Bytes>> result;
   };
 
   bool HasPendingDataLocked() const;
@@ -101,7 +128,14 @@ class FileHandle {
   Status RebuildLocked();
   Status CommitAttrsLocked(bool data_committed);
   Result<std::string> ReadPatchedLocked(uint64_t off, uint64_t size);
-  Result<std::string> ReadCachedLocked(uint64_t off, uint64_t size);
+  Result<ReadData> ReadCached(std::unique_lock<std::mutex>& lock, uint64_t off,
+                              uint64_t size);
+  // The fetch holding `off`, issuing it (block-aligned) if none does.
+  const Fetch& FetchAtLocked(uint64_t off);
+  void IssueLocked(uint64_t off, uint64_t len);
+  // Forgets blocks (moved to `dead`, destroyed by the caller unlocked: a
+  // fetch in flight is waited for).
+  void DropBlocksLocked(std::vector<Fetch>* dead);
   void AfterCommitLocked(uint64_t version, uint64_t size);
 
   Client* const client_;
@@ -126,11 +160,10 @@ class FileHandle {
   StoredChange pending_attrs_;
   bool has_pending_attrs_ = false;
   uint64_t committed_version_ = 0;
+  bool whole_stream_ = false;  // see wrote_whole_version()
   // read-ahead
-  Block block_;
-  bool block_valid_ = false;
-  std::future<Result<std::string>> prefetch_;
-  uint64_t prefetch_off_ = 0;
+  BufferPool* const pool_;
+  std::map<uint64_t, Fetch> fetches_;  // by offset, non-overlapping
 };
 
 }  // namespace shovel::fs

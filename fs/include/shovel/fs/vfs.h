@@ -11,7 +11,12 @@
 // version; the kernel page cache is kept (OpenReply::keep_cache) only while
 // that version equals the one the cache was filled from, else the binding
 // drops it and the stale attributes (OpenReply::attrs_stale). A Stat taken by
-// the lookup that starts the same open(2) (< 10 ms old) serves the open.
+// the lookup that starts the same open(2) (< 10 ms old) serves the open;
+// without one, a read-only open fetches the file's first block with its
+// version (one round trip for both the check and a small file's data). A
+// file this mount wrote whole (create or O_TRUNC, one sequential stream)
+// keeps the page cache its writes filled, under the committed version.
+// Lookup asks Client::StatName: file, directory or missing in one round trip.
 //
 // Thread-safety: every method is thread-safe. Locks (never held across a
 // Client call): handles_mu_, then the FileHandle's own mutex is taken only
@@ -31,6 +36,7 @@
 
 #include "shovel/client.h"
 #include "shovel/fs/attr.h"
+#include "shovel/fs/buffer_pool.h"
 #include "shovel/fs/file_handle.h"
 #include "shovel/fs/inode_table.h"
 
@@ -92,6 +98,8 @@ class Vfs {
                          Owner who);
   Result<OpenReply> Open(uint64_t ino, int flags);
   Result<std::string> Read(uint64_t fh, uint64_t off, uint64_t size);
+  // Read without a copy: a view into the handle's read-ahead block.
+  Result<ReadData> ReadView(uint64_t fh, uint64_t off, uint64_t size);
   Result<size_t> Write(uint64_t fh, uint64_t off, std::string_view data);
   Status Flush(uint64_t fh);
   Status Fsync(uint64_t fh);
@@ -117,6 +125,7 @@ class Vfs {
   struct OpenFile {
     uint64_t ino = 0;
     std::shared_ptr<FileHandle> handle;
+    bool shared = false;  // another handle of the inode was open meanwhile
   };
   struct DirHandle;
   struct StatHint {
@@ -134,6 +143,9 @@ class Vfs {
   Status Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                   uint64_t size);
   Result<BlobStat> StatForOpen(uint64_t ino, const std::string& id);
+  // The lookup's Stat of this open(2), if fresh (taken from hints_).
+  std::optional<BlobStat> FreshHint(uint64_t ino, const std::string& id);
+  Result<OpenReply> OpenForRead(uint64_t ino, const InodeInfo& info);
   uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle);
   std::shared_ptr<FileHandle> Handle(uint64_t fh) const;
   // A handle of `ino` holding uncommitted data or attributes, if any.
@@ -143,6 +155,7 @@ class Vfs {
   Client* const client_;
   const VfsOptions options_;
   InodeTable inodes_;
+  BufferPool pool_;  // read-ahead blocks; outlives the handles below
 
   mutable std::mutex handles_mu_;  // guards handles_, next_fh_
   std::unordered_map<uint64_t, OpenFile> handles_;
