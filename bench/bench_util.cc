@@ -142,8 +142,8 @@ std::string RandomBytes(size_t n, uint64_t seed) {
 
 std::string TextBytes(size_t n, uint64_t seed) {
   static const char* kWords[] = {"the", "cache", "worker", "shovel", "memory", "blob",
-                                 "of", "and", "zstd", "chunk", "node", "data",
-                                 "a", "to", "in", "is", "fast", "sort"};
+                                 "of",  "and",   "zstd",   "chunk",  "node",   "data",
+                                 "a",   "to",    "in",     "is",     "fast",   "sort"};
   std::string s;
   s.reserve(n + 16);
   while (s.size() < n) {
@@ -212,8 +212,8 @@ void PrintTable(const std::vector<Row>& rows, const std::vector<std::string>& ba
           "\"unit\": \"%s\", \"ratio\": %s, \"ratio_to\": \"%s\", "
           "\"note\": \"%s\"}%s\n",
           JsonEscape(r.test).c_str(), JsonEscape(r.system).c_str(), r.value,
-          r.unit.c_str(), q >= 0 ? std::to_string(q).c_str() : "null",
-          against.c_str(), JsonEscape(r.note).c_str(), i + 1 < rows.size() ? "," : "");
+          r.unit.c_str(), q >= 0 ? std::to_string(q).c_str() : "null", against.c_str(),
+          JsonEscape(r.note).c_str(), i + 1 < rows.size() ? "," : "");
     }
     std::printf("]\n");
     return;

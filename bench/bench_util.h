@@ -50,9 +50,9 @@ void Progress(const std::string& line);
 struct Row {
   std::string test;
   std::string system;
-  double value = 0;      // median
-  std::string unit;      // "ops/s", "GB/s"
-  std::string note;      // e.g. "50 in flight"
+  double value = 0;  // median
+  std::string unit;  // "ops/s", "GB/s"
+  std::string note;  // e.g. "50 in flight"
 };
 // Prints rows as an aligned table, or as JSON. Each row gets a ratio to the
 // first system of `baselines` that has a row in the same test.

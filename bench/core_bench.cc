@@ -51,7 +51,9 @@ double RunThreads(int n, const std::function<void(int)>& fn) {
   return NowSeconds() - t0;
 }
 
-std::string Key(const char* prefix, int i) { return std::string(prefix) + std::to_string(i); }
+std::string Key(const char* prefix, int i) {
+  return std::string(prefix) + std::to_string(i);
+}
 
 // ---- shoveling -----------------------------------------------------------
 
@@ -82,7 +84,8 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
           for (auto& res : c.MultiSet(items)) failed = failed || !res.ok();
         } else {
           std::vector<std::string> ids;
-          for (int j = 0; j < batch && i + j < per; ++j) ids.push_back(Key(prefix, t * per + i + j));
+          for (int j = 0; j < batch && i + j < per; ++j)
+            ids.push_back(Key(prefix, t * per + i + j));
           for (auto& res : c.MultiGet(ids)) failed = failed || !res.ok();
         }
       }
@@ -101,7 +104,8 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
 // Runs redis-benchmark and returns {set rps, get rps} (0 on failure). No -r:
 // every request uses the one key redis-benchmark sets, so GETs always hit
 // and move the whole value (with -r most 1 MiB GETs would be misses).
-std::pair<double, double> RedisBench(int port, int size, int clients, int ops, int pipeline) {
+std::pair<double, double> RedisBench(int port, int size, int clients, int ops,
+                                     int pipeline) {
   std::ostringstream cmd;
   cmd << "redis-benchmark -h 127.0.0.1 -p " << port << " -t set,get -d " << size << " -c "
       << clients << " -n " << ops << " -P " << pipeline << " --csv 2>/dev/null";
@@ -165,12 +169,18 @@ int Main(int argc, char** argv) {
   Config cfg;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--smoke") cfg.smoke = true;
-    else if (a == "--json") cfg.json = true;
-    else if (a == "--full") cfg.smoke = false;
-    else if (a == "--reps" && i + 1 < argc) cfg.reps = std::atoi(argv[++i]);
-    else if (a == "--worker-bin" && i + 1 < argc) cfg.worker_bin = argv[++i];
-    else return Usage(argv[0]);
+    if (a == "--smoke")
+      cfg.smoke = true;
+    else if (a == "--json")
+      cfg.json = true;
+    else if (a == "--full")
+      cfg.smoke = false;
+    else if (a == "--reps" && i + 1 < argc)
+      cfg.reps = std::atoi(argv[++i]);
+    else if (a == "--worker-bin" && i + 1 < argc)
+      cfg.worker_bin = argv[++i];
+    else
+      return Usage(argv[0]);
   }
   if (cfg.smoke) {
     cfg.reps = 1;
@@ -179,7 +189,8 @@ int Main(int argc, char** argv) {
   }
   for (const char* p : {"redis-server", "redis-benchmark", "memcached"}) {
     if (!HaveProgram(p)) {
-      std::fprintf(stderr, "shovel-bench-core: %s is not installed (run scripts/deps.sh)\n", p);
+      std::fprintf(stderr,
+                   "shovel-bench-core: %s is not installed (run scripts/deps.sh)\n", p);
       return 1;
     }
   }
@@ -221,7 +232,8 @@ int Main(int argc, char** argv) {
   const std::string small = RandomBytes(1024, 1);
   std::vector<double> s_set, s_get, p_set, p_get, r_set, r_get, rp_set, rp_get;
   for (int rep = 0; rep < cfg.reps; ++rep) {
-    Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" + std::to_string(cfg.reps));
+    Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" +
+             std::to_string(cfg.reps));
     auto a = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 1, "k1/");
     auto b = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 16, "k1/");
     all_ok = all_ok && a.ok && b.ok;
@@ -248,10 +260,12 @@ int Main(int argc, char** argv) {
     std::vector<double> ss, sg, ms, mg, rs, rg;
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
-      auto a = ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/");
+      auto a =
+          ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/");
       all_ok = all_ok && a.ok;
       ss.push_back(a.set * kMiB / 1e9), sg.push_back(a.get * kMiB / 1e9);
-      auto m = MemcachedRun(mport, value, cfg.big_ops, cfg.big_inflight, text ? "mt" : "mr");
+      auto m =
+          MemcachedRun(mport, value, cfg.big_ops, cfg.big_inflight, text ? "mt" : "mr");
       ms.push_back(m.first * kMiB / 1e9), mg.push_back(m.second * kMiB / 1e9);
       auto r = RedisBench(rport, 1 << 20, cfg.big_inflight, cfg.big_ops, 1);
       rs.push_back(r.first * kMiB / 1e9), rg.push_back(r.second * kMiB / 1e9);
@@ -268,8 +282,8 @@ int Main(int argc, char** argv) {
   PrintTable(rows, {"memcached", "redis"}, cfg.json);
   for (const auto& r : rows) {
     if (r.value <= 0) {
-      std::fprintf(stderr, "shovel-bench-core: %s / %s measured nothing\n", r.test.c_str(),
-                   r.system.c_str());
+      std::fprintf(stderr, "shovel-bench-core: %s / %s measured nothing\n",
+                   r.test.c_str(), r.system.c_str());
       all_ok = false;
     }
   }

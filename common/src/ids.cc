@@ -54,8 +54,7 @@ size_t FirstInvalidUtf8(std::string_view s) {
     }
     // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
     if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
+        (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
       return i;
     }
     i += len;
@@ -71,9 +70,9 @@ Status CheckBody(std::string_view id, std::string_view what, bool allow_empty,
                                    " is empty; ids are 1 to 1024 bytes");
   }
   if (id.size() > kMaxIdBytes) {
-    return Status::InvalidArgument(
-        std::string(what) + " " + Quote(id) + " is " + std::to_string(id.size()) +
-        " bytes; ids are at most 1024 bytes");
+    return Status::InvalidArgument(std::string(what) + " " + Quote(id) + " is " +
+                                   std::to_string(id.size()) +
+                                   " bytes; ids are at most 1024 bytes");
   }
   if (id.find('\0') != std::string_view::npos) {
     return Status::InvalidArgument(std::string(what) + " " + Quote(id) +
@@ -82,8 +81,8 @@ Status CheckBody(std::string_view id, std::string_view what, bool allow_empty,
   size_t bad = FirstInvalidUtf8(id);
   if (bad != std::string_view::npos) {
     return Status::InvalidArgument(std::string(what) + " " + Quote(id) +
-                                   " is not valid UTF-8 (at byte " +
-                                   std::to_string(bad) + ")");
+                                   " is not valid UTF-8 (at byte " + std::to_string(bad) +
+                                   ")");
   }
   std::string_view body = id;
   if (allow_trailing_slash && body.back() == '/') body.remove_suffix(1);
@@ -101,9 +100,8 @@ Status CheckBody(std::string_view id, std::string_view what, bool allow_empty,
                                      " has an empty path component");
     }
     if (comp == "." || comp == "..") {
-      return Status::InvalidArgument(std::string(what) + " " + Quote(id) +
-                                     " has a '" + std::string(comp) +
-                                     "' path component");
+      return Status::InvalidArgument(std::string(what) + " " + Quote(id) + " has a '" +
+                                     std::string(comp) + "' path component");
     }
     if (end == std::string_view::npos) break;
     start = end + 1;

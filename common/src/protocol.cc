@@ -135,23 +135,40 @@ bool OpTakesId(Op op) {
 
 std::string_view OpName(Op op) {
   switch (op) {
-    case Op::kPing: return "PING";
-    case Op::kSet: return "SET";
-    case Op::kAppend: return "APPEND";
-    case Op::kGet: return "GET";
-    case Op::kUploadBegin: return "UPLOAD_BEGIN";
-    case Op::kUploadData: return "UPLOAD_DATA";
-    case Op::kUploadCommit: return "UPLOAD_COMMIT";
-    case Op::kUploadAbort: return "UPLOAD_ABORT";
-    case Op::kDelete: return "DELETE";
-    case Op::kStat: return "STAT";
-    case Op::kSetAttrs: return "SET_ATTRS";
-    case Op::kCreate: return "CREATE";
-    case Op::kList: return "LIST";
-    case Op::kNodeStats: return "NODE_STATS";
-    case Op::kRename: return "RENAME";
-    case Op::kPutPointer: return "PUT_POINTER";
-    case Op::kTransfer: return "TRANSFER";
+    case Op::kPing:
+      return "PING";
+    case Op::kSet:
+      return "SET";
+    case Op::kAppend:
+      return "APPEND";
+    case Op::kGet:
+      return "GET";
+    case Op::kUploadBegin:
+      return "UPLOAD_BEGIN";
+    case Op::kUploadData:
+      return "UPLOAD_DATA";
+    case Op::kUploadCommit:
+      return "UPLOAD_COMMIT";
+    case Op::kUploadAbort:
+      return "UPLOAD_ABORT";
+    case Op::kDelete:
+      return "DELETE";
+    case Op::kStat:
+      return "STAT";
+    case Op::kSetAttrs:
+      return "SET_ATTRS";
+    case Op::kCreate:
+      return "CREATE";
+    case Op::kList:
+      return "LIST";
+    case Op::kNodeStats:
+      return "NODE_STATS";
+    case Op::kRename:
+      return "RENAME";
+    case Op::kPutPointer:
+      return "PUT_POINTER";
+    case Op::kTransfer:
+      return "TRANSFER";
   }
   return "UNKNOWN";
 }
@@ -238,7 +255,8 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
   }
   if (h.op == Op::kList) {
     SHOVEL_RETURN_IF_ERROR(ValidatePrefix(r.id));
-    if (r.payload.size() > 1) return Status::Protocol("LIST takes at most one payload frame");
+    if (r.payload.size() > 1)
+      return Status::Protocol("LIST takes at most one payload frame");
     if (h.aux > kMaxListEntries) {
       return Status::Protocol("LIST limit " + std::to_string(h.aux) + " is over " +
                               std::to_string(kMaxListEntries));

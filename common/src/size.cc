@@ -1,8 +1,8 @@
 #include "shovel/size.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <cctype>
 #include <cstdlib>
 
 namespace shovel {
@@ -15,8 +15,8 @@ Result<uint64_t> ParseSize(std::string_view text) {
         "M/MiB, G/GiB, T/TiB (binary) or KB, MB, GB, TB (decimal)");
   };
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                             text[i] == '.')) {
+  while (i < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
     ++i;
   }
   if (i == 0) return bad();
@@ -30,16 +30,26 @@ Result<uint64_t> ParseSize(std::string_view text) {
     unit += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   double mult;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "K" || unit == "KIB") mult = 1024.0;
-  else if (unit == "M" || unit == "MIB") mult = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GIB") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "TIB") mult = 1024.0 * 1024 * 1024 * 1024;
-  else if (unit == "KB") mult = 1e3;
-  else if (unit == "MB") mult = 1e6;
-  else if (unit == "GB") mult = 1e9;
-  else if (unit == "TB") mult = 1e12;
-  else return bad();
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "K" || unit == "KIB")
+    mult = 1024.0;
+  else if (unit == "M" || unit == "MIB")
+    mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GIB")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TIB")
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (unit == "KB")
+    mult = 1e3;
+  else if (unit == "MB")
+    mult = 1e6;
+  else if (unit == "GB")
+    mult = 1e9;
+  else if (unit == "TB")
+    mult = 1e12;
+  else
+    return bad();
   double bytes = value * mult;
   if (bytes >= 1.8e19) {
     return Status::InvalidArgument("size '" + std::string(text) + "' is too large");
@@ -56,8 +66,10 @@ std::string FormatSize(uint64_t bytes) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)bytes);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)bytes);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
   return buf;
 }
 

@@ -4,18 +4,30 @@ namespace shovel {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "not found";
-    case Code::kAlreadyExists: return "already exists";
-    case Code::kInvalidArgument: return "invalid argument";
-    case Code::kNoSpace: return "no space";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kTimeout: return "timeout";
-    case Code::kCorruption: return "corruption";
-    case Code::kInternal: return "internal error";
-    case Code::kRedirect: return "redirect";
-    case Code::kProtocol: return "protocol error";
-    case Code::kConflict: return "conflict";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "not found";
+    case Code::kAlreadyExists:
+      return "already exists";
+    case Code::kInvalidArgument:
+      return "invalid argument";
+    case Code::kNoSpace:
+      return "no space";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kTimeout:
+      return "timeout";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kInternal:
+      return "internal error";
+    case Code::kRedirect:
+      return "redirect";
+    case Code::kProtocol:
+      return "protocol error";
+    case Code::kConflict:
+      return "conflict";
   }
   return "unknown status";
 }

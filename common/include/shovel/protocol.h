@@ -28,9 +28,9 @@ inline constexpr size_t kHeaderSize = 48;
 inline constexpr uint64_t kToEnd = UINT64_MAX;  // GET length: to the end
 
 // Limits a decoder enforces (a peer that exceeds them gets kProtocol).
-inline constexpr size_t kMaxFrames = 1026;                  // header+id+1024
-inline constexpr size_t kMaxMessageBytes = 64ull << 20;     // one message
-inline constexpr size_t kMaxListEntries = 10000;            // one LIST page
+inline constexpr size_t kMaxFrames = 1026;               // header+id+1024
+inline constexpr size_t kMaxMessageBytes = 64ull << 20;  // one message
+inline constexpr size_t kMaxListEntries = 10000;         // one LIST page
 
 enum class Op : uint8_t {
   kPing = 0,          // -> payload[0] = node id
@@ -135,14 +135,14 @@ struct NodeStats {
   std::string node_id;
   std::string endpoint;
   uint32_t cores = 0;
-  uint64_t mem_used = 0;    // stored bytes + overhead
-  uint64_t mem_limit = 0;   // max-memory
+  uint64_t mem_used = 0;   // stored bytes + overhead
+  uint64_t mem_limit = 0;  // max-memory
   uint64_t ids = 0;
   uint64_t pinned_bytes = 0;
   uint64_t evictions = 0;
-  uint64_t malformed = 0;   // malformed messages dropped or answered
-  double load = 0;          // requests in flight / queued
-  std::string version;      // software version
+  uint64_t malformed = 0;  // malformed messages dropped or answered
+  double load = 0;         // requests in flight / queued
+  std::string version;     // software version
 };
 std::string EncodeNodeStats(const NodeStats& s);
 Result<NodeStats> DecodeNodeStats(std::string_view data);

@@ -41,8 +41,7 @@ std::string_view CodeName(Code code);
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
-  Status(Code code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
   static Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
@@ -53,13 +52,9 @@ class [[nodiscard]] Status {
     return {Code::kInvalidArgument, std::move(m)};
   }
   static Status NoSpace(std::string m) { return {Code::kNoSpace, std::move(m)}; }
-  static Status Unavailable(std::string m) {
-    return {Code::kUnavailable, std::move(m)};
-  }
+  static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status Timeout(std::string m) { return {Code::kTimeout, std::move(m)}; }
-  static Status Corruption(std::string m) {
-    return {Code::kCorruption, std::move(m)};
-  }
+  static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status Redirect(std::string endpoint) {
     return {Code::kRedirect, std::move(endpoint)};
@@ -90,7 +85,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit like expected
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit like expected
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result from an OK Status");
   }
@@ -128,9 +123,9 @@ class [[nodiscard]] Result {
 
 // Early return on error. SHOVEL_RETURN_IF_ERROR(expr) for a Status;
 // SHOVEL_ASSIGN_OR_RETURN(lhs, expr) for a Result.
-#define SHOVEL_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::shovel::Status shovel_status_ = (expr);    \
+#define SHOVEL_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::shovel::Status shovel_status_ = (expr);        \
     if (!shovel_status_.ok()) return shovel_status_; \
   } while (0)
 
