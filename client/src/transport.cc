@@ -22,8 +22,13 @@ Result<ResponsePtr> PendingCall::Wait() {
 }
 
 void PendingCall::Complete(Result<ResponsePtr> r) {
-  std::lock_guard<std::mutex> lock(mu_);
-  result_.emplace(std::move(r));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    result_.emplace(std::move(r));
+  }
+  // Notified after unlocking, so the woken caller does not block on mu_
+  // (the I/O thread then goes on without a futex wake for the mutex).
+  // Safe: Wait() holds a shared_ptr to this call until it returns.
   cv_.notify_all();
 }
 
