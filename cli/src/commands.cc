@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_internal.h"
+#include "output.h"
 #include "shovel/size.h"
 
 namespace shovel::cli {
@@ -18,11 +19,6 @@ void PrintJson(std::FILE* out, const json& j) {
   std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
   s += '\n';
   std::fwrite(s.data(), 1, s.size(), out);
-}
-
-void PrintLine(std::FILE* out, std::string_view s) {
-  std::fwrite(s.data(), 1, s.size(), out);
-  std::fputc('\n', out);
 }
 
 }  // namespace
@@ -243,18 +239,7 @@ int Commands::Members(Cli& cli) {
     // Consul's check status and the agent node the worker is registered on.
     if (consul) rows.back().push_back(n.consul_health + " (" + n.consul_node + ")");
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    PrintLine(cli.io_.out, line);
-  }
+  PrintTable(cli.io_.out, rows);
   return 0;
 }
 

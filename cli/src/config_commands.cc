@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_internal.h"
+#include "output.h"
 #include "shovel/consul/client.h"
 #include "shovel/worker/kv_config.h"
 
@@ -13,11 +14,6 @@ namespace {
 
 using nlohmann::json;
 namespace kv = shovel::worker;
-
-void Print(std::FILE* out, const std::string& s) {
-  std::fwrite(s.data(), 1, s.size(), out);
-  std::fputc('\n', out);
-}
 
 Result<std::unique_ptr<consul::Client>> ConsulFor(const Cli& cli, bool explicit_addr) {
   auto config = consul::Config::FromEnvironment([&](const char* name) {
@@ -48,21 +44,6 @@ Status CheckKey(const ConfigArgs& a) {
   return Status::Ok();
 }
 
-void PrintTable(std::FILE* out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    Print(out, line);
-  }
-}
-
 }  // namespace
 
 int Commands::ConfigGet(Cli& cli, const ConfigArgs& a) {
@@ -81,9 +62,9 @@ int Commands::ConfigGet(Cli& cli, const ConfigArgs& a) {
                                            ")"));
   }
   if (cli.globals().json) {
-    Print(cli.io_.out, json{{"key", key}, {"value", r->value->value}}.dump());
+    PrintLine(cli.io_.out, json{{"key", key}, {"value", r->value->value}}.dump());
   } else {
-    Print(cli.io_.out, r->value->value);
+    PrintLine(cli.io_.out, r->value->value);
   }
   return 0;
 }
@@ -101,9 +82,9 @@ int Commands::ConfigSet(Cli& cli, const ConfigArgs& a) {
   auto r = (*c)->KvPut(key, a.value);
   if (!r.ok()) return cli.Fail(what, r.status());
   if (cli.globals().json) {
-    Print(cli.io_.out, json{{"key", key}, {"value", a.value}}.dump());
+    PrintLine(cli.io_.out, json{{"key", key}, {"value", a.value}}.dump());
   } else {
-    Print(cli.io_.out, key + " = " + a.value);
+    PrintLine(cli.io_.out, key + " = " + a.value);
   }
   return 0;
 }
@@ -177,7 +158,7 @@ int Commands::ConfigList(Cli& cli, const ConfigArgs& a) {
     }
   }
   if (cli.globals().json) {
-    Print(cli.io_.out, json{{"config", arr}}.dump());
+    PrintLine(cli.io_.out, json{{"config", arr}}.dump());
   } else {
     PrintTable(cli.io_.out, rows);
   }
