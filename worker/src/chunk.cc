@@ -34,10 +34,16 @@ Buffer Alloc(size_t n) {
   return Buffer(static_cast<char*>(p));
 }
 
-std::shared_ptr<Chunk> RawChunk(std::string_view raw) {
+std::shared_ptr<Chunk> RawChunk(std::string_view raw,
+                                const std::shared_ptr<const void>& keep = nullptr) {
   auto c = std::make_shared<Chunk>();
-  c->data = Alloc(raw.size());
-  if (!raw.empty()) std::memcpy(c->data.get(), raw.data(), raw.size());
+  if (keep && !raw.empty()) {
+    c->borrowed = keep;
+    c->view = raw.data();
+  } else {
+    c->data = Alloc(raw.size());
+    if (!raw.empty()) std::memcpy(c->data.get(), raw.data(), raw.size());
+  }
   c->raw_size = c->stored_size = static_cast<uint32_t>(raw.size());
   c->claimed = c->raw_size;
   return c;
@@ -122,6 +128,21 @@ void CodecPool::GiveD(ZSTD_DCtx* d) {
   dctx_.push_back(d);
 }
 
+std::shared_ptr<Chunk> CodecPool::Make(std::string_view raw, int level,
+                                       const MakeOptions& o) {
+  if (level <= 0 || raw.size() < 64 || LooksIncompressible(raw)) {
+    return RawChunk(raw, o.keep);
+  }
+  if (!o.defer) {
+    auto c = Compress(raw, level);
+    if (c->compressed || !o.keep) return c;
+    return RawChunk(raw, o.keep);  // did not pay: borrow rather than keep a copy
+  }
+  auto c = RawChunk(raw, o.keep);
+  c->deferred = true;
+  return c;
+}
+
 std::shared_ptr<Chunk> CodecPool::Compress(std::string_view raw, int level) {
   if (level <= 0 || raw.size() < 64 || LooksIncompressible(raw)) return RawChunk(raw);
   ZSTD_CCtx* cctx = TakeC();
@@ -171,13 +192,13 @@ std::shared_ptr<Chunk> CodecPool::Growable(std::string_view raw, size_t capacity
 Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
   if (n == 0) return Status::Ok();
   if (!c.compressed) {
-    std::memcpy(out, c.data.get() + off, n);
+    std::memcpy(out, c.bytes() + off, n);
     return Status::Ok();
   }
   ZSTD_DCtx* d = TakeD();
   size_t r;
   if (off == 0 && n == c.raw_size) {
-    r = ZSTD_decompressDCtx(d, out, n, c.data.get(), c.stored_size);
+    r = ZSTD_decompressDCtx(d, out, n, c.bytes(), c.stored_size);
     GiveD(d);
     if (ZSTD_isError(r) || r != n) {
       return Status::Corruption("a stored chunk failed to decompress");
@@ -186,7 +207,7 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
   }
   // A part of the chunk: stream and stop once the range is out.
   ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
-  ZSTD_inBuffer in{c.data.get(), c.stored_size, 0};
+  ZSTD_inBuffer in{c.bytes(), c.stored_size, 0};
   char tmp[64 << 10];
   uint64_t pos = 0;
   uint64_t end = static_cast<uint64_t>(off) + n;

@@ -3,8 +3,11 @@
 // A Chunk is immutable once published, with one exception: a raw "growable"
 // tail chunk (made by APPEND) has spare capacity; an appender may write past
 // every published length after winning `claimed` with a CAS, so bytes a
-// reader can see never change. A Blob is an immutable snapshot: a list of
-// (chunk, visible length) plus metadata, shared by readers via shared_ptr.
+// reader can see never change. A raw chunk may borrow its bytes from a
+// received frame (`borrowed` keeps them alive) instead of copying them; a
+// "deferred" raw chunk is compressible data stored raw on the write path and
+// left for the store's background compressor to replace. A Blob is an immutable snapshot:
+// a list of (chunk, visible length) plus metadata, shared by readers via shared_ptr.
 //
 // CodecPool hands out zstd contexts; thread-safe (one mutex, held only to pop
 // or push a context).
@@ -36,12 +39,17 @@ struct FreeDeleter {
 using Buffer = std::unique_ptr<char, FreeDeleter>;
 
 struct Chunk {
-  Buffer data;
-  uint32_t raw_size = 0;     // raw bytes (for a growable tail: see claimed)
-  uint32_t stored_size = 0;  // bytes held (capacity for a growable tail)
+  Buffer data;                           // owned bytes, or null if borrowed
+  std::shared_ptr<const void> borrowed;  // keeps `view`'s bytes alive
+  const char* view = nullptr;            // borrowed bytes (never written)
+  uint32_t raw_size = 0;                 // raw bytes (for a growable tail: see claimed)
+  uint32_t stored_size = 0;              // bytes held (capacity for a growable tail)
   bool compressed = false;
   bool growable = false;
-  std::atomic<uint32_t> claimed{0};  // growable: bytes written so far
+  std::atomic<uint32_t> claimed{0};   // growable: bytes written so far
+  std::atomic<bool> deferred{false};  // raw, waiting for background compression
+
+  const char* bytes() const { return data ? data.get() : view; }
 };
 
 struct ChunkRef {
@@ -76,6 +84,15 @@ class CodecPool {
   // uniformly spread (no zstd pass at all), or when a probe of the first
   // kProbeBytes or the whole chunk does not shrink by at least 1/16.
   std::shared_ptr<Chunk> Compress(std::string_view raw, int level);
+  // How a chunk is made on the write path. `keep`, when set, keeps `raw`
+  // alive and unchanged: a chunk stored raw borrows those bytes (no copy).
+  // `defer`: data that looks compressible is stored raw and marked deferred
+  // instead of compressed now.
+  struct MakeOptions {
+    std::shared_ptr<const void> keep;
+    bool defer = false;
+  };
+  std::shared_ptr<Chunk> Make(std::string_view raw, int level, const MakeOptions& o);
   // A raw chunk with `capacity` >= raw.size() bytes of room.
   static std::shared_ptr<Chunk> Growable(std::string_view raw, size_t capacity);
   // Writes raw bytes [off, off+n) of `c` (n <= visible len) to `out`.

@@ -56,6 +56,16 @@ zmq::message_t ToMessage(Frame& f) {
       hold);
 }
 
+// Hands the one payload frame of a large request to the service, which may
+// keep it as stored bytes instead of copying them. Moving a frame this large
+// keeps its data pointer (only frames of a few bytes live inline), so views
+// taken before the move stay valid.
+constexpr size_t kKeepAbove = 64 << 10;
+std::shared_ptr<const void> KeepPayload(std::vector<zmq::message_t>& msg) {
+  if (msg.size() != 4 || msg[3].size() < kKeepAbove) return nullptr;
+  return std::make_shared<zmq::message_t>(std::move(msg[3]));
+}
+
 zmq::message_t HeaderMessage(const wire::Header& h) {
   zmq::message_t m(wire::kHeaderSize);
   wire::EncodeHeader(h, static_cast<char*>(m.data()));
@@ -248,7 +258,7 @@ void Server::HandlerLoop(size_t index) {
         rep = Service::Error(*wire::DecodeHeader(views[0]), req.status());
       } else {
         try {
-          rep = service_->Handle(*req);
+          rep = service_->Handle(*req, KeepPayload(msg));
         } catch (const std::bad_alloc&) {
           rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
         }

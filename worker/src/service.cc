@@ -60,7 +60,7 @@ ServiceReply Service::Error(const wire::Header& req, const Status& st) {
   return out;
 }
 
-ServiceReply Service::Handle(const wire::Request& req) {
+ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
   if (UsesPointer(h.op) && !(h.flags & wire::kFlagNoRedirect)) {
     if (auto p = store_->FindPointer(req.id)) {
@@ -84,7 +84,7 @@ ServiceReply Service::Handle(const wire::Request& req) {
     case wire::Op::kSet:
     case wire::Op::kAppend:
     case wire::Op::kCreate:
-      return Write(req);
+      return Write(req, std::move(keep));
     case wire::Op::kUploadBegin:
     case wire::Op::kUploadData:
     case wire::Op::kUploadCommit:
@@ -121,12 +121,14 @@ ServiceReply Service::Get(const wire::Request& req) {
   return out;
 }
 
-ServiceReply Service::Write(const wire::Request& req) {
+ServiceReply Service::Write(const wire::Request& req, std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
   std::string tmp;
   switch (h.op) {
     case wire::Op::kSet:
-      return Written(h, store_->Set(req.id, Joined(req, tmp), Options(h)));
+      if (req.payload.size() != 1) keep.reset();
+      return Written(h,
+                     store_->Set(req.id, Joined(req, tmp), Options(h), std::move(keep)));
     case wire::Op::kAppend:
       return Written(h, store_->Append(req.id, Joined(req, tmp), Options(h)));
     default:

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,10 @@ class Service {
   // `store` and `counters` must outlive the Service.
   Service(Store* store, ServiceCounters* counters, std::string endpoint);
 
-  ServiceReply Handle(const wire::Request& req);
+  // `keep`, when set, holds the bytes of the request's single payload frame
+  // alive and unchanged; a SET may store them without a copy.
+  ServiceReply Handle(const wire::Request& req,
+                      std::shared_ptr<const void> keep = nullptr);
   // An error reply to a request whose header decoded.
   static ServiceReply Error(const wire::Header& req, const Status& st);
   wire::NodeStats Stats() const;
@@ -46,7 +50,7 @@ class Service {
 
  private:
   ServiceReply Get(const wire::Request& req);
-  ServiceReply Write(const wire::Request& req);
+  ServiceReply Write(const wire::Request& req, std::shared_ptr<const void> keep);
   ServiceReply Upload(const wire::Request& req);
   ServiceReply Meta(const wire::Request& req);
   ServiceReply List(const wire::Request& req);

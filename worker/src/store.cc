@@ -21,7 +21,7 @@ Store::Store(std::string node_id, const WorkerConfig& config)
       codecs_(std::make_unique<CodecPool>()),
       next_upload_(static_cast<uint64_t>(NowNs()) * 7919) {}
 
-Store::~Store() = default;
+Store::~Store() { StopCompressor(); }
 
 void Store::ApplyConfig(const WorkerConfig& config) {
   {
@@ -139,14 +139,20 @@ std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned) {
   return b;
 }
 
-Store::Chunked Store::Split(std::string_view data) const {
+Store::Chunked Store::Split(std::string_view data,
+                            const std::shared_ptr<const void>& keep) const {
   Chunked out;
   uint64_t cs = chunk_size_.load();
+  CodecPool::MakeOptions mo;
+  mo.defer = defer_.load();
+  // Borrowing is only for a value of one chunk: then what `keep` holds is
+  // exactly what the chunk is charged for.
+  if (data.size() <= cs) mo.keep = keep;
   int level = level_.load();
   while (!data.empty()) {
     std::string_view piece = data.substr(0, cs);
     out.refs.push_back(
-        {codecs_->Compress(piece, level), static_cast<uint32_t>(piece.size())});
+        {codecs_->Make(piece, level, mo), static_cast<uint32_t>(piece.size())});
     data.remove_prefix(piece.size());
   }
   return out;
@@ -169,6 +175,7 @@ Result<WriteResult> Store::Commit(std::string_view id, const WriteOptions& opt,
     WriteResult res{next->version, next->size};
     if (Swap(id, cur, std::move(next))) {
       if (prereserved > 0) upload_bytes_.fetch_sub(prereserved);
+      if (HasDeferred(piece.refs)) QueueCompression(id);
       return res;
     }
     Release(need);
@@ -176,10 +183,11 @@ Result<WriteResult> Store::Commit(std::string_view id, const WriteOptions& opt,
 }
 
 Result<WriteResult> Store::Set(std::string_view id, std::string_view data,
-                               const WriteOptions& opt) {
+                               const WriteOptions& opt,
+                               std::shared_ptr<const void> keep) {
   // Fail early and cheaply on a version mismatch (checked again at commit).
   SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));
-  Chunked piece = Split(data);
+  Chunked piece = Split(data, keep);
   return Commit(id, opt, /*append=*/false, piece, 0);
 }
 
@@ -226,7 +234,7 @@ Result<ReadResult> Store::Read(std::string_view id, uint64_t offset, uint64_t le
   if (!first.chunk->compressed && in_chunk + serve <= first.len) {
     // Zero-copy: the range lies in one raw chunk, which never changes.
     r.bytes.owner = first.chunk;
-    r.bytes.data = first.chunk->data.get() + in_chunk;
+    r.bytes.data = first.chunk->bytes() + in_chunk;
     r.bytes.size = serve;
     return r;
   }
@@ -315,10 +323,12 @@ Status Store::Rename(std::string_view from, std::string_view to, bool exclusive)
   }
   BlobPtr moving = EraseLocked(sf, from);
   BlobPtr replaced = EraseLocked(st, to);
+  bool deferred = HasDeferred(*moving);
   InsertLocked(st, to, std::move(moving));
   l2 = {};
   l1.unlock();
   if (replaced) Release(replaced->charged);
+  if (deferred) QueueCompression(to);  // deferred chunks are queued by id
   return Status::Ok();
 }
 

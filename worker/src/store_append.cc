@@ -117,7 +117,9 @@ Result<uint64_t> Store::UploadBegin(std::string_view id, bool append,
 Status Store::FlushUploadTail(Upload& u, bool final) {
   uint64_t cs = chunk_size_.load();
   if (u.tail.empty() || (!final && u.tail.size() < cs)) return Status::Ok();
-  auto chunk = codecs_->Compress(u.tail, level_.load());
+  CodecPool::MakeOptions mo;
+  mo.defer = defer_.load();
+  auto chunk = codecs_->Make(u.tail, level_.load(), mo);
   uint64_t cost = chunk->stored_size + kChunkOverhead;
   // The tail's raw bytes were reserved as they came; swap them for the chunk.
   uint64_t tail_bytes = u.tail.size();

@@ -26,6 +26,8 @@ Status Store::Reserve(uint64_t bytes, uint64_t credit, std::string_view exclude)
       if (used_.compare_exchange_weak(used, used + bytes)) return Status::Ok();
       continue;
     }
+    // Deferred chunks are compressed before anything is evicted.
+    if (CompressPending(1) > 0) continue;
     // What eviction can never free: pinned data and uploads in progress.
     uint64_t fixed = pinned_bytes_.load() + upload_bytes_.load();
     if (fixed + need > limit || !eviction_.load() || !EvictOne(exclude)) {

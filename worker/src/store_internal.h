@@ -56,4 +56,12 @@ struct Store::Chunked {
   std::vector<ChunkRef> refs;
 };
 
+inline bool HasDeferred(const std::vector<ChunkRef>& refs) {
+  for (const auto& r : refs) {
+    if (r.chunk->deferred.load(std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+inline bool HasDeferred(const Blob& b) { return HasDeferred(b.chunks); }
+
 }  // namespace shovel::worker

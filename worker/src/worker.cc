@@ -73,6 +73,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   SHOVEL_ASSIGN_OR_RETURN(impl->server, Server::Bind(o.listen));
   impl->node_id = o.node_id.empty() ? DefaultNodeId(impl->server->endpoint()) : o.node_id;
   impl->store = std::make_unique<Store>(impl->node_id, config);
+  impl->store->CompressInBackground(true);
   impl->service = std::make_unique<Service>(impl->store.get(), &impl->counters,
                                             impl->server->endpoint());
   int threads =

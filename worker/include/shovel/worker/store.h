@@ -9,6 +9,15 @@
 // and readers see the old or the new bytes, never a mix. Compression runs
 // outside every lock.
 //
+// Background compression (CompressInBackground(true), the worker's default):
+// SET and uploads store compressible chunks raw ("deferred") so a write runs
+// at memory speed; one idle-priority thread compresses them afterwards and
+// swaps each blob for an equal one with smaller chunks (same bytes, same
+// version, same LRU place). Memory is charged for the raw bytes first and
+// shrinks when a chunk is compressed; under memory pressure deferred chunks
+// are compressed before anything is evicted. Stat's stored_bytes is always the
+// bytes held now.
+//
 // Memory: used = stored bytes + per-blob/per-chunk overhead + bytes of
 // uploads in progress. When a write does not fit under max_memory, unpinned
 // ids are evicted least-recently-used (never the id being written); if it
@@ -24,13 +33,17 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -108,8 +121,18 @@ class Store {
   WorkerConfig config() const;
 
   // Replace atomically. kConflict on a version mismatch, kNoSpace when full.
+  // `keep`, when set, keeps `data` alive and unchanged for as long as it is
+  // held; a value of at most one chunk stored raw then keeps `keep` (charged
+  // as its bytes) instead of a copy.
   Result<WriteResult> Set(std::string_view id, std::string_view data,
-                          const WriteOptions& opt = {});
+                          const WriteOptions& opt = {},
+                          std::shared_ptr<const void> keep = nullptr);
+  // Turns background compression on or off (see above). Off: writes compress
+  // before they return. Turning it off does not compress what is pending.
+  void CompressInBackground(bool on);
+  // Compresses deferred chunks of up to `max_ids` queued ids now, on this
+  // thread; returns how many ids were handled (0: nothing pending).
+  size_t CompressPending(size_t max_ids = SIZE_MAX);
   // Append atomically; creates the id if missing.
   Result<WriteResult> Append(std::string_view id, std::string_view data,
                              const WriteOptions& opt = {});
@@ -167,7 +190,12 @@ class Store {
   // `prereserved` bytes of it are already counted in used_ (uploads).
   Result<WriteResult> Commit(std::string_view id, const WriteOptions& opt, bool append,
                              const Chunked& piece, uint64_t prereserved);
-  Chunked Split(std::string_view data) const;
+  Chunked Split(std::string_view data, const std::shared_ptr<const void>& keep) const;
+  // Background compression (store_compress.cc).
+  void QueueCompression(std::string_view id);
+  bool CompressOne(const std::string& id);
+  void CompressorLoop();
+  void StopCompressor();
   // Appends `data` after `cur`'s chunks into `next`, filling a raw tail in
   // place when this caller is the only one to extend it.
   void AppendChunks(const Blob* cur, std::string_view data, Blob& next) const;
@@ -209,6 +237,13 @@ class Store {
 
   mutable std::mutex index_mu_;               // after any Shard::mu
   std::set<std::string, std::less<>> index_;  // every stored id, sorted
+
+  std::atomic<bool> defer_{false};
+  std::mutex bg_mu_;  // a leaf lock: nothing else is taken while held
+  std::condition_variable bg_cv_;
+  std::deque<std::string> bg_queue_;  // ids with deferred chunks; guarded by bg_mu_
+  bool bg_stop_ = false;              // guarded by bg_mu_
+  std::thread bg_thread_;             // started by CompressInBackground(true)
 
   mutable std::mutex uploads_mu_;  // never held with a shard lock
   std::unordered_map<uint64_t, std::shared_ptr<Upload>> uploads_;

@@ -1,0 +1,158 @@
+// Store unit tests: borrowed frames and background compression. No sockets.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "shovel/worker/store.h"
+
+namespace shovel::worker {
+namespace {
+
+std::string Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+std::string Text(size_t n) {
+  std::string s;
+  while (s.size() < n) s += "lorem ipsum dolor sit amet " + std::to_string(s.size());
+  s.resize(n);
+  return s;
+}
+
+WorkerConfig Cfg(uint64_t mem, uint64_t chunk = 64 << 10, int level = 1) {
+  WorkerConfig c;
+  c.max_memory = mem;
+  c.chunk_size = chunk;
+  c.compression_level = level;
+  return c;
+}
+
+std::string ReadAll(Store& s, std::string_view id) {
+  std::string out;
+  for (;;) {
+    auto r = s.Read(id, out.size(), wire::kToEnd, 1 << 20);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return out;
+    out.append(r->bytes.data, r->bytes.size);
+    if (!r->more) return out;
+  }
+}
+
+TEST(StoreCompressTest, RawChunkBorrowsTheKeptFrame) {
+  Store s("w1", Cfg(64 << 20, 1 << 20));
+  auto frame = std::make_shared<std::string>(Random(256 << 10, 1));
+  ASSERT_TRUE(s.Set("a", *frame, {}, frame).ok());
+  EXPECT_GT(frame.use_count(), 1);  // the store holds the frame, not a copy
+  {
+    auto r = s.Read("a", 0, wire::kToEnd, 1 << 20);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->bytes.data, frame->data());  // replies are zero-copy too
+  }
+  EXPECT_EQ(s.Stat("a")->stored_bytes, frame->size());
+  std::string want = *frame;
+  uint64_t used = s.Stats().mem_used;
+  EXPECT_GE(used, want.size());
+  ASSERT_TRUE(s.Delete("a").ok());
+  EXPECT_EQ(frame.use_count(), 1);  // released with the blob
+  EXPECT_EQ(s.Stats().mem_used, 0u);
+  // A value of several chunks is copied (its frame is not charged whole).
+  auto big = std::make_shared<std::string>(Random(3 << 20, 2));
+  ASSERT_TRUE(s.Set("b", *big, {}, big).ok());
+  EXPECT_EQ(big.use_count(), 1);
+  EXPECT_TRUE(ReadAll(s, "b") == *big);
+}
+
+TEST(StoreCompressTest, SetIsRawThenCompressedInTheBackground) {
+  Store s("w1", Cfg(64 << 20));
+  s.CompressInBackground(true);
+  std::string v = Text(300 << 10) + Random(100 << 10, 3);
+  auto w = s.Set("t", v);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 500 && s.Stat("t")->stored_bytes == v.size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto st = s.Stat("t");
+  EXPECT_LT(st->stored_bytes, v.size());    // the text part compressed
+  EXPECT_GT(st->stored_bytes, 100u << 10);  // the random part did not
+  EXPECT_EQ(st->version, w->version);       // same value, same version
+  EXPECT_TRUE(ReadAll(s, "t") == v);
+  s.CompressInBackground(false);
+}
+
+TEST(StoreCompressTest, DeferredAccountingEndsWhereACompressedSetStarts) {
+  std::string v = Text(1 << 20);
+  Store now("w1", Cfg(64 << 20));  // compresses before Set returns
+  ASSERT_TRUE(now.Set("x", v).ok());
+  Store later("w2", Cfg(64 << 20));
+  later.CompressInBackground(true);
+  ASSERT_TRUE(later.Set("x", v).ok());
+  while (later.CompressPending() > 0) {
+  }
+  for (int i = 0; i < 500 && later.Stat("x")->stored_bytes == v.size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(later.Stat("x")->stored_bytes, now.Stat("x")->stored_bytes);
+  EXPECT_EQ(later.Stats().mem_used, now.Stats().mem_used);
+  EXPECT_TRUE(ReadAll(later, "x") == v);
+}
+
+TEST(StoreCompressTest, PressureCompressesBeforeEvicting) {
+  // 8 MiB limit; 6 text values of 1 MiB raw fit only once compressed.
+  Store s("w1", Cfg(8 << 20, 1 << 20));
+  s.CompressInBackground(true);
+  std::vector<std::string> vals;
+  for (int i = 0; i < 12; ++i) {
+    vals.push_back(Text(1 << 20) + std::to_string(i));
+    vals.back().resize(1 << 20);
+    ASSERT_TRUE(s.Set("v" + std::to_string(i), vals.back()).ok()) << i;
+    EXPECT_LE(s.Stats().mem_used, 8u << 20);
+  }
+  EXPECT_EQ(s.Stats().evictions, 0u);  // compression made room, not eviction
+  for (int i = 0; i < 12; ++i)
+    EXPECT_TRUE(ReadAll(s, "v" + std::to_string(i)) == vals[i]);
+  // Pinned data is compressed too, and its pinned accounting follows.
+  ASSERT_TRUE(s.Create("p", true, false).ok());
+  WriteOptions pin;
+  pin.pinned = true;
+  ASSERT_TRUE(s.Set("p", Text(1 << 20), pin).ok());
+  while (s.CompressPending() > 0) {
+  }
+  for (int i = 0; i < 200 && s.Stat("p")->stored_bytes == (1u << 20); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_LT(s.Stats().pinned_bytes, 1u << 20);
+  ASSERT_TRUE(s.Delete("p").ok());
+  EXPECT_EQ(s.Stats().pinned_bytes, 0u);
+}
+
+TEST(StoreCompressTest, ConcurrentWritesNeverSeeAMix) {
+  Store s("w1", Cfg(64 << 20, 64 << 10));
+  s.CompressInBackground(true);
+  std::string a = Text(200 << 10), b = std::string(200 << 10, 'b');
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) {
+      auto got = ReadAll(s, "k");
+      if (!got.empty()) {
+        EXPECT_TRUE(got == a || got == b);
+      }
+    }
+  });
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(s.Set("k", i % 2 ? a : b).ok());
+  stop = true;
+  reader.join();
+  while (s.CompressPending() > 0) {
+  }
+  EXPECT_TRUE(ReadAll(s, "k") == a);
+  ASSERT_TRUE(s.Delete("k").ok());
+  for (int i = 0; i < 200 && s.Stats().mem_used != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(s.Stats().mem_used, 0u);
+}
+
+}  // namespace
+}  // namespace shovel::worker

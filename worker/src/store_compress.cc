@@ -1,0 +1,118 @@
+// Store: background compression of deferred chunks (see store.h).
+//
+// A SET stores compressible chunks raw and queues the id; CompressOne builds
+// an equal blob whose deferred chunks are compressed (outside every lock) and
+// installs it only if the id still holds the blob it started from, keeping
+// the version, the LRU position and the pinned accounting. A blob that
+// changed meanwhile was queued again by the write that changed it.
+#include <sched.h>
+
+#include "store_internal.h"
+
+namespace shovel::worker {
+
+void Store::CompressInBackground(bool on) {
+  defer_ = on;
+  if (!on) return;
+  std::lock_guard<std::mutex> l(bg_mu_);
+  if (bg_thread_.joinable() || bg_stop_) return;
+  bg_thread_ = std::thread([this] { CompressorLoop(); });
+}
+
+void Store::StopCompressor() {
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+}
+
+void Store::QueueCompression(std::string_view id) {
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_queue_.emplace_back(id);
+  }
+  bg_cv_.notify_one();
+}
+
+size_t Store::CompressPending(size_t max_ids) {
+  size_t done = 0;
+  while (done < max_ids) {
+    std::string id;
+    {
+      std::lock_guard<std::mutex> l(bg_mu_);
+      if (bg_queue_.empty()) break;
+      id = std::move(bg_queue_.front());
+      bg_queue_.pop_front();
+    }
+    CompressOne(id);
+    ++done;
+  }
+  return done;
+}
+
+void Store::CompressorLoop() {
+  // Idle priority: compression only uses a core nothing else wants, so it
+  // never slows the requests it follows.
+  sched_param sp{};
+  (void)sched_setscheduler(0, SCHED_IDLE, &sp);
+  for (;;) {
+    std::string id;
+    {
+      std::unique_lock<std::mutex> l(bg_mu_);
+      bg_cv_.wait(l, [&] { return bg_stop_ || !bg_queue_.empty(); });
+      if (bg_stop_) return;
+      id = std::move(bg_queue_.front());
+      bg_queue_.pop_front();
+    }
+    CompressOne(id);
+  }
+}
+
+bool Store::CompressOne(const std::string& id) {
+  BlobPtr cur = Lookup(id, false);
+  if (!cur || !HasDeferred(*cur)) return false;
+  int level = level_.load();
+  auto next = std::make_shared<Blob>(*cur);
+  next->chunks.clear();
+  next->starts.clear();
+  next->size = 0;
+  next->stored = 0;
+  for (const ChunkRef& r : cur->chunks) {
+    Chunk& c = *r.chunk;
+    if (!c.deferred.load(std::memory_order_relaxed) || level <= 0) {
+      next->AddChunk(r);
+      continue;
+    }
+    auto packed = codecs_->Compress(std::string_view(c.bytes(), r.len), level);
+    if (packed->compressed) {
+      next->AddChunk({std::move(packed), r.len});
+    } else {
+      c.deferred = false;  // did not pay: keep the raw chunk as it is
+      next->AddChunk(r);
+    }
+  }
+  // Same bytes, fewer stored: charged shrinks by exactly the stored bytes.
+  next->charged = cur->charged - cur->stored + next->stored;
+  if (next->stored == cur->stored) return false;
+  if (!Reserve(next->charged, cur->charged, id).ok()) return false;
+  Shard& s = ShardFor(id);
+  bool swapped = false;
+  {
+    std::lock_guard<std::mutex> l(s.mu);
+    auto it = s.map.find(id);
+    if (it != s.map.end() && it->second.blob == cur) {
+      if (cur->pinned) {
+        pinned_bytes_.fetch_sub(cur->charged);
+        pinned_bytes_.fetch_add(next->charged);
+      }
+      it->second.blob = std::move(next);
+      swapped = true;
+    }
+  }
+  Release(swapped ? cur->charged : next->charged);
+  return swapped;
+}
+
+}  // namespace shovel::worker
