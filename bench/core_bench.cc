@@ -214,6 +214,20 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "shovel-bench-core: redis or memcached did not start\n");
     return 1;
   }
+  // A second worker that stores chunks raw: the text rows show what
+  // compression costs next to what the protocol costs.
+  Child raw_worker({cfg.worker_bin, "--listen", "tcp://127.0.0.1:0", "--max-memory",
+                    "6GiB", "--node-id", "bench-raw", "--compression-level", "0",
+                    "--ready-file", ready + "-raw"});
+  std::string raw_endpoint = WaitForFile(ready + "-raw", 10000);
+  unlink((ready + "-raw").c_str());
+  ClientOptions raw_opts;
+  raw_opts.workers = {raw_endpoint};
+  auto raw_client = Client::Connect(raw_opts);
+  if (raw_endpoint.empty() || !raw_client.ok()) {
+    std::fprintf(stderr, "shovel-bench-core: the raw worker did not start\n");
+    return 1;
+  }
   ClientOptions opts;
   opts.workers = {endpoint};
   auto client = Client::Connect(opts);
@@ -257,13 +271,18 @@ int Main(int argc, char** argv) {
   for (bool text : {false, true}) {
     std::string value = text ? TextBytes(1 << 20, 7) : RandomBytes(1 << 20, 7);
     std::string kind = text ? "text" : "incompressible";
-    std::vector<double> ss, sg, ms, mg, rs, rg;
+    std::vector<double> ss, sg, ms, mg, rs, rg, raw_s, raw_g;
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
       auto a =
           ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/");
       all_ok = all_ok && a.ok;
       ss.push_back(a.set * kMiB / 1e9), sg.push_back(a.get * kMiB / 1e9);
+      if (text) {
+        auto w = ShovelRun(**raw_client, value, cfg.big_ops, cfg.big_inflight, 1, "mt/");
+        all_ok = all_ok && w.ok;
+        raw_s.push_back(w.set * kMiB / 1e9), raw_g.push_back(w.get * kMiB / 1e9);
+      }
       auto m =
           MemcachedRun(mport, value, cfg.big_ops, cfg.big_inflight, text ? "mt" : "mr");
       ms.push_back(m.first * kMiB / 1e9), mg.push_back(m.second * kMiB / 1e9);
@@ -272,9 +291,13 @@ int Main(int argc, char** argv) {
     }
     std::string note = std::to_string(cfg.big_inflight) + " in flight";
     add("1MiB set " + kind, "shoveling", ss, "GB/s", note);
+    if (text)
+      add("1MiB set " + kind, "shoveling (raw)", raw_s, "GB/s", note + ", level 0");
     add("1MiB set " + kind, "memcached", ms, "GB/s", note + ", -I 2m");
     add("1MiB set " + kind, "redis", rs, "GB/s", note + " (redis-benchmark payload)");
     add("1MiB get " + kind, "shoveling", sg, "GB/s", note);
+    if (text)
+      add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s", note + ", level 0");
     add("1MiB get " + kind, "memcached", mg, "GB/s", note + ", -I 2m");
     add("1MiB get " + kind, "redis", rg, "GB/s", note + " (redis-benchmark payload)");
   }
