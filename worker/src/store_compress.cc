@@ -7,6 +7,8 @@
 // changed meanwhile was queued again by the write that changed it.
 #include <sched.h>
 
+#include <chrono>
+
 #include "store_internal.h"
 
 namespace shovel::worker {
@@ -31,7 +33,7 @@ void Store::StopCompressor() {
 void Store::QueueCompression(std::string_view id) {
   {
     std::lock_guard<std::mutex> l(bg_mu_);
-    bg_queue_.emplace_back(id);
+    bg_queue_.emplace_back(NowNs(), std::string(id));
   }
   bg_cv_.notify_one();
 }
@@ -43,7 +45,7 @@ size_t Store::CompressPending(size_t max_ids) {
     {
       std::lock_guard<std::mutex> l(bg_mu_);
       if (bg_queue_.empty()) break;
-      id = std::move(bg_queue_.front());
+      id = std::move(bg_queue_.front().second);
       bg_queue_.pop_front();
     }
     CompressOne(id);
@@ -63,7 +65,14 @@ void Store::CompressorLoop() {
       std::unique_lock<std::mutex> l(bg_mu_);
       bg_cv_.wait(l, [&] { return bg_stop_ || !bg_queue_.empty(); });
       if (bg_stop_) return;
-      id = std::move(bg_queue_.front());
+      // Wait until the oldest write is kCompressAfterNs old (a pressure
+      // path may take it meanwhile: look again).
+      int64_t wait = bg_queue_.front().first + kCompressAfterNs - NowNs();
+      if (wait > 0) {
+        bg_cv_.wait_for(l, std::chrono::nanoseconds(wait), [&] { return bg_stop_; });
+        continue;
+      }
+      id = std::move(bg_queue_.front().second);
       bg_queue_.pop_front();
     }
     CompressOne(id);

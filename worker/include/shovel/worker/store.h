@@ -11,7 +11,8 @@
 //
 // Background compression (CompressInBackground(true), the worker's default):
 // SET and uploads store compressible chunks raw ("deferred") so a write runs
-// at memory speed; one idle-priority thread compresses them afterwards and
+// at memory speed; one idle-priority thread compresses them once they are
+// kCompressAfterNs old (FIFO, oldest write first) and
 // swaps each blob for an equal one with smaller chunks (same bytes, same
 // version, same LRU place). Memory is charged for the raw bytes first and
 // shrinks when a chunk is compressed; under memory pressure deferred chunks
@@ -110,6 +111,9 @@ class Store {
   static constexpr size_t kShards = 16;
   static constexpr size_t kMaxUploads = 256;
   static constexpr int64_t kUploadIdleNs = 60'000'000'000;  // 60 s
+  // The background compressor leaves a write raw this long (hot data is
+  // read at memory speed); memory pressure compresses at once.
+  static constexpr int64_t kCompressAfterNs = 1'000'000'000;  // 1 s
 
   Store(std::string node_id, const WorkerConfig& config);
   ~Store();
@@ -241,9 +245,10 @@ class Store {
   std::atomic<bool> defer_{false};
   std::mutex bg_mu_;  // a leaf lock: nothing else is taken while held
   std::condition_variable bg_cv_;
-  std::deque<std::string> bg_queue_;  // ids with deferred chunks; guarded by bg_mu_
-  bool bg_stop_ = false;              // guarded by bg_mu_
-  std::thread bg_thread_;             // started by CompressInBackground(true)
+  // Ids with deferred chunks and when they were queued; guarded by bg_mu_.
+  std::deque<std::pair<int64_t, std::string>> bg_queue_;
+  bool bg_stop_ = false;   // guarded by bg_mu_
+  std::thread bg_thread_;  // started by CompressInBackground(true)
 
   mutable std::mutex uploads_mu_;  // never held with a shard lock
   std::unordered_map<uint64_t, std::shared_ptr<Upload>> uploads_;
