@@ -7,6 +7,8 @@
 //   - 1 MiB set/get GB/s, incompressible and text-like values, 4 in flight,
 //     against memcached (-I 2m, our own text-protocol load generator) and
 //     redis (redis-benchmark -d 1048576 -c 4).
+//   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
+//     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON.
 #include <signal.h>
 #include <unistd.h>
@@ -99,6 +101,19 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
   return r;
 }
 
+// p50 in µs of `ops` sequential 1 KiB GETs of one id (one in flight).
+double ShovelLatencyP50(Client& c, const std::string& value, int ops, bool* ok) {
+  if (!c.Set("lat/1", value).ok()) *ok = false;
+  std::vector<double> us;
+  us.reserve(ops);
+  for (int i = 0; i < ops; ++i) {
+    double t0 = NowSeconds();
+    if (!c.Get("lat/1").ok()) *ok = false;
+    us.push_back((NowSeconds() - t0) * 1e6);
+  }
+  return Median(us);
+}
+
 // ---- redis -----------------------------------------------------------------
 
 // Runs redis-benchmark and returns {set rps, get rps} (0 on failure). No -r:
@@ -126,6 +141,28 @@ std::pair<double, double> RedisBench(int port, int size, int clients, int ops,
     if (field(0) == "GET") get = std::atof(field(1).c_str());
   }
   return {set, get};
+}
+
+// p50 latency in µs of redis-benchmark -c 1 GETs (0 on failure).
+double RedisLatencyP50(int port, int size, int ops) {
+  std::ostringstream cmd;
+  cmd << "redis-benchmark -h 127.0.0.1 -p " << port << " -t get -d " << size
+      << " -c 1 -n " << ops << " --csv 2>/dev/null";
+  bool ok;
+  std::string out = RunCapture(cmd.str(), &ok);
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",...
+    std::vector<std::string> f;
+    std::istringstream ls(line);
+    for (std::string x; std::getline(ls, x, ',');) {
+      if (x.size() >= 2 && x.front() == '"') x = x.substr(1, x.size() - 2);
+      f.push_back(x);
+    }
+    if (f.size() > 4 && f[0] == "GET") return std::atof(f[4].c_str()) * 1000;
+  }
+  return 0;
 }
 
 // ---- memcached ---------------------------------------------------------------
@@ -244,7 +281,9 @@ int Main(int argc, char** argv) {
     rows.push_back({test, sys, Median(v), unit, note});
   };
   const std::string small = RandomBytes(1024, 1);
-  std::vector<double> s_set, s_get, p_set, p_get, r_set, r_get, rp_set, rp_get;
+  std::vector<double> s_set, s_get, p_set, p_get, r_set, r_get, rp_set, rp_get, s_lat,
+      r_lat;
+  const int lat_ops = cfg.smoke ? 500 : 20000;
   for (int rep = 0; rep < cfg.reps; ++rep) {
     Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" +
              std::to_string(cfg.reps));
@@ -257,6 +296,10 @@ int Main(int argc, char** argv) {
     auto rp = RedisBench(rport, 1024, 50, cfg.small_ops * 4, 16);
     r_set.push_back(r.first), r_get.push_back(r.second), rp_set.push_back(rp.first),
         rp_get.push_back(rp.second);
+    bool lat_ok = true;
+    s_lat.push_back(ShovelLatencyP50(c, small, lat_ops, &lat_ok));
+    all_ok = all_ok && lat_ok;
+    r_lat.push_back(RedisLatencyP50(rport, 1024, lat_ops));
   }
   add("1KiB set, 50 in flight", "shoveling", s_set, "ops/s", "50 threads, one Client");
   add("1KiB set, 50 in flight", "redis", r_set, "ops/s", "redis-benchmark -c 50");
@@ -266,6 +309,9 @@ int Main(int argc, char** argv) {
   add("1KiB set, pipelined 16", "redis", rp_set, "ops/s", "redis-benchmark -c 50 -P 16");
   add("1KiB get, pipelined 16", "shoveling", p_get, "ops/s", "50 threads x MultiGet(16)");
   add("1KiB get, pipelined 16", "redis", rp_get, "ops/s", "redis-benchmark -c 50 -P 16");
+  add("1KiB get, 1 in flight", "shoveling", s_lat, "us p50",
+      "round trip, lower is better");
+  add("1KiB get, 1 in flight", "redis", r_lat, "us p50", "redis-benchmark -c 1");
 
   const double kMiB = 1 << 20;
   for (bool text : {false, true}) {

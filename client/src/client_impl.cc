@@ -78,16 +78,19 @@ OutRequest ClientImpl::MakeRequest(Op op, std::string_view id, uint16_t flags) c
 }
 
 Result<std::string> ClientImpl::HomeEndpoint(std::string_view id) {
-  auto view = View();
-  if (view->members.empty()) return Status::Unavailable("no workers are known");
+  return HomeEndpoint(id, *View());
+}
+
+Result<std::string> ClientImpl::HomeEndpoint(std::string_view id,
+                                             const PlacementView& view) {
+  if (view.members.empty()) return Status::Unavailable("no workers are known");
   size_t i =
-      RouteNode(id, view->node_ids, [&](size_t k) { return view->members[k].critical; });
-  return view->members[i].endpoint;
+      RouteNode(id, view.node_ids, [&](size_t k) { return view.members[k].critical; });
+  return view.members[i].endpoint;
 }
 
 Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string endpoint,
-                                           bool from_cache) {
-  uint64_t generation = View()->generation;
+                                           uint64_t generation) {
   constexpr int kMaxRedirects = 3;
   for (int hop = 0; hop <= kMaxRedirects; ++hop) {
     SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, transport_->Call(endpoint, req));
@@ -113,12 +116,12 @@ Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string en
 Result<ResponsePtr> ClientImpl::CallId(const OutRequest& req) {
   auto view = View();
   if (auto cached = redirects_.Lookup(req.id, view->generation)) {
-    auto r = CallIdOnce(req, cached->endpoint, true);
+    auto r = CallIdOnce(req, cached->endpoint, view->generation);
     if (r.ok() || !r.status().IsNotFound()) return r;
     redirects_.Erase(req.id);  // stale: the id may have moved home again
   }
-  SHOVEL_ASSIGN_OR_RETURN(std::string home, HomeEndpoint(req.id));
-  return CallIdOnce(req, std::move(home), false);
+  SHOVEL_ASSIGN_OR_RETURN(std::string home, HomeEndpoint(req.id, *view));
+  return CallIdOnce(req, std::move(home), view->generation);
 }
 
 Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id,

@@ -99,6 +99,7 @@ class ClientImpl : public Client {
   // Where requests for `id` go: its home (rank 0), or the best-ranked member
   // whose Consul check is not critical; kUnavailable without members.
   Result<std::string> HomeEndpoint(std::string_view id);
+  Result<std::string> HomeEndpoint(std::string_view id, const PlacementView& view);
   // Sends `req` (req.id is the id) to where the id lives, following and
   // caching redirects. Returns the reply whose status is OK, or its error.
   Result<ResponsePtr> CallId(const OutRequest& req);
@@ -107,7 +108,7 @@ class ClientImpl : public Client {
  private:
   friend class ListMerger;
   Result<ResponsePtr> CallIdOnce(const OutRequest& req, std::string endpoint,
-                                 bool from_cache);
+                                 uint64_t generation);
   // The version and blob size a StreamGet read from.
   struct GetInfo {
     uint64_t version = 0;

@@ -57,10 +57,17 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
   return page;
 }
 
+// MultiSet/MultiGet hand every small request to the transport in one batch
+// (one wake-up of its I/O thread) and wait once for all the replies; what
+// needs more than one round trip (redirects, large values) then takes the
+// single-id path.
 std::vector<Result<uint64_t>> ClientImpl::MultiSet(
     const std::vector<std::pair<std::string, std::string>>& items) {
   std::vector<Result<uint64_t>> out(items.size(), Status::Internal("not sent"));
-  std::vector<std::shared_ptr<PendingCall>> calls(items.size());
+  RequestBatch batch;
+  std::vector<size_t> index;  // batch[k] is items[index[k]]
+  batch.reserve(items.size());
+  index.reserve(items.size());
   auto view = View();
   for (size_t i = 0; i < items.size(); ++i) {
     const auto& [id, data] = items[i];
@@ -71,18 +78,19 @@ std::vector<Result<uint64_t>> ClientImpl::MultiSet(
     }
     if (data.size() > options_.stream_chunk || view->members.empty()) continue;
     auto cached = redirects_.Lookup(id, view->generation);
-    std::string endpoint = cached ? cached->endpoint : *HomeEndpoint(id);
+    std::string endpoint = cached ? cached->endpoint : *HomeEndpoint(id, *view);
     OutRequest req = MakeRequest(Op::kSet, id);
     req.payload = {data};
-    calls[i] = transport_->Start(endpoint, req);
+    batch.emplace_back(std::move(endpoint), std::move(req));
+    index.push_back(i);
   }
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (!calls[i]) {
-      if (out[i].status().code() == Code::kInternal)
-        out[i] = Set(items[i].first, items[i].second);
-      continue;
-    }
-    auto r = calls[i]->Wait();
+  std::vector<Result<ResponsePtr>> replies;
+  if (!batch.empty()) replies = transport_->CallMany(batch);
+  std::vector<bool> sent(items.size(), false);
+  for (size_t k = 0; k < index.size(); ++k) {
+    size_t i = index[k];
+    sent[i] = true;
+    auto& r = replies[k];
     if (r.ok() && ReplyError(**r).ok()) {
       out[i] = (*r)->reply.header.version_no;
     } else if (r.ok() && ((*r)->reply.header.status == Code::kRedirect)) {
@@ -91,13 +99,21 @@ std::vector<Result<uint64_t>> ClientImpl::MultiSet(
       out[i] = r.ok() ? ReplyError(**r) : r.status();
     }
   }
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!sent[i] && out[i].status().code() == Code::kInternal) {
+      out[i] = Set(items[i].first, items[i].second);
+    }
+  }
   return out;
 }
 
 std::vector<Result<std::string>> ClientImpl::MultiGet(
     const std::vector<std::string>& ids) {
   std::vector<Result<std::string>> out(ids.size(), Status::Internal("not sent"));
-  std::vector<std::shared_ptr<PendingCall>> calls(ids.size());
+  RequestBatch batch;
+  std::vector<size_t> index;  // batch[k] is ids[index[k]]
+  batch.reserve(ids.size());
+  index.reserve(ids.size());
   auto view = View();
   for (size_t i = 0; i < ids.size(); ++i) {
     Status v = ValidateId(ids[i]);
@@ -107,17 +123,19 @@ std::vector<Result<std::string>> ClientImpl::MultiGet(
     }
     if (view->members.empty()) continue;
     auto cached = redirects_.Lookup(ids[i], view->generation);
-    std::string endpoint = cached ? cached->endpoint : *HomeEndpoint(ids[i]);
+    std::string endpoint = cached ? cached->endpoint : *HomeEndpoint(ids[i], *view);
     OutRequest req = MakeRequest(Op::kGet, ids[i]);
     req.header.length = wire::kToEnd;
-    calls[i] = transport_->Start(endpoint, req);
+    batch.emplace_back(std::move(endpoint), std::move(req));
+    index.push_back(i);
   }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (!calls[i]) {
-      if (out[i].status().code() == Code::kInternal) out[i] = Get(ids[i], 0, kWholeBlob);
-      continue;
-    }
-    auto r = calls[i]->Wait();
+  std::vector<Result<ResponsePtr>> replies;
+  if (!batch.empty()) replies = transport_->CallMany(batch);
+  std::vector<bool> sent(ids.size(), false);
+  for (size_t k = 0; k < index.size(); ++k) {
+    size_t i = index[k];
+    sent[i] = true;
+    auto& r = replies[k];
     if (r.ok() && ReplyError(**r).ok() && !((*r)->reply.header.flags & wire::kFlagMore)) {
       out[i] = (*r)->PayloadBytes();
     } else if (r.ok() &&
@@ -125,6 +143,11 @@ std::vector<Result<std::string>> ClientImpl::MultiGet(
       out[i] = Get(ids[i], 0, kWholeBlob);  // redirect or large: the full path
     } else {
       out[i] = r.ok() ? ReplyError(**r) : r.status();
+    }
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!sent[i] && out[i].status().code() == Code::kInternal) {
+      out[i] = Get(ids[i], 0, kWholeBlob);
     }
   }
   return out;

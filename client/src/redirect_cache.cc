@@ -10,6 +10,7 @@ void RedirectCache::SyncGeneration(uint64_t generation) {
 }
 
 std::optional<Redirect> RedirectCache::Lookup(std::string_view id, uint64_t generation) {
+  if (!used_.load(std::memory_order_acquire)) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   SyncGeneration(generation);
   auto it = map_.find(std::string(id));
@@ -23,6 +24,7 @@ void RedirectCache::Put(std::string_view id, Redirect r, uint64_t generation) {
   if (generation < generation_) return;  // learned under an older membership
   if (map_.size() >= capacity_) map_.clear();
   map_[std::string(id)] = std::move(r);
+  used_.store(true, std::memory_order_release);
 }
 
 void RedirectCache::Erase(std::string_view id) {

@@ -7,6 +7,7 @@
 // learn again). Thread-safe (one mutex, held only for map operations).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -36,6 +37,9 @@ class RedirectCache {
   std::mutex mu_;
   uint64_t generation_ = 0;                        // guarded by mu_
   std::unordered_map<std::string, Redirect> map_;  // guarded by mu_
+  // False until the first Put: most clients never see a redirect, and their
+  // lookups then take no lock and build no key.
+  std::atomic<bool> used_{false};
 };
 
 }  // namespace shovel::client

@@ -45,15 +45,47 @@ Result<ResponsePtr> Transport::Call(const std::string& endpoint,
   return Start(endpoint, request)->Wait();
 }
 
-std::vector<Result<ResponsePtr>> Transport::CallMany(
-    const std::vector<std::pair<std::string, OutRequest>>& requests) {
-  std::vector<std::shared_ptr<PendingCall>> calls;
-  calls.reserve(requests.size());
-  for (const auto& [endpoint, req] : requests) calls.push_back(Start(endpoint, req));
+std::vector<Result<ResponsePtr>> PendingBatch::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return remaining_ == 0; });
   std::vector<Result<ResponsePtr>> out;
-  out.reserve(calls.size());
-  for (auto& c : calls) out.push_back(c->Wait());
+  out.reserve(results_.size());
+  for (auto& r : results_) out.push_back(std::move(*r));
   return out;
+}
+
+void PendingBatch::Complete(size_t i, Result<ResponsePtr> r) {
+  bool last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    results_[i].emplace(std::move(r));
+    last = --remaining_ == 0;
+  }
+  // Safe after unlocking: Wait() holds a shared_ptr to this batch.
+  if (last) cv_.notify_all();
+}
+
+void Transport::SendMany(const RequestBatch& requests,
+                         std::vector<ResponseCallback> done) {
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Send(requests[i].first, requests[i].second, std::move(done[i]));
+  }
+}
+
+std::shared_ptr<PendingBatch> Transport::StartMany(const RequestBatch& requests) {
+  auto batch = std::make_shared<PendingBatch>(requests.size());
+  std::vector<ResponseCallback> done;
+  done.reserve(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    done.push_back(
+        [batch, i](Result<ResponsePtr> r) { batch->Complete(i, std::move(r)); });
+  }
+  SendMany(requests, std::move(done));
+  return batch;
+}
+
+std::vector<Result<ResponsePtr>> Transport::CallMany(const RequestBatch& requests) {
+  return StartMany(requests)->Wait();
 }
 
 }  // namespace shovel::client

@@ -61,18 +61,41 @@ class PendingCall {
   std::optional<Result<ResponsePtr>> result_;  // guarded by mu_
 };
 
+// The outcomes of several requests sent together; Complete runs on the I/O
+// thread for each, and only the last one wakes the waiter. Wait blocks until
+// all are in (about the longest deadline at most) and may be called once;
+// results are in request order.
+class PendingBatch {
+ public:
+  explicit PendingBatch(size_t n) : remaining_(n), results_(n) {}
+  std::vector<Result<ResponsePtr>> Wait();
+  void Complete(size_t i, Result<ResponsePtr> r);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t remaining_;                                         // guarded by mu_
+  std::vector<std::optional<Result<ResponsePtr>>> results_;  // guarded by mu_
+};
+
+using RequestBatch = std::vector<std::pair<std::string, OutRequest>>;
+
 class Transport {
  public:
   virtual ~Transport() = default;
   virtual void Send(const std::string& endpoint, const OutRequest& request,
                     ResponseCallback done) = 0;
+  // Sends several requests at once (one hand-over to the I/O thread where the
+  // implementation allows); done[i] runs exactly once for requests[i].
+  virtual void SendMany(const RequestBatch& requests, std::vector<ResponseCallback> done);
+  // SendMany with one PendingBatch collecting the outcomes.
+  std::shared_ptr<PendingBatch> StartMany(const RequestBatch& requests);
   std::shared_ptr<PendingCall> Start(const std::string& endpoint,
                                      const OutRequest& request);
   // Send and wait for the outcome (never longer than about the deadline).
   Result<ResponsePtr> Call(const std::string& endpoint, const OutRequest& request);
   // Sends all, waits for all; results in request order.
-  std::vector<Result<ResponsePtr>> CallMany(
-      const std::vector<std::pair<std::string, OutRequest>>& requests);
+  std::vector<Result<ResponsePtr>> CallMany(const RequestBatch& requests);
 };
 
 struct ZmqTransportOptions {

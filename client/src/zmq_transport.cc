@@ -43,6 +43,8 @@ class ZmqTransport : public Transport {
   ~ZmqTransport() override;
   void Send(const std::string& endpoint, const OutRequest& request,
             ResponseCallback done) override;
+  void SendMany(const RequestBatch& requests,
+                std::vector<ResponseCallback> done) override;
 
  private:
   struct Queued {
@@ -72,6 +74,14 @@ class ZmqTransport : public Transport {
     ResponseCallback done;
   };
 
+  // Timers of one relative duration fire in the order they were set, so
+  // each duration keeps a FIFO (no per-request tree node).
+  using TimerQueue = std::deque<std::pair<Clock::time_point, uint64_t>>;
+
+  Queued Encode(const std::string& endpoint, const OutRequest& request,
+                ResponseCallback done);
+  void Enqueue(std::vector<Queued>& qs, uint64_t bytes);
+  void AddTimer(std::chrono::milliseconds after, Clock::time_point at, uint64_t id);
   void Run();
   void Accept(Queued q);
   Peer* PeerFor(const std::string& endpoint, size_t lane);
@@ -83,6 +93,7 @@ class ZmqTransport : public Transport {
   void FailEverything();
   void Wake();
   void Release(uint64_t bytes);
+  void FlushRelease();  // hands released_ back to the budget
 
   std::unique_ptr<zmq::context_t> own_context_;
   zmq::context_t* context_;
@@ -102,7 +113,8 @@ class ZmqTransport : public Transport {
   std::vector<std::unique_ptr<Peer>> peers_;
   std::unordered_map<std::string, std::array<Peer*, kLanes>> peer_index_;
   std::unordered_map<uint64_t, Pending> pending_;
-  std::multimap<Clock::time_point, uint64_t> timers_;  // lazy: stale ids skipped
+  std::map<std::chrono::milliseconds, TimerQueue> timers_;  // lazy: stale ids skipped
+  uint64_t released_ = 0;  // bytes of finished requests not yet given back
 
   std::thread thread_;
 };
@@ -133,8 +145,9 @@ void ZmqTransport::Wake() {
   (void)n;  // EAGAIN means the counter is already non-zero: awake anyway
 }
 
-void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
-                        ResponseCallback done) {
+ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
+                                          const OutRequest& request,
+                                          ResponseCallback done) {
   Queued q;
   q.endpoint = endpoint;
   q.lane = LaneOf(request);
@@ -154,20 +167,55 @@ void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
   q.deadline = request.deadline;
   q.idempotent = request.idempotent;
   q.done = std::move(done);
+  return q;
+}
+
+void ZmqTransport::Enqueue(std::vector<Queued>& qs, uint64_t bytes) {
   {
     std::unique_lock<std::mutex> lock(budget_mu_);
     budget_cv_.wait(lock, [&] {
-      return inflight_bytes_ == 0 || inflight_bytes_ + q.bytes <= max_inflight_bytes_;
+      return inflight_bytes_ == 0 || inflight_bytes_ + bytes <= max_inflight_bytes_;
     });
-    inflight_bytes_ += q.bytes;
+    inflight_bytes_ += bytes;
   }
   bool was_empty;
   {
     std::lock_guard<std::mutex> lock(mu_);
     was_empty = queue_.empty();
-    queue_.push_back(std::move(q));
+    for (auto& q : qs) queue_.push_back(std::move(q));
   }
   if (was_empty) Wake();
+}
+
+void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
+                        ResponseCallback done) {
+  std::vector<Queued> one;
+  one.push_back(Encode(endpoint, request, std::move(done)));
+  Enqueue(one, one[0].bytes);
+}
+
+void ZmqTransport::SendMany(const RequestBatch& requests,
+                            std::vector<ResponseCallback> done) {
+  std::vector<Queued> qs;
+  qs.reserve(requests.size());
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    qs.push_back(Encode(requests[i].first, requests[i].second, std::move(done[i])));
+    bytes += qs.back().bytes;
+  }
+  // A batch larger than the budget goes in pieces (each waits for room).
+  std::vector<Queued> part;
+  uint64_t part_bytes = 0;
+  for (auto& q : qs) {
+    if (!part.empty() && part_bytes + q.bytes > max_inflight_bytes_ / 2) {
+      Enqueue(part, part_bytes);
+      part.clear();
+      part_bytes = 0;
+    }
+    part_bytes += q.bytes;
+    part.push_back(std::move(q));
+  }
+  if (!part.empty()) Enqueue(part, part_bytes);
 }
 
 void ZmqTransport::Release(uint64_t bytes) {
@@ -176,6 +224,17 @@ void ZmqTransport::Release(uint64_t bytes) {
     inflight_bytes_ -= bytes;
   }
   budget_cv_.notify_all();
+}
+
+void ZmqTransport::FlushRelease() {
+  if (released_ == 0) return;
+  Release(released_);
+  released_ = 0;
+}
+
+void ZmqTransport::AddTimer(std::chrono::milliseconds after, Clock::time_point at,
+                            uint64_t id) {
+  timers_[after].emplace_back(at, id);
 }
 
 ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint, size_t lane) {
@@ -218,8 +277,10 @@ void ZmqTransport::Accept(Queued q) {
   p.idempotent = q.idempotent;
   p.bytes = q.bytes;
   p.done = std::move(q.done);
-  timers_.emplace(p.deadline, q.request_id);
-  if (p.idempotent) timers_.emplace(p.deadline - q.deadline / 2, q.request_id);
+  AddTimer(q.deadline, p.deadline, q.request_id);
+  if (p.idempotent) {
+    AddTimer(q.deadline - q.deadline / 2, p.deadline - q.deadline / 2, q.request_id);
+  }
   auto [it, inserted] = pending_.emplace(q.request_id, std::move(p));
   if (!peer->backlog.empty() || !TrySend(it->second)) {
     peer->backlog.push_back(q.request_id);
@@ -256,8 +317,10 @@ void ZmqTransport::FlushBacklog(Peer& peer) {
 }
 
 void ZmqTransport::Receive(Peer& peer) {
+  std::unique_ptr<Response> resp;
   for (int budget = 0; budget < 4096; ++budget) {
-    auto resp = std::make_unique<Response>();
+    if (!resp) resp = std::make_unique<Response>();
+    resp->frames.clear();
     try {
       auto n = zmq::recv_multipart(peer.socket, std::back_inserter(resp->frames),
                                    zmq::recv_flags::dontwait);
@@ -290,31 +353,36 @@ void ZmqTransport::Finish(uint64_t id, Result<ResponsePtr> r) {
   ResponseCallback done = std::move(it->second.done);
   uint64_t bytes = it->second.bytes;
   pending_.erase(it);
-  Release(bytes);
+  released_ += bytes;
   done(std::move(r));
 }
 
 void ZmqTransport::FireTimers() {
   auto now = Clock::now();
-  while (!timers_.empty() && timers_.begin()->first <= now) {
-    uint64_t id = timers_.begin()->second;
-    timers_.erase(timers_.begin());
-    auto it = pending_.find(id);
-    if (it == pending_.end()) continue;
-    Pending& p = it->second;
-    if (now < p.deadline) {  // retry point of an idempotent request
-      if (p.sent && !p.retried) {
-        p.retried = true;
-        TrySend(p);  // same request id: whichever reply comes first wins
+  for (auto& [after, queue] : timers_) {
+    while (!queue.empty()) {
+      uint64_t id = queue.front().second;
+      auto it = pending_.find(id);
+      // Finished requests leave the front early, so a queue holds about the
+      // requests in flight, not a deadline's worth of finished ones.
+      if (it != pending_.end() && queue.front().first > now) break;
+      queue.pop_front();
+      if (it == pending_.end()) continue;
+      Pending& p = it->second;
+      if (now < p.deadline) {  // retry point of an idempotent request
+        if (p.sent && !p.retried) {
+          p.retried = true;
+          TrySend(p);  // same request id: whichever reply comes first wins
+        }
+        continue;
       }
-      continue;
+      std::string ms = std::to_string(p.deadline_ms.count());
+      Status s = p.sent ? Status::Timeout("worker " + p.peer->endpoint +
+                                          " did not answer within " + ms + " ms")
+                        : Status::Unavailable("cannot reach worker " + p.peer->endpoint +
+                                              " (no connection within " + ms + " ms)");
+      Finish(id, std::move(s));
     }
-    std::string ms = std::to_string(p.deadline_ms.count());
-    Status s = p.sent ? Status::Timeout("worker " + p.peer->endpoint +
-                                        " did not answer within " + ms + " ms")
-                      : Status::Unavailable("cannot reach worker " + p.peer->endpoint +
-                                            " (no connection within " + ms + " ms)");
-    Finish(id, std::move(s));
   }
 }
 
@@ -331,6 +399,7 @@ void ZmqTransport::FailEverything() {
   while (!pending_.empty()) {
     Finish(pending_.begin()->first, Status::Unavailable("the client is shutting down"));
   }
+  FlushRelease();
   peers_.clear();
 }
 
@@ -345,8 +414,14 @@ void ZmqTransport::Run() {
       items.push_back({p->socket.handle(), 0, ev, 0});
     }
     long timeout_ms = -1;
-    if (!timers_.empty()) {
-      auto d = timers_.begin()->first - Clock::now();
+    std::optional<Clock::time_point> next_timer;
+    for (auto& [after, queue] : timers_) {
+      if (!queue.empty() && (!next_timer || queue.front().first < *next_timer)) {
+        next_timer = queue.front().first;
+      }
+    }
+    if (next_timer) {
+      auto d = *next_timer - Clock::now();
       timeout_ms = std::max<long>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count() + 1);
     }
@@ -373,6 +448,7 @@ void ZmqTransport::Run() {
       if (!peer.backlog.empty()) FlushBacklog(peer);
     }
     FireTimers();
+    FlushRelease();
   }
   FailEverything();
 }

@@ -87,7 +87,7 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen) {
     s->router_ = std::make_unique<zmq::socket_t>(*s->ctx_, zmq::socket_type::router);
     s->router_->set(zmq::sockopt::maxmsgsize,
                     static_cast<int64_t>(wire::kMaxMessageBytes + 4096));
-    s->router_->set(zmq::sockopt::rcvhwm, 256);
+    s->router_->set(zmq::sockopt::rcvhwm, 1000);
     s->router_->set(zmq::sockopt::sndhwm, 10000);
     s->router_->set(zmq::sockopt::linger, 2000);
     s->router_->bind(ep);
@@ -101,7 +101,7 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen) {
 Server::~Server() {
   Stop();
   router_.reset();
-  from_handlers_.reset();
+  from_handlers_.clear();
   to_handlers_.clear();
   handler_in_.clear();
   handler_out_.clear();
@@ -115,9 +115,6 @@ Status Server::Start(Service* service, Store* store, ServiceCounters* counters,
   counters_ = counters;
   inproc_ = "inproc://shovel-" + std::to_string(reinterpret_cast<uintptr_t>(this));
   try {
-    from_handlers_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pull);
-    from_handlers_->set(zmq::sockopt::rcvhwm, 0);
-    from_handlers_->bind(inproc_ + "-replies");
     for (int i = 0; i < threads; ++i) {
       std::string ep = inproc_ + "-h" + std::to_string(i);
       auto push = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::push);
@@ -126,11 +123,17 @@ Status Server::Start(Service* service, Store* store, ServiceCounters* counters,
       auto in = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pull);
       in->set(zmq::sockopt::rcvhwm, 0);
       in->connect(ep);
+      // One reply pipe per handler: the I/O thread counts each lane's
+      // replies to know when the lane is idle.
+      auto pull = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pull);
+      pull->set(zmq::sockopt::rcvhwm, 0);
+      pull->bind(ep + "-replies");
       auto out = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::push);
       out->set(zmq::sockopt::sndhwm, 0);
-      out->connect(inproc_ + "-replies");
+      out->connect(ep + "-replies");
       to_handlers_.push_back(std::move(push));
       handler_in_.push_back(std::move(in));
+      from_handlers_.push_back(std::move(pull));
       handler_out_.push_back(std::move(out));
     }
   } catch (const zmq::error_t& e) {
@@ -179,11 +182,14 @@ void ReplyMalformed(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
 }  // namespace
 
 void Server::IoLoop() {
-  std::vector<zmq::message_t> msg;
+  std::vector<zmq::message_t> msg, reply;
+  std::vector<std::string_view> views;
   bool oversized = false;
   bool stopping = false;
   Clock::time_point deadline, next_expiry = Clock::now() + std::chrono::seconds(1);
   const size_t n = to_handlers_.size();
+  std::vector<int64_t> lane_in_flight(n, 0);  // dispatched, reply not yet routed
+  std::vector<zmq::pollitem_t> items(n + 1);
   try {
     for (;;) {
       auto now = Clock::now();
@@ -194,16 +200,21 @@ void Server::IoLoop() {
       int64_t in_flight = counters_->in_flight.load();
       if (stopping && (in_flight == 0 || now > deadline)) break;
       bool accept = !stopping && in_flight < kMaxInFlight;
-      zmq::pollitem_t items[2] = {
-          {from_handlers_->handle(), 0, ZMQ_POLLIN, 0},
-          {router_->handle(), 0, static_cast<short>(accept ? ZMQ_POLLIN : 0), 0}};
-      zmq::poll(items, 2, std::chrono::milliseconds(50));
-      for (int k = 0; k < 256 && RecvMessage(*from_handlers_, msg, SIZE_MAX, oversized);
-           ++k) {
-        SendAll(*router_, msg);
-        counters_->in_flight.fetch_sub(1);
+      for (size_t i = 0; i < n; ++i) {
+        items[i] = {from_handlers_[i]->handle(), 0, ZMQ_POLLIN, 0};
       }
-      for (int k = 0; k < 64 && accept; ++k) {
+      items[n] = {router_->handle(), 0, static_cast<short>(accept ? ZMQ_POLLIN : 0), 0};
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+      for (size_t i = 0; i < n; ++i) {
+        if (!(items[i].revents & ZMQ_POLLIN)) continue;
+        for (int k = 0;
+             k < 256 && RecvMessage(*from_handlers_[i], msg, SIZE_MAX, oversized); ++k) {
+          SendAll(*router_, msg);
+          --lane_in_flight[i];
+          counters_->in_flight.fetch_sub(1);
+        }
+      }
+      for (int k = 0; k < 256 && accept; ++k) {
         if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
         if (msg.size() < 3 || oversized) {
           counters_->malformed.fetch_add(1);
@@ -224,8 +235,23 @@ void Server::IoLoop() {
                          h->op == wire::Op::kUploadAbort;
         size_t key = by_handle ? std::hash<uint64_t>()(h->aux)
                                : std::hash<std::string_view>()(View(msg[2]));
+        size_t lane = key % n;
+        if (lane_in_flight[lane] == 0 && !by_handle) {
+          // Nothing ahead of it on its lane: serve here if cheap.
+          views.clear();
+          for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
+          auto req = wire::DecodeRequest(views);
+          if (req.ok() && service_->Cheap(*req)) {
+            counters_->in_flight.fetch_add(1);
+            Serve(msg, views, reply);
+            SendAll(*router_, reply);
+            counters_->in_flight.fetch_sub(1);
+            continue;
+          }
+        }
+        ++lane_in_flight[lane];
         counters_->in_flight.fetch_add(1);
-        SendAll(*to_handlers_[key % n], msg);
+        SendAll(*to_handlers_[lane], msg);
         accept = counters_->in_flight.load() < kMaxInFlight;
       }
       if (now > next_expiry) {
@@ -236,6 +262,28 @@ void Server::IoLoop() {
   } catch (const zmq::error_t&) {
     // The context is closing: nothing more can be served.
   }
+}
+
+void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
+                   std::vector<zmq::message_t>& reply) {
+  views.clear();
+  for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
+  ServiceReply rep;
+  auto req = wire::DecodeRequest(views);
+  if (!req.ok()) {
+    counters_->malformed.fetch_add(1);
+    rep = Service::Error(*wire::DecodeHeader(views[0]), req.status());
+  } else {
+    try {
+      rep = service_->Handle(*req, KeepPayload(msg));
+    } catch (const std::bad_alloc&) {
+      rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
+    }
+  }
+  reply.clear();
+  reply.push_back(std::move(msg[0]));
+  reply.push_back(HeaderMessage(rep.header));
+  for (auto& f : rep.payload) reply.push_back(ToMessage(f));
 }
 
 void Server::HandlerLoop(size_t index) {
@@ -249,24 +297,7 @@ void Server::HandlerLoop(size_t index) {
       msg.clear();
       if (!zmq::recv_multipart(in, std::back_inserter(msg))) continue;
       if (msg.size() == 1 && msg[0].size() == 0) return;  // Stop()
-      views.clear();
-      for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
-      ServiceReply rep;
-      auto req = wire::DecodeRequest(views);
-      if (!req.ok()) {
-        counters_->malformed.fetch_add(1);
-        rep = Service::Error(*wire::DecodeHeader(views[0]), req.status());
-      } else {
-        try {
-          rep = service_->Handle(*req, KeepPayload(msg));
-        } catch (const std::bad_alloc&) {
-          rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
-        }
-      }
-      reply.clear();
-      reply.push_back(std::move(msg[0]));
-      reply.push_back(HeaderMessage(rep.header));
-      for (auto& f : rep.payload) reply.push_back(ToMessage(f));
+      Serve(msg, views, reply);
       SendAll(out, reply);
     }
   } catch (const zmq::error_t&) {

@@ -4,7 +4,12 @@
 // PUSH/PULL pairs, so large frames move without copies.
 //
 // Requests for one id (or one upload handle) always go to the same handler
-// thread, so a client's pipelined writes to an id apply in the order sent.
+// lane, so a client's pipelined writes to an id apply in the order sent.
+// Small, cheap requests (Service::Cheap: PING, STAT, CREATE, a GET of a blob
+// of at most 64 KiB, a SET/APPEND of at most 64 KiB) are served on the I/O
+// thread itself when nothing is in flight on their lane (the I/O thread
+// counts each lane's dispatched requests and their replies), so they skip
+// two thread hand-overs and still apply in arrival order.
 // At most kMaxInFlight requests are dispatched at once; past that the I/O
 // thread stops reading the ROUTER (TCP back-pressure), bounding memory.
 //
@@ -16,6 +21,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -24,6 +30,7 @@
 
 namespace zmq {
 class context_t;
+class message_t;
 class socket_t;
 }  // namespace zmq
 
@@ -47,13 +54,17 @@ class Server {
   Server() = default;
   void IoLoop();
   void HandlerLoop(size_t index);
+  // Decodes, runs the Service and encodes the reply after routing frame
+  // msg[0]; `msg` is consumed. Used by handler threads and the I/O thread.
+  void Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
+             std::vector<zmq::message_t>& reply);
 
   std::unique_ptr<zmq::context_t> ctx_;
   std::unique_ptr<zmq::socket_t> router_;
-  std::vector<std::unique_ptr<zmq::socket_t>> to_handlers_;  // I/O thread
-  std::unique_ptr<zmq::socket_t> from_handlers_;             // I/O thread
-  std::vector<std::unique_ptr<zmq::socket_t>> handler_in_;   // handler i
-  std::vector<std::unique_ptr<zmq::socket_t>> handler_out_;  // handler i
+  std::vector<std::unique_ptr<zmq::socket_t>> to_handlers_;    // I/O thread
+  std::vector<std::unique_ptr<zmq::socket_t>> from_handlers_;  // I/O thread
+  std::vector<std::unique_ptr<zmq::socket_t>> handler_in_;     // handler i
+  std::vector<std::unique_ptr<zmq::socket_t>> handler_out_;    // handler i
   std::string endpoint_;
   std::string inproc_;  // unique prefix of this server's inproc endpoints
   Service* service_ = nullptr;

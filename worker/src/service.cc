@@ -105,6 +105,25 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
   }
 }
 
+bool Service::Cheap(const wire::Request& req) {
+  switch (req.header.op) {
+    case wire::Op::kPing:
+    case wire::Op::kStat:
+    case wire::Op::kCreate:
+      return true;
+    case wire::Op::kSet:
+    case wire::Op::kAppend:
+      return req.payload_bytes <= kCheapBytes;
+    case wire::Op::kGet: {
+      // A zero-byte read: the size only (no decompression).
+      auto r = store_->Read(req.id, 0, 0, 0);
+      return !r.ok() || r->size <= kCheapBytes;
+    }
+    default:
+      return false;
+  }
+}
+
 ServiceReply Service::Get(const wire::Request& req) {
   const wire::Header& h = req.header;
   auto r = store_->Read(req.id, h.offset, h.length, kMaxReplyBytes);

@@ -43,6 +43,11 @@ class Service {
   // alive and unchanged; a SET may store them without a copy.
   ServiceReply Handle(const wire::Request& req,
                       std::shared_ptr<const void> keep = nullptr);
+  // True when `req` is small and cheap enough to serve on the I/O thread:
+  // PING, STAT, CREATE, SET/APPEND of at most kCheapBytes, GET of a blob of
+  // at most kCheapBytes (or a missing one). Looks the id up, never blocks.
+  bool Cheap(const wire::Request& req);
+  static constexpr uint64_t kCheapBytes = 64 << 10;
   // An error reply to a request whose header decoded.
   static ServiceReply Error(const wire::Header& req, const Status& st);
   wire::NodeStats Stats() const;
