@@ -92,6 +92,7 @@ class ZmqTransport : public Transport {
   void Finish(uint64_t id, Result<ResponsePtr> r);
   void FailEverything();
   void Wake();
+  bool TryTake(uint64_t bytes);  // false: no room for `bytes` now
   void Release(uint64_t bytes);
   void FlushRelease();  // hands released_ back to the budget
 
@@ -101,9 +102,12 @@ class ZmqTransport : public Transport {
   int wake_fd_;
   std::atomic<uint64_t> next_id_{1};
 
+  // The byte budget is taken and given back with atomics; budget_mu_ and
+  // budget_cv_ are used only while a sender waits for room.
   std::mutex budget_mu_;
   std::condition_variable budget_cv_;
-  uint64_t inflight_bytes_ = 0;  // guarded by budget_mu_
+  std::atomic<uint64_t> inflight_bytes_{0};
+  std::atomic<int> budget_waiters_{0};
 
   std::mutex mu_;
   std::vector<Queued> queue_;  // guarded by mu_
@@ -171,12 +175,11 @@ ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
 }
 
 void ZmqTransport::Enqueue(std::vector<Queued>& qs, uint64_t bytes) {
-  {
+  if (!TryTake(bytes)) {
     std::unique_lock<std::mutex> lock(budget_mu_);
-    budget_cv_.wait(lock, [&] {
-      return inflight_bytes_ == 0 || inflight_bytes_ + bytes <= max_inflight_bytes_;
-    });
-    inflight_bytes_ += bytes;
+    budget_waiters_.fetch_add(1);
+    budget_cv_.wait(lock, [&] { return TryTake(bytes); });
+    budget_waiters_.fetch_sub(1);
   }
   bool was_empty;
   {
@@ -218,11 +221,20 @@ void ZmqTransport::SendMany(const RequestBatch& requests,
   if (!part.empty()) Enqueue(part, part_bytes);
 }
 
-void ZmqTransport::Release(uint64_t bytes) {
-  {
-    std::lock_guard<std::mutex> lock(budget_mu_);
-    inflight_bytes_ -= bytes;
+bool ZmqTransport::TryTake(uint64_t bytes) {
+  uint64_t cur = inflight_bytes_.load();
+  while (cur == 0 || cur + bytes <= max_inflight_bytes_) {
+    if (inflight_bytes_.compare_exchange_weak(cur, cur + bytes)) return true;
   }
+  return false;
+}
+
+void ZmqTransport::Release(uint64_t bytes) {
+  inflight_bytes_.fetch_sub(bytes);
+  // Both seq_cst: a waiter that registered after this load re-checks the
+  // budget under budget_mu_ and sees the bytes given back.
+  if (budget_waiters_.load() == 0) return;
+  std::lock_guard<std::mutex> lock(budget_mu_);
   budget_cv_.notify_all();
 }
 
