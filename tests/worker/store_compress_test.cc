@@ -132,6 +132,8 @@ TEST(StoreCompressTest, ConcurrentWritesNeverSeeAMix) {
   Store s("w1", Cfg(64 << 20, 64 << 10));
   s.CompressInBackground(true);
   std::string a = Text(200 << 10), b = std::string(200 << 10, 'b');
+  // The id exists before the reader starts: ReadAll asserts it is found.
+  ASSERT_TRUE(s.Set("k", b).ok());
   std::atomic<bool> stop{false};
   std::thread reader([&] {
     while (!stop) {
@@ -144,8 +146,10 @@ TEST(StoreCompressTest, ConcurrentWritesNeverSeeAMix) {
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(s.Set("k", i % 2 ? a : b).ok());
   stop = true;
   reader.join();
-  while (s.CompressPending() > 0) {
+  for (int i = 0; i < 1000 && s.CompressPending() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  EXPECT_EQ(s.CompressPending(), 0u);
   EXPECT_TRUE(ReadAll(s, "k") == a);
   ASSERT_TRUE(s.Delete("k").ok());
   for (int i = 0; i < 200 && s.Stats().mem_used != 0; ++i) {
