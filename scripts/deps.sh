@@ -11,7 +11,7 @@ PACKAGES=(
   python3 python3-dev python3-pytest python3-setuptools python3-pip python3-venv python3-yaml
   pybind11-dev
   redis-server redis-tools memcached fuse-overlayfs attr iproute2 procps
-  psmisc coreutils util-linux curl
+  psmisc coreutils util-linux curl rsync diffutils
 )
 
 if [ "$(id -u)" -ne 0 ]; then
