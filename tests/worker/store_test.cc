@@ -6,43 +6,15 @@
 #include <random>
 #include <thread>
 
+#include "store_test_util.h"
+
 namespace shovel::worker {
 namespace {
 
-std::string Random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-std::string Text(size_t n) {
-  std::string s;
-  while (s.size() < n)
-    s += "the quick brown fox jumps over the lazy dog " + std::to_string(s.size());
-  s.resize(n);
-  return s;
-}
-
-WorkerConfig Cfg(uint64_t mem, uint64_t chunk = 64 << 10, int level = 1) {
-  WorkerConfig c;
-  c.max_memory = mem;
-  c.chunk_size = chunk;
-  c.compression_level = level;
-  return c;
-}
-
-std::string ReadAll(Store& s, std::string_view id, uint64_t off = 0,
-                    uint64_t len = wire::kToEnd) {
-  std::string out;
-  for (;;) {
-    auto r = s.Read(id, off + out.size(), len == wire::kToEnd ? len : len - out.size(),
-                    1 << 20);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return out;
-    out.append(r->bytes.data, r->bytes.size);
-    if (!r->more) return out;
-  }
-}
+using testing::Cfg;
+using testing::Random;
+using testing::ReadAll;
+using testing::Text;
 
 TEST(StoreTest, SetGetAcrossChunksAndRanges) {
   Store s("w1", Cfg(64 << 20));
