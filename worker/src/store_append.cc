@@ -171,17 +171,25 @@ Status Store::UploadData(uint64_t handle, uint64_t offset,
   return st;
 }
 
-Result<WriteResult> Store::UploadCommit(uint64_t handle) {
-  std::shared_ptr<Upload> u;
-  {
-    std::lock_guard<std::mutex> l(uploads_mu_);
-    auto it = uploads_.find(handle);
-    if (it == uploads_.end()) {
-      return Status::NotFound("upload " + std::to_string(handle) + " is not open");
-    }
-    u = std::move(it->second);
-    uploads_.erase(it);
+Result<std::shared_ptr<Upload>> Store::TakeUpload(uint64_t handle) {
+  std::lock_guard<std::mutex> l(uploads_mu_);
+  auto it = uploads_.find(handle);
+  if (it == uploads_.end()) {
+    return Status::NotFound("upload " + std::to_string(handle) + " is not open");
   }
+  std::shared_ptr<Upload> u = std::move(it->second);
+  uploads_.erase(it);
+  return u;
+}
+
+void Store::ReleaseUpload(Upload& u) {
+  Release(u.reserved);
+  upload_bytes_.fetch_sub(u.reserved);
+  u.reserved = 0;
+}
+
+Result<WriteResult> Store::UploadCommit(uint64_t handle) {
+  SHOVEL_ASSIGN_OR_RETURN(std::shared_ptr<Upload> u, TakeUpload(handle));
   std::lock_guard<std::mutex> l(u->mu);
   u->done = true;
   Status st = FlushUploadTail(*u, true);
@@ -191,27 +199,15 @@ Result<WriteResult> Store::UploadCommit(uint64_t handle) {
     r = Commit(u->id, u->opt, u->append, piece, u->reserved);
     if (r.ok()) return r;
   }
-  Release(u->reserved);
-  upload_bytes_.fetch_sub(u->reserved);
+  ReleaseUpload(*u);
   return r;
 }
 
 Status Store::UploadAbort(uint64_t handle) {
-  std::shared_ptr<Upload> u;
-  {
-    std::lock_guard<std::mutex> l(uploads_mu_);
-    auto it = uploads_.find(handle);
-    if (it == uploads_.end()) {
-      return Status::NotFound("upload " + std::to_string(handle) + " is not open");
-    }
-    u = std::move(it->second);
-    uploads_.erase(it);
-  }
+  SHOVEL_ASSIGN_OR_RETURN(std::shared_ptr<Upload> u, TakeUpload(handle));
   std::lock_guard<std::mutex> l(u->mu);
   u->done = true;
-  Release(u->reserved);
-  upload_bytes_.fetch_sub(u->reserved);
-  u->reserved = 0;
+  ReleaseUpload(*u);
   return Status::Ok();
 }
 

@@ -218,6 +218,10 @@ class Store {
 
   std::shared_ptr<Upload> FindUpload(uint64_t handle) const;
   Status FlushUploadTail(Upload& u, bool final);
+  // Removes an open upload from the table; NotFound names the handle.
+  Result<std::shared_ptr<Upload>> TakeUpload(uint64_t handle);
+  // Gives back the memory `u` reserved. Caller holds u.mu.
+  void ReleaseUpload(Upload& u);
 
   const std::string node_id_;
   mutable std::mutex config_mu_;
