@@ -92,14 +92,8 @@ Result<uint64_t> FakeClient::Append(std::string_view id, std::string_view data) 
 
 Result<std::string> FakeClient::Get(std::string_view id, uint64_t offset,
                                     uint64_t length) {
-  SHOVEL_RETURN_IF_ERROR(Check(id));
-  counters_.gets++;
-  std::lock_guard lock(mu_);
-  auto it = blobs_.find(id);
-  if (it == blobs_.end()) return Status::NotFound("id '" + std::string(id) + "'");
-  const std::string& d = it->second.data;
-  if (offset >= d.size()) return std::string();
-  return d.substr(offset, length);
+  SHOVEL_ASSIGN_OR_RETURN(VersionedBytes v, GetWithVersion(id, offset, length));
+  return std::move(v.data);
 }
 
 Result<VersionedBytes> FakeClient::GetWithVersion(std::string_view id, uint64_t offset,
