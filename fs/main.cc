@@ -65,7 +65,10 @@ class App {
       auto w = shovel::worker::Worker::Start(wo);
       if (!w.ok()) return w.status().WithContext("embedded worker");
       worker_ = std::move(w).value();
+      // The client calls the worker in-process (no socket, no thread hop);
+      // it still listens on TCP for shovelctl and other clients.
       co.workers = {worker_->endpoint()};
+      co.local_workers = {{worker_->endpoint(), worker_->LocalServe()}};
     }
     auto c = shovel::Client::Connect(co);
     if (!c.ok()) return c.status().WithContext("connecting to the cluster");

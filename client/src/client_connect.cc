@@ -4,6 +4,7 @@
 
 #include "client_impl.h"
 #include "consul_membership.h"
+#include "local_transport.h"
 #include "shovel/consul/config.h"
 
 namespace shovel {
@@ -45,7 +46,19 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
   if (options.deadline.count() <= 0) {
     return Status::InvalidArgument("deadline must be positive");
   }
+  for (const auto& w : options.local_workers) {
+    if (w.endpoint.empty()) {
+      return Status::InvalidArgument("local_workers: an entry has no endpoint");
+    }
+    if (!w.serve) {
+      return Status::InvalidArgument("local_workers: '" + w.endpoint +
+                                     "' has no serve function (use Worker::LocalServe)");
+    }
+  }
   std::vector<std::string> endpoints = options.workers;
+  if (endpoints.empty() && options.consul_addr.empty()) {
+    for (const auto& w : options.local_workers) endpoints.push_back(w.endpoint);
+  }
   if (endpoints.empty() && options.consul_addr.empty()) {
     if (const char* env = std::getenv("SHOVEL_WORKERS"); env && *env) {
       SHOVEL_ASSIGN_OR_RETURN(endpoints, client::ParseWorkerList(env));
@@ -66,6 +79,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
   }
   client::ClientDeps deps;
   deps.transport = client::NewZmqTransport({});
+  if (!options.local_workers.empty()) {
+    deps.transport =
+        client::NewLocalTransport(std::move(deps.transport), options.local_workers);
+  }
   if (endpoints.empty()) {
     SHOVEL_RETURN_IF_ERROR(
         ConnectConsul(options, deps).WithContext("Consul at " + options.consul_addr));

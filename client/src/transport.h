@@ -7,8 +7,12 @@
 // in flight on one endpoint; replies are matched by 64-bit request id.
 //
 // Thread-safety: Send and Call may be called from any number of threads.
-// Callbacks run on the transport's I/O thread: they must be short and must
-// not call Send synchronously-and-wait (Call) themselves.
+// Callbacks run on the transport's I/O thread, or, for a worker in this
+// process (LocalTransport, local_transport.h), on the calling thread before
+// Send returns. So a callback must be short, must not Call (send and wait)
+// itself, and must not take a lock its caller may hold across Send; callers
+// hold no lock across Send that their callbacks take (today's callbacks only
+// complete a PendingCall/PendingBatch or do nothing).
 #pragma once
 
 #include <chrono>

@@ -1,7 +1,8 @@
 // The Client implementations the typed vfs suite runs against: FakeEnv (the
 // in-memory FakeClient) and, when the client and worker libraries are built,
 // RealEnv (the real client connected to an in-process worker on a free
-// loopback port, fresh for every test).
+// loopback port, fresh for every test) and LocalEnv (the same, with the
+// client calling the worker in-process as shovelfs's embedded mode does).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -24,7 +25,9 @@ struct FakeEnv {
 
 #ifdef SHOVEL_FS_REAL_CLIENT
 struct RealEnv {
-  RealEnv() {
+  // `local`: the client calls the worker in-process (shovelfs's embedded
+  // mode) instead of over loopback TCP.
+  explicit RealEnv(bool local = false) {
     worker::WorkerOptions wo;
     wo.listen = "tcp://127.0.0.1:0";
     wo.max_memory = 512ull << 20;
@@ -34,6 +37,7 @@ struct RealEnv {
     worker_ = std::move(w).value();
     ClientOptions co;
     co.workers = {worker_->endpoint()};
+    if (local) co.local_workers = {{worker_->endpoint(), worker_->LocalServe()}};
     auto c = Client::Connect(co);
     if (!c.ok()) throw std::runtime_error("client: " + c.status().ToString());
     client_ = std::move(c).value();
@@ -46,7 +50,10 @@ struct RealEnv {
   std::unique_ptr<worker::Worker> worker_;
   std::unique_ptr<Client> client_;
 };
-using ClientEnvs = ::testing::Types<FakeEnv, RealEnv>;
+struct LocalEnv : RealEnv {
+  LocalEnv() : RealEnv(true) {}
+};
+using ClientEnvs = ::testing::Types<FakeEnv, RealEnv, LocalEnv>;
 #else
 using ClientEnvs = ::testing::Types<FakeEnv>;
 #endif

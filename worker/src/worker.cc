@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "server.h"
@@ -34,6 +35,65 @@ std::string DefaultNodeId(const std::string& endpoint) {
          (colon == std::string::npos ? "0" : endpoint.substr(colon + 1));
 }
 
+// What LocalServe's function reaches the worker through; shared with every
+// copy of the function, so it outlives the Worker. Stop() takes mu
+// exclusively (waiting for local requests being served) and clears service.
+struct LocalGate {
+  std::shared_mutex mu;
+  Service* service = nullptr;  // guarded by mu; null once stopped
+  ServiceCounters* counters = nullptr;
+  std::string endpoint;
+};
+
+// A reply's frames as views, kept alive by the reply itself (owned bytes) or
+// by the store's slices (GET).
+std::vector<wire::SharedFrame> EncodeLocal(ServiceReply rep) {
+  struct Held {
+    char header[wire::kHeaderSize];
+    ServiceReply rep;
+  };
+  auto held = std::make_shared<Held>();
+  held->rep = std::move(rep);
+  wire::EncodeHeader(held->rep.header, held->header);
+  std::vector<wire::SharedFrame> out;
+  out.reserve(1 + held->rep.payload.size());
+  out.push_back({std::string_view(held->header, wire::kHeaderSize), held});
+  for (auto& f : held->rep.payload) {
+    if (f.slice.owner) {
+      out.push_back({std::string_view(f.slice.data, f.slice.size), f.slice.owner});
+    } else {
+      out.push_back({f.bytes, held});
+    }
+  }
+  return out;
+}
+
+std::vector<wire::SharedFrame> ServeLocal(LocalGate& gate,
+                                          const std::vector<std::string_view>& frames) {
+  if (frames.empty()) return {};
+  auto header = wire::DecodeHeader(frames[0]);
+  if (!header.ok()) return {};  // nothing to answer, as the server drops it
+  std::shared_lock<std::shared_mutex> l(gate.mu);
+  if (gate.service == nullptr) {
+    return EncodeLocal(Service::Error(
+        *header, Status::Unavailable("worker " + gate.endpoint + " has stopped")));
+  }
+  auto req = wire::DecodeRequest(frames);
+  if (!req.ok()) {
+    gate.counters->malformed.fetch_add(1);
+    return EncodeLocal(Service::Error(*header, req.status()));
+  }
+  gate.counters->in_flight.fetch_add(1);
+  ServiceReply rep;
+  try {
+    rep = gate.service->Handle(*req);
+  } catch (const std::bad_alloc&) {
+    rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
+  }
+  gate.counters->in_flight.fetch_sub(1);
+  return EncodeLocal(std::move(rep));
+}
+
 }  // namespace
 
 Status ValidateConfig(const WorkerConfig& c) {
@@ -56,6 +116,7 @@ struct Worker::Impl {
   std::unique_ptr<Service> service;
   std::unique_ptr<Server> server;
   std::string node_id;
+  std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
   std::mutex stop_mu;
 };
 
@@ -81,6 +142,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (threads <= 0) threads = 2;
   SHOVEL_RETURN_IF_ERROR(impl->server->Start(impl->service.get(), impl->store.get(),
                                              &impl->counters, threads));
+  impl->local->service = impl->service.get();
+  impl->local->counters = &impl->counters;
+  impl->local->endpoint = impl->server->endpoint();
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
 
@@ -96,8 +160,18 @@ WorkerConfig Worker::config() const { return impl_->store->config(); }
 
 wire::NodeStats Worker::Stats() const { return impl_->service->Stats(); }
 
+wire::LocalServeFn Worker::LocalServe() {
+  return [gate = impl_->local](const std::vector<std::string_view>& frames) {
+    return ServeLocal(*gate, frames);
+  };
+}
+
 void Worker::Stop() {
   std::lock_guard<std::mutex> l(impl_->stop_mu);
+  {
+    std::unique_lock<std::shared_mutex> gate(impl_->local->mu);
+    impl_->local->service = nullptr;
+  }
   impl_->server->Stop();
 }
 

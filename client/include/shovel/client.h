@@ -30,11 +30,22 @@
 #include <utility>
 #include <vector>
 
+#include "shovel/local_serve.h"
 #include "shovel/status.h"
 
 namespace shovel {
 
 inline constexpr uint64_t kWholeBlob = UINT64_MAX;  // Get length: to the end
+
+// A worker in this very process (shovel::worker::Worker::LocalServe() makes
+// `serve`). Requests for `endpoint` are served by calling `serve` on the
+// calling thread: no socket, no thread hop, the same wire codec, statuses and
+// error texts as over ZeroMQ. Such a request has no deadline (it runs to the
+// end, as a local call does) and is never retried.
+struct LocalWorker {
+  std::string endpoint;  // the worker's ZeroMQ endpoint, as in `workers`
+  wire::LocalServeFn serve;
+};
 
 struct ClientOptions {
   // Static membership: ZeroMQ endpoints, e.g. {"tcp://127.0.0.1:7070"}.
@@ -54,6 +65,11 @@ struct ClientOptions {
   std::chrono::milliseconds deadline{5000};
   // Bytes per streamed message for large set/get/append.
   uint64_t stream_chunk = 4ull << 20;
+  // In-process workers. Membership is unchanged by them: with `workers` and
+  // `consul_addr` both empty their endpoints are the static membership,
+  // otherwise they are members only when listed or registered there. Other
+  // endpoints go over ZeroMQ.
+  std::vector<LocalWorker> local_workers;
 };
 
 // What Stat returns.

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "shovel/local_serve.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 #include "shovel/worker/config.h"
@@ -48,7 +49,15 @@ class Worker {
   void ApplyConfig(const WorkerConfig& config);
   WorkerConfig config() const;
   wire::NodeStats Stats() const;
-  // Stops accepting, finishes requests in flight, joins threads. Idempotent.
+  // Serves encoded requests in this process without a socket (give it to a
+  // Client as ClientOptions::local_workers, with endpoint()): decoded,
+  // validated, served and answered as by the ZeroMQ server, counted in
+  // flight like its requests, on the caller's thread. After Stop() (and
+  // after the Worker is destroyed: the function stays safe to call) every
+  // request is answered kUnavailable naming the worker.
+  wire::LocalServeFn LocalServe();
+  // Stops accepting (the local path answers kUnavailable from now on),
+  // finishes requests in flight, joins threads. Idempotent.
   void Stop();
 
  private:
