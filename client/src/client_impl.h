@@ -120,6 +120,19 @@ class ClientImpl : public Client {
   Result<BlobStat> StatFromReply(std::string_view id, const Response& r);
   Result<uint64_t> WriteSmall(wire::Op op, std::string_view id, std::string_view data);
   Result<std::vector<NodeInfo>> Stats(const PlacementView& view);
+  // One request's reply out of a BATCH (or out of its own message): `reply`
+  // views into `whole`, which it keeps alive.
+  struct ItemReply {
+    std::shared_ptr<const Response> whole;
+    wire::Reply reply;
+    Status Error() const;  // like ReplyError
+  };
+  // Sends `requests` grouped by endpoint into BATCH messages (requests that
+  // cannot be batched, or alone for their endpoint, go as they are) and waits
+  // for all. out[k] is requests[k]'s reply, or the error of the message that
+  // carried it. A worker that answers a BATCH with kProtocol (one that
+  // predates it) gets those requests again one by one.
+  std::vector<Result<ItemReply>> CallBatched(const RequestBatch& requests);
   void OnMembershipChange();
 
   const ClientOptions options_;

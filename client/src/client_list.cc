@@ -1,6 +1,7 @@
 // List (merge of sorted pages from every worker) and the pipelined MultiSet /
 // MultiGet of ClientImpl.
 #include <set>
+#include <unordered_map>
 
 #include "client_impl.h"
 #include "shovel/ids.h"
@@ -57,10 +58,135 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
   return page;
 }
 
-// MultiSet/MultiGet hand every small request to the transport in one batch
-// (one wake-up of its I/O thread) and wait once for all the replies; what
-// needs more than one round trip (redirects, large values) then takes the
-// single-id path.
+// MultiSet/MultiGet send the requests for one worker as BATCH messages (one
+// message and one reply per up to kMaxBatchItems ids) and wait once for all
+// the replies; what needs more than one round trip (redirects, large values)
+// then takes the single-id path.
+namespace {
+
+constexpr size_t kBatchBodyBytes = 4 << 20;  // one BATCH message's body, about
+
+bool Batchable(const OutRequest& r) {
+  uint64_t bytes = 0;
+  for (auto p : r.payload) bytes += p.size();
+  return wire::BatchableOp(r.header.op) && bytes <= wire::kMaxBatchItemBytes;
+}
+
+}  // namespace
+
+Status ClientImpl::ItemReply::Error() const {
+  Status s = wire::ReplyStatus(reply);
+  if (s.ok() || !s.message().empty()) return s;
+  return Status(s.code(), "worker " + whole->endpoint + " answered " +
+                              std::string(CodeName(s.code())));
+}
+
+std::vector<Result<ClientImpl::ItemReply>> ClientImpl::CallBatched(
+    const RequestBatch& requests) {
+  std::vector<Result<ItemReply>> out(requests.size(), Status::Internal("not sent"));
+  // Messages to send: each is the requests[k] it carries (one = as it is).
+  std::vector<std::vector<size_t>> messages;
+  std::unordered_map<std::string_view, size_t> open;  // endpoint -> messages[i]
+  std::vector<size_t> open_bytes;
+  for (size_t k = 0; k < requests.size(); ++k) {
+    const auto& [endpoint, req] = requests[k];
+    if (!Batchable(req)) {
+      messages.push_back({k});
+      open_bytes.push_back(0);
+      continue;
+    }
+    uint64_t bytes = wire::kHeaderSize + req.id.size() + 16;
+    for (auto p : req.payload) bytes += p.size() + 4;
+    auto it = open.find(endpoint);
+    if (it == open.end() || messages[it->second].size() == wire::kMaxBatchItems ||
+        open_bytes[it->second] + bytes > kBatchBodyBytes) {
+      messages.emplace_back();
+      open_bytes.push_back(0);
+      it = open.insert_or_assign(endpoint, messages.size() - 1).first;
+    }
+    messages[it->second].push_back(k);
+    open_bytes[it->second] += bytes;
+  }
+  RequestBatch sends;
+  std::vector<std::string> bodies(messages.size());
+  sends.reserve(messages.size());
+  for (size_t m = 0; m < messages.size(); ++m) {
+    const auto& ks = messages[m];
+    if (ks.size() == 1) {
+      sends.push_back(requests[ks[0]]);
+      continue;
+    }
+    wire::BatchWriter w;
+    bool idempotent = true;
+    for (size_t k : ks) {
+      const OutRequest& r = requests[k].second;
+      w.AddRequest(r.header, r.id, r.payload);
+      idempotent = idempotent && r.idempotent;
+    }
+    bodies[m] = w.Take();
+    OutRequest b = MakeRequest(Op::kBatch, {});
+    b.header.aux = ks.size();
+    b.payload = {bodies[m]};
+    b.idempotent = idempotent;
+    sends.emplace_back(requests[ks[0]].first, std::move(b));
+  }
+  auto replies = transport_->CallMany(sends);
+  RequestBatch again;  // items of a BATCH an old worker refused
+  std::vector<size_t> again_index;
+  for (size_t m = 0; m < messages.size(); ++m) {
+    const auto& ks = messages[m];
+    auto& r = replies[m];
+    if (!r.ok()) {
+      for (size_t k : ks) out[k] = r.status();
+      continue;
+    }
+    std::shared_ptr<const Response> whole(std::move(*r));
+    if (ks.size() == 1) {
+      out[ks[0]] = ItemReply{whole, whole->reply};
+      continue;
+    }
+    if (whole->reply.header.status == Code::kProtocol) {
+      for (size_t k : ks) {
+        again.push_back(requests[k]);
+        again_index.push_back(k);
+      }
+      continue;
+    }
+    Status st = ReplyError(*whole);
+    Result<std::vector<wire::Frames>> items = st;
+    if (st.ok()) {
+      items = whole->reply.payload.size() == 1
+                  ? wire::DecodeBatchBody(whole->reply.payload[0], ks.size())
+                  : Status::Protocol("BATCH reply needs one body frame");
+    }
+    for (size_t j = 0; j < ks.size(); ++j) {
+      if (!items.ok()) {
+        out[ks[j]] = items.status().WithContext("batch reply from " + whole->endpoint);
+        continue;
+      }
+      auto reply = wire::DecodeReply((*items)[j]);
+      if (!reply.ok()) {
+        out[ks[j]] = reply.status().WithContext("batch reply from " + whole->endpoint);
+      } else {
+        out[ks[j]] = ItemReply{whole, std::move(*reply)};
+      }
+    }
+  }
+  if (!again.empty()) {
+    auto singles = transport_->CallMany(again);
+    for (size_t j = 0; j < again.size(); ++j) {
+      auto& r = singles[j];
+      if (!r.ok()) {
+        out[again_index[j]] = r.status();
+        continue;
+      }
+      std::shared_ptr<const Response> whole(std::move(*r));
+      out[again_index[j]] = ItemReply{whole, whole->reply};
+    }
+  }
+  return out;
+}
+
 std::vector<Result<uint64_t>> ClientImpl::MultiSet(
     const std::vector<std::pair<std::string, std::string>>& items) {
   std::vector<Result<uint64_t>> out(items.size(), Status::Internal("not sent"));
@@ -69,11 +195,13 @@ std::vector<Result<uint64_t>> ClientImpl::MultiSet(
   batch.reserve(items.size());
   index.reserve(items.size());
   auto view = View();
+  std::vector<bool> sent(items.size(), false);
   for (size_t i = 0; i < items.size(); ++i) {
     const auto& [id, data] = items[i];
     Status v = ValidateId(id);
     if (!v.ok()) {
       out[i] = v;
+      sent[i] = true;
       continue;
     }
     if (data.size() > options_.stream_chunk || view->members.empty()) continue;
@@ -84,25 +212,22 @@ std::vector<Result<uint64_t>> ClientImpl::MultiSet(
     batch.emplace_back(std::move(endpoint), std::move(req));
     index.push_back(i);
   }
-  std::vector<Result<ResponsePtr>> replies;
-  if (!batch.empty()) replies = transport_->CallMany(batch);
-  std::vector<bool> sent(items.size(), false);
+  std::vector<Result<ItemReply>> replies;
+  if (!batch.empty()) replies = CallBatched(batch);
   for (size_t k = 0; k < index.size(); ++k) {
     size_t i = index[k];
     sent[i] = true;
     auto& r = replies[k];
-    if (r.ok() && ReplyError(**r).ok()) {
-      out[i] = (*r)->reply.header.version_no;
-    } else if (r.ok() && ((*r)->reply.header.status == Code::kRedirect)) {
+    if (r.ok() && r->Error().ok()) {
+      out[i] = r->reply.header.version_no;
+    } else if (r.ok() && r->reply.header.status == Code::kRedirect) {
       out[i] = Set(items[i].first, items[i].second);  // follows and caches
     } else {
-      out[i] = r.ok() ? ReplyError(**r) : r.status();
+      out[i] = r.ok() ? r->Error() : r.status();
     }
   }
   for (size_t i = 0; i < items.size(); ++i) {
-    if (!sent[i] && out[i].status().code() == Code::kInternal) {
-      out[i] = Set(items[i].first, items[i].second);
-    }
+    if (!sent[i]) out[i] = Set(items[i].first, items[i].second);
   }
   return out;
 }
@@ -115,10 +240,12 @@ std::vector<Result<std::string>> ClientImpl::MultiGet(
   batch.reserve(ids.size());
   index.reserve(ids.size());
   auto view = View();
+  std::vector<bool> sent(ids.size(), false);
   for (size_t i = 0; i < ids.size(); ++i) {
     Status v = ValidateId(ids[i]);
     if (!v.ok()) {
       out[i] = v;
+      sent[i] = true;
       continue;
     }
     if (view->members.empty()) continue;
@@ -129,26 +256,24 @@ std::vector<Result<std::string>> ClientImpl::MultiGet(
     batch.emplace_back(std::move(endpoint), std::move(req));
     index.push_back(i);
   }
-  std::vector<Result<ResponsePtr>> replies;
-  if (!batch.empty()) replies = transport_->CallMany(batch);
-  std::vector<bool> sent(ids.size(), false);
+  std::vector<Result<ItemReply>> replies;
+  if (!batch.empty()) replies = CallBatched(batch);
   for (size_t k = 0; k < index.size(); ++k) {
     size_t i = index[k];
     sent[i] = true;
     auto& r = replies[k];
-    if (r.ok() && ReplyError(**r).ok() && !((*r)->reply.header.flags & wire::kFlagMore)) {
-      out[i] = (*r)->PayloadBytes();
-    } else if (r.ok() &&
-               ((*r)->reply.header.status == Code::kRedirect || ReplyError(**r).ok())) {
+    bool ok = r.ok() && r->Error().ok();
+    if (ok && !(r->reply.header.flags & wire::kFlagMore)) {
+      out[i] =
+          r->reply.payload.empty() ? std::string() : std::string(r->reply.payload[0]);
+    } else if (ok || (r.ok() && r->reply.header.status == Code::kRedirect)) {
       out[i] = Get(ids[i], 0, kWholeBlob);  // redirect or large: the full path
     } else {
-      out[i] = r.ok() ? ReplyError(**r) : r.status();
+      out[i] = r.ok() ? r->Error() : r.status();
     }
   }
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (!sent[i] && out[i].status().code() == Code::kInternal) {
-      out[i] = Get(ids[i], 0, kWholeBlob);
-    }
+    if (!sent[i]) out[i] = Get(ids[i], 0, kWholeBlob);
   }
   return out;
 }

@@ -69,10 +69,12 @@ class In {
     pos_ += 8;
     return v;
   }
-  std::string Str() {
+  std::string Str() { return std::string(View()); }
+  // A `str` as a view into the data.
+  std::string_view View() {
     uint32_t n = U32();
     if (!Need(n)) return {};
-    std::string v(d_.substr(pos_, n));
+    std::string_view v = d_.substr(pos_, n);
     pos_ += n;
     return v;
   }
@@ -169,6 +171,8 @@ std::string_view OpName(Op op) {
       return "PUT_POINTER";
     case Op::kTransfer:
       return "TRANSFER";
+    case Op::kBatch:
+      return "BATCH";
   }
   return "UNKNOWN";
 }
@@ -281,6 +285,14 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
         return Status::Protocol("SET_ATTRS needs 1 or 2 payload frames");
       }
       break;
+    case Op::kBatch:
+      if (r.payload.size() != 1) return Status::Protocol("BATCH needs one body frame");
+      if (h.flags != 0) return Status::Protocol("BATCH takes no flags");
+      if (h.aux == 0 || h.aux > kMaxBatchItems) {
+        return Status::Protocol("BATCH count " + std::to_string(h.aux) +
+                                " is not in 1.." + std::to_string(kMaxBatchItems));
+      }
+      break;
     case Op::kPing:
     case Op::kGet:
     case Op::kUploadBegin:
@@ -327,6 +339,95 @@ Header ReplyHeader(const Header& req, Code status) {
   h.status = status;
   h.request_id = req.request_id;
   return h;
+}
+
+void BatchWriter::Frame(std::string_view f) {
+  char n[4];
+  for (int i = 0; i < 4; ++i) n[i] = static_cast<char>(f.size() >> (8 * i));
+  body_.append(n, 4);
+  body_.append(f);
+}
+
+void BatchWriter::Add(const Header& h, const std::string_view* id,
+                      const std::vector<std::string_view>& payload) {
+  size_t frames = 1 + (id ? 1 : 0) + payload.size();
+  size_t need = 4 + 4 * frames + kHeaderSize + (id ? id->size() : 0);
+  for (auto p : payload) need += p.size();
+  body_.reserve(body_.size() + need);
+  char n[4];
+  for (int i = 0; i < 4; ++i) n[i] = static_cast<char>(frames >> (8 * i));
+  body_.append(n, 4);
+  char hb[kHeaderSize];
+  EncodeHeader(h, hb);
+  Frame({hb, kHeaderSize});
+  if (id) Frame(*id);
+  for (auto p : payload) Frame(p);
+  ++count_;
+}
+
+void BatchWriter::AddRequest(const Header& h, std::string_view id,
+                             const std::vector<std::string_view>& payload) {
+  Add(h, &id, payload);
+}
+
+void BatchWriter::AddReply(const Header& h,
+                           const std::vector<std::string_view>& payload) {
+  Add(h, nullptr, payload);
+}
+
+Result<std::vector<Frames>> DecodeBatchBody(std::string_view body, uint64_t count) {
+  if (count > kMaxBatchItems) {
+    return Status::Protocol("BATCH count " + std::to_string(count) + " is over " +
+                            std::to_string(kMaxBatchItems));
+  }
+  // Every item takes at least 4 bytes, every frame 4 more: checked before
+  // reserving, so a forged count cannot allocate past the body's size.
+  if (count * 4 > body.size()) return Status::Protocol("BATCH body is truncated");
+  In in(body, "BATCH");
+  std::vector<Frames> items(count);
+  for (auto& item : items) {
+    uint32_t n = in.Count(4);
+    if (n > kMaxFrames) {
+      return Status::Protocol("BATCH item has " + std::to_string(n) + " frames");
+    }
+    item.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) item.push_back(in.View());
+  }
+  SHOVEL_RETURN_IF_ERROR(in.Finish());
+  return items;
+}
+
+bool BatchableOp(Op op) {
+  switch (op) {
+    case Op::kPing:
+    case Op::kSet:
+    case Op::kAppend:
+    case Op::kGet:
+    case Op::kDelete:
+    case Op::kStat:
+    case Op::kSetAttrs:
+    case Op::kCreate:
+    case Op::kPutPointer:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<Request> DecodeBatchItem(const Frames& frames) {
+  SHOVEL_ASSIGN_OR_RETURN(Request r, DecodeRequest(frames));
+  if (!BatchableOp(r.header.op)) {
+    return Status::Protocol(std::string(OpName(r.header.op)) +
+                            " cannot be sent inside a BATCH");
+  }
+  if ((r.header.op == Op::kSet || r.header.op == Op::kAppend) &&
+      r.payload_bytes > kMaxBatchItemBytes) {
+    return Status::Protocol(std::string(OpName(r.header.op)) + " of " +
+                            std::to_string(r.payload_bytes) +
+                            " bytes is over the 64 KiB a BATCH item may carry; "
+                            "send it on its own");
+  }
+  return r;
 }
 
 std::string EncodeStat(const StatBody& s) {

@@ -2,10 +2,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <map>
 #include <random>
+#include <thread>
+#include <zmq_addon.hpp>
 
 #include "shovel/client.h"
+#include "shovel/protocol.h"
 #include "worker_fixture.h"
 
 namespace shovel {
@@ -139,6 +143,115 @@ TEST_F(ThreeWorkers, RenameSetAttrsMulti) {
   auto got = c.MultiGet(keys);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(*got[i], items[i].second);
   EXPECT_EQ(got[100].status().code(), Code::kNotFound);
+}
+
+// MultiSet/MultiGet go as BATCH messages; values over a BATCH item's 64 KiB
+// and blobs too large for a GET item take the single-request path.
+TEST_F(ThreeWorkers, MultiMixesBatchedAndLargeValues) {
+  Client& c = *client_;
+  std::vector<std::pair<std::string, std::string>> items;
+  for (int i = 0; i < 40; ++i) {
+    size_t n = i % 10 == 0 ? (100 << 10) + i : 100 + i;
+    items.emplace_back("mx/" + std::to_string(i), std::string(n, 'a' + i % 26));
+  }
+  items.emplace_back("mx//bad", "v");
+  auto set = c.MultiSet(items);
+  ASSERT_EQ(set.size(), items.size());
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(set[i].ok()) << set[i].status().ToString();
+  EXPECT_EQ(set[40].status().code(), Code::kInvalidArgument);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(items[i].first);
+  ids.push_back("mx/missing");
+  auto got = c.MultiGet(ids);
+  ASSERT_EQ(got.size(), ids.size());
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(got[i].ok()) << i << ": " << got[i].status().ToString();
+    EXPECT_TRUE(*got[i] == items[i].second) << i << ": " << got[i]->size() << " bytes";
+  }
+  EXPECT_EQ(got[40].status().code(), Code::kNotFound);
+  // Set then get the same ids in one MultiSet: the later write wins.
+  auto again = c.MultiSet({{"mx/dup", "first"}, {"mx/dup", "second"}});
+  ASSERT_TRUE(again[1].ok());
+  EXPECT_GT(*again[1], *again[0]);
+  EXPECT_EQ(*c.Get("mx/dup"), "second");
+}
+
+// A worker that predates BATCH: answers it kProtocol ("unknown opcode 17")
+// and serves PING, SET and GET of its own.
+class OldWorker {
+ public:
+  OldWorker() {
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~OldWorker() {
+    stop_ = true;
+    thread_.join();
+  }
+  const std::string& endpoint() const { return endpoint_; }
+  int batches() const { return batches_; }
+
+ private:
+  void Run() {
+    std::map<std::string, std::string> data;
+    uint64_t version = 0;
+    while (!stop_) {
+      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(20));
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> f;
+      (void)zmq::recv_multipart(router_, std::back_inserter(f));
+      auto h = wire::DecodeHeader(f.at(1).to_string_view());
+      std::string id = f.size() > 2 ? f[2].to_string() : "";
+      std::vector<std::string> payload;
+      wire::Header rep = wire::ReplyHeader(*h, Code::kOk);
+      if (h->op == wire::Op::kBatch) {
+        ++batches_;
+        rep.status = Code::kProtocol;
+        payload.push_back("unknown opcode 17");
+      } else if (h->op == wire::Op::kPing) {
+        payload.push_back("old");
+      } else if (h->op == wire::Op::kSet) {
+        data[id] = f.at(3).to_string();
+        rep.version_no = ++version;
+      } else if (data.count(id)) {
+        payload.push_back(data[id]);
+        rep.length = data[id].size();
+      } else {
+        rep.status = Code::kNotFound;
+        payload.push_back("id '" + id + "' does not exist");
+      }
+      router_.send(f[0], zmq::send_flags::sndmore);
+      router_.send(zmq::buffer(wire::EncodeHeader(rep)),
+                   payload.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
+      for (size_t i = 0; i < payload.size(); ++i) {
+        router_.send(zmq::buffer(payload[i]), i + 1 < payload.size()
+                                                  ? zmq::send_flags::sndmore
+                                                  : zmq::send_flags::none);
+      }
+    }
+  }
+  zmq::context_t ctx_;
+  zmq::socket_t router_{ctx_, zmq::socket_type::router};
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> batches_{0};
+  std::thread thread_;
+};
+
+TEST(Integration, MultiFallsBackToSingleRequestsOnAWorkerWithoutBatch) {
+  OldWorker old;
+  auto c = ConnectTo({old.endpoint()});
+  ASSERT_NE(c, nullptr);
+  auto set = c->MultiSet({{"o/a", "A"}, {"o/b", "B"}, {"o/c", "C"}});
+  for (auto& r : set) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto got = c->MultiGet({"o/a", "o/b", "o/c", "o/missing"});
+  EXPECT_EQ(*got[0], "A");
+  EXPECT_EQ(*got[1], "B");
+  EXPECT_EQ(*got[2], "C");
+  EXPECT_EQ(got[3].status().code(), Code::kNotFound);
+  EXPECT_EQ(old.batches(), 2);  // each Multi tried one BATCH first
 }
 
 TEST_F(ThreeWorkers, MembersNodeIdsScore) {

@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     frames.push_back(rest.substr(0, n));
     rest.remove_prefix(n);
   }
-  switch (which % 6) {
+  switch (which % 7) {
     case 0: {
       auto r = DecodeRequest(frames);
       if (r.ok()) {
@@ -45,9 +45,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4:
       (void)DecodeStrings(rest);
       break;
-    default:
+    case 5:
       (void)DecodeAttrs(rest);
       break;
+    default: {
+      // A BATCH body: split it, then validate every item as a request and
+      // as a reply (the worker and the client do each).
+      auto items = DecodeBatchBody(rest, which / 7 + 1);
+      if (items.ok()) {
+        for (const auto& item : *items) {
+          (void)DecodeBatchItem(item);
+          (void)DecodeReply(item);
+        }
+      }
+      break;
+    }
   }
   return 0;
 }

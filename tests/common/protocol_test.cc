@@ -210,5 +210,119 @@ TEST(BodyTest, StringsAndAttrs) {
   EXPECT_FALSE(DecodeAttrs("\x01\x00\x00").ok());
 }
 
+TEST(BatchTest, RequestAndReplyBodiesRoundTrip) {
+  BatchWriter w;
+  Header set;
+  set.op = Op::kSet;
+  set.request_id = 7;
+  w.AddRequest(set, "a/b", {"12", "345"});
+  Header get;
+  get.op = Op::kGet;
+  get.length = kToEnd;
+  w.AddRequest(get, "c", {});
+  EXPECT_EQ(w.count(), 2u);
+  std::string body = w.Take();
+  Header bh;
+  bh.op = Op::kBatch;
+  bh.aux = 2;
+  std::vector<std::string> frames = {EncodeHeader(bh), "", body};
+  auto req = DecodeRequest(Views(frames));
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  auto items = DecodeBatchBody(req->payload[0], req->header.aux);
+  ASSERT_TRUE(items.ok()) << items.status().ToString();
+  ASSERT_EQ(items->size(), 2u);
+  auto a = DecodeBatchItem((*items)[0]);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->header.op, Op::kSet);
+  EXPECT_EQ(a->header.request_id, 7u);
+  EXPECT_EQ(a->id, "a/b");
+  EXPECT_EQ(a->payload, (std::vector<std::string_view>{"12", "345"}));
+  auto b = DecodeBatchItem((*items)[1]);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->header.length, kToEnd);
+  EXPECT_TRUE(b->payload.empty());
+
+  BatchWriter rw;
+  rw.AddReply(ReplyHeader(set, Code::kOk), {});
+  rw.AddReply(ReplyHeader(get, Code::kNotFound), {"id 'c' does not exist"});
+  std::string reply_body = rw.Take();
+  auto replies = DecodeBatchBody(reply_body, 2);
+  ASSERT_TRUE(replies.ok());
+  auto r0 = DecodeReply((*replies)[0]);
+  ASSERT_TRUE(r0.ok());
+  EXPECT_EQ(r0->header.request_id, 7u);
+  EXPECT_TRUE(ReplyStatus(*r0).ok());
+  auto r1 = DecodeReply((*replies)[1]);
+  ASSERT_TRUE(r1.ok());
+  EXPECT_EQ(ReplyStatus(*r1).message(), "id 'c' does not exist");
+}
+
+TEST(BatchTest, RejectsBadBatchMessagesAndItems) {
+  Header bh;
+  bh.op = Op::kBatch;
+  auto code = [](const std::vector<std::string>& f) {
+    return DecodeRequest(Views(f)).status().code();
+  };
+  bh.aux = 0;
+  EXPECT_EQ(code({EncodeHeader(bh), "", "x"}), Code::kProtocol);  // count 0
+  bh.aux = kMaxBatchItems + 1;
+  EXPECT_EQ(code({EncodeHeader(bh), "", "x"}), Code::kProtocol);
+  bh.aux = 1;
+  EXPECT_EQ(code({EncodeHeader(bh), "", "x", "y"}), Code::kProtocol);  // 2 bodies
+  EXPECT_EQ(code({EncodeHeader(bh), "id", "x"}), Code::kProtocol);     // has an id
+  bh.flags = kFlagPinned;
+  EXPECT_EQ(code({EncodeHeader(bh), "", "x"}), Code::kProtocol);
+
+  BatchWriter w;
+  Header set;
+  set.op = Op::kSet;
+  w.AddRequest(set, "a", {"v"});
+  std::string body = w.Take();
+  // Every truncation, a count past the items, trailing bytes: kProtocol.
+  for (size_t n = 0; n < body.size(); ++n) {
+    EXPECT_FALSE(DecodeBatchBody(body.substr(0, n), 1).ok()) << n;
+  }
+  EXPECT_FALSE(DecodeBatchBody(body, 2).ok());
+  EXPECT_FALSE(DecodeBatchBody(body + "x", 1).ok());
+  EXPECT_FALSE(DecodeBatchBody(body, kMaxBatchItems + 1).ok());
+  std::string forged = body;
+  forged[0] = '\xff';  // frame count 255 in a short body
+  EXPECT_FALSE(DecodeBatchBody(forged, 1).ok());
+  forged = body;
+  forged[4] = '\xff';  // first frame length past the end
+  EXPECT_FALSE(DecodeBatchBody(forged, 1).ok());
+
+  // Items: bad ones are per-item errors.
+  auto item = [](const Header& h, std::string_view id,
+                 std::vector<std::string_view> payload) {
+    BatchWriter bw;
+    bw.AddRequest(h, id, payload);
+    std::string b = bw.Take();
+    auto items = DecodeBatchBody(b, 1);
+    EXPECT_TRUE(items.ok());
+    return DecodeBatchItem((*items)[0]).status();
+  };
+  EXPECT_TRUE(item(set, "a", {"v"}).ok());
+  EXPECT_EQ(item(set, "a//b", {"v"}).code(), Code::kInvalidArgument);
+  std::string big(kMaxBatchItemBytes + 1, 'x');
+  EXPECT_NE(item(set, "a", {big}).message().find("64 KiB"), std::string::npos);
+  Header up;
+  up.op = Op::kUploadBegin;
+  EXPECT_NE(item(up, "a", {}).message().find("inside a BATCH"), std::string::npos);
+  Header nested;
+  nested.op = Op::kBatch;
+  nested.aux = 1;
+  EXPECT_EQ(item(nested, "", {"x"}).code(), Code::kProtocol);
+  // An item whose header frame is garbage.
+  std::string raw(
+      "\x02\x00\x00\x00\x03\x00\x00\x00"
+      "abc\x01\x00\x00\x00"
+      "a",
+      16);
+  auto items = DecodeBatchBody(raw, 1);
+  ASSERT_TRUE(items.ok());
+  EXPECT_EQ(DecodeBatchItem((*items)[0]).status().code(), Code::kProtocol);
+}
+
 }  // namespace
 }  // namespace shovel::wire

@@ -249,6 +249,147 @@ TEST_F(WorkerIntegration, GarbageIsCountedAndWorkerKeepsServing) {
   EXPECT_GE(malformed, garbage.size());
 }
 
+// Sends a BATCH of `items` ([header][id][payload...] each) and returns the
+// reply items' (header, payload) in order; `whole` gets the BATCH reply.
+std::vector<RawReply> CallBatch(RawClient& c,
+                                const std::vector<std::vector<std::string>>& items,
+                                RawReply* whole) {
+  wire::BatchWriter w;
+  for (const auto& f : items) {
+    auto h = wire::DecodeHeader(f[0]);
+    std::vector<std::string_view> payload(f.begin() + 2, f.end());
+    if (h.ok()) {
+      w.AddRequest(*h, f[1], payload);
+    } else {
+      // A raw item: its frames as given.
+      wire::Header dummy;
+      w.AddRequest(dummy, f[1], payload);
+    }
+  }
+  wire::Header bh;
+  bh.op = Op::kBatch;
+  bh.aux = w.count();
+  *whole = c.Call(bh, "", {w.Take()});
+  std::vector<RawReply> out;
+  if (!whole->ok || whole->header.status != Code::kOk || whole->payload.size() != 1) {
+    return out;
+  }
+  auto split = wire::DecodeBatchBody(whole->payload[0], whole->header.aux);
+  if (!split.ok()) return out;
+  for (const auto& frames : *split) {
+    RawReply r;
+    auto d = wire::DecodeReply(frames);
+    if (d.ok()) {
+      r.ok = true;
+      r.header = d->header;
+      for (auto v : d->payload) r.payload.emplace_back(v);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<std::string> Item(Op op, uint64_t request_id, const std::string& id,
+                              std::vector<std::string> payload = {}) {
+  wire::Header h;
+  h.op = op;
+  h.request_id = request_id;
+  if (op == Op::kGet) h.length = wire::kToEnd;
+  std::vector<std::string> f = {wire::EncodeHeader(h), id};
+  for (auto& p : payload) f.push_back(std::move(p));
+  return f;
+}
+
+TEST_F(WorkerIntegration, BatchServesItemsInOrderWithTheirOwnStatus) {
+  ASSERT_EQ(c_.Call(Op::kSet, "big", {Random(200 << 10, 3)}).header.status, Code::kOk);
+  RawReply whole;
+  auto replies = CallBatch(
+      c_,
+      {Item(Op::kSet, 1, "b/x", {"one"}), Item(Op::kAppend, 2, "b/x", {"+two"}),
+       Item(Op::kGet, 3, "b/x"), Item(Op::kGet, 4, "b/missing"),
+       Item(Op::kSet, 5, "b//bad", {"v"}), Item(Op::kUploadBegin, 6, "b/y"),
+       Item(Op::kSet, 7, "b/z", {std::string((64 << 10) + 1, 'z')}),
+       Item(Op::kGet, 8, "big"), Item(Op::kDelete, 9, "b/x"), Item(Op::kGet, 10, "b/x")},
+      &whole);
+  ASSERT_EQ(whole.header.status, Code::kOk);
+  ASSERT_EQ(replies.size(), 10u);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    ASSERT_TRUE(replies[i].ok) << i;
+    EXPECT_EQ(replies[i].header.request_id, i + 1) << i;
+    EXPECT_TRUE(replies[i].header.flags & wire::kFlagReply);
+  }
+  EXPECT_EQ(replies[0].header.status, Code::kOk);
+  EXPECT_EQ(replies[1].header.length, 7u);
+  EXPECT_EQ(replies[2].header.status, Code::kOk);
+  EXPECT_EQ(replies[2].payload.at(0), "one+two");
+  EXPECT_EQ(replies[3].header.status, Code::kNotFound);
+  EXPECT_EQ(replies[4].header.status, Code::kInvalidArgument);
+  EXPECT_NE(replies[4].payload.at(0).find("empty path component"), std::string::npos);
+  EXPECT_EQ(replies[5].header.status, Code::kProtocol);
+  EXPECT_NE(replies[5].payload.at(0).find("inside a BATCH"), std::string::npos);
+  EXPECT_EQ(replies[6].header.status, Code::kProtocol);
+  EXPECT_NE(replies[6].payload.at(0).find("64 KiB"), std::string::npos);
+  // A GET item of a 200 KiB blob: no bytes, the size, kFlagMore.
+  EXPECT_EQ(replies[7].header.status, Code::kOk);
+  EXPECT_TRUE(replies[7].header.flags & wire::kFlagMore);
+  EXPECT_EQ(replies[7].header.length, 200u << 10);
+  EXPECT_TRUE(replies[7].payload.at(0).empty());
+  EXPECT_EQ(replies[8].header.status, Code::kOk);
+  EXPECT_EQ(replies[9].header.status, Code::kNotFound);
+  // Nothing of the refused items was applied.
+  EXPECT_EQ(c_.Call(Op::kStat, "b/z").header.status, Code::kNotFound);
+}
+
+TEST_F(WorkerIntegration, MalformedBatchIsOneErrorAndWorkerKeepsServing) {
+  wire::Header bh;
+  bh.op = Op::kBatch;
+  bh.aux = 2;
+  wire::BatchWriter w;
+  wire::Header set;
+  set.op = Op::kSet;
+  w.AddRequest(set, "m/a", {"v"});
+  std::string body = w.Take();
+  // Count 2 with one item, a truncated body, a forged frame count.
+  std::string forged = body;
+  forged[0] = '\xff';
+  for (const std::string& b : {body, body.substr(0, body.size() - 1), forged}) {
+    auto r = c_.Call(bh, "", {b});
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.header.status, Code::kProtocol);
+    EXPECT_NE(r.payload.at(0).find("BATCH"), std::string::npos) << r.payload.at(0);
+  }
+  EXPECT_EQ(c_.Call(Op::kStat, "m/a").header.status, Code::kNotFound);
+  EXPECT_EQ(c_.Call(Op::kPing, "").header.status, Code::kOk);
+}
+
+// A batched write and a single-request write to the same id from one
+// connection apply in the order sent, even when the single one is slow (on a
+// handler lane) and the batch is cheap.
+TEST_F(WorkerIntegration, BatchKeepsPerIdOrderWithSingleRequests) {
+  for (int round = 0; round < 20; ++round) {
+    std::string big = Random(1 << 20, round);
+    wire::Header set;
+    set.op = Op::kSet;
+    c_.Send(set, "o/k", {big});
+    wire::BatchWriter w;
+    wire::Header small = set;
+    w.AddRequest(small, "o/k", {"small"});
+    wire::Header bh;
+    bh.op = Op::kBatch;
+    bh.aux = 1;
+    c_.Send(bh, "", {w.Take()});
+    ASSERT_TRUE(c_.Recv().ok);
+    ASSERT_TRUE(c_.Recv().ok);
+    wire::Header g;
+    g.op = Op::kGet;
+    g.length = wire::kToEnd;
+    auto r = c_.Call(g, "o/k");
+    // Not ASSERT_EQ: a failure would print the 1 MiB value.
+    ASSERT_TRUE(r.payload.at(0) == "small") << "round " << round << ": the batched SET "
+                                            << "was overtaken by the earlier 1 MiB SET";
+  }
+}
+
 TEST(WorkerProcessTest, NoSpaceNamesTheLimitAndKeepsData) {
   WorkerProcess w(
       {"--max-memory", "2MiB", "--node-id", "w1", "--compression-level", "0"});

@@ -47,7 +47,14 @@ void SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames) {
 }
 
 zmq::message_t ToMessage(Frame& f) {
-  if (!f.slice.owner) return zmq::message_t(f.bytes.data(), f.bytes.size());
+  if (!f.slice.owner) {
+    if (f.bytes.size() < kCopyBelow)
+      return zmq::message_t(f.bytes.data(), f.bytes.size());
+    auto* hold = new std::string(std::move(f.bytes));
+    return zmq::message_t(
+        hold->data(), hold->size(),
+        [](void*, void* hint) { delete static_cast<std::string*>(hint); }, hold);
+  }
   if (f.slice.size < kCopyBelow) return zmq::message_t(f.slice.data, f.slice.size);
   auto* hold = new std::shared_ptr<const void>(std::move(f.slice.owner));
   return zmq::message_t(
@@ -162,6 +169,21 @@ void Server::Stop() {
 
 namespace {
 
+// The handler lanes of the ids in a BATCH request (none when it does not
+// decode: it is then answered with an error, touching no id).
+void BatchLanes(std::vector<zmq::message_t>& msg, size_t n, std::vector<size_t>& lanes) {
+  lanes.clear();
+  std::vector<std::string_view> views;
+  for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
+  auto req = wire::DecodeRequest(views);
+  if (!req.ok()) return;
+  auto items = wire::DecodeBatchBody(req->payload[0], req->header.aux);
+  if (!items.ok()) return;
+  for (const auto& item : *items) {
+    if (item.size() >= 2) lanes.push_back(std::hash<std::string_view>()(item[1]) % n);
+  }
+}
+
 // Replies kProtocol from the I/O thread to a request whose header did not
 // decode; needs at least a routing id and a 48-byte header frame.
 void ReplyMalformed(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
@@ -190,6 +212,20 @@ void Server::IoLoop() {
   const size_t n = to_handlers_.size();
   std::vector<int64_t> lane_in_flight(n, 0);  // dispatched, reply not yet routed
   std::vector<zmq::pollitem_t> items(n + 1);
+  // A BATCH is served here once the lanes of all its ids are idle; until
+  // then it is held and the ROUTER is not read, so nothing overtakes it.
+  std::vector<zmq::message_t> held;
+  std::vector<size_t> held_lanes;
+  auto idle = [&](const std::vector<size_t>& lanes) {
+    for (size_t l : lanes)
+      if (lane_in_flight[l] != 0) return false;
+    return true;
+  };
+  auto serve_here = [&](std::vector<zmq::message_t>& m) {
+    Serve(m, views, reply);
+    SendAll(*router_, reply);
+    counters_->in_flight.fetch_sub(1);
+  };
   try {
     for (;;) {
       auto now = Clock::now();
@@ -199,7 +235,7 @@ void Server::IoLoop() {
       }
       int64_t in_flight = counters_->in_flight.load();
       if (stopping && (in_flight == 0 || now > deadline)) break;
-      bool accept = !stopping && in_flight < kMaxInFlight;
+      bool accept = !stopping && in_flight < kMaxInFlight && held.empty();
       for (size_t i = 0; i < n; ++i) {
         items[i] = {from_handlers_[i]->handle(), 0, ZMQ_POLLIN, 0};
       }
@@ -213,6 +249,11 @@ void Server::IoLoop() {
           --lane_in_flight[i];
           counters_->in_flight.fetch_sub(1);
         }
+      }
+      if (!held.empty() && idle(held_lanes)) {
+        serve_here(held);
+        held.clear();
+        accept = !stopping && counters_->in_flight.load() < kMaxInFlight;
       }
       for (int k = 0; k < 256 && accept; ++k) {
         if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
@@ -229,6 +270,16 @@ void Server::IoLoop() {
           counters_->malformed.fetch_add(1);
           ReplyMalformed(*router_, msg, h.status());
           continue;
+        }
+        if (h->op == wire::Op::kBatch) {
+          counters_->in_flight.fetch_add(1);
+          BatchLanes(msg, n, held_lanes);
+          if (idle(held_lanes)) {
+            serve_here(msg);
+            continue;
+          }
+          held = std::move(msg);
+          break;
         }
         bool by_handle = h->op == wire::Op::kUploadData ||
                          h->op == wire::Op::kUploadCommit ||

@@ -9,7 +9,10 @@
 // of at most 64 KiB, a SET/APPEND of at most 64 KiB) are served on the I/O
 // thread itself when nothing is in flight on their lane (the I/O thread
 // counts each lane's dispatched requests and their replies), so they skip
-// two thread hand-overs and still apply in arrival order.
+// two thread hand-overs and still apply in arrival order. A BATCH (bounded
+// small items) is always served on the I/O thread, once every lane its ids
+// hash to is idle; while it waits the ROUTER is not read, so no later request
+// overtakes it and none of its items overtakes an earlier request.
 // At most kMaxInFlight requests are dispatched at once; past that the I/O
 // thread stops reading the ROUTER (TCP back-pressure), bounding memory.
 //

@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include <algorithm>
 #include <thread>
 
 namespace shovel::worker {
@@ -100,6 +101,8 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
     case wire::Op::kTransfer:
       return Error(h, Status::Protocol("TRANSFER is reserved and not served by "
                                        "this worker version"));
+    case wire::Op::kBatch:
+      return Batch(req);
     default:
       return Meta(req);
   }
@@ -110,6 +113,7 @@ bool Service::Cheap(const wire::Request& req) {
     case wire::Op::kPing:
     case wire::Op::kStat:
     case wire::Op::kCreate:
+    case wire::Op::kBatch:
       return true;
     case wire::Op::kSet:
     case wire::Op::kAppend:
@@ -124,9 +128,59 @@ bool Service::Cheap(const wire::Request& req) {
   }
 }
 
-ServiceReply Service::Get(const wire::Request& req) {
+ServiceReply Service::Batch(const wire::Request& req) {
   const wire::Header& h = req.header;
-  auto r = store_->Read(req.id, h.offset, h.length, kMaxReplyBytes);
+  auto items = wire::DecodeBatchBody(req.payload[0], h.aux);
+  if (!items.ok()) return Error(h, items.status());
+  wire::BatchWriter out;
+  std::vector<std::string_view> views;
+  for (const wire::Frames& frames : *items) {
+    ServiceReply rep;
+    auto item = wire::DecodeBatchItem(frames);
+    if (!item.ok()) {
+      counters_->malformed.fetch_add(1);
+      auto ih = wire::DecodeHeader(frames.empty() ? std::string_view() : frames[0]);
+      rep = Error(ih.ok() ? *ih : wire::Header(), item.status());
+    } else {
+      rep = BatchItem(*item);
+    }
+    views.clear();
+    for (const Frame& f : rep.payload) {
+      views.push_back(f.slice.owner ? std::string_view(f.slice.data, f.slice.size)
+                                    : std::string_view(f.bytes));
+    }
+    out.AddReply(rep.header, views);
+  }
+  ServiceReply reply = Ok(h);
+  reply.header.aux = out.count();
+  reply.payload.push_back({out.Take(), {}});
+  return reply;
+}
+
+ServiceReply Service::BatchItem(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  bool redirects =
+      !(h.flags & wire::kFlagNoRedirect) && store_->FindPointer(req.id).has_value();
+  if (h.op != wire::Op::kGet || redirects) return Handle(req);
+  // A GET item carries at most kMaxBatchItemBytes; for a larger range it
+  // answers with no bytes and kFlagMore (without decompressing anything).
+  auto size = store_->Read(req.id, 0, 0, 0);
+  if (!size.ok()) return Error(h, size.status());
+  uint64_t start = std::min(h.offset, size->size);
+  uint64_t want = std::min(h.length, size->size - start);
+  if (want <= wire::kMaxBatchItemBytes) return Get(req, wire::kMaxBatchItemBytes);
+  ServiceReply out = Ok(h);
+  out.header.offset = start;
+  out.header.length = size->size;
+  out.header.version_no = size->version;
+  out.header.flags |= wire::kFlagMore;
+  out.payload.push_back({});
+  return out;
+}
+
+ServiceReply Service::Get(const wire::Request& req, uint64_t max_bytes) {
+  const wire::Header& h = req.header;
+  auto r = store_->Read(req.id, h.offset, h.length, max_bytes);
   if (!r.ok()) return Error(h, r.status());
   ServiceReply out = Ok(h);
   out.header.offset = r->offset;

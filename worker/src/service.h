@@ -45,7 +45,8 @@ class Service {
                       std::shared_ptr<const void> keep = nullptr);
   // True when `req` is small and cheap enough to serve on the I/O thread:
   // PING, STAT, CREATE, SET/APPEND of at most kCheapBytes, GET of a blob of
-  // at most kCheapBytes (or a missing one). Looks the id up, never blocks.
+  // at most kCheapBytes (or a missing one), BATCH (its items are bounded:
+  // see wire::DecodeBatchItem and Batch). Looks the id up, never blocks.
   bool Cheap(const wire::Request& req);
   static constexpr uint64_t kCheapBytes = 64 << 10;
   // An error reply to a request whose header decoded.
@@ -54,11 +55,16 @@ class Service {
   const std::string& endpoint() const { return endpoint_; }
 
  private:
-  ServiceReply Get(const wire::Request& req);
+  ServiceReply Get(const wire::Request& req, uint64_t max_bytes = kMaxReplyBytes);
   ServiceReply Write(const wire::Request& req, std::shared_ptr<const void> keep);
   ServiceReply Upload(const wire::Request& req);
   ServiceReply Meta(const wire::Request& req);
   ServiceReply List(const wire::Request& req);
+  // BATCH: every item served in order, one reply each (DecodeBatchItem's
+  // errors become that item's error reply); a body that does not split into
+  // its items is one error reply.
+  ServiceReply Batch(const wire::Request& req);
+  ServiceReply BatchItem(const wire::Request& item);
 
   Store* store_;
   ServiceCounters* counters_;

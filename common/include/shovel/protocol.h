@@ -28,9 +28,11 @@ inline constexpr size_t kHeaderSize = 48;
 inline constexpr uint64_t kToEnd = UINT64_MAX;  // GET length: to the end
 
 // Limits a decoder enforces (a peer that exceeds them gets kProtocol).
-inline constexpr size_t kMaxFrames = 1026;               // header+id+1024
-inline constexpr size_t kMaxMessageBytes = 64ull << 20;  // one message
-inline constexpr size_t kMaxListEntries = 10000;         // one LIST page
+inline constexpr size_t kMaxFrames = 1026;                // header+id+1024
+inline constexpr size_t kMaxMessageBytes = 64ull << 20;   // one message
+inline constexpr size_t kMaxListEntries = 10000;          // one LIST page
+inline constexpr size_t kMaxBatchItems = 1024;            // sub-requests of a BATCH
+inline constexpr uint64_t kMaxBatchItemBytes = 64 << 10;  // SET/APPEND item, GET reply
 
 enum class Op : uint8_t {
   kPing = 0,          // -> payload[0] = node id
@@ -50,8 +52,9 @@ enum class Op : uint8_t {
   kRename = 14,       // id = from, payload[0] = to (both on this worker)
   kPutPointer = 15,   // id, payload[0] = endpoint, payload[1] = node id
   kTransfer = 16,     // reserved: worker-to-worker hand-over (replication issue)
+  kBatch = 17,        // aux = count, payload[0] = batch body -> replies, one each
 };
-inline constexpr uint8_t kMaxOp = 16;
+inline constexpr uint8_t kMaxOp = 17;
 
 std::string_view OpName(Op op);
 
@@ -113,6 +116,48 @@ Status ReplyStatus(const Reply& r);
 
 // Builds the header of a reply to `req` with the given status.
 Header ReplyHeader(const Header& req, Code status);
+
+// ---- BATCH -----------------------------------------------------------------
+//
+// A BATCH request carries up to kMaxBatchItems small requests in one message
+// (empty id frame, aux = count, payload[0] = body); its reply carries one
+// reply per item, in item order (aux = count, payload[0] = body). A body is,
+// for each item, a u32 frame count then each frame as (u32 length, bytes):
+// a request item's frames are [header][id][payload...] as in a message of its
+// own, a reply item's are [header][payload...].
+
+// Frames of one item; views into the body (decode) or the caller's data.
+using Frames = std::vector<std::string_view>;
+
+// Appends items to a batch body.
+class BatchWriter {
+ public:
+  // One request item: `h` (request_id is the caller's to choose), id, payload.
+  void AddRequest(const Header& h, std::string_view id,
+                  const std::vector<std::string_view>& payload);
+  // One reply item.
+  void AddReply(const Header& h, const std::vector<std::string_view>& payload);
+  size_t count() const { return count_; }
+  size_t bytes() const { return body_.size(); }
+  std::string Take() { return std::move(body_); }
+
+ private:
+  void Add(const Header& h, const std::string_view* id,
+           const std::vector<std::string_view>& payload);
+  void Frame(std::string_view f);
+  std::string body_;
+  size_t count_ = 0;
+};
+
+// Splits a body into exactly `count` items (count <= kMaxBatchItems); a
+// forged length or count is kProtocol, never an allocation past the body's
+// size. Items are not validated here.
+Result<std::vector<Frames>> DecodeBatchBody(std::string_view body, uint64_t count);
+// Validates one request item: DecodeRequest's checks, plus: the op may be
+// batched (PING, SET, APPEND, GET, DELETE, STAT, SET_ATTRS, CREATE,
+// PUT_POINTER) and a SET/APPEND carries at most kMaxBatchItemBytes.
+Result<Request> DecodeBatchItem(const Frames& frames);
+bool BatchableOp(Op op);
 
 // ---- Bodies -----------------------------------------------------------------
 
