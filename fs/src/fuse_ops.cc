@@ -81,6 +81,7 @@ void SetOpenFlags(const OpenReply& o, fuse_file_info* fi) {
   fi->fh = o.fh;
   fi->keep_cache = o.keep_cache;
   fi->direct_io = o.direct_io;
+  fi->noflush = o.no_flush;
 }
 
 void OnInit(void* userdata, fuse_conn_info* conn) {

@@ -43,6 +43,30 @@ Result<Attr> Vfs::DirAttr(const std::string& path) {
   return DefaultAttr(true, options_.owner, NowNs());
 }
 
+Result<Attr> Vfs::RecentDirAttr(const std::string& path) {
+  constexpr size_t kMaxDirHints = 1024;
+  const uint64_t epoch = dir_epoch_.load();
+  const int64_t now = NowNs();
+  {
+    std::lock_guard lock(hints_mu_);
+    auto it = dir_attrs_.find(path);
+    if (it != dir_attrs_.end() && it->second.epoch == epoch &&
+        now - it->second.taken_ns < options_.hint_max_age_ns) {
+      return it->second.attr;
+    }
+  }
+  SHOVEL_ASSIGN_OR_RETURN(Attr attr, DirAttr(path));
+  std::lock_guard lock(hints_mu_);
+  if (dir_attrs_.size() >= kMaxDirHints) {
+    std::erase_if(dir_attrs_, [&](const auto& kv) {
+      return kv.second.epoch != epoch ||
+             now - kv.second.taken_ns >= options_.hint_max_age_ns;
+    });
+  }
+  if (dir_attrs_.size() < kMaxDirHints) dir_attrs_[path] = DirAttrHint{attr, now, epoch};
+  return attr;
+}
+
 Status Vfs::EnsureMarker(const std::string& dir) {
   std::string marker = MarkerId(dir);
   SHOVEL_ASSIGN_OR_RETURN(bool exists, client_->Exists(marker));
@@ -127,7 +151,7 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
   Attr attr;
   if (info.is_dir) {
-    SHOVEL_ASSIGN_OR_RETURN(attr, DirAttr(info.path));
+    SHOVEL_ASSIGN_OR_RETURN(attr, RecentDirAttr(info.path));
   } else if (auto h = PendingHandle(ino); h && h->PendingView()) {
     auto view = h->PendingView();
     attr = DefaultAttr(false, options_.owner, NowNs());
@@ -159,6 +183,7 @@ Result<Attr> Vfs::SetAttr(uint64_t ino, std::optional<uint64_t> fh,
 Status Vfs::ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                          const StoredChange& change) {
   if (info.is_dir) {
+    DirChange changing(this);
     SHOVEL_RETURN_IF_ERROR(EnsureMarker(info.path));
     return client_->SetAttrs(MarkerId(info.path), change.set, change.drop);
   }
@@ -179,6 +204,7 @@ Result<Attr> Vfs::MkDir(uint64_t parent, std::string_view name, uint32_t perm,
   }
   if (!existing.status().IsNotFound()) return existing.status();
   std::string marker = MarkerId(id);
+  DirChange changing(this);
   SHOVEL_RETURN_IF_ERROR(client_->Set(marker, "").status());
   AttrChange change;
   change.perm = perm;
@@ -205,6 +231,7 @@ Status Vfs::RmDir(uint64_t parent, std::string_view name) {
       return MakeFsError(FsError::kNotEmpty, "'" + id + "' holds '" + entry + "'");
     }
   }
+  DirChange changing(this);
   Status s = client_->Delete(MarkerId(id));
   if (s.IsNotFound()) {
     SHOVEL_ASSIGN_OR_RETURN(bool is_file, client_->Exists(id));
@@ -219,6 +246,7 @@ Status Vfs::RmDir(uint64_t parent, std::string_view name) {
 Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
+  DirChange changing(this);  // the last id under a directory without a marker ends it
   SHOVEL_RETURN_IF_ERROR(client_->Delete(id));
   inodes_.Detach(id);
   return Status::Ok();
@@ -240,6 +268,7 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
     SHOVEL_ASSIGN_OR_RETURN(bool exists, client_->Exists(to));
     if (exists) return MakeFsError(FsError::kExists, "'" + to + "'");
   }
+  DirChange changing(this);
   SHOVEL_RETURN_IF_ERROR(client_->Rename(from, to));
   inodes_.Move(from, to);
   if (ino) {

@@ -10,7 +10,6 @@
 namespace shovel::fs {
 namespace {
 
-constexpr int64_t kHintMaxAgeNs = 10'000'000;  // 10 ms: the same open(2)
 // First bytes fetched by a read-only open without a fresh Stat: a whole small
 // file, or the start of a large one. Less when the page cache probably holds
 // the file (the bytes are then not needed).
@@ -60,7 +59,7 @@ std::optional<BlobStat> Vfs::FreshHint(uint64_t ino, const std::string& id) {
   if (it == hints_.end()) return std::nullopt;
   StatHint hint = std::move(it->second);
   hints_.erase(it);
-  if (NowNs() - hint.taken_ns < kHintMaxAgeNs && hint.stat.id == id) {
+  if (NowNs() - hint.taken_ns < options_.hint_max_age_ns && hint.stat.id == id) {
     return std::move(hint.stat);
   }
   return std::nullopt;
@@ -73,7 +72,7 @@ Result<BlobStat> Vfs::StatForOpen(uint64_t ino, const std::string& id) {
     if (it != hints_.end()) {
       StatHint hint = std::move(it->second);
       hints_.erase(it);
-      if (NowNs() - hint.taken_ns < kHintMaxAgeNs && hint.stat.id == id) {
+      if (NowNs() - hint.taken_ns < options_.hint_max_age_ns && hint.stat.id == id) {
         return std::move(hint.stat);
       }
     }
@@ -160,6 +159,10 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
   }
   reply.keep_cache = info.cached_version != 0 && info.cached_version == base.version;
   reply.attrs_stale = !reply.keep_cache;
+  // A read-only handle has nothing to commit: attribute changes through it
+  // (fchmod...) are stored at once (FileHandle::ChangeAttrs), so close(2)
+  // needs no FLUSH.
+  reply.no_flush = true;
   inodes_.SetCachedVersion(ino, base.version);
   auto handle = std::make_shared<FileHandle>(client_, info.path, FileHandle::Mode::kRead,
                                              std::move(base), options_.limits, &pool_);

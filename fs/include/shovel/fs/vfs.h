@@ -17,6 +17,10 @@
 // file this mount wrote whole (create or O_TRUNC, one sequential stream)
 // keeps the page cache its writes filled, under the committed version.
 // Lookup asks Client::StatName: file, directory or missing in one round trip.
+// The kernel drops a directory's attributes after every create or unlink in
+// it and asks again (GETATTR) at the next path walk; those answers are
+// reused for VfsOptions::hint_max_age_ns while no directory changed through this mount,
+// so a stream of creates in one directory does not pay a round trip each.
 //
 // Thread-safety: every method is thread-safe. Locks (never held across a
 // Client call): handles_mu_, then the FileHandle's own mutex is taken only
@@ -24,6 +28,7 @@
 // InodeTable has its own leaf lock. The Client must outlive the Vfs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,6 +52,9 @@ struct VfsOptions {
   HandleLimits limits;
   // Warnings a user should see (a refused xattr, a failed close-time commit).
   std::function<void(std::string_view)> log;
+  // How long the answer of one round trip serves the requests right after
+  // it: the open(2) after its lookup, a directory's GETATTRs (see above).
+  int64_t hint_max_age_ns = 10'000'000;  // 10 ms
 };
 
 struct OpenReply {
@@ -54,6 +62,9 @@ struct OpenReply {
   bool keep_cache = false;   // page cache still holds this version
   bool direct_io = false;    // O_APPEND: bypass the page cache
   bool attrs_stale = false;  // kernel attributes may be old: invalidate them
+  // Nothing to commit at close (a read-only open): the kernel need not send
+  // FLUSH (FOPEN_NOFLUSH), saving a request per close(2).
+  bool no_flush = false;
 };
 
 struct DirEntry {
@@ -132,11 +143,30 @@ class Vfs {
     BlobStat stat;
     int64_t taken_ns = 0;
   };
+  struct DirAttrHint {
+    Attr attr;
+    int64_t taken_ns = 0;
+    uint64_t epoch = 0;  // dir_epoch_ when the round trip started
+  };
 
   Result<InodeInfo> Node(uint64_t ino) const;
   Result<InodeInfo> DirNode(uint64_t ino) const;
   // Attributes of directory `path` from its marker; NotFound if it is gone.
   Result<Attr> DirAttr(const std::string& path);
+  // DirAttr, or its answer of less than hint_max_age_ns ago if no directory
+  // changed through this mount since (GetAttr of directories).
+  Result<Attr> RecentDirAttr(const std::string& path);
+  // Made before a change that may touch a directory (mkdir, rmdir, unlink,
+  // rename, chmod or xattrs of a directory); when it goes out of scope,
+  // after the change (even a failed one), no directory answer taken before
+  // is used again.
+  struct DirChange {
+    explicit DirChange(Vfs* v) : vfs(v) {}
+    ~DirChange() { vfs->dir_epoch_.fetch_add(1); }
+    DirChange(const DirChange&) = delete;
+    DirChange& operator=(const DirChange&) = delete;
+    Vfs* vfs;
+  };
   Status EnsureMarker(const std::string& dir);
   Status ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                       const StoredChange& change);
@@ -165,8 +195,10 @@ class Vfs {
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
   uint64_t next_dir_ = 1;
 
-  mutable std::mutex hints_mu_;  // guards hints_
+  mutable std::mutex hints_mu_;  // guards hints_, dir_attrs_
   std::unordered_map<uint64_t, StatHint> hints_;
+  std::unordered_map<std::string, DirAttrHint> dir_attrs_;
+  std::atomic<uint64_t> dir_epoch_{0};
 };
 
 }  // namespace shovel::fs
