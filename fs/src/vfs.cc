@@ -144,6 +144,7 @@ void Vfs::Forget(uint64_t ino, uint64_t nlookup) {
   if (!inodes_.Get(ino)) {
     std::lock_guard lock(hints_mu_);
     hints_.erase(ino);
+    attr_hints_.erase(ino);
   }
 }
 
@@ -157,6 +158,8 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
     attr = DefaultAttr(false, options_.owner, NowNs());
     attr.size = view->size;
     ApplyStoredAttrs(view->attrs, &attr);
+  } else if (std::optional<BlobStat> opened = OpenedStat(ino, info.path)) {
+    attr = AttrFromStat(*opened, false, options_.owner);
   } else {
     SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
     attr = AttrFromStat(st, false, options_.owner);
@@ -187,6 +190,7 @@ Status Vfs::ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint
     SHOVEL_RETURN_IF_ERROR(EnsureMarker(info.path));
     return client_->SetAttrs(MarkerId(info.path), change.set, change.drop);
   }
+  FileChange changing(this);
   std::shared_ptr<FileHandle> h = fh ? Handle(*fh) : nullptr;
   if (h == nullptr) h = PendingHandle(ino);
   if (h != nullptr) return h->ChangeAttrs(change);

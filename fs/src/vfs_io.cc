@@ -10,11 +10,9 @@
 namespace shovel::fs {
 namespace {
 
-// First bytes fetched by a read-only open without a fresh Stat: a whole small
-// file, or the start of a large one. Less when the page cache probably holds
-// the file (the bytes are then not needed).
+// First bytes fetched by a read-only open without a fresh Stat and without a
+// page cache to keep: a whole small file, or the start of a large one.
 constexpr uint64_t kOpenFetch = 1ull << 20;
-constexpr uint64_t kOpenFetchCached = 64ull << 10;
 
 BaseState BaseFrom(const BlobStat& st) {
   return BaseState{true, st.size, st.version, st.attrs};
@@ -60,6 +58,19 @@ std::optional<BlobStat> Vfs::FreshHint(uint64_t ino, const std::string& id) {
   StatHint hint = std::move(it->second);
   hints_.erase(it);
   if (NowNs() - hint.taken_ns < options_.hint_max_age_ns && hint.stat.id == id) {
+    return std::move(hint.stat);
+  }
+  return std::nullopt;
+}
+
+std::optional<BlobStat> Vfs::OpenedStat(uint64_t ino, const std::string& id) {
+  std::lock_guard lock(hints_mu_);
+  auto it = attr_hints_.find(ino);
+  if (it == attr_hints_.end()) return std::nullopt;
+  StatHint hint = std::move(it->second);
+  attr_hints_.erase(it);
+  if (NowNs() - hint.taken_ns < options_.hint_max_age_ns && hint.stat.id == id &&
+      hint.epoch == file_epoch_.load()) {
     return std::move(hint.stat);
   }
   return std::nullopt;
@@ -150,11 +161,21 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
   OpenReply reply;
   BaseState base;
   std::optional<VersionedBytes> first;
-  if (std::optional<BlobStat> st = FreshHint(ino, info.path)) {
+  const uint64_t epoch = file_epoch_.load();
+  const int64_t now = NowNs();
+  std::optional<BlobStat> st = FreshHint(ino, info.path);
+  if (!st && info.cached_version != 0) {
+    // The page cache may hold this version: only the check is needed, and
+    // a STAT also answers the GETATTR that follows (reads past the end).
+    SHOVEL_ASSIGN_OR_RETURN(BlobStat fresh, client_->Stat(info.path));
+    st = std::move(fresh);
+  }
+  if (st) {
     base = BaseFrom(*st);
+    std::lock_guard lock(hints_mu_);
+    attr_hints_[ino] = StatHint{*st, now, epoch};
   } else {
-    uint64_t want = info.cached_version != 0 ? kOpenFetchCached : kOpenFetch;
-    SHOVEL_ASSIGN_OR_RETURN(first, client_->GetWithVersion(info.path, 0, want));
+    SHOVEL_ASSIGN_OR_RETURN(first, client_->GetWithVersion(info.path, 0, kOpenFetch));
     base = BaseState{true, first->size, first->version, {}};
   }
   reply.keep_cache = info.cached_version != 0 && info.cached_version == base.version;
@@ -205,6 +226,7 @@ Status Vfs::Flush(uint64_t fh) {
     ino = it->second.ino;
     h = it->second.handle;
   }
+  FileChange changing(this);
   uint64_t before = h->committed_version();
   Status s = h->Flush();
   uint64_t after = h->committed_version();
@@ -235,6 +257,7 @@ Status Vfs::Release(uint64_t fh) {
 
 Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                      uint64_t size) {
+  FileChange changing(this);
   std::shared_ptr<FileHandle> h = fh ? Handle(*fh) : nullptr;
   if (h == nullptr) h = PendingHandle(ino);
   if (h != nullptr && !h->is_append()) return h->Truncate(size);

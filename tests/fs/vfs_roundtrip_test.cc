@@ -109,13 +109,36 @@ TEST_F(VfsRoundTripTest, SmallFileCreateAndReadCalls) {
   EXPECT_EQ(c.stat_names - names, 1u);
   EXPECT_EQ(Stats() - stats, 0u);
   EXPECT_EQ(c.commits + c.sets - commits, 1u);
-  // open+read+close with the name still cached by the kernel: one call.
+  // open+read+close with the name still cached by the kernel: one call,
+  // whose STAT also answers the GETATTR (read past the end) after the open.
   Result<OpenReply> o = vfs_.Open(ino, O_RDONLY);
   ASSERT_TRUE(o.ok());
   EXPECT_TRUE(o->keep_cache);
   EXPECT_TRUE(o->no_flush);
+  EXPECT_EQ(vfs_.GetAttr(ino)->size, 4096u);
   ASSERT_TRUE(vfs_.Release(o->fh).ok());
   EXPECT_EQ(Stats() - stats + c.gets - gets, 1u);
+  // That answer serves one GETATTR only.
+  EXPECT_EQ(vfs_.GetAttr(ino)->size, 4096u);
+  EXPECT_EQ(Stats() - stats + c.gets - gets, 2u);
+}
+
+TEST_F(VfsRoundTripTest, TheOpensStatIsNotUsedAfterAChangeHere) {
+  uint64_t ino = Write(kRootIno, "f", "1234");
+  Result<OpenReply> o = vfs_.Open(ino, O_RDONLY);
+  ASSERT_TRUE(o.ok());
+  AttrChange chmod;
+  chmod.perm = 0600;
+  Result<Attr> changed = vfs_.SetAttr(ino, std::nullopt, chmod);  // ends with a GETATTR
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->perm, 0600u);
+  ASSERT_TRUE(vfs_.Release(o->fh).ok());
+
+  o = vfs_.Open(ino, O_RDONLY);
+  ASSERT_TRUE(o.ok());
+  Write(kRootIno, "f", "123456789");  // committed through this mount
+  EXPECT_EQ(vfs_.GetAttr(ino)->size, 9u);
+  ASSERT_TRUE(vfs_.Release(o->fh).ok());
 }
 
 }  // namespace

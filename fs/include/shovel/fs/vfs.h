@@ -12,8 +12,11 @@
 // that version equals the one the cache was filled from, else the binding
 // drops it and the stale attributes (OpenReply::attrs_stale). A Stat taken by
 // the lookup that starts the same open(2) (< 10 ms old) serves the open;
-// without one, a read-only open fetches the file's first block with its
-// version (one round trip for both the check and a small file's data). A
+// without one, a read-only open of a file whose page cache may be valid
+// asks for its Stat (which also answers the GETATTR the kernel sends next,
+// for reads past the end), and any other read-only open fetches the file's
+// first block with its version (one round trip for both the check and a
+// small file's data). A
 // file this mount wrote whole (create or O_TRUNC, one sequential stream)
 // keeps the page cache its writes filled, under the committed version.
 // Lookup asks Client::StatName: file, directory or missing in one round trip.
@@ -142,6 +145,7 @@ class Vfs {
   struct StatHint {
     BlobStat stat;
     int64_t taken_ns = 0;
+    uint64_t epoch = 0;  // file_epoch_ when the round trip started (attr_hints_)
   };
   struct DirAttrHint {
     Attr attr;
@@ -160,6 +164,15 @@ class Vfs {
   // rename, chmod or xattrs of a directory); when it goes out of scope,
   // after the change (even a failed one), no directory answer taken before
   // is used again.
+  // The same for a change to a file's bytes or attributes (commit, chmod,
+  // truncate, xattrs): no file STAT taken before is used again.
+  struct FileChange {
+    explicit FileChange(Vfs* v) : vfs(v) {}
+    ~FileChange() { vfs->file_epoch_.fetch_add(1); }
+    FileChange(const FileChange&) = delete;
+    FileChange& operator=(const FileChange&) = delete;
+    Vfs* vfs;
+  };
   struct DirChange {
     explicit DirChange(Vfs* v) : vfs(v) {}
     ~DirChange() { vfs->dir_epoch_.fetch_add(1); }
@@ -175,6 +188,9 @@ class Vfs {
   Result<BlobStat> StatForOpen(uint64_t ino, const std::string& id);
   // The lookup's Stat of this open(2), if fresh (taken from hints_).
   std::optional<BlobStat> FreshHint(uint64_t ino, const std::string& id);
+  // The Stat an open of `ino` just made, for the GETATTR that follows it
+  // (taken from attr_hints_), if fresh and no file changed here since.
+  std::optional<BlobStat> OpenedStat(uint64_t ino, const std::string& id);
   Result<OpenReply> OpenForRead(uint64_t ino, const InodeInfo& info);
   uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle);
   std::shared_ptr<FileHandle> Handle(uint64_t fh) const;
@@ -195,8 +211,10 @@ class Vfs {
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
   uint64_t next_dir_ = 1;
 
-  mutable std::mutex hints_mu_;  // guards hints_, dir_attrs_
+  mutable std::mutex hints_mu_;  // guards hints_, attr_hints_, dir_attrs_
   std::unordered_map<uint64_t, StatHint> hints_;
+  std::unordered_map<uint64_t, StatHint> attr_hints_;
+  std::atomic<uint64_t> file_epoch_{0};
   std::unordered_map<std::string, DirAttrHint> dir_attrs_;
   std::atomic<uint64_t> dir_epoch_{0};
 };
