@@ -186,11 +186,11 @@ Result<Attr> Vfs::SetAttr(uint64_t ino, std::optional<uint64_t> fh,
 Status Vfs::ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                          const StoredChange& change) {
   if (info.is_dir) {
-    DirChange changing(this);
+    Changing changing(dir_epoch_);
     SHOVEL_RETURN_IF_ERROR(EnsureMarker(info.path));
     return client_->SetAttrs(MarkerId(info.path), change.set, change.drop);
   }
-  FileChange changing(this);
+  Changing changing(file_epoch_);
   std::shared_ptr<FileHandle> h = fh ? Handle(*fh) : nullptr;
   if (h == nullptr) h = PendingHandle(ino);
   if (h != nullptr) return h->ChangeAttrs(change);
@@ -208,7 +208,7 @@ Result<Attr> Vfs::MkDir(uint64_t parent, std::string_view name, uint32_t perm,
   }
   if (!existing.status().IsNotFound()) return existing.status();
   std::string marker = MarkerId(id);
-  DirChange changing(this);
+  Changing changing(dir_epoch_);
   SHOVEL_RETURN_IF_ERROR(client_->Set(marker, "").status());
   AttrChange change;
   change.perm = perm;
@@ -235,7 +235,7 @@ Status Vfs::RmDir(uint64_t parent, std::string_view name) {
       return MakeFsError(FsError::kNotEmpty, "'" + id + "' holds '" + entry + "'");
     }
   }
-  DirChange changing(this);
+  Changing changing(dir_epoch_);
   Status s = client_->Delete(MarkerId(id));
   if (s.IsNotFound()) {
     SHOVEL_ASSIGN_OR_RETURN(bool is_file, client_->Exists(id));
@@ -250,7 +250,8 @@ Status Vfs::RmDir(uint64_t parent, std::string_view name) {
 Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
-  DirChange changing(this);  // the last id under a directory without a marker ends it
+  Changing changing(
+      dir_epoch_);  // the last id under a directory without a marker ends it
   SHOVEL_RETURN_IF_ERROR(client_->Delete(id));
   inodes_.Detach(id);
   return Status::Ok();
@@ -272,7 +273,7 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
     SHOVEL_ASSIGN_OR_RETURN(bool exists, client_->Exists(to));
     if (exists) return MakeFsError(FsError::kExists, "'" + to + "'");
   }
-  DirChange changing(this);
+  Changing changing(dir_epoch_);
   SHOVEL_RETURN_IF_ERROR(client_->Rename(from, to));
   inodes_.Move(from, to);
   if (ino) {

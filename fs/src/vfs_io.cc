@@ -51,43 +51,23 @@ std::shared_ptr<FileHandle> Vfs::PendingHandle(uint64_t ino) const {
   return nullptr;
 }
 
-std::optional<BlobStat> Vfs::FreshHint(uint64_t ino, const std::string& id) {
+std::optional<BlobStat> Vfs::TakeHint(std::unordered_map<uint64_t, StatHint>& from,
+                                      uint64_t ino, const std::string& id,
+                                      std::optional<uint64_t> epoch) {
   std::lock_guard lock(hints_mu_);
-  auto it = hints_.find(ino);
-  if (it == hints_.end()) return std::nullopt;
+  auto it = from.find(ino);
+  if (it == from.end()) return std::nullopt;
   StatHint hint = std::move(it->second);
-  hints_.erase(it);
-  if (NowNs() - hint.taken_ns < options_.hint_max_age_ns && hint.stat.id == id) {
-    return std::move(hint.stat);
-  }
-  return std::nullopt;
-}
-
-std::optional<BlobStat> Vfs::OpenedStat(uint64_t ino, const std::string& id) {
-  std::lock_guard lock(hints_mu_);
-  auto it = attr_hints_.find(ino);
-  if (it == attr_hints_.end()) return std::nullopt;
-  StatHint hint = std::move(it->second);
-  attr_hints_.erase(it);
+  from.erase(it);
   if (NowNs() - hint.taken_ns < options_.hint_max_age_ns && hint.stat.id == id &&
-      hint.epoch == file_epoch_.load()) {
+      (!epoch || hint.epoch == *epoch)) {
     return std::move(hint.stat);
   }
   return std::nullopt;
 }
 
 Result<BlobStat> Vfs::StatForOpen(uint64_t ino, const std::string& id) {
-  {
-    std::lock_guard lock(hints_mu_);
-    auto it = hints_.find(ino);
-    if (it != hints_.end()) {
-      StatHint hint = std::move(it->second);
-      hints_.erase(it);
-      if (NowNs() - hint.taken_ns < options_.hint_max_age_ns && hint.stat.id == id) {
-        return std::move(hint.stat);
-      }
-    }
-  }
+  if (std::optional<BlobStat> hint = FreshHint(ino, id)) return *std::move(hint);
   return client_->Stat(id);
 }
 
@@ -226,7 +206,7 @@ Status Vfs::Flush(uint64_t fh) {
     ino = it->second.ino;
     h = it->second.handle;
   }
-  FileChange changing(this);
+  Changing changing(file_epoch_);
   uint64_t before = h->committed_version();
   Status s = h->Flush();
   uint64_t after = h->committed_version();
@@ -257,7 +237,7 @@ Status Vfs::Release(uint64_t fh) {
 
 Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                      uint64_t size) {
-  FileChange changing(this);
+  Changing changing(file_epoch_);
   std::shared_ptr<FileHandle> h = fh ? Handle(*fh) : nullptr;
   if (h == nullptr) h = PendingHandle(ino);
   if (h != nullptr && !h->is_append()) return h->Truncate(size);

@@ -160,25 +160,18 @@ class Vfs {
   // DirAttr, or its answer of less than hint_max_age_ns ago if no directory
   // changed through this mount since (GetAttr of directories).
   Result<Attr> RecentDirAttr(const std::string& path);
-  // Made before a change that may touch a directory (mkdir, rmdir, unlink,
-  // rename, chmod or xattrs of a directory); when it goes out of scope,
-  // after the change (even a failed one), no directory answer taken before
-  // is used again.
-  // The same for a change to a file's bytes or attributes (commit, chmod,
-  // truncate, xattrs): no file STAT taken before is used again.
-  struct FileChange {
-    explicit FileChange(Vfs* v) : vfs(v) {}
-    ~FileChange() { vfs->file_epoch_.fetch_add(1); }
-    FileChange(const FileChange&) = delete;
-    FileChange& operator=(const FileChange&) = delete;
-    Vfs* vfs;
-  };
-  struct DirChange {
-    explicit DirChange(Vfs* v) : vfs(v) {}
-    ~DirChange() { vfs->dir_epoch_.fetch_add(1); }
-    DirChange(const DirChange&) = delete;
-    DirChange& operator=(const DirChange&) = delete;
-    Vfs* vfs;
+  // Made before a change through this mount; when it goes out of scope,
+  // after the change (even a failed one), it moves `epoch` on, so no answer
+  // taken before is used again. dir_epoch_: a change that may touch a
+  // directory (mkdir, rmdir, unlink, rename, chmod or xattrs of a directory).
+  // file_epoch_: a change to a file's bytes or attributes (commit, chmod,
+  // truncate, xattrs).
+  struct Changing {
+    explicit Changing(std::atomic<uint64_t>& e) : epoch(e) {}
+    ~Changing() { epoch.fetch_add(1); }
+    Changing(const Changing&) = delete;
+    Changing& operator=(const Changing&) = delete;
+    std::atomic<uint64_t>& epoch;
   };
   Status EnsureMarker(const std::string& dir);
   Status ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
@@ -186,11 +179,20 @@ class Vfs {
   Status Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                   uint64_t size);
   Result<BlobStat> StatForOpen(uint64_t ino, const std::string& id);
+  // Takes `ino`'s hint out of `from`: its Stat if fresh, of `id`, and (when
+  // `epoch` is set) taken at that epoch.
+  std::optional<BlobStat> TakeHint(std::unordered_map<uint64_t, StatHint>& from,
+                                   uint64_t ino, const std::string& id,
+                                   std::optional<uint64_t> epoch);
   // The lookup's Stat of this open(2), if fresh (taken from hints_).
-  std::optional<BlobStat> FreshHint(uint64_t ino, const std::string& id);
+  std::optional<BlobStat> FreshHint(uint64_t ino, const std::string& id) {
+    return TakeHint(hints_, ino, id, std::nullopt);
+  }
   // The Stat an open of `ino` just made, for the GETATTR that follows it
   // (taken from attr_hints_), if fresh and no file changed here since.
-  std::optional<BlobStat> OpenedStat(uint64_t ino, const std::string& id);
+  std::optional<BlobStat> OpenedStat(uint64_t ino, const std::string& id) {
+    return TakeHint(attr_hints_, ino, id, file_epoch_.load());
+  }
   Result<OpenReply> OpenForRead(uint64_t ino, const InodeInfo& info);
   uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle);
   std::shared_ptr<FileHandle> Handle(uint64_t fh) const;
