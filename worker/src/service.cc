@@ -159,9 +159,9 @@ ServiceReply Service::Batch(const wire::Request& req) {
 
 ServiceReply Service::BatchItem(const wire::Request& req) {
   const wire::Header& h = req.header;
-  bool redirects =
-      !(h.flags & wire::kFlagNoRedirect) && store_->FindPointer(req.id).has_value();
-  if (h.op != wire::Op::kGet || redirects) return Handle(req);
+  if (h.op != wire::Op::kGet) return Handle(req);
+  if (!(h.flags & wire::kFlagNoRedirect) && store_->FindPointer(req.id))
+    return Handle(req);
   // A GET item carries at most kMaxBatchItemBytes; for a larger range it
   // answers with no bytes and kFlagMore (without decompressing anything).
   auto size = store_->Read(req.id, 0, 0, 0);

@@ -84,9 +84,13 @@ void Store::InsertLocked(Shard& s, std::string_view id, BlobPtr blob) {
     pinned_bytes_.fetch_sub(e.blob->charged);
   }
   if (blob->pinned) pinned_bytes_.fetch_add(blob->charged);
-  if (e.in_lru) s.lru.erase(e.lru);
-  e.in_lru = !blob->pinned;
-  if (e.in_lru) e.lru = s.lru.insert(s.lru.begin(), &*it);
+  if (e.in_lru && !blob->pinned) {
+    s.lru.splice(s.lru.begin(), s.lru, e.lru);  // no list node freed and made again
+  } else {
+    if (e.in_lru) s.lru.erase(e.lru);
+    e.in_lru = !blob->pinned;
+    if (e.in_lru) e.lru = s.lru.insert(s.lru.begin(), &*it);
+  }
   e.blob = std::move(blob);
 }
 
@@ -186,7 +190,8 @@ Result<WriteResult> Store::Set(std::string_view id, std::string_view data,
                                const WriteOptions& opt,
                                std::shared_ptr<const void> keep) {
   // Fail early and cheaply on a version mismatch (checked again at commit).
-  SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));
+  if (opt.if_version)
+    SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));
   Chunked piece = Split(data, keep);
   return Commit(id, opt, /*append=*/false, piece, 0);
 }
