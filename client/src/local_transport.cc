@@ -36,6 +36,12 @@ class LocalTransport : public Transport {
 
   void SendMany(const RequestBatch& requests,
                 std::vector<ResponseCallback> done) override {
+    bool any_local = false;
+    for (const auto& r : requests) any_local = any_local || Find(r.first) != nullptr;
+    if (!any_local) {
+      remote_->SendMany(requests, std::move(done));
+      return;
+    }
     // The remote requests go first, so they travel while the local ones are
     // served here.
     RequestBatch remote;
