@@ -212,6 +212,25 @@ TEST_F(LocalPathTest, WorkerSideValidationIsTheSame) {
   }
 }
 
+// transport.h's contract for a worker in this process: `done` runs once, on
+// the calling thread, before Send returns.
+TEST_F(LocalPathTest, LocalDoneRunsOnTheCallerBeforeSendReturns) {
+  auto t = client::NewLocalTransport(client::NewZmqTransport({}),
+                                     {{worker_->endpoint(), worker_->LocalServe()}});
+  OutRequest r;
+  r.header.op = wire::Op::kPing;
+  int calls = 0;
+  std::thread::id ran_on;
+  t->Send(worker_->endpoint(), r, [&](Result<client::ResponsePtr> got) {
+    ++calls;
+    ran_on = std::this_thread::get_id();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ((*got)->PayloadBytes(), "local-w");
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
 TEST_F(LocalPathTest, SendManyMixesLocalAndRemoteEndpoints) {
   auto other = NewWorker("remote-w", 64ull << 20);
   auto t = client::NewLocalTransport(client::NewZmqTransport({}),
