@@ -128,8 +128,12 @@ Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id,
                                         std::string_view data) {
   OutRequest req = MakeRequest(op, id);
   req.payload.push_back(data);
-  SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(req));
-  return r->reply.header.version_no;
+  // A large value is lent, not copied: wait until the transport gave it back.
+  if (data.size() >= PayloadLoan::kLendAbove) req.loan = std::make_shared<PayloadLoan>();
+  auto r = CallId(req);
+  if (req.loan) req.loan->WaitReturned();
+  if (!r.ok()) return r.status();
+  return (*r)->reply.header.version_no;
 }
 
 Result<uint64_t> ClientImpl::Set(std::string_view id, std::string_view data) {

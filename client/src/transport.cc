@@ -15,6 +15,30 @@ uint64_t Response::PayloadSize(size_t first) const {
   return n;
 }
 
+void PayloadLoan::Lend() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++out_;
+}
+
+void PayloadLoan::Return() {
+  bool last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = --out_ == 0;
+  }
+  if (last) cv_.notify_all();
+}
+
+bool PayloadLoan::Outstanding() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return out_ > 0;
+}
+
+void PayloadLoan::WaitReturned() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return out_ == 0; });
+}
+
 Result<ResponsePtr> PendingCall::Wait() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return result_.has_value(); });

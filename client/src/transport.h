@@ -31,13 +31,39 @@
 
 namespace shovel::client {
 
-// One request. Views need to live only for the duration of Send.
+// Payload bytes lent to a transport. With OutRequest::loan set, a transport
+// may send payload frames of kLendAbove bytes or more straight from the
+// caller's memory instead of copying them; it Lends for each such frame and
+// Returns when nothing of it references the bytes any more. The caller keeps
+// the bytes alive and unchanged until WaitReturned() returns, and calls it
+// after the request finished (its `done` ran, Call returned). A transport
+// must return a loan within about the request's deadline: ZmqTransport, at
+// the deadline of a request whose lent bytes ZeroMQ still holds, closes that
+// connection (ZeroMQ then drops them; the requests already sent on it fail
+// with kUnavailable) and opens a new one. Thread-safe.
+class PayloadLoan {
+ public:
+  static constexpr size_t kLendAbove = 64 << 10;
+  void Lend();
+  void Return();
+  bool Outstanding();
+  void WaitReturned();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int out_ = 0;  // guarded by mu_
+};
+
+// One request. Views need to live only for the duration of Send (payload
+// bytes lent through `loan`: see PayloadLoan).
 struct OutRequest {
   wire::Header header;  // request_id is assigned by the transport
   std::string_view id;
   std::vector<std::string_view> payload;
   std::chrono::milliseconds deadline{5000};
-  bool idempotent = false;  // may be sent again once if no reply comes
+  bool idempotent = false;            // may be sent again once if no reply comes
+  std::shared_ptr<PayloadLoan> loan;  // null: payload bytes are copied
 };
 
 // A decoded reply; `reply` views into `frames`. Owned by the receiver.

@@ -37,6 +37,16 @@ size_t LaneOf(const OutRequest& r) {
   return std::hash<uint64_t>()(r.header.aux) % kLanes;
 }
 
+void SetDealerOptions(zmq::socket_t& s) {
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::immediate, 1);
+  s.set(zmq::sockopt::sndhwm, 100000);
+  s.set(zmq::sockopt::rcvhwm, 0);
+  s.set(zmq::sockopt::reconnect_ivl, 100);
+  s.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  s.set(zmq::sockopt::maxmsgsize, int64_t{80} << 20);
+}
+
 class ZmqTransport : public Transport {
  public:
   explicit ZmqTransport(const ZmqTransportOptions& o);
@@ -56,6 +66,7 @@ class ZmqTransport : public Transport {
     bool idempotent;
     uint64_t bytes;
     ResponseCallback done;
+    std::shared_ptr<PayloadLoan> loan;
   };
   struct Peer {
     std::string endpoint;
@@ -72,6 +83,7 @@ class ZmqTransport : public Transport {
     bool retried = false;
     uint64_t bytes = 0;
     ResponseCallback done;
+    std::shared_ptr<PayloadLoan> loan;
   };
 
   // Timers of one relative duration fire in the order they were set, so
@@ -89,6 +101,7 @@ class ZmqTransport : public Transport {
   void FlushBacklog(Peer& peer);
   void Receive(Peer& peer);
   void FireTimers();
+  void ResetPeer(Peer& peer);
   void Finish(uint64_t id, Result<ResponsePtr> r);
   void FailEverything();
   void Wake();
@@ -165,9 +178,24 @@ ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
   q.frames.emplace_back(request.id.data(), request.id.size());
   q.bytes = wire::kHeaderSize + request.id.size();
   for (std::string_view p : request.payload) {
-    q.frames.emplace_back(p.data(), p.size());
     q.bytes += p.size();
+    if (!request.loan || p.size() < PayloadLoan::kLendAbove) {
+      q.frames.emplace_back(p.data(), p.size());
+      continue;
+    }
+    // Lent: ZeroMQ reads the caller's bytes; the free function returns them.
+    request.loan->Lend();
+    auto* hold = new std::shared_ptr<PayloadLoan>(request.loan);
+    q.frames.emplace_back(
+        const_cast<char*>(p.data()), p.size(),
+        [](void*, void* hint) {
+          auto* loan = static_cast<std::shared_ptr<PayloadLoan>*>(hint);
+          (*loan)->Return();
+          delete loan;
+        },
+        hold);
   }
+  q.loan = request.loan;
   q.deadline = request.deadline;
   q.idempotent = request.idempotent;
   q.done = std::move(done);
@@ -256,13 +284,7 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint, size_t la
   peer->endpoint = endpoint;
   try {
     peer->socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
-    peer->socket.set(zmq::sockopt::linger, 0);
-    peer->socket.set(zmq::sockopt::immediate, 1);
-    peer->socket.set(zmq::sockopt::sndhwm, 100000);
-    peer->socket.set(zmq::sockopt::rcvhwm, 0);
-    peer->socket.set(zmq::sockopt::reconnect_ivl, 100);
-    peer->socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
-    peer->socket.set(zmq::sockopt::maxmsgsize, int64_t{80} << 20);
+    SetDealerOptions(peer->socket);
     peer->socket.connect(endpoint);
   } catch (const zmq::error_t& e) {
     return nullptr;
@@ -289,6 +311,7 @@ void ZmqTransport::Accept(Queued q) {
   p.idempotent = q.idempotent;
   p.bytes = q.bytes;
   p.done = std::move(q.done);
+  p.loan = std::move(q.loan);
   AddTimer(q.deadline, p.deadline, q.request_id);
   if (p.idempotent) {
     AddTimer(q.deadline - q.deadline / 2, p.deadline - q.deadline / 2, q.request_id);
@@ -393,8 +416,32 @@ void ZmqTransport::FireTimers() {
                                           " did not answer within " + ms + " ms")
                         : Status::Unavailable("cannot reach worker " + p.peer->endpoint +
                                               " (no connection within " + ms + " ms)");
+      // Lent bytes still held by ZeroMQ (queued or being written): only
+      // closing the connection makes it let go of them.
+      Peer* reset = p.sent && p.loan && p.loan->Outstanding() ? p.peer : nullptr;
       Finish(id, std::move(s));
+      if (reset) ResetPeer(*reset);
     }
+  }
+}
+
+void ZmqTransport::ResetPeer(Peer& peer) {
+  try {
+    peer.socket.close();  // linger 0: ZeroMQ drops (and frees) what it holds
+    peer.socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
+    SetDealerOptions(peer.socket);
+    peer.socket.connect(peer.endpoint);
+  } catch (const zmq::error_t&) {
+    // The next send on it fails: its requests then time out.
+  }
+  // Replies to what was sent on the old connection cannot arrive any more.
+  std::vector<uint64_t> lost;
+  for (const auto& [id, p] : pending_) {
+    if (p.peer == &peer && p.sent) lost.push_back(id);
+  }
+  for (uint64_t id : lost) {
+    Finish(id, Status::Unavailable("connection to worker " + peer.endpoint +
+                                   " was reset after a request on it timed out"));
   }
 }
 

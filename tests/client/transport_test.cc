@@ -3,7 +3,10 @@
 #include "transport.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
+#include <atomic>
+#include <cstring>
 #include <thread>
 #include <zmq_addon.hpp>
 
@@ -143,6 +146,60 @@ TEST_F(TransportTest, ManyThreadsShareOneTransport) {
   for (auto& c : callers) c.join();
   worker.join();
   EXPECT_EQ(ok.load(), kThreads * kEach);
+}
+
+// Lent payload bytes (PayloadLoan) are given back before the caller may free
+// them, even when the worker never reads: at the deadline the transport
+// closes the connection that still holds them. The buffers are unmapped right
+// after WaitReturned, so a later read by ZeroMQ would crash the test; the
+// request queued behind them on the same connection fails as reset.
+TEST(PayloadLoanTest, LentBytesComeBackAtTheDeadlineWhenTheWorkerNeverReads) {
+  zmq::context_t ctx;
+  zmq::socket_t stuck(ctx, zmq::socket_type::router);
+  stuck.set(zmq::sockopt::rcvhwm, 1);
+  stuck.set(zmq::sockopt::rcvbuf, 64 << 10);
+  stuck.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = stuck.get(zmq::sockopt::last_endpoint);
+  auto t = NewZmqTransport({});
+  // Connect first (a PING nobody answers), so the SETs are queued at once.
+  (void)t->Call(endpoint, Get(0, 100ms));
+  constexpr size_t kBytes = 4 << 20;
+  constexpr int kSets = 6;
+  OutRequest behind = Get(99, 10000ms);
+  behind.id = "same/id";
+  auto pending_get = t->Start(endpoint, behind);
+  std::vector<std::thread> senders;
+  std::atomic<int> timed_out{0};
+  for (int i = 0; i < kSets; ++i) {
+    senders.emplace_back([&] {
+      void* mem = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      ASSERT_NE(mem, MAP_FAILED);
+      std::memset(mem, 'v', kBytes);
+      OutRequest set;
+      set.header.op = wire::Op::kSet;
+      set.id = "same/id";
+      set.payload = {std::string_view(static_cast<const char*>(mem), kBytes)};
+      set.deadline = 500ms;
+      set.loan = std::make_shared<PayloadLoan>();
+      auto r = t->Call(endpoint, set);
+      set.loan->WaitReturned();
+      munmap(mem, kBytes);  // ZeroMQ must not touch it from here on
+      if (!r.ok()) ++timed_out;
+    });
+  }
+  for (auto& s : senders) s.join();
+  EXPECT_EQ(timed_out.load(), kSets);
+  auto start = std::chrono::steady_clock::now();
+  auto got = pending_get->Wait();
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Code::kUnavailable);
+  EXPECT_NE(got.status().message().find("was reset"), std::string::npos)
+      << got.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5000ms);
+  // The transport keeps working on a new connection.
+  (void)t->Call(endpoint, Get(1, 100ms));
+  std::this_thread::sleep_for(200ms);
 }
 
 }  // namespace
