@@ -158,6 +158,34 @@ TEST_F(LocalPathTest, AppendStatListAndAttrsAgree) {
   EXPECT_TRUE((*members)[0].healthy);
 }
 
+TEST_F(LocalPathTest, MultiSetAndMultiGetAgree) {
+  std::vector<std::pair<std::string, std::string>> items;
+  for (int i = 0; i < 50; ++i) {
+    items.emplace_back("m/" + std::to_string(i), Random(10 + i * 997, i));
+  }
+  items.emplace_back("bad//id", "x");
+  auto set = local_->MultiSet(items);
+  ASSERT_EQ(set.size(), items.size());
+  std::vector<std::string> ids;
+  for (const auto& [id, value] : items) ids.push_back(id);
+  ids.push_back("m/missing");
+  auto from_local = local_->MultiGet(ids);
+  auto from_tcp = tcp_->MultiGet(ids);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ(from_local[i].ok(), from_tcp[i].ok()) << ids[i];
+    if (from_local[i].ok()) {
+      EXPECT_TRUE(set[i].ok());
+      EXPECT_EQ(*from_local[i], items[i].second);
+      EXPECT_EQ(*from_tcp[i], items[i].second);
+    } else {
+      EXPECT_EQ(from_local[i].status().code(), from_tcp[i].status().code()) << ids[i];
+      EXPECT_EQ(from_local[i].status().message(), from_tcp[i].status().message());
+    }
+  }
+  EXPECT_FALSE(set[50].ok());
+  EXPECT_TRUE(from_local[51].status().IsNotFound());
+}
+
 TEST_F(LocalPathTest, ErrorsAreTheSameOnBothPaths) {
   ASSERT_TRUE(tcp_->Set("present", "abc").ok());
   std::vector<Status> got[2];
