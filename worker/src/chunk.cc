@@ -65,7 +65,7 @@ bool Pays(size_t in, size_t out) { return out + in / 16 < in; }
 // of a 1 KiB SET), a larger one in kSampleRun-byte runs spread over it.
 constexpr size_t kSampleBytes = 4096;
 constexpr size_t kSampleRun = 256;
-constexpr size_t kSmallSample = 512;
+constexpr size_t kSmallSample = 256;
 
 bool LooksIncompressible(std::string_view raw) {
   uint32_t count[4][256] = {};
