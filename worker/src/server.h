@@ -6,10 +6,11 @@
 // Requests for one id (or one upload handle) always go to the same handler
 // lane, so a client's pipelined writes to an id apply in the order sent.
 // Small, cheap requests (Service::Cheap: PING, STAT, CREATE, a GET of a blob
-// of at most 64 KiB, a SET/APPEND of at most 64 KiB) are served on the I/O
-// thread itself when nothing is in flight on their lane (the I/O thread
-// counts each lane's dispatched requests and their replies), so they skip
-// two thread hand-overs and still apply in arrival order. A BATCH (bounded
+// of at most 64 KiB, a SET/APPEND of at most 64 KiB, a LIST of at most 16
+// names) are served on the I/O thread itself when nothing is in flight on
+// their lane (the I/O thread counts each lane's dispatched requests and
+// their replies), so they skip two thread hand-overs and still apply in
+// arrival order. A BATCH (bounded
 // small items) is always served on the I/O thread, once every lane its ids
 // hash to is idle; while it waits the ROUTER is not read, so no later request
 // overtakes it and none of its items overtakes an earlier request.

@@ -118,6 +118,9 @@ bool Service::Cheap(const wire::Request& req) {
     case wire::Op::kSet:
     case wire::Op::kAppend:
       return req.payload_bytes <= kCheapBytes;
+    case wire::Op::kList:
+      // A few names (a lookup's one-name LIST): a walk of the sorted index.
+      return req.header.aux != 0 && req.header.aux <= kCheapListNames;
     case wire::Op::kGet: {
       // A zero-byte read: the size only (no decompression).
       auto r = store_->Read(req.id, 0, 0, 0);

@@ -45,10 +45,13 @@ class Service {
                       std::shared_ptr<const void> keep = nullptr);
   // True when `req` is small and cheap enough to serve on the I/O thread:
   // PING, STAT, CREATE, SET/APPEND of at most kCheapBytes, GET of a blob of
-  // at most kCheapBytes (or a missing one), BATCH (its items are bounded:
-  // see wire::DecodeBatchItem and Batch). Looks the id up, never blocks.
+  // at most kCheapBytes (or a missing one), LIST of at most kCheapListNames
+  // (a walk of the sorted index, as a lookup's one-name LIST), BATCH (its
+  // items are bounded: see wire::DecodeBatchItem and Batch). Looks the id
+  // up, never blocks.
   bool Cheap(const wire::Request& req);
   static constexpr uint64_t kCheapBytes = 64 << 10;
+  static constexpr uint32_t kCheapListNames = 16;
   // An error reply to a request whose header decoded.
   static ServiceReply Error(const wire::Header& req, const Status& st);
   wire::NodeStats Stats() const;
