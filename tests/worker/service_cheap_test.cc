@@ -20,7 +20,8 @@ TEST(ServiceCheapTest, ListOfAFewNamesOnly) {
   Store store("w1", WorkerConfig{});
   ServiceCounters counters;
   Service svc(&store, &counters, "tcp://127.0.0.1:1");
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(store.Set("d/f" + std::to_string(i), "v").ok());
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(store.Set("d/f" + std::to_string(i), "v").ok());
   EXPECT_TRUE(svc.Cheap(ListRequest("d/", 1)));
   EXPECT_TRUE(svc.Cheap(ListRequest("d/", Service::kCheapListNames)));
   EXPECT_FALSE(svc.Cheap(ListRequest("d/", Service::kCheapListNames + 1)));
