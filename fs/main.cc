@@ -61,6 +61,7 @@ class App {
       shovel::worker::WorkerOptions wo;
       wo.listen = "tcp://127.0.0.1:0";
       wo.node_id = cfg_.node_id;
+      wo.compression_level = cfg_.compression_level;
       wo.max_memory = cfg_.max_memory != 0 ? cfg_.max_memory : QuarterOfRam();
       auto w = shovel::worker::Worker::Start(wo);
       if (!w.ok()) return w.status().WithContext("embedded worker");

@@ -93,6 +93,15 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
     if (key == "max_write" && (*size < 4096 || *size > (1u << 20))) {
       return Status::InvalidArgument("max_write must be 4KiB..1MiB, not " + value);
     }
+  } else if (key == "compression_level") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    char* end = nullptr;
+    long v = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || v < 0 || v > 19) {
+      return Status::InvalidArgument(
+          "compression_level must be 0..19 (0 stores chunks raw), not '" + value + "'");
+    }
+    cfg->compression_level = static_cast<int>(v);
   } else if (key == "node_id") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     cfg->node_id = value;
@@ -118,7 +127,8 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else {
     return Status::InvalidArgument(
         "unknown option '" + opt +
-        "'; shovelfs takes workers=, consul=, max_memory=, node_id=, max_write=, "
+        "'; shovelfs takes workers=, consul=, max_memory=, compression_level=, node_id=, "
+        "max_write=, "
         "attr_timeout=, threads= and FUSE mount options such as allow_other, ro");
   }
   return Status::Ok();
@@ -187,6 +197,8 @@ SOURCE        local (default: run an embedded worker in this process),
 -o workers=tcp://HOST:PORT[,...]   use these workers
 -o consul=URL                      find the workers through Consul
 -o max_memory=SIZE                 embedded worker's memory (default: 1/4 of RAM)
+-o compression_level=N             embedded worker's zstd level, 0..19 (default 1;
+                                   0 = raw: faster cold reads, more memory)
 -o node_id=NAME                    embedded worker's node id
 -o max_write=SIZE                  largest FUSE write (default 1MiB)
 -o attr_timeout=SECONDS            kernel attribute cache (default 1)

@@ -202,7 +202,11 @@ option_cases() {
 
 sigterm_case() {
   local m=$tmp/sig pid
-  mount_fs "$m" -o max_memory=64MiB || { fail "mount for SIGTERM"; return; }
+  mount_fs "$m" -o max_memory=64MiB,compression_level=0 || { fail "mount for SIGTERM"; return; }
+  yes "the same text line, again and again" | head -c 1000000 >"$m/text"
+  sleep 1.5  # past the worker's raw window: level 1 would have compressed it
+  check "-o compression_level=0: text stays raw (stored_bytes >= size)" bash -c "
+    [ \"\$(getfattr --only-values -n user.shovel.stored_bytes '$m/text')\" -ge 1000000 ]"
   pid=$(fs_pid "$m")
   kill -TERM "$pid"
   check "SIGTERM unmounts cleanly" wait_unmounted "$m"

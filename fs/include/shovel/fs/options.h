@@ -7,7 +7,7 @@
 // endpoints, or a Consul URL (http://, https://). Without SOURCE and without
 // -o workers=/consul=, shovelfs embeds a worker. Options of shovelfs itself:
 //   workers=tcp://H:P[,tcp://H:P...]  consul=URL  max_memory=SIZE
-//   node_id=NAME  max_write=SIZE  attr_timeout=SECONDS  threads=N
+//   compression_level=N  node_id=NAME  max_write=SIZE  attr_timeout=SECONDS  threads=N
 // FUSE mount options (allow_other, ro, nosuid...) go to libfuse; fstab-only
 // words (defaults, noauto, nofail, _netdev, x-*) are ignored. Anything else
 // is an error naming the option.
@@ -31,8 +31,9 @@ struct MountConfig {
   bool debug = false;
   bool help = false;
   bool version = false;
-  uint64_t max_memory = 0;  // embedded worker; 0 = a quarter of RAM
-  std::string node_id;      // embedded worker's node id
+  uint64_t max_memory = 0;    // embedded worker; 0 = a quarter of RAM
+  int compression_level = 1;  // embedded worker's zstd level; 0 = raw
+  std::string node_id;        // embedded worker's node id
   uint64_t max_write = 1ull << 20;
   double attr_timeout = 1.0;
   unsigned threads = 16;  // most FUSE worker threads

@@ -1,0 +1,62 @@
+// The shovelfs command line (options.h): the ways mount.fuse3 and users call
+// it, the embedded worker's settings, and the errors a typo gets.
+#include "shovel/fs/options.h"
+
+#include <gtest/gtest.h>
+
+namespace shovel::fs {
+namespace {
+
+Result<MountConfig> Parse(std::vector<std::string> args) {
+  return ParseCommandLine(args);
+}
+
+TEST(Options, EmbeddedByDefault) {
+  auto c = Parse({"/mnt/x"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->embedded());
+  EXPECT_EQ(c->mountpoint, "/mnt/x");
+  EXPECT_EQ(c->max_memory, 0u);  // a quarter of RAM, decided at mount
+  EXPECT_EQ(c->compression_level, 1);
+  EXPECT_EQ(c->threads, 16u);
+}
+
+TEST(Options, SourceAndOptionsAsMountFuse3PassesThem) {
+  auto c = Parse({"tcp://127.0.0.1:7070,tcp://127.0.0.1:7071", "/mnt/x", "-o",
+                  "rw,allow_other,max_memory=2GiB,compression_level=0,noauto"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->embedded());
+  EXPECT_EQ(c->workers.size(), 2u);
+  EXPECT_EQ(c->max_memory, 2ull << 30);
+  EXPECT_EQ(c->compression_level, 0);
+  auto local = Parse({"local", "/mnt/x", "-ocompression_level=19"});
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_TRUE(local->embedded());
+  EXPECT_EQ(local->compression_level, 19);
+}
+
+TEST(Options, BadValuesNameTheProblem) {
+  for (const char* bad :
+       {"compression_level=20", "compression_level=-1", "compression_level=fast"}) {
+    auto c = Parse({"/mnt/x", "-o", bad});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("compression_level must be 0..19"),
+              std::string::npos)
+        << c.status().ToString();
+  }
+  auto empty = Parse({"/mnt/x", "-o", "compression_level="});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("'compression_level' needs a value"),
+            std::string::npos);
+  auto typo = Parse({"/mnt/x", "-o", "max_memroy=1GiB"});
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown option 'max_memroy=1GiB'"),
+            std::string::npos);
+  auto size = Parse({"/mnt/x", "-o", "max_memory=lots"});
+  ASSERT_FALSE(size.ok());
+  EXPECT_NE(size.status().message().find("max_memory"), std::string::npos);
+  EXPECT_FALSE(Parse({}).ok());  // no mountpoint
+}
+
+}  // namespace
+}  // namespace shovel::fs
