@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "worker_process.h"
 
@@ -387,6 +388,61 @@ TEST_F(WorkerIntegration, BatchKeepsPerIdOrderWithSingleRequests) {
     // Not ASSERT_EQ: a failure would print the 1 MiB value.
     ASSERT_TRUE(r.payload.at(0) == "small") << "round " << round << ": the batched SET "
                                             << "was overtaken by the earlier 1 MiB SET";
+  }
+}
+
+// GETs of one id may run on any handler, but a write never overtakes a GET
+// that came before it. The fourth GET of x goes to the other handler (x's
+// own is busier), where it queues behind a slow GET of a 16 MiB compressed
+// y; the SET of x sent after it must wait for it, though x's own handler is
+// free long before.
+TEST(WorkerProcessTest, WriteWaitsForEarlierGetsOnOtherHandlers) {
+  WorkerProcess w;  // two handler threads
+  ASSERT_FALSE(w.endpoint().empty());
+  RawClient c(w.endpoint());
+  auto lane = [](const std::string& id) { return std::hash<std::string_view>()(id) % 2; };
+  const std::string x = "g/x";
+  std::string y = "g/y";
+  for (int i = 0; lane(y) == lane(x); ++i) y = "g/y" + std::to_string(i);
+  std::string text;
+  while (text.size() < (16u << 20))
+    text += "line " + std::to_string(text.size()) + " of text\n";
+  text.resize(16u << 20);
+  ASSERT_TRUE(c.Call(Op::kSet, y, {text}).ok);
+  // Wait for the background compression: its GET is then slow (zstd).
+  for (int i = 0; i < 100; ++i) {
+    auto st = wire::DecodeStat(c.Call(Op::kStat, y).payload.at(0));
+    ASSERT_TRUE(st.ok());
+    if (st->stored_bytes < st->size / 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (int round = 0; round < 5; ++round) {
+    const std::string old = Random(256 << 10, round);
+    ASSERT_TRUE(c.Call(Op::kSet, x, {old}).ok);
+    wire::Header whole;
+    whole.op = Op::kGet;
+    whole.length = wire::kToEnd;
+    wire::Header one = whole;
+    one.length = 1;
+    wire::Header set;
+    set.op = Op::kSet;
+    c.Send(whole, y);
+    c.Send(one, x);
+    c.Send(one, x);
+    c.Send(whole, x);  // the one that runs on y's handler
+    const uint64_t fourth = c.last_request_id();
+    c.Send(set, x, {"new"});
+    c.Send(whole, x);
+    const uint64_t last = c.last_request_id();
+    for (int i = 0; i < 6; ++i) {
+      RawReply r = c.Recv();
+      ASSERT_TRUE(r.ok) << "round " << round;
+      if (r.header.request_id == fourth) {
+        ASSERT_TRUE(r.payload.at(0) == old)
+            << "round " << round << ": the SET overtook a GET sent before it";
+      }
+      if (r.header.request_id == last) ASSERT_EQ(r.payload.at(0), "new");
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <zmq_addon.hpp>
 
 #include "chunk.h"
+#include "lanes.h"
 
 namespace shovel::worker {
 namespace {
@@ -210,16 +211,27 @@ void Server::IoLoop() {
   bool stopping = false;
   Clock::time_point deadline, next_expiry = Clock::now() + std::chrono::seconds(1);
   const size_t n = to_handlers_.size();
-  std::vector<int64_t> lane_in_flight(n, 0);  // dispatched, reply not yet routed
+  Lanes lanes(n);  // what is in flight where (lanes.h)
   std::vector<zmq::pollitem_t> items(n + 1);
-  // A BATCH is served here once the lanes of all its ids are idle; until
-  // then it is held and the ROUTER is not read, so nothing overtakes it.
+  // A BATCH is served here once the lanes of all its ids are idle, a write
+  // goes to its lane once no GET of the lane runs elsewhere; until then it
+  // is held and the ROUTER is not read, so nothing overtakes it.
   std::vector<zmq::message_t> held;
+  bool held_batch = false;
+  size_t held_lane = 0;
   std::vector<size_t> held_lanes;
-  auto idle = [&](const std::vector<size_t>& lanes) {
-    for (size_t l : lanes)
-      if (lane_in_flight[l] != 0) return false;
+  auto idle = [&](const std::vector<size_t>& ls) {
+    for (size_t l : ls)
+      if (!lanes.Idle(l)) return false;
     return true;
+  };
+  auto held_may_go = [&] {
+    return held_batch ? idle(held_lanes) : lanes.WriteMayGo(held_lane);
+  };
+  auto dispatch = [&](std::vector<zmq::message_t>& m, size_t lane, size_t to, bool read) {
+    lanes.Dispatched(lane, to, read);
+    counters_->in_flight.fetch_add(1);
+    SendAll(*to_handlers_[to], m);
   };
   auto serve_here = [&](std::vector<zmq::message_t>& m) {
     Serve(m, views, reply);
@@ -246,12 +258,17 @@ void Server::IoLoop() {
         for (int k = 0;
              k < 256 && RecvMessage(*from_handlers_[i], msg, SIZE_MAX, oversized); ++k) {
           SendAll(*router_, msg);
-          --lane_in_flight[i];
+          lanes.Replied(i);
           counters_->in_flight.fetch_sub(1);
         }
       }
-      if (!held.empty() && idle(held_lanes)) {
-        serve_here(held);
+      if (!held.empty() && held_may_go()) {
+        if (held_batch) {
+          serve_here(held);
+        } else {
+          counters_->in_flight.fetch_sub(1);  // counted again by dispatch
+          dispatch(held, held_lane, held_lane, false);
+        }
         held.clear();
         accept = !stopping && counters_->in_flight.load() < kMaxInFlight;
       }
@@ -279,6 +296,7 @@ void Server::IoLoop() {
             continue;
           }
           held = std::move(msg);
+          held_batch = true;
           break;
         }
         bool by_handle = h->op == wire::Op::kUploadData ||
@@ -287,8 +305,9 @@ void Server::IoLoop() {
         size_t key = by_handle ? std::hash<uint64_t>()(h->aux)
                                : std::hash<std::string_view>()(View(msg[2]));
         size_t lane = key % n;
-        if (lane_in_flight[lane] == 0 && !by_handle) {
-          // Nothing ahead of it on its lane: serve here if cheap.
+        const bool read = h->op == wire::Op::kGet;
+        if (!by_handle && (read ? lanes.NoWrites(lane) : lanes.Idle(lane))) {
+          // Nothing it must follow is in flight: serve here if cheap.
           views.clear();
           for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
           auto req = wire::DecodeRequest(views);
@@ -300,9 +319,18 @@ void Server::IoLoop() {
             continue;
           }
         }
-        ++lane_in_flight[lane];
-        counters_->in_flight.fetch_add(1);
-        SendAll(*to_handlers_[lane], msg);
+        if (read) {
+          dispatch(msg, lane, lanes.PickForRead(lane), true);
+        } else if (lanes.WriteMayGo(lane)) {
+          dispatch(msg, lane, lane, false);
+        } else {
+          // A GET of this lane runs on another handler: wait for it.
+          counters_->in_flight.fetch_add(1);
+          held = std::move(msg);
+          held_batch = false;
+          held_lane = lane;
+          break;
+        }
         accept = counters_->in_flight.load() < kMaxInFlight;
       }
       if (now > next_expiry) {

@@ -3,17 +3,22 @@
 // Service (compression, decompression) and encodes. They talk over inproc
 // PUSH/PULL pairs, so large frames move without copies.
 //
-// Requests for one id (or one upload handle) always go to the same handler
-// lane, so a client's pipelined writes to an id apply in the order sent.
+// Requests for one id (or one upload handle) hash to a lane (lanes.h):
+// everything but a GET runs on its lane's handler, in arrival order, so a
+// client's pipelined writes to an id apply in the order sent. GETs of an id
+// with no write in flight go to the least busy handler, so the ranged GETs
+// of one large blob decompress on every core; a write waits (the ROUTER is
+// not read meanwhile) until the GETs of its lane that run elsewhere are done,
+// so it never overtakes a GET that came first.
 // Small, cheap requests (Service::Cheap: PING, STAT, CREATE, a GET of a blob
 // of at most 64 KiB, a SET/APPEND of at most 64 KiB, a LIST of at most 16
-// names) are served on the I/O thread itself when nothing is in flight on
-// their lane (the I/O thread counts each lane's dispatched requests and
-// their replies), so they skip two thread hand-overs and still apply in
-// arrival order. A BATCH (bounded
-// small items) is always served on the I/O thread, once every lane its ids
-// hash to is idle; while it waits the ROUTER is not read, so no later request
-// overtakes it and none of its items overtakes an earlier request.
+// names) are served on the I/O thread itself when nothing they must follow
+// is in flight (for a GET: no write of its lane; otherwise: nothing of its
+// lane), so they skip two thread hand-overs and still apply in arrival
+// order. A BATCH (bounded small items) is always served on the I/O thread,
+// once every lane its ids hash to is idle; while it waits the ROUTER is not
+// read, so no later request overtakes it and none of its items overtakes an
+// earlier request.
 // At most kMaxInFlight requests are dispatched at once; past that the I/O
 // thread stops reading the ROUTER (TCP back-pressure), bounding memory.
 //
