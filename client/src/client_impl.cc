@@ -89,6 +89,12 @@ Result<std::string> ClientImpl::HomeEndpoint(std::string_view id,
   return view.members[i].endpoint;
 }
 
+Result<std::string> ClientImpl::FirstEndpoint(std::string_view id,
+                                              const PlacementView& view) {
+  if (auto cached = redirects_.Lookup(id, view.generation)) return cached->endpoint;
+  return HomeEndpoint(id, view);
+}
+
 Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string endpoint,
                                            uint64_t generation) {
   constexpr int kMaxRedirects = 3;
@@ -240,7 +246,7 @@ Result<NameInfo> ClientImpl::StatName(std::string_view id) {
   if (cached) {
     endpoint = cached->endpoint;
   } else {
-    SHOVEL_ASSIGN_OR_RETURN(endpoint, HomeEndpoint(id));
+    SHOVEL_ASSIGN_OR_RETURN(endpoint, HomeEndpoint(id, *view));
   }
   // The STAT goes out first and travels while the LIST fans out.
   std::shared_ptr<PendingCall> stat =

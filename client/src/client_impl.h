@@ -100,6 +100,9 @@ class ClientImpl : public Client {
   // whose Consul check is not critical; kUnavailable without members.
   Result<std::string> HomeEndpoint(std::string_view id);
   Result<std::string> HomeEndpoint(std::string_view id, const PlacementView& view);
+  // Where a request for `id` goes first: the worker a cached redirect names,
+  // else its home. kUnavailable without members.
+  Result<std::string> FirstEndpoint(std::string_view id, const PlacementView& view);
   // Sends `req` (req.id is the id) to where the id lives, following and
   // caching redirects. Returns the reply whose status is OK, or its error.
   Result<ResponsePtr> CallId(const OutRequest& req);

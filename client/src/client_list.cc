@@ -204,12 +204,12 @@ std::vector<Result<uint64_t>> ClientImpl::MultiSet(
       sent[i] = true;
       continue;
     }
-    if (data.size() > options_.stream_chunk || view->members.empty()) continue;
-    auto cached = redirects_.Lookup(id, view->generation);
-    std::string endpoint = cached ? cached->endpoint : *HomeEndpoint(id, *view);
+    if (data.size() > options_.stream_chunk) continue;
+    auto endpoint = FirstEndpoint(id, *view);
+    if (!endpoint.ok()) continue;  // the single-id path reports it
     OutRequest req = MakeRequest(Op::kSet, id);
     req.payload = {data};
-    batch.emplace_back(std::move(endpoint), std::move(req));
+    batch.emplace_back(std::move(*endpoint), std::move(req));
     index.push_back(i);
   }
   std::vector<Result<ItemReply>> replies;
@@ -248,12 +248,11 @@ std::vector<Result<std::string>> ClientImpl::MultiGet(
       sent[i] = true;
       continue;
     }
-    if (view->members.empty()) continue;
-    auto cached = redirects_.Lookup(ids[i], view->generation);
-    std::string endpoint = cached ? cached->endpoint : *HomeEndpoint(ids[i], *view);
+    auto endpoint = FirstEndpoint(ids[i], *view);
+    if (!endpoint.ok()) continue;  // the single-id path reports it
     OutRequest req = MakeRequest(Op::kGet, ids[i]);
     req.header.length = wire::kToEnd;
-    batch.emplace_back(std::move(endpoint), std::move(req));
+    batch.emplace_back(std::move(*endpoint), std::move(req));
     index.push_back(i);
   }
   std::vector<Result<ItemReply>> replies;
