@@ -1,6 +1,5 @@
 // shovelfs: parses the command line, builds the object graph (embedded
 // worker or a cluster client, the Vfs, the FUSE mount) and runs it.
-#include <malloc.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "shovel/alloc.h"
 #include "shovel/client.h"
 #include "shovel/fs/daemon.h"
 #include "shovel/fs/fuse_mount.h"
@@ -34,11 +34,8 @@ class App {
   App(MountConfig cfg) : cfg_(std::move(cfg)) {}  // NOLINT
 
   int Main() {
-    // Multi-MiB read and write buffers come from the heap and are reused
-    // warm, not mmapped fresh each time (first touch of new pages is several
-    // times slower here); the embedded worker sets the same.
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    // Multi-MiB read and write buffers are reused warm (shovel/alloc.h).
+    shovel::KeepLargeBuffersWarm();
     if (!cfg_.foreground) {
       Status s = daemon_.Start();
       if (!s.ok()) return Die(s);

@@ -5,6 +5,7 @@
 #include "client_impl.h"
 #include "consul_membership.h"
 #include "local_transport.h"
+#include "shovel/alloc.h"
 #include "shovel/consul/config.h"
 
 namespace shovel {
@@ -41,6 +42,7 @@ Status ConnectConsul(const ClientOptions& options, client::ClientDeps& deps) {
 
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in) {
   ClientOptions options = options_in;
+  if (options.tune_allocator) KeepLargeBuffersWarm();
   if (options.stream_chunk == 0) options.stream_chunk = 4ull << 20;
   if (options.stream_chunk > (32ull << 20)) options.stream_chunk = 32ull << 20;
   if (options.deadline.count() <= 0) {

@@ -1,6 +1,5 @@
 #include "shovel/worker/worker.h"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -10,22 +9,11 @@
 
 #include "server.h"
 #include "service.h"
+#include "shovel/alloc.h"
 #include "shovel/worker/store.h"
 
 namespace shovel::worker {
 namespace {
-
-// Keeps freed chunk memory in the heap for reuse instead of returning it to
-// the OS after every blob (first touch of fresh pages is several times slower
-// than warm memory): chunk-sized blocks come from the heap, not mmap, and the
-// heap is not trimmed. Process-wide, idempotent.
-void TuneAllocator() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  });
-}
 
 std::string DefaultNodeId(const std::string& endpoint) {
   char host[256] = {0};
@@ -129,7 +117,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (o.threads < 0 || o.threads > 256) {
     return Status::InvalidArgument("threads must be 0 (one per core) to 256");
   }
-  TuneAllocator();
+  KeepLargeBuffersWarm();  // chunk memory is reused, not returned to the OS
   auto impl = std::make_unique<Impl>();
   SHOVEL_ASSIGN_OR_RETURN(impl->server, Server::Bind(o.listen));
   impl->node_id = o.node_id.empty() ? DefaultNodeId(impl->server->endpoint()) : o.node_id;
