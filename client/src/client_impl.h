@@ -136,6 +136,14 @@ class ClientImpl : public Client {
   // carried it. A worker that answers a BATCH with kProtocol (one that
   // predates it) gets those requests again one by one.
   std::vector<Result<ItemReply>> CallBatched(const RequestBatch& requests);
+  // MultiSet/MultiGet: each valid id i whose `make(i)` gives a request goes
+  // out in a BATCH to where the id lives; an OK reply becomes `finish(reply)`
+  // (nullopt: not complete, e.g. a blob too large for a BATCH). Ids not sent,
+  // redirected or not complete take `single(i)`, the one-id call. Results in
+  // id order; an invalid id is its ValidateId error.
+  template <typename T, typename MakeFn, typename FinishFn, typename SingleFn>
+  std::vector<Result<T>> MultiCall(const std::vector<std::string_view>& ids, MakeFn make,
+                                   FinishFn finish, SingleFn single);
   void OnMembershipChange();
 
   const ClientOptions options_;

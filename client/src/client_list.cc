@@ -1,5 +1,6 @@
 // List (merge of sorted pages from every worker) and the pipelined MultiSet /
 // MultiGet of ClientImpl.
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -187,54 +188,11 @@ std::vector<Result<ClientImpl::ItemReply>> ClientImpl::CallBatched(
   return out;
 }
 
-std::vector<Result<uint64_t>> ClientImpl::MultiSet(
-    const std::vector<std::pair<std::string, std::string>>& items) {
-  std::vector<Result<uint64_t>> out(items.size(), Status::Internal("not sent"));
-  RequestBatch batch;
-  std::vector<size_t> index;  // batch[k] is items[index[k]]
-  batch.reserve(items.size());
-  index.reserve(items.size());
-  auto view = View();
-  std::vector<bool> sent(items.size(), false);
-  for (size_t i = 0; i < items.size(); ++i) {
-    const auto& [id, data] = items[i];
-    Status v = ValidateId(id);
-    if (!v.ok()) {
-      out[i] = v;
-      sent[i] = true;
-      continue;
-    }
-    if (data.size() > options_.stream_chunk) continue;
-    auto endpoint = FirstEndpoint(id, *view);
-    if (!endpoint.ok()) continue;  // the single-id path reports it
-    OutRequest req = MakeRequest(Op::kSet, id);
-    req.payload = {data};
-    batch.emplace_back(std::move(*endpoint), std::move(req));
-    index.push_back(i);
-  }
-  std::vector<Result<ItemReply>> replies;
-  if (!batch.empty()) replies = CallBatched(batch);
-  for (size_t k = 0; k < index.size(); ++k) {
-    size_t i = index[k];
-    sent[i] = true;
-    auto& r = replies[k];
-    if (r.ok() && r->Error().ok()) {
-      out[i] = r->reply.header.version_no;
-    } else if (r.ok() && r->reply.header.status == Code::kRedirect) {
-      out[i] = Set(items[i].first, items[i].second);  // follows and caches
-    } else {
-      out[i] = r.ok() ? r->Error() : r.status();
-    }
-  }
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (!sent[i]) out[i] = Set(items[i].first, items[i].second);
-  }
-  return out;
-}
-
-std::vector<Result<std::string>> ClientImpl::MultiGet(
-    const std::vector<std::string>& ids) {
-  std::vector<Result<std::string>> out(ids.size(), Status::Internal("not sent"));
+template <typename T, typename MakeFn, typename FinishFn, typename SingleFn>
+std::vector<Result<T>> ClientImpl::MultiCall(const std::vector<std::string_view>& ids,
+                                             MakeFn make, FinishFn finish,
+                                             SingleFn single) {
+  std::vector<Result<T>> out(ids.size(), Status::Internal("not sent"));
   RequestBatch batch;
   std::vector<size_t> index;  // batch[k] is ids[index[k]]
   batch.reserve(ids.size());
@@ -248,33 +206,69 @@ std::vector<Result<std::string>> ClientImpl::MultiGet(
       sent[i] = true;
       continue;
     }
+    std::optional<OutRequest> req = make(i);
+    if (!req) continue;
     auto endpoint = FirstEndpoint(ids[i], *view);
     if (!endpoint.ok()) continue;  // the single-id path reports it
-    OutRequest req = MakeRequest(Op::kGet, ids[i]);
-    req.header.length = wire::kToEnd;
-    batch.emplace_back(std::move(*endpoint), std::move(req));
+    batch.emplace_back(std::move(*endpoint), std::move(*req));
     index.push_back(i);
   }
   std::vector<Result<ItemReply>> replies;
   if (!batch.empty()) replies = CallBatched(batch);
   for (size_t k = 0; k < index.size(); ++k) {
     size_t i = index[k];
-    sent[i] = true;
     auto& r = replies[k];
-    bool ok = r.ok() && r->Error().ok();
-    if (ok && !(r->reply.header.flags & wire::kFlagMore)) {
-      out[i] =
-          r->reply.payload.empty() ? std::string() : std::string(r->reply.payload[0]);
-    } else if (ok || (r.ok() && r->reply.header.status == Code::kRedirect)) {
-      out[i] = Get(ids[i], 0, kWholeBlob);  // redirect or large: the full path
-    } else {
-      out[i] = r.ok() ? r->Error() : r.status();
+    if (!r.ok()) {
+      out[i] = r.status();
+      sent[i] = true;
+    } else if (r->reply.header.status == Code::kRedirect) {
+      // left to the single-id path, which follows and caches it
+    } else if (Status e = r->Error(); !e.ok()) {
+      out[i] = e;
+      sent[i] = true;
+    } else if (std::optional<T> v = finish(r->reply)) {
+      out[i] = std::move(*v);
+      sent[i] = true;
     }
   }
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (!sent[i]) out[i] = Get(ids[i], 0, kWholeBlob);
+    if (!sent[i]) out[i] = single(i);
   }
   return out;
+}
+
+std::vector<Result<uint64_t>> ClientImpl::MultiSet(
+    const std::vector<std::pair<std::string, std::string>>& items) {
+  std::vector<std::string_view> ids;
+  ids.reserve(items.size());
+  for (const auto& item : items) ids.push_back(item.first);
+  return MultiCall<uint64_t>(
+      ids,
+      [&](size_t i) -> std::optional<OutRequest> {
+        if (items[i].second.size() > options_.stream_chunk) return std::nullopt;
+        OutRequest req = MakeRequest(Op::kSet, items[i].first);
+        req.payload = {items[i].second};
+        return req;
+      },
+      [](const wire::Reply& r) -> std::optional<uint64_t> { return r.header.version_no; },
+      [&](size_t i) { return Set(items[i].first, items[i].second); });
+}
+
+std::vector<Result<std::string>> ClientImpl::MultiGet(
+    const std::vector<std::string>& ids) {
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  return MultiCall<std::string>(
+      views,
+      [&](size_t i) -> std::optional<OutRequest> {
+        OutRequest req = MakeRequest(Op::kGet, ids[i]);
+        req.header.length = wire::kToEnd;
+        return req;
+      },
+      [](const wire::Reply& r) -> std::optional<std::string> {
+        if (r.header.flags & wire::kFlagMore) return std::nullopt;  // large: full path
+        return r.payload.empty() ? std::string() : std::string(r.payload[0]);
+      },
+      [&](size_t i) { return Get(ids[i], 0, kWholeBlob); });
 }
 
 }  // namespace shovel::client
