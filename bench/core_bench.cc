@@ -5,8 +5,9 @@
 //     pipelined (MultiSet/MultiGet of 16 per thread) against redis-benchmark
 //     -c 50 with and without -P 16;
 //   - 1 MiB set/get GB/s, incompressible and text-like values, 4 in flight,
-//     against memcached (-I 2m, our own text-protocol load generator) and
-//     redis (redis-benchmark -d 1048576 -c 4).
+//     2048 values over 512 ids (so a measurement lasts long enough to mean
+//     something and includes overwrites), against memcached (-I 2m, our own text-protocol
+//     load generator) and redis (redis-benchmark -d 1048576 -c 4).
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON.
@@ -38,7 +39,8 @@ struct Config {
   bool json = false;
   int reps = 3;
   int small_ops = 200000;  // 1 KiB ops per measurement
-  int big_ops = 512;       // 1 MiB values per measurement
+  int big_ops = 2048;      // 1 MiB values per measurement (~0.3-0.5 s)...
+  int big_ids = 512;       // ...over this many ids, each written 4 times
   int small_inflight = 50;
   int big_inflight = 4;
   std::string worker_bin = SHOVEL_WORKER_BIN;
@@ -64,11 +66,15 @@ struct ShovelResult {
   bool ok = true;
 };
 
+// `distinct` ids (0 = one per op) are written and read in turn.
 ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads,
-                       int batch, const char* prefix) {
+                       int batch, const char* prefix, int distinct = 0) {
   ShovelResult r;
   std::atomic<bool> failed{false};
   int per = ops / threads;
+  auto Key = [&](const char* p, int i) {
+    return bench::Key(p, distinct > 0 ? i % distinct : i);
+  };
   auto body = [&](bool do_set) {
     return [&, do_set](int t) {
       for (int i = 0; i < per; i += batch) {
@@ -168,9 +174,10 @@ double RedisLatencyP50(int port, int size, int ops) {
 // ---- memcached ---------------------------------------------------------------
 
 std::pair<double, double> MemcachedRun(int port, const std::string& value, int ops,
-                                       int threads, const char* prefix) {
+                                       int threads, const char* prefix, int distinct) {
   std::atomic<bool> failed{false};
   int per = ops / threads;
+  auto Key = [&](const char* p, int i) { return bench::Key(p, i % distinct); };
   auto body = [&](bool do_set) {
     return [&, do_set](int t) {
       MemcachedConn m(port);
@@ -223,6 +230,7 @@ int Main(int argc, char** argv) {
     cfg.reps = 1;
     cfg.small_ops = 5000;
     cfg.big_ops = 32;
+    cfg.big_ids = 32;
   }
   for (const char* p : {"redis-server", "redis-benchmark", "memcached"}) {
     if (!HaveProgram(p)) {
@@ -320,17 +328,18 @@ int Main(int argc, char** argv) {
     std::vector<double> ss, sg, ms, mg, rs, rg, raw_s, raw_g;
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
-      auto a =
-          ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/");
+      auto a = ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/",
+                         cfg.big_ids);
       all_ok = all_ok && a.ok;
       ss.push_back(a.set * kMiB / 1e9), sg.push_back(a.get * kMiB / 1e9);
       if (text) {
-        auto w = ShovelRun(**raw_client, value, cfg.big_ops, cfg.big_inflight, 1, "mt/");
+        auto w = ShovelRun(**raw_client, value, cfg.big_ops, cfg.big_inflight, 1, "mt/",
+                           cfg.big_ids);
         all_ok = all_ok && w.ok;
         raw_s.push_back(w.set * kMiB / 1e9), raw_g.push_back(w.get * kMiB / 1e9);
       }
-      auto m =
-          MemcachedRun(mport, value, cfg.big_ops, cfg.big_inflight, text ? "mt" : "mr");
+      auto m = MemcachedRun(mport, value, cfg.big_ops, cfg.big_inflight,
+                            text ? "mt" : "mr", cfg.big_ids);
       ms.push_back(m.first * kMiB / 1e9), mg.push_back(m.second * kMiB / 1e9);
       auto r = RedisBench(rport, 1 << 20, cfg.big_inflight, cfg.big_ops, 1);
       rs.push_back(r.first * kMiB / 1e9), rg.push_back(r.second * kMiB / 1e9);

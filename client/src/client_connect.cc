@@ -79,8 +79,14 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
           "worker '" + e + "' is not a ZeroMQ endpoint (expected tcp://HOST:PORT)");
     }
   }
+  if (options.io_threads < 1 || options.io_threads > 16) {
+    return Status::InvalidArgument("io_threads must be 1 to 16, not " +
+                                   std::to_string(options.io_threads));
+  }
   client::ClientDeps deps;
-  deps.transport = client::NewZmqTransport({});
+  client::ZmqTransportOptions zo;
+  zo.io_threads = options.io_threads;
+  deps.transport = client::NewZmqTransport(zo);
   if (!options.local_workers.empty()) {
     deps.transport =
         client::NewLocalTransport(std::move(deps.transport), options.local_workers);

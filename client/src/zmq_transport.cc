@@ -5,8 +5,8 @@
 // lock. Lock order: budget_mu_ and mu_ are never held together.
 //
 // Each endpoint gets kLanes DEALER sockets (TCP connections), served by the
-// context's kIoThreads ZeroMQ I/O threads, so large values to and from one
-// worker are copied through the kernel by more than one thread. A request
+// context's ZeroMQ I/O threads (ZmqTransportOptions::io_threads; one by
+// default, see ClientOptions::io_threads). A request
 // goes to the lane chosen by a hash of its id (or, for upload messages, of
 // its upload handle): everything about one id or one upload travels on one
 // connection, so pipelined writes keep their order.
@@ -30,7 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kLanes = 2;
-constexpr int kIoThreads = 2;
 
 size_t LaneOf(const OutRequest& r) {
   if (!r.id.empty()) return std::hash<std::string_view>()(r.id) % kLanes;
@@ -139,7 +138,7 @@ class ZmqTransport : public Transport {
 ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
     : context_(o.context), max_inflight_bytes_(o.max_inflight_bytes) {
   if (!context_) {
-    own_context_ = std::make_unique<zmq::context_t>(kIoThreads);
+    own_context_ = std::make_unique<zmq::context_t>(o.io_threads);
     context_ = own_context_.get();
   }
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

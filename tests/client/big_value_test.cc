@@ -2,7 +2,9 @@
 // with client memory bounded (the value is generated and checked piecewise).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "shovel/client.h"
 #include "worker_fixture.h"
@@ -68,6 +70,34 @@ TEST(BigValue, OneGiBRoundTripByteForByte) {
   std::printf("1 GiB set %.2f s (%.2f GB/s), get %.2f s (%.2f GB/s), stored %.0f MiB\n",
               secs(t1 - t0), kTotal / secs(t1 - t0) / 1e9, secs(t2 - t1),
               kTotal / secs(t2 - t1) / 1e9, st->stored_bytes / 1048576.0);
+}
+
+// A client with two ZeroMQ I/O threads: 1 MiB values from four threads at
+// once come back whole.
+TEST(BigValue, TwoIoThreadsMoveValuesWhole) {
+  auto w = testing::WorkerProcess::Start("w1");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ClientOptions o;
+  o.workers = {(*w)->endpoint()};
+  o.io_threads = 2;
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::string v(1 << 20, '\0');
+      for (int i = 0; i < 8; ++i) {
+        Fill(v, t * 100 + i);
+        std::string id = "io/" + std::to_string(t) + "/" + std::to_string(i);
+        if (!(*c)->Set(id, v).ok()) ++wrong;
+        auto got = (*c)->Get(id);
+        if (!got.ok() || *got != v) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace

@@ -66,5 +66,18 @@ TEST(Validation, NoWorkersIsAClearError) {
   EXPECT_NE(c.status().message().find("SHOVEL_WORKERS"), std::string::npos);
 }
 
+TEST(Validation, IoThreadsOutOfRangeIsAClearError) {
+  for (int bad : {0, -1, 17}) {
+    ClientOptions o;
+    o.workers = {"tcp://127.0.0.1:1"};
+    o.io_threads = bad;
+    auto c = Client::Connect(o);
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(c.status().message().find("io_threads must be 1 to 16"), std::string::npos)
+        << c.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace shovel

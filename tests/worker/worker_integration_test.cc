@@ -489,6 +489,41 @@ TEST(WorkerProcessTest, SigtermExitsZero) {
   EXPECT_EQ(w.SignalAndWait(SIGTERM, std::chrono::seconds(10)), 0);
 }
 
+// Several ZeroMQ I/O threads: each connection's copies run on one of them;
+// values over several connections come back whole.
+TEST(WorkerProcessTest, SeveralIoThreadsServeEveryConnection) {
+  WorkerProcess w({"--io-threads", "3"});
+  ASSERT_FALSE(w.endpoint().empty());
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 4; ++i)
+    clients.push_back(std::make_unique<RawClient>(w.endpoint()));
+  wire::Header g;
+  g.op = Op::kGet;
+  g.length = wire::kToEnd;
+  for (int i = 0; i < 4; ++i) {
+    std::string id = "io/" + std::to_string(i);
+    ASSERT_TRUE(clients[i]->Call(Op::kSet, id, {Random(1 << 20, 40 + i)}).ok) << i;
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto r = clients[(i + 1) % 4]->Call(g, "io/" + std::to_string(i));
+    ASSERT_TRUE(r.ok) << i;
+    EXPECT_TRUE(r.payload.at(0) == Random(1 << 20, 40 + i)) << i;
+  }
+}
+
+TEST(WorkerProcessTest, BadIoThreadsExitsTwoNamingIt) {
+  std::string cmd = std::string(SHOVEL_WORKER_BIN) + " --io-threads -1 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[512] = {0};
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  int status = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(std::string(buf, n).find("--io-threads must be 0 (half the cores) to 64"),
+            std::string::npos)
+      << std::string(buf, n);
+}
+
 TEST(WorkerProcessTest, BadFlagExitsTwoNamingIt) {
   std::string cmd = std::string(SHOVEL_WORKER_BIN) + " --max-memory lots 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

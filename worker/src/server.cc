@@ -82,16 +82,15 @@ zmq::message_t HeaderMessage(const wire::Header& h) {
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen) {
+Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_threads) {
   std::unique_ptr<Server> s(new Server);
   std::string ep = listen;
   if (ep.size() > 2 && ep.compare(ep.size() - 2, 2, ":0") == 0) {
     ep.replace(ep.size() - 1, 1, "*");
   }
   try {
-    // Two ZeroMQ I/O threads: each client connection's TCP copies run on
-    // one of them, so large values to several connections use both cores.
-    s->ctx_ = std::make_unique<zmq::context_t>(2);
+    // Each client connection's TCP copies run on one of the I/O threads.
+    s->ctx_ = std::make_unique<zmq::context_t>(io_threads);
     s->router_ = std::make_unique<zmq::socket_t>(*s->ctx_, zmq::socket_type::router);
     s->router_->set(zmq::sockopt::maxmsgsize,
                     static_cast<int64_t>(wire::kMaxMessageBytes + 4096));

@@ -50,7 +50,8 @@ class Server {
   static constexpr int64_t kMaxInFlight = 512;
 
   // Binds the ROUTER to `listen` ("tcp://host:0" or ":*" picks a port).
-  static Result<std::unique_ptr<Server>> Bind(const std::string& listen);
+  // `io_threads` ZeroMQ I/O threads do the socket's TCP copies.
+  static Result<std::unique_ptr<Server>> Bind(const std::string& listen, int io_threads);
   ~Server();
 
   const std::string& endpoint() const { return endpoint_; }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
@@ -117,9 +118,14 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (o.threads < 0 || o.threads > 256) {
     return Status::InvalidArgument("threads must be 0 (one per core) to 256");
   }
+  if (o.io_threads < 0 || o.io_threads > 64) {
+    return Status::InvalidArgument("io-threads must be 0 (half the cores) to 64");
+  }
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  int io_threads = o.io_threads > 0 ? o.io_threads : std::max(1, cores / 2);
   KeepLargeBuffersWarm();  // chunk memory is reused, not returned to the OS
   auto impl = std::make_unique<Impl>();
-  SHOVEL_ASSIGN_OR_RETURN(impl->server, Server::Bind(o.listen));
+  SHOVEL_ASSIGN_OR_RETURN(impl->server, Server::Bind(o.listen, io_threads));
   impl->node_id = o.node_id.empty() ? DefaultNodeId(impl->server->endpoint()) : o.node_id;
   impl->store = std::make_unique<Store>(impl->node_id, config);
   impl->store->CompressInBackground(true);

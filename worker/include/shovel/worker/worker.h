@@ -28,6 +28,10 @@ struct WorkerOptions {
   uint64_t chunk_size = 4ull << 20;
   bool eviction = true;
   int threads = 0;  // 0 = hardware_concurrency
+  // ZeroMQ I/O threads (the kernel's TCP copies); 0 = half the cores, at
+  // least one. On 2 cores one thread left the other core to the handlers
+  // and to a client on the same machine: 1 MiB values moved 1.2-1.7x faster.
+  int io_threads = 0;
 };
 
 // kInvalidArgument naming the field when a setting is out of range.
