@@ -102,6 +102,33 @@ TEST(StoreCompressTest, PressureCompressesBeforeEvicting) {
   EXPECT_EQ(s.Stats().pinned_bytes, 0u);
 }
 
+TEST(StoreCompressTest, AnIdWrittenManyTimesIsQueuedOnce) {
+  Store s("w1", Cfg(64 << 20));
+  s.CompressInBackground(true);  // its thread waits kCompressAfterNs (1 s)
+  std::string v = Text(8 << 10);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(s.Set("k", v + std::to_string(i)).ok());
+  ASSERT_TRUE(s.Set("other", v).ok());
+  // One queue entry per id, not one per write (each cost the queue's lock,
+  // a string and a wake-up of the compressor).
+  EXPECT_LE(s.CompressPending(), 2u);
+  EXPECT_LT(s.Stat("k")->stored_bytes, v.size());
+  EXPECT_LT(s.Stat("other")->stored_bytes, v.size());
+  EXPECT_TRUE(ReadAll(s, "k") == v + "49");
+  // Once compressed the id is queued again by its next write.
+  ASSERT_TRUE(s.Set("k", v).ok());
+  while (s.CompressPending() > 0) {
+  }
+  EXPECT_LT(s.Stat("k")->stored_bytes, v.size());
+  // Rename moves the queued state with the id: written, renamed, compressed.
+  ASSERT_TRUE(s.Set("a", v).ok());
+  ASSERT_TRUE(s.Rename("a", "b", false).ok());
+  while (s.CompressPending() > 0) {
+  }
+  EXPECT_LT(s.Stat("b")->stored_bytes, v.size());
+  EXPECT_TRUE(ReadAll(s, "b") == v);
+  s.CompressInBackground(false);
+}
+
 TEST(StoreCompressTest, ConcurrentWritesNeverSeeAMix) {
   Store s("w1", Cfg(64 << 20, 64 << 10));
   s.CompressInBackground(true);

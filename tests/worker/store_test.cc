@@ -34,6 +34,34 @@ TEST(StoreTest, SetGetAcrossChunksAndRanges) {
   EXPECT_GT(st->stored_bytes, 100u << 10);  // the random part did not
 }
 
+TEST(StoreTest, ReadIfFitsIsAllOrNothing) {
+  Store s("w1", Cfg(64 << 20, 4 << 10));
+  std::string v = Text(10 << 10);
+  auto w = s.Set("a", v);
+  ASSERT_TRUE(w.ok());
+  auto fit = s.ReadIfFits("a", 100, 5000, 5000);  // spans two chunks
+  ASSERT_TRUE(fit.ok());
+  EXPECT_FALSE(fit->more);
+  EXPECT_EQ(fit->offset, 100u);
+  EXPECT_EQ(fit->size, v.size());
+  EXPECT_EQ(fit->version, w->version);
+  EXPECT_EQ(std::string(fit->bytes.data, fit->bytes.size), v.substr(100, 5000));
+  auto big = s.ReadIfFits("a", 100, wire::kToEnd, 5000);
+  ASSERT_TRUE(big.ok());
+  EXPECT_TRUE(big->more);
+  EXPECT_EQ(big->offset, 100u);
+  EXPECT_EQ(big->size, v.size());
+  EXPECT_EQ(big->version, w->version);
+  EXPECT_EQ(big->bytes.size, 0u);
+  EXPECT_EQ(big->bytes.owner, nullptr);              // nothing read
+  auto past = s.ReadIfFits("a", 1 << 20, 10, 5000);  // cut like pread
+  ASSERT_TRUE(past.ok());
+  EXPECT_FALSE(past->more);
+  EXPECT_EQ(past->offset, v.size());
+  EXPECT_EQ(past->bytes.size, 0u);
+  EXPECT_TRUE(s.ReadIfFits("missing", 0, 10, 10).status().IsNotFound());
+}
+
 TEST(StoreTest, IncompressibleStoredRawAndLevelZeroRaw) {
   Store s("w1", Cfg(64 << 20));
   std::string v = Random(256 << 10, 2);

@@ -167,15 +167,13 @@ ServiceReply Service::BatchItem(const wire::Request& req) {
     return Handle(req);
   // A GET item carries at most kMaxBatchItemBytes; for a larger range it
   // answers with no bytes and kFlagMore (without decompressing anything).
-  auto size = store_->Read(req.id, 0, 0, 0);
-  if (!size.ok()) return Error(h, size.status());
-  uint64_t start = std::min(h.offset, size->size);
-  uint64_t want = std::min(h.length, size->size - start);
-  if (want <= wire::kMaxBatchItemBytes) return Get(req, wire::kMaxBatchItemBytes);
+  auto r = store_->ReadIfFits(req.id, h.offset, h.length, wire::kMaxBatchItemBytes);
+  if (!r.ok()) return Error(h, r.status());
+  if (!r->more) return ReadReply(h, std::move(*r));
   ServiceReply out = Ok(h);
-  out.header.offset = start;
-  out.header.length = size->size;
-  out.header.version_no = size->version;
+  out.header.offset = r->offset;
+  out.header.length = r->size;
+  out.header.version_no = r->version;
   out.header.flags |= wire::kFlagMore;
   out.payload.push_back({});
   return out;
@@ -185,13 +183,17 @@ ServiceReply Service::Get(const wire::Request& req, uint64_t max_bytes) {
   const wire::Header& h = req.header;
   auto r = store_->Read(req.id, h.offset, h.length, max_bytes);
   if (!r.ok()) return Error(h, r.status());
+  return ReadReply(h, std::move(*r));
+}
+
+ServiceReply Service::ReadReply(const wire::Header& h, ReadResult r) {
   ServiceReply out = Ok(h);
-  out.header.offset = r->offset;
-  out.header.length = r->size;
-  out.header.version_no = r->version;
-  if (r->more) out.header.flags |= wire::kFlagMore;
+  out.header.offset = r.offset;
+  out.header.length = r.size;
+  out.header.version_no = r.version;
+  if (r.more) out.header.flags |= wire::kFlagMore;
   Frame f;
-  f.slice = std::move(r->bytes);
+  f.slice = std::move(r.bytes);
   if (!f.slice.owner) f.slice.owner = std::make_shared<char>(0);
   out.payload.push_back(std::move(f));
   return out;

@@ -59,6 +59,8 @@ class Service {
 
  private:
   ServiceReply Get(const wire::Request& req, uint64_t max_bytes = kMaxReplyBytes);
+  // The reply to a GET that read `r`.
+  static ServiceReply ReadReply(const wire::Header& h, ReadResult r);
   ServiceReply Write(const wire::Request& req, std::shared_ptr<const void> keep);
   ServiceReply Upload(const wire::Request& req);
   ServiceReply Meta(const wire::Request& req);

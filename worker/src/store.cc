@@ -71,9 +71,14 @@ Status Store::CheckVersion(std::string_view id, const Blob* cur,
                           std::to_string(opt.expected_version));
 }
 
-void Store::InsertLocked(Shard& s, std::string_view id, BlobPtr blob) {
-  auto [it, fresh] = s.map.try_emplace(std::string(id));
-  Entry& e = it->second;
+void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr blob) {
+  bool fresh = false;
+  if (node == nullptr) {
+    auto [it, made] = s.map.try_emplace(std::string(id));
+    node = &*it;
+    fresh = made;
+  }
+  Entry& e = node->second;
   e.atime_ns = NowNs();
   e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
   if (fresh) {
@@ -89,7 +94,11 @@ void Store::InsertLocked(Shard& s, std::string_view id, BlobPtr blob) {
   } else {
     if (e.in_lru) s.lru.erase(e.lru);
     e.in_lru = !blob->pinned;
-    if (e.in_lru) e.lru = s.lru.insert(s.lru.begin(), &*it);
+    if (e.in_lru) e.lru = s.lru.insert(s.lru.begin(), node);
+  }
+  if (!e.queued && HasDeferred(*blob)) {
+    e.queued = true;
+    QueueCompression(id, e.atime_ns);
   }
   e.blob = std::move(blob);
 }
@@ -117,7 +126,7 @@ bool Store::Swap(std::string_view id, const BlobPtr& expected, BlobPtr next) {
     BlobPtr cur = it == s.map.end() ? nullptr : it->second.blob;
     if (cur != expected) return false;
     if (next) {
-      InsertLocked(s, id, std::move(next));
+      InsertLocked(s, it == s.map.end() ? nullptr : &*it, id, std::move(next));
     } else if (cur) {
       EraseLocked(s, id);
     }
@@ -179,7 +188,6 @@ Result<WriteResult> Store::Commit(std::string_view id, const WriteOptions& opt,
     WriteResult res{next->version, next->size};
     if (Swap(id, cur, std::move(next))) {
       if (prereserved > 0) upload_bytes_.fetch_sub(prereserved);
-      if (HasDeferred(piece.refs)) QueueCompression(id);
       return res;
     }
     Release(need);
@@ -221,6 +229,16 @@ Result<WriteResult> Store::Create(std::string_view id, bool pinned, bool exclusi
 
 Result<ReadResult> Store::Read(std::string_view id, uint64_t offset, uint64_t length,
                                uint64_t max_bytes) {
+  return ReadRange(id, offset, length, max_bytes, /*all_or_nothing=*/false);
+}
+
+Result<ReadResult> Store::ReadIfFits(std::string_view id, uint64_t offset,
+                                     uint64_t length, uint64_t max_bytes) {
+  return ReadRange(id, offset, length, max_bytes, /*all_or_nothing=*/true);
+}
+
+Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64_t length,
+                                    uint64_t max_bytes, bool all_or_nothing) {
   BlobPtr b = Lookup(id, true);
   if (!b) return Status::NotFound("id '" + std::string(id) + "' does not exist");
   ReadResult r;
@@ -231,7 +249,7 @@ Result<ReadResult> Store::Read(std::string_view id, uint64_t offset, uint64_t le
   uint64_t n = end - r.offset;
   uint64_t serve = std::min(n, max_bytes);
   r.more = serve < n;
-  if (serve == 0) return r;
+  if (serve == 0 || (r.more && all_or_nothing)) return r;
   size_t i = std::upper_bound(b->starts.begin(), b->starts.end(), r.offset) -
              b->starts.begin() - 1;
   uint64_t in_chunk = r.offset - b->starts[i];
@@ -328,12 +346,11 @@ Status Store::Rename(std::string_view from, std::string_view to, bool exclusive)
   }
   BlobPtr moving = EraseLocked(sf, from);
   BlobPtr replaced = EraseLocked(st, to);
-  bool deferred = HasDeferred(*moving);
-  InsertLocked(st, to, std::move(moving));
+  // Deferred chunks are queued by id: InsertLocked queues `to`.
+  InsertLocked(st, nullptr, to, std::move(moving));
   l2 = {};
   l1.unlock();
   if (replaced) Release(replaced->charged);
-  if (deferred) QueueCompression(to);  // deferred chunks are queued by id
   return Status::Ok();
 }
 

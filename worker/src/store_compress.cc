@@ -3,8 +3,10 @@
 // A SET stores compressible chunks raw and queues the id; CompressOne builds
 // an equal blob whose deferred chunks are compressed (outside every lock) and
 // installs it only if the id still holds the blob it started from, keeping
-// the version, the LRU position and the pinned accounting. A blob that
-// changed meanwhile was queued again by the write that changed it.
+// the version, the LRU position and the pinned accounting. An id is queued
+// once (Entry::queued), however often it is written: a blob that changed
+// meanwhile is queued again here, and one written less than kCompressAfterNs
+// ago goes back to the end of the queue with its write time.
 #include <sched.h>
 
 #include <chrono>
@@ -30,12 +32,17 @@ void Store::StopCompressor() {
   if (bg_thread_.joinable()) bg_thread_.join();
 }
 
-void Store::QueueCompression(std::string_view id) {
+void Store::QueueCompression(std::string_view id, int64_t written_ns) {
+  bool was_empty;
   {
     std::lock_guard<std::mutex> l(bg_mu_);
-    bg_queue_.emplace_back(NowNs(), std::string(id));
+    was_empty = bg_queue_.empty();
+    bg_queue_.emplace_back(written_ns, std::string(id));
   }
-  bg_cv_.notify_one();
+  // The compressor sleeps untimed only on an empty queue; otherwise it waits
+  // for the front's deadline, which a later entry does not move. Waking it
+  // on every write cost a futex call per SET.
+  if (was_empty) bg_cv_.notify_one();
 }
 
 size_t Store::CompressPending(size_t max_ids) {
@@ -48,7 +55,7 @@ size_t Store::CompressPending(size_t max_ids) {
       id = std::move(bg_queue_.front().second);
       bg_queue_.pop_front();
     }
-    CompressOne(id);
+    CompressOne(id, /*force=*/true);
     ++done;
   }
   return done;
@@ -75,13 +82,31 @@ void Store::CompressorLoop() {
       id = std::move(bg_queue_.front().second);
       bg_queue_.pop_front();
     }
-    CompressOne(id);
+    CompressOne(id, /*force=*/false);
   }
 }
 
-bool Store::CompressOne(const std::string& id) {
-  BlobPtr cur = Lookup(id, false);
-  if (!cur || !HasDeferred(*cur)) return false;
+Store::BlobPtr Store::TakeQueued(const std::string& id, bool force) {
+  Shard& s = ShardFor(id);
+  std::lock_guard<std::mutex> l(s.mu);
+  auto it = s.map.find(id);
+  if (it == s.map.end()) return nullptr;
+  Entry& e = it->second;
+  if (!HasDeferred(*e.blob)) {
+    e.queued = false;
+    return nullptr;
+  }
+  if (!force && e.blob->mtime_ns + kCompressAfterNs > NowNs()) {
+    // Written again since it was queued: that write waits its own delay.
+    QueueCompression(id, e.blob->mtime_ns);
+    return nullptr;
+  }
+  return e.blob;
+}
+
+bool Store::CompressOne(const std::string& id, bool force) {
+  BlobPtr cur = TakeQueued(id, force);
+  if (!cur) return false;
   int level = level_.load();
   auto next = std::make_shared<Blob>(*cur);
   next->chunks.clear();
@@ -104,7 +129,7 @@ bool Store::CompressOne(const std::string& id) {
   }
   // Same bytes, fewer stored: charged shrinks by exactly the stored bytes.
   next->charged = cur->charged - cur->stored + next->stored;
-  if (next->stored == cur->stored) return false;
+  const bool smaller = next->stored < cur->stored;
   // The swap only shrinks the charge: no reservation, and nothing counts
   // both blobs at once (which could make a concurrent write evict).
   const uint64_t saved = cur->charged - next->charged;
@@ -113,13 +138,21 @@ bool Store::CompressOne(const std::string& id) {
   {
     std::lock_guard<std::mutex> l(s.mu);
     auto it = s.map.find(id);
-    if (it != s.map.end() && it->second.blob == cur) {
+    if (it == s.map.end()) return false;
+    Entry& e = it->second;
+    if (e.blob == cur && smaller) {
       if (cur->pinned) {
         pinned_bytes_.fetch_sub(cur->charged);
         pinned_bytes_.fetch_add(next->charged);
       }
-      it->second.blob = std::move(next);
+      e.blob = std::move(next);
       swapped = true;
+    }
+    // A write since `cur` found the id queued and did not queue it again.
+    if (e.blob != cur && !swapped && HasDeferred(*e.blob)) {
+      QueueCompression(id, e.blob->mtime_ns);
+    } else {
+      e.queued = false;
     }
   }
   if (swapped) Release(saved);

@@ -27,6 +27,9 @@ struct Entry {
   uint64_t tick = 0;                    // LRU clock at last use
   std::list<EntryNode*>::iterator lru;  // valid iff in_lru
   bool in_lru = false;
+  // The id is in Store::bg_queue_: a write of deferred chunks does not queue
+  // it again (one queue entry per id, not one per write).
+  bool queued = false;
 };
 
 // One of Store::kShards partitions of the id space. All fields guarded by mu.

@@ -12,7 +12,7 @@
 // Background compression (CompressInBackground(true), the worker's default):
 // SET and uploads store compressible chunks raw ("deferred") so a write runs
 // at memory speed; one idle-priority thread compresses them once they are
-// kCompressAfterNs old (FIFO, oldest write first) and
+// kCompressAfterNs old (FIFO by the id's last write; one entry per id) and
 // swaps each blob for an equal one with smaller chunks (same bytes, same
 // version, same LRU place). Memory is charged for the raw bytes first and
 // shrinks when a chunk is compressed; under memory pressure deferred chunks
@@ -29,8 +29,8 @@
 //
 // Thread-safety: every method may be called from any thread at any time.
 // Lock order: Shard::mu (by ascending shard index when two are needed) before
-// Store::index_mu_; Store::uploads_mu_ before Upload::mu is never held across
-// a shard lock. No lock is held while compressing or evicting.
+// Store::index_mu_ and before Store::bg_mu_; Store::uploads_mu_ before Upload::mu is
+// never held across a shard lock. No lock is held while compressing or evicting.
 #pragma once
 
 #include <atomic>
@@ -147,6 +147,11 @@ class Store {
   // past the end is cut like pread. Marks the id recently used.
   Result<ReadResult> Read(std::string_view id, uint64_t offset, uint64_t length,
                           uint64_t max_bytes);
+  // Like Read, but all or nothing: a range longer than max_bytes returns no
+  // bytes and `more` set (offset where the range starts), decompressing
+  // nothing. One lookup where a size probe and a Read would take two.
+  Result<ReadResult> ReadIfFits(std::string_view id, uint64_t offset, uint64_t length,
+                                uint64_t max_bytes);
   Status Delete(std::string_view id, const WriteOptions& opt = {});
   Result<wire::StatBody> Stat(std::string_view id);
   Status SetAttrs(std::string_view id, const wire::Attrs& set,
@@ -184,6 +189,8 @@ class Store {
   Shard& ShardFor(std::string_view id) const;
   size_t ShardIndex(std::string_view id) const;
   BlobPtr Lookup(std::string_view id, bool touch) const;
+  Result<ReadResult> ReadRange(std::string_view id, uint64_t offset, uint64_t length,
+                               uint64_t max_bytes, bool all_or_nothing);
   // Installs `next` for `id` if the current blob is still `expected`
   // (nullptr = absent). Keeps the index, LRU and accounting in step.
   bool Swap(std::string_view id, const BlobPtr& expected, BlobPtr next);
@@ -196,8 +203,14 @@ class Store {
                              const Chunked& piece, uint64_t prereserved);
   Chunked Split(std::string_view data, const std::shared_ptr<const void>& keep) const;
   // Background compression (store_compress.cc).
-  void QueueCompression(std::string_view id);
-  bool CompressOne(const std::string& id);
+  // Appends `id` to the queue as written at `written_ns`. Callers hold the
+  // id's shard lock and set its Entry::queued.
+  void QueueCompression(std::string_view id, int64_t written_ns);
+  // The blob to compress for a queued id, or nullptr (settling Entry::queued,
+  // or queueing a blob younger than kCompressAfterNs again unless `force`).
+  BlobPtr TakeQueued(const std::string& id, bool force);
+  // `force`: compress now, however recent the write (memory pressure).
+  bool CompressOne(const std::string& id, bool force);
   void CompressorLoop();
   void StopCompressor();
   // Appends `data` after `cur`'s chunks into `next`, filling a raw tail in
@@ -206,7 +219,12 @@ class Store {
   // Removes `id` from shard `s` (locked by the caller) and the index;
   // returns the removed blob (accounting is left to the caller).
   BlobPtr EraseLocked(Shard& s, std::string_view id);
-  void InsertLocked(Shard& s, std::string_view id, BlobPtr blob);
+  // Installs `blob` for `id` in shard `s` (locked by the caller) in `node`,
+  // the id's map node if the caller found it (else nullptr: looked up or
+  // made here), so a write hashes the id once under the lock. Queues
+  // deferred chunks for compression.
+  void InsertLocked(Shard& s, std::pair<const std::string, Entry>* node,
+                    std::string_view id, BlobPtr blob);
 
   // Memory: reserve `bytes` (counting `credit` bytes about to be freed),
   // evicting LRU ids other than `exclude` when needed.
