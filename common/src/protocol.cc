@@ -1,5 +1,6 @@
 #include "shovel/protocol.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -316,14 +317,19 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
 }
 
 Result<Reply> DecodeReply(const std::vector<std::string_view>& frames) {
+  Reply r;
+  SHOVEL_RETURN_IF_ERROR(DecodeReply(frames, &r));
+  return r;
+}
+
+Status DecodeReply(const std::vector<std::string_view>& frames, Reply* out) {
   if (frames.empty()) return Status::Protocol("empty reply");
   if (frames.size() > kMaxFrames) return Status::Protocol("reply has too many frames");
   SHOVEL_ASSIGN_OR_RETURN(Header h, DecodeHeader(frames[0]));
   if (!(h.flags & kFlagReply)) return Status::Protocol("a request was sent as a reply");
-  Reply r;
-  r.header = h;
-  r.payload.assign(frames.begin() + 1, frames.end());
-  return r;
+  out->header = h;
+  out->payload.assign(frames.begin() + 1, frames.end());
+  return Status::Ok();
 }
 
 Status ReplyStatus(const Reply& r) {
@@ -341,27 +347,55 @@ Header ReplyHeader(const Header& req, Code status) {
   return h;
 }
 
-void BatchWriter::Frame(std::string_view f) {
-  char n[4];
-  for (int i = 0; i < 4; ++i) n[i] = static_cast<char>(f.size() >> (8 * i));
-  body_.append(n, 4);
-  body_.append(f);
+namespace {
+
+char* PutFrame(char* out, std::string_view f) {
+  auto n = static_cast<uint32_t>(f.size());
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(n >> (8 * i));
+  if (!f.empty()) std::memcpy(out + 4, f.data(), f.size());
+  return out + 4 + f.size();
+}
+
+size_t ItemSize(const std::string_view* id, std::span<const std::string_view> payload) {
+  size_t frames = 1 + (id ? 1 : 0) + payload.size();
+  size_t n = 4 + 4 * frames + kHeaderSize + (id ? id->size() : 0);
+  for (auto p : payload) n += p.size();
+  return n;
+}
+
+char* EncodeItem(char* out, const Header& h, const std::string_view* id,
+                 std::span<const std::string_view> payload) {
+  auto frames = static_cast<uint32_t>(1 + (id ? 1 : 0) + payload.size());
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(frames >> (8 * i));
+  out += 4;
+  char hb[kHeaderSize];
+  EncodeHeader(h, hb);
+  out = PutFrame(out, {hb, kHeaderSize});
+  if (id) out = PutFrame(out, *id);
+  for (auto p : payload) out = PutFrame(out, p);
+  return out;
+}
+
+}  // namespace
+
+size_t BatchRequestSize(std::string_view id, std::span<const std::string_view> payload) {
+  return ItemSize(&id, payload);
+}
+
+char* EncodeBatchRequest(char* out, const Header& h, std::string_view id,
+                         std::span<const std::string_view> payload) {
+  return EncodeItem(out, h, &id, payload);
 }
 
 void BatchWriter::Add(const Header& h, const std::string_view* id,
                       const std::vector<std::string_view>& payload) {
-  size_t frames = 1 + (id ? 1 : 0) + payload.size();
-  size_t need = 4 + 4 * frames + kHeaderSize + (id ? id->size() : 0);
-  for (auto p : payload) need += p.size();
-  body_.reserve(body_.size() + need);
-  char n[4];
-  for (int i = 0; i < 4; ++i) n[i] = static_cast<char>(frames >> (8 * i));
-  body_.append(n, 4);
-  char hb[kHeaderSize];
-  EncodeHeader(h, hb);
-  Frame({hb, kHeaderSize});
-  if (id) Frame(*id);
-  for (auto p : payload) Frame(p);
+  size_t at = body_.size();
+  size_t need = ItemSize(id, payload);
+  // Geometric growth: resize alone would reallocate to the exact size.
+  if (body_.capacity() < at + need)
+    body_.reserve(std::max(2 * body_.capacity(), at + need));
+  body_.resize(at + need);
+  EncodeItem(body_.data() + at, h, id, payload);
   ++count_;
 }
 
@@ -395,6 +429,53 @@ Result<std::vector<Frames>> DecodeBatchBody(std::string_view body, uint64_t coun
   }
   SHOVEL_RETURN_IF_ERROR(in.Finish());
   return items;
+}
+
+Status BatchReader::CheckCount() const {
+  if (left_ > kMaxBatchItems) {
+    return Status::Protocol("BATCH count " + std::to_string(left_) + " is over " +
+                            std::to_string(kMaxBatchItems));
+  }
+  if (left_ * 4 > body_.size() - pos_) return Status::Protocol("BATCH body is truncated");
+  return Status::Ok();
+}
+
+bool BatchReader::U32(uint32_t* v) {
+  if (body_.size() - pos_ < 4) return false;
+  *v = 0;
+  for (int i = 3; i >= 0; --i) *v = (*v << 8) | static_cast<uint8_t>(body_[pos_ + i]);
+  pos_ += 4;
+  return true;
+}
+
+Status BatchReader::Next(Frames* item) {
+  item->clear();
+  if (left_ == 0) return Status::Protocol("BATCH body read past its item count");
+  --left_;
+  uint32_t n;
+  if (!U32(&n) || static_cast<uint64_t>(n) * 4 > body_.size() - pos_) {
+    return Status::Protocol("BATCH body is malformed: truncated at byte " +
+                            std::to_string(pos_));
+  }
+  if (n > kMaxFrames) {
+    return Status::Protocol("BATCH item has " + std::to_string(n) + " frames");
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t len;
+    if (!U32(&len) || len > body_.size() - pos_) {
+      return Status::Protocol("BATCH body is malformed: truncated at byte " +
+                              std::to_string(pos_));
+    }
+    item->push_back(body_.substr(pos_, len));
+    pos_ += len;
+  }
+  return Status::Ok();
+}
+
+Status BatchReader::Finish() const {
+  if (pos_ == body_.size()) return Status::Ok();
+  return Status::Protocol("BATCH body is malformed: " +
+                          std::to_string(body_.size() - pos_) + " trailing bytes");
 }
 
 bool BatchableOp(Op op) {

@@ -324,5 +324,86 @@ TEST(BatchTest, RejectsBadBatchMessagesAndItems) {
   EXPECT_EQ(DecodeBatchItem((*items)[0]).status().code(), Code::kProtocol);
 }
 
+// EncodeBatchRequest writes exactly BatchWriter::AddRequest's bytes, and
+// BatchRequestSize is their count, so a body built in place is the same body.
+TEST(BatchTest, InPlaceEncodingMatchesBatchWriter) {
+  Header set;
+  set.op = Op::kSet;
+  set.request_id = 9;
+  Header get;
+  get.op = Op::kGet;
+  get.length = kToEnd;
+  std::string_view value[1] = {"value bytes"};
+  BatchWriter w;
+  w.AddRequest(set, "a/b", {value[0]});
+  w.AddRequest(get, "c", {});
+  std::string want = w.Take();
+  size_t n = BatchRequestSize("a/b", value) + BatchRequestSize("c", {});
+  ASSERT_EQ(n, want.size());
+  std::string got(n, '\0');
+  char* end = EncodeBatchRequest(got.data(), set, "a/b", value);
+  end = EncodeBatchRequest(end, get, "c", {});
+  EXPECT_EQ(end, got.data() + n);
+  EXPECT_EQ(got, want);
+}
+
+// BatchReader gives DecodeBatchBody's items, one at a time, and rejects what
+// it rejects.
+TEST(BatchTest, ReaderAgreesWithDecodeBatchBody) {
+  BatchWriter w;
+  Header ok = ReplyHeader(Header{}, Code::kOk);
+  w.AddReply(ok, {"one"});
+  w.AddReply(ReplyHeader(Header{}, Code::kNotFound), {"gone", ""});
+  w.AddReply(ok, {});
+  std::string body = w.Take();
+  auto items = DecodeBatchBody(body, 3);
+  ASSERT_TRUE(items.ok());
+  BatchReader r(body, 3);
+  ASSERT_TRUE(r.CheckCount().ok());
+  Frames f;
+  Reply reply;
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(r.Next(&f).ok()) << i;
+    EXPECT_EQ(f, (*items)[i]) << i;
+    ASSERT_TRUE(DecodeReply(f, &reply).ok());
+    EXPECT_EQ(reply.payload, (*DecodeReply((*items)[i])).payload);
+  }
+  EXPECT_TRUE(r.Finish().ok());
+  EXPECT_EQ(r.Next(&f).code(), Code::kProtocol);  // past the count
+
+  // Every truncation, trailing bytes, forged counts and lengths: kProtocol
+  // somewhere along the way, as DecodeBatchBody.
+  auto reads = [](std::string_view b, uint64_t count) {
+    BatchReader br(b, count);
+    Status s = br.CheckCount();
+    Frames fr;
+    for (uint64_t i = 0; i < count && s.ok(); ++i) s = br.Next(&fr);
+    if (s.ok()) s = br.Finish();
+    return s;
+  };
+  EXPECT_TRUE(reads(body, 3).ok());
+  for (size_t n = 0; n < body.size(); ++n) {
+    EXPECT_EQ(reads(body.substr(0, n), 3).code(), Code::kProtocol) << n;
+    EXPECT_FALSE(DecodeBatchBody(body.substr(0, n), 3).ok()) << n;
+  }
+  EXPECT_EQ(reads(body + "x", 3).code(), Code::kProtocol);
+  EXPECT_EQ(reads(body, 4).code(), Code::kProtocol);
+  EXPECT_EQ(reads(body, kMaxBatchItems + 1).code(), Code::kProtocol);
+  std::string forged = body;
+  forged[0] = '\xff';  // frame count 255
+  EXPECT_EQ(reads(forged, 3).code(), Code::kProtocol);
+  forged = body;
+  forged[4] = '\xff';  // first frame length past the end
+  EXPECT_EQ(reads(forged, 3).code(), Code::kProtocol);
+  // A reused Reply keeps no payload of an earlier item.
+  Reply reused;
+  reused.payload = {"stale", "stale"};
+  std::string h = EncodeHeader(ok);
+  ASSERT_TRUE(DecodeReply(std::vector<std::string_view>{h}, &reused).ok());
+  EXPECT_TRUE(reused.payload.empty());
+  EXPECT_EQ(DecodeReply(std::vector<std::string_view>{"short"}, &reused).code(),
+            Code::kProtocol);
+}
+
 }  // namespace
 }  // namespace shovel::wire

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,9 @@ struct Reply {
   std::vector<std::string_view> payload;
 };
 Result<Reply> DecodeReply(const std::vector<std::string_view>& frames);
+// The same into *out, reusing the capacity of out->payload (for decoding many
+// items in a loop without an allocation each).
+Status DecodeReply(const std::vector<std::string_view>& frames, Reply* out);
 // Turns an error reply into a Status (kOk for a success reply).
 Status ReplyStatus(const Reply& r);
 
@@ -144,9 +148,37 @@ class BatchWriter {
  private:
   void Add(const Header& h, const std::string_view* id,
            const std::vector<std::string_view>& payload);
-  void Frame(std::string_view f);
   std::string body_;
   size_t count_ = 0;
+};
+
+// A request item written in place, for building a body in one allocation:
+// BatchRequestSize is the bytes EncodeBatchRequest writes at `out` (the same
+// bytes BatchWriter::AddRequest appends); it returns the end of the item.
+size_t BatchRequestSize(std::string_view id, std::span<const std::string_view> payload);
+char* EncodeBatchRequest(char* out, const Header& h, std::string_view id,
+                         std::span<const std::string_view> payload);
+
+// Reads a body's `count` items one at a time, with DecodeBatchBody's checks
+// but no allocation per item (the caller's Frames is reused). Views point
+// into the body.
+class BatchReader {
+ public:
+  BatchReader(std::string_view body, uint64_t count) : body_(body), left_(count) {}
+  // The next item's frames into *item (cleared first); kProtocol when the
+  // body is malformed or has no item left.
+  Status Next(Frames* item);
+  // kProtocol when bytes remain after the last item (call after `count`
+  // successful Next calls).
+  Status Finish() const;
+  // kProtocol unless the count is within kMaxBatchItems and fits the body.
+  Status CheckCount() const;
+
+ private:
+  bool U32(uint32_t* v);
+  std::string_view body_;
+  size_t pos_ = 0;
+  uint64_t left_;
 };
 
 // Splits a body into exactly `count` items (count <= kMaxBatchItems); a
