@@ -73,10 +73,11 @@ class LocalTransport : public Transport {
     char header[wire::kHeaderSize];
     wire::EncodeHeader(h, header);
     std::vector<std::string_view> frames;
-    frames.reserve(2 + request.payload.size());
+    frames.reserve(3 + request.payload.size());
     frames.emplace_back(header, sizeof header);
     frames.push_back(request.id);
     frames.insert(frames.end(), request.payload.begin(), request.payload.end());
+    if (request.frame) frames.push_back(request.frame->to_string_view());
     std::vector<wire::SharedFrame> reply;
     try {
       reply = w.serve(frames);

@@ -1,5 +1,9 @@
 #include "transport.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace shovel::client {
 
 std::string Response::PayloadBytes(size_t first) const {
@@ -39,21 +43,33 @@ void PayloadLoan::WaitReturned() {
   cv_.wait(lock, [&] { return out_ == 0; });
 }
 
+void OneShotEvent::Wait() {
+  uint32_t s = kIdle;
+  if (!state_.compare_exchange_strong(s, kSleeping, std::memory_order_acquire)) {
+    return;  // already set (the failed exchange read it with acquire)
+  }
+  while (state_.load(std::memory_order_acquire) != kSet) {
+    // Returns at once if state_ is no longer kSleeping; spurious wake-ups
+    // (EINTR) loop.
+    syscall(SYS_futex, &state_, FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
+  }
+}
+
+void OneShotEvent::Set() {
+  if (state_.exchange(kSet, std::memory_order_acq_rel) == kSleeping) {
+    syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+}
+
 Result<ResponsePtr> PendingCall::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return result_.has_value(); });
+  done_.Wait();
   return std::move(*result_);
 }
 
 void PendingCall::Complete(Result<ResponsePtr> r) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    result_.emplace(std::move(r));
-  }
-  // Notified after unlocking, so the woken caller does not block on mu_
-  // (the I/O thread then goes on without a futex wake for the mutex).
+  result_.emplace(std::move(r));
   // Safe: Wait() holds a shared_ptr to this call until it returns.
-  cv_.notify_all();
+  done_.Set();
 }
 
 std::shared_ptr<PendingCall> Transport::Start(const std::string& endpoint,
@@ -70,8 +86,7 @@ Result<ResponsePtr> Transport::Call(const std::string& endpoint,
 }
 
 std::vector<Result<ResponsePtr>> PendingBatch::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return remaining_ == 0; });
+  done_.Wait();
   std::vector<Result<ResponsePtr>> out;
   out.reserve(results_.size());
   for (auto& r : results_) out.push_back(std::move(*r));
@@ -79,14 +94,10 @@ std::vector<Result<ResponsePtr>> PendingBatch::Wait() {
 }
 
 void PendingBatch::Complete(size_t i, Result<ResponsePtr> r) {
-  bool last;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    results_[i].emplace(std::move(r));
-    last = --remaining_ == 0;
-  }
-  // Safe after unlocking: Wait() holds a shared_ptr to this batch.
-  if (last) cv_.notify_all();
+  results_[i].emplace(std::move(r));
+  // acq_rel: the last one sees every other Complete's result before it
+  // sets done_ (Wait() holds a shared_ptr to this batch).
+  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.Set();
 }
 
 void Transport::SendMany(const RequestBatch& requests,

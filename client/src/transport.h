@@ -15,6 +15,7 @@
 // complete a PendingCall/PendingBatch or do nothing).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -64,6 +65,11 @@ struct OutRequest {
   std::chrono::milliseconds deadline{5000};
   bool idempotent = false;            // may be sent again once if no reply comes
   std::shared_ptr<PayloadLoan> loan;  // null: payload bytes are copied
+  // Set: one more payload frame after `payload`, already a ZeroMQ message
+  // (e.g. a BATCH body encoded in place). It needs to live only for the
+  // duration of Send: ZmqTransport shares its buffer (zmq_msg_copy, a
+  // reference count) instead of copying the bytes once more.
+  zmq::message_t* frame = nullptr;
 };
 
 // A decoded reply; `reply` views into `frames`. Owned by the receiver.
@@ -78,6 +84,22 @@ struct Response {
 using ResponsePtr = std::unique_ptr<Response>;
 using ResponseCallback = std::function<void(Result<ResponsePtr>)>;
 
+// A flag set once by one thread and waited for by one other, on a futex:
+// Set makes a system call only when the waiter is already asleep, and
+// neither side takes a lock (a mutex + condition variable costs a lock
+// round trip on both sides and a wake even when nobody sleeps). Set's caller
+// must keep the event alive until Set returns (callers hold a shared_ptr).
+class OneShotEvent {
+ public:
+  void Wait();
+  void Set();
+
+ private:
+  // kIdle -> kSleeping (waiter about to sleep) -> kSet; or kIdle -> kSet.
+  static constexpr uint32_t kIdle = 0, kSleeping = 1, kSet = 2;
+  std::atomic<uint32_t> state_{kIdle};
+};
+
 // A request in flight; Wait blocks until its outcome (about the deadline at
 // most) and may be called once.
 class PendingCall {
@@ -86,9 +108,8 @@ class PendingCall {
   void Complete(Result<ResponsePtr> r);
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<Result<ResponsePtr>> result_;  // guarded by mu_
+  OneShotEvent done_;
+  std::optional<Result<ResponsePtr>> result_;  // written before done_ is set
 };
 
 // The outcomes of several requests sent together; Complete runs on the I/O
@@ -97,15 +118,18 @@ class PendingCall {
 // results are in request order.
 class PendingBatch {
  public:
-  explicit PendingBatch(size_t n) : remaining_(n), results_(n) {}
+  explicit PendingBatch(size_t n) : remaining_(n), results_(n) {
+    if (n == 0) done_.Set();
+  }
   std::vector<Result<ResponsePtr>> Wait();
   void Complete(size_t i, Result<ResponsePtr> r);
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t remaining_;                                         // guarded by mu_
-  std::vector<std::optional<Result<ResponsePtr>>> results_;  // guarded by mu_
+  OneShotEvent done_;
+  std::atomic<size_t> remaining_;
+  // results_[i] is written by its one Complete before remaining_ drops, and
+  // read by Wait after done_: the event orders them.
+  std::vector<std::optional<Result<ResponsePtr>>> results_;
 };
 
 using RequestBatch = std::vector<std::pair<std::string, OutRequest>>;

@@ -124,6 +124,9 @@ class ZmqTransport : public Transport {
   std::mutex mu_;
   std::vector<Queued> queue_;  // guarded by mu_
   bool stop_ = false;          // guarded by mu_
+  // The I/O thread is (about to be) blocked in poll with an empty queue and
+  // needs an eventfd write to see new requests.
+  bool io_sleeping_ = false;  // guarded by mu_
 
   // Owned by the I/O thread.
   std::vector<std::unique_ptr<Peer>> peers_;
@@ -172,7 +175,7 @@ ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
   h.request_id = q.request_id;
   zmq::message_t header(wire::kHeaderSize);
   wire::EncodeHeader(h, static_cast<char*>(header.data()));
-  q.frames.reserve(2 + request.payload.size());
+  q.frames.reserve(2 + request.payload.size() + (request.frame ? 1 : 0));
   q.frames.push_back(std::move(header));
   q.frames.emplace_back(request.id.data(), request.id.size());
   q.bytes = wire::kHeaderSize + request.id.size();
@@ -194,6 +197,12 @@ ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
         },
         hold);
   }
+  if (request.frame) {
+    zmq::message_t shared;
+    shared.copy(*request.frame);
+    q.bytes += shared.size();
+    q.frames.push_back(std::move(shared));
+  }
   q.loan = request.loan;
   q.deadline = request.deadline;
   q.idempotent = request.idempotent;
@@ -208,13 +217,16 @@ void ZmqTransport::Enqueue(std::vector<Queued>& qs, uint64_t bytes) {
     budget_cv_.wait(lock, [&] { return TryTake(bytes); });
     budget_waiters_.fetch_sub(1);
   }
-  bool was_empty;
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    was_empty = queue_.empty();
     for (auto& q : qs) queue_.push_back(std::move(q));
+    // Only a sleeping I/O thread needs the eventfd (one writer per sleep);
+    // an awake one takes the queue before it polls again.
+    wake = io_sleeping_;
+    io_sleeping_ = false;
   }
-  if (was_empty) Wake();
+  if (wake) Wake();
 }
 
 void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
@@ -483,6 +495,12 @@ void ZmqTransport::Run() {
       timeout_ms = std::max<long>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count() + 1);
     }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Requests that came while this thread was busy: take them at once.
+      if (!queue_.empty() || stop_) timeout_ms = 0;
+      io_sleeping_ = timeout_ms != 0;
+    }
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t&) {
@@ -496,6 +514,7 @@ void ZmqTransport::Run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
+      io_sleeping_ = false;
       batch.swap(queue_);
     }
     for (auto& q : batch) Accept(std::move(q));

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <zmq_addon.hpp>
 
@@ -146,6 +147,67 @@ TEST_F(TransportTest, ManyThreadsShareOneTransport) {
   for (auto& c : callers) c.join();
   worker.join();
   EXPECT_EQ(ok.load(), kThreads * kEach);
+}
+
+// CallMany from many threads at once: every caller gets exactly its own
+// replies, in request order, however the worker orders them (it answers each
+// group of kPer requests it reads, from whichever callers, in reverse).
+TEST_F(TransportTest, ManyThreadsCallManyGetTheirOwnRepliesInOrder) {
+  constexpr int kThreads = 8, kEach = 40, kPer = 3;
+  std::thread worker([&] {
+    for (int i = 0; i < kThreads * kEach; ++i) ReverseWorker(router_, kPer);
+  });
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        RequestBatch reqs;
+        for (int j = 0; j < kPer; ++j) {
+          reqs.emplace_back("inproc://worker", Get((t * 1000 + i) * 10 + j));
+        }
+        auto rs = t_->CallMany(reqs);
+        bool all = rs.size() == kPer;
+        for (int j = 0; all && j < kPer; ++j) {
+          all = rs[j].ok() && (*rs[j])->reply.header.version_no ==
+                                  static_cast<uint64_t>((t * 1000 + i) * 10 + j);
+        }
+        if (all) ++ok;
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  worker.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+}
+
+// A payload frame handed over as a ZeroMQ message (OutRequest::frame) is sent
+// after the inline payload, byte for byte, and the caller may drop its
+// message as soon as Send returned.
+TEST_F(TransportTest, SharedFrameIsSentAfterThePayload) {
+  std::string big(100000, 'b');
+  std::vector<zmq::message_t> got;
+  std::thread worker([&] {
+    (void)zmq::recv_multipart(router_, std::back_inserter(got));
+    auto h = wire::DecodeHeader(got[1].to_string_view());
+    router_.send(got[0], zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(wire::EncodeHeader(wire::ReplyHeader(*h, Code::kOk))),
+                 zmq::send_flags::none);
+  });
+  std::shared_ptr<PendingCall> call;
+  {
+    auto body = std::make_unique<zmq::message_t>(big.data(), big.size());
+    OutRequest r = Get(1);
+    r.payload = {"inline"};
+    r.frame = body.get();
+    call = t_->Start("inproc://worker", r);
+  }  // the caller's message is gone; the transport holds its own share
+  ASSERT_TRUE(call->Wait().ok());
+  worker.join();
+  ASSERT_EQ(got.size(), 5u);  // routing id, header, id, payload, frame
+  EXPECT_EQ(got[2].to_string_view(), "some/id");
+  EXPECT_EQ(got[3].to_string_view(), "inline");
+  EXPECT_TRUE(got[4].to_string_view() == big);
 }
 
 // Lent payload bytes (PayloadLoan) are given back before the caller may free
