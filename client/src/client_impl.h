@@ -8,8 +8,10 @@
 // Lock order: mu_ is a leaf (nothing else is locked while holding it).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -48,6 +50,18 @@ struct ClientDeps {
   std::unique_ptr<Transport> transport;
   std::shared_ptr<Membership> membership;
   std::shared_ptr<DistanceOracle> distance;  // may be null
+};
+
+// One id's request in MultiSet/MultiGet before it is grouped into
+// messages: an op with at most one payload frame, so building it takes no
+// allocation (views into the caller's ids and values).
+struct BatchItem {
+  uint32_t endpoint = 0;  // index into the MultiCall's endpoint list
+  wire::Header header;
+  std::string_view id;
+  std::string_view payload;
+  bool has_payload = false;
+  bool idempotent = false;
 };
 
 class ClientImpl;
@@ -123,24 +137,35 @@ class ClientImpl : public Client {
   Result<BlobStat> StatFromReply(std::string_view id, const Response& r);
   Result<uint64_t> WriteSmall(wire::Op op, std::string_view id, std::string_view data);
   Result<std::vector<NodeInfo>> Stats(const PlacementView& view);
-  // One request's reply out of a BATCH (or out of its own message): `reply`
-  // views into `whole`, which it keeps alive.
+  // One item's reply, out of a BATCH (or out of its own message). Views into
+  // the message, valid only while the ItemSink runs.
   struct ItemReply {
-    std::shared_ptr<const Response> whole;
+    const std::string* endpoint;
     wire::Reply reply;
     Status Error() const;  // like ReplyError
   };
-  // Sends `requests` grouped by endpoint into BATCH messages (requests that
-  // cannot be batched, or alone for their endpoint, go as they are) and waits
-  // for all. out[k] is requests[k]'s reply, or the error of the message that
-  // carried it. A worker that answers a BATCH with kProtocol (one that
-  // predates it) gets those requests again one by one.
-  std::vector<Result<ItemReply>> CallBatched(const RequestBatch& requests);
-  // MultiSet/MultiGet: each valid id i whose `make(i)` gives a request goes
-  // out in a BATCH to where the id lives; an OK reply becomes `finish(reply)`
-  // (nullopt: not complete, e.g. a blob too large for a BATCH). Ids not sent,
-  // redirected or not complete take `single(i)`, the one-id call. Results in
-  // id order; an invalid id is its ValidateId error.
+  using ItemSink = std::function<void(size_t k, Result<const ItemReply*> r)>;
+  // Sends `items` grouped by endpoint into BATCH messages (items that cannot
+  // be batched, or alone for their endpoint, go as messages of their own),
+  // waits for all, then calls sink(k, ...) once for each items[k] (in no set
+  // order):
+  // its reply (OK or error), or the error of the message that carried it. A
+  // worker that answers a BATCH with kProtocol (one that predates it) gets
+  // those requests again one by one.
+  void CallBatched(const std::vector<BatchItem>& items,
+                   const std::vector<std::string>& endpoints, const ItemSink& sink);
+  // A single-message request for `item` (payload views into the item's).
+  OutRequest ItemRequest(const BatchItem& item) const;
+  // Index in `endpoints` of where a request for `id` goes first (as
+  // FirstEndpoint), adding it if new; `slots` maps view.members to indices.
+  std::optional<uint32_t> EndpointSlot(std::string_view id, const PlacementView& view,
+                                       std::vector<std::string>& endpoints,
+                                       std::vector<int32_t>& slots);
+  // MultiSet/MultiGet: each valid id i whose `make(i)` gives a BatchItem goes
+  // out in a BATCH to where the id lives; an OK reply becomes
+  // `finish(reply)` (nullopt: not complete, e.g. a blob too large for a
+  // BATCH). Ids not sent, redirected or not complete take `single(i)`, the
+  // one-id call. Results in id order; an invalid id is its ValidateId error.
   template <typename T, typename MakeFn, typename FinishFn, typename SingleFn>
   std::vector<Result<T>> MultiCall(const std::vector<std::string_view>& ids, MakeFn make,
                                    FinishFn finish, SingleFn single);

@@ -3,7 +3,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 #include <zmq_addon.hpp>
@@ -252,6 +254,151 @@ TEST(Integration, MultiFallsBackToSingleRequestsOnAWorkerWithoutBatch) {
   EXPECT_EQ(*got[2], "C");
   EXPECT_EQ(got[3].status().code(), Code::kNotFound);
   EXPECT_EQ(old.batches(), 2);  // each Multi tried one BATCH first
+}
+
+// A worker whose answer to a BATCH the test writes: `answer` gets the
+// request's items and returns the reply body, or nullopt to stay silent.
+// PING is answered; other single requests get kNotFound.
+class ScriptedWorker {
+ public:
+  using Answer =
+      std::function<std::optional<std::string>(const std::vector<wire::Frames>&)>;
+  explicit ScriptedWorker(Answer answer) : answer_(std::move(answer)) {
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~ScriptedWorker() {
+    stop_ = true;
+    thread_.join();
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  void Run() {
+    while (!stop_) {
+      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(20));
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> f;
+      (void)zmq::recv_multipart(router_, std::back_inserter(f));
+      auto h = wire::DecodeHeader(f.at(1).to_string_view());
+      wire::Header rep = wire::ReplyHeader(*h, Code::kOk);
+      std::optional<std::string> body;
+      if (h->op == wire::Op::kBatch) {
+        auto items = wire::DecodeBatchBody(f.at(3).to_string_view(), h->aux);
+        body = answer_(*items);
+        if (!body) continue;  // silent: the client's deadline passes
+        rep.aux = h->aux;
+      } else if (h->op == wire::Op::kPing) {
+        body = "scripted";
+      } else {
+        rep.status = Code::kNotFound;
+        body = "not here";
+      }
+      router_.send(f[0], zmq::send_flags::sndmore);
+      router_.send(zmq::buffer(wire::EncodeHeader(rep)), zmq::send_flags::sndmore);
+      router_.send(zmq::buffer(*body), zmq::send_flags::none);
+    }
+  }
+  Answer answer_;
+  zmq::context_t ctx_;
+  zmq::socket_t router_{ctx_, zmq::socket_type::router};
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A BATCH body from items given as their frames (so a test can forge any).
+std::string BatchBody(const std::vector<std::vector<std::string>>& items) {
+  std::string out;
+  auto u32 = [&](size_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  for (const auto& frames : items) {
+    u32(frames.size());
+    for (const auto& f : frames) {
+      u32(f.size());
+      out += f;
+    }
+  }
+  return out;
+}
+
+// Each item of a BATCH reply lands on its own id, in the caller's order, with
+// its own status; an item that is not a reply fails only itself.
+TEST(Integration, MultiGetMapsEachBatchReplyItemToItsId) {
+  ScriptedWorker w([](const std::vector<wire::Frames>& items) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& item : items) {
+      auto req = wire::DecodeBatchItem(item);
+      std::string id(req->id);
+      wire::Header h = wire::ReplyHeader(req->header, Code::kOk);
+      if (id == "s/missing") {
+        h.status = Code::kNotFound;
+        out.push_back({wire::EncodeHeader(h), "id 's/missing' does not exist"});
+      } else if (id == "s/garbage") {
+        out.push_back({"short"});
+      } else {
+        out.push_back({wire::EncodeHeader(h), "value of " + id});
+      }
+    }
+    return std::optional<std::string>(BatchBody(out));
+  });
+  auto c = ConnectTo({w.endpoint()});
+  ASSERT_NE(c, nullptr);
+  auto got = c->MultiGet({"s/b", "s/missing", "s/a", "s//bad", "s/garbage", "s/c"});
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(*got[0], "value of s/b");
+  EXPECT_EQ(got[1].status().code(), Code::kNotFound);
+  EXPECT_EQ(got[1].status().message(), "id 's/missing' does not exist");
+  EXPECT_EQ(*got[2], "value of s/a");
+  EXPECT_EQ(got[3].status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(got[4].status().code(), Code::kProtocol);
+  EXPECT_NE(got[4].status().message().find("batch reply from " + w.endpoint()),
+            std::string::npos)
+      << got[4].status().ToString();
+  EXPECT_EQ(*got[5], "value of s/c");
+}
+
+// A BATCH reply whose body does not split into its items fails every item
+// it carried (none gets another item's bytes).
+TEST(Integration, MultiSetFailsEveryItemOfAMalformedBatchReply) {
+  ScriptedWorker w([](const std::vector<wire::Frames>& items) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& item : items) {
+      auto req = wire::DecodeBatchItem(item);
+      out.push_back({wire::EncodeHeader(wire::ReplyHeader(req->header, Code::kOk))});
+    }
+    std::string body = BatchBody(out);
+    body.pop_back();  // truncated
+    return std::optional<std::string>(body);
+  });
+  auto c = ConnectTo({w.endpoint()});
+  ASSERT_NE(c, nullptr);
+  auto set = c->MultiSet({{"t/a", "1"}, {"t/b", "2"}, {"t/c", "3"}});
+  ASSERT_EQ(set.size(), 3u);
+  for (auto& r : set) {
+    EXPECT_EQ(r.status().code(), Code::kProtocol);
+    EXPECT_NE(r.status().message().find("batch reply from"), std::string::npos)
+        << r.status().ToString();
+  }
+}
+
+// A worker that never answers: every item fails kTimeout at about the
+// deadline.
+TEST(Integration, MultiSetItemsTimeOutAtTheDeadline) {
+  ScriptedWorker w([](const std::vector<wire::Frames>&) { return std::nullopt; });
+  auto c = ConnectTo({w.endpoint()}, 300ms);
+  ASSERT_NE(c, nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  auto set = c->MultiSet({{"u/a", "1"}, {"u/b", "2"}});
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(set.size(), 2u);
+  for (auto& r : set)
+    EXPECT_EQ(r.status().code(), Code::kTimeout) << r.status().ToString();
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 3s);
 }
 
 TEST_F(ThreeWorkers, MembersNodeIdsScore) {
