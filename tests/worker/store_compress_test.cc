@@ -129,6 +129,29 @@ TEST(StoreCompressTest, AnIdWrittenManyTimesIsQueuedOnce) {
   s.CompressInBackground(false);
 }
 
+TEST(StoreCompressTest, SmallValuesAreSortedByHowTheyCompress) {
+  Store s("w1", Cfg(64 << 20));
+  s.CompressInBackground(true);  // its thread waits kCompressAfterNs (1 s)
+  // Sizes that take each sampling path: every byte, spread samples, runs.
+  for (size_t n : {200u, 1024u, 4096u, 64u << 10}) {
+    std::string rnd = Random(n, static_cast<uint32_t>(n));
+    std::string txt = Text(n);
+    std::string same(n, 'x');
+    ASSERT_TRUE(s.Set("r", rnd).ok());
+    ASSERT_TRUE(s.Set("t", txt).ok());
+    ASSERT_TRUE(s.Set("x", same).ok());
+    // Random bytes are not even queued; text and one repeated byte are.
+    EXPECT_LE(s.CompressPending(), 2u) << n;
+    EXPECT_EQ(s.Stat("r")->stored_bytes, n) << n;
+    EXPECT_LT(s.Stat("t")->stored_bytes, n) << n;
+    EXPECT_LT(s.Stat("x")->stored_bytes, n) << n;
+    EXPECT_TRUE(ReadAll(s, "r") == rnd);
+    EXPECT_TRUE(ReadAll(s, "t") == txt);
+    EXPECT_TRUE(ReadAll(s, "x") == same);
+  }
+  s.CompressInBackground(false);
+}
+
 TEST(StoreCompressTest, ConcurrentWritesNeverSeeAMix) {
   Store s("w1", Cfg(64 << 20, 64 << 10));
   s.CompressInBackground(true);

@@ -45,7 +45,9 @@ std::shared_ptr<Chunk> RawChunk(std::string_view raw,
     if (!raw.empty()) std::memcpy(c->data.get(), raw.data(), raw.size());
   }
   c->raw_size = c->stored_size = static_cast<uint32_t>(raw.size());
-  c->claimed = c->raw_size;
+  // Relaxed: the chunk is not shared yet (a blob publishes it under a shard
+  // lock); a seq_cst store here was an xchg that drained the copy above.
+  c->claimed.store(c->raw_size, std::memory_order_relaxed);
   return c;
 }
 
@@ -67,39 +69,55 @@ constexpr size_t kSampleBytes = 4096;
 constexpr size_t kSampleRun = 256;
 constexpr size_t kSmallSample = 256;
 
+// Counts sampled bytes and keeps sum c(c-1) as it goes (it grows by 2c when
+// a count c goes up), so data that is clearly compressible stops after a few
+// dozen samples: the verdict is the same as counting every sample, since the
+// sum only grows.
+class ByteSpread {
+ public:
+  explicit ByteSpread(uint64_t samples) : limit_(samples * (samples - 1)) {}
+  // False once the samples so far already rule "compressible".
+  bool Add(unsigned char b) {
+    pairs_ += 2 * uint64_t{count_[b]};
+    ++count_[b];
+    return pairs_ * 128 < limit_;
+  }
+  bool Incompressible() const { return pairs_ * 128 < limit_; }
+
+ private:
+  uint64_t limit_;  // sum p^2 < 2^-7  <=>  sum c(c-1) * 128 < n(n-1)
+  uint64_t pairs_ = 0;
+  uint16_t count_[256] = {};  // at most kSampleBytes samples
+};
+
 bool LooksIncompressible(std::string_view raw) {
-  uint32_t count[4][256] = {};
-  auto add = [&](const unsigned char* p, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-      ++count[0][p[i]], ++count[1][p[i + 1]], ++count[2][p[i + 2]], ++count[3][p[i + 3]];
-    }
-    for (; i < n; ++i) ++count[0][p[i]];
-  };
+  static_assert(kSampleBytes <= UINT16_MAX);
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
   uint64_t n = raw.size();
   if (n <= kSmallSample) {
-    add(p, n);
-  } else if (n <= kSampleBytes) {
-    for (size_t i = 0; i < kSmallSample; i += 4) {
-      size_t a = i * n / kSmallSample, b = (i + 1) * n / kSmallSample,
-             c = (i + 2) * n / kSmallSample, d = (i + 3) * n / kSmallSample;
-      ++count[0][p[a]], ++count[1][p[b]], ++count[2][p[c]], ++count[3][p[d]];
+    ByteSpread s(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!s.Add(p[i])) return false;
     }
-    n = kSmallSample;
-  } else {
-    constexpr size_t kRuns = kSampleBytes / kSampleRun;
-    uint64_t step = (n - kSampleRun) / (kRuns - 1);
-    for (size_t r = 0; r < kRuns; ++r) add(p + r * step, kSampleRun);
-    n = kSampleBytes;
+    return s.Incompressible();
   }
-  uint64_t pairs = 0;
-  for (int b = 0; b < 256; ++b) {
-    uint64_t c = count[0][b] + count[1][b] + count[2][b] + count[3][b];
-    pairs += c * c - c;
+  if (n <= kSampleBytes) {
+    ByteSpread s(kSmallSample);
+    for (size_t i = 0; i < kSmallSample; ++i) {
+      if (!s.Add(p[i * n / kSmallSample])) return false;
+    }
+    return s.Incompressible();
   }
-  // sum p^2 < 2^-7  <=>  sum c(c-1) * 128 < n(n-1)
-  return pairs * 128 < n * (n - 1);
+  constexpr size_t kRuns = kSampleBytes / kSampleRun;
+  uint64_t step = (n - kSampleRun) / (kRuns - 1);
+  ByteSpread s(kSampleBytes);
+  for (size_t r = 0; r < kRuns; ++r) {
+    const unsigned char* run = p + r * step;
+    for (size_t i = 0; i < kSampleRun; ++i) {
+      if (!s.Add(run[i])) return false;
+    }
+  }
+  return s.Incompressible();
 }
 
 }  // namespace
@@ -151,7 +169,7 @@ std::shared_ptr<Chunk> CodecPool::Make(std::string_view raw, int level,
     return RawChunk(raw, o.keep);  // did not pay: borrow rather than keep a copy
   }
   auto c = RawChunk(raw, o.keep);
-  c->deferred = true;
+  c->deferred.store(true, std::memory_order_relaxed);  // not shared yet
   return c;
 }
 
@@ -184,7 +202,7 @@ std::shared_ptr<Chunk> CodecPool::Compress(std::string_view raw, int level) {
   auto c = std::make_shared<Chunk>();
   c->data = std::move(out);
   c->raw_size = static_cast<uint32_t>(raw.size());
-  c->claimed = c->raw_size;
+  c->claimed.store(c->raw_size, std::memory_order_relaxed);  // not shared yet
   c->stored_size = static_cast<uint32_t>(n);
   c->compressed = true;
   return c;
@@ -196,7 +214,7 @@ std::shared_ptr<Chunk> CodecPool::Growable(std::string_view raw, size_t capacity
   if (!raw.empty()) std::memcpy(c->data.get(), raw.data(), raw.size());
   c->raw_size = static_cast<uint32_t>(capacity);
   c->stored_size = static_cast<uint32_t>(capacity);
-  c->claimed = static_cast<uint32_t>(raw.size());
+  c->claimed.store(static_cast<uint32_t>(raw.size()), std::memory_order_relaxed);
   c->growable = true;
   return c;
 }
