@@ -71,7 +71,8 @@ Status Store::CheckVersion(std::string_view id, const Blob* cur,
                           std::to_string(opt.expected_version));
 }
 
-void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr blob) {
+void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr blob,
+                         int64_t now_ns) {
   bool fresh = false;
   if (node == nullptr) {
     auto [it, made] = s.map.try_emplace(std::string(id));
@@ -79,7 +80,7 @@ void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr
     fresh = made;
   }
   Entry& e = node->second;
-  e.atime_ns = NowNs();
+  e.atime_ns = now_ns;
   e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
   if (fresh) {
     ids_.fetch_add(1);
@@ -126,7 +127,7 @@ bool Store::Swap(std::string_view id, const BlobPtr& expected, BlobPtr next) {
     BlobPtr cur = it == s.map.end() ? nullptr : it->second.blob;
     if (cur != expected) return false;
     if (next) {
-      InsertLocked(s, it == s.map.end() ? nullptr : &*it, id, std::move(next));
+      InsertLocked(s, it == s.map.end() ? nullptr : &*it, id, std::move(next), NowNs());
     } else if (cur) {
       EraseLocked(s, id);
     }
@@ -171,18 +172,54 @@ Store::Chunked Store::Split(std::string_view data,
   return out;
 }
 
+std::shared_ptr<Blob> Store::Assemble(std::string_view id, const Blob* cur,
+                                      const WriteOptions& opt, bool append,
+                                      const Chunked& piece) {
+  auto next = NewBlob(cur, opt.pinned);
+  size_t n = piece.refs.size() + (append && cur ? cur->chunks.size() : 0);
+  next->chunks.reserve(n);
+  next->starts.reserve(n);
+  if (append && cur) {
+    for (const auto& r : cur->chunks) next->AddChunk(r);
+  }
+  for (const auto& r : piece.refs) next->AddChunk(r);
+  next->Recharge(id.size());
+  return next;
+}
+
+std::optional<Result<WriteResult>> Store::CommitInPlace(std::string_view id,
+                                                        const WriteOptions& opt,
+                                                        bool append, const Chunked& piece,
+                                                        uint64_t prereserved) {
+  Shard& s = ShardFor(id);
+  BlobPtr old;
+  WriteResult res;
+  {
+    std::lock_guard<std::mutex> l(s.mu);
+    auto it = s.map.find(id);
+    EntryNode* node = it == s.map.end() ? nullptr : &*it;
+    if (node) old = node->second.blob;
+    SHOVEL_RETURN_IF_ERROR(CheckVersion(id, old.get(), opt));
+    auto next = Assemble(id, old.get(), opt, append, piece);
+    uint64_t need = next->charged > prereserved ? next->charged - prereserved : 0;
+    if (!TryReserve(need, old ? old->charged : 0)) return std::nullopt;
+    res = {next->version, next->size};
+    int64_t now = next->mtime_ns;
+    InsertLocked(s, node, id, std::move(next), now);
+  }
+  if (old) Release(old->charged);
+  if (prereserved > 0) upload_bytes_.fetch_sub(prereserved);
+  return res;
+}
+
 Result<WriteResult> Store::Commit(std::string_view id, const WriteOptions& opt,
                                   bool append, const Chunked& piece,
                                   uint64_t prereserved) {
+  if (auto done = CommitInPlace(id, opt, append, piece, prereserved)) return *done;
   for (;;) {
     BlobPtr cur = Lookup(id, false);
     SHOVEL_RETURN_IF_ERROR(CheckVersion(id, cur.get(), opt));
-    auto next = NewBlob(cur.get(), opt.pinned);
-    if (append && cur) {
-      for (const auto& r : cur->chunks) next->AddChunk(r);
-    }
-    for (const auto& r : piece.refs) next->AddChunk(r);
-    next->Recharge(id.size());
+    auto next = Assemble(id, cur.get(), opt, append, piece);
     uint64_t need = next->charged > prereserved ? next->charged - prereserved : 0;
     SHOVEL_RETURN_IF_ERROR(Reserve(need, cur ? cur->charged : 0, id));
     WriteResult res{next->version, next->size};
@@ -347,7 +384,7 @@ Status Store::Rename(std::string_view from, std::string_view to, bool exclusive)
   BlobPtr moving = EraseLocked(sf, from);
   BlobPtr replaced = EraseLocked(st, to);
   // Deferred chunks are queued by id: InsertLocked queues `to`.
-  InsertLocked(st, nullptr, to, std::move(moving));
+  InsertLocked(st, nullptr, to, std::move(moving), NowNs());
   l2 = {};
   l1.unlock();
   if (replaced) Release(replaced->charged);

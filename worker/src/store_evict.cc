@@ -17,20 +17,24 @@ Status Store::NoSpace(uint64_t needed) const {
   return Status::NoSpace(std::move(msg));
 }
 
+bool Store::TryReserve(uint64_t bytes, uint64_t credit) {
+  uint64_t need = bytes > credit ? bytes - credit : 0;
+  uint64_t used = used_.load();
+  while (used + need <= limit_.load() || need == 0) {
+    if (used_.compare_exchange_weak(used, used + bytes)) return true;
+  }
+  return false;
+}
+
 Status Store::Reserve(uint64_t bytes, uint64_t credit, std::string_view exclude) {
   uint64_t need = bytes > credit ? bytes - credit : 0;
   for (;;) {
-    uint64_t limit = limit_.load();
-    uint64_t used = used_.load();
-    if (used + need <= limit || need == 0) {
-      if (used_.compare_exchange_weak(used, used + bytes)) return Status::Ok();
-      continue;
-    }
+    if (TryReserve(bytes, credit)) return Status::Ok();
     // Deferred chunks are compressed before anything is evicted.
     if (CompressPending(1) > 0) continue;
     // What eviction can never free: pinned data and uploads in progress.
     uint64_t fixed = pinned_bytes_.load() + upload_bytes_.load();
-    if (fixed + need > limit || !eviction_.load() || !EvictOne(exclude)) {
+    if (fixed + need > limit_.load() || !eviction_.load() || !EvictOne(exclude)) {
       return NoSpace(bytes);
     }
   }

@@ -201,6 +201,17 @@ class Store {
   // `prereserved` bytes of it are already counted in used_ (uploads).
   Result<WriteResult> Commit(std::string_view id, const WriteOptions& opt, bool append,
                              const Chunked& piece, uint64_t prereserved);
+  // Commit's common case in one shard lock (one lookup): nullopt when the
+  // write needs memory freed first (compression or eviction, which take
+  // other locks), and Commit's loop does it.
+  std::optional<Result<WriteResult>> CommitInPlace(std::string_view id,
+                                                   const WriteOptions& opt, bool append,
+                                                   const Chunked& piece,
+                                                   uint64_t prereserved);
+  // Builds the blob that a write of `piece` over `cur` installs.
+  std::shared_ptr<Blob> Assemble(std::string_view id, const Blob* cur,
+                                 const WriteOptions& opt, bool append,
+                                 const Chunked& piece);
   Chunked Split(std::string_view data, const std::shared_ptr<const void>& keep) const;
   // Background compression (store_compress.cc).
   // Appends `id` to the queue as written at `written_ns`. Callers hold the
@@ -223,12 +234,15 @@ class Store {
   // the id's map node if the caller found it (else nullptr: looked up or
   // made here), so a write hashes the id once under the lock. Queues
   // deferred chunks for compression.
+  // `now_ns` is the id's new access time.
   void InsertLocked(Shard& s, std::pair<const std::string, Entry>* node,
-                    std::string_view id, BlobPtr blob);
+                    std::string_view id, BlobPtr blob, int64_t now_ns);
 
   // Memory: reserve `bytes` (counting `credit` bytes about to be freed),
   // evicting LRU ids other than `exclude` when needed.
   Status Reserve(uint64_t bytes, uint64_t credit, std::string_view exclude);
+  // Reserve without compressing or evicting: false when it does not fit.
+  bool TryReserve(uint64_t bytes, uint64_t credit);
   void Release(uint64_t bytes);
   bool EvictOne(std::string_view exclude);
   void EvictDownToLimit();
