@@ -100,6 +100,67 @@ void PendingBatch::Complete(size_t i, Result<ResponsePtr> r) {
   if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.Set();
 }
 
+namespace {
+
+// A Response sharing `whole`'s frames (reference counts, no byte copy) with
+// its payload views rebuilt on the shared frames.
+ResponsePtr ShareResponse(Response& whole) {
+  auto r = std::make_unique<Response>();
+  r->endpoint = whole.endpoint;
+  r->frames.resize(whole.frames.size());
+  for (size_t i = 0; i < whole.frames.size(); ++i) r->frames[i].copy(whole.frames[i]);
+  r->reply.header = whole.reply.header;
+  // DecodeReply made payload[i] the whole of frames[i + 1].
+  for (size_t i = 1; i < r->frames.size(); ++i) {
+    r->reply.payload.push_back(r->frames[i].to_string_view());
+  }
+  return r;
+}
+
+// Item boundaries of `body` after each part's items; empty when the body
+// does not split into exactly the parts' items.
+std::vector<size_t> PartEnds(std::string_view body, const std::vector<BatchPart>& parts) {
+  uint64_t total = 0;
+  for (const auto& p : parts) total += p.count;
+  wire::BatchReader reader(body, total);
+  if (!reader.CheckCount().ok()) return {};
+  std::vector<size_t> ends;
+  wire::Frames scratch;
+  for (const auto& p : parts) {
+    for (uint64_t j = 0; j < p.count; ++j) {
+      if (!reader.Next(&scratch).ok()) return {};
+    }
+    ends.push_back(reader.offset());
+  }
+  if (!reader.Finish().ok()) return {};
+  return ends;
+}
+
+}  // namespace
+
+void SplitBatchReply(std::vector<BatchPart>& parts, Result<ResponsePtr> whole) {
+  if (!whole.ok()) {
+    for (auto& p : parts) p.done(whole.status());
+    return;
+  }
+  Response& w = **whole;
+  std::vector<size_t> ends;
+  if (w.reply.header.status == Code::kOk && w.reply.payload.size() == 1) {
+    ends = PartEnds(w.reply.payload[0], parts);
+  }
+  size_t begin = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    ResponsePtr r = ShareResponse(w);
+    r->reply.header.request_id = parts[i].request_id;
+    if (!ends.empty()) {
+      r->reply.header.aux = parts[i].count;
+      r->reply.payload[0] = r->reply.payload[0].substr(begin, ends[i] - begin);
+      begin = ends[i];
+    }
+    parts[i].done(std::move(r));
+  }
+}
+
 void Transport::SendMany(const RequestBatch& requests,
                          std::vector<ResponseCallback> done) {
   for (size_t i = 0; i < requests.size(); ++i) {

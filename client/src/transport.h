@@ -134,6 +134,21 @@ class PendingBatch {
 
 using RequestBatch = std::vector<std::pair<std::string, OutRequest>>;
 
+// One of several BATCH requests sent as one merged BATCH message (their
+// items concatenated in order): its item count and its own callback.
+struct BatchPart {
+  uint64_t count = 0;
+  uint64_t request_id = 0;
+  ResponseCallback done;
+};
+// Completes every part from the outcome of the merged message: an error
+// goes to each; an OK reply's body is split at the parts' item boundaries
+// (each part gets a Response with its own items, aux = its count, sharing
+// the reply's buffers); any other reply (e.g. kProtocol from a worker that
+// predates BATCH), or a body that does not split, goes whole to each, whose
+// own decoding then reports it.
+void SplitBatchReply(std::vector<BatchPart>& parts, Result<ResponsePtr> whole);
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -164,7 +179,9 @@ struct ZmqTransportOptions {
 // The ZeroMQ implementation: two DEALER sockets per endpoint (chosen by a
 // hash of the id, so one id's requests stay in order), all owned by one I/O
 // thread; callers hand requests over through a locked queue plus an
-// eventfd wake-up, so callers never wait on each other's I/O.
+// eventfd wake-up, so callers never wait on each other's I/O. BATCH requests
+// to one worker that the I/O thread takes from the queue together go out as
+// one BATCH message (SplitBatchReply gives each caller its own reply).
 std::unique_ptr<Transport> NewZmqTransport(const ZmqTransportOptions& options);
 
 }  // namespace shovel::client

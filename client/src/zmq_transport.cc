@@ -9,13 +9,16 @@
 // default, see ClientOptions::io_threads). A request
 // goes to the lane chosen by a hash of its id (or, for upload messages, of
 // its upload handle): everything about one id or one upload travels on one
-// connection, so pipelined writes keep their order.
+// connection, so pipelined writes keep their order. BATCH messages all take
+// lane 0, where those queued together merge into one message.
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -32,6 +35,9 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kLanes = 2;
 
 size_t LaneOf(const OutRequest& r) {
+  // BATCH messages carry many ids (no per-id order to keep across them and
+  // single requests): one lane, so concurrent ones can merge (MergeBatches).
+  if (r.header.op == wire::Op::kBatch) return 0;
   if (!r.id.empty()) return std::hash<std::string_view>()(r.id) % kLanes;
   return std::hash<uint64_t>()(r.header.aux) % kLanes;
 }
@@ -66,6 +72,8 @@ class ZmqTransport : public Transport {
     uint64_t bytes;
     ResponseCallback done;
     std::shared_ptr<PayloadLoan> loan;
+    wire::Header header;     // as sent (request_id included)
+    bool mergeable = false;  // a BATCH: [header][empty id][body], nothing lent
   };
   struct Peer {
     std::string endpoint;
@@ -92,6 +100,10 @@ class ZmqTransport : public Transport {
   Queued Encode(const std::string& endpoint, const OutRequest& request,
                 ResponseCallback done);
   void Enqueue(std::vector<Queued>& qs, uint64_t bytes);
+  // Merges the BATCH requests of one drain that go to the same connection
+  // with nothing else between them into one message each.
+  void MergeBatches(std::vector<Queued>& qs);
+  Queued Merge(std::vector<Queued>& parts);
   void AddTimer(std::chrono::milliseconds after, Clock::time_point at, uint64_t id);
   void Run();
   void Accept(Queued q);
@@ -203,6 +215,9 @@ ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
     q.bytes += shared.size();
     q.frames.push_back(std::move(shared));
   }
+  q.header = h;
+  q.mergeable = h.op == wire::Op::kBatch && request.id.empty() &&
+                request.payload.empty() && request.frame && !request.loan;
   q.loan = request.loan;
   q.deadline = request.deadline;
   q.idempotent = request.idempotent;
@@ -258,6 +273,81 @@ void ZmqTransport::SendMany(const RequestBatch& requests,
     part.push_back(std::move(q));
   }
   if (!part.empty()) Enqueue(part, part_bytes);
+}
+
+// Concurrent MultiSet/MultiGet callers each send a BATCH; a drain holds
+// about two of them at 50 callers. One message instead of several saves a
+// send and a receive on every hop (I/O thread, ZeroMQ's thread, TCP, the
+// worker). Only neighbours on one connection merge, so the order of the
+// messages on each connection is kept.
+void ZmqTransport::MergeBatches(std::vector<Queued>& qs) {
+  constexpr uint64_t kMaxMergedBody = 4 << 20;
+  std::vector<Queued> out;
+  std::vector<Queued> group;  // mergeable, same endpoint and lane
+  auto close = [&] {
+    if (group.size() == 1) out.push_back(std::move(group[0]));
+    if (group.size() > 1) out.push_back(Merge(group));
+    group.clear();
+  };
+  bool any = false;
+  for (size_t i = 0; i + 1 < qs.size() && !any; ++i) any = qs[i].mergeable;
+  if (!any) return;
+  uint64_t count = 0, body = 0;
+  for (auto& q : qs) {
+    bool joins = !group.empty() && q.mergeable && q.endpoint == group[0].endpoint &&
+                 q.lane == group[0].lane &&
+                 count + q.header.aux <= wire::kMaxBatchItems &&
+                 body + q.frames[2].size() <= kMaxMergedBody;
+    bool same_connection =
+        !group.empty() && q.endpoint == group[0].endpoint && q.lane == group[0].lane;
+    if (!joins && (q.mergeable || same_connection)) close();
+    if (q.mergeable) {
+      if (group.empty()) count = body = 0;
+      count += q.header.aux;
+      body += q.frames[2].size();
+      group.push_back(std::move(q));
+    } else {
+      out.push_back(std::move(q));
+    }
+  }
+  close();
+  qs.swap(out);
+}
+
+ZmqTransport::Queued ZmqTransport::Merge(std::vector<Queued>& parts) {
+  Queued m;
+  m.endpoint = parts[0].endpoint;
+  m.lane = parts[0].lane;
+  m.request_id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  m.header = parts[0].header;
+  m.header.request_id = m.request_id;
+  m.header.aux = 0;
+  size_t body = 0;
+  m.deadline = parts[0].deadline;
+  m.idempotent = true;
+  m.bytes = 0;
+  for (const auto& p : parts) {
+    m.header.aux += p.header.aux;
+    body += p.frames[2].size();
+    m.deadline = std::min(m.deadline, p.deadline);
+    m.idempotent = m.idempotent && p.idempotent;
+    m.bytes += p.bytes;
+  }
+  zmq::message_t header(wire::kHeaderSize);
+  wire::EncodeHeader(m.header, static_cast<char*>(header.data()));
+  zmq::message_t merged(body);
+  char* at = static_cast<char*>(merged.data());
+  auto split = std::make_shared<std::vector<BatchPart>>();
+  for (auto& p : parts) {
+    std::memcpy(at, p.frames[2].data(), p.frames[2].size());
+    at += p.frames[2].size();
+    split->push_back({p.header.aux, p.request_id, std::move(p.done)});
+  }
+  m.frames.push_back(std::move(header));
+  m.frames.emplace_back();  // the empty id frame
+  m.frames.push_back(std::move(merged));
+  m.done = [split](Result<ResponsePtr> r) { SplitBatchReply(*split, std::move(r)); };
+  return m;
 }
 
 bool ZmqTransport::TryTake(uint64_t bytes) {
@@ -517,6 +607,7 @@ void ZmqTransport::Run() {
       io_sleeping_ = false;
       batch.swap(queue_);
     }
+    MergeBatches(batch);
     for (auto& q : batch) Accept(std::move(q));
     batch.clear();
     for (size_t i = 1; i < items.size() && i <= peers_.size(); ++i) {

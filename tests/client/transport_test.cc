@@ -210,6 +210,96 @@ TEST_F(TransportTest, SharedFrameIsSentAfterThePayload) {
   EXPECT_TRUE(got[4].to_string_view() == big);
 }
 
+// A BATCH request whose body is items with the given ids.
+OutRequest Batch(const std::vector<std::string>& ids, zmq::message_t* body) {
+  wire::BatchWriter w;
+  for (const auto& id : ids) {
+    wire::Header h;
+    h.op = wire::Op::kGet;
+    w.AddRequest(h, id, {});
+  }
+  std::string b = w.Take();
+  *body = zmq::message_t(b.data(), b.size());
+  OutRequest r;
+  r.header.op = wire::Op::kBatch;
+  r.header.aux = ids.size();
+  r.frame = body;
+  return r;
+}
+
+// Answers one BATCH: each item's reply carries its id as payload, or, with
+// `status`, the whole message is that error. Returns the item count seen.
+uint64_t AnswerBatch(zmq::socket_t& router, Code status = Code::kOk) {
+  std::vector<zmq::message_t> f;
+  (void)zmq::recv_multipart(router, std::back_inserter(f));
+  auto h = wire::DecodeHeader(f[1].to_string_view());
+  wire::Header rep = wire::ReplyHeader(*h, status);
+  std::string body = "unknown opcode 17";
+  if (status == Code::kOk) {
+    auto items = wire::DecodeBatchBody(f[3].to_string_view(), h->aux);
+    wire::BatchWriter w;
+    for (const auto& item : *items) {
+      auto req = wire::DecodeBatchItem(item);
+      w.AddReply(wire::ReplyHeader(req->header, Code::kOk), {req->id});
+    }
+    body = w.Take();
+    rep.aux = h->aux;
+  }
+  router.send(f[0], zmq::send_flags::sndmore);
+  router.send(zmq::buffer(wire::EncodeHeader(rep)), zmq::send_flags::sndmore);
+  router.send(zmq::buffer(body), zmq::send_flags::none);
+  return h->aux;
+}
+
+// BATCH requests queued together for one connection travel as one message;
+// each caller still gets a reply with exactly its own items, in order.
+TEST_F(TransportTest, BatchesQueuedTogetherShareOneMessage) {
+  uint64_t seen = 0;
+  std::thread worker([&] { seen = AnswerBatch(router_); });
+  zmq::message_t b1, b2;
+  RequestBatch reqs;
+  reqs.emplace_back("inproc://worker", Batch({"a", "b"}, &b1));
+  reqs.emplace_back("inproc://worker", Batch({"c", "d", "e"}, &b2));
+  reqs[1].second.header.aux = 3;
+  auto rs = t_->CallMany(reqs);  // one SendMany: one drain of the I/O thread
+  worker.join();
+  EXPECT_EQ(seen, 5u);  // one message carried both
+  std::vector<std::vector<std::string>> want = {{"a", "b"}, {"c", "d", "e"}};
+  ASSERT_EQ(rs.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(rs[i].ok()) << rs[i].status().ToString();
+    const wire::Reply& r = (*rs[i])->reply;
+    EXPECT_EQ(r.header.aux, want[i].size());
+    ASSERT_EQ(r.payload.size(), 1u);
+    wire::BatchReader reader(r.payload[0], want[i].size());
+    wire::Frames item;
+    for (const auto& id : want[i]) {
+      ASSERT_TRUE(reader.Next(&item).ok());
+      auto reply = wire::DecodeReply(item);
+      ASSERT_TRUE(reply.ok());
+      EXPECT_EQ(reply->payload.at(0), id);
+    }
+    EXPECT_TRUE(reader.Finish().ok());
+  }
+}
+
+// An error reply to a merged message (here a worker without BATCH) reaches
+// every caller whole, so each can fall back on its own.
+TEST_F(TransportTest, ErrorReplyToMergedBatchesReachesEachCaller) {
+  std::thread worker([&] { AnswerBatch(router_, Code::kProtocol); });
+  zmq::message_t b1, b2;
+  RequestBatch reqs;
+  reqs.emplace_back("inproc://worker", Batch({"a", "b"}, &b1));
+  reqs.emplace_back("inproc://worker", Batch({"c", "d"}, &b2));
+  auto rs = t_->CallMany(reqs);
+  worker.join();
+  for (auto& r : rs) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ((*r)->reply.header.status, Code::kProtocol);
+    EXPECT_EQ((*r)->reply.payload.at(0), "unknown opcode 17");
+  }
+}
+
 // Lent payload bytes (PayloadLoan) are given back before the caller may free
 // them, even when the worker never reads: at the deadline the transport
 // closes the connection that still holds them. The buffers are unmapped right

@@ -173,6 +173,8 @@ class BatchReader {
   Status Finish() const;
   // kProtocol unless the count is within kMaxBatchItems and fits the body.
   Status CheckCount() const;
+  // Bytes of the body read so far (the end of the last item read).
+  size_t offset() const { return pos_; }
 
  private:
   bool U32(uint32_t* v);
