@@ -16,7 +16,7 @@ int64_t NowNs() {
 }
 
 void Blob::AddChunk(ChunkRef ref) {
-  starts.push_back(size);
+  ref.start = size;
   size += ref.len;
   stored += ref.chunk->stored_size;
   chunks.push_back(std::move(ref));

@@ -54,12 +54,14 @@ struct Chunk {
 
 struct ChunkRef {
   std::shared_ptr<Chunk> chunk;
-  uint32_t len = 0;  // raw bytes visible in this snapshot
+  uint32_t len = 0;    // raw bytes visible in this snapshot
+  uint64_t start = 0;  // raw offset in the blob (set by Blob::AddChunk)
 };
 
 struct Blob {
+  // In blob order; each one's `start` says where it begins (no second
+  // vector of offsets: one allocation less per write).
   std::vector<ChunkRef> chunks;
-  std::vector<uint64_t> starts;  // raw offset of each chunk
   uint64_t size = 0;
   uint64_t stored = 0;   // sum of stored_size
   uint64_t charged = 0;  // stored + overhead: what used_ counts for it

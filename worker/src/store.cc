@@ -153,43 +153,45 @@ std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned) {
   return b;
 }
 
-Store::Chunked Store::Split(std::string_view data,
-                            const std::shared_ptr<const void>& keep) const {
-  Chunked out;
+Store::Piece Store::Split(std::string_view data, const std::shared_ptr<const void>& keep,
+                          ChunkRef& one, std::vector<ChunkRef>& out) const {
   uint64_t cs = chunk_size_.load();
   CodecPool::MakeOptions mo;
   mo.defer = defer_.load();
   // Borrowing is only for a value of one chunk: then what `keep` holds is
   // exactly what the chunk is charged for.
-  if (data.size() <= cs) mo.keep = keep;
   int level = level_.load();
+  if (data.size() <= cs) {
+    mo.keep = keep;
+    if (data.empty()) return {};
+    one = {codecs_->Make(data, level, mo), static_cast<uint32_t>(data.size())};
+    return {&one, 1};
+  }
+  out.reserve((data.size() + cs - 1) / cs);
   while (!data.empty()) {
     std::string_view piece = data.substr(0, cs);
-    out.refs.push_back(
-        {codecs_->Make(piece, level, mo), static_cast<uint32_t>(piece.size())});
+    out.push_back({codecs_->Make(piece, level, mo), static_cast<uint32_t>(piece.size())});
     data.remove_prefix(piece.size());
   }
   return out;
 }
 
 std::shared_ptr<Blob> Store::Assemble(std::string_view id, const Blob* cur,
-                                      const WriteOptions& opt, bool append,
-                                      const Chunked& piece) {
+                                      const WriteOptions& opt, bool append, Piece piece) {
   auto next = NewBlob(cur, opt.pinned);
-  size_t n = piece.refs.size() + (append && cur ? cur->chunks.size() : 0);
+  size_t n = piece.size() + (append && cur ? cur->chunks.size() : 0);
   next->chunks.reserve(n);
-  next->starts.reserve(n);
   if (append && cur) {
     for (const auto& r : cur->chunks) next->AddChunk(r);
   }
-  for (const auto& r : piece.refs) next->AddChunk(r);
+  for (const auto& r : piece) next->AddChunk(r);
   next->Recharge(id.size());
   return next;
 }
 
 std::optional<Result<WriteResult>> Store::CommitInPlace(std::string_view id,
                                                         const WriteOptions& opt,
-                                                        bool append, const Chunked& piece,
+                                                        bool append, Piece piece,
                                                         uint64_t prereserved) {
   Shard& s = ShardFor(id);
   BlobPtr old;
@@ -213,8 +215,7 @@ std::optional<Result<WriteResult>> Store::CommitInPlace(std::string_view id,
 }
 
 Result<WriteResult> Store::Commit(std::string_view id, const WriteOptions& opt,
-                                  bool append, const Chunked& piece,
-                                  uint64_t prereserved) {
+                                  bool append, Piece piece, uint64_t prereserved) {
   if (auto done = CommitInPlace(id, opt, append, piece, prereserved)) return *done;
   for (;;) {
     BlobPtr cur = Lookup(id, false);
@@ -237,7 +238,9 @@ Result<WriteResult> Store::Set(std::string_view id, std::string_view data,
   // Fail early and cheaply on a version mismatch (checked again at commit).
   if (opt.if_version)
     SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));
-  Chunked piece = Split(data, keep);
+  ChunkRef one;
+  std::vector<ChunkRef> many;
+  Piece piece = Split(data, keep, one, many);
   return Commit(id, opt, /*append=*/false, piece, 0);
 }
 
@@ -287,9 +290,11 @@ Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64
   uint64_t serve = std::min(n, max_bytes);
   r.more = serve < n;
   if (serve == 0 || (r.more && all_or_nothing)) return r;
-  size_t i = std::upper_bound(b->starts.begin(), b->starts.end(), r.offset) -
-             b->starts.begin() - 1;
-  uint64_t in_chunk = r.offset - b->starts[i];
+  size_t i =
+      std::upper_bound(b->chunks.begin(), b->chunks.end(), r.offset,
+                       [](uint64_t off, const ChunkRef& c) { return off < c.start; }) -
+      b->chunks.begin() - 1;
+  uint64_t in_chunk = r.offset - b->chunks[i].start;
   const ChunkRef& first = b->chunks[i];
   if (!first.chunk->compressed && in_chunk + serve <= first.len) {
     // Zero-copy: the range lies in one raw chunk, which never changes.

@@ -195,8 +195,7 @@ Result<WriteResult> Store::UploadCommit(uint64_t handle) {
   Status st = FlushUploadTail(*u, true);
   Result<WriteResult> r = st;
   if (st.ok()) {
-    Chunked piece{std::move(u->chunks)};
-    r = Commit(u->id, u->opt, u->append, piece, u->reserved);
+    r = Commit(u->id, u->opt, u->append, u->chunks, u->reserved);
     if (r.ok()) return r;
   }
   ReleaseUpload(*u);

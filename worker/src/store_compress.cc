@@ -110,7 +110,6 @@ bool Store::CompressOne(const std::string& id, bool force) {
   int level = level_.load();
   auto next = std::make_shared<Blob>(*cur);
   next->chunks.clear();
-  next->starts.clear();
   next->size = 0;
   next->stored = 0;
   for (const ChunkRef& r : cur->chunks) {

@@ -3,6 +3,7 @@
 
 #include <list>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,11 +56,7 @@ struct Upload {
   bool done = false;
 };
 
-struct Store::Chunked {
-  std::vector<ChunkRef> refs;
-};
-
-inline bool HasDeferred(const std::vector<ChunkRef>& refs) {
+inline bool HasDeferred(std::span<const ChunkRef> refs) {
   for (const auto& r : refs) {
     if (r.chunk->deferred.load(std::memory_order_relaxed)) return true;
   }

@@ -42,6 +42,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,6 +56,7 @@
 namespace shovel::worker {
 
 struct Blob;
+struct ChunkRef;
 struct Entry;
 struct Shard;
 struct StringHash;
@@ -184,7 +186,7 @@ class Store {
 
  private:
   using BlobPtr = std::shared_ptr<const Blob>;
-  struct Chunked;
+  using Piece = std::span<const ChunkRef>;  // chunks a write adds
 
   Shard& ShardFor(std::string_view id) const;
   size_t ShardIndex(std::string_view id) const;
@@ -200,19 +202,20 @@ class Store {
   // Installs `piece` as the new value (or after the old one when `append`);
   // `prereserved` bytes of it are already counted in used_ (uploads).
   Result<WriteResult> Commit(std::string_view id, const WriteOptions& opt, bool append,
-                             const Chunked& piece, uint64_t prereserved);
+                             Piece piece, uint64_t prereserved);
   // Commit's common case in one shard lock (one lookup): nullopt when the
   // write needs memory freed first (compression or eviction, which take
   // other locks), and Commit's loop does it.
   std::optional<Result<WriteResult>> CommitInPlace(std::string_view id,
                                                    const WriteOptions& opt, bool append,
-                                                   const Chunked& piece,
-                                                   uint64_t prereserved);
+                                                   Piece piece, uint64_t prereserved);
   // Builds the blob that a write of `piece` over `cur` installs.
   std::shared_ptr<Blob> Assemble(std::string_view id, const Blob* cur,
-                                 const WriteOptions& opt, bool append,
-                                 const Chunked& piece);
-  Chunked Split(std::string_view data, const std::shared_ptr<const void>& keep) const;
+                                 const WriteOptions& opt, bool append, Piece piece);
+  // The chunks of `data` into `out`; a value of one chunk (most SETs) needs
+  // no vector: `one` holds it and the returned piece points at it.
+  Piece Split(std::string_view data, const std::shared_ptr<const void>& keep,
+              ChunkRef& one, std::vector<ChunkRef>& out) const;
   // Background compression (store_compress.cc).
   // Appends `id` to the queue as written at `written_ns`. Callers hold the
   // id's shard lock and set its Entry::queued.
