@@ -120,11 +120,22 @@ bool LooksIncompressible(std::string_view raw) {
   return s.Incompressible();
 }
 
+// One decompression context per thread, made on first use and freed when
+// the thread ends: a compressed read takes no lock for it (a pool cost two
+// mutex round trips per GET of a small compressed value).
+ZSTD_DCtx* ThreadDCtx() {
+  struct Holder {
+    ZSTD_DCtx* d = ZSTD_createDCtx();
+    ~Holder() { ZSTD_freeDCtx(d); }
+  };
+  thread_local Holder h;
+  return h.d;
+}
+
 }  // namespace
 
 CodecPool::~CodecPool() {
   for (auto* c : cctx_) ZSTD_freeCCtx(c);
-  for (auto* d : dctx_) ZSTD_freeDCtx(d);
 }
 
 ZSTD_CCtx* CodecPool::TakeC() {
@@ -142,22 +153,6 @@ void CodecPool::GiveC(ZSTD_CCtx* c) {
   std::lock_guard<std::mutex> l(mu_);
   cctx_.push_back(c);
 }
-ZSTD_DCtx* CodecPool::TakeD() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (!dctx_.empty()) {
-      auto* d = dctx_.back();
-      dctx_.pop_back();
-      return d;
-    }
-  }
-  return ZSTD_createDCtx();
-}
-void CodecPool::GiveD(ZSTD_DCtx* d) {
-  std::lock_guard<std::mutex> l(mu_);
-  dctx_.push_back(d);
-}
-
 std::shared_ptr<Chunk> CodecPool::Make(std::string_view raw, int level,
                                        const MakeOptions& o) {
   if (level <= 0 || raw.size() < 64 || LooksIncompressible(raw)) {
@@ -225,11 +220,10 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
     std::memcpy(out, c.bytes() + off, n);
     return Status::Ok();
   }
-  ZSTD_DCtx* d = TakeD();
+  ZSTD_DCtx* d = ThreadDCtx();
   size_t r;
   if (off == 0 && n == c.raw_size) {
     r = ZSTD_decompressDCtx(d, out, n, c.bytes(), c.stored_size);
-    GiveD(d);
     if (ZSTD_isError(r) || r != n) {
       return Status::Corruption("a stored chunk failed to decompress");
     }
@@ -254,7 +248,6 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
     if (lo < hi) std::memcpy(out + (lo - off), tmp + (lo - pos), hi - lo);
     pos += o.pos;
   }
-  GiveD(d);
   return st;
 }
 

@@ -10,7 +10,8 @@
 // a list of (chunk, visible length) plus metadata, shared by readers via shared_ptr.
 //
 // CodecPool hands out zstd contexts; thread-safe (one mutex, held only to pop
-// or push a context).
+// or push a compression context; each thread has its own decompression
+// context).
 #pragma once
 
 #include <atomic>
@@ -25,7 +26,6 @@
 #include "shovel/status.h"
 
 struct ZSTD_CCtx_s;
-struct ZSTD_DCtx_s;
 
 namespace shovel::worker {
 
@@ -103,12 +103,9 @@ class CodecPool {
  private:
   ZSTD_CCtx_s* TakeC();
   void GiveC(ZSTD_CCtx_s* c);
-  ZSTD_DCtx_s* TakeD();
-  void GiveD(ZSTD_DCtx_s* d);
 
   std::mutex mu_;
   std::vector<ZSTD_CCtx_s*> cctx_;  // guarded by mu_
-  std::vector<ZSTD_DCtx_s*> dctx_;  // guarded by mu_
 };
 
 int64_t NowNs();
