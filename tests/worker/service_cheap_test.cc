@@ -34,5 +34,64 @@ TEST(ServiceCheapTest, ListOfAFewNamesOnly) {
   EXPECT_NE(rep.header.flags & wire::kFlagMore, 0);
 }
 
+// BATCH GET items are written straight into the batch reply: the bytes of a
+// compressed value, a miss, a range cut to the blob and a redirect each come
+// back as the single request would have them.
+TEST(ServiceCheapTest, BatchGetItemsAnswerLikeSingleGets) {
+  WorkerConfig cfg;
+  cfg.compression_level = 1;
+  Store store("w1", cfg);
+  ServiceCounters counters;
+  Service svc(&store, &counters, "tcp://127.0.0.1:1");
+  std::string text;
+  while (text.size() < 3000) text += "compressible text " + std::to_string(text.size());
+  auto w = store.Set("a", text);
+  ASSERT_TRUE(w.ok());
+  ASSERT_LT(store.Stat("a")->stored_bytes, text.size());  // compressed
+  ASSERT_TRUE(store.PutPointer("p", {"tcp://10.0.0.2:7000", "w2"}).ok());
+  wire::BatchWriter bw;
+  auto get = [&](uint64_t rid, std::string_view id, uint64_t off, uint64_t len) {
+    wire::Header h;
+    h.op = wire::Op::kGet;
+    h.request_id = rid;
+    h.offset = off;
+    h.length = len;
+    bw.AddRequest(h, id, {});
+  };
+  get(1, "a", 0, wire::kToEnd);
+  get(2, "missing", 0, wire::kToEnd);
+  get(3, "a", 2990, 100);
+  get(4, "p", 0, wire::kToEnd);
+  std::string body = bw.Take();
+  wire::Request req;
+  req.header.op = wire::Op::kBatch;
+  req.header.aux = 4;
+  req.payload = {body};
+  req.payload_bytes = body.size();
+  ServiceReply rep = svc.Handle(req);
+  ASSERT_EQ(rep.header.status, Code::kOk);
+  ASSERT_EQ(rep.header.aux, 4u);
+  auto items = wire::DecodeBatchBody(rep.payload.at(0).bytes, 4);
+  ASSERT_TRUE(items.ok());
+  std::vector<wire::Reply> r;
+  for (const auto& frames : *items) {
+    auto d = wire::DecodeReply(frames);
+    ASSERT_TRUE(d.ok());
+    r.push_back(*d);
+  }
+  EXPECT_EQ(r[0].header.request_id, 1u);
+  EXPECT_EQ(r[0].header.status, Code::kOk);
+  EXPECT_EQ(r[0].header.version_no, w->version);
+  EXPECT_EQ(r[0].header.length, text.size());
+  EXPECT_EQ(r[0].payload.at(0), text);
+  EXPECT_EQ(r[1].header.status, Code::kNotFound);
+  EXPECT_NE(r[1].payload.at(0).find("'missing' does not exist"), std::string::npos);
+  EXPECT_EQ(r[2].header.status, Code::kOk);
+  EXPECT_EQ(r[2].header.offset, 2990u);
+  EXPECT_EQ(r[2].payload.at(0), text.substr(2990, 100));
+  EXPECT_EQ(r[3].header.status, Code::kRedirect);
+  EXPECT_EQ(r[3].payload.at(0), "tcp://10.0.0.2:7000");
+}
+
 }  // namespace
 }  // namespace shovel::worker

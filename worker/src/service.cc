@@ -138,21 +138,14 @@ ServiceReply Service::Batch(const wire::Request& req) {
   wire::BatchWriter out;
   std::vector<std::string_view> views;
   for (const wire::Frames& frames : *items) {
-    ServiceReply rep;
     auto item = wire::DecodeBatchItem(frames);
     if (!item.ok()) {
       counters_->malformed.fetch_add(1);
       auto ih = wire::DecodeHeader(frames.empty() ? std::string_view() : frames[0]);
-      rep = Error(ih.ok() ? *ih : wire::Header(), item.status());
+      AddReply(Error(ih.ok() ? *ih : wire::Header(), item.status()), out, views);
     } else {
-      rep = BatchItem(*item);
+      AddBatchItem(*item, out, views);
     }
-    views.clear();
-    for (const Frame& f : rep.payload) {
-      views.push_back(f.slice.owner ? std::string_view(f.slice.data, f.slice.size)
-                                    : std::string_view(f.bytes));
-    }
-    out.AddReply(rep.header, views);
   }
   ServiceReply reply = Ok(h);
   reply.header.aux = out.count();
@@ -160,23 +153,36 @@ ServiceReply Service::Batch(const wire::Request& req) {
   return reply;
 }
 
-ServiceReply Service::BatchItem(const wire::Request& req) {
+void Service::AddReply(const ServiceReply& rep, wire::BatchWriter& out,
+                       std::vector<std::string_view>& views) {
+  views.clear();
+  for (const Frame& f : rep.payload) {
+    views.push_back(f.slice.owner ? std::string_view(f.slice.data, f.slice.size)
+                                  : std::string_view(f.bytes));
+  }
+  out.AddReply(rep.header, views);
+}
+
+void Service::AddBatchItem(const wire::Request& req, wire::BatchWriter& out,
+                           std::vector<std::string_view>& views) {
   const wire::Header& h = req.header;
-  if (h.op != wire::Op::kGet) return Handle(req);
-  if (!(h.flags & wire::kFlagNoRedirect) && store_->FindPointer(req.id))
-    return Handle(req);
+  if (h.op != wire::Op::kGet ||
+      (!(h.flags & wire::kFlagNoRedirect) && store_->FindPointer(req.id))) {
+    return AddReply(Handle(req), out, views);
+  }
   // A GET item carries at most kMaxBatchItemBytes; for a larger range it
   // answers with no bytes and kFlagMore (without decompressing anything).
   auto r = store_->ReadIfFits(req.id, h.offset, h.length, wire::kMaxBatchItemBytes);
-  if (!r.ok()) return Error(h, r.status());
-  if (!r->more) return ReadReply(h, std::move(*r));
-  ServiceReply out = Ok(h);
-  out.header.offset = r->offset;
-  out.header.length = r->size;
-  out.header.version_no = r->version;
-  out.header.flags |= wire::kFlagMore;
-  out.payload.push_back({});
-  return out;
+  if (!r.ok()) return AddReply(Error(h, r.status()), out, views);
+  // Written straight into the batch: no ServiceReply (a vector and a frame)
+  // made and freed per item.
+  wire::Header rh = wire::ReplyHeader(h, Code::kOk);
+  rh.offset = r->offset;
+  rh.length = r->size;
+  rh.version_no = r->version;
+  if (r->more) rh.flags |= wire::kFlagMore;
+  views.assign(1, std::string_view(r->bytes.data, r->bytes.size));
+  out.AddReply(rh, views);
 }
 
 ServiceReply Service::Get(const wire::Request& req, uint64_t max_bytes) {

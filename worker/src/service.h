@@ -69,7 +69,12 @@ class Service {
   // errors become that item's error reply); a body that does not split into
   // its items is one error reply.
   ServiceReply Batch(const wire::Request& req);
-  ServiceReply BatchItem(const wire::Request& item);
+  // Serves one BATCH item and appends its reply to `out` (`views` is
+  // scratch space kept across items).
+  void AddBatchItem(const wire::Request& item, wire::BatchWriter& out,
+                    std::vector<std::string_view>& views);
+  static void AddReply(const ServiceReply& rep, wire::BatchWriter& out,
+                       std::vector<std::string_view>& views);
 
   Store* store_;
   ServiceCounters* counters_;

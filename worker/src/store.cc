@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "store_internal.h"
 
@@ -303,8 +305,13 @@ Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64
     r.bytes.size = serve;
     return r;
   }
-  std::shared_ptr<char> buf(static_cast<char*>(std::malloc(serve)), std::free);
-  if (!buf) return Status::NoSpace("cannot allocate " + std::to_string(serve) + " bytes");
+  // One allocation for the bytes and their control block.
+  std::shared_ptr<char[]> buf;
+  try {
+    buf = std::make_shared_for_overwrite<char[]>(serve);
+  } catch (const std::bad_alloc&) {
+    return Status::NoSpace("cannot allocate " + std::to_string(serve) + " bytes");
+  }
   uint64_t done = 0;
   for (; done < serve; ++i) {
     const ChunkRef& c = b->chunks[i];
