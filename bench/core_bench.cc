@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +45,7 @@ struct Config {
   int small_inflight = 50;
   int big_inflight = 4;
   std::string worker_bin = SHOVEL_WORKER_BIN;
+  int io_threads = 0;  // 0: each side's default
 };
 
 // Runs fn(thread_index) on n threads; returns elapsed seconds.
@@ -72,14 +74,16 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
   ShovelResult r;
   std::atomic<bool> failed{false};
   int per = ops / threads;
-  auto Key = [&](const char* p, int i) {
-    return bench::Key(p, distinct > 0 ? i % distinct : i);
+  // Thread t's ids are its own: t * span + (0 .. span-1), taken in turn.
+  const int span = distinct > 0 ? std::max(1, distinct / threads) : per;
+  auto Key = [&](const char* p, int t, int i) {
+    return bench::Key(p, t * span + i % span);
   };
   auto body = [&](bool do_set) {
     return [&, do_set](int t) {
       for (int i = 0; i < per; i += batch) {
         if (batch == 1) {
-          std::string k = Key(prefix, t * per + i);
+          std::string k = Key(prefix, t, i);
           bool ok = do_set ? c.Set(k, value).ok() : c.Get(k).ok();
           if (!ok) failed = true;
           continue;
@@ -87,13 +91,13 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
         if (do_set) {
           std::vector<std::pair<std::string, std::string>> items;
           for (int j = 0; j < batch && i + j < per; ++j) {
-            items.emplace_back(Key(prefix, t * per + i + j), value);
+            items.emplace_back(Key(prefix, t, i + j), value);
           }
           for (auto& res : c.MultiSet(items)) failed = failed || !res.ok();
         } else {
           std::vector<std::string> ids;
           for (int j = 0; j < batch && i + j < per; ++j)
-            ids.push_back(Key(prefix, t * per + i + j));
+            ids.push_back(Key(prefix, t, i + j));
           for (auto& res : c.MultiGet(ids)) failed = failed || !res.ok();
         }
       }
@@ -177,7 +181,10 @@ std::pair<double, double> MemcachedRun(int port, const std::string& value, int o
                                        int threads, const char* prefix, int distinct) {
   std::atomic<bool> failed{false};
   int per = ops / threads;
-  auto Key = [&](const char* p, int i) { return bench::Key(p, i % distinct); };
+  const int span = std::max(1, distinct / threads);  // as in ShovelRun
+  auto Key = [&](const char* p, int t, int i) {
+    return bench::Key(p, t * span + i % span);
+  };
   auto body = [&](bool do_set) {
     return [&, do_set](int t) {
       MemcachedConn m(port);
@@ -187,7 +194,7 @@ std::pair<double, double> MemcachedRun(int port, const std::string& value, int o
       }
       std::string got;
       for (int i = 0; i < per; ++i) {
-        std::string k = Key(prefix, t * per + i);
+        std::string k = Key(prefix, t, i);
         bool ok = do_set ? m.Set(k, value) : m.Get(k, &got);
         if (!ok) failed = true;
       }
@@ -204,7 +211,10 @@ std::pair<double, double> MemcachedRun(int port, const std::string& value, int o
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
-               "Measures shovel-worker against redis and memcached on loopback.\n",
+               "          [--io-threads N]\n"
+               "Measures shovel-worker against redis and memcached on loopback.\n"
+               "--io-threads sets the worker's and the client's ZeroMQ I/O threads\n"
+               "(default: theirs).\n",
                argv0);
   return 2;
 }
@@ -223,6 +233,8 @@ int Main(int argc, char** argv) {
       cfg.reps = std::atoi(argv[++i]);
     else if (a == "--worker-bin" && i + 1 < argc)
       cfg.worker_bin = argv[++i];
+    else if (a == "--io-threads" && i + 1 < argc)
+      cfg.io_threads = std::atoi(argv[++i]);
     else
       return Usage(argv[0]);
   }
@@ -241,8 +253,13 @@ int Main(int argc, char** argv) {
   }
   std::string ready = "/tmp/shovel-bench-core-" + std::to_string(getpid());
   unlink(ready.c_str());
-  Child worker({cfg.worker_bin, "--listen", "tcp://127.0.0.1:0", "--max-memory", "6GiB",
-                "--node-id", "bench", "--ready-file", ready});
+  std::vector<std::string> io_args;
+  if (cfg.io_threads > 0) io_args = {"--io-threads", std::to_string(cfg.io_threads)};
+  std::vector<std::string> worker_args = {
+      cfg.worker_bin, "--listen", "tcp://127.0.0.1:0", "--max-memory", "6GiB",
+      "--node-id",    "bench",    "--ready-file",      ready};
+  worker_args.insert(worker_args.end(), io_args.begin(), io_args.end());
+  Child worker(worker_args);
   std::string endpoint = WaitForFile(ready, 10000);
   unlink(ready.c_str());
   if (endpoint.empty()) {
@@ -261,13 +278,24 @@ int Main(int argc, char** argv) {
   }
   // A second worker that stores chunks raw: the text rows show what
   // compression costs next to what the protocol costs.
-  Child raw_worker({cfg.worker_bin, "--listen", "tcp://127.0.0.1:0", "--max-memory",
-                    "6GiB", "--node-id", "bench-raw", "--compression-level", "0",
-                    "--ready-file", ready + "-raw"});
+  std::vector<std::string> raw_args = {cfg.worker_bin,
+                                       "--listen",
+                                       "tcp://127.0.0.1:0",
+                                       "--max-memory",
+                                       "6GiB",
+                                       "--node-id",
+                                       "bench-raw",
+                                       "--compression-level",
+                                       "0",
+                                       "--ready-file",
+                                       ready + "-raw"};
+  raw_args.insert(raw_args.end(), io_args.begin(), io_args.end());
+  Child raw_worker(raw_args);
   std::string raw_endpoint = WaitForFile(ready + "-raw", 10000);
   unlink((ready + "-raw").c_str());
   ClientOptions raw_opts;
   raw_opts.workers = {raw_endpoint};
+  if (cfg.io_threads > 0) raw_opts.io_threads = cfg.io_threads;
   auto raw_client = Client::Connect(raw_opts);
   if (raw_endpoint.empty() || !raw_client.ok()) {
     std::fprintf(stderr, "shovel-bench-core: the raw worker did not start\n");
@@ -275,6 +303,7 @@ int Main(int argc, char** argv) {
   }
   ClientOptions opts;
   opts.workers = {endpoint};
+  if (cfg.io_threads > 0) opts.io_threads = cfg.io_threads;
   auto client = Client::Connect(opts);
   if (!client.ok()) {
     std::fprintf(stderr, "shovel-bench-core: %s\n", client.status().ToString().c_str());

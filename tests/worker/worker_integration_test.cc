@@ -519,7 +519,8 @@ TEST(WorkerProcessTest, BadIoThreadsExitsTwoNamingIt) {
   size_t n = fread(buf, 1, sizeof buf - 1, p);
   int status = pclose(p);
   EXPECT_EQ(WEXITSTATUS(status), 2);
-  EXPECT_NE(std::string(buf, n).find("--io-threads must be 0 (half the cores) to 64"),
+  EXPECT_NE(std::string(buf, n).find(
+                "--io-threads must be 0 (half the cores, at least 2) to 64"),
             std::string::npos)
       << std::string(buf, n);
 }

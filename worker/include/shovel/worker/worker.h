@@ -28,9 +28,10 @@ struct WorkerOptions {
   uint64_t chunk_size = 4ull << 20;
   bool eviction = true;
   int threads = 0;  // 0 = hardware_concurrency
-  // ZeroMQ I/O threads (the kernel's TCP copies); 0 = half the cores, at
-  // least one. On 2 cores one thread left the other core to the handlers
-  // and to a client on the same machine: 1 MiB values moved 1.2-1.7x faster.
+  // ZeroMQ I/O threads (the kernel's TCP copies of client connections);
+  // 0 = half the cores, at least two. On 2 cores, one or two measured the
+  // same for 1 MiB values from one client; two kept compressible writes
+  // faster while the compressor was busy (1.1-1.4x).
   int io_threads = 0;
 };
 
