@@ -3,7 +3,8 @@
 // on loopback, and prints a table of medians:
 //   - 1 KiB set/get ops/s with 50 requests in flight (50 client threads), and
 //     pipelined (MultiSet/MultiGet of 16 per thread) against redis-benchmark
-//     -c 50 with and without -P 16;
+//     -c 50 with and without -P 16, and the same 800 requests in flight as
+//     -P 16 from 2 threads (MultiSet/MultiGet of 400);
 //   - 1 MiB set/get GB/s, incompressible and text-like values, 4 in flight,
 //     2048 values over 512 ids (so a measurement lasts long enough to mean
 //     something and includes overwrites), against memcached (-I 2m, our own text-protocol
@@ -318,17 +319,20 @@ int Main(int argc, char** argv) {
     rows.push_back({test, sys, Median(v), unit, note});
   };
   const std::string small = RandomBytes(1024, 1);
-  std::vector<double> s_set, s_get, p_set, p_get, r_set, r_get, rp_set, rp_get, s_lat,
-      r_lat;
+  std::vector<double> s_set, s_get, p_set, p_get, w_set, w_get, r_set, r_get, rp_set,
+      rp_get, s_lat, r_lat;
   const int lat_ops = cfg.smoke ? 500 : 20000;
   for (int rep = 0; rep < cfg.reps; ++rep) {
     Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" +
              std::to_string(cfg.reps));
     auto a = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 1, "k1/");
     auto b = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 16, "k1/");
-    all_ok = all_ok && a.ok && b.ok;
+    // redis-benchmark -c 50 -P 16 keeps 800 requests in flight from one
+    // thread; the same 800 from 2 threads (MultiSet/MultiGet of 400).
+    auto w = ShovelRun(c, small, cfg.small_ops, 2, 400, "k1/");
+    all_ok = all_ok && a.ok && b.ok && w.ok;
     s_set.push_back(a.set), s_get.push_back(a.get), p_set.push_back(b.set),
-        p_get.push_back(b.get);
+        p_get.push_back(b.get), w_set.push_back(w.set), w_get.push_back(w.get);
     auto r = RedisBench(rport, 1024, 50, cfg.small_ops, 1);
     auto rp = RedisBench(rport, 1024, 50, cfg.small_ops * 4, 16);
     r_set.push_back(r.first), r_get.push_back(r.second), rp_set.push_back(rp.first),
@@ -346,6 +350,12 @@ int Main(int argc, char** argv) {
   add("1KiB set, pipelined 16", "redis", rp_set, "ops/s", "redis-benchmark -c 50 -P 16");
   add("1KiB get, pipelined 16", "shoveling", p_get, "ops/s", "50 threads x MultiGet(16)");
   add("1KiB get, pipelined 16", "redis", rp_get, "ops/s", "redis-benchmark -c 50 -P 16");
+  add("1KiB set, 800 in flight", "shoveling", w_set, "ops/s",
+      "2 threads x MultiSet(400)");
+  add("1KiB set, 800 in flight", "redis", rp_set, "ops/s", "redis-benchmark -c 50 -P 16");
+  add("1KiB get, 800 in flight", "shoveling", w_get, "ops/s",
+      "2 threads x MultiGet(400)");
+  add("1KiB get, 800 in flight", "redis", rp_get, "ops/s", "redis-benchmark -c 50 -P 16");
   add("1KiB get, 1 in flight", "shoveling", s_lat, "us p50",
       "round trip, lower is better");
   add("1KiB get, 1 in flight", "redis", r_lat, "us p50", "redis-benchmark -c 1");
