@@ -511,29 +511,30 @@ TEST(WorkerProcessTest, SeveralIoThreadsServeEveryConnection) {
   }
 }
 
-TEST(WorkerProcessTest, BadIoThreadsExitsTwoNamingIt) {
-  std::string cmd = std::string(SHOVEL_WORKER_BIN) + " --io-threads -1 2>&1";
+// Runs shovel-worker with `args`; returns its exit code (-1 if it could not
+// run) and what it printed on stdout and stderr.
+std::pair<int, std::string> RunWorker(const std::string& args) {
+  std::string cmd = std::string(SHOVEL_WORKER_BIN) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
+  if (p == nullptr) return {-1, ""};
   char buf[512] = {0};
   size_t n = fread(buf, 1, sizeof buf - 1, p);
   int status = pclose(p);
-  EXPECT_EQ(WEXITSTATUS(status), 2);
-  EXPECT_NE(std::string(buf, n).find(
-                "--io-threads must be 0 (half the cores, at least 2) to 64"),
+  return {WEXITSTATUS(status), std::string(buf, n)};
+}
+
+TEST(WorkerProcessTest, BadIoThreadsExitsTwoNamingIt) {
+  auto [code, out] = RunWorker("--io-threads -1");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("--io-threads must be 0 (half the cores, at least 2) to 64"),
             std::string::npos)
-      << std::string(buf, n);
+      << out;
 }
 
 TEST(WorkerProcessTest, BadFlagExitsTwoNamingIt) {
-  std::string cmd = std::string(SHOVEL_WORKER_BIN) + " --max-memory lots 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[512] = {0};
-  size_t n = fread(buf, 1, sizeof buf - 1, p);
-  int status = pclose(p);
-  EXPECT_EQ(WEXITSTATUS(status), 2);
-  EXPECT_NE(std::string(buf, n).find("--max-memory"), std::string::npos);
+  auto [code, out] = RunWorker("--max-memory lots");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("--max-memory"), std::string::npos) << out;
 }
 
 }  // namespace
