@@ -410,24 +410,13 @@ void BatchWriter::AddReply(const Header& h,
 }
 
 Result<std::vector<Frames>> DecodeBatchBody(std::string_view body, uint64_t count) {
-  if (count > kMaxBatchItems) {
-    return Status::Protocol("BATCH count " + std::to_string(count) + " is over " +
-                            std::to_string(kMaxBatchItems));
-  }
-  // Every item takes at least 4 bytes, every frame 4 more: checked before
-  // reserving, so a forged count cannot allocate past the body's size.
-  if (count * 4 > body.size()) return Status::Protocol("BATCH body is truncated");
-  In in(body, "BATCH");
+  // CheckCount first: every item takes at least 4 bytes, so a forged count
+  // cannot allocate past the body's size.
+  BatchReader reader(body, count);
+  SHOVEL_RETURN_IF_ERROR(reader.CheckCount());
   std::vector<Frames> items(count);
-  for (auto& item : items) {
-    uint32_t n = in.Count(4);
-    if (n > kMaxFrames) {
-      return Status::Protocol("BATCH item has " + std::to_string(n) + " frames");
-    }
-    item.reserve(n);
-    for (uint32_t i = 0; i < n; ++i) item.push_back(in.View());
-  }
-  SHOVEL_RETURN_IF_ERROR(in.Finish());
+  for (auto& item : items) SHOVEL_RETURN_IF_ERROR(reader.Next(&item));
+  SHOVEL_RETURN_IF_ERROR(reader.Finish());
   return items;
 }
 
