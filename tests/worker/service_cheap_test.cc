@@ -34,6 +34,55 @@ TEST(ServiceCheapTest, ListOfAFewNamesOnly) {
   EXPECT_NE(rep.header.flags & wire::kFlagMore, 0);
 }
 
+wire::Request GetRequest(std::string_view id, uint64_t offset, uint64_t length) {
+  wire::Request r;
+  r.header.op = wire::Op::kGet;
+  r.header.offset = offset;
+  r.header.length = length;
+  r.id = id;
+  return r;
+}
+
+// A GET is served on the I/O thread when it needs no decompression and no
+// copy: a range in one raw chunk, of any size, is a zero-copy slice; a
+// compressed value or a range across two raw chunks is not.
+TEST(ServiceCheapTest, GetOfOneRawChunkAtAnySizeOnly) {
+  WorkerConfig cfg;
+  cfg.compression_level = 1;
+  cfg.chunk_size = 1 << 20;
+  Store store("w1", cfg);
+  ServiceCounters counters;
+  Service svc(&store, &counters, "tcp://127.0.0.1:1");
+  std::string noise(3 << 20, '\0');
+  uint64_t x = 88172645463325252ull;
+  for (char& c : noise) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  std::string text;
+  while (text.size() < (1u << 20)) text += "line " + std::to_string(text.size()) + "\n";
+  ASSERT_TRUE(store.Set("raw", noise).ok());
+  ASSERT_TRUE(store.Set("text", text).ok());
+  ASSERT_LT(store.Stat("text")->stored_bytes, text.size() / 2);  // compressed
+  ASSERT_EQ(store.Stat("raw")->stored_bytes, noise.size());      // raw chunks
+
+  EXPECT_TRUE(svc.Cheap(GetRequest("raw", 0, 1 << 20)));           // chunk 0 whole
+  EXPECT_TRUE(svc.Cheap(GetRequest("raw", (1 << 20) + 5, 1000)));  // inside chunk 1
+  EXPECT_FALSE(svc.Cheap(GetRequest("raw", 0, wire::kToEnd)));     // three chunks
+  EXPECT_FALSE(svc.Cheap(GetRequest("raw", (1 << 20) - 1, 2)));    // across two
+  EXPECT_FALSE(svc.Cheap(GetRequest("text", 0, wire::kToEnd)));    // decompression
+  EXPECT_TRUE(svc.Cheap(GetRequest("missing", 0, wire::kToEnd)));  // NotFound
+  EXPECT_TRUE(svc.Cheap(GetRequest("raw", 5u << 20, 10)));         // past the end
+
+  // Served here, the bytes are the stored ones.
+  ServiceReply rep = svc.Handle(GetRequest("raw", (1 << 20) + 5, 1000));
+  ASSERT_EQ(rep.header.status, Code::kOk);
+  ASSERT_EQ(rep.payload.size(), 1u);
+  const Slice& s = rep.payload[0].slice;
+  ASSERT_TRUE(s.owner);
+  EXPECT_EQ(std::string(s.data, s.size), noise.substr((1 << 20) + 5, 1000));
+}
+
 // BATCH GET items are written straight into the batch reply: the bytes of a
 // compressed value, a miss, a range cut to the blob and a redirect each come
 // back as the single request would have them.

@@ -121,11 +121,11 @@ bool Service::Cheap(const wire::Request& req) {
     case wire::Op::kList:
       // A few names (a lookup's one-name LIST): a walk of the sorted index.
       return req.header.aux != 0 && req.header.aux <= kCheapListNames;
-    case wire::Op::kGet: {
-      // A zero-byte read: the size only (no decompression).
-      auto r = store_->Read(req.id, 0, 0, 0);
-      return !r.ok() || r->size <= kCheapBytes;
-    }
+    case wire::Op::kGet:
+      // Small, or a zero-copy slice of one raw chunk (any size): no
+      // decompression and no copy on this thread.
+      return store_->CheapRead(req.id, req.header.offset, req.header.length,
+                               kMaxReplyBytes, kCheapBytes);
     default:
       return false;
   }

@@ -45,7 +45,8 @@ class Service {
                       std::shared_ptr<const void> keep = nullptr);
   // True when `req` is small and cheap enough to serve on the I/O thread:
   // PING, STAT, CREATE, SET/APPEND of at most kCheapBytes, GET of a blob of
-  // at most kCheapBytes (or a missing one), LIST of at most kCheapListNames
+  // at most kCheapBytes, of a range in one raw chunk (a zero-copy slice of
+  // any size) or of a missing id, LIST of at most kCheapListNames
   // (a walk of the sorted index, as a lookup's one-name LIST), BATCH (its
   // items are bounded: see wire::DecodeBatchItem and Batch). Looks the id
   // up, never blocks.

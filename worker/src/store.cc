@@ -279,6 +279,20 @@ Result<ReadResult> Store::ReadIfFits(std::string_view id, uint64_t offset,
   return ReadRange(id, offset, length, max_bytes, /*all_or_nothing=*/true);
 }
 
+bool Store::CheapRead(std::string_view id, uint64_t offset, uint64_t length,
+                      uint64_t max_bytes, uint64_t copy_bytes) const {
+  BlobPtr b = Lookup(id, false);
+  if (!b || b->size <= copy_bytes) return true;
+  uint64_t start = std::min(offset, b->size);
+  uint64_t serve = std::min({length, b->size - start, max_bytes});
+  if (serve == 0) return true;
+  auto it =
+      std::upper_bound(b->chunks.begin(), b->chunks.end(), start,
+                       [](uint64_t off, const ChunkRef& c) { return off < c.start; });
+  const ChunkRef& c = *(it - 1);
+  return !c.chunk->compressed && start - c.start + serve <= c.len;
+}
+
 Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64_t length,
                                     uint64_t max_bytes, bool all_or_nothing) {
   BlobPtr b = Lookup(id, true);

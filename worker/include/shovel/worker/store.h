@@ -154,6 +154,12 @@ class Store {
   // nothing. One lookup where a size probe and a Read would take two.
   Result<ReadResult> ReadIfFits(std::string_view id, uint64_t offset, uint64_t length,
                                 uint64_t max_bytes);
+  // True when Read(id, offset, length, max_bytes) would copy and decompress
+  // nothing past `copy_bytes`: the id is missing, the blob is at most
+  // copy_bytes, or the range lies in one raw chunk (a zero-copy slice).
+  // Does not mark the id used.
+  bool CheapRead(std::string_view id, uint64_t offset, uint64_t length,
+                 uint64_t max_bytes, uint64_t copy_bytes) const;
   Status Delete(std::string_view id, const WriteOptions& opt = {});
   Result<wire::StatBody> Stat(std::string_view id);
   Status SetAttrs(std::string_view id, const wire::Attrs& set,
