@@ -279,6 +279,24 @@ Result<ReadResult> Store::ReadIfFits(std::string_view id, uint64_t offset,
   return ReadRange(id, offset, length, max_bytes, /*all_or_nothing=*/true);
 }
 
+namespace {
+
+// The index of the chunk of `b` that holds raw offset `offset` (< b.size).
+size_t ChunkAt(const Blob& b, uint64_t offset) {
+  auto it =
+      std::upper_bound(b.chunks.begin(), b.chunks.end(), offset,
+                       [](uint64_t off, const ChunkRef& c) { return off < c.start; });
+  return it - b.chunks.begin() - 1;
+}
+
+// True when `n` bytes from `in_chunk` lie in `c` and `c` is raw: a read of
+// them is a zero-copy slice of a chunk that never changes.
+bool RawSlice(const ChunkRef& c, uint64_t in_chunk, uint64_t n) {
+  return !c.chunk->compressed && in_chunk + n <= c.len;
+}
+
+}  // namespace
+
 bool Store::CheapRead(std::string_view id, uint64_t offset, uint64_t length,
                       uint64_t max_bytes, uint64_t copy_bytes) const {
   BlobPtr b = Lookup(id, false);
@@ -286,11 +304,8 @@ bool Store::CheapRead(std::string_view id, uint64_t offset, uint64_t length,
   uint64_t start = std::min(offset, b->size);
   uint64_t serve = std::min({length, b->size - start, max_bytes});
   if (serve == 0) return true;
-  auto it =
-      std::upper_bound(b->chunks.begin(), b->chunks.end(), start,
-                       [](uint64_t off, const ChunkRef& c) { return off < c.start; });
-  const ChunkRef& c = *(it - 1);
-  return !c.chunk->compressed && start - c.start + serve <= c.len;
+  const ChunkRef& c = b->chunks[ChunkAt(*b, start)];
+  return RawSlice(c, start - c.start, serve);
 }
 
 Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64_t length,
@@ -306,14 +321,10 @@ Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64
   uint64_t serve = std::min(n, max_bytes);
   r.more = serve < n;
   if (serve == 0 || (r.more && all_or_nothing)) return r;
-  size_t i =
-      std::upper_bound(b->chunks.begin(), b->chunks.end(), r.offset,
-                       [](uint64_t off, const ChunkRef& c) { return off < c.start; }) -
-      b->chunks.begin() - 1;
+  size_t i = ChunkAt(*b, r.offset);
   uint64_t in_chunk = r.offset - b->chunks[i].start;
   const ChunkRef& first = b->chunks[i];
-  if (!first.chunk->compressed && in_chunk + serve <= first.len) {
-    // Zero-copy: the range lies in one raw chunk, which never changes.
+  if (RawSlice(first, in_chunk, serve)) {
     r.bytes.owner = first.chunk;
     r.bytes.data = first.chunk->bytes() + in_chunk;
     r.bytes.size = serve;
