@@ -178,68 +178,95 @@ TEST_F(ThreeWorkers, MultiMixesBatchedAndLargeValues) {
   EXPECT_EQ(*c.Get("mx/dup"), "second");
 }
 
-// A worker that predates BATCH: answers it kProtocol ("unknown opcode 17")
-// and serves PING, SET and GET of its own.
-class OldWorker {
+// A fake worker on loopback: a ROUTER socket whose requests `serve` answers
+// on the fake's own thread (nullopt: stay silent, so the client's deadline
+// passes). Stopped and joined when destroyed.
+struct FakeReply {
+  wire::Header header;
+  std::vector<std::string> payload;
+};
+class FakeWorker {
  public:
-  OldWorker() {
+  // `f` is the request's frames after the routing id's ([header][id]...),
+  // `h` its decoded header.
+  using Serve = std::function<std::optional<FakeReply>(
+      const std::vector<zmq::message_t>& f, const wire::Header& h)>;
+  explicit FakeWorker(Serve serve) : serve_(std::move(serve)) {
     router_.bind("tcp://127.0.0.1:*");
     endpoint_ = router_.get(zmq::sockopt::last_endpoint);
     thread_ = std::thread([this] { Run(); });
   }
-  ~OldWorker() {
+  ~FakeWorker() {
     stop_ = true;
     thread_.join();
   }
   const std::string& endpoint() const { return endpoint_; }
-  int batches() const { return batches_; }
 
  private:
   void Run() {
-    std::map<std::string, std::string> data;
-    uint64_t version = 0;
     while (!stop_) {
       zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(&item, 1, std::chrono::milliseconds(20));
       if (!(item.revents & ZMQ_POLLIN)) continue;
       std::vector<zmq::message_t> f;
       (void)zmq::recv_multipart(router_, std::back_inserter(f));
-      auto h = wire::DecodeHeader(f.at(1).to_string_view());
-      std::string id = f.size() > 2 ? f[2].to_string() : "";
-      std::vector<std::string> payload;
-      wire::Header rep = wire::ReplyHeader(*h, Code::kOk);
-      if (h->op == wire::Op::kBatch) {
-        ++batches_;
-        rep.status = Code::kProtocol;
-        payload.push_back("unknown opcode 17");
-      } else if (h->op == wire::Op::kPing) {
-        payload.push_back("old");
-      } else if (h->op == wire::Op::kSet) {
-        data[id] = f.at(3).to_string();
-        rep.version_no = ++version;
-      } else if (data.count(id)) {
-        payload.push_back(data[id]);
-        rep.length = data[id].size();
-      } else {
-        rep.status = Code::kNotFound;
-        payload.push_back("id '" + id + "' does not exist");
-      }
-      router_.send(f[0], zmq::send_flags::sndmore);
-      router_.send(zmq::buffer(wire::EncodeHeader(rep)),
-                   payload.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
-      for (size_t i = 0; i < payload.size(); ++i) {
-        router_.send(zmq::buffer(payload[i]), i + 1 < payload.size()
-                                                  ? zmq::send_flags::sndmore
-                                                  : zmq::send_flags::none);
+      zmq::message_t route = std::move(f.at(0));
+      f.erase(f.begin());
+      auto h = wire::DecodeHeader(f.at(0).to_string_view());
+      std::optional<FakeReply> rep = serve_(f, *h);
+      if (!rep) continue;
+      router_.send(route, zmq::send_flags::sndmore);
+      router_.send(
+          zmq::buffer(wire::EncodeHeader(rep->header)),
+          rep->payload.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
+      for (size_t i = 0; i < rep->payload.size(); ++i) {
+        router_.send(zmq::buffer(rep->payload[i]), i + 1 < rep->payload.size()
+                                                       ? zmq::send_flags::sndmore
+                                                       : zmq::send_flags::none);
       }
     }
   }
+  Serve serve_;
   zmq::context_t ctx_;
   zmq::socket_t router_{ctx_, zmq::socket_type::router};
   std::string endpoint_;
   std::atomic<bool> stop_{false};
-  std::atomic<int> batches_{0};
   std::thread thread_;
+};
+
+// A worker that predates BATCH: answers it kProtocol ("unknown opcode 17")
+// and serves PING, SET and GET of its own.
+class OldWorker {
+ public:
+  const std::string& endpoint() const { return fake_.endpoint(); }
+  int batches() const { return batches_; }
+
+ private:
+  FakeReply Serve(const std::vector<zmq::message_t>& f, const wire::Header& h) {
+    std::string id = f.size() > 1 ? f[1].to_string() : "";
+    FakeReply rep{wire::ReplyHeader(h, Code::kOk), {}};
+    if (h.op == wire::Op::kBatch) {
+      ++batches_;
+      rep.header.status = Code::kProtocol;
+      rep.payload.push_back("unknown opcode 17");
+    } else if (h.op == wire::Op::kPing) {
+      rep.payload.push_back("old");
+    } else if (h.op == wire::Op::kSet) {
+      data_[id] = f.at(2).to_string();
+      rep.header.version_no = ++version_;
+    } else if (data_.count(id)) {
+      rep.payload.push_back(data_[id]);
+      rep.header.length = data_[id].size();
+    } else {
+      rep.header.status = Code::kNotFound;
+      rep.payload.push_back("id '" + id + "' does not exist");
+    }
+    return rep;
+  }
+  std::map<std::string, std::string> data_;  // the fake's thread only
+  uint64_t version_ = 0;
+  std::atomic<int> batches_{0};
+  FakeWorker fake_{[this](const auto& f, const auto& h) { return Serve(f, h); }};
 };
 
 TEST(Integration, MultiFallsBackToSingleRequestsOnAWorkerWithoutBatch) {
@@ -263,50 +290,29 @@ class ScriptedWorker {
  public:
   using Answer =
       std::function<std::optional<std::string>(const std::vector<wire::Frames>&)>;
-  explicit ScriptedWorker(Answer answer) : answer_(std::move(answer)) {
-    router_.bind("tcp://127.0.0.1:*");
-    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~ScriptedWorker() {
-    stop_ = true;
-    thread_.join();
-  }
-  const std::string& endpoint() const { return endpoint_; }
+  explicit ScriptedWorker(Answer answer) : answer_(std::move(answer)) {}
+  const std::string& endpoint() const { return fake_.endpoint(); }
 
  private:
-  void Run() {
-    while (!stop_) {
-      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(20));
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      std::vector<zmq::message_t> f;
-      (void)zmq::recv_multipart(router_, std::back_inserter(f));
-      auto h = wire::DecodeHeader(f.at(1).to_string_view());
-      wire::Header rep = wire::ReplyHeader(*h, Code::kOk);
-      std::optional<std::string> body;
-      if (h->op == wire::Op::kBatch) {
-        auto items = wire::DecodeBatchBody(f.at(3).to_string_view(), h->aux);
-        body = answer_(*items);
-        if (!body) continue;  // silent: the client's deadline passes
-        rep.aux = h->aux;
-      } else if (h->op == wire::Op::kPing) {
-        body = "scripted";
-      } else {
-        rep.status = Code::kNotFound;
-        body = "not here";
-      }
-      router_.send(f[0], zmq::send_flags::sndmore);
-      router_.send(zmq::buffer(wire::EncodeHeader(rep)), zmq::send_flags::sndmore);
-      router_.send(zmq::buffer(*body), zmq::send_flags::none);
+  std::optional<FakeReply> Serve(const std::vector<zmq::message_t>& f,
+                                 const wire::Header& h) {
+    FakeReply rep{wire::ReplyHeader(h, Code::kOk), {}};
+    if (h.op == wire::Op::kBatch) {
+      auto items = wire::DecodeBatchBody(f.at(2).to_string_view(), h.aux);
+      std::optional<std::string> body = answer_(*items);
+      if (!body) return std::nullopt;  // silent: the client's deadline passes
+      rep.header.aux = h.aux;
+      rep.payload.push_back(*body);
+    } else if (h.op == wire::Op::kPing) {
+      rep.payload.push_back("scripted");
+    } else {
+      rep.header.status = Code::kNotFound;
+      rep.payload.push_back("not here");
     }
+    return rep;
   }
   Answer answer_;
-  zmq::context_t ctx_;
-  zmq::socket_t router_{ctx_, zmq::socket_type::router};
-  std::string endpoint_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  FakeWorker fake_{[this](const auto& f, const auto& h) { return Serve(f, h); }};
 };
 
 // A BATCH body from items given as their frames (so a test can forge any).
