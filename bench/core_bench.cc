@@ -4,7 +4,9 @@
 //   - 1 KiB set/get ops/s with 50 requests in flight (50 client threads), and
 //     pipelined (MultiSet/MultiGet of 16 per thread) against redis-benchmark
 //     -c 50 with and without -P 16, and the same 800 requests in flight as
-//     -P 16 from 2 threads (MultiSet/MultiGet of 400);
+//     -P 16 from 2 threads (MultiSet/MultiGet of 400). Each row writes and
+//     reads 200,000 distinct ids; redis-benchmark gets -r 200000 so its keys
+//     spread the same way (and a reference row without -r: one hot key);
 //   - 1 MiB set/get GB/s, incompressible and text-like values, 4 in flight,
 //     2048 values over 512 ids (so a measurement lasts long enough to mean
 //     something and includes overwrites), against memcached (-I 2m, our own text-protocol
@@ -127,14 +129,19 @@ double ShovelLatencyP50(Client& c, const std::string& value, int ops, bool* ok) 
 
 // ---- redis -----------------------------------------------------------------
 
-// Runs redis-benchmark and returns {set rps, get rps} (0 on failure). No -r:
-// every request uses the one key redis-benchmark sets, so GETs always hit
-// and move the whole value (with -r most 1 MiB GETs would be misses).
+// Runs redis-benchmark and returns {set rps, get rps} (0 on failure).
+// `keyspace` 0: no -r, every request uses the one key redis-benchmark sets,
+// so GETs always hit and move the whole value (with -r most 1 MiB GETs would
+// be misses). Otherwise -r keyspace: keys spread over that many names, as
+// shoveling's rows spread over as many ids (RedisFill writes them first so
+// GETs hit).
 std::pair<double, double> RedisBench(int port, int size, int clients, int ops,
-                                     int pipeline) {
+                                     int pipeline, int keyspace = 0) {
   std::ostringstream cmd;
   cmd << "redis-benchmark -h 127.0.0.1 -p " << port << " -t set,get -d " << size << " -c "
-      << clients << " -n " << ops << " -P " << pipeline << " --csv 2>/dev/null";
+      << clients << " -n " << ops << " -P " << pipeline;
+  if (keyspace > 0) cmd << " -r " << keyspace;
+  cmd << " --csv 2>/dev/null";
   bool ok;
   std::string out = RunCapture(cmd.str(), &ok);
   double set = 0, get = 0;
@@ -152,6 +159,17 @@ std::pair<double, double> RedisBench(int port, int size, int clients, int ops,
     if (field(0) == "GET") get = std::atof(field(1).c_str());
   }
   return {set, get};
+}
+
+// Writes every key of redis-benchmark's -r `keyspace` (8 random SETs per
+// key leave about 0.03% unwritten), so the measured GETs hit.
+bool RedisFill(int port, int size, int keyspace) {
+  std::ostringstream cmd;
+  cmd << "redis-benchmark -h 127.0.0.1 -p " << port << " -t set -d " << size
+      << " -c 50 -P 16 -r " << keyspace << " -n " << 8 * keyspace << " --csv 2>/dev/null";
+  bool ok;
+  RunCapture(cmd.str(), &ok);
+  return ok;
 }
 
 // p50 latency in µs of redis-benchmark -c 1 GETs (0 on failure).
@@ -320,7 +338,11 @@ int Main(int argc, char** argv) {
   };
   const std::string small = RandomBytes(1024, 1);
   std::vector<double> s_set, s_get, p_set, p_get, w_set, w_get, r_set, r_get, rp_set,
-      rp_get, s_lat, r_lat;
+      rp_get, r1_set, r1_get, rp1_set, rp1_get, s_lat, r_lat;
+  if (!RedisFill(rport, 1024, cfg.small_ops)) {
+    std::fprintf(stderr, "shovel-bench-core: redis-benchmark could not fill redis\n");
+    return 1;
+  }
   const int lat_ops = cfg.smoke ? 500 : 20000;
   for (int rep = 0; rep < cfg.reps; ++rep) {
     Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" +
@@ -333,29 +355,41 @@ int Main(int argc, char** argv) {
     all_ok = all_ok && a.ok && b.ok && w.ok;
     s_set.push_back(a.set), s_get.push_back(a.get), p_set.push_back(b.set),
         p_get.push_back(b.get), w_set.push_back(w.set), w_get.push_back(w.get);
-    auto r = RedisBench(rport, 1024, 50, cfg.small_ops, 1);
-    auto rp = RedisBench(rport, 1024, 50, cfg.small_ops * 4, 16);
+    // redis over as many keys as shoveling's ids (each 1 KiB row writes and
+    // reads cfg.small_ops distinct ids), and over one key for reference.
+    auto r = RedisBench(rport, 1024, 50, cfg.small_ops, 1, cfg.small_ops);
+    auto rp = RedisBench(rport, 1024, 50, cfg.small_ops * 4, 16, cfg.small_ops);
+    auto r1 = RedisBench(rport, 1024, 50, cfg.small_ops, 1);
+    auto rp1 = RedisBench(rport, 1024, 50, cfg.small_ops * 4, 16);
     r_set.push_back(r.first), r_get.push_back(r.second), rp_set.push_back(rp.first),
         rp_get.push_back(rp.second);
+    r1_set.push_back(r1.first), r1_get.push_back(r1.second), rp1_set.push_back(rp1.first),
+        rp1_get.push_back(rp1.second);
     bool lat_ok = true;
     s_lat.push_back(ShovelLatencyP50(c, small, lat_ops, &lat_ok));
     all_ok = all_ok && lat_ok;
     r_lat.push_back(RedisLatencyP50(rport, 1024, lat_ops));
   }
+  const std::string keys = " -r " + std::to_string(cfg.small_ops);
+  auto add_redis = [&](const std::string& test, const std::vector<double>& same,
+                       const std::vector<double>& one, const std::string& flags) {
+    add(test, "redis", same, "ops/s", "redis-benchmark " + flags + keys);
+    add(test, "redis (1 key)", one, "ops/s", "redis-benchmark " + flags + ", no -r");
+  };
   add("1KiB set, 50 in flight", "shoveling", s_set, "ops/s", "50 threads, one Client");
-  add("1KiB set, 50 in flight", "redis", r_set, "ops/s", "redis-benchmark -c 50");
+  add_redis("1KiB set, 50 in flight", r_set, r1_set, "-c 50");
   add("1KiB get, 50 in flight", "shoveling", s_get, "ops/s", "50 threads, one Client");
-  add("1KiB get, 50 in flight", "redis", r_get, "ops/s", "redis-benchmark -c 50");
+  add_redis("1KiB get, 50 in flight", r_get, r1_get, "-c 50");
   add("1KiB set, pipelined 16", "shoveling", p_set, "ops/s", "50 threads x MultiSet(16)");
-  add("1KiB set, pipelined 16", "redis", rp_set, "ops/s", "redis-benchmark -c 50 -P 16");
+  add_redis("1KiB set, pipelined 16", rp_set, rp1_set, "-c 50 -P 16");
   add("1KiB get, pipelined 16", "shoveling", p_get, "ops/s", "50 threads x MultiGet(16)");
-  add("1KiB get, pipelined 16", "redis", rp_get, "ops/s", "redis-benchmark -c 50 -P 16");
+  add_redis("1KiB get, pipelined 16", rp_get, rp1_get, "-c 50 -P 16");
   add("1KiB set, 800 in flight", "shoveling", w_set, "ops/s",
       "2 threads x MultiSet(400)");
-  add("1KiB set, 800 in flight", "redis", rp_set, "ops/s", "redis-benchmark -c 50 -P 16");
+  add_redis("1KiB set, 800 in flight", rp_set, rp1_set, "-c 50 -P 16");
   add("1KiB get, 800 in flight", "shoveling", w_get, "ops/s",
       "2 threads x MultiGet(400)");
-  add("1KiB get, 800 in flight", "redis", rp_get, "ops/s", "redis-benchmark -c 50 -P 16");
+  add_redis("1KiB get, 800 in flight", rp_get, rp1_get, "-c 50 -P 16");
   add("1KiB get, 1 in flight", "shoveling", s_lat, "us p50",
       "round trip, lower is better");
   add("1KiB get, 1 in flight", "redis", r_lat, "us p50", "redis-benchmark -c 1");
