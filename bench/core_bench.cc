@@ -9,8 +9,10 @@
 //     spread the same way (and a reference row without -r: one hot key);
 //   - 1 MiB set/get GB/s, incompressible and text-like values, 4 in flight,
 //     2048 values over 512 ids (so a measurement lasts long enough to mean
-//     something and includes overwrites), against memcached (-I 2m, our own text-protocol
-//     load generator) and redis (redis-benchmark -d 1048576 -c 4).
+//     something and includes overwrites); GETs with GetBytes, which like
+//     memcached's client leaves the value where it was received, and with
+//     Get, which copies it into a std::string; against memcached (-I 2m, our own
+//     text-protocol load generator) and redis (redis-benchmark -d 1048576 -c 4).
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON.
@@ -68,12 +70,15 @@ std::string Key(const char* prefix, int i) {
 
 struct ShovelResult {
   double set = 0, get = 0;
+  double get_string = 0;  // Get (a std::string) where `get` used GetBytes
   bool ok = true;
 };
 
-// `distinct` ids (0 = one per op) are written and read in turn.
+// `distinct` ids (0 = one per op) are written and read in turn. Single GETs
+// use Get, or with `bytes` GetBytes (no copy) and then Get once more.
 ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads,
-                       int batch, const char* prefix, int distinct = 0) {
+                       int batch, const char* prefix, int distinct = 0,
+                       bool bytes = false) {
   ShovelResult r;
   std::atomic<bool> failed{false};
   int per = ops / threads;
@@ -82,12 +87,14 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
   auto Key = [&](const char* p, int t, int i) {
     return bench::Key(p, t * span + i % span);
   };
-  auto body = [&](bool do_set) {
-    return [&, do_set](int t) {
+  auto body = [&](bool do_set, bool use_bytes = false) {
+    return [&, do_set, use_bytes](int t) {
       for (int i = 0; i < per; i += batch) {
         if (batch == 1) {
           std::string k = Key(prefix, t, i);
-          bool ok = do_set ? c.Set(k, value).ok() : c.Get(k).ok();
+          bool ok = do_set      ? c.Set(k, value).ok()
+                    : use_bytes ? c.GetBytes(k).ok()
+                                : c.Get(k).ok();
           if (!ok) failed = true;
           continue;
         }
@@ -107,9 +114,10 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
     };
   };
   double ts = RunThreads(threads, body(true));
-  double tg = RunThreads(threads, body(false));
+  double tg = RunThreads(threads, body(false, bytes));
   r.set = per * threads / ts;
   r.get = per * threads / tg;
+  if (bytes) r.get_string = per * threads / RunThreads(threads, body(false));
   r.ok = !failed;
   return r;
 }
@@ -398,16 +406,17 @@ int Main(int argc, char** argv) {
   for (bool text : {false, true}) {
     std::string value = text ? TextBytes(1 << 20, 7) : RandomBytes(1 << 20, 7);
     std::string kind = text ? "text" : "incompressible";
-    std::vector<double> ss, sg, ms, mg, rs, rg, raw_s, raw_g;
+    std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g;
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
       auto a = ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/",
-                         cfg.big_ids);
+                         cfg.big_ids, true);
       all_ok = all_ok && a.ok;
       ss.push_back(a.set * kMiB / 1e9), sg.push_back(a.get * kMiB / 1e9);
+      sg_string.push_back(a.get_string * kMiB / 1e9);
       if (text) {
         auto w = ShovelRun(**raw_client, value, cfg.big_ops, cfg.big_inflight, 1, "mt/",
-                           cfg.big_ids);
+                           cfg.big_ids, true);
         all_ok = all_ok && w.ok;
         raw_s.push_back(w.set * kMiB / 1e9), raw_g.push_back(w.get * kMiB / 1e9);
       }
@@ -423,7 +432,9 @@ int Main(int argc, char** argv) {
       add("1MiB set " + kind, "shoveling (raw)", raw_s, "GB/s", note + ", level 0");
     add("1MiB set " + kind, "memcached", ms, "GB/s", note + ", -I 2m");
     add("1MiB set " + kind, "redis", rs, "GB/s", note + " (redis-benchmark payload)");
-    add("1MiB get " + kind, "shoveling", sg, "GB/s", note);
+    add("1MiB get " + kind, "shoveling", sg, "GB/s", note + ", GetBytes (no copy)");
+    add("1MiB get " + kind, "shoveling (Get)", sg_string, "GB/s",
+        note + ", Get: one copy more");
     if (text)
       add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s", note + ", level 0");
     add("1MiB get " + kind, "memcached", mg, "GB/s", note + ", -I 2m");

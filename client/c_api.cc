@@ -169,9 +169,9 @@ shovel_status shovel_get(shovel_client* client, const char* id, uint64_t offset,
     SHOVEL_RETURN_IF_ERROR(CheckId(id));
     SHOVEL_RETURN_IF_ERROR(CheckOut(data, "data"));
     SHOVEL_RETURN_IF_ERROR(CheckOut(len, "len"));
-    auto r = client->client->Get(id, offset, length);
+    auto r = client->client->GetBytes(id, offset, length);  // one copy, not two
     if (!r.ok()) return r.status();
-    const std::string& value = *r;
+    const shovel::Bytes& value = *r;
     void* buf = std::malloc(value.size() ? value.size() : 1);
     if (!buf) throw std::bad_alloc();
     if (!value.empty()) std::memcpy(buf, value.data(), value.size());

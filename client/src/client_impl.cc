@@ -185,6 +185,36 @@ Result<std::string> ClientImpl::Get(std::string_view id, uint64_t offset,
   return last;
 }
 
+Result<Bytes> ClientImpl::GetBytes(std::string_view id, uint64_t offset,
+                                   uint64_t length) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  Status last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string out;
+    bool sunk = false;
+    ResponsePtr whole;
+    last = StreamGet(
+        id, offset, length,
+        [&](std::string_view piece) {
+          out.append(piece);
+          return Status::Ok();
+        },
+        &sunk, nullptr, &whole);
+    if (last.ok() && whole != nullptr) {
+      if (whole->reply.payload.empty()) return Bytes();
+      std::string_view p = whole->reply.payload[0];
+      // A small frame may share ZeroMQ's receive buffer with other messages
+      // (held, it would pin the whole buffer): copy it. A large one is its
+      // own allocation: the Bytes keeps the reply.
+      if (p.size() < kZeroCopyAbove) return Bytes(std::string(p));
+      return Bytes(std::shared_ptr<const Response>(std::move(whole)), p.data(), p.size());
+    }
+    if (last.ok()) return Bytes(std::move(out));
+    if (last.code() != Code::kConflict) return last;
+  }
+  return last;
+}
+
 Status ClientImpl::GetTo(std::string_view id, uint64_t offset, uint64_t length,
                          const std::function<Status(std::string_view)>& sink) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));

@@ -77,6 +77,9 @@ class ClientImpl : public Client {
 
   Result<uint64_t> Set(std::string_view id, std::string_view data) override;
   Result<std::string> Get(std::string_view id, uint64_t offset, uint64_t length) override;
+  // GetBytes keeps replies of at least this many bytes instead of copying.
+  static constexpr size_t kZeroCopyAbove = 64 << 10;
+  Result<Bytes> GetBytes(std::string_view id, uint64_t offset, uint64_t length) override;
   Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
                const std::function<Status(std::string_view)>& sink) override;
   Result<uint64_t> Append(std::string_view id, std::string_view data) override;
@@ -131,9 +134,12 @@ class ClientImpl : public Client {
     uint64_t version = 0;
     uint64_t size = 0;
   };
+  // Sends the range to `sink` piece by piece. With `whole` set, a range
+  // that arrives in one reply of at most one payload frame is not sunk but
+  // handed back in *whole (its payload, if any, is reply.payload[0]).
   Status StreamGet(std::string_view id, uint64_t offset, uint64_t length,
                    const std::function<Status(std::string_view)>& sink, bool* sunk_any,
-                   GetInfo* info = nullptr);
+                   GetInfo* info = nullptr, ResponsePtr* whole = nullptr);
   Result<BlobStat> StatFromReply(std::string_view id, const Response& r);
   Result<uint64_t> WriteSmall(wire::Op op, std::string_view id, std::string_view data);
   Result<std::vector<NodeInfo>> Stats(const PlacementView& view);

@@ -22,7 +22,7 @@ struct Piece {
 
 Status ClientImpl::StreamGet(std::string_view id, uint64_t offset, uint64_t length,
                              const std::function<Status(std::string_view)>& sink,
-                             bool* sunk_any, GetInfo* info) {
+                             bool* sunk_any, GetInfo* info, ResponsePtr* whole) {
   OutRequest first = MakeRequest(Op::kGet, id);
   first.header.offset = offset;
   first.header.length = length;  // kWholeBlob == wire::kToEnd
@@ -35,12 +35,17 @@ Status ClientImpl::StreamGet(std::string_view id, uint64_t offset, uint64_t leng
                      ? total
                      : std::min(total, offset + length);
   uint64_t pos = offset + r->PayloadSize();
+  const bool complete = !(r->reply.header.flags & wire::kFlagMore) || pos >= end;
+  if (whole != nullptr && complete && r->reply.payload.size() <= 1) {
+    *whole = std::move(r);
+    return Status::Ok();
+  }
   for (auto p : r->reply.payload) {
     if (p.empty()) continue;
     *sunk_any = true;
     SHOVEL_RETURN_IF_ERROR(sink(p));
   }
-  if (!(r->reply.header.flags & wire::kFlagMore) || pos >= end) return Status::Ok();
+  if (complete) return Status::Ok();
   r.reset();
 
   const uint64_t piece_size = std::max<uint64_t>(options_.stream_chunk, 64 << 10);

@@ -491,6 +491,43 @@ TEST_F(ThreeWorkers, StreamedSetAndRangesOfOneVersion) {
   EXPECT_EQ(*c->Get("big/two"), big.substr(0, 10000));
 }
 
+TEST_F(ThreeWorkers, GetBytesReturnsWhatGetReturns) {
+  auto c = ConnectTo(cluster_.endpoints(), 5000ms, 256 << 10);  // small chunks
+  ASSERT_TRUE(c->Set("gb/small", "hello").ok());
+  EXPECT_EQ(c->GetBytes("gb/small")->view(), "hello");
+  EXPECT_EQ(c->GetBytes("gb/small", 1, 3)->view(), "ell");
+  EXPECT_EQ(c->GetBytes("gb/small", 10)->size(), 0u);
+  ASSERT_TRUE(c->Set("gb/empty", "").ok());
+  EXPECT_TRUE(c->GetBytes("gb/empty")->empty());
+
+  // One reply (kept, not copied), and many replies (assembled).
+  std::string one = RandomBytes(200 << 10, 11), many = RandomBytes(1 << 20, 12);
+  ASSERT_TRUE(c->Set("gb/one", one).ok());
+  ASSERT_TRUE(c->Set("gb/many", many).ok());
+  auto b1 = c->GetBytes("gb/one");
+  ASSERT_TRUE(b1.ok()) << b1.status().ToString();
+  auto bm = c->GetBytes("gb/many");
+  ASSERT_TRUE(bm.ok()) << bm.status().ToString();
+  EXPECT_EQ(bm->ToString(), many);
+  EXPECT_EQ(c->GetBytes("gb/many", 300 << 10, 500 << 10)->view(),
+            std::string_view(many).substr(300 << 10, 500 << 10));
+
+  // The bytes are the Bytes' own: a later write does not change them, and
+  // moving hands them over.
+  ASSERT_TRUE(c->Set("gb/one", "replaced").ok());
+  EXPECT_EQ(b1->view(), one);
+  Bytes moved = std::move(*b1);
+  EXPECT_EQ(moved.view(), one);
+  EXPECT_TRUE(b1->empty());
+
+  auto missing = c->GetBytes("gb/missing");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  auto bad = c->GetBytes("gb//bad");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(ThreeWorkers, AbortedUploadLeavesOldValueWhole) {
   auto c = ConnectTo(cluster_.endpoints(), 5000ms, 256 << 10);
   ASSERT_TRUE(c->Set("keep", "old value").ok());
