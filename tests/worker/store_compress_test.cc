@@ -1,6 +1,7 @@
 // Store unit tests: borrowed frames and background compression. No sockets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -150,6 +151,49 @@ TEST(StoreCompressTest, SmallValuesAreSortedByHowTheyCompress) {
     EXPECT_TRUE(ReadAll(s, "x") == same);
   }
   s.CompressInBackground(false);
+}
+
+// `count` sample bytes with exactly `pairs` equal (unordered) pairs, in a
+// shuffled order: runs of one byte value c long add c(c-1)/2 each.
+std::string SamplesWithPairs(size_t count, uint64_t pairs) {
+  std::string out;
+  unsigned char next = 0;
+  while (pairs > 0) {
+    uint64_t c = 2;
+    while ((c + 1) * c / 2 <= pairs) ++c;
+    out.append(c, static_cast<char>(next++));
+    pairs -= c * (c - 1) / 2;
+  }
+  while (out.size() < count) out.push_back(static_cast<char>(next++));
+  EXPECT_EQ(out.size(), count);
+  std::shuffle(out.begin(), out.end(), std::mt19937(7));
+  return out;
+}
+
+TEST(StoreCompressTest, TheProbeLineIsExact) {
+  // A value is stored raw without a zstd pass when its sampled bytes have
+  // fewer than s(s-1)/256 equal pairs (s samples: collision entropy above
+  // 7 bits); at the line it is queued for compression.
+  struct Case {
+    size_t n;        // value size
+    size_t samples;  // bytes the probe samples
+    uint64_t line;   // fewest equal pairs that rule "compressible"
+  };
+  for (Case c : {Case{200, 200, 156}, Case{256, 256, 255}, Case{1000, 256, 255},
+                 Case{1024, 256, 255}, Case{4096, 256, 255}}) {
+    Store s("w1", Cfg(64 << 20));
+    s.CompressInBackground(true);  // its thread waits kCompressAfterNs (1 s)
+    for (uint64_t pairs : {c.line - 1, c.line}) {
+      std::string samples = SamplesWithPairs(c.samples, pairs);
+      std::string v(c.n, 'z');  // bytes between the samples are not read
+      for (size_t i = 0; i < c.samples; ++i) v[i * c.n / c.samples] = samples[i];
+      ASSERT_TRUE(s.Set("k", v).ok());
+      EXPECT_EQ(s.CompressPending(), pairs < c.line ? 0u : 1u)
+          << c.n << " bytes, " << pairs << " pairs";
+      EXPECT_TRUE(ReadAll(s, "k") == v);
+    }
+    s.CompressInBackground(false);
+  }
 }
 
 TEST(StoreCompressTest, ConcurrentWritesNeverSeeAMix) {

