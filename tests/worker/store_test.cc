@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -137,6 +138,36 @@ TEST(StoreTest, AttrsSurviveSetAndRename) {
   EXPECT_TRUE(s.Rename("g", "h", false).ok());
   EXPECT_EQ(ReadAll(s, "h"), "y");
   EXPECT_EQ(s.Stats().ids, 1u);
+}
+
+TEST(StoreTest, TimesAreWallClockAndReadsMoveOnlyAtime) {
+  // Times have the kernel tick's resolution (a few ms) and may lag the
+  // precise clock by one tick.
+  auto wall_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  constexpr int64_t kTick = 50'000'000;  // generous: 50 ms
+  Store s("w1", Cfg(64 << 20));
+  int64_t before = wall_ns();
+  ASSERT_TRUE(s.Set("a", "v1").ok());
+  auto set = s.Stat("a");
+  ASSERT_TRUE(set.ok());
+  EXPECT_GE(set->mtime_ns, before - kTick);
+  EXPECT_LE(set->mtime_ns, wall_ns());
+  EXPECT_EQ(set->ctime_ns, set->mtime_ns);
+  EXPECT_EQ(set->atime_ns, set->mtime_ns);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ASSERT_TRUE(s.Read("a", 0, wire::kToEnd, 1 << 20).ok());
+  auto read = s.Stat("a");
+  EXPECT_EQ(read->mtime_ns, set->mtime_ns);
+  EXPECT_GT(read->atime_ns, set->atime_ns);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ASSERT_TRUE(s.Set("a", "v2").ok());
+  auto again = s.Stat("a");
+  EXPECT_EQ(again->ctime_ns, set->ctime_ns);
+  EXPECT_GT(again->mtime_ns, read->atime_ns);
 }
 
 TEST(StoreTest, PointersAreKeptAndRemoved) {

@@ -1,5 +1,6 @@
 #include "chunk.h"
 
+#include <time.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -13,6 +14,16 @@ int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+int64_t CoarseNowNs() {
+#ifdef CLOCK_REALTIME_COARSE
+  timespec ts;
+  if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) == 0) {
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  }
+#endif
+  return NowNs();
 }
 
 void Blob::AddChunk(ChunkRef ref) {

@@ -52,7 +52,7 @@ Store::BlobPtr Store::Lookup(std::string_view id, bool touch) const {
   if (it == s.map.end()) return nullptr;
   if (touch) {
     Entry& e = it->second;
-    e.atime_ns = NowNs();
+    e.atime_ns = CoarseNowNs();
     e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
     if (e.in_lru) s.lru.splice(s.lru.begin(), s.lru, e.lru);
   }
@@ -129,7 +129,8 @@ bool Store::Swap(std::string_view id, const BlobPtr& expected, BlobPtr next) {
     BlobPtr cur = it == s.map.end() ? nullptr : it->second.blob;
     if (cur != expected) return false;
     if (next) {
-      InsertLocked(s, it == s.map.end() ? nullptr : &*it, id, std::move(next), NowNs());
+      InsertLocked(s, it == s.map.end() ? nullptr : &*it, id, std::move(next),
+                   CoarseNowNs());
     } else if (cur) {
       EraseLocked(s, id);
     }
@@ -141,7 +142,7 @@ bool Store::Swap(std::string_view id, const BlobPtr& expected, BlobPtr next) {
 
 std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned) {
   auto b = std::make_shared<Blob>();
-  int64_t now = NowNs();
+  int64_t now = CoarseNowNs();
   if (old != nullptr) {
     b->ctime_ns = old->ctime_ns;
     b->attrs = old->attrs;
@@ -421,7 +422,7 @@ Status Store::Rename(std::string_view from, std::string_view to, bool exclusive)
   BlobPtr moving = EraseLocked(sf, from);
   BlobPtr replaced = EraseLocked(st, to);
   // Deferred chunks are queued by id: InsertLocked queues `to`.
-  InsertLocked(st, nullptr, to, std::move(moving), NowNs());
+  InsertLocked(st, nullptr, to, std::move(moving), CoarseNowNs());
   l2 = {};
   l1.unlock();
   if (replaced) Release(replaced->charged);

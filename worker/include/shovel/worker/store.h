@@ -161,6 +161,8 @@ class Store {
   bool CheapRead(std::string_view id, uint64_t offset, uint64_t length,
                  uint64_t max_bytes, uint64_t copy_bytes) const;
   Status Delete(std::string_view id, const WriteOptions& opt = {});
+  // ctime (first write), mtime (last write) and atime (last write or read)
+  // are wall-clock ns at the kernel tick's resolution (a few ms).
   Result<wire::StatBody> Stat(std::string_view id);
   Status SetAttrs(std::string_view id, const wire::Attrs& set,
                   const std::vector<std::string>& drop);
