@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <random>
 #include <thread>
 
+#include "store_internal.h"
 #include "store_test_util.h"
 
 namespace shovel::worker {
@@ -168,6 +170,59 @@ TEST(StoreTest, TimesAreWallClockAndReadsMoveOnlyAtime) {
   auto again = s.Stat("a");
   EXPECT_EQ(again->ctime_ns, set->ctime_ns);
   EXPECT_GT(again->mtime_ns, read->atime_ns);
+}
+
+TEST(IdTableTest, FindEmplaceEraseAndGrowth) {
+  IdTable t;
+  EXPECT_EQ(t.Find("a"), nullptr);
+  std::vector<EntryNode*> nodes;
+  for (int i = 0; i < 5000; ++i) {
+    auto [node, made] = t.Emplace("k/" + std::to_string(i));
+    ASSERT_TRUE(made);
+    EXPECT_EQ(node->first, "k/" + std::to_string(i));
+    node->second.tick = static_cast<uint64_t>(i);
+    nodes.push_back(node);
+  }
+  EXPECT_EQ(t.size(), 5000u);
+  EXPECT_GE(t.capacity(), 2 * t.size());  // grew, at most half full
+  for (int i = 0; i < 5000; ++i) {
+    // Nodes never move, however often the slots grew.
+    EXPECT_EQ(t.Find("k/" + std::to_string(i)), nodes[i]);
+    EXPECT_EQ(nodes[i]->second.tick, static_cast<uint64_t>(i));
+  }
+  auto [again, made] = t.Emplace("k/7");
+  EXPECT_FALSE(made);
+  EXPECT_EQ(again, nodes[7]);
+  for (int i = 0; i < 5000; i += 3) t.Erase(nodes[i]);
+  for (int i = 0; i < 5000; ++i) {
+    EXPECT_EQ(t.Find("k/" + std::to_string(i)), i % 3 == 0 ? nullptr : nodes[i]) << i;
+  }
+  EXPECT_EQ(t.Find("k/5000"), nullptr);
+  EXPECT_EQ(t.size(), 5000u - 1667u);
+}
+
+TEST(IdTableTest, MatchesAMapUnderRandomChurn) {
+  // Few ids in a small table: runs wrap around the end of the slots and
+  // erasing shifts entries back across it.
+  std::mt19937 rng(3);
+  IdTable t;
+  std::map<std::string, EntryNode*> want;
+  for (int step = 0; step < 200000; ++step) {
+    std::string id = "id" + std::to_string(rng() % 40);
+    EntryNode* found = t.Find(id);
+    auto w = want.find(id);
+    ASSERT_EQ(found, w == want.end() ? nullptr : w->second) << step;
+    if (rng() % 2) {
+      auto [node, made] = t.Emplace(id);
+      ASSERT_EQ(made, found == nullptr);
+      want[id] = node;
+    } else if (found) {
+      t.Erase(found);
+      want.erase(w);
+    }
+    ASSERT_EQ(t.size(), want.size());
+  }
+  for (const auto& [id, node] : want) EXPECT_EQ(t.Find(id), node);
 }
 
 TEST(StoreTest, PointersAreKeptAndRemoved) {

@@ -89,9 +89,9 @@ void Store::CompressorLoop() {
 Store::BlobPtr Store::TakeQueued(const std::string& id, bool force) {
   Shard& s = ShardFor(id);
   std::lock_guard<std::mutex> l(s.mu);
-  auto it = s.map.find(id);
-  if (it == s.map.end()) return nullptr;
-  Entry& e = it->second;
+  EntryNode* node = s.map.Find(id);
+  if (node == nullptr) return nullptr;
+  Entry& e = node->second;
   if (!HasDeferred(*e.blob)) {
     e.queued = false;
     return nullptr;
@@ -136,9 +136,9 @@ bool Store::CompressOne(const std::string& id, bool force) {
   bool swapped = false;
   {
     std::lock_guard<std::mutex> l(s.mu);
-    auto it = s.map.find(id);
-    if (it == s.map.end()) return false;
-    Entry& e = it->second;
+    EntryNode* node = s.map.Find(id);
+    if (node == nullptr) return false;
+    Entry& e = node->second;
     if (e.blob == cur && smaller) {
       if (cur->pinned) {
         pinned_bytes_.fetch_sub(cur->charged);
