@@ -19,6 +19,17 @@ uint64_t Response::PayloadSize(size_t first) const {
   return n;
 }
 
+Status DecodeResponse(Response& resp, const std::string& endpoint) {
+  std::vector<std::string_view> views;
+  views.reserve(resp.frames.size());
+  for (auto& f : resp.frames) views.push_back(f.to_string_view());
+  auto reply = wire::DecodeReply(views);
+  if (!reply.ok()) return reply.status().WithContext("bad reply from " + endpoint);
+  resp.reply = std::move(*reply);
+  resp.endpoint = endpoint;
+  return Status::Ok();
+}
+
 void PayloadLoan::Lend() {
   std::lock_guard<std::mutex> lock(mu_);
   ++out_;

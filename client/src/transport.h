@@ -82,6 +82,9 @@ struct Response {
   uint64_t PayloadSize(size_t first = 0) const;
 };
 using ResponsePtr = std::unique_ptr<Response>;
+// Decodes resp.frames into resp.reply (views into the frames) and sets
+// resp.endpoint; a decoding error says "bad reply from <endpoint>".
+Status DecodeResponse(Response& resp, const std::string& endpoint);
 using ResponseCallback = std::function<void(Result<ResponsePtr>)>;
 
 // A flag set once by one thread and waited for by one other, on a futex:
@@ -162,7 +165,9 @@ class Transport {
   std::shared_ptr<PendingCall> Start(const std::string& endpoint,
                                      const OutRequest& request);
   // Send and wait for the outcome (never longer than about the deadline).
-  Result<ResponsePtr> Call(const std::string& endpoint, const OutRequest& request);
+  // The default is Start and Wait.
+  virtual Result<ResponsePtr> Call(const std::string& endpoint,
+                                   const OutRequest& request);
   // Sends all, waits for all; results in request order.
   std::vector<Result<ResponsePtr>> CallMany(const RequestBatch& requests);
 };

@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <zmq_addon.hpp>
 
+#include "direct_calls.h"
 #include "transport.h"
 
 namespace shovel::client {
@@ -60,6 +61,11 @@ class ZmqTransport : public Transport {
             ResponseCallback done) override;
   void SendMany(const RequestBatch& requests,
                 std::vector<ResponseCallback> done) override;
+  // Requests of kDirectAbove bytes or more go on a socket of the caller's
+  // own (DirectCalls); others through the I/O thread.
+  Result<ResponsePtr> Call(const std::string& endpoint,
+                           const OutRequest& request) override;
+  static constexpr uint64_t kDirectAbove = 256 << 10;
 
  private:
   struct Queued {
@@ -122,6 +128,7 @@ class ZmqTransport : public Transport {
 
   std::unique_ptr<zmq::context_t> own_context_;
   zmq::context_t* context_;
+  std::unique_ptr<DirectCalls> direct_;  // closed before own_context_
   const uint64_t max_inflight_bytes_;
   int wake_fd_;
   std::atomic<uint64_t> next_id_{1};
@@ -156,6 +163,7 @@ ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
     own_context_ = std::make_unique<zmq::context_t>(o.io_threads);
     context_ = own_context_.get();
   }
+  direct_ = std::make_unique<DirectCalls>(*context_, SetDealerOptions);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   thread_ = std::thread([this] { Run(); });
 }
@@ -249,6 +257,16 @@ void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
   std::vector<Queued> one;
   one.push_back(Encode(endpoint, request, std::move(done)));
   Enqueue(one, one[0].bytes);
+}
+
+Result<ResponsePtr> ZmqTransport::Call(const std::string& endpoint,
+                                       const OutRequest& request) {
+  uint64_t bytes = request.frame ? request.frame->size() : 0;
+  for (std::string_view p : request.payload) bytes += p.size();
+  if (bytes < kDirectAbove) return Transport::Call(endpoint, request);
+  Queued q = Encode(endpoint, request, nullptr);
+  return direct_->Call(endpoint, std::move(q.frames), q.request_id, q.deadline,
+                       q.idempotent);
 }
 
 void ZmqTransport::SendMany(const RequestBatch& requests,
@@ -469,16 +487,11 @@ void ZmqTransport::Receive(Peer& peer) {
     if (!header.ok()) continue;  // not ours to answer: drop
     uint64_t id = header->request_id;
     if (!pending_.count(id)) continue;  // late reply after a deadline/retry
-    std::vector<std::string_view> views;
-    views.reserve(resp->frames.size());
-    for (auto& f : resp->frames) views.push_back(f.to_string_view());
-    auto reply = wire::DecodeReply(views);
-    if (!reply.ok()) {
-      Finish(id, reply.status().WithContext("bad reply from " + peer.endpoint));
+    Status decoded = DecodeResponse(*resp, peer.endpoint);
+    if (!decoded.ok()) {
+      Finish(id, std::move(decoded));
       continue;
     }
-    resp->reply = std::move(*reply);
-    resp->endpoint = peer.endpoint;
     Finish(id, std::move(resp));
   }
 }

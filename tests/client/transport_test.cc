@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <zmq_addon.hpp>
 
@@ -300,12 +301,129 @@ TEST_F(TransportTest, ErrorReplyToMergedBatchesReachesEachCaller) {
   }
 }
 
+// A SET whose payload is `bytes` long (kDirectAbove is 256 KiB: a Call
+// of 300 KiB goes on a socket of the caller's own).
+OutRequest BigSet(uint64_t tag, std::chrono::milliseconds deadline = 2000ms,
+                  size_t bytes = 300 << 10) {
+  static const std::string payload(1 << 20, 'p');
+  OutRequest r = Get(tag, deadline);
+  r.header.op = wire::Op::kSet;
+  r.payload = {std::string_view(payload).substr(0, bytes)};
+  return r;
+}
+
+// Answers `n` requests one by one; the reply echoes the offset (the tag) in
+// version_no and the payload size in length. Returns the routing ids seen.
+std::vector<std::string> EchoSizes(zmq::socket_t& router, int n) {
+  std::vector<std::string> peers;
+  for (int i = 0; i < n; ++i) {
+    std::vector<zmq::message_t> frames;
+    (void)zmq::recv_multipart(router, std::back_inserter(frames));
+    auto h = wire::DecodeHeader(frames[1].to_string_view());
+    wire::Header reply = wire::ReplyHeader(*h, Code::kOk);
+    reply.version_no = h->offset;
+    reply.length = frames.size() > 3 ? frames[3].size() : 0;
+    peers.push_back(frames[0].to_string());
+    router.send(frames[0], zmq::send_flags::sndmore);
+    router.send(zmq::buffer(wire::EncodeHeader(reply)), zmq::send_flags::none);
+  }
+  return peers;
+}
+
+// Large Calls from many threads go on sockets of their own (one connection
+// per concurrent caller, reused), small ones through the I/O thread's; every
+// caller gets its own reply.
+TEST_F(TransportTest, LargeCallsGoOnSocketsOfTheirOwn) {
+  constexpr int kThreads = 4, kEach = 20;
+  std::vector<std::string> peers;
+  std::thread worker([&] { peers = EchoSizes(router_, kThreads * kEach + 1); });
+  ASSERT_TRUE(t_->Call("inproc://worker", Get(0)).ok());  // through the I/O thread
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        uint64_t tag = t * 1000 + i + 1;
+        auto r = t_->Call("inproc://worker", BigSet(tag));
+        if (r.ok() && (*r)->reply.header.version_no == tag &&
+            (*r)->reply.header.length == 300u << 10) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  worker.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+  std::set<std::string> direct(peers.begin() + 1, peers.end());
+  EXPECT_EQ(direct.count(peers[0]), 0u);  // not the I/O thread's connection
+  EXPECT_GE(direct.size(), 1u);
+  EXPECT_LE(direct.size(), size_t{kThreads});  // sockets are reused
+}
+
+TEST_F(TransportTest, LargeCallTimesOutUnreachableAndBadEndpointLikeOthers) {
+  std::thread worker([&] {  // reads the request, never answers
+    std::vector<zmq::message_t> frames;
+    (void)zmq::recv_multipart(router_, std::back_inserter(frames));
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = t_->Call("inproc://worker", BigSet(1, 300ms));
+  auto took = std::chrono::steady_clock::now() - start;
+  worker.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kTimeout);
+  EXPECT_NE(r.status().message().find("inproc://worker did not answer within 300 ms"),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 2000ms);
+
+  auto u = t_->Call("tcp://127.0.0.1:1", BigSet(2, 200ms));
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.status().code(), Code::kUnavailable);
+  EXPECT_NE(u.status().message().find("cannot reach worker tcp://127.0.0.1:1"),
+            std::string::npos)
+      << u.status().ToString();
+
+  auto b = t_->Call("nonsense", BigSet(3, 200ms));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(TransportTest, LargeIdempotentCallIsRetriedOnceAndAMalformedReplyIsAnError) {
+  std::thread worker([&] {
+    std::vector<zmq::message_t> first, second, third;
+    (void)zmq::recv_multipart(router_, std::back_inserter(first));  // lost
+    (void)zmq::recv_multipart(router_, std::back_inserter(second));
+    auto h = wire::DecodeHeader(second[1].to_string_view());
+    router_.send(second[0], zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(wire::EncodeHeader(wire::ReplyHeader(*h, Code::kOk))));
+    (void)zmq::recv_multipart(router_, std::back_inserter(third));
+    router_.send(third[0], zmq::send_flags::sndmore);
+    router_.send(third[1], zmq::send_flags::none);  // the request, not a reply
+  });
+  OutRequest r = BigSet(7, 600ms);
+  r.idempotent = true;
+  auto reply = t_->Call("inproc://worker", r);
+  EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+  auto bad = t_->Call("inproc://worker", BigSet(8, 600ms));
+  worker.join();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad reply from inproc://worker"),
+            std::string::npos)
+      << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("a request was sent as a reply"),
+            std::string::npos);
+}
+
 // Lent payload bytes (PayloadLoan) are given back before the caller may free
 // them, even when the worker never reads: at the deadline the transport
 // closes the connection that still holds them. The buffers are unmapped right
-// after WaitReturned, so a later read by ZeroMQ would crash the test; the
-// request queued behind them on the same connection fails as reset.
-TEST(PayloadLoanTest, LentBytesComeBackAtTheDeadlineWhenTheWorkerNeverReads) {
+// after WaitReturned, so a later read by ZeroMQ would crash the test. Through
+// the I/O thread (Start), the request queued behind them on the same
+// connection fails as reset; a Call of that size goes on a socket of its own
+// (DirectCalls), which is closed.
+void LentBytesComeBack(bool direct) {
   zmq::context_t ctx;
   zmq::socket_t stuck(ctx, zmq::socket_type::router);
   stuck.set(zmq::sockopt::rcvhwm, 1);
@@ -317,7 +435,7 @@ TEST(PayloadLoanTest, LentBytesComeBackAtTheDeadlineWhenTheWorkerNeverReads) {
   (void)t->Call(endpoint, Get(0, 100ms));
   constexpr size_t kBytes = 4 << 20;
   constexpr int kSets = 6;
-  OutRequest behind = Get(99, 10000ms);
+  OutRequest behind = Get(99, direct ? 1000ms : 10000ms);
   behind.id = "same/id";
   auto pending_get = t->Start(endpoint, behind);
   std::vector<std::thread> senders;
@@ -334,7 +452,7 @@ TEST(PayloadLoanTest, LentBytesComeBackAtTheDeadlineWhenTheWorkerNeverReads) {
       set.payload = {std::string_view(static_cast<const char*>(mem), kBytes)};
       set.deadline = 500ms;
       set.loan = std::make_shared<PayloadLoan>();
-      auto r = t->Call(endpoint, set);
+      auto r = direct ? t->Call(endpoint, set) : t->Start(endpoint, set)->Wait();
       set.loan->WaitReturned();
       munmap(mem, kBytes);  // ZeroMQ must not touch it from here on
       if (!r.ok()) ++timed_out;
@@ -345,13 +463,25 @@ TEST(PayloadLoanTest, LentBytesComeBackAtTheDeadlineWhenTheWorkerNeverReads) {
   auto start = std::chrono::steady_clock::now();
   auto got = pending_get->Wait();
   ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), Code::kUnavailable);
-  EXPECT_NE(got.status().message().find("was reset"), std::string::npos)
-      << got.status().ToString();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 5000ms);
+  if (direct) {
+    EXPECT_EQ(got.status().code(), Code::kTimeout) << got.status().ToString();
+  } else {
+    EXPECT_EQ(got.status().code(), Code::kUnavailable);
+    EXPECT_NE(got.status().message().find("was reset"), std::string::npos)
+        << got.status().ToString();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5000ms);
+  }
   // The transport keeps working on a new connection.
   (void)t->Call(endpoint, Get(1, 100ms));
   std::this_thread::sleep_for(200ms);
+}
+
+TEST(PayloadLoanTest, LentBytesComeBackAtTheDeadlineWhenTheWorkerNeverReads) {
+  LentBytesComeBack(false);
+}
+
+TEST(PayloadLoanTest, LentBytesOfDirectCallsComeBackAtTheDeadline) {
+  LentBytesComeBack(true);
 }
 
 }  // namespace

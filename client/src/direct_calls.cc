@@ -1,0 +1,139 @@
+#include "direct_calls.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <iterator>
+#include <zmq_addon.hpp>
+
+namespace shovel::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waits until `s` reports `events` or `until` passes; false on timeout (or a
+// socket error, which the caller treats the same way).
+bool WaitFor(zmq::socket_t& s, short events, Clock::time_point until) {
+  for (;;) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+    zmq::pollitem_t item{s.handle(), 0, events, 0};
+    try {
+      zmq::poll(&item, 1, std::max(left, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return false;
+    }
+    if (item.revents & events) return true;
+    if (Clock::now() >= until) return false;
+  }
+}
+
+// Sends the multipart message (copies of the frames with `keep`, so it can
+// be sent again); false when ZeroMQ took nothing before `until`. Once the
+// first frame is taken the rest are too (a message is queued atomically).
+bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
+             Clock::time_point until) {
+  for (size_t i = 0; i < frames.size(); ++i) {
+    zmq::message_t copy;
+    zmq::message_t& out = keep ? copy : frames[i];
+    if (keep) copy.copy(frames[i]);
+    auto flags = zmq::send_flags::dontwait;
+    if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+    for (;;) {
+      try {
+        if (s.send(out, flags)) break;
+      } catch (const zmq::error_t&) {
+        return false;
+      }
+      if (i > 0 || !WaitFor(s, ZMQ_POLLOUT, until)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+DirectCalls::DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&))
+    : context_(context), configure_(configure) {}
+
+DirectCalls::~DirectCalls() {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.clear();
+}
+
+std::unique_ptr<zmq::socket_t> DirectCalls::Take(const std::string& endpoint) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(endpoint);
+    if (it != idle_.end() && !it->second.empty()) {
+      auto s = std::move(it->second.back());
+      it->second.pop_back();
+      return s;
+    }
+  }
+  try {
+    auto s = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    configure_(*s);
+    s->connect(endpoint);
+    return s;
+  } catch (const zmq::error_t&) {
+    return nullptr;
+  }
+}
+
+void DirectCalls::Give(const std::string& endpoint, std::unique_ptr<zmq::socket_t> s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& idle = idle_[endpoint];
+  if (idle.size() < kMaxIdle) idle.push_back(std::move(s));
+}
+
+Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
+                                      std::vector<zmq::message_t> frames,
+                                      uint64_t request_id,
+                                      std::chrono::milliseconds deadline,
+                                      bool idempotent) {
+  std::unique_ptr<zmq::socket_t> s = Take(endpoint);
+  if (!s) {
+    return Status::InvalidArgument("cannot connect to '" + endpoint +
+                                   "': not a valid ZeroMQ endpoint");
+  }
+  const auto start = Clock::now();
+  const auto until = start + deadline;
+  const std::string ms = std::to_string(deadline.count());
+  // Failing returns close `s` (linger 0): ZeroMQ drops what it still holds.
+  if (!SendAll(*s, frames, idempotent, until)) {
+    return Status::Unavailable("cannot reach worker " + endpoint +
+                               " (no connection within " + ms + " ms)");
+  }
+  bool retried = !idempotent;
+  for (;;) {
+    auto wait_until = retried ? until : start + (deadline - deadline / 2);
+    if (!WaitFor(*s, ZMQ_POLLIN, wait_until)) {
+      if (retried) {
+        return Status::Timeout("worker " + endpoint + " did not answer within " + ms +
+                               " ms");
+      }
+      retried = true;
+      SendAll(*s, frames, false, until);  // same request id: first reply wins
+      continue;
+    }
+    auto resp = std::make_unique<Response>();
+    try {
+      if (!zmq::recv_multipart(*s, std::back_inserter(resp->frames),
+                               zmq::recv_flags::dontwait)) {
+        continue;
+      }
+    } catch (const zmq::error_t&) {
+      continue;
+    }
+    if (resp->frames.empty()) continue;
+    auto header = wire::DecodeHeader(resp->frames[0].to_string_view());
+    // Not ours (a late reply to a request retried on this socket): drop it.
+    if (!header.ok() || header->request_id != request_id) continue;
+    SHOVEL_RETURN_IF_ERROR(DecodeResponse(*resp, endpoint));
+    // A retried request may still get its second reply: do not reuse.
+    if (!(idempotent && retried)) Give(endpoint, std::move(s));
+    return ResponsePtr(std::move(resp));
+  }
+}
+
+}  // namespace shovel::client
