@@ -30,9 +30,10 @@ struct WorkerOptions {
   int threads = 0;  // 0 = hardware_concurrency
   // ZeroMQ I/O threads (the kernel's TCP copies of client connections);
   // 0 = half the cores, at least one. On 2 cores with the client on the
-  // same machine, one served 1 MiB GETs at 6.3-6.6 GB/s where two served
-  // 3.6-4.4 (3 s runs, 4 in flight) and 1 KiB requests 1.05-1.3x faster;
-  // 1 MiB SETs were level (both bimodal, ~3 or ~6 GB/s).
+  // same machine, one served a client that sends everything over two
+  // connections 1 MiB GETs at 6.3-6.6 GB/s where two served 3.6-4.4 (3 s
+  // runs, 4 in flight). Today's client (large requests on connections of
+  // their own) measured the same with one or two: GETs 6.2-6.5, SETs 5.3-7.5.
   int io_threads = 0;
 };
 
