@@ -12,7 +12,9 @@
 //     512 writes touch fresh memory, and 2048 values in ~0.3 s moved the
 //     SET ratio between runs by 1.5x); GETs with GetBytes, which like
 //     memcached's client leaves the value where it was received, and with
-//     Get, which copies it into a std::string; against memcached (-I 2m, our own
+//     Get, which copies it into a std::string (text values are read once
+//     the worker compressed them, about a second after the writes); against
+//     memcached (-I 2m, our own
 //     text-protocol load generator) and redis (redis-benchmark -d 1048576 -c 4).
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
@@ -22,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -75,13 +78,44 @@ struct ShovelResult {
   bool ok = true;
 };
 
-// `distinct` ids (0 = one per op) are written and read in turn. Single GETs
-// use Get, or with `bytes` both GetBytes (no copy) and Get, one pass each,
-// GetBytes first if `bytes_first` (callers alternate: the first pass after
-// the writes ran slower in some runs, whichever API it used).
-ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads,
-                       int batch, const char* prefix, int distinct = 0,
-                       bool bytes = false, bool bytes_first = true) {
+// One measurement: `ops` writes of the value, then the same reads, from
+// `threads` threads, `batch` per MultiSet/MultiGet (1: single calls).
+struct RunSpec {
+  int ops = 0;
+  int threads = 1;
+  int batch = 1;
+  const char* prefix = "";
+  int distinct = 0;  // ids written and read in turn (0 = one per op)
+  // Single GETs use Get, or with `bytes` both GetBytes (no copy) and Get,
+  // one pass each, GetBytes first if `bytes_first` (callers alternate: the
+  // first pass after the writes ran slower in some runs, whichever API).
+  bool bytes = false;
+  bool bytes_first = true;
+  // Read only once the worker compressed what was written (it does so about
+  // a second after a write): the state compressible data is read in, except
+  // right after it was written.
+  bool settle = false;
+};
+
+// Waits (up to 30 s) until each thread's last written id is stored in
+// fewer bytes than it holds: the background compressor works in write
+// order, so the rest are too.
+void WaitCompressed(Client& c, const std::vector<std::string>& ids) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (const auto& id : ids) {
+    while (std::chrono::steady_clock::now() < until) {
+      auto st = c.Stat(id);
+      if (!st.ok() || st->stored_bytes < st->size) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec) {
+  const int ops = spec.ops, threads = spec.threads, batch = spec.batch;
+  const int distinct = spec.distinct;
+  const char* prefix = spec.prefix;
+  const bool bytes = spec.bytes, bytes_first = spec.bytes_first;
   ShovelResult r;
   std::atomic<bool> failed{false};
   int per = ops / threads;
@@ -118,6 +152,11 @@ ShovelResult ShovelRun(Client& c, const std::string& value, int ops, int threads
   };
   double ts = RunThreads(threads, body(true));
   r.set = per * threads / ts;
+  if (spec.settle) {
+    std::vector<std::string> last;
+    for (int t = 0; t < threads; ++t) last.push_back(Key(prefix, t, per - 1));
+    WaitCompressed(c, last);
+  }
   if (!bytes) {
     r.get = per * threads / RunThreads(threads, body(false));
   } else {
@@ -363,11 +402,11 @@ int Main(int argc, char** argv) {
   for (int rep = 0; rep < cfg.reps; ++rep) {
     Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" +
              std::to_string(cfg.reps));
-    auto a = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 1, "k1/");
-    auto b = ShovelRun(c, small, cfg.small_ops, cfg.small_inflight, 16, "k1/");
+    auto a = ShovelRun(c, small, {cfg.small_ops, cfg.small_inflight, 1, "k1/"});
+    auto b = ShovelRun(c, small, {cfg.small_ops, cfg.small_inflight, 16, "k1/"});
     // redis-benchmark -c 50 -P 16 keeps 800 requests in flight from one
     // thread; the same 800 from 2 threads (MultiSet/MultiGet of 400).
-    auto w = ShovelRun(c, small, cfg.small_ops, 2, 400, "k1/");
+    auto w = ShovelRun(c, small, {cfg.small_ops, 2, 400, "k1/"});
     all_ok = all_ok && a.ok && b.ok && w.ok;
     s_set.push_back(a.set), s_get.push_back(a.get), p_set.push_back(b.set),
         p_get.push_back(b.get), w_set.push_back(w.set), w_get.push_back(w.get);
@@ -417,14 +456,17 @@ int Main(int argc, char** argv) {
     std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g;
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
-      auto a = ShovelRun(c, value, cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/",
-                         cfg.big_ids, true, rep % 2 == 0);
+      RunSpec spec{cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/", cfg.big_ids};
+      spec.bytes = true;
+      spec.bytes_first = rep % 2 == 0;
+      spec.settle = text;
+      auto a = ShovelRun(c, value, spec);
       all_ok = all_ok && a.ok;
       ss.push_back(a.set * kMiB / 1e9), sg.push_back(a.get * kMiB / 1e9);
       sg_string.push_back(a.get_string * kMiB / 1e9);
       if (text) {
-        auto w = ShovelRun(**raw_client, value, cfg.big_ops, cfg.big_inflight, 1, "mt/",
-                           cfg.big_ids, true, rep % 2 == 0);
+        spec.settle = false;  // level 0: stored raw
+        auto w = ShovelRun(**raw_client, value, spec);
         all_ok = all_ok && w.ok;
         raw_s.push_back(w.set * kMiB / 1e9), raw_g.push_back(w.get * kMiB / 1e9);
       }
@@ -440,9 +482,11 @@ int Main(int argc, char** argv) {
       add("1MiB set " + kind, "shoveling (raw)", raw_s, "GB/s", note + ", level 0");
     add("1MiB set " + kind, "memcached", ms, "GB/s", note + ", -I 2m");
     add("1MiB set " + kind, "redis", rs, "GB/s", note + " (redis-benchmark payload)");
-    add("1MiB get " + kind, "shoveling", sg, "GB/s", note + ", GetBytes (no copy)");
+    std::string read_note = text ? ", compressed" : "";
+    add("1MiB get " + kind, "shoveling", sg, "GB/s",
+        note + read_note + ", GetBytes (no copy)");
     add("1MiB get " + kind, "shoveling (Get)", sg_string, "GB/s",
-        note + ", Get: one copy more");
+        note + read_note + ", Get: one copy more");
     if (text)
       add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s", note + ", level 0");
     add("1MiB get " + kind, "memcached", mg, "GB/s", note + ", -I 2m");
