@@ -13,9 +13,9 @@
 //     SET ratio between runs by 1.5x); GETs with GetBytes, which like
 //     memcached's client leaves the value where it was received, and with
 //     Get, which copies it into a std::string (text values are read once
-//     the worker compressed them, about a second after the writes); against
-//     memcached (-I 2m, our own
-//     text-protocol load generator) and redis (redis-benchmark -d 1048576 -c 4).
+//     the worker compressed them, about a second after the writes);
+//     against memcached (-I 2m, our own text-protocol load generator) and
+//     redis (redis-benchmark -d 1048576 -c 4).
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON.
