@@ -60,7 +60,8 @@ DirectCalls::~DirectCalls() {
   idle_.clear();
 }
 
-std::unique_ptr<zmq::socket_t> DirectCalls::Take(const std::string& endpoint) {
+std::unique_ptr<zmq::socket_t> DirectCalls::Take(const std::string& endpoint,
+                                                 Clock::time_point until) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(endpoint);
@@ -71,9 +72,13 @@ std::unique_ptr<zmq::socket_t> DirectCalls::Take(const std::string& endpoint) {
     }
   }
   try {
+    std::lock_guard<std::mutex> lock(connect_mu_);
     auto s = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
     configure_(*s);
     s->connect(endpoint);
+    // With ZMQ_IMMEDIATE the socket is writable once connected.
+    WaitFor(*s, ZMQ_POLLOUT,
+            std::min(until, Clock::now() + std::chrono::milliseconds(100)));
     return s;
   } catch (const zmq::error_t&) {
     return nullptr;
@@ -91,13 +96,13 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
                                       uint64_t request_id,
                                       std::chrono::milliseconds deadline,
                                       bool idempotent) {
-  std::unique_ptr<zmq::socket_t> s = Take(endpoint);
+  const auto start = Clock::now();
+  const auto until = start + deadline;
+  std::unique_ptr<zmq::socket_t> s = Take(endpoint, until);
   if (!s) {
     return Status::InvalidArgument("cannot connect to '" + endpoint +
                                    "': not a valid ZeroMQ endpoint");
   }
-  const auto start = Clock::now();
-  const auto until = start + deadline;
   const std::string ms = std::to_string(deadline.count());
   // Failing returns close `s` (linger 0): ZeroMQ drops what it still holds.
   if (!SendAll(*s, frames, idempotent, until)) {

@@ -9,9 +9,10 @@
 // socket to the endpoint (or connects a new one), sends, waits on it for
 // its reply and puts it back: no hand-over but ZeroMQ's own.
 //
-// Small requests are better off on the I/O thread: there many of them share
-// one connection and one write (50 threads x 1 KiB ran 1.4x faster that way
-// than with a socket each).
+// Small requests under high concurrency are better off on the I/O thread:
+// there many of them share one connection and one write (50 threads x 1 KiB
+// ran 1.4x faster that way than with a socket each). ZmqTransport::Call
+// decides (large requests, or few calls in progress, come here).
 //
 // Errors, as the I/O thread gives them: kUnavailable "cannot reach worker X
 // (no connection within N ms)" when no connection came up before the
@@ -57,11 +58,18 @@ class DirectCalls {
   static constexpr size_t kMaxIdle = 8;
 
  private:
-  std::unique_ptr<zmq::socket_t> Take(const std::string& endpoint);
+  // An idle socket, or a new one connected before `until` if it can be
+  // (at most 100 ms of it): new sockets connect one at a time, so that the
+  // worker, which puts a connection on its least loaded I/O thread, has
+  // counted the last one before it places the next (connections made at
+  // once all went to one of its threads). Null for a bad endpoint.
+  std::unique_ptr<zmq::socket_t> Take(const std::string& endpoint,
+                                      std::chrono::steady_clock::time_point until);
   void Give(const std::string& endpoint, std::unique_ptr<zmq::socket_t> s);
 
   zmq::context_t& context_;
   void (*configure_)(zmq::socket_t&);
+  std::mutex connect_mu_;  // held while a new socket connects; before mu_
   std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<zmq::socket_t>>>
       idle_;  // guarded by mu_

@@ -178,7 +178,7 @@ struct ZmqTransportOptions {
   // Bytes of requests accepted but not yet answered; Send blocks beyond it.
   uint64_t max_inflight_bytes = 512ull << 20;
   // ZeroMQ I/O threads of the own context (ignored with `context`).
-  int io_threads = 1;
+  int io_threads = 2;
 };
 
 // The ZeroMQ implementation: two DEALER sockets per endpoint (chosen by a

@@ -5,8 +5,9 @@
 // lock. Lock order: budget_mu_ and mu_ are never held together.
 //
 // Each endpoint gets kLanes DEALER sockets (TCP connections), served by the
-// context's ZeroMQ I/O threads (ZmqTransportOptions::io_threads; one by
-// default, see ClientOptions::io_threads). A request
+// context's ZeroMQ I/O threads (ZmqTransportOptions::io_threads; two by
+// default, see ClientOptions::io_threads). Call may skip the I/O thread
+// (DirectCalls, direct_calls.h). A request
 // goes to the lane chosen by a hash of its id (or, for upload messages, of
 // its upload handle): everything about one id or one upload travels on one
 // connection, so pipelined writes keep their order. BATCH messages all take
@@ -61,11 +62,14 @@ class ZmqTransport : public Transport {
             ResponseCallback done) override;
   void SendMany(const RequestBatch& requests,
                 std::vector<ResponseCallback> done) override;
-  // Requests of kDirectAbove bytes or more go on a socket of the caller's
-  // own (DirectCalls); others through the I/O thread.
+  // A request goes on a socket of the caller's own (DirectCalls) when it
+  // is kDirectAbove bytes or more, or when fewer than kDirectCalls calls are
+  // in progress in this transport; otherwise through the I/O thread, where
+  // many small requests share one connection and one write.
   Result<ResponsePtr> Call(const std::string& endpoint,
                            const OutRequest& request) override;
   static constexpr uint64_t kDirectAbove = 256 << 10;
+  static constexpr int kDirectCalls = 8;
 
  private:
   struct Queued {
@@ -129,6 +133,7 @@ class ZmqTransport : public Transport {
   std::unique_ptr<zmq::context_t> own_context_;
   zmq::context_t* context_;
   std::unique_ptr<DirectCalls> direct_;  // closed before own_context_
+  std::atomic<int> calls_{0};            // Calls in progress
   const uint64_t max_inflight_bytes_;
   int wake_fd_;
   std::atomic<uint64_t> next_id_{1};
@@ -263,7 +268,14 @@ Result<ResponsePtr> ZmqTransport::Call(const std::string& endpoint,
                                        const OutRequest& request) {
   uint64_t bytes = request.frame ? request.frame->size() : 0;
   for (std::string_view p : request.payload) bytes += p.size();
-  if (bytes < kDirectAbove) return Transport::Call(endpoint, request);
+  int before = calls_.fetch_add(1, std::memory_order_relaxed);
+  struct Leave {
+    std::atomic<int>& calls;
+    ~Leave() { calls.fetch_sub(1, std::memory_order_relaxed); }
+  } leave{calls_};
+  if (bytes < kDirectAbove && before >= kDirectCalls) {
+    return Transport::Call(endpoint, request);
+  }
   Queued q = Encode(endpoint, request, nullptr);
   return direct_->Call(endpoint, std::move(q.frames), q.request_id, q.deadline,
                        q.idempotent);

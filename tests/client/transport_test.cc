@@ -331,13 +331,14 @@ std::vector<std::string> EchoSizes(zmq::socket_t& router, int n) {
 }
 
 // Large Calls from many threads go on sockets of their own (one connection
-// per concurrent caller, reused), small ones through the I/O thread's; every
-// caller gets its own reply.
+// per concurrent caller, reused), and so does a small Call while few are in
+// progress; Start goes through the I/O thread's. Every caller gets its own
+// reply.
 TEST_F(TransportTest, LargeCallsGoOnSocketsOfTheirOwn) {
   constexpr int kThreads = 4, kEach = 20;
   std::vector<std::string> peers;
-  std::thread worker([&] { peers = EchoSizes(router_, kThreads * kEach + 1); });
-  ASSERT_TRUE(t_->Call("inproc://worker", Get(0)).ok());  // through the I/O thread
+  std::thread worker([&] { peers = EchoSizes(router_, kThreads * kEach + 2); });
+  ASSERT_TRUE(t_->Start("inproc://worker", Get(0))->Wait().ok());  // the I/O thread
   std::vector<std::thread> callers;
   std::atomic<int> ok{0};
   for (int t = 0; t < kThreads; ++t) {
@@ -353,12 +354,46 @@ TEST_F(TransportTest, LargeCallsGoOnSocketsOfTheirOwn) {
     });
   }
   for (auto& c : callers) c.join();
+  ASSERT_TRUE(t_->Call("inproc://worker", Get(1)).ok());  // one in progress
   worker.join();
   EXPECT_EQ(ok.load(), kThreads * kEach);
-  std::set<std::string> direct(peers.begin() + 1, peers.end());
+  std::set<std::string> direct(peers.begin() + 1, peers.end() - 1);
   EXPECT_EQ(direct.count(peers[0]), 0u);  // not the I/O thread's connection
   EXPECT_GE(direct.size(), 1u);
   EXPECT_LE(direct.size(), size_t{kThreads});  // sockets are reused
+  EXPECT_EQ(direct.count(peers.back()), 1u);   // the small Call took one of them
+}
+
+// Many concurrent small Calls share the I/O thread's connections: with 40
+// callers at once, at most kDirectCalls (8) of them can have gone direct.
+TEST_F(TransportTest, ManySmallCallsShareTheIoThreadsConnections) {
+  constexpr int kThreads = 40;
+  std::vector<std::string> peers;
+  std::thread worker([&] {
+    // Read all 40 before answering any: every caller is in progress at once.
+    std::vector<std::vector<zmq::message_t>> got(kThreads);
+    for (auto& frames : got)
+      (void)zmq::recv_multipart(router_, std::back_inserter(frames));
+    for (auto& frames : got) {
+      peers.push_back(frames[0].to_string());
+      auto h = wire::DecodeHeader(frames[1].to_string_view());
+      router_.send(frames[0], zmq::send_flags::sndmore);
+      router_.send(zmq::buffer(wire::EncodeHeader(wire::ReplyHeader(*h, Code::kOk))));
+    }
+  });
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      if (t_->Call("inproc://worker", Get(t)).ok()) ++ok;
+    });
+  }
+  for (auto& c : callers) c.join();
+  worker.join();
+  EXPECT_EQ(ok.load(), kThreads);
+  std::set<std::string> connections(peers.begin(), peers.end());
+  // Two lanes at most for the shared ones, plus at most 8 direct sockets.
+  EXPECT_LE(connections.size(), 10u);
 }
 
 TEST_F(TransportTest, LargeCallTimesOutUnreachableAndBadEndpointLikeOthers) {
@@ -432,7 +467,7 @@ void LentBytesComeBack(bool direct) {
   const std::string endpoint = stuck.get(zmq::sockopt::last_endpoint);
   auto t = NewZmqTransport({});
   // Connect first (a PING nobody answers), so the SETs are queued at once.
-  (void)t->Call(endpoint, Get(0, 100ms));
+  (void)t->Start(endpoint, Get(0, 100ms))->Wait();
   constexpr size_t kBytes = 4 << 20;
   constexpr int kSets = 6;
   OutRequest behind = Get(99, direct ? 1000ms : 10000ms);

@@ -526,7 +526,7 @@ std::pair<int, std::string> RunWorker(const std::string& args) {
 TEST(WorkerProcessTest, BadIoThreadsExitsTwoNamingIt) {
   auto [code, out] = RunWorker("--io-threads -1");
   EXPECT_EQ(code, 2);
-  EXPECT_NE(out.find("--io-threads must be 0 (half the cores, at least 1) to 64"),
+  EXPECT_NE(out.find("--io-threads must be 0 (half the cores, at least 2) to 64"),
             std::string::npos)
       << out;
 }

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", opt.threads, "handler threads (0 = one per core)")
       ->capture_default_str();
   app.add_option("--io-threads", opt.io_threads,
-                 "ZeroMQ I/O threads for TCP copies (0 = half the cores, at least 1)")
+                 "ZeroMQ I/O threads for TCP copies (0 = half the cores, at least 2)")
       ->capture_default_str();
   app.add_flag(
       "--no-eviction", [&](int64_t) { opt.eviction = false; },

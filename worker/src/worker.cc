@@ -120,10 +120,10 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   }
   if (o.io_threads < 0 || o.io_threads > 64) {
     return Status::InvalidArgument(
-        "io-threads must be 0 (half the cores, at least 1) to 64");
+        "io-threads must be 0 (half the cores, at least 2) to 64");
   }
   int cores = static_cast<int>(std::thread::hardware_concurrency());
-  int io_threads = o.io_threads > 0 ? o.io_threads : std::max(1, cores / 2);
+  int io_threads = o.io_threads > 0 ? o.io_threads : std::max(2, cores / 2);
   KeepLargeBuffersWarm();  // chunk memory is reused, not returned to the OS
   auto impl = std::make_unique<Impl>();
   SHOVEL_ASSIGN_OR_RETURN(impl->server, Server::Bind(o.listen, io_threads));

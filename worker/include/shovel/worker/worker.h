@@ -29,11 +29,11 @@ struct WorkerOptions {
   bool eviction = true;
   int threads = 0;  // 0 = hardware_concurrency
   // ZeroMQ I/O threads (the kernel's TCP copies of client connections);
-  // 0 = half the cores, at least one. On 2 cores with the client on the
-  // same machine, one served a client that sends everything over two
-  // connections 1 MiB GETs at 6.3-6.6 GB/s where two served 3.6-4.4 (3 s
-  // runs, 4 in flight). Today's client (large requests on connections of
-  // their own) measured the same with one or two: GETs 6.2-6.5, SETs 5.3-7.5.
+  // 0 = half the cores, at least two. A connection stays on one of them,
+  // and a 1 MiB GET's kernel send (with the loopback's receive processing)
+  // keeps one 100% busy at ~6.5 GB/s: with two, and the client's
+  // connections spread over both (see DirectCalls), 1 MiB GETs ran 7.5-8.3
+  // GB/s on 2 cores against 6.0-6.5 with one (2 s runs, 4 in flight).
   int io_threads = 0;
 };
 
