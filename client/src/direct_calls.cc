@@ -60,35 +60,39 @@ DirectCalls::~DirectCalls() {
   idle_.clear();
 }
 
-std::unique_ptr<zmq::socket_t> DirectCalls::Take(const std::string& endpoint,
-                                                 Clock::time_point until) {
+DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint,
+                                      Clock::time_point until) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(endpoint);
     if (it != idle_.end() && !it->second.empty()) {
-      auto s = std::move(it->second.back());
-      it->second.pop_back();
-      return s;
+      auto oldest = it->second.begin();
+      Pooled p{oldest->first, std::move(oldest->second)};
+      it->second.erase(oldest);
+      return p;
     }
   }
   try {
     std::lock_guard<std::mutex> lock(connect_mu_);
-    auto s = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
-    configure_(*s);
-    s->connect(endpoint);
+    Pooled p{next_seq_++,
+             std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer)};
+    configure_(*p.socket);
+    p.socket->connect(endpoint);
     // With ZMQ_IMMEDIATE the socket is writable once connected.
-    WaitFor(*s, ZMQ_POLLOUT,
+    WaitFor(*p.socket, ZMQ_POLLOUT,
             std::min(until, Clock::now() + std::chrono::milliseconds(100)));
-    return s;
+    return p;
   } catch (const zmq::error_t&) {
-    return nullptr;
+    return {};
   }
 }
 
-void DirectCalls::Give(const std::string& endpoint, std::unique_ptr<zmq::socket_t> s) {
+void DirectCalls::Give(const std::string& endpoint, Pooled p) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& idle = idle_[endpoint];
-  if (idle.size() < kMaxIdle) idle.push_back(std::move(s));
+  idle.emplace(p.seq, std::move(p.socket));
+  // Keep the oldest: they sit on the worker's I/O threads in turn.
+  if (idle.size() > kMaxIdle) idle.erase(std::prev(idle.end()));
 }
 
 Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
@@ -98,13 +102,15 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
                                       bool idempotent) {
   const auto start = Clock::now();
   const auto until = start + deadline;
-  std::unique_ptr<zmq::socket_t> s = Take(endpoint, until);
-  if (!s) {
+  Pooled pooled = Take(endpoint, until);
+  zmq::socket_t* s = pooled.socket.get();
+  if (s == nullptr) {
     return Status::InvalidArgument("cannot connect to '" + endpoint +
                                    "': not a valid ZeroMQ endpoint");
   }
   const std::string ms = std::to_string(deadline.count());
-  // Failing returns close `s` (linger 0): ZeroMQ drops what it still holds.
+  // Failing returns close the socket (linger 0): ZeroMQ drops what it still
+  // holds.
   if (!SendAll(*s, frames, idempotent, until)) {
     return Status::Unavailable("cannot reach worker " + endpoint +
                                " (no connection within " + ms + " ms)");
@@ -136,7 +142,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     if (!header.ok() || header->request_id != request_id) continue;
     SHOVEL_RETURN_IF_ERROR(DecodeResponse(*resp, endpoint));
     // A retried request may still get its second reply: do not reuse.
-    if (!(idempotent && retried)) Give(endpoint, std::move(s));
+    if (!(idempotent && retried)) Give(endpoint, std::move(pooled));
     return ResponsePtr(std::move(resp));
   }
 }

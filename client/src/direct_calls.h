@@ -27,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,21 +59,32 @@ class DirectCalls {
   static constexpr size_t kMaxIdle = 8;
 
  private:
+  // A socket and its place in the order sockets to its endpoint were made.
+  // Callers take the oldest idle one: sockets made one after another sit on
+  // the worker's I/O threads in turn, so a few concurrent callers get
+  // connections on different threads (taking the most recently returned
+  // ones left that to chance: half the time four of them shared a thread).
+  struct Pooled {
+    uint64_t seq = 0;
+    std::unique_ptr<zmq::socket_t> socket;
+  };
+
   // An idle socket, or a new one connected before `until` if it can be
   // (at most 100 ms of it): new sockets connect one at a time, so that the
   // worker, which puts a connection on its least loaded I/O thread, has
   // counted the last one before it places the next (connections made at
   // once all went to one of its threads). Null for a bad endpoint.
-  std::unique_ptr<zmq::socket_t> Take(const std::string& endpoint,
-                                      std::chrono::steady_clock::time_point until);
-  void Give(const std::string& endpoint, std::unique_ptr<zmq::socket_t> s);
+  Pooled Take(const std::string& endpoint, std::chrono::steady_clock::time_point until);
+  void Give(const std::string& endpoint, Pooled s);
 
   zmq::context_t& context_;
   void (*configure_)(zmq::socket_t&);
   std::mutex connect_mu_;  // held while a new socket connects; before mu_
   std::mutex mu_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<zmq::socket_t>>>
-      idle_;  // guarded by mu_
+  // Idle sockets by endpoint, keyed by seq. Guarded by mu_.
+  std::unordered_map<std::string, std::map<uint64_t, std::unique_ptr<zmq::socket_t>>>
+      idle_;
+  uint64_t next_seq_ = 0;  // guarded by connect_mu_
 };
 
 }  // namespace shovel::client
