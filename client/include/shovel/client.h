@@ -211,10 +211,9 @@ class Client {
   virtual Result<std::string> Get(std::string_view id, uint64_t offset = 0,
                                   uint64_t length = kWholeBlob) = 0;
   // Like Get, without copying a range that arrived in one reply (see Bytes):
-  // one memcpy of the value less per call (1 MiB GETs: 8.4 against 7.6 GB/s
-  // in one benchmark run, the same in another where the worker's sending
-  // thread was the limit). The default calls Get; implementations override
-  // it.
+  // one memcpy of the value less per call (1 MiB GETs: 8.0-8.3 against
+  // 6.9-7.6 GB/s in two benchmark runs). The default calls Get;
+  // implementations override it.
   virtual Result<Bytes> GetBytes(std::string_view id, uint64_t offset = 0,
                                  uint64_t length = kWholeBlob) {
     SHOVEL_ASSIGN_OR_RETURN(std::string data, Get(id, offset, length));
