@@ -62,6 +62,7 @@ DirectCalls::~DirectCalls() {
 
 DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint,
                                       Clock::time_point until) {
+  std::mutex* connect_mu;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(endpoint);
@@ -71,10 +72,13 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint,
       it->second.erase(oldest);
       return p;
     }
+    auto& m = connect_mu_[endpoint];
+    if (!m) m = std::make_unique<std::mutex>();
+    connect_mu = m.get();
   }
   try {
-    std::lock_guard<std::mutex> lock(connect_mu_);
-    Pooled p{next_seq_++,
+    std::lock_guard<std::mutex> lock(*connect_mu);
+    Pooled p{next_seq_.fetch_add(1),
              std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer)};
     configure_(*p.socket);
     p.socket->connect(endpoint);
@@ -133,8 +137,9 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
                                zmq::recv_flags::dontwait)) {
         continue;
       }
-    } catch (const zmq::error_t&) {
-      continue;
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("connection to worker " + endpoint +
+                                 " failed: " + e.what());
     }
     if (resp->frames.empty()) continue;
     auto header = wire::DecodeHeader(resp->frames[0].to_string_view());

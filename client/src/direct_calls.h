@@ -26,6 +26,7 @@
 // must not run while a Call is in progress.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -79,12 +80,15 @@ class DirectCalls {
 
   zmq::context_t& context_;
   void (*configure_)(zmq::socket_t&);
-  std::mutex connect_mu_;  // held while a new socket connects; before mu_
-  std::mutex mu_;
+  std::mutex mu_;  // never held while connecting
   // Idle sockets by endpoint, keyed by seq. Guarded by mu_.
   std::unordered_map<std::string, std::map<uint64_t, std::unique_ptr<zmq::socket_t>>>
       idle_;
-  uint64_t next_seq_ = 0;  // guarded by connect_mu_
+  // Per endpoint, held while a new socket to it connects (an unreachable
+  // worker delays only its own callers). The map is guarded by mu_; a
+  // mutex, once made, lives as long as this object.
+  std::unordered_map<std::string, std::unique_ptr<std::mutex>> connect_mu_;
+  std::atomic<uint64_t> next_seq_{0};
 };
 
 }  // namespace shovel::client
