@@ -164,55 +164,46 @@ Result<std::unique_ptr<Writer>> ClientImpl::OpenWriter(std::string_view id,
   return NewUploadWriter(this, std::string(id), mode);
 }
 
-Result<std::string> ClientImpl::Get(std::string_view id, uint64_t offset,
-                                    uint64_t length) {
-  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
-  constexpr int kAttempts = 5;
+Status ClientImpl::ReadRange(std::string_view id, uint64_t offset, uint64_t length,
+                             std::string* out, GetInfo* info, ResponsePtr* whole) {
   Status last;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    std::string out;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    out->clear();
     bool sunk = false;
     last = StreamGet(
         id, offset, length,
         [&](std::string_view piece) {
-          out.append(piece);
+          out->append(piece);
           return Status::Ok();
         },
-        &sunk);
-    if (last.ok()) return out;
+        &sunk, info, whole);
     if (last.code() != Code::kConflict) return last;
   }
   return last;
 }
 
+Result<std::string> ClientImpl::Get(std::string_view id, uint64_t offset,
+                                    uint64_t length) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  std::string out;
+  SHOVEL_RETURN_IF_ERROR(ReadRange(id, offset, length, &out));
+  return out;
+}
+
 Result<Bytes> ClientImpl::GetBytes(std::string_view id, uint64_t offset,
                                    uint64_t length) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
-  Status last;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    std::string out;
-    bool sunk = false;
-    ResponsePtr whole;
-    last = StreamGet(
-        id, offset, length,
-        [&](std::string_view piece) {
-          out.append(piece);
-          return Status::Ok();
-        },
-        &sunk, nullptr, &whole);
-    if (last.ok() && whole != nullptr) {
-      if (whole->reply.payload.empty()) return Bytes();
-      std::string_view p = whole->reply.payload[0];
-      // A small frame may share ZeroMQ's receive buffer with other messages
-      // (held, it would pin the whole buffer): copy it. A large one is its
-      // own allocation: the Bytes keeps the reply.
-      if (p.size() < kZeroCopyAbove) return Bytes(std::string(p));
-      return Bytes(std::shared_ptr<const Response>(std::move(whole)), p.data(), p.size());
-    }
-    if (last.ok()) return Bytes(std::move(out));
-    if (last.code() != Code::kConflict) return last;
-  }
-  return last;
+  std::string out;
+  ResponsePtr whole;
+  SHOVEL_RETURN_IF_ERROR(ReadRange(id, offset, length, &out, nullptr, &whole));
+  if (whole == nullptr) return Bytes(std::move(out));
+  if (whole->reply.payload.empty()) return Bytes();
+  std::string_view p = whole->reply.payload[0];
+  // A small frame may share ZeroMQ's receive buffer with other messages
+  // (held, it would pin the whole buffer): copy it. A large one is its own
+  // allocation: the Bytes keeps the reply.
+  if (p.size() < kZeroCopyAbove) return Bytes(std::string(p));
+  return Bytes(std::shared_ptr<const Response>(std::move(whole)), p.data(), p.size());
 }
 
 Status ClientImpl::GetTo(std::string_view id, uint64_t offset, uint64_t length,
@@ -306,26 +297,12 @@ Result<NameInfo> ClientImpl::StatName(std::string_view id) {
 Result<VersionedBytes> ClientImpl::GetWithVersion(std::string_view id, uint64_t offset,
                                                   uint64_t length) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
-  Status last;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    VersionedBytes out;
-    bool sunk = false;
-    GetInfo info;
-    last = StreamGet(
-        id, offset, length,
-        [&](std::string_view piece) {
-          out.data.append(piece);
-          return Status::Ok();
-        },
-        &sunk, &info);
-    if (last.ok()) {
-      out.version = info.version;
-      out.size = info.size;
-      return out;
-    }
-    if (last.code() != Code::kConflict) return last;
-  }
-  return last;
+  VersionedBytes out;
+  GetInfo info;
+  SHOVEL_RETURN_IF_ERROR(ReadRange(id, offset, length, &out.data, &info));
+  out.version = info.version;
+  out.size = info.size;
+  return out;
 }
 
 Result<bool> ClientImpl::Exists(std::string_view id) {

@@ -137,6 +137,12 @@ class ClientImpl : public Client {
   // Sends the range to `sink` piece by piece. With `whole` set, a range
   // that arrives in one reply of at most one payload frame is not sunk but
   // handed back in *whole (its payload, if any, is reply.payload[0]).
+  // StreamGet into *out, started again (up to 5 times) when the value
+  // changed under a multi-part read (kConflict). `info` and `whole` as in
+  // StreamGet; with *whole set, *out is empty.
+  Status ReadRange(std::string_view id, uint64_t offset, uint64_t length,
+                   std::string* out, GetInfo* info = nullptr,
+                   ResponsePtr* whole = nullptr);
   Status StreamGet(std::string_view id, uint64_t offset, uint64_t length,
                    const std::function<Status(std::string_view)>& sink, bool* sunk_any,
                    GetInfo* info = nullptr, ResponsePtr* whole = nullptr);
