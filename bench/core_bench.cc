@@ -18,7 +18,8 @@
 //     redis (redis-benchmark -d 1048576 -c 4).
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
-// --smoke runs tiny sizes (the test suite does); --json prints JSON.
+// --smoke runs tiny sizes (the test suite does); --json prints JSON;
+// --rows small|large runs only the 1 KiB or only the 1 MiB rows.
 #include <signal.h>
 #include <unistd.h>
 
@@ -55,6 +56,7 @@ struct Config {
   int big_inflight = 4;
   std::string worker_bin = SHOVEL_WORKER_BIN;
   int io_threads = 0;  // 0: each side's default
+  bool small_rows = true, large_rows = true;
 };
 
 // Runs fn(thread_index) on n threads; returns elapsed seconds.
@@ -285,7 +287,7 @@ std::pair<double, double> MemcachedRun(int port, const std::string& value, int o
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
-               "          [--io-threads N]\n"
+               "          [--io-threads N] [--rows small|large]\n"
                "Measures shovel-worker against redis and memcached on loopback.\n"
                "--io-threads sets the worker's and the client's ZeroMQ I/O threads\n"
                "(default: theirs).\n",
@@ -309,7 +311,12 @@ int Main(int argc, char** argv) {
       cfg.worker_bin = argv[++i];
     else if (a == "--io-threads" && i + 1 < argc)
       cfg.io_threads = std::atoi(argv[++i]);
-    else
+    else if (a == "--rows" && i + 1 < argc &&
+             (std::string(argv[i + 1]) == "small" ||
+              std::string(argv[i + 1]) == "large")) {
+      cfg.small_rows = std::string(argv[++i]) == "small";
+      cfg.large_rows = !cfg.small_rows;
+    } else
       return Usage(argv[0]);
   }
   if (cfg.smoke) {
@@ -389,17 +396,17 @@ int Main(int argc, char** argv) {
   bool all_ok = true;
   auto add = [&](const std::string& test, const std::string& sys, std::vector<double> v,
                  const std::string& unit, const std::string& note) {
-    rows.push_back({test, sys, Median(v), unit, note});
+    if (!v.empty()) rows.push_back({test, sys, Median(v), unit, note});
   };
   const std::string small = RandomBytes(1024, 1);
   std::vector<double> s_set, s_get, p_set, p_get, w_set, w_get, r_set, r_get, rp_set,
       rp_get, r1_set, r1_get, rp1_set, rp1_get, s_lat, r_lat;
-  if (!RedisFill(rport, 1024, cfg.small_ops)) {
+  if (cfg.small_rows && !RedisFill(rport, 1024, cfg.small_ops)) {
     std::fprintf(stderr, "shovel-bench-core: redis-benchmark could not fill redis\n");
     return 1;
   }
   const int lat_ops = cfg.smoke ? 500 : 20000;
-  for (int rep = 0; rep < cfg.reps; ++rep) {
+  for (int rep = 0; cfg.small_rows && rep < cfg.reps; ++rep) {
     Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" +
              std::to_string(cfg.reps));
     auto a = ShovelRun(c, small, {cfg.small_ops, cfg.small_inflight, 1, "k1/"});
@@ -451,6 +458,7 @@ int Main(int argc, char** argv) {
 
   const double kMiB = 1 << 20;
   for (bool text : {false, true}) {
+    if (!cfg.large_rows) break;
     std::string value = text ? TextBytes(1 << 20, 7) : RandomBytes(1 << 20, 7);
     std::string kind = text ? "text" : "incompressible";
     std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g;
