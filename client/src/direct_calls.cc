@@ -61,11 +61,11 @@ DirectCalls::~DirectCalls() {
 }
 
 DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint,
-                                      Clock::time_point until) {
+                                      const std::string& pool, Clock::time_point until) {
   std::mutex* connect_mu;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = idle_.find(endpoint);
+    auto it = idle_.find(pool);
     if (it != idle_.end() && !it->second.empty()) {
       auto oldest = it->second.begin();
       Pooled p{oldest->first, std::move(oldest->second)};
@@ -91,9 +91,9 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint,
   }
 }
 
-void DirectCalls::Give(const std::string& endpoint, Pooled p) {
+void DirectCalls::Give(const std::string& pool, Pooled p) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto& idle = idle_[endpoint];
+  auto& idle = idle_[pool];
   idle.emplace(p.seq, std::move(p.socket));
   // Keep the oldest: they sit on the worker's I/O threads in turn.
   if (idle.size() > kMaxIdle) idle.erase(std::prev(idle.end()));
@@ -102,11 +102,12 @@ void DirectCalls::Give(const std::string& endpoint, Pooled p) {
 Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
                                       std::vector<zmq::message_t> frames,
                                       uint64_t request_id,
-                                      std::chrono::milliseconds deadline,
-                                      bool idempotent) {
+                                      std::chrono::milliseconds deadline, bool idempotent,
+                                      bool bulk_write) {
   const auto start = Clock::now();
   const auto until = start + deadline;
-  Pooled pooled = Take(endpoint, until);
+  const std::string pool = bulk_write ? endpoint + " bulk" : endpoint;
+  Pooled pooled = Take(endpoint, pool, until);
   zmq::socket_t* s = pooled.socket.get();
   if (s == nullptr) {
     return Status::InvalidArgument("cannot connect to '" + endpoint +
@@ -147,7 +148,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     if (!header.ok() || header->request_id != request_id) continue;
     SHOVEL_RETURN_IF_ERROR(DecodeResponse(*resp, endpoint));
     // A retried request may still get its second reply: do not reuse.
-    if (!(idempotent && retried)) Give(endpoint, std::move(pooled));
+    if (!(idempotent && retried)) Give(pool, std::move(pooled));
     return ResponsePtr(std::move(resp));
   }
 }

@@ -21,6 +21,14 @@
 // "bad reply from X". A socket whose call failed is closed (linger 0, so
 // ZeroMQ lets go of lent bytes), never reused.
 //
+// Bulk writes: requests that carry a large value take sockets that carry
+// nothing else. With BBR congestion control (many kernels' default, this
+// machine's too) a connection may keep about twice "bandwidth x minimum
+// round trip" in flight, and it lowers that estimate while the connection
+// carries only small requests. 1 MiB SETs on sockets that had just carried
+// a phase of GETs ran 5.5-7 GB/s instead of 8.5-9.7 (4 in flight, loopback);
+// on sockets of their own they stayed at 8.4-10.1.
+//
 // Thread-safety: Call may run on any number of threads at once. Sockets are
 // used by one caller at a time; the destructor closes the idle ones and
 // must not run while a Call is in progress.
@@ -51,12 +59,14 @@ class DirectCalls {
   // Sends `frames` (a request whose header carries `request_id`) and waits
   // for the reply with that id. With `idempotent` the request is sent once
   // more at half the deadline if no reply came (whichever reply comes first
-  // wins).
+  // wins). A `bulk_write` (a request carrying a large value) takes a socket
+  // from a pool of its own: see "Bulk writes" above.
   Result<ResponsePtr> Call(const std::string& endpoint,
                            std::vector<zmq::message_t> frames, uint64_t request_id,
-                           std::chrono::milliseconds deadline, bool idempotent);
+                           std::chrono::milliseconds deadline, bool idempotent,
+                           bool bulk_write = false);
 
-  // Idle sockets kept per endpoint; more are closed when given back.
+  // Idle sockets kept per endpoint and pool; more are closed when given back.
   static constexpr size_t kMaxIdle = 8;
 
  private:
@@ -70,18 +80,21 @@ class DirectCalls {
     std::unique_ptr<zmq::socket_t> socket;
   };
 
-  // An idle socket, or a new one connected before `until` if it can be
-  // (at most 100 ms of it): new sockets connect one at a time, so that the
-  // worker, which puts a connection on its least loaded I/O thread, has
-  // counted the last one before it places the next (connections made at
-  // once all went to one of its threads). Null for a bad endpoint.
-  Pooled Take(const std::string& endpoint, std::chrono::steady_clock::time_point until);
-  void Give(const std::string& endpoint, Pooled s);
+  // An idle socket of `pool`, or a new one to `endpoint` connected before
+  // `until` if it can be (at most 100 ms of it): new sockets connect one at
+  // a time, so that the worker, which puts a connection on its least loaded
+  // I/O thread, has counted the last one before it places the next
+  // (connections made at once all went to one of its threads). Null for a
+  // bad endpoint.
+  Pooled Take(const std::string& endpoint, const std::string& pool,
+              std::chrono::steady_clock::time_point until);
+  void Give(const std::string& pool, Pooled s);
 
   zmq::context_t& context_;
   void (*configure_)(zmq::socket_t&);
   std::mutex mu_;  // never held while connecting
-  // Idle sockets by endpoint, keyed by seq. Guarded by mu_.
+  // Idle sockets by pool (the endpoint, or the endpoint and " bulk"),
+  // keyed by seq. Guarded by mu_.
   std::unordered_map<std::string, std::map<uint64_t, std::unique_ptr<zmq::socket_t>>>
       idle_;
   // Per endpoint, held while a new socket to it connects (an unreachable

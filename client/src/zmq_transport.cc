@@ -278,7 +278,7 @@ Result<ResponsePtr> ZmqTransport::Call(const std::string& endpoint,
   }
   Queued q = Encode(endpoint, request, nullptr);
   return direct_->Call(endpoint, std::move(q.frames), q.request_id, q.deadline,
-                       q.idempotent);
+                       q.idempotent, /*bulk_write=*/bytes >= kDirectAbove);
 }
 
 void ZmqTransport::SendMany(const RequestBatch& requests,

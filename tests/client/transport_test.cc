@@ -332,12 +332,13 @@ std::vector<std::string> EchoSizes(zmq::socket_t& router, int n) {
 
 // Large Calls from many threads go on sockets of their own (one connection
 // per concurrent caller, reused), and so does a small Call while few are in
-// progress; Start goes through the I/O thread's. Every caller gets its own
+// progress, but not on one that carried large writes (direct_calls.h, "Bulk
+// writes"); Start goes through the I/O thread's. Every caller gets its own
 // reply.
 TEST_F(TransportTest, LargeCallsGoOnSocketsOfTheirOwn) {
   constexpr int kThreads = 4, kEach = 20;
   std::vector<std::string> peers;
-  std::thread worker([&] { peers = EchoSizes(router_, kThreads * kEach + 2); });
+  std::thread worker([&] { peers = EchoSizes(router_, kThreads * kEach + 4); });
   ASSERT_TRUE(t_->Start("inproc://worker", Get(0))->Wait().ok());  // the I/O thread
   std::vector<std::thread> callers;
   std::atomic<int> ok{0};
@@ -355,13 +356,21 @@ TEST_F(TransportTest, LargeCallsGoOnSocketsOfTheirOwn) {
   }
   for (auto& c : callers) c.join();
   ASSERT_TRUE(t_->Call("inproc://worker", Get(1)).ok());  // one in progress
+  ASSERT_TRUE(t_->Call("inproc://worker", Get(2)).ok());
+  ASSERT_TRUE(t_->Call("inproc://worker", BigSet(9999)).ok());
   worker.join();
   EXPECT_EQ(ok.load(), kThreads * kEach);
-  std::set<std::string> direct(peers.begin() + 1, peers.end() - 1);
-  EXPECT_EQ(direct.count(peers[0]), 0u);  // not the I/O thread's connection
-  EXPECT_GE(direct.size(), 1u);
-  EXPECT_LE(direct.size(), size_t{kThreads});  // sockets are reused
-  EXPECT_EQ(direct.count(peers.back()), 1u);   // the small Call took one of them
+  const size_t n = peers.size();
+  std::set<std::string> bulk(peers.begin() + 1, peers.begin() + 1 + kThreads * kEach);
+  EXPECT_EQ(bulk.count(peers[0]), 0u);  // not the I/O thread's connection
+  EXPECT_GE(bulk.size(), 1u);
+  EXPECT_LE(bulk.size(), size_t{kThreads});  // sockets are reused
+  // The small Calls share a direct socket, not a large write's nor the I/O
+  // thread's; the next large write takes a large write's again.
+  EXPECT_EQ(peers[n - 3], peers[n - 2]);
+  EXPECT_EQ(bulk.count(peers[n - 3]), 0u);
+  EXPECT_NE(peers[n - 3], peers[0]);
+  EXPECT_EQ(bulk.count(peers[n - 1]), 1u);
 }
 
 // Many concurrent small Calls share the I/O thread's connections: with 40
