@@ -83,6 +83,59 @@ TEST(ServiceCheapTest, GetOfOneRawChunkAtAnySizeOnly) {
   EXPECT_EQ(std::string(s.data, s.size), noise.substr((1 << 20) + 5, 1000));
 }
 
+wire::Request SetRequest(std::string_view id,
+                         const std::vector<std::string_view>& frames) {
+  wire::Request r;
+  r.header.op = wire::Op::kSet;
+  r.id = id;
+  r.payload = frames;
+  for (auto f : frames) r.payload_bytes += f.size();
+  return r;
+}
+
+// A SET of a value that fits one chunk and arrives in one frame is served on
+// the I/O thread when the store keeps that frame as it is (no copy) and
+// compresses later or never; split over frames, longer than a chunk, or
+// compressed on the way in, it goes to a handler.
+TEST(ServiceCheapTest, LargeSetOnlyWhenStoredAsItArrived) {
+  WorkerConfig cfg;
+  cfg.compression_level = 1;
+  cfg.chunk_size = 1 << 20;
+  Store store("w1", cfg);
+  ServiceCounters counters;
+  Service svc(&store, &counters, "tcp://127.0.0.1:1");
+  const std::string mib(1 << 20, 'x'), more((1 << 20) + 1, 'x');
+  const std::string_view half(mib.data(), mib.size() / 2);
+  EXPECT_TRUE(svc.Cheap(SetRequest("a", {std::string_view(mib).substr(0, 1000)})));
+  // Level 1, compressed during the SET: not here.
+  EXPECT_FALSE(svc.Cheap(SetRequest("a", {mib})));
+  store.CompressInBackground(true);
+  EXPECT_TRUE(svc.Cheap(SetRequest("a", {mib})));
+  EXPECT_FALSE(svc.Cheap(SetRequest("a", {more})));        // two chunks: a copy
+  EXPECT_FALSE(svc.Cheap(SetRequest("a", {half, half})));  // two frames: a copy
+  wire::Request append = SetRequest("a", {mib});
+  append.header.op = wire::Op::kAppend;
+  EXPECT_FALSE(svc.Cheap(append));  // appended bytes are copied into chunks
+  store.CompressInBackground(false);
+
+  WorkerConfig raw_cfg = cfg;
+  raw_cfg.compression_level = 0;
+  Store raw("w2", raw_cfg);
+  Service raw_svc(&raw, &counters, "tcp://127.0.0.1:2");
+  EXPECT_TRUE(raw_svc.Cheap(SetRequest("a", {mib})));
+  EXPECT_FALSE(raw_svc.Cheap(SetRequest("a", {more})));
+
+  // Served with the frame kept, the stored bytes are the frame's.
+  auto frame = std::make_shared<std::string>(mib);
+  ServiceReply rep = raw_svc.Handle(SetRequest("a", {*frame}), frame);
+  ASSERT_EQ(rep.header.status, Code::kOk);
+  auto got = raw.Read("a", 0, wire::kToEnd, 2 << 20);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size, mib.size());
+  EXPECT_EQ(std::string(got->bytes.data, got->bytes.size), mib);
+  EXPECT_EQ(got->bytes.data, frame->data());  // no copy
+}
+
 // BATCH GET items are written straight into the batch reply: the bytes of a
 // compressed value, a miss, a range cut to the blob and a redirect each come
 // back as the single request would have them.

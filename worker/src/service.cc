@@ -116,6 +116,10 @@ bool Service::Cheap(const wire::Request& req) {
     case wire::Op::kBatch:
       return true;
     case wire::Op::kSet:
+      // A large value in one frame is kept as it arrived (Server hands the
+      // frame over): storing it is a probe and a table insert.
+      return req.payload_bytes <= kCheapBytes ||
+             (req.payload.size() == 1 && store_->CheapSet(req.payload_bytes));
     case wire::Op::kAppend:
       return req.payload_bytes <= kCheapBytes;
     case wire::Op::kList:

@@ -44,7 +44,9 @@ class Service {
   ServiceReply Handle(const wire::Request& req,
                       std::shared_ptr<const void> keep = nullptr);
   // True when `req` is small and cheap enough to serve on the I/O thread:
-  // PING, STAT, CREATE, SET/APPEND of at most kCheapBytes, GET of a blob of
+  // PING, STAT, CREATE, SET/APPEND of at most kCheapBytes, SET of a value
+  // in one payload frame that the store keeps as it is (Store::CheapSet:
+  // one chunk, no compression on the way in), GET of a blob of
   // at most kCheapBytes, of a range in one raw chunk (a zero-copy slice of
   // any size) or of a missing id, LIST of at most kCheapListNames
   // (a walk of the sorted index, as a lookup's one-name LIST), BATCH (its

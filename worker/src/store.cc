@@ -294,6 +294,10 @@ bool RawSlice(const ChunkRef& c, uint64_t in_chunk, uint64_t n) {
 
 }  // namespace
 
+bool Store::CheapSet(uint64_t bytes) const {
+  return bytes <= chunk_size_.load() && (level_.load() <= 0 || defer_.load());
+}
+
 bool Store::CheapRead(std::string_view id, uint64_t offset, uint64_t length,
                       uint64_t max_bytes, uint64_t copy_bytes) const {
   BlobPtr b = Lookup(id, false);

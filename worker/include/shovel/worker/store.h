@@ -160,6 +160,10 @@ class Store {
   // Does not mark the id used.
   bool CheapRead(std::string_view id, uint64_t offset, uint64_t length,
                  uint64_t max_bytes, uint64_t copy_bytes) const;
+  // True when Set of a `bytes`-long value passed with `keep` (its buffer
+  // held alive) would copy and compress nothing: the value fits one chunk,
+  // and compression is off or left to the background compressor.
+  bool CheapSet(uint64_t bytes) const;
   Status Delete(std::string_view id, const WriteOptions& opt = {});
   // ctime (first write), mtime (last write) and atime (last write or read)
   // are wall-clock ns at the kernel tick's resolution (a few ms).
