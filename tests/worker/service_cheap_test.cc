@@ -43,16 +43,28 @@ wire::Request GetRequest(std::string_view id, uint64_t offset, uint64_t length) 
   return r;
 }
 
+// A store with 1 MiB chunks at compression `level`, and its service.
+struct Served {
+  explicit Served(int level)
+      : store("w1", Config(level)), svc(&store, &counters, "tcp://127.0.0.1:1") {}
+  static WorkerConfig Config(int level) {
+    WorkerConfig cfg;
+    cfg.compression_level = level;
+    cfg.chunk_size = 1 << 20;
+    return cfg;
+  }
+  Store store;
+  ServiceCounters counters;
+  Service svc;
+};
+
 // A GET is served on the I/O thread when it needs no decompression and no
 // copy: a range in one raw chunk, of any size, is a zero-copy slice; a
 // compressed value or a range across two raw chunks is not.
 TEST(ServiceCheapTest, GetOfOneRawChunkAtAnySizeOnly) {
-  WorkerConfig cfg;
-  cfg.compression_level = 1;
-  cfg.chunk_size = 1 << 20;
-  Store store("w1", cfg);
-  ServiceCounters counters;
-  Service svc(&store, &counters, "tcp://127.0.0.1:1");
+  Served w(1);
+  Store& store = w.store;
+  Service& svc = w.svc;
   std::string noise(3 << 20, '\0');
   uint64_t x = 88172645463325252ull;
   for (char& c : noise) {
@@ -98,12 +110,9 @@ wire::Request SetRequest(std::string_view id,
 // compresses later or never; split over frames, longer than a chunk, or
 // compressed on the way in, it goes to a handler.
 TEST(ServiceCheapTest, LargeSetOnlyWhenStoredAsItArrived) {
-  WorkerConfig cfg;
-  cfg.compression_level = 1;
-  cfg.chunk_size = 1 << 20;
-  Store store("w1", cfg);
-  ServiceCounters counters;
-  Service svc(&store, &counters, "tcp://127.0.0.1:1");
+  Served w(1);
+  Store& store = w.store;
+  Service& svc = w.svc;
   const std::string mib(1 << 20, 'x'), more((1 << 20) + 1, 'x');
   const std::string_view half(mib.data(), mib.size() / 2);
   EXPECT_TRUE(svc.Cheap(SetRequest("a", {std::string_view(mib).substr(0, 1000)})));
@@ -118,10 +127,9 @@ TEST(ServiceCheapTest, LargeSetOnlyWhenStoredAsItArrived) {
   EXPECT_FALSE(svc.Cheap(append));  // appended bytes are copied into chunks
   store.CompressInBackground(false);
 
-  WorkerConfig raw_cfg = cfg;
-  raw_cfg.compression_level = 0;
-  Store raw("w2", raw_cfg);
-  Service raw_svc(&raw, &counters, "tcp://127.0.0.1:2");
+  Served raw_worker(0);
+  Store& raw = raw_worker.store;
+  Service& raw_svc = raw_worker.svc;
   EXPECT_TRUE(raw_svc.Cheap(SetRequest("a", {mib})));
   EXPECT_FALSE(raw_svc.Cheap(SetRequest("a", {more})));
 
