@@ -60,16 +60,17 @@ DirectCalls::~DirectCalls() {
   idle_.clear();
 }
 
-DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint,
-                                      const std::string& pool, Clock::time_point until) {
+DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
+                                      Clock::time_point until) {
   std::mutex* connect_mu;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = idle_.find(pool);
-    if (it != idle_.end() && !it->second.empty()) {
-      auto oldest = it->second.begin();
+    auto it = idle_.find(endpoint);
+    if (it != idle_.end() && !it->second.of(bulk).empty()) {
+      Idle& idle = it->second.of(bulk);
+      auto oldest = idle.begin();
       Pooled p{oldest->first, std::move(oldest->second)};
-      it->second.erase(oldest);
+      idle.erase(oldest);
       return p;
     }
     auto& m = connect_mu_[endpoint];
@@ -91,9 +92,9 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint,
   }
 }
 
-void DirectCalls::Give(const std::string& pool, Pooled p) {
+void DirectCalls::Give(const std::string& endpoint, bool bulk, Pooled p) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto& idle = idle_[pool];
+  Idle& idle = idle_[endpoint].of(bulk);
   idle.emplace(p.seq, std::move(p.socket));
   // Keep the oldest: they sit on the worker's I/O threads in turn.
   if (idle.size() > kMaxIdle) idle.erase(std::prev(idle.end()));
@@ -106,8 +107,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
                                       bool bulk_write) {
   const auto start = Clock::now();
   const auto until = start + deadline;
-  const std::string pool = bulk_write ? endpoint + " bulk" : endpoint;
-  Pooled pooled = Take(endpoint, pool, until);
+  Pooled pooled = Take(endpoint, bulk_write, until);
   zmq::socket_t* s = pooled.socket.get();
   if (s == nullptr) {
     return Status::InvalidArgument("cannot connect to '" + endpoint +
@@ -148,7 +148,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     if (!header.ok() || header->request_id != request_id) continue;
     SHOVEL_RETURN_IF_ERROR(DecodeResponse(*resp, endpoint));
     // A retried request may still get its second reply: do not reuse.
-    if (!(idempotent && retried)) Give(pool, std::move(pooled));
+    if (!(idempotent && retried)) Give(endpoint, bulk_write, std::move(pooled));
     return ResponsePtr(std::move(resp));
   }
 }

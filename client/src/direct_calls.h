@@ -80,23 +80,27 @@ class DirectCalls {
     std::unique_ptr<zmq::socket_t> socket;
   };
 
-  // An idle socket of `pool`, or a new one to `endpoint` connected before
-  // `until` if it can be (at most 100 ms of it): new sockets connect one at
-  // a time, so that the worker, which puts a connection on its least loaded
-  // I/O thread, has counted the last one before it places the next
-  // (connections made at once all went to one of its threads). Null for a
-  // bad endpoint.
-  Pooled Take(const std::string& endpoint, const std::string& pool,
+  // An idle socket from `endpoint`'s bulk-write pool (`bulk`) or its other
+  // one, or a new one connected before `until` if it can be (at most 100 ms
+  // of it): new sockets connect one at a time, so that the worker, which
+  // puts a connection on its least loaded I/O thread, has counted the last
+  // one before it places the next (connections made at once all went to
+  // one of its threads). Null for a bad endpoint.
+  Pooled Take(const std::string& endpoint, bool bulk,
               std::chrono::steady_clock::time_point until);
-  void Give(const std::string& pool, Pooled s);
+  void Give(const std::string& endpoint, bool bulk, Pooled s);
 
   zmq::context_t& context_;
   void (*configure_)(zmq::socket_t&);
   std::mutex mu_;  // never held while connecting
-  // Idle sockets by pool (the endpoint, or the endpoint and " bulk"),
-  // keyed by seq. Guarded by mu_.
-  std::unordered_map<std::string, std::map<uint64_t, std::unique_ptr<zmq::socket_t>>>
-      idle_;
+  // Idle sockets of an endpoint, keyed by seq: those that carry bulk
+  // writes and the others.
+  using Idle = std::map<uint64_t, std::unique_ptr<zmq::socket_t>>;
+  struct Pools {
+    Idle bulk, other;
+    Idle& of(bool is_bulk) { return is_bulk ? bulk : other; }
+  };
+  std::unordered_map<std::string, Pools> idle_;  // by endpoint; guarded by mu_
   // Per endpoint, held while a new socket to it connects (an unreachable
   // worker delays only its own callers). The map is guarded by mu_; a
   // mutex, once made, lives as long as this object.
