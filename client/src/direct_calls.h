@@ -26,8 +26,8 @@
 // machine's too) a connection may keep about twice "bandwidth x minimum
 // round trip" in flight, and it lowers that estimate while the connection
 // carries only small requests. 1 MiB SETs on sockets that had just carried
-// a phase of GETs ran 5.5-7 GB/s instead of 8.5-9.7 (4 in flight, loopback);
-// on sockets of their own they stayed at 8.4-10.1.
+// a phase of GETs ran 5.5-7.7 GB/s, against 7.9-9.6 on the fresh sockets
+// (4 in flight, loopback); on sockets of their own they stayed at 8.4-10.1.
 //
 // Thread-safety: Call may run on any number of threads at once. Sockets are
 // used by one caller at a time; the destructor closes the idle ones and
