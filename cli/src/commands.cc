@@ -1,4 +1,6 @@
 // The shovelctl commands: each is one function over a connected Client.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -43,7 +45,11 @@ int Commands::Write(Cli& cli, const WriteArgs& a, WriteMode mode) {
                                                       "': " + std::strerror(errno)));
       }
     }
-    auto w = (*client)->OpenWriter(a.id, mode);
+    // A regular file's size goes with the upload, so a worker refuses a
+    // value that can never fit before it evicts anything for it.
+    struct stat fs {};
+    uint64_t hint = fstat(fileno(f), &fs) == 0 && S_ISREG(fs.st_mode) ? fs.st_size : 0;
+    auto w = (*client)->OpenWriter(a.id, mode, hint);
     if (!w.ok()) return cli.Fail(what, w.status());
     std::string buf(kReadChunk, '\0');
     Status st;

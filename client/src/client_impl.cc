@@ -145,7 +145,7 @@ Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id,
 Result<uint64_t> ClientImpl::Set(std::string_view id, std::string_view data) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
   if (data.size() <= options_.stream_chunk) return WriteSmall(Op::kSet, id, data);
-  auto w = NewUploadWriter(this, std::string(id), WriteMode::kSet);
+  auto w = NewUploadWriter(this, std::string(id), WriteMode::kSet, data.size());
   SHOVEL_RETURN_IF_ERROR(w->Write(data));
   return w->Commit();
 }
@@ -153,15 +153,16 @@ Result<uint64_t> ClientImpl::Set(std::string_view id, std::string_view data) {
 Result<uint64_t> ClientImpl::Append(std::string_view id, std::string_view data) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
   if (data.size() <= options_.stream_chunk) return WriteSmall(Op::kAppend, id, data);
-  auto w = NewUploadWriter(this, std::string(id), WriteMode::kAppend);
+  auto w = NewUploadWriter(this, std::string(id), WriteMode::kAppend, data.size());
   SHOVEL_RETURN_IF_ERROR(w->Write(data));
   return w->Commit();
 }
 
 Result<std::unique_ptr<Writer>> ClientImpl::OpenWriter(std::string_view id,
-                                                       WriteMode mode) {
+                                                       WriteMode mode,
+                                                       uint64_t size_hint) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
-  return NewUploadWriter(this, std::string(id), mode);
+  return NewUploadWriter(this, std::string(id), mode, size_hint);
 }
 
 Status ClientImpl::ReadRange(std::string_view id, uint64_t offset, uint64_t length,

@@ -67,8 +67,10 @@ struct BatchItem {
 class ClientImpl;
 
 // A streamed set/append (see Writer in client.h).
+// `size` (0: unknown) is the total the writer will be given, sent with
+// UPLOAD_BEGIN so a worker refuses a value that can never fit at once.
 std::unique_ptr<Writer> NewUploadWriter(ClientImpl* client, std::string id,
-                                        WriteMode mode);
+                                        WriteMode mode, uint64_t size = 0);
 
 class ClientImpl : public Client {
  public:
@@ -83,8 +85,8 @@ class ClientImpl : public Client {
   Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
                const std::function<Status(std::string_view)>& sink) override;
   Result<uint64_t> Append(std::string_view id, std::string_view data) override;
-  Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id,
-                                             WriteMode mode) override;
+  Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id, WriteMode mode,
+                                             uint64_t size_hint = 0) override;
   Status Init(const std::vector<std::string>& ids, InitStrategy strategy,
               const ProgressFn& progress) override;
   Result<std::vector<std::string>> NodeIds(std::string_view id) override;

@@ -93,8 +93,8 @@ namespace {
 
 class UploadWriter : public Writer {
  public:
-  UploadWriter(ClientImpl* client, std::string id, WriteMode mode)
-      : client_(client), id_(std::move(id)), mode_(mode) {}
+  UploadWriter(ClientImpl* client, std::string id, WriteMode mode, uint64_t size)
+      : client_(client), id_(std::move(id)), mode_(mode), size_(size) {}
   ~UploadWriter() override {
     if (!done_) Abort();
   }
@@ -156,6 +156,7 @@ class UploadWriter : public Writer {
   Status Begin() {
     uint16_t flags = mode_ == WriteMode::kAppend ? wire::kFlagAppendMode : 0;
     OutRequest req = client_->MakeRequest(wire::Op::kUploadBegin, id_, flags);
+    req.header.length = size_;  // 0: unknown
     SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, client_->CallId(req));
     endpoint_ = r->endpoint;
     handle_ = r->reply.header.aux;
@@ -191,6 +192,7 @@ class UploadWriter : public Writer {
   ClientImpl* const client_;
   const std::string id_;
   const WriteMode mode_;
+  const uint64_t size_;  // total to be written, 0 if unknown
   std::string buffer_;
   std::deque<std::shared_ptr<PendingCall>> window_;
   std::string endpoint_;
@@ -204,8 +206,8 @@ class UploadWriter : public Writer {
 }  // namespace
 
 std::unique_ptr<Writer> NewUploadWriter(ClientImpl* client, std::string id,
-                                        WriteMode mode) {
-  return std::make_unique<UploadWriter>(client, std::move(id), mode);
+                                        WriteMode mode, uint64_t size) {
+  return std::make_unique<UploadWriter>(client, std::move(id), mode, size);
 }
 
 }  // namespace shovel::client

@@ -610,13 +610,24 @@ TEST(Integration, EvictionAtTheLimitAndNoSpace) {
   EXPECT_EQ(*c->Get("e/63"), RandomBytes(1 << 20, 63));
   auto m = c->Members();
   EXPECT_LE((*m)[0].mem_used, 32ull << 20);
-  // A value larger than the limit: no space, nothing damaged.
+  // A value larger than the limit: no space, nothing damaged: every id
+  // held before is still there (none evicted for a write that cannot fit).
   ASSERT_TRUE(c->Set("small", "still here").ok());
+  std::vector<int> held;
+  for (int i = 0; i < 64; ++i) {
+    if (*c->Exists("e/" + std::to_string(i))) held.push_back(i);
+  }
+  ASSERT_GT(held.size(), 20u);
   auto big = c->Set("huge", RandomBytes(40 << 20, 9));
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.status().code(), Code::kNoSpace) << big.status().ToString();
+  EXPECT_NE(big.status().message().find("is full: 32.0 MiB limit"), std::string::npos)
+      << big.status().ToString();
   EXPECT_EQ(*c->Get("small"), "still here");
   EXPECT_FALSE(*c->Exists("huge"));
+  for (int i : held) {
+    EXPECT_EQ(*c->Get("e/" + std::to_string(i)), RandomBytes(1 << 20, i)) << i;
+  }
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ Status FakeClient::GetTo(std::string_view id, uint64_t offset, uint64_t length,
 }
 
 Result<std::unique_ptr<Writer>> FakeClient::OpenWriter(std::string_view id,
-                                                       WriteMode mode) {
+                                                       WriteMode mode, uint64_t) {
   SHOVEL_RETURN_IF_ERROR(Check(id));
   return std::unique_ptr<Writer>(
       new FakeWriter(this, std::string(id), mode == WriteMode::kAppend, &counters_));

@@ -34,8 +34,8 @@ class FakeClient : public Client {
   Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
                const std::function<Status(std::string_view)>& sink) override;
   Result<uint64_t> Append(std::string_view id, std::string_view data) override;
-  Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id,
-                                             WriteMode mode) override;
+  Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id, WriteMode mode,
+                                             uint64_t size_hint = 0) override;
   Status Init(const std::vector<std::string>& ids, InitStrategy strategy,
               const ProgressFn& progress) override;
   Result<std::vector<std::string>> NodeIds(std::string_view id) override;

@@ -268,6 +268,22 @@ TEST(StoreTest, NoSpaceLeavesStoredDataWhole) {
   EXPECT_TRUE(ReadAll(s, "pin") == v);
 }
 
+TEST(StoreTest, UploadOfAKnownSizeThatCannotFitEvictsNothing) {
+  Store s("w1", Cfg(1 << 20, 64 << 10, 0));
+  std::string v(200 << 10, 'o');
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.Set("k" + std::to_string(i), v).ok());
+  auto h = s.UploadBegin("big", false, {}, 2 << 20);
+  ASSERT_EQ(h.status().code(), Code::kNoSpace);
+  EXPECT_EQ(h.status().message().substr(0, 34), "worker w1 is full: 1.0 MiB limit, ")
+      << h.status().message();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ReadAll(s, "k" + std::to_string(i)), v) << i;
+  EXPECT_EQ(s.Stats().evictions, 0u);
+  // A size that fits once others are evicted is let through.
+  auto ok = s.UploadBegin("fits", false, {}, 900 << 10);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(s.UploadAbort(*ok).ok());
+}
+
 TEST(StoreTest, LoweringTheLimitLiveEvictsDownToIt) {
   Store s("w1", Cfg(4 << 20, 64 << 10, 0));
   std::string v(256 << 10, 'x');

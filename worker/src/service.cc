@@ -229,8 +229,8 @@ ServiceReply Service::Upload(const wire::Request& req) {
   const wire::Header& h = req.header;
   switch (h.op) {
     case wire::Op::kUploadBegin: {
-      auto r =
-          store_->UploadBegin(req.id, (h.flags & wire::kFlagAppendMode) != 0, Options(h));
+      auto r = store_->UploadBegin(req.id, (h.flags & wire::kFlagAppendMode) != 0,
+                                   Options(h), h.length);
       if (!r.ok()) return Error(h, r.status());
       ServiceReply out = Ok(h);
       out.header.aux = *r;

@@ -95,8 +95,19 @@ std::shared_ptr<Upload> Store::FindUpload(uint64_t handle) const {
 }
 
 Result<uint64_t> Store::UploadBegin(std::string_view id, bool append,
-                                    const WriteOptions& opt) {
+                                    const WriteOptions& opt, uint64_t size_hint) {
   SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));
+  // Chunks are charged raw while they arrive when compression is deferred
+  // (or off), so a known size that exceeds what eviction could ever free
+  // is refused now: streaming it would evict unpinned ids chunk by chunk
+  // and fail all the same.
+  if (size_hint > 0 && (defer_.load() || level_.load() <= 0)) {
+    uint64_t cs = std::max<uint64_t>(1, chunk_size_.load());
+    uint64_t cost = size_hint + (size_hint / cs + 1) * kChunkOverhead;
+    uint64_t fixed = pinned_bytes_.load() + upload_bytes_.load();
+    uint64_t limit = limit_.load();
+    if (fixed + cost > limit) return NoSpace(fixed + cost - limit);
+  }
   ExpireUploads(NowNs());
   auto u = std::make_shared<Upload>();
   u->id = std::string(id);

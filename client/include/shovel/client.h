@@ -234,9 +234,11 @@ class Client {
   }
   // Appends atomically; creates the id if missing. Returns the new version.
   virtual Result<uint64_t> Append(std::string_view id, std::string_view data) = 0;
-  // Streaming set/append.
-  virtual Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id,
-                                                     WriteMode mode) = 0;
+  // Streaming set/append. `size_hint` (0: unknown) is the total that will
+  // be written, when known: a worker then refuses at once, with kNoSpace,
+  // a value that could never fit, before it has evicted anything.
+  virtual Result<std::unique_ptr<Writer>> OpenWriter(std::string_view id, WriteMode mode,
+                                                     uint64_t size_hint = 0) = 0;
 
   // Pre-creates empty, pinned ids spread exactly over the live workers.
   // Existing ids are left as they are (and pinned where they are).

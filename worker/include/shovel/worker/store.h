@@ -185,7 +185,12 @@ class Store {
 
   // Streamed writes. Pending bytes count toward max_memory; uploads idle for
   // kUploadIdleNs expire. UploadData's offset must equal the bytes received.
-  Result<uint64_t> UploadBegin(std::string_view id, bool append, const WriteOptions& opt);
+  // `size_hint` (0: unknown) is the upload's total size when the writer
+  // knows it: an upload that could never fit (more than the limit less
+  // pinned data and other uploads, with chunks charged raw as they arrive)
+  // then fails here with kNoSpace, before it has evicted anything.
+  Result<uint64_t> UploadBegin(std::string_view id, bool append, const WriteOptions& opt,
+                               uint64_t size_hint = 0);
   Status UploadData(uint64_t handle, uint64_t offset,
                     const std::vector<std::string_view>& parts);
   Result<WriteResult> UploadCommit(uint64_t handle);
