@@ -52,8 +52,9 @@ bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
 
 }  // namespace
 
-DirectCalls::DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&))
-    : context_(context), configure_(configure) {}
+DirectCalls::DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&),
+                         DownEndpoints* down)
+    : context_(context), configure_(configure), down_(down) {}
 
 DirectCalls::~DirectCalls() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -107,7 +108,8 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
                                       bool bulk_write) {
   const auto start = Clock::now();
   const auto until = start + deadline;
-  Pooled pooled = Take(endpoint, bulk_write, until);
+  const auto connect_by = down_->ConnectBy(endpoint, start, until);
+  Pooled pooled = Take(endpoint, bulk_write, connect_by);
   zmq::socket_t* s = pooled.socket.get();
   if (s == nullptr) {
     return Status::InvalidArgument("cannot connect to '" + endpoint +
@@ -116,9 +118,8 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
   const std::string ms = std::to_string(deadline.count());
   // Failing returns close the socket (linger 0): ZeroMQ drops what it still
   // holds.
-  if (!SendAll(*s, frames, idempotent, until)) {
-    return Status::Unavailable("cannot reach worker " + endpoint +
-                               " (no connection within " + ms + " ms)");
+  if (!SendAll(*s, frames, idempotent, connect_by)) {
+    return down_->NoConnection(endpoint, connect_by - start, deadline);
   }
   bool retried = !idempotent;
   for (;;) {
@@ -146,6 +147,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     auto header = wire::DecodeHeader(resp->frames[0].to_string_view());
     // Not ours (a late reply to a request retried on this socket): drop it.
     if (!header.ok() || header->request_id != request_id) continue;
+    down_->Reached(endpoint);
     SHOVEL_RETURN_IF_ERROR(DecodeResponse(*resp, endpoint));
     // A retried request may still get its second reply: do not reuse.
     if (!(idempotent && retried)) Give(endpoint, bulk_write, std::move(pooled));

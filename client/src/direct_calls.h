@@ -16,10 +16,10 @@
 //
 // Errors, as the I/O thread gives them: kUnavailable "cannot reach worker X
 // (no connection within N ms)" when no connection came up before the
-// deadline, kTimeout "worker X did not answer within N ms", kInvalidArgument
-// for an endpoint ZeroMQ cannot parse, the reply's decoding error with
-// "bad reply from X". A socket whose call failed is closed (linger 0, so
-// ZeroMQ lets go of lent bytes), never reused.
+// deadline (or, for a worker found down, within DownEndpoints::kRecheck), kTimeout
+// "worker X did not answer within N ms", kInvalidArgument for an endpoint ZeroMQ cannot
+// parse, the reply's decoding error with "bad reply from X". A socket whose call failed
+// is closed (linger 0, so ZeroMQ lets go of lent bytes), never reused.
 //
 // Bulk writes: requests that carry a large value take sockets that carry
 // nothing else. With BBR congestion control (many kernels' default, this
@@ -44,14 +44,18 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "down_endpoints.h"
 #include "transport.h"
 
 namespace shovel::client {
 
 class DirectCalls {
  public:
-  // `configure` sets a new socket's options before it connects.
-  DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&));
+  // `configure` sets a new socket's options before it connects; `down`
+  // (shared with the transport's I/O thread) shortens the wait for a
+  // connection to a worker found down.
+  DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&),
+              DownEndpoints* down);
   ~DirectCalls();
   DirectCalls(const DirectCalls&) = delete;
   DirectCalls& operator=(const DirectCalls&) = delete;
@@ -92,6 +96,7 @@ class DirectCalls {
 
   zmq::context_t& context_;
   void (*configure_)(zmq::socket_t&);
+  DownEndpoints* const down_;
   std::mutex mu_;  // never held while connecting
   // Idle sockets of an endpoint, keyed by seq: those that carry bulk
   // writes and the others.

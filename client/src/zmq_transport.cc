@@ -28,6 +28,7 @@
 #include <zmq_addon.hpp>
 
 #include "direct_calls.h"
+#include "down_endpoints.h"
 #include "transport.h"
 
 namespace shovel::client {
@@ -50,7 +51,7 @@ void SetDealerOptions(zmq::socket_t& s) {
   s.set(zmq::sockopt::sndhwm, 100000);
   s.set(zmq::sockopt::rcvhwm, 0);
   s.set(zmq::sockopt::reconnect_ivl, 100);
-  s.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  s.set(zmq::sockopt::reconnect_ivl_max, 500);  // within DownEndpoints::kRecheck
   s.set(zmq::sockopt::maxmsgsize, int64_t{80} << 20);
 }
 
@@ -95,6 +96,7 @@ class ZmqTransport : public Transport {
     std::vector<zmq::message_t> frames;  // kept until sent (or for a retry)
     Clock::time_point deadline;
     std::chrono::milliseconds deadline_ms;
+    Clock::time_point connect_by;  // given up unsent then (DownEndpoints)
     bool sent = false;
     bool idempotent = false;
     bool retried = false;
@@ -132,6 +134,7 @@ class ZmqTransport : public Transport {
 
   std::unique_ptr<zmq::context_t> own_context_;
   zmq::context_t* context_;
+  DownEndpoints down_;
   std::unique_ptr<DirectCalls> direct_;  // closed before own_context_
   std::atomic<int> calls_{0};            // Calls in progress
   const uint64_t max_inflight_bytes_;
@@ -168,7 +171,7 @@ ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
     own_context_ = std::make_unique<zmq::context_t>(o.io_threads);
     context_ = own_context_.get();
   }
-  direct_ = std::make_unique<DirectCalls>(*context_, SetDealerOptions);
+  direct_ = std::make_unique<DirectCalls>(*context_, SetDealerOptions, &down_);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   thread_ = std::thread([this] { Run(); });
 }
@@ -438,7 +441,12 @@ void ZmqTransport::Accept(Queued q) {
   p.peer = peer;
   p.frames = std::move(q.frames);
   p.deadline_ms = q.deadline;
-  p.deadline = Clock::now() + q.deadline;
+  const auto now = Clock::now();
+  p.deadline = now + q.deadline;
+  p.connect_by = down_.ConnectBy(q.endpoint, now, p.deadline);
+  if (p.connect_by < p.deadline) {
+    AddTimer(DownEndpoints::kRecheck, p.connect_by, q.request_id);
+  }
   p.idempotent = q.idempotent;
   p.bytes = q.bytes;
   p.done = std::move(q.done);
@@ -499,6 +507,7 @@ void ZmqTransport::Receive(Peer& peer) {
     if (!header.ok()) continue;  // not ours to answer: drop
     uint64_t id = header->request_id;
     if (!pending_.count(id)) continue;  // late reply after a deadline/retry
+    down_.Reached(peer.endpoint);
     Status decoded = DecodeResponse(*resp, peer.endpoint);
     if (!decoded.ok()) {
       Finish(id, std::move(decoded));
@@ -530,6 +539,11 @@ void ZmqTransport::FireTimers() {
       queue.pop_front();
       if (it == pending_.end()) continue;
       Pending& p = it->second;
+      if (!p.sent && now >= p.connect_by) {
+        auto waited = p.connect_by - (p.deadline - p.deadline_ms);
+        Finish(id, down_.NoConnection(p.peer->endpoint, waited, p.deadline_ms));
+        continue;
+      }
       if (now < p.deadline) {  // retry point of an idempotent request
         if (p.sent && !p.retried) {
           p.retried = true;
@@ -538,10 +552,8 @@ void ZmqTransport::FireTimers() {
         continue;
       }
       std::string ms = std::to_string(p.deadline_ms.count());
-      Status s = p.sent ? Status::Timeout("worker " + p.peer->endpoint +
-                                          " did not answer within " + ms + " ms")
-                        : Status::Unavailable("cannot reach worker " + p.peer->endpoint +
-                                              " (no connection within " + ms + " ms)");
+      Status s = Status::Timeout("worker " + p.peer->endpoint +
+                                 " did not answer within " + ms + " ms");
       // Lent bytes still held by ZeroMQ (queued or being written): only
       // closing the connection makes it let go of them.
       Peer* reset = p.sent && p.loan && p.loan->Outstanding() ? p.peer : nullptr;

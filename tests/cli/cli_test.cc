@@ -234,6 +234,15 @@ TEST_F(CliTest, ErrorsAreOneLineWithExitCodes) {
   EXPECT_EQ(r.err,
             "shovelctl: get 'x': unavailable: cannot reach worker tcp://127.0.0.1:1 (no "
             "connection within 300 ms)\n");
+  // One deadline for the whole command, not one for the client's first PING
+  // and another for the GET (that took 11 s at the default 5000 ms).
+  auto start = std::chrono::steady_clock::now();
+  r = Ctl({"--workers", "tcp://127.0.0.1:1", "--deadline", "2000", "get", "x"});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cannot reach worker tcp://127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_GE(took, std::chrono::milliseconds(2000));
+  EXPECT_LT(took, std::chrono::milliseconds(3200));
   r = Ctl({"set", "x", "/nonexistent/file"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,

@@ -12,6 +12,8 @@
 #include <thread>
 #include <zmq_addon.hpp>
 
+#include "down_endpoints.h"
+
 namespace shovel::client {
 namespace {
 
@@ -105,6 +107,76 @@ TEST_F(TransportTest, UnreachableWorkerIsUnavailableAfterTheDeadline) {
   EXPECT_NE(r.status().message().find("tcp://127.0.0.1:1"), std::string::npos);
   EXPECT_GE(took, 190ms);
   EXPECT_LT(took, 1500ms);
+}
+
+TEST(DownEndpointsTest, AWorkerFoundDownIsRecheckedBrieflyUntilItAnswers) {
+  DownEndpoints down;
+  using Clock = DownEndpoints::Clock;
+  auto t0 = Clock::now(), until = t0 + 5000ms;
+  EXPECT_EQ(down.ConnectBy("tcp://a:1", t0, until), until);
+  Status first = down.NoConnection("tcp://a:1", 5000ms, 5000ms);
+  EXPECT_EQ(first.code(), Code::kUnavailable);
+  EXPECT_EQ(first.message(),
+            "cannot reach worker tcp://a:1 (no connection within 5000 ms)");
+  EXPECT_TRUE(down.IsDown("tcp://a:1"));
+  EXPECT_EQ(down.ConnectBy("tcp://a:1", t0, until), t0 + DownEndpoints::kRecheck);
+  EXPECT_EQ(down.ConnectBy("tcp://a:1", t0, t0 + 100ms),
+            t0 + 100ms);                                     // a shorter deadline
+  EXPECT_EQ(down.ConnectBy("tcp://b:1", t0, until), until);  // others are not
+  EXPECT_EQ(down.NoConnection("tcp://a:1", 500ms, 2000ms).message(),
+            "cannot reach worker tcp://a:1 (no connection within 500 ms, nor within 5000 "
+            "ms of an earlier request)");
+  // A wait that was not cut short says only that.
+  EXPECT_EQ(down.NoConnection("tcp://a:1", 300ms, 300ms).message(),
+            "cannot reach worker tcp://a:1 (no connection within 300 ms)");
+  down.Reached("tcp://b:1");
+  EXPECT_TRUE(down.IsDown("tcp://a:1"));
+  down.Reached("tcp://a:1");
+  EXPECT_FALSE(down.IsDown("tcp://a:1"));
+  EXPECT_EQ(down.ConnectBy("tcp://a:1", t0, until), until);
+}
+
+// A port nothing listens on (just released by a socket bound to it).
+std::string FreeTcpEndpoint(zmq::context_t& ctx) {
+  zmq::socket_t s(ctx, zmq::socket_type::router);
+  s.bind("tcp://127.0.0.1:*");
+  return s.get(zmq::sockopt::last_endpoint);
+}
+
+TEST_F(TransportTest, AfterOneFullDeadlineWithoutAConnectionCallsFailFastUntilItAnswers) {
+  const std::string ep = FreeTcpEndpoint(ctx_);
+  auto timed = [&](auto&& call) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = call();
+    return std::make_pair(std::move(r), std::chrono::steady_clock::now() - start);
+  };
+  // The first call waits its whole deadline for a connection.
+  auto [r1, took1] = timed([&] { return t_->Call(ep, Get(1, 1500ms)); });
+  ASSERT_FALSE(r1.ok());
+  EXPECT_EQ(r1.status().message(),
+            "cannot reach worker " + ep + " (no connection within 1500 ms)");
+  EXPECT_GE(took1, 1450ms);
+  // The next ones (direct, and through the I/O thread) only DownEndpoints::kRecheck.
+  auto [r2, took2] = timed([&] { return t_->Call(ep, Get(2, 1500ms)); });
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), Code::kUnavailable);
+  EXPECT_NE(r2.status().message().find("nor within 1500 ms of an earlier request"),
+            std::string::npos)
+      << r2.status().ToString();
+  EXPECT_GE(took2, 450ms);
+  EXPECT_LT(took2, 1200ms);
+  auto [r3, took3] = timed([&] { return t_->Start(ep, Get(3, 1500ms))->Wait(); });
+  ASSERT_FALSE(r3.ok());
+  EXPECT_EQ(r3.status().code(), Code::kUnavailable);
+  EXPECT_LT(took3, 1200ms);
+  // Once the worker is there, calls reach it again.
+  zmq::socket_t router(ctx_, zmq::socket_type::router);
+  router.bind(ep);
+  std::thread worker([&] { ReverseWorker(router, 1); });
+  auto r4 = t_->Call(ep, Get(4, 1500ms));
+  worker.join();
+  ASSERT_TRUE(r4.ok()) << r4.status().ToString();
+  EXPECT_EQ((*r4)->reply.header.version_no, 4u);
 }
 
 TEST_F(TransportTest, IdempotentRequestIsRetriedOnce) {

@@ -1,0 +1,40 @@
+#include "down_endpoints.h"
+
+#include <algorithm>
+
+namespace shovel::client {
+
+DownEndpoints::Clock::time_point DownEndpoints::ConnectBy(const std::string& endpoint,
+                                                          Clock::time_point start,
+                                                          Clock::time_point until) {
+  if (count_.load(std::memory_order_relaxed) == 0) return until;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!down_.count(endpoint)) return until;
+  return std::min(until, start + kRecheck);
+}
+
+Status DownEndpoints::NoConnection(const std::string& endpoint, Clock::duration waited,
+                                   std::chrono::milliseconds deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited);
+  std::string text = "cannot reach worker " + endpoint + " (no connection within ";
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = down_.emplace(endpoint, deadline.count());
+  if (added) count_.store(down_.size(), std::memory_order_relaxed);
+  if (added || ms >= deadline)
+    return Status::Unavailable(text + std::to_string(deadline.count()) + " ms)");
+  return Status::Unavailable(text + std::to_string(ms.count()) + " ms, nor within " +
+                             std::to_string(it->second) + " ms of an earlier request)");
+}
+
+void DownEndpoints::Reached(const std::string& endpoint) {
+  if (count_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
+}
+
+bool DownEndpoints::IsDown(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return down_.count(endpoint) > 0;
+}
+
+}  // namespace shovel::client

@@ -1,0 +1,53 @@
+// DownEndpoints: workers that recently gave no connection for a whole
+// deadline.
+//
+// A request waits for a connection to its worker up to its deadline. Once
+// one request waited that long in vain, the worker is taken to be down: the
+// next requests to it wait at most kRecheck for a connection (long enough
+// for ZeroMQ's next reconnect attempt: at most 500 ms apart), until a
+// reply from it arrives. So one command against a dead worker fails after
+// about one deadline, not one per request it makes (the client's first PING
+// and then the command's own request took 11 s at a 5 s deadline), as
+// memcached clients mark a server dead after a failure and retry it later.
+//
+// Thread-safe. Reached costs one relaxed load while no worker is down, so
+// the I/O thread can call it on every reply.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "shovel/status.h"
+
+namespace shovel::client {
+
+class DownEndpoints {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kRecheck{500};
+
+  // Until when a request to `endpoint` that started at `start`, with its
+  // deadline at `until`, waits for a connection.
+  Clock::time_point ConnectBy(const std::string& endpoint, Clock::time_point start,
+                              Clock::time_point until);
+  // A request with `deadline` got no connection to `endpoint` within
+  // `waited` (its ConnectBy less its start): marks the endpoint down (if it
+  // is not yet) and returns the request's kUnavailable error, which names
+  // the endpoint and says how long it waited.
+  Status NoConnection(const std::string& endpoint, Clock::duration waited,
+                      std::chrono::milliseconds deadline);
+  // A reply came from `endpoint`: it is up.
+  void Reached(const std::string& endpoint);
+  bool IsDown(const std::string& endpoint);
+
+ private:
+  std::mutex mu_;
+  // Endpoint -> the deadline (ms) of the request that found it down.
+  std::unordered_map<std::string, int64_t> down_;  // guarded by mu_
+  std::atomic<size_t> count_{0};                   // down_.size()
+};
+
+}  // namespace shovel::client
