@@ -226,5 +226,52 @@ TEST(StoreCompressTest, ConcurrentWritesNeverSeeAMix) {
   EXPECT_EQ(s.Stats().mem_used, 0u);
 }
 
+// Streams `total` bytes of `piece` repeated into `id`, 256 KiB per UploadData.
+Status StreamInto(Store& s, const std::string& id, const std::string& piece,
+                  uint64_t total, uint64_t hint) {
+  auto h = s.UploadBegin(id, false, {}, hint);
+  if (!h.ok()) return h.status();
+  uint64_t off = 0;
+  while (off < total) {
+    std::string_view part(piece.data(), std::min<uint64_t>(piece.size(), total - off));
+    Status st = s.UploadData(*h, off, {part});
+    if (!st.ok()) return st;
+    off += part.size();
+  }
+  auto c = s.UploadCommit(*h);
+  return c.ok() ? Status::Ok() : c.status();
+}
+
+TEST(StoreCompressTest, AStreamLargerThanTheLimitFitsWhenItCompresses) {
+  Store s("w1", Cfg(4 << 20, 64 << 10));
+  s.CompressInBackground(true);  // chunks arrive raw, as in the worker
+  std::string held = Random(256 << 10, 5);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.Set("k" + std::to_string(i), held).ok());
+  const std::string text = Text(256 << 10);
+  const uint64_t total = 16 << 20;  // 4x the limit, raw
+  // Size unknown: its own raw chunks are compressed before anything else
+  // is evicted for it.
+  ASSERT_TRUE(StreamInto(s, "big", text, total, 0).ok());
+  EXPECT_EQ(s.Stat("big")->size, total);
+  EXPECT_LE(s.Stats().mem_used, 4u << 20);
+  std::string want;
+  while (want.size() < total) want += text;
+  EXPECT_TRUE(ReadAll(s, "big") == want);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ReadAll(s, "k" + std::to_string(i)), held) << i;
+  EXPECT_EQ(s.Stats().evictions, 0u);
+  // Size known and more than could ever fit raw: it goes ahead without
+  // evicting; compressible, it fits.
+  ASSERT_TRUE(StreamInto(s, "big2", text, total, total).ok());
+  EXPECT_EQ(s.Stat("big2")->size, total);
+  // Incompressible, it fails with "no space" and every id stays.
+  Status st = StreamInto(s, "rand", Random(256 << 10, 6), total, total);
+  EXPECT_EQ(st.code(), Code::kNoSpace) << st.ToString();
+  EXPECT_TRUE(s.Stat("rand").status().IsNotFound());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ReadAll(s, "k" + std::to_string(i)), held) << i;
+  EXPECT_TRUE(ReadAll(s, "big2") == want);
+  EXPECT_EQ(s.Stats().evictions, 0u);
+  s.CompressInBackground(false);
+}
+
 }  // namespace
 }  // namespace shovel::worker

@@ -98,21 +98,26 @@ Result<uint64_t> Store::UploadBegin(std::string_view id, bool append,
                                     const WriteOptions& opt, uint64_t size_hint) {
   SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));
   // Chunks are charged raw while they arrive when compression is deferred
-  // (or off), so a known size that exceeds what eviction could ever free
-  // is refused now: streaming it would evict unpinned ids chunk by chunk
-  // and fail all the same.
+  // (or off). A known size that exceeds what eviction could ever free
+  // would evict unpinned ids chunk by chunk: raw, it is refused now; if it
+  // may compress, it goes ahead without evicting anything.
+  bool no_evict = false;
   if (size_hint > 0 && (defer_.load() || level_.load() <= 0)) {
     uint64_t cs = std::max<uint64_t>(1, chunk_size_.load());
     uint64_t cost = size_hint + (size_hint / cs + 1) * kChunkOverhead;
     uint64_t fixed = pinned_bytes_.load() + upload_bytes_.load();
     uint64_t limit = limit_.load();
-    if (fixed + cost > limit) return NoSpace(fixed + cost - limit);
+    if (fixed + cost > limit) {
+      if (level_.load() <= 0) return NoSpace(fixed + cost - limit);
+      no_evict = true;
+    }
   }
   ExpireUploads(NowNs());
   auto u = std::make_shared<Upload>();
   u->id = std::string(id);
   u->append = append;
   u->opt = opt;
+  u->no_evict = no_evict;
   u->last_ns = NowNs();
   std::lock_guard<std::mutex> l(uploads_mu_);
   if (uploads_.size() >= kMaxUploads) {
@@ -135,7 +140,7 @@ Status Store::FlushUploadTail(Upload& u, bool final) {
   // The tail's raw bytes were reserved as they came; swap them for the chunk.
   uint64_t tail_bytes = u.tail.size();
   if (cost > tail_bytes) {
-    SHOVEL_RETURN_IF_ERROR(Reserve(cost - tail_bytes, 0, u.id));
+    SHOVEL_RETURN_IF_ERROR(ReserveForUpload(u, cost - tail_bytes));
     upload_bytes_.fetch_add(cost - tail_bytes);
   } else {
     Release(tail_bytes - cost);
@@ -145,6 +150,33 @@ Status Store::FlushUploadTail(Upload& u, bool final) {
   u.chunks.push_back({std::move(chunk), static_cast<uint32_t>(tail_bytes)});
   u.tail.clear();  // keeps its capacity for the next chunk
   return Status::Ok();
+}
+
+Status Store::ReserveForUpload(Upload& u, uint64_t bytes) {
+  for (;;) {
+    if (TryReserve(bytes, 0)) return Status::Ok();
+    if (CompressUploadChunk(u)) continue;
+    if (!u.no_evict) return Reserve(bytes, 0, u.id);
+    if (CompressPending(1) == 0) return NoSpace(bytes);
+  }
+}
+
+bool Store::CompressUploadChunk(Upload& u) {
+  while (u.compress_from < u.chunks.size()) {
+    ChunkRef& ref = u.chunks[u.compress_from++];
+    Chunk& raw = *ref.chunk;
+    if (!raw.deferred.load(std::memory_order_relaxed)) continue;
+    raw.deferred.store(false, std::memory_order_relaxed);  // not shared yet
+    auto c = codecs_->Compress(std::string_view(raw.bytes(), ref.len), level_.load());
+    if (!c->compressed || c->stored_size >= raw.stored_size) continue;
+    uint64_t saved = raw.stored_size - c->stored_size;
+    ref.chunk = std::move(c);
+    Release(saved);
+    upload_bytes_.fetch_sub(saved);
+    u.reserved -= saved;
+    return true;
+  }
+  return false;
 }
 
 Status Store::UploadData(uint64_t handle, uint64_t offset,
@@ -166,7 +198,7 @@ Status Store::UploadData(uint64_t handle, uint64_t offset,
         if (u->tail.capacity() < cs) u->tail.reserve(cs);
         size_t take = std::min<uint64_t>(part.size(), cs - std::min(cs, u->tail.size()));
         if (take == 0) take = part.size();
-        st = Reserve(take, 0, u->id);
+        st = ReserveForUpload(*u, take);
         if (!st.ok()) break;
         upload_bytes_.fetch_add(take);
         u->reserved += take;

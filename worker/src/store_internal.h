@@ -159,6 +159,9 @@ struct Upload {
   uint64_t reserved = 0;  // bytes counted in Store::used_
   int64_t last_ns = 0;
   bool done = false;
+  // Its size hint could never fit raw: it may not evict (Store::UploadBegin).
+  bool no_evict = false;
+  size_t compress_from = 0;  // chunks before it are not deferred any more
 };
 
 inline bool HasDeferred(std::span<const ChunkRef> refs) {

@@ -185,10 +185,15 @@ class Store {
 
   // Streamed writes. Pending bytes count toward max_memory; uploads idle for
   // kUploadIdleNs expire. UploadData's offset must equal the bytes received.
+  // Chunks arrive raw (compression waits for the commit, or is off); when
+  // an upload needs memory, its own chunks are compressed first, then the
+  // store's deferred ones, and only then is anything evicted.
   // `size_hint` (0: unknown) is the upload's total size when the writer
-  // knows it: an upload that could never fit (more than the limit less
-  // pinned data and other uploads, with chunks charged raw as they arrive)
-  // then fails here with kNoSpace, before it has evicted anything.
+  // knows it. If that could never fit raw (more than the limit less pinned
+  // data and other uploads): with compression off it fails here with
+  // kNoSpace; with compression on it goes ahead but evicts nothing, so it
+  // fits only if it compresses into free memory, and a value that does not
+  // fails with kNoSpace having evicted nothing.
   Result<uint64_t> UploadBegin(std::string_view id, bool append, const WriteOptions& opt,
                                uint64_t size_hint = 0);
   Status UploadData(uint64_t handle, uint64_t offset,
@@ -270,6 +275,11 @@ class Store {
 
   std::shared_ptr<Upload> FindUpload(uint64_t handle) const;
   Status FlushUploadTail(Upload& u, bool final);
+  // Reserves `bytes` for `u` (see UploadBegin for the order). Caller holds u.mu.
+  Status ReserveForUpload(Upload& u, uint64_t bytes);
+  // Compresses the oldest of u's chunks still waiting for compression and
+  // gives back what it saved; false when none is left. Caller holds u.mu.
+  bool CompressUploadChunk(Upload& u);
   // Removes an open upload from the table; NotFound names the handle.
   Result<std::shared_ptr<Upload>> TakeUpload(uint64_t handle);
   // Gives back the memory `u` reserved. Caller holds u.mu.
