@@ -9,6 +9,7 @@
 #include "cli_internal.h"
 #include "output.h"
 #include "shovel/size.h"
+#include "shovel/text.h"
 
 namespace shovel::cli {
 namespace {
@@ -80,8 +81,15 @@ int Commands::Get(Cli& cli, const GetArgs& a) {
   if (cli.globals_.json) {
     auto v = (*client)->Get(a.id, a.offset, length);
     if (!v.ok()) return cli.Fail(what, v.status());
-    PrintJson(cli.io_.out,
-              {{"id", a.id}, {"offset", a.offset}, {"bytes", v->size()}, {"data", *v}});
+    json j = {{"id", a.id}, {"offset", a.offset}, {"bytes", v->size()}};
+    // JSON strings are text: bytes that are not UTF-8 go as base64, so the
+    // value comes back exactly (U+FFFD in their place lost them).
+    if (FirstInvalidUtf8(*v) == std::string_view::npos) {
+      j["data"] = std::move(*v);
+    } else {
+      j["data_base64"] = Base64Encode(*v);
+    }
+    PrintJson(cli.io_.out, j);
     return 0;
   }
   Status st = (*client)->GetTo(a.id, a.offset, length, [&](std::string_view piece) {
@@ -153,13 +161,15 @@ int Commands::Stat(Cli& cli, const std::string& id) {
   }
   std::string holders;
   for (auto& h : s->holders) holders += (holders.empty() ? "" : ",") + h;
+  // For people: times in UTC (--json keeps the nanoseconds).
   std::fprintf(cli.io_.out,
                "id: %s\nsize: %llu\nstored: %llu\nversion: %llu\npinned: %s\n"
-               "holders: %s\nctime_ns: %lld\nmtime_ns: %lld\n",
+               "holders: %s\ncreated: %s\nmodified: %s\naccessed: %s\n",
                s->id.c_str(), (unsigned long long)s->size,
                (unsigned long long)s->stored_bytes, (unsigned long long)s->version,
-               s->pinned ? "yes" : "no", holders.c_str(), (long long)s->ctime_ns,
-               (long long)s->mtime_ns);
+               s->pinned ? "yes" : "no", holders.c_str(),
+               FormatTimeNs(s->ctime_ns).c_str(), FormatTimeNs(s->mtime_ns).c_str(),
+               FormatTimeNs(s->atime_ns).c_str());
   for (auto& [k, v] : s->attrs)
     std::fprintf(cli.io_.out, "attr.%s: %s\n", k.c_str(), v.c_str());
   return 0;

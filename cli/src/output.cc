@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include <time.h>
+
 #include <algorithm>
 
 namespace shovel::cli {
@@ -22,6 +24,19 @@ void PrintTable(std::FILE* out, const std::vector<std::vector<std::string>>& row
     }
     PrintLine(out, line);
   }
+}
+
+std::string FormatTimeNs(int64_t ns) {
+  if (ns == 0) return "-";
+  int64_t secs = ns / 1'000'000'000, ms = ns % 1'000'000'000 / 1'000'000;
+  if (ms < 0) secs -= 1, ms += 1000;
+  time_t t = static_cast<time_t>(secs);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[48];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03lldZ", static_cast<long long>(ms));
+  return buf;
 }
 
 }  // namespace shovel::cli

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 
 #include "worker_fixture.h"
@@ -121,6 +122,12 @@ TEST_F(CliTest, SetGetAppendRm) {
   std::remove("/tmp/shovelctl-test-file");
   r = Ctl({"--json", "get", "t/b"});
   EXPECT_EQ(r.out, "{\"bytes\":1,\"data\":\"v\",\"id\":\"t/b\",\"offset\":0}\n");
+  // Bytes that are not UTF-8 come back exactly, as base64.
+  EXPECT_EQ(Ctl({"set", "t/bin"}, std::string("\x00\xff\xfe", 3)).code, 0);
+  r = Ctl({"--json", "get", "t/bin"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "{\"bytes\":3,\"data_base64\":\"AP/+\",\"id\":\"t/bin\",\"offset\":0}\n");
   r = Ctl({"rm", "t/a"});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "");
@@ -164,6 +171,16 @@ TEST_F(CliTest, LsStatNodeIdsScore) {
   EXPECT_EQ(st.code, 0);
   EXPECT_NE(st.out.find("id: ls/a\nsize: 1\n"), std::string::npos) << st.out;
   EXPECT_NE(st.out.find("holders: " + holder + "\n"), std::string::npos) << st.out;
+  // Times for people: UTC ISO 8601, this year's.
+  for (const char* field : {"created: ", "modified: ", "accessed: "}) {
+    size_t at = st.out.find(field);
+    ASSERT_NE(at, std::string::npos) << field << st.out;
+    std::string when = st.out.substr(at + strlen(field), 24);
+    EXPECT_EQ(when.size(), 24u) << st.out;
+    EXPECT_EQ(when[10], 'T') << when;
+    EXPECT_EQ(when.back(), 'Z') << when;
+    EXPECT_GE(when.substr(0, 4), "2025") << when;
+  }
   CtlRun nearest = Ctl({"node-id", "ls/a", "--strategy", "nearest"});
   EXPECT_EQ(nearest.code, 1);
   EXPECT_EQ(nearest.err,
@@ -240,7 +257,8 @@ TEST_F(CliTest, ErrorsAreOneLineWithExitCodes) {
   r = Ctl({"--workers", "tcp://127.0.0.1:1", "--deadline", "2000", "get", "x"});
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("cannot reach worker tcp://127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot reach worker tcp://127.0.0.1:1"), std::string::npos)
+      << r.err;
   EXPECT_GE(took, std::chrono::milliseconds(2000));
   EXPECT_LT(took, std::chrono::milliseconds(3200));
   r = Ctl({"set", "x", "/nonexistent/file"});

@@ -1,8 +1,9 @@
-// Id rules (each rule's message) and human sizes.
+// Id rules (each rule's message), human sizes, UTF-8 checks and base64.
 #include <gtest/gtest.h>
 
 #include "shovel/ids.h"
 #include "shovel/size.h"
+#include "shovel/text.h"
 
 namespace shovel {
 namespace {
@@ -67,6 +68,30 @@ TEST(SizeTest, Formats) {
   EXPECT_EQ(FormatSize(0), "0 B");
   EXPECT_EQ(FormatSize(1536), "1.5 KiB");
   EXPECT_EQ(FormatSize(1ull << 30), "1.0 GiB");
+}
+
+TEST(TextTest, FirstInvalidUtf8FindsTheOffset) {
+  EXPECT_EQ(FirstInvalidUtf8(""), std::string_view::npos);
+  EXPECT_EQ(FirstInvalidUtf8("plain ascii"), std::string_view::npos);
+  EXPECT_EQ(FirstInvalidUtf8("gr\xc3\xbc\xc3\x9f"), std::string_view::npos);  // grüß
+  EXPECT_EQ(FirstInvalidUtf8("\xf0\x9f\x98\x80"), std::string_view::npos);    // U+1F600
+  EXPECT_EQ(FirstInvalidUtf8("ab\xff"), 2u);
+  EXPECT_EQ(FirstInvalidUtf8("a\xc3"), 1u);             // truncated sequence
+  EXPECT_EQ(FirstInvalidUtf8("\xc0\x80"), 0u);          // overlong NUL
+  EXPECT_EQ(FirstInvalidUtf8("x\xed\xa0\x80"), 1u);     // surrogate
+  EXPECT_EQ(FirstInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // past U+10FFFF
+}
+
+TEST(TextTest, Base64EncodeMatchesRfc4648) {
+  // The test vectors of RFC 4648, section 10.
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(Base64Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode(std::string("\x00\xff\xfe", 3)), "AP/+");
 }
 
 }  // namespace

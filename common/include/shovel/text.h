@@ -1,0 +1,18 @@
+// Byte-string helpers shared by the parts that print values or check ids.
+// Pure functions, thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace shovel {
+
+// The byte offset of the first invalid UTF-8 sequence in `s` (overlong
+// forms, surrogates and code points past U+10FFFF count as invalid), or
+// npos when all of `s` is valid.
+size_t FirstInvalidUtf8(std::string_view s);
+
+// Standard base64 (RFC 4648, with '=' padding) of `bytes`.
+std::string Base64Encode(std::string_view bytes);
+
+}  // namespace shovel
