@@ -11,6 +11,19 @@
 namespace shovel::cli {
 namespace {
 
+// A byte offset or count: a whole number, 0 or more (an unsigned option
+// would take "-1" as 2^64-1). CLI11 prefixes the option's name.
+const CLI::Validator kByteCount(
+    [](std::string& s) -> std::string {
+      if (!s.empty() && s.size() <= 20 &&
+          s.find_first_not_of("0123456789") == std::string::npos &&
+          (s.size() < 20 || s <= "18446744073709551615")) {
+        return "";
+      }
+      return "'" + s + "' is not a byte count (a whole number, 0 or more)";
+    },
+    "BYTES");
+
 // Registers the commands on `app`; `run` is set to the chosen command.
 struct Parsed {
   WriteArgs write;
@@ -38,8 +51,9 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
 
   auto* get = app.add_subcommand("get", "write ID's value (or a range) to stdout");
   get->add_option("ID", p.get.id, "cache id")->required();
-  get->add_option("--offset", p.get.offset, "first byte")->check(CLI::NonNegativeNumber);
-  get->add_option("--length", p.get.length, "bytes to read (default: to the end)");
+  get->add_option("--offset", p.get.offset, "first byte")->check(kByteCount);
+  get->add_option("--length", p.get.length, "bytes to read (default: to the end)")
+      ->check(kByteCount);
   get->callback([&] { run = [&] { return Commands::Get(cli, p.get); }; });
 
   auto* rm = app.add_subcommand("rm", "delete ID");

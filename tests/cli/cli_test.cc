@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "worker_fixture.h"
 
@@ -189,18 +190,28 @@ TEST_F(CliTest, LsStatNodeIdsScore) {
 }
 
 TEST_F(CliTest, InitThousandIdsSpreadsExactly) {
+  // Ids per node from `--json members` (other tests' ids are counted too,
+  // so the spread is the difference across the init).
+  auto ids_per_node = [&] {
+    CtlRun m = Ctl({"--json", "members"});
+    EXPECT_EQ(m.code, 0) << m.err;
+    std::map<std::string, long> per;
+    auto j = nlohmann::json::parse(m.out);
+    for (const auto& node : j["members"]) {
+      per[node["node_id"].get<std::string>()] = node["ids"].get<long>();
+    }
+    return per;
+  };
+  auto before = ids_per_node();
   CtlRun r = Ctl({"init", "--prefix", "i/", "--count", "1000"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "initialized 1000 ids (uniform_nodes)\n");
   EXPECT_EQ(r.err, "");  // no progress bar when stderr is not a terminal
-  std::map<std::string, int> per;
-  for (int i = 0; i < 1000; i += 1) {
-    if (i % 50 != 0) continue;  // sample: the full count is the client test's
-    CtlRun n = Ctl({"node-ids", "i/" + std::to_string(i)});
-    ASSERT_EQ(n.code, 0) << n.err;
-    ++per[n.out];
-  }
-  EXPECT_EQ(per.size(), 3u);
+  auto after = ids_per_node();
+  std::vector<long> added;
+  for (const auto& [node, n] : after) added.push_back(n - before[node]);
+  std::sort(added.begin(), added.end());
+  EXPECT_EQ(added, (std::vector<long>{333, 333, 334}));
   CtlRun m = Ctl({"members"});
   EXPECT_EQ(m.code, 0);
   EXPECT_EQ(m.out.substr(0, m.out.find('\n')),
@@ -261,6 +272,13 @@ TEST_F(CliTest, ErrorsAreOneLineWithExitCodes) {
       << r.err;
   EXPECT_GE(took, std::chrono::milliseconds(2000));
   EXPECT_LT(took, std::chrono::milliseconds(3200));
+  // A negative range is a usage error, not a huge unsigned number.
+  r = Ctl({"get", "x", "--length", "-1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err,
+            "shovelctl: --length: '-1' is not a byte count (a whole number, 0 or more) "
+            "(see --help)\n");
+  EXPECT_EQ(Ctl({"get", "x", "--offset", "-1"}).code, 2);
   r = Ctl({"set", "x", "/nonexistent/file"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
@@ -272,11 +290,15 @@ TEST_F(CliTest, ErrorsAreOneLineWithExitCodes) {
 // Drives the shell through a pty: commands, then Up-arrow recalls history
 // and Ctrl-A / Ctrl-E edit the line.
 TEST_F(CliTest, InteractiveShellHasEditingAndHistory) {
+  // A HOME of its own: a history file left by an earlier run proves nothing.
+  char home[] = "/tmp/shovelctl-home-XXXXXX";
+  ASSERT_NE(mkdtemp(home), nullptr);
+  const std::string history = std::string(home) + "/.shovelctl_history";
   int master;
   pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    setenv("HOME", "/tmp", 1);
+    setenv("HOME", home, 1);
     execl(SHOVELCTL_BIN, SHOVELCTL_BIN, static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -298,17 +320,23 @@ TEST_F(CliTest, InteractiveShellHasEditingAndHistory) {
   auto type = [&](const std::string& s) {
     ASSERT_EQ(write(master, s.data(), s.size()), (ssize_t)s.size());
   };
+  // Each expected output joins two typed values, so the terminal's echo of
+  // what was typed cannot satisfy it.
   ASSERT_TRUE(read_until("shovel> "));
-  type("set sh/x --value first-value\r");
+  type("set sh/x --value first\r");
+  type("append sh/x --value -value\r");
   type("get sh/x\r");
-  EXPECT_TRUE(read_until("first-value"));
+  ASSERT_TRUE(read_until("first-value")) << seen;
+  ASSERT_TRUE(read_until("shovel> "));
   seen.clear();
   type("\x1b[A\r");  // Up: "get sh/x" again
-  EXPECT_TRUE(read_until("first-value"));
+  EXPECT_TRUE(read_until("first-value")) << seen;
+  ASSERT_TRUE(read_until("shovel> "));
   seen.clear();
   type("et sh/y --value edited\x01s\r");  // Ctrl-A then insert 's' at the start
+  type("append sh/y --value -twice\r");
   type("get sh/y\r");
-  EXPECT_TRUE(read_until("edited"));
+  EXPECT_TRUE(read_until("edited-twice")) << seen;
   seen.clear();
   type("get a//b\r");
   EXPECT_TRUE(read_until("empty path component"));
@@ -321,9 +349,13 @@ TEST_F(CliTest, InteractiveShellHasEditingAndHistory) {
   }
   close(master);
   EXPECT_TRUE(WIFEXITED(status));
-  std::ifstream hist("/tmp/.shovelctl_history");
+  EXPECT_EQ(WEXITSTATUS(status), 1);  // as sh: the last command's (get a//b failed)
+  std::ifstream hist(history);
   std::string all((std::istreambuf_iterator<char>(hist)), {});
-  EXPECT_NE(all.find("set sh/y --value edited"), std::string::npos);
+  EXPECT_NE(all.find("set sh/y --value edited"), std::string::npos) << all;
+  EXPECT_NE(all.find("get sh/x"), std::string::npos) << all;
+  std::remove(history.c_str());
+  rmdir(home);
 }
 
 }  // namespace

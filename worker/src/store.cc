@@ -1,5 +1,6 @@
 // Store: writes, reads and metadata. Eviction is in store_evict.cc, LIST in
-// store_list.cc, uploads in store_upload.cc.
+// store_list.cc, appends and uploads in store_append.cc, background
+// compression in store_compress.cc.
 #include "shovel/worker/store.h"
 
 #include <algorithm>
