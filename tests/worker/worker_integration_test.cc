@@ -489,6 +489,43 @@ TEST(WorkerProcessTest, SigtermExitsZero) {
   EXPECT_EQ(w.SignalAndWait(SIGTERM, std::chrono::seconds(10)), 0);
 }
 
+// Requests the worker has read when SIGTERM comes are finished and answered
+// before it exits 0. Large SETs go to handler threads and take a while; a
+// PING sent behind them is answered by the I/O loop once it has read them.
+TEST(WorkerProcessTest, SigtermFinishesTheRequestsInFlightThenExitsZero) {
+  WorkerProcess w({"--max-memory", "2GiB"});
+  ASSERT_FALSE(w.endpoint().empty());
+  RawClient c(w.endpoint());
+  ASSERT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
+  constexpr int kSets = 8;
+  const std::string v = Random(48 << 20, 77);
+  wire::Header set;
+  set.op = Op::kSet;
+  for (int i = 0; i < kSets; ++i) c.Send(set, "term/" + std::to_string(i), {v});
+  wire::Header ping;
+  ping.op = Op::kPing;
+  c.Send(ping, "");
+  int set_replies = 0, after_signal = 0;
+  bool signalled = false;
+  while (set_replies < kSets) {
+    RawReply r = c.Recv();
+    ASSERT_TRUE(r.ok) << "a reply was lost (" << set_replies << " of " << kSets << ")";
+    if (r.header.op == Op::kPing) {
+      ASSERT_FALSE(signalled);
+      kill(w.pid(), SIGTERM);
+      signalled = true;
+      continue;
+    }
+    EXPECT_EQ(r.header.status, Code::kOk);
+    ++set_replies;
+    after_signal += signalled;
+  }
+  ASSERT_TRUE(signalled) << "the PING's reply never came";
+  EXPECT_GT(after_signal, 0)
+      << "every SET was done before the signal: nothing was in flight";
+  EXPECT_EQ(w.SignalAndWait(SIGTERM, std::chrono::seconds(10)), 0);
+}
+
 // Several ZeroMQ I/O threads: each connection's copies run on one of them;
 // values over several connections come back whole.
 TEST(WorkerProcessTest, SeveralIoThreadsServeEveryConnection) {
