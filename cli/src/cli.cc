@@ -63,6 +63,9 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   auto* ls = app.add_subcommand("ls", "list ids starting with PREFIX, sorted");
   ls->add_option("PREFIX", p.list.prefix, "id prefix (default: everything)");
   ls->add_option("--limit", p.list.limit, "at most N ids");
+  ls->add_option("--after", p.list.after,
+                 "start after this id (the last one of a previous --limit page; "
+                 "--json gives it as next_after)");
   ls->add_flag("-d,--dirs", p.list.dirs,
                "one level: names under PREFIX, 'name/' for namespaces");
   ls->callback([&] { run = [&] { return Commands::List(cli, p.list); }; });

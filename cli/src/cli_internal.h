@@ -23,6 +23,7 @@ struct GetArgs {
 
 struct ListArgs {
   std::string prefix;
+  std::string after;  // start after this id (name, with --dirs); "" = first
   std::optional<uint64_t> limit;
   bool dirs = false;
 };

@@ -117,7 +117,7 @@ int Commands::List(Cli& cli, const ListArgs& a) {
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   json ids = json::array();
-  std::string cursor;
+  std::string cursor = a.after;
   uint64_t shown = 0;
   do {
     uint32_t page = 1000;
@@ -135,7 +135,12 @@ int Commands::List(Cli& cli, const ListArgs& a) {
     }
     cursor = p->next_cursor;
   } while (!cursor.empty());
-  if (cli.globals_.json) PrintJson(cli.io_.out, {{"prefix", a.prefix}, {"ids", ids}});
+  if (cli.globals_.json) {
+    json j = {{"prefix", a.prefix}, {"ids", ids}};
+    // Stopped by --limit with more to come: where the next page starts.
+    if (!cursor.empty()) j["next_after"] = cursor;
+    PrintJson(cli.io_.out, j);
+  }
   return 0;
 }
 

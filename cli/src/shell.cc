@@ -18,8 +18,9 @@ std::string HistoryPath() {
 
 constexpr const char* kShellHelp =
     "commands: set ID [FILE] [--value V] | append ID [FILE] [--value V] |\n"
-    "  get ID [--offset N] [--length N] | rm ID | ls [PREFIX] [--limit N] [-d] |\n"
-    "  stat ID | init [--strategy S] (ID... | --prefix P --count N | --from-file F) |\n"
+    "  get ID [--offset N] [--length N] | rm ID |\n"
+    "  ls [PREFIX] [--limit N] [--after ID] [-d] | stat ID |\n"
+    "  init [--strategy S] (ID... | --prefix P --count N | --from-file F) |\n"
     "  node-ids ID | node-id ID [--strategy S] | score NODE ID | members |\n"
     "  help | quit   (global options like --json may precede a command)\n";
 

@@ -157,6 +157,13 @@ TEST_F(CliTest, LsStatNodeIdsScore) {
   EXPECT_EQ(Ctl({"ls", "ls/"}).out, "ls/a\nls/b\nls/sub/c\n");
   EXPECT_EQ(Ctl({"ls", "ls/", "--limit", "2"}).out, "ls/a\nls/b\n");
   EXPECT_EQ(Ctl({"ls", "ls/", "-d"}).out, "a\nb\nsub/\n");
+  // Paging: --json names where the next page starts; --after starts there.
+  EXPECT_EQ(Ctl({"--json", "ls", "ls/", "--limit", "2"}).out,
+            "{\"ids\":[\"ls/a\",\"ls/b\"],\"next_after\":\"ls/b\",\"prefix\":\"ls/\"}\n");
+  EXPECT_EQ(Ctl({"ls", "ls/", "--after", "ls/b"}).out, "ls/sub/c\n");
+  EXPECT_EQ(Ctl({"--json", "ls", "ls/", "--limit", "3"}).out,
+            "{\"ids\":[\"ls/a\",\"ls/b\",\"ls/sub/c\"],\"prefix\":\"ls/\"}\n");
+  EXPECT_EQ(Ctl({"ls", "ls/", "-d", "--after", "a"}).out, "b\nsub/\n");
   EXPECT_EQ(Ctl({"--json", "ls", "ls/"}).out,
             "{\"ids\":[\"ls/a\",\"ls/b\",\"ls/sub/c\"],\"prefix\":\"ls/\"}\n");
   CtlRun node = Ctl({"node-ids", "ls/a"});
