@@ -5,24 +5,52 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli_internal.h"
 
 namespace shovel::cli {
 namespace {
 
-// A byte offset or count: a whole number, 0 or more (an unsigned option
-// would take "-1" as 2^64-1). CLI11 prefixes the option's name.
+// Whole numbers: an unsigned option would take "-1" as 2^64-1, and CLI11's
+// range checks print a 300-digit bound. CLI11 prefixes the option's name.
+bool IsWholeNumber(const std::string& s) {
+  return !s.empty() && s.size() <= 20 &&
+         s.find_first_not_of("0123456789") == std::string::npos &&
+         (s.size() < 20 || s <= "18446744073709551615");
+}
+// A byte offset or count: 0 or more.
 const CLI::Validator kByteCount(
     [](std::string& s) -> std::string {
-      if (!s.empty() && s.size() <= 20 &&
-          s.find_first_not_of("0123456789") == std::string::npos &&
-          (s.size() < 20 || s <= "18446744073709551615")) {
-        return "";
-      }
+      if (IsWholeNumber(s)) return "";
       return "'" + s + "' is not a byte count (a whole number, 0 or more)";
     },
     "BYTES");
+// A count of ids for `init --prefix`: 0 to kMaxInitCount (the ids are
+// made in memory first; 2^64-3 ran the client out of memory).
+constexpr uint64_t kMaxInitCount = 10'000'000;
+const CLI::Validator kIdCount(
+    [](std::string& s) -> std::string {
+      if (!IsWholeNumber(s)) {
+        return "'" + s + "' is not a count of ids (a whole number, 0 or more)";
+      }
+      if (std::stoull(s) > kMaxInitCount) {
+        return s + " ids is more than one init makes (at most " +
+               std::to_string(kMaxInitCount) + "; use several prefixes)";
+      }
+      return "";
+    },
+    "N");
+// A page size or a deadline: 1 or more.
+const CLI::Validator kPositive(
+    [](std::string& s) -> std::string {
+      if (IsWholeNumber(s) && s.find_first_not_of('0') != std::string::npos &&
+          s.size() <= 18) {
+        return "";
+      }
+      return "'" + s + "' is not a whole number of 1 or more";
+    },
+    "N");
 
 // Registers the commands on `app`; `run` is set to the chosen command.
 struct Parsed {
@@ -37,15 +65,18 @@ struct Parsed {
 void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) {
   auto* set = app.add_subcommand("set", "replace ID's value with FILE (or stdin)");
   set->add_option("ID", p.write.id, "cache id")->required();
-  set->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
-  set->add_option("--value", p.write.value, "use this text as the value");
+  auto* set_file =
+      set->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
+  set->add_option("--value", p.write.value, "use this text as the value")
+      ->excludes(set_file);
   set->callback(
       [&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kSet); }; });
 
   auto* app_ = app.add_subcommand("append", "append FILE (or stdin) to ID");
   app_->add_option("ID", p.write.id, "cache id")->required();
-  app_->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
-  app_->add_option("--value", p.write.value, "append this text");
+  auto* append_file =
+      app_->add_option("FILE", p.write.file, "input file; stdin when absent or '-'");
+  app_->add_option("--value", p.write.value, "append this text")->excludes(append_file);
   app_->callback(
       [&] { run = [&] { return Commands::Write(cli, p.write, WriteMode::kAppend); }; });
 
@@ -62,7 +93,7 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
 
   auto* ls = app.add_subcommand("ls", "list ids starting with PREFIX, sorted");
   ls->add_option("PREFIX", p.list.prefix, "id prefix (default: everything)");
-  ls->add_option("--limit", p.list.limit, "at most N ids");
+  ls->add_option("--limit", p.list.limit, "at most N ids (1 or more)")->check(kPositive);
   ls->add_option("--after", p.list.after,
                  "start after this id (the last one of a previous --limit page; "
                  "--json gives it as next_after)");
@@ -81,7 +112,8 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
       ->capture_default_str();
   init->add_option("ID", p.init.ids, "ids to create");
   init->add_option("--prefix", p.init.prefix, "with --count: ids PREFIX0..PREFIX<N-1>");
-  init->add_option("--count", p.init.count, "number of ids for --prefix");
+  init->add_option("--count", p.init.count, "number of ids for --prefix")
+      ->check(kIdCount);
   init->add_option("--from-file", p.init.from_file, "file with one id per line");
   init->callback([&] { run = [&] { return Commands::Init(cli, p.init); }; });
 
@@ -178,7 +210,7 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
                  "Consul agent URL: workers from its catalog, config in its KV "
                  "(default: $CONSUL_HTTP_ADDR)");
   app.add_option("--deadline", g.deadline_ms, "deadline of one request in ms")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   app.add_flag("--json", g.json, "machine-readable output");
   Parsed parsed;
   std::function<int()> run;
@@ -231,6 +263,16 @@ int Commands::Init(Cli& cli, const InitArgs& a) {
     for (std::string line; std::getline(in, line);) {
       if (!line.empty()) ids.push_back(line);
     }
+  }
+  // Each id once, in first-seen order (as the client creates them): the
+  // count printed is of ids, not of lines.
+  {
+    std::set<std::string_view> seen;
+    std::vector<std::string> distinct;
+    for (auto& id : ids) {
+      if (seen.insert(id).second) distinct.push_back(id);
+    }
+    ids = std::move(distinct);
   }
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail("init", client.status());

@@ -61,8 +61,13 @@ int Commands::Write(Cli& cli, const WriteArgs& a, WriteMode mode) {
       if (n < buf.size()) break;
     }
     bool read_error = std::ferror(f);
+    int read_errno = errno;
     if (f != cli.io_.in) std::fclose(f);
-    if (read_error) st = Status::InvalidArgument("reading the input failed");
+    if (read_error) {
+      std::string from = f == cli.io_.in ? "stdin" : "'" + a.file + "'";
+      st = Status::InvalidArgument("reading " + from +
+                                   " failed: " + std::strerror(read_errno));
+    }
     if (!st.ok()) return cli.Fail(what, st);
     version = (*w)->Commit();
   }
@@ -232,13 +237,20 @@ int Commands::Members(Cli& cli) {
   if (!client.ok()) return cli.Fail("members", client.status());
   auto m = (*client)->Members();
   if (!m.ok()) return cli.Fail("members", m.status());
+  // Exit 1 (with a line on stderr) when no worker answered, so a script can
+  // tell a dead cluster from a listing.
+  auto status = [&] {
+    bool any =
+        std::any_of(m->begin(), m->end(), [](const NodeInfo& n) { return n.healthy; });
+    return any ? 0 : cli.Fail("members", Status::Unavailable("no worker answered"));
+  };
   if (cli.globals_.json) {
     json arr = json::array();
     for (auto& n : *m) {
-      json row = {{"node_id", n.node_id},   {"endpoint", n.endpoint},
-                  {"healthy", n.healthy},   {"cores", n.cores},
-                  {"mem_used", n.mem_used}, {"mem_limit", n.mem_limit},
-                  {"ids", n.ids},           {"load", n.load}};
+      json row = {
+          {"node_id", n.node_id}, {"endpoint", n.endpoint}, {"healthy", n.healthy},
+          {"cores", n.cores},     {"mem_used", n.mem_used}, {"mem_limit", n.mem_limit},
+          {"ids", n.ids},         {"load", n.load},         {"malformed", n.malformed}};
       if (!n.consul_health.empty()) {
         row["consul_health"] = n.consul_health;
         row["consul_node"] = n.consul_node;
@@ -246,7 +258,7 @@ int Commands::Members(Cli& cli) {
       arr.push_back(std::move(row));
     }
     PrintJson(cli.io_.out, {{"members", arr}});
-    return 0;
+    return status();
   }
   bool consul = std::any_of(m->begin(), m->end(),
                             [](const NodeInfo& n) { return !n.consul_health.empty(); });
@@ -261,7 +273,7 @@ int Commands::Members(Cli& cli) {
     if (consul) rows.back().push_back(n.consul_health + " (" + n.consul_node + ")");
   }
   PrintTable(cli.io_.out, rows);
-  return 0;
+  return status();
 }
 
 }  // namespace shovel::cli

@@ -69,6 +69,7 @@ Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
         n.mem_limit = st->mem_limit;
         n.ids = st->ids;
         n.load = st->load;
+        n.malformed = st->malformed;
       }
     }
     out.push_back(std::move(n));

@@ -25,7 +25,9 @@ Status ClientImpl::StreamGet(std::string_view id, uint64_t offset, uint64_t leng
                              bool* sunk_any, GetInfo* info, ResponsePtr* whole) {
   OutRequest first = MakeRequest(Op::kGet, id);
   first.header.offset = offset;
-  first.header.length = length;  // kWholeBlob == wire::kToEnd
+  // kWholeBlob == wire::kToEnd. A range that runs past 2^64 ends where any
+  // value does: ask for the rest (the worker refuses an overflowing one).
+  first.header.length = offset + length < offset ? kWholeBlob : length;
   SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(first));
   const std::string endpoint = r->endpoint;
   const uint64_t version = r->reply.header.version_no;

@@ -232,6 +232,7 @@ TEST_F(CliTest, InitThousandIdsSpreadsExactly) {
   EXPECT_NE(m.out.find("w1    tcp://127.0.0.1:"), std::string::npos) << m.out;
   CtlRun j = Ctl({"--json", "members"});
   EXPECT_EQ(j.out.rfind("{\"members\":[{\"cores\":", 0), 0u) << j.out;
+  EXPECT_NE(j.out.find("\"malformed\":0,"), std::string::npos) << j.out;
 }
 
 TEST_F(CliTest, InitFromFileAndIds) {
@@ -242,6 +243,9 @@ TEST_F(CliTest, InitFromFileAndIds) {
   EXPECT_EQ(r.out, "initialized 3 ids (uniform_cpu)\n");
   EXPECT_EQ(Ctl({"--json", "init", "g/1", "g/2"}).out,
             "{\"initialized\":2,\"strategy\":\"uniform_nodes\"}\n");
+  // Each id counts once, however often it is given.
+  EXPECT_EQ(Ctl({"init", "d/1", "d/1", "d/2", "d/1"}).out,
+            "initialized 2 ids (uniform_nodes)\n");
   EXPECT_EQ(Ctl({"get", "g/1"}).code, 0);
 }
 
@@ -286,6 +290,38 @@ TEST_F(CliTest, ErrorsAreOneLineWithExitCodes) {
             "shovelctl: --length: '-1' is not a byte count (a whole number, 0 or more) "
             "(see --help)\n");
   EXPECT_EQ(Ctl({"get", "x", "--offset", "-1"}).code, 2);
+  // A negative count wrapped to 2^64-3 and ran the client out of memory.
+  r = Ctl({"init", "--prefix", "p", "--count", "-3"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err,
+            "shovelctl: --count: '-3' is not a count of ids (a whole number, 0 or more) "
+            "(see --help)\n");
+  EXPECT_EQ(Ctl({"init", "--prefix", "p", "--count", "20000000"}).code, 2);
+  // --limit 0 looked like an empty listing.
+  r = Ctl({"ls", "--limit", "0"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err,
+            "shovelctl: --limit: '0' is not a whole number of 1 or more (see --help)\n");
+  EXPECT_EQ(Ctl({"--deadline", "0", "get", "x"}).code, 2);
+  // A FILE and --value both: which one was meant?
+  r = Ctl({"set", "x", "/etc/hostname", "--value", "v"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "shovelctl: FILE excludes --value (see --help)\n");
+  r = Ctl({"set", "x", "/tmp"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(
+      r.err,
+      "shovelctl: set 'x': invalid argument: reading '/tmp' failed: Is a directory\n");
+  // A range past 2^64 is a short read, as pread's.
+  ASSERT_EQ(Ctl({"set", "short", "--value", "hello"}).code, 0);
+  r = Ctl({"get", "short", "--offset", "18446744073709551615", "--length", "5"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  // members with no worker answering exits 1.
+  r = Ctl({"--workers", "tcp://127.0.0.1:1", "--deadline", "300", "members"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("unreachable"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "shovelctl: members: unavailable: no worker answered\n");
   r = Ctl({"set", "x", "/nonexistent/file"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,

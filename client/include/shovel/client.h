@@ -163,6 +163,7 @@ struct NodeInfo {
   uint64_t mem_limit = 0;
   uint64_t ids = 0;
   double load = 0;
+  uint64_t malformed = 0;   // malformed messages it dropped or answered
   std::string consul_node;  // empty without Consul
   // Consul's check status ("passing", "warning", "critical", "maintenance");
   // empty without Consul.
