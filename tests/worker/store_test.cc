@@ -257,9 +257,9 @@ TEST(StoreTest, NoSpaceLeavesStoredDataWhole) {
   ASSERT_TRUE(s.Set("other", "small").ok());
   auto r = s.Set("big", std::string(2 << 20, 'b'));
   ASSERT_EQ(r.status().code(), Code::kNoSpace);
-  EXPECT_EQ(r.status().message().substr(0, 34), "worker w1 is full: 1.0 MiB limit, ");
-  EXPECT_NE(r.status().message().find("KiB pinned; the write needs 2.0 MiB more"),
-            std::string::npos)
+  // Not even evicting "other" makes room: "cannot hold", not "is full".
+  EXPECT_EQ(r.status().message(),
+            "worker w1 cannot hold a write of 2.0 MiB (1.0 MiB limit, 601.3 KiB pinned)")
       << r.status().message();
   EXPECT_TRUE(ReadAll(s, "pin") == v);
   EXPECT_EQ(ReadAll(s, "other"), "small");  // not evicted for a hopeless write
@@ -268,14 +268,28 @@ TEST(StoreTest, NoSpaceLeavesStoredDataWhole) {
   EXPECT_TRUE(ReadAll(s, "pin") == v);
 }
 
+TEST(StoreTest, WithEvictionOffAWriteThatCouldFitSaysFull) {
+  WorkerConfig c = Cfg(1 << 20, 64 << 10, 0);
+  c.eviction = false;
+  Store s("w1", c);
+  ASSERT_TRUE(s.Set("a", std::string(700 << 10, 'a')).ok());
+  auto r = s.Set("b", std::string(500 << 10, 'b'));
+  ASSERT_EQ(r.status().code(), Code::kNoSpace);
+  EXPECT_EQ(r.status().message().find("worker w1 is full: 1.0 MiB limit, 0 B pinned; the "
+                                      "write needs "),
+            0u)
+      << r.status().message();
+  EXPECT_EQ(ReadAll(s, "a"), std::string(700 << 10, 'a'));
+}
+
 TEST(StoreTest, UploadOfAKnownSizeThatCannotFitEvictsNothing) {
   Store s("w1", Cfg(1 << 20, 64 << 10, 0));
   std::string v(200 << 10, 'o');
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.Set("k" + std::to_string(i), v).ok());
   auto h = s.UploadBegin("big", false, {}, 2 << 20);
   ASSERT_EQ(h.status().code(), Code::kNoSpace);
-  EXPECT_EQ(h.status().message().substr(0, 34), "worker w1 is full: 1.0 MiB limit, ")
-      << h.status().message();
+  EXPECT_EQ(h.status().message(),
+            "worker w1 cannot hold a write of 2.0 MiB (1.0 MiB limit, 0 B pinned)");
   for (int i = 0; i < 4; ++i) EXPECT_EQ(ReadAll(s, "k" + std::to_string(i)), v) << i;
   EXPECT_EQ(s.Stats().evictions, 0u);
   // A size that fits once others are evicted is let through.
@@ -328,10 +342,13 @@ TEST(StoreTest, UploadsCountTowardTheLimitAndExpire) {
     st = s.UploadData(*h2, off, {part});
   }
   EXPECT_TRUE(st.IsNoSpace());
-  // The message blames the upload's own bytes, not a phantom small value.
-  EXPECT_NE(st.message().find("MiB held by uploads in progress; the write needs "),
-            std::string::npos)
+  // The message blames the upload's own bytes, not a phantom small value
+  // or "other" uploads.
+  EXPECT_EQ(st.message().find("worker w1 cannot hold this upload: it holds 2.0 MiB and "
+                              "needs "),
+            0u)
       << st.message();
+  EXPECT_EQ(st.message().find("uploads in progress"), std::string::npos) << st.message();
   EXPECT_EQ(ReadAll(s, "u"), "old");
   // Append mode.
   auto h3 = s.UploadBegin("u", true, {});

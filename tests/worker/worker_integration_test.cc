@@ -455,7 +455,9 @@ TEST(WorkerProcessTest, NoSpaceNamesTheLimitAndKeepsData) {
   ASSERT_EQ(c.Call(Op::kSet, "keep", {keep}, wire::kFlagPinned).header.status, Code::kOk);
   auto r = c.Call(Op::kSet, "huge", {Random(3 << 20, 4)});
   EXPECT_EQ(r.header.status, Code::kNoSpace);
-  EXPECT_NE(r.payload.at(0).find("worker w1 is full: 2.0 MiB limit"), std::string::npos)
+  EXPECT_NE(
+      r.payload.at(0).find("worker w1 cannot hold a write of 3.0 MiB (2.0 MiB limit"),
+      std::string::npos)
       << r.payload.at(0);
   wire::Header g;
   g.op = Op::kGet;

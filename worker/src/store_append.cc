@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "shovel/size.h"
 #include "store_internal.h"
 
 namespace shovel::worker {
@@ -108,7 +109,7 @@ Result<uint64_t> Store::UploadBegin(std::string_view id, bool append,
     uint64_t fixed = pinned_bytes_.load() + upload_bytes_.load();
     uint64_t limit = limit_.load();
     if (fixed + cost > limit) {
-      if (level_.load() <= 0) return NoSpace(fixed + cost - limit);
+      if (level_.load() <= 0) return NoSpace(cost);
       no_evict = true;
     }
   }
@@ -118,6 +119,7 @@ Result<uint64_t> Store::UploadBegin(std::string_view id, bool append,
   u->append = append;
   u->opt = opt;
   u->no_evict = no_evict;
+  u->size_hint = size_hint;
   u->last_ns = NowNs();
   std::lock_guard<std::mutex> l(uploads_mu_);
   if (uploads_.size() >= kMaxUploads) {
@@ -156,8 +158,18 @@ Status Store::ReserveForUpload(Upload& u, uint64_t bytes) {
   for (;;) {
     if (TryReserve(bytes, 0)) return Status::Ok();
     if (CompressUploadChunk(u)) continue;
-    if (!u.no_evict) return Reserve(bytes, 0, u.id);
-    if (CompressPending(1) == 0) return NoSpace(bytes);
+    if (!u.no_evict) {
+      Status st = Reserve(bytes, 0, u.id);
+      return st.IsNoSpace() ? NoSpace(bytes, u.reserved) : st;
+    }
+    if (CompressPending(1) == 0) {
+      uint64_t limit = limit_.load(), used = std::min(limit, used_.load());
+      return Status::NoSpace("worker " + node_id_ + " cannot hold a write of " +
+                             FormatSize(u.size_hint) + " (" + FormatSize(limit) +
+                             " limit): it did not compress into the " +
+                             FormatSize(limit - used + u.reserved) +
+                             " that were free, and a write that large evicts nothing");
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 // Store: memory accounting and LRU eviction.
+#include <algorithm>
 #include <limits>
 
 #include "shovel/size.h"
@@ -6,14 +7,29 @@
 
 namespace shovel::worker {
 
-Status Store::NoSpace(uint64_t needed) const {
+Status Store::NoSpace(uint64_t needed, uint64_t own_upload) const {
+  const uint64_t limit = limit_.load(), pinned = pinned_bytes_.load();
+  const uint64_t uploads = upload_bytes_.load();
+  const uint64_t others = uploads - std::min(uploads, own_upload);
   // Uploads in progress hold memory too: say so, or a large streamed value
   // would read as "needs 4 MiB" when it is the upload itself that filled up.
-  uint64_t uploads = upload_bytes_.load();
-  std::string msg = "worker " + node_id_ + " is full: " + FormatSize(limit_.load()) +
-                    " limit, " + FormatSize(pinned_bytes_.load()) + " pinned";
-  if (uploads > 0) msg += ", " + FormatSize(uploads) + " held by uploads in progress";
-  msg += "; the write needs " + FormatSize(needed) + " more";
+  std::string held = FormatSize(limit) + " limit, " + FormatSize(pinned) + " pinned";
+  if (others > 0)
+    held += ", " + FormatSize(others) + " held by other uploads in progress";
+  std::string msg = "worker " + node_id_;
+  if (pinned + uploads + needed > limit) {
+    // Even with every unpinned id evicted it would not fit: not "full".
+    msg += " cannot hold ";
+    msg += own_upload > 0 ? "this upload: it holds " + FormatSize(own_upload) +
+                                " and needs " + FormatSize(needed) + " more"
+                          : "a write of " + FormatSize(needed);
+    msg += " (" + held + ")";
+  } else {
+    msg += " is full: " + held + "; ";
+    msg += own_upload > 0 ? "this upload holds " + FormatSize(own_upload) + " and needs "
+                          : "the write needs ";
+    msg += FormatSize(needed) + " more";
+  }
   return Status::NoSpace(std::move(msg));
 }
 

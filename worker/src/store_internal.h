@@ -161,6 +161,7 @@ struct Upload {
   bool done = false;
   // Its size hint could never fit raw: it may not evict (Store::UploadBegin).
   bool no_evict = false;
+  uint64_t size_hint = 0;    // the writer's total (0: unknown)
   size_t compress_from = 0;  // chunks before it are not deferred any more
 };
 

@@ -271,7 +271,10 @@ class Store {
   void Release(uint64_t bytes);
   bool EvictOne(std::string_view exclude);
   void EvictDownToLimit();
-  Status NoSpace(uint64_t needed) const;
+  // kNoSpace for a write that needs `needed` bytes more than it got;
+  // `own_upload`: what the failing upload holds already. Says "cannot hold"
+  // when not even evicting every unpinned id would make room, else "is full".
+  Status NoSpace(uint64_t needed, uint64_t own_upload = 0) const;
 
   std::shared_ptr<Upload> FindUpload(uint64_t handle) const;
   Status FlushUploadTail(Upload& u, bool final);
