@@ -28,7 +28,7 @@ void PrintJson(std::FILE* out, const json& j) {
 
 int Commands::Write(Cli& cli, const WriteArgs& a, WriteMode mode) {
   const char* verb = mode == WriteMode::kSet ? "set" : "append";
-  std::string what = std::string(verb) + " '" + a.id + "'";
+  std::string what = std::string(verb) + " " + QuoteForMessage(a.id);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   Result<uint64_t> version = Status::Internal("unset");
@@ -79,7 +79,7 @@ int Commands::Write(Cli& cli, const WriteArgs& a, WriteMode mode) {
 }
 
 int Commands::Get(Cli& cli, const GetArgs& a) {
-  std::string what = "get '" + a.id + "'";
+  std::string what = "get " + QuoteForMessage(a.id);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   uint64_t length = a.length ? *a.length : kWholeBlob;
@@ -108,7 +108,7 @@ int Commands::Get(Cli& cli, const GetArgs& a) {
 }
 
 int Commands::Remove(Cli& cli, const std::string& id) {
-  std::string what = "rm '" + id + "'";
+  std::string what = "rm " + QuoteForMessage(id);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   Status st = (*client)->Delete(id);
@@ -118,7 +118,7 @@ int Commands::Remove(Cli& cli, const std::string& id) {
 }
 
 int Commands::List(Cli& cli, const ListArgs& a) {
-  std::string what = "ls '" + a.prefix + "'";
+  std::string what = "ls " + QuoteForMessage(a.prefix);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   json ids = json::array();
@@ -150,7 +150,7 @@ int Commands::List(Cli& cli, const ListArgs& a) {
 }
 
 int Commands::Stat(Cli& cli, const std::string& id) {
-  std::string what = "stat '" + id + "'";
+  std::string what = "stat " + QuoteForMessage(id);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   auto s = (*client)->Stat(id);
@@ -186,7 +186,7 @@ int Commands::Stat(Cli& cli, const std::string& id) {
 }
 
 int Commands::NodeIds(Cli& cli, const std::string& id) {
-  std::string what = "node-ids '" + id + "'";
+  std::string what = "node-ids " + QuoteForMessage(id);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   auto h = (*client)->NodeIds(id);
@@ -200,7 +200,7 @@ int Commands::NodeIds(Cli& cli, const std::string& id) {
 }
 
 int Commands::NodeId(Cli& cli, const std::string& id, const std::string& strategy) {
-  std::string what = "node-id '" + id + "'";
+  std::string what = "node-id " + QuoteForMessage(id);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   auto n = (*client)->NodeId(id, strategy);
@@ -214,7 +214,7 @@ int Commands::NodeId(Cli& cli, const std::string& id, const std::string& strateg
 }
 
 int Commands::Score(Cli& cli, const std::string& node, const std::string& id) {
-  std::string what = "score '" + node + "' '" + id + "'";
+  std::string what = "score " + QuoteForMessage(node) + " " + QuoteForMessage(id);
   auto client = cli.Connected();
   if (!client.ok()) return cli.Fail(what, client.status());
   auto s = (*client)->NodeCacheScore(node, id);

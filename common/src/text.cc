@@ -41,6 +41,30 @@ size_t FirstInvalidUtf8(std::string_view s) {
   return std::string_view::npos;
 }
 
+std::string QuoteForMessage(std::string_view id) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out = "'";
+  size_t i = 0;
+  while (i < id.size() && i < 64) {
+    unsigned char c = static_cast<unsigned char>(id[i]);
+    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
+    bool text = c >= 0x20 && c != 0x7f && i + len <= id.size() &&
+                FirstInvalidUtf8(id.substr(i, len)) == std::string_view::npos;
+    if (!text) {  // a control byte, or a byte that is not UTF-8
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+      continue;
+    }
+    out.append(id.substr(i, len));
+    i += len;
+  }
+  if (i < id.size()) out += "...";
+  out += "'";
+  return out;
+}
+
 std::string Base64Encode(std::string_view bytes) {
   static const char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -82,6 +82,14 @@ TEST(TextTest, FirstInvalidUtf8FindsTheOffset) {
   EXPECT_EQ(FirstInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // past U+10FFFF
 }
 
+TEST(TextTest, QuoteForMessageShortensAndEscapes) {
+  EXPECT_EQ(QuoteForMessage("a/b"), "'a/b'");
+  EXPECT_EQ(QuoteForMessage(std::string("a\0b\n", 4)), "'a\\x00b\\x0a'");
+  EXPECT_EQ(QuoteForMessage("x\xff\xc3"), "'x\\xff\\xc3'");    // not UTF-8
+  EXPECT_EQ(QuoteForMessage("caf\xc3\xa9"), "'caf\xc3\xa9'");  // UTF-8 stays
+  EXPECT_EQ(QuoteForMessage(std::string(1025, 'a')), "'" + std::string(64, 'a') + "...'");
+}
+
 TEST(TextTest, Base64EncodeMatchesRfc4648) {
   // The test vectors of RFC 4648, section 10.
   EXPECT_EQ(Base64Encode(""), "");

@@ -12,6 +12,10 @@ namespace shovel {
 // npos when all of `s` is valid.
 size_t FirstInvalidUtf8(std::string_view s);
 
+// `s` in single quotes for an error message: its first 64 bytes ("..."
+// after them if there are more), control bytes as \xNN.
+std::string QuoteForMessage(std::string_view s);
+
 // Standard base64 (RFC 4648, with '=' padding) of `bytes`.
 std::string Base64Encode(std::string_view bytes);
 
