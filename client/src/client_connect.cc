@@ -73,12 +73,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
         "no workers given: pass --workers tcp://HOST:PORT,... or --consul URL, or set "
         "SHOVEL_WORKERS or CONSUL_HTTP_ADDR");
   }
-  for (const auto& e : endpoints) {
-    if (e.find("://") == std::string::npos) {
-      return Status::InvalidArgument(
-          "worker '" + e + "' is not a ZeroMQ endpoint (expected tcp://HOST:PORT)");
-    }
-  }
+  for (const auto& e : endpoints) SHOVEL_RETURN_IF_ERROR(client::CheckEndpoint(e));
   if (options.io_threads < 1 || options.io_threads > 16) {
     return Status::InvalidArgument("io_threads must be 1 to 16, not " +
                                    std::to_string(options.io_threads));

@@ -112,6 +112,27 @@ void StaticMembership::Publish(uint64_t generation) {
   for (auto& l : copy) l(generation);
 }
 
+Status CheckEndpoint(std::string_view e) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument(
+        "worker '" + std::string(e) +
+        "' is not a ZeroMQ endpoint (expected tcp://HOST:PORT" + why + ")");
+  };
+  size_t scheme = e.find("://");
+  if (scheme == std::string_view::npos || scheme == 0) return bad("");
+  if (e.substr(0, scheme) != "tcp") return Status::Ok();  // ipc://, inproc://
+  std::string_view addr = e.substr(scheme + 3);
+  size_t colon = addr.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return bad("");
+  std::string_view port = addr.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
+    return bad("; the port is 1 to 65535");
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> ParseWorkerList(std::string_view text) {
   std::vector<std::string> out;
   size_t pos = 0;
@@ -124,11 +145,7 @@ Result<std::vector<std::string>> ParseWorkerList(std::string_view text) {
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
       item.remove_suffix(1);
     if (!item.empty()) {
-      if (item.find("://") == std::string_view::npos) {
-        return Status::InvalidArgument("worker '" + std::string(item) +
-                                       "' is not a ZeroMQ endpoint (expected "
-                                       "tcp://HOST:PORT)");
-      }
+      SHOVEL_RETURN_IF_ERROR(CheckEndpoint(item));
       out.emplace_back(item);
     }
     pos = comma + 1;

@@ -88,6 +88,9 @@ class StaticMembership : public Membership {
 
 // Splits "tcp://a:1,tcp://b:2" (commas, spaces allowed) into endpoints;
 // kInvalidArgument names an entry that is not a ZeroMQ endpoint.
+// CheckEndpoint: one endpoint: SCHEME://ADDRESS, and for tcp:// a
+// HOST:PORT with a port of 1 to 65535.
+Status CheckEndpoint(std::string_view endpoint);
 Result<std::vector<std::string>> ParseWorkerList(std::string_view text);
 
 }  // namespace shovel::client

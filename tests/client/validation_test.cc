@@ -66,6 +66,28 @@ TEST(Validation, NoWorkersIsAClearError) {
   EXPECT_NE(c.status().message().find("SHOVEL_WORKERS"), std::string::npos);
 }
 
+TEST(Validation, AnEndpointThatCannotBeReachedIsRefusedAtConnect) {
+  for (const char* bad : {"tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://127.0.0.1",
+                          "tcp://127.0.0.1:7x", "127.0.0.1:7070", "://x"}) {
+    ClientOptions o;
+    o.workers = {bad};
+    auto c = Client::Connect(o);
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(
+        c.status().message().find("worker '" + std::string(bad) +
+                                  "' is not a ZeroMQ endpoint (expected tcp://HOST:PORT"),
+        0u)
+        << c.status().message();
+  }
+  setenv("SHOVEL_WORKERS", "tcp://127.0.0.1:65536", 1);
+  auto c = Client::Connect(ClientOptions{});
+  unsetenv("SHOVEL_WORKERS");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("the port is 1 to 65535"), std::string::npos)
+      << c.status().message();
+}
+
 TEST(Validation, IoThreadsOutOfRangeIsAClearError) {
   for (int bad : {0, -1, 17}) {
     ClientOptions o;
