@@ -528,6 +528,32 @@ TEST(WorkerProcessTest, SigtermFinishesTheRequestsInFlightThenExitsZero) {
   EXPECT_EQ(w.SignalAndWait(SIGTERM, std::chrono::seconds(10)), 0);
 }
 
+// After SIGTERM, what a recently active client sends is refused with
+// "shutting down" rather than left unanswered (a ZeroMQ client cannot see
+// the connection close and would wait its whole deadline).
+TEST(WorkerProcessTest, RequestsAfterSigtermAreRefusedNotLeftWaiting) {
+  WorkerProcess w;
+  ASSERT_FALSE(w.endpoint().empty());
+  RawClient c(w.endpoint());
+  ASSERT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
+  kill(w.pid(), SIGTERM);
+  int refused = 0, answered = 0;
+  std::string text;
+  for (int i = 0; i < 50 && refused == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    RawReply r = c.Call(Op::kPing, "");
+    if (!r.ok) break;  // gone: no reply within RawClient's timeout
+    ++answered;
+    if (r.header.status == Code::kUnavailable) {
+      ++refused;
+      text = r.payload.at(0);
+    }
+  }
+  EXPECT_EQ(refused, 1) << answered << " answered";
+  EXPECT_EQ(text, "worker " + w.endpoint() + " is shutting down");
+  EXPECT_EQ(w.SignalAndWait(SIGTERM, std::chrono::seconds(10)), 0);
+}
+
 // Several ZeroMQ I/O threads: each connection's copies run on one of them;
 // values over several connections come back whole.
 TEST(WorkerProcessTest, SeveralIoThreadsServeEveryConnection) {

@@ -184,9 +184,10 @@ void BatchLanes(std::vector<zmq::message_t>& msg, size_t n, std::vector<size_t>&
   }
 }
 
-// Replies kProtocol from the I/O thread to a request whose header did not
-// decode; needs at least a routing id and a 48-byte header frame.
-void ReplyMalformed(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
+// Replies `st` from the I/O thread to a request it does not serve (a header
+// that did not decode, or a worker shutting down); needs at least a routing
+// id and a 48-byte header frame (the request id and op are read raw).
+void ReplyWithError(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
                     const Status& st) {
   if (msg.size() < 2 || msg[1].size() != wire::kHeaderSize) return;
   const auto* p = static_cast<const unsigned char*>(msg[1].data());
@@ -209,6 +210,13 @@ void Server::IoLoop() {
   bool oversized = false;
   bool stopping = false;
   Clock::time_point deadline, next_expiry = Clock::now() + std::chrono::seconds(1);
+  // Stopping: requests that arrive are refused ("shutting down") rather
+  // than left unanswered (a ZeroMQ client cannot see the connection close
+  // and would wait its whole deadline), for kStopGrace after the signal if
+  // a client was active in the second before it: a streaming client's next
+  // chunk comes right after the reply to the last one.
+  constexpr auto kStopGrace = std::chrono::milliseconds(100);
+  Clock::time_point last_request{}, grace_until{};
   const size_t n = to_handlers_.size();
   Lanes lanes(n);  // what is in flight where (lanes.h)
   std::vector<zmq::pollitem_t> items(n + 1);
@@ -243,15 +251,24 @@ void Server::IoLoop() {
       if (stop_ && !stopping) {
         stopping = true;
         deadline = now + std::chrono::seconds(30);
+        bool active = now - last_request < std::chrono::seconds(1);
+        grace_until = active ? now + kStopGrace : now;
       }
       int64_t in_flight = counters_->in_flight.load();
-      if (stopping && (in_flight == 0 || now > deadline)) break;
+      if (stopping && ((in_flight == 0 && now >= grace_until) || now > deadline)) break;
       bool accept = !stopping && in_flight < kMaxInFlight && held.empty();
       for (size_t i = 0; i < n; ++i) {
         items[i] = {from_handlers_[i]->handle(), 0, ZMQ_POLLIN, 0};
       }
-      items[n] = {router_->handle(), 0, static_cast<short>(accept ? ZMQ_POLLIN : 0), 0};
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+      short router_events = accept || stopping ? ZMQ_POLLIN : 0;
+      items[n] = {router_->handle(), 0, router_events, 0};
+      zmq::poll(items.data(), items.size(),
+                std::chrono::milliseconds(stopping ? 10 : 50));
+      for (int k = 0; stopping && k < 256; ++k) {
+        if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
+        ReplyWithError(*router_, msg,
+                       Status::Unavailable("worker " + endpoint_ + " is shutting down"));
+      }
       for (size_t i = 0; i < n; ++i) {
         if (!(items[i].revents & ZMQ_POLLIN)) continue;
         for (int k = 0;
@@ -273,9 +290,10 @@ void Server::IoLoop() {
       }
       for (int k = 0; k < 256 && accept; ++k) {
         if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
+        last_request = now;
         if (msg.size() < 3 || oversized) {
           counters_->malformed.fetch_add(1);
-          ReplyMalformed(*router_, msg,
+          ReplyWithError(*router_, msg,
                          Status::Protocol(oversized ? "request has too many frames"
                                                     : "request needs a header and an "
                                                       "id frame"));
@@ -284,7 +302,7 @@ void Server::IoLoop() {
         auto h = wire::DecodeHeader(View(msg[1]));
         if (!h.ok()) {
           counters_->malformed.fetch_add(1);
-          ReplyMalformed(*router_, msg, h.status());
+          ReplyWithError(*router_, msg, h.status());
           continue;
         }
         if (h->op == wire::Op::kBatch) {
