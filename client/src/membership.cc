@@ -125,11 +125,10 @@ Status CheckEndpoint(std::string_view e) {
   size_t colon = addr.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return bad("");
   std::string_view port = addr.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string_view::npos ||
-      std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
-    return bad("; the port is 1 to 65535");
-  }
+  bool digits = !port.empty() && port.size() <= 5 &&
+                port.find_first_not_of("0123456789") == std::string_view::npos;
+  int number = digits ? std::stoi(std::string(port)) : 0;
+  if (number < 1 || number > 65535) return bad("; the port is 1 to 65535");
   return Status::Ok();
 }
 

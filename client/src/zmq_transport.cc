@@ -554,9 +554,10 @@ void ZmqTransport::FireTimers() {
       std::string ms = std::to_string(p.deadline_ms.count());
       Status s = Status::Timeout("worker " + p.peer->endpoint +
                                  " did not answer within " + ms + " ms");
-      // Lent bytes still held by ZeroMQ (queued or being written): only
-      // closing the connection makes it let go of them.
-      Peer* reset = p.sent && p.loan && p.loan->Outstanding() ? p.peer : nullptr;
+      // Sent (an unsent one ended at its connect_by, at the latest its
+      // deadline). Lent bytes still held by ZeroMQ (queued or being
+      // written): only closing the connection makes it let go of them.
+      Peer* reset = p.loan && p.loan->Outstanding() ? p.peer : nullptr;
       Finish(id, std::move(s));
       if (reset) ResetPeer(*reset);
     }
