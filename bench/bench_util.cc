@@ -218,7 +218,7 @@ void PrintTable(const std::vector<Row>& rows, const std::vector<std::string>& ba
     std::printf("]\n");
     return;
   }
-  std::printf("%-26s %-15s %12s %-6s %-16s  %s\n", "test", "system", "median", "unit",
+  std::printf("%-26s %-19s %12s %-6s %-16s  %s\n", "test", "system", "median", "unit",
               "ratio", "note");
   std::string last;
   for (const auto& r : rows) {
@@ -228,7 +228,7 @@ void PrintTable(const std::vector<Row>& rows, const std::vector<std::string>& ba
     double q = ratio(r, &against);
     char rs[64] = "-";
     if (q >= 0) std::snprintf(rs, sizeof rs, "%.2fx %s", q, against.c_str());
-    std::printf("%-26s %-15s %12.4g %-6s %-16s  %s\n", r.test.c_str(), r.system.c_str(),
+    std::printf("%-26s %-19s %12.4g %-6s %-16s  %s\n", r.test.c_str(), r.system.c_str(),
                 r.value, r.unit.c_str(), rs, r.note.c_str());
   }
 }

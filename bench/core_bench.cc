@@ -1,10 +1,12 @@
 // shovel-bench-core: the core cache measured side by side with its peers in
 // one run (issue 2). Starts one shovel-worker, a redis-server and a memcached
 // on loopback, and prints a table of medians:
-//   - 1 KiB set/get ops/s with 50 requests in flight (50 client threads), and
-//     pipelined (MultiSet/MultiGet of 16 per thread) against redis-benchmark
-//     -c 50 with and without -P 16, and the same 800 requests in flight as
-//     -P 16 from 2 threads (MultiSet/MultiGet of 400). Each row writes and
+//   - 1 KiB set/get ops/s with 50 requests in flight, and pipelined 16 (50 x
+//     16 in flight), against redis-benchmark -c 50 with and without -P 16.
+//     As redis-benchmark does, one thread keeps them in flight (50 started
+//     StartMultiSet/StartMultiGet of 1, or of 16); for reference the same
+//     from 50 threads making blocking calls, and 800 in flight as
+//     MultiSet/MultiGet of 400 from 2 threads. Each row writes and
 //     reads 200,000 distinct ids; redis-benchmark gets -r 200000 so its keys
 //     spread the same way (and a reference row without -r: one hot key);
 //   - 1 MiB set/get GB/s, incompressible and text-like values, 4 in flight,
@@ -28,6 +30,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -88,6 +91,10 @@ struct RunSpec {
   int batch = 1;
   const char* prefix = "";
   int distinct = 0;  // ids written and read in turn (0 = one per op)
+  // > 0: each thread keeps this many StartMultiSet/StartMultiGet of `batch`
+  // in flight (waiting for the oldest before it starts one more) instead
+  // of one call at a time.
+  int window = 0;
   // Single GETs use Get, or with `bytes` both GetBytes (no copy) and Get,
   // one pass each, GetBytes first if `bytes_first` (callers alternate: the
   // first pass after the writes ran slower in some runs, whichever API).
@@ -126,7 +133,34 @@ ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec)
   auto Key = [&](const char* p, int t, int i) {
     return bench::Key(p, t * span + i % span);
   };
-  auto body = [&](bool do_set, bool use_bytes = false) {
+  auto pipelined = [&](bool do_set) {
+    return [&, do_set](int t) {
+      std::deque<std::unique_ptr<Pending<uint64_t>>> sets;
+      std::deque<std::unique_ptr<Pending<std::string>>> gets;
+      auto check = [&](auto& q) {
+        for (auto& res : q.front()->Wait()) failed = failed || !res.ok();
+        q.pop_front();
+      };
+      for (int i = 0; i < per; i += batch) {
+        const int n = std::min(batch, per - i);
+        if (do_set) {
+          std::vector<std::pair<std::string, std::string>> items;
+          for (int j = 0; j < n; ++j) items.emplace_back(Key(prefix, t, i + j), value);
+          if (sets.size() == static_cast<size_t>(spec.window)) check(sets);
+          sets.push_back(c.StartMultiSet(std::move(items)));
+        } else {
+          std::vector<std::string> ids;
+          for (int j = 0; j < n; ++j) ids.push_back(Key(prefix, t, i + j));
+          if (gets.size() == static_cast<size_t>(spec.window)) check(gets);
+          gets.push_back(c.StartMultiGet(std::move(ids)));
+        }
+      }
+      while (!sets.empty()) check(sets);
+      while (!gets.empty()) check(gets);
+    };
+  };
+  auto body = [&](bool do_set, bool use_bytes = false) -> std::function<void(int)> {
+    if (spec.window > 0) return pipelined(do_set);
     return [&, do_set, use_bytes](int t) {
       for (int i = 0; i < per; i += batch) {
         if (batch == 1) {
@@ -399,8 +433,9 @@ int Main(int argc, char** argv) {
     if (!v.empty()) rows.push_back({test, sys, Median(v), unit, note});
   };
   const std::string small = RandomBytes(1024, 1);
-  std::vector<double> s_set, s_get, p_set, p_get, w_set, w_get, r_set, r_get, rp_set,
-      rp_get, r1_set, r1_get, rp1_set, rp1_get, s_lat, r_lat;
+  std::vector<double> s_set, s_get, p_set, p_get, w_set, w_get, st_set, st_get, pt_set,
+      pt_get, r_set, r_get, rp_set, rp_get, r1_set, r1_get, rp1_set, rp1_get, s_lat,
+      r_lat;
   if (cfg.small_rows && !RedisFill(rport, 1024, cfg.small_ops)) {
     std::fprintf(stderr, "shovel-bench-core: redis-benchmark could not fill redis\n");
     return 1;
@@ -409,14 +444,24 @@ int Main(int argc, char** argv) {
   for (int rep = 0; cfg.small_rows && rep < cfg.reps; ++rep) {
     Progress("1 KiB ops: rep " + std::to_string(rep + 1) + "/" +
              std::to_string(cfg.reps));
-    auto a = ShovelRun(c, small, {cfg.small_ops, cfg.small_inflight, 1, "k1/"});
-    auto b = ShovelRun(c, small, {cfg.small_ops, cfg.small_inflight, 16, "k1/"});
-    // redis-benchmark -c 50 -P 16 keeps 800 requests in flight from one
-    // thread; the same 800 from 2 threads (MultiSet/MultiGet of 400).
+    // What redis-benchmark -c 50 does: one thread keeps the 50 requests
+    // (with -P 16: 50 x 16) in flight. StartMultiSet/StartMultiGet of 1
+    // (of 16), waiting for the oldest before starting the next.
+    RunSpec one{cfg.small_ops, 1, 1, "k1/"};
+    one.window = cfg.small_inflight;
+    auto a = ShovelRun(c, small, one);
+    one.batch = 16;
+    auto b = ShovelRun(c, small, one);
+    // The same from 50 threads with blocking calls, and 800 in flight from
+    // 2 threads (MultiSet/MultiGet of 400).
+    auto at = ShovelRun(c, small, {cfg.small_ops, cfg.small_inflight, 1, "k1/"});
+    auto bt = ShovelRun(c, small, {cfg.small_ops, cfg.small_inflight, 16, "k1/"});
     auto w = ShovelRun(c, small, {cfg.small_ops, 2, 400, "k1/"});
-    all_ok = all_ok && a.ok && b.ok && w.ok;
+    all_ok = all_ok && a.ok && b.ok && at.ok && bt.ok && w.ok;
     s_set.push_back(a.set), s_get.push_back(a.get), p_set.push_back(b.set),
         p_get.push_back(b.get), w_set.push_back(w.set), w_get.push_back(w.get);
+    st_set.push_back(at.set), st_get.push_back(at.get), pt_set.push_back(bt.set),
+        pt_get.push_back(bt.get);
     // redis over as many keys as shoveling's ids (each 1 KiB row writes and
     // reads cfg.small_ops distinct ids), and over one key for reference.
     auto r = RedisBench(rport, 1024, 50, cfg.small_ops, 1, cfg.small_ops);
@@ -438,20 +483,26 @@ int Main(int argc, char** argv) {
     add(test, "redis", same, "ops/s", "redis-benchmark " + flags + keys);
     add(test, "redis (1 key)", one, "ops/s", "redis-benchmark " + flags + ", no -r");
   };
-  add("1KiB set, 50 in flight", "shoveling", s_set, "ops/s", "50 threads, one Client");
-  add_redis("1KiB set, 50 in flight", r_set, r1_set, "-c 50");
-  add("1KiB get, 50 in flight", "shoveling", s_get, "ops/s", "50 threads, one Client");
-  add_redis("1KiB get, 50 in flight", r_get, r1_get, "-c 50");
-  add("1KiB set, pipelined 16", "shoveling", p_set, "ops/s", "50 threads x MultiSet(16)");
-  add_redis("1KiB set, pipelined 16", rp_set, rp1_set, "-c 50 -P 16");
-  add("1KiB get, pipelined 16", "shoveling", p_get, "ops/s", "50 threads x MultiGet(16)");
-  add_redis("1KiB get, pipelined 16", rp_get, rp1_get, "-c 50 -P 16");
-  add("1KiB set, 800 in flight", "shoveling", w_set, "ops/s",
-      "2 threads x MultiSet(400)");
-  add_redis("1KiB set, 800 in flight", rp_set, rp1_set, "-c 50 -P 16");
-  add("1KiB get, 800 in flight", "shoveling", w_get, "ops/s",
-      "2 threads x MultiGet(400)");
-  add_redis("1KiB get, 800 in flight", rp_get, rp1_get, "-c 50 -P 16");
+  for (bool piped : {false, true}) {
+    for (bool set : {true, false}) {
+      const std::string op = set ? "set" : "get", call = set ? "MultiSet" : "MultiGet";
+      const std::string test =
+          "1KiB " + op + (piped ? ", pipelined 16" : ", 50 in flight");
+      const std::string each = piped ? "(16)" : "(1)";
+      add(test, "shoveling", piped ? (set ? p_set : p_get) : (set ? s_set : s_get),
+          "ops/s", "1 thread, 50 x Start" + call + each);
+      add(test, "shoveling (threads)",
+          piped ? (set ? pt_set : pt_get) : (set ? st_set : st_get), "ops/s",
+          piped ? "50 threads x " + call + each : "50 threads, one call each");
+      if (piped) {
+        add(test, "shoveling (2 x 400)", set ? w_set : w_get, "ops/s",
+            "2 threads x " + call + "(400)");
+        add_redis(test, set ? rp_set : rp_get, set ? rp1_set : rp1_get, "-c 50 -P 16");
+      } else {
+        add_redis(test, set ? r_set : r_get, set ? r1_set : r1_get, "-c 50");
+      }
+    }
+  }
   add("1KiB get, 1 in flight", "shoveling", s_lat, "us p50",
       "round trip, lower is better");
   add("1KiB get, 1 in flight", "redis", r_lat, "us p50", "redis-benchmark -c 1");

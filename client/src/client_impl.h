@@ -107,6 +107,10 @@ class ClientImpl : public Client {
   std::vector<Result<uint64_t>> MultiSet(
       const std::vector<std::pair<std::string, std::string>>& items) override;
   std::vector<Result<std::string>> MultiGet(const std::vector<std::string>& ids) override;
+  std::unique_ptr<Pending<uint64_t>> StartMultiSet(
+      std::vector<std::pair<std::string, std::string>> items) override;
+  std::unique_ptr<Pending<std::string>> StartMultiGet(
+      std::vector<std::string> ids) override;
   Result<std::vector<NodeInfo>> Members() override;
 
   // ---- For the Writer and the other parts of the implementation ----------
@@ -160,14 +164,16 @@ class ClientImpl : public Client {
   };
   using ItemSink = std::function<void(size_t k, Result<const ItemReply*> r)>;
   // Sends `items` grouped by endpoint into BATCH messages (items that cannot
-  // be batched, or alone for their endpoint, go as messages of their own),
-  // waits for all, then calls sink(k, ...) once for each items[k] (in no set
-  // order):
-  // its reply (OK or error), or the error of the message that carried it. A
-  // worker that answers a BATCH with kProtocol (one that predates it) gets
-  // those requests again one by one.
-  void CallBatched(const std::vector<BatchItem>& items,
-                   const std::vector<std::string>& endpoints, const ItemSink& sink);
+  // be batched, or alone for their endpoint, go as messages of their own)
+  // and returns. FinishBatched waits for all, then calls sink(k, ...) once
+  // for each items[k] (in no set order): its reply (OK or error), or the
+  // error of the message that carried it. A worker that answers a BATCH with
+  // kProtocol (one that predates it) gets those requests again one by one.
+  struct BatchedSend;
+  std::shared_ptr<BatchedSend> SendBatched(const std::vector<BatchItem>& items,
+                                           const std::vector<std::string>& endpoints);
+  void FinishBatched(BatchedSend& sent, const std::vector<BatchItem>& items,
+                     const std::vector<std::string>& endpoints, const ItemSink& sink);
   // A single-message request for `item` (payload views into the item's).
   OutRequest ItemRequest(const BatchItem& item) const;
   // Index in `endpoints` of where a request for `id` goes first (as
@@ -175,14 +181,11 @@ class ClientImpl : public Client {
   std::optional<uint32_t> EndpointSlot(std::string_view id, const PlacementView& view,
                                        std::vector<std::string>& endpoints,
                                        std::vector<int32_t>& slots);
-  // MultiSet/MultiGet: each valid id i whose `make(i)` gives a BatchItem goes
-  // out in a BATCH to where the id lives; an OK reply becomes
-  // `finish(reply)` (nullopt: not complete, e.g. a blob too large for a
-  // BATCH). Ids not sent, redirected or not complete take `single(i)`, the
-  // one-id call. Results in id order; an invalid id is its ValidateId error.
-  template <typename T, typename MakeFn, typename FinishFn, typename SingleFn>
-  std::vector<Result<T>> MultiCall(const std::vector<std::string_view>& ids, MakeFn make,
-                                   FinishFn finish, SingleFn single);
+  // MultiSet/MultiGet from sending to results (client_multi.cc).
+  template <typename T>
+  class MultiCall;
+  class PendingSets;
+  class PendingGets;
   void OnMembershipChange();
 
   const ClientOptions options_;

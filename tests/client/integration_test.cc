@@ -10,28 +10,18 @@
 #include <thread>
 #include <zmq_addon.hpp>
 
+#include "client_fixture.h"
 #include "shovel/client.h"
 #include "shovel/protocol.h"
-#include "worker_fixture.h"
 
 namespace shovel {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::Cluster;
+using testing::ConnectTo;
+using testing::ThreeWorkers;
 using testing::WorkerProcess;
-
-std::unique_ptr<Client> ConnectTo(const std::vector<std::string>& endpoints,
-                                  std::chrono::milliseconds deadline = 5000ms,
-                                  uint64_t chunk = 4ull << 20) {
-  ClientOptions o;
-  o.workers = endpoints;
-  o.deadline = deadline;
-  o.stream_chunk = chunk;
-  auto c = Client::Connect(o);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? std::move(*c) : nullptr;
-}
 
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937_64 rng(seed);
@@ -42,19 +32,6 @@ std::string RandomBytes(size_t n, uint32_t seed) {
   }
   return s;
 }
-
-class ThreeWorkers : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto c = Cluster::Start(3);
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    cluster_ = std::move(*c);
-    client_ = ConnectTo(cluster_.endpoints());
-    ASSERT_NE(client_, nullptr);
-  }
-  Cluster cluster_;
-  std::unique_ptr<Client> client_;
-};
 
 TEST_F(ThreeWorkers, SetGetAppendStatDelete) {
   Client& c = *client_;

@@ -184,6 +184,20 @@ TEST_F(LocalPathTest, MultiSetAndMultiGetAgree) {
   }
   EXPECT_FALSE(set[50].ok());
   EXPECT_TRUE(from_local[51].status().IsNotFound());
+  // Started and waited for later: on the local path the replies are in
+  // before Start returns; the results are the same.
+  auto started_local = local_->StartMultiGet(ids);
+  auto started_tcp = tcp_->StartMultiGet(ids);
+  auto later_local = started_local->Wait(), later_tcp = started_tcp->Wait();
+  ASSERT_EQ(later_local.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ(later_local[i].ok(), from_local[i].ok()) << ids[i];
+    ASSERT_EQ(later_tcp[i].ok(), from_local[i].ok()) << ids[i];
+    if (from_local[i].ok()) {
+      EXPECT_EQ(*later_local[i], items[i].second);
+      EXPECT_EQ(*later_tcp[i], items[i].second);
+    }
+  }
 }
 
 TEST_F(LocalPathTest, ErrorsAreTheSameOnBothPaths) {

@@ -196,6 +196,36 @@ class Writer {
 
 enum class WriteMode { kSet, kAppend };
 
+// Requests that Client::StartMultiSet / StartMultiGet sent and nobody has
+// waited for yet. Wait blocks until every outcome is in (about the deadline
+// at most; ids that need a second round trip, a redirected one or a value
+// too large for a BATCH, are then fetched one by one before it returns) and
+// gives them in request order; a second Wait gives errors. A Pending must
+// not outlive its Client; dropping it unwaited leaves its requests to
+// finish unobserved.
+template <typename T>
+class Pending {
+ public:
+  virtual ~Pending() = default;
+  virtual std::vector<Result<T>> Wait() = 0;
+};
+
+// A Pending whose results are known when it is made.
+template <typename T>
+class ReadyPending final : public Pending<T> {
+ public:
+  explicit ReadyPending(std::vector<Result<T>> results) : results_(std::move(results)) {}
+  std::vector<Result<T>> Wait() override {
+    std::vector<Result<T>> out = std::move(results_);
+    results_.assign(out.size(),
+                    Status::InvalidArgument("the results were already taken"));
+    return out;
+  }
+
+ private:
+  std::vector<Result<T>> results_;
+};
+
 // Called by Init with (done, total) every so often (for progress bars).
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
@@ -295,6 +325,19 @@ class Client {
       const std::vector<std::pair<std::string, std::string>>& items) = 0;
   virtual std::vector<Result<std::string>> MultiGet(
       const std::vector<std::string>& ids) = 0;
+  // MultiSet / MultiGet that return once the requests are sent, so that one
+  // thread keeps many in flight (as one event loop keeps many connections
+  // busy) and waits for each when it needs the outcome; the Pending keeps
+  // the items. A single Get or Set is a list of one. The default waits at
+  // once (an implementation without pipelining).
+  virtual std::unique_ptr<Pending<uint64_t>> StartMultiSet(
+      std::vector<std::pair<std::string, std::string>> items) {
+    return std::make_unique<ReadyPending<uint64_t>>(MultiSet(items));
+  }
+  virtual std::unique_ptr<Pending<std::string>> StartMultiGet(
+      std::vector<std::string> ids) {
+    return std::make_unique<ReadyPending<std::string>>(MultiGet(ids));
+  }
 
   // The workers and their stats (asks each one).
   virtual Result<std::vector<NodeInfo>> Members() = 0;

@@ -1,0 +1,44 @@
+// Test equipment shared by the client's integration tests: a client of
+// given workers, and a fixture of three real workers with one client.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shovel/client.h"
+#include "worker_fixture.h"
+
+namespace shovel::testing {
+
+// A client of `endpoints`; null (and a test failure) if it cannot connect.
+inline std::unique_ptr<Client> ConnectTo(
+    const std::vector<std::string>& endpoints,
+    std::chrono::milliseconds deadline = std::chrono::milliseconds(5000),
+    uint64_t chunk = 4ull << 20) {
+  ClientOptions o;
+  o.workers = endpoints;
+  o.deadline = deadline;
+  o.stream_chunk = chunk;
+  auto c = Client::Connect(o);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+class ThreeWorkers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Cluster::Start(3);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    cluster_ = std::move(*c);
+    client_ = ConnectTo(cluster_.endpoints());
+    ASSERT_NE(client_, nullptr);
+  }
+  Cluster cluster_;
+  std::unique_ptr<Client> client_;
+};
+
+}  // namespace shovel::testing
