@@ -420,6 +420,14 @@ Result<std::vector<Frames>> DecodeBatchBody(std::string_view body, uint64_t coun
   return items;
 }
 
+Status CheckBatchBody(std::string_view body, uint64_t count) {
+  BatchReader reader(body, count);
+  SHOVEL_RETURN_IF_ERROR(reader.CheckCount());
+  Frames item;
+  for (uint64_t i = 0; i < count; ++i) SHOVEL_RETURN_IF_ERROR(reader.Next(&item));
+  return reader.Finish();
+}
+
 Status BatchReader::CheckCount() const {
   if (left_ > kMaxBatchItems) {
     return Status::Protocol("BATCH count " + std::to_string(left_) + " is over " +

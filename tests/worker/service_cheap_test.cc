@@ -203,5 +203,36 @@ TEST(ServiceCheapTest, BatchGetItemsAnswerLikeSingleGets) {
   EXPECT_EQ(r[3].payload.at(0), "tcp://10.0.0.2:7000");
 }
 
+// A BATCH whose body does not split into its count is refused whole: the
+// valid SET before the damage is not applied.
+TEST(ServiceCheapTest, ABatchThatDoesNotDecodeTouchesNoId) {
+  WorkerConfig cfg;
+  Store store("w1", cfg);
+  ServiceCounters counters;
+  Service svc(&store, &counters, "tcp://127.0.0.1:1");
+  wire::BatchWriter bw;
+  wire::Header h;
+  h.op = wire::Op::kSet;
+  h.request_id = 1;
+  const std::vector<std::string_view> value = {"first"};
+  bw.AddRequest(h, "b/first", value);
+  h.request_id = 2;
+  bw.AddRequest(h, "b/second", value);
+  const std::string whole = bw.Take();
+  for (std::string body : {whole.substr(0, whole.size() - 3), whole + "xx"}) {
+    wire::Request req;
+    req.header.op = wire::Op::kBatch;
+    req.header.aux = 2;
+    req.payload = {body};
+    req.payload_bytes = body.size();
+    ServiceReply rep = svc.Handle(req);
+    EXPECT_EQ(rep.header.status, Code::kProtocol);
+    ASSERT_EQ(rep.payload.size(), 1u);
+    EXPECT_NE(rep.payload[0].bytes.find("BATCH body is malformed"), std::string::npos)
+        << rep.payload[0].bytes;
+    EXPECT_TRUE(store.Stat("b/first").status().IsNotFound());
+  }
+}
+
 }  // namespace
 }  // namespace shovel::worker

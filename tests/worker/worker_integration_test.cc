@@ -441,7 +441,9 @@ TEST(WorkerProcessTest, WriteWaitsForEarlierGetsOnOtherHandlers) {
         ASSERT_TRUE(r.payload.at(0) == old)
             << "round " << round << ": the SET overtook a GET sent before it";
       }
-      if (r.header.request_id == last) ASSERT_EQ(r.payload.at(0), "new");
+      if (r.header.request_id == last) {
+        ASSERT_EQ(r.payload.at(0), "new");
+      }
     }
   }
 }

@@ -177,11 +177,16 @@ void BatchLanes(std::vector<zmq::message_t>& msg, size_t n, std::vector<size_t>&
   for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
   auto req = wire::DecodeRequest(views);
   if (!req.ok()) return;
-  auto items = wire::DecodeBatchBody(req->payload[0], req->header.aux);
-  if (!items.ok()) return;
-  for (const auto& item : *items) {
-    if (item.size() >= 2) lanes.push_back(std::hash<std::string_view>()(item[1]) % n);
+  wire::BatchReader reader(req->payload[0], req->header.aux);
+  wire::Frames item;
+  bool ok = reader.CheckCount().ok();
+  for (uint64_t i = 0; ok && i < req->header.aux; ++i) {
+    ok = reader.Next(&item).ok();
+    if (ok && item.size() >= 2) {
+      lanes.push_back(std::hash<std::string_view>()(item[1]) % n);
+    }
   }
+  if (!ok || !reader.Finish().ok()) lanes.clear();
 }
 
 // Replies `st` from the I/O thread to a request it does not serve (a header

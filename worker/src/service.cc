@@ -137,11 +137,18 @@ bool Service::Cheap(const wire::Request& req) {
 
 ServiceReply Service::Batch(const wire::Request& req) {
   const wire::Header& h = req.header;
-  auto items = wire::DecodeBatchBody(req.payload[0], h.aux);
-  if (!items.ok()) return Error(h, items.status());
+  // The whole body is checked before any item is served (a BATCH that does
+  // not decode touches no id), then read again item by item: neither pass
+  // allocates per item.
+  if (Status st = wire::CheckBatchBody(req.payload[0], h.aux); !st.ok()) {
+    return Error(h, st);
+  }
+  wire::BatchReader reader(req.payload[0], h.aux);
   wire::BatchWriter out;
   std::vector<std::string_view> views;
-  for (const wire::Frames& frames : *items) {
+  wire::Frames frames;
+  for (uint64_t i = 0; i < h.aux; ++i) {
+    (void)reader.Next(&frames);  // checked above
     auto item = wire::DecodeBatchItem(frames);
     if (!item.ok()) {
       counters_->malformed.fetch_add(1);

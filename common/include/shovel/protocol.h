@@ -187,6 +187,9 @@ class BatchReader {
 // forged length or count is kProtocol, never an allocation past the body's
 // size. Items are not validated here.
 Result<std::vector<Frames>> DecodeBatchBody(std::string_view body, uint64_t count);
+// DecodeBatchBody's checks without making the items (no allocation): OK
+// when `body` splits into exactly `count` items.
+Status CheckBatchBody(std::string_view body, uint64_t count);
 // Validates one request item: DecodeRequest's checks, plus: the op may be
 // batched (PING, SET, APPEND, GET, DELETE, STAT, SET_ATTRS, CREATE,
 // PUT_POINTER) and a SET/APPEND carries at most kMaxBatchItemBytes.
