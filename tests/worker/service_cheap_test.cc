@@ -147,6 +147,16 @@ TEST(ServiceCheapTest, LargeSetOnlyWhenStoredAsItArrived) {
 // BATCH GET items are written straight into the batch reply: the bytes of a
 // compressed value, a miss, a range cut to the blob and a redirect each come
 // back as the single request would have them.
+// A BATCH request of `count` items; views into `body`.
+wire::Request BatchRequest(const std::string& body, uint64_t count) {
+  wire::Request req;
+  req.header.op = wire::Op::kBatch;
+  req.header.aux = count;
+  req.payload = {body};
+  req.payload_bytes = body.size();
+  return req;
+}
+
 TEST(ServiceCheapTest, BatchGetItemsAnswerLikeSingleGets) {
   WorkerConfig cfg;
   cfg.compression_level = 1;
@@ -173,12 +183,7 @@ TEST(ServiceCheapTest, BatchGetItemsAnswerLikeSingleGets) {
   get(3, "a", 2990, 100);
   get(4, "p", 0, wire::kToEnd);
   std::string body = bw.Take();
-  wire::Request req;
-  req.header.op = wire::Op::kBatch;
-  req.header.aux = 4;
-  req.payload = {body};
-  req.payload_bytes = body.size();
-  ServiceReply rep = svc.Handle(req);
+  ServiceReply rep = svc.Handle(BatchRequest(body, 4));
   ASSERT_EQ(rep.header.status, Code::kOk);
   ASSERT_EQ(rep.header.aux, 4u);
   auto items = wire::DecodeBatchBody(rep.payload.at(0).bytes, 4);
@@ -220,12 +225,7 @@ TEST(ServiceCheapTest, ABatchThatDoesNotDecodeTouchesNoId) {
   bw.AddRequest(h, "b/second", value);
   const std::string whole = bw.Take();
   for (std::string body : {whole.substr(0, whole.size() - 3), whole + "xx"}) {
-    wire::Request req;
-    req.header.op = wire::Op::kBatch;
-    req.header.aux = 2;
-    req.payload = {body};
-    req.payload_bytes = body.size();
-    ServiceReply rep = svc.Handle(req);
+    ServiceReply rep = svc.Handle(BatchRequest(body, 2));
     EXPECT_EQ(rep.header.status, Code::kProtocol);
     ASSERT_EQ(rep.payload.size(), 1u);
     EXPECT_NE(rep.payload[0].bytes.find("BATCH body is malformed"), std::string::npos)
