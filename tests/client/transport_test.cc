@@ -2,8 +2,12 @@
 // socket in a test thread) that answers in an order the test chooses.
 #include "transport.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -136,15 +140,38 @@ TEST(DownEndpointsTest, AWorkerFoundDownIsRecheckedBrieflyUntilItAnswers) {
   EXPECT_EQ(down.ConnectBy("tcp://a:1", t0, until), until);
 }
 
-// A port nothing listens on (just released by a socket bound to it).
-std::string FreeTcpEndpoint(zmq::context_t& ctx) {
-  zmq::socket_t s(ctx, zmq::socket_type::router);
-  s.bind("tcp://127.0.0.1:*");
-  return s.get(zmq::sockopt::last_endpoint);
-}
+// A port nothing listens on, held by a TCP socket bound to it that does not
+// listen (connections are refused), so no other program can take it while
+// the test runs (a port merely released was, by a test running beside it).
+class RefusingPort {
+ public:
+  RefusingPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof a;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), n) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n) != 0) {
+      ADD_FAILURE() << "cannot reserve a loopback port: " << std::strerror(errno);
+    }
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  }
+  ~RefusingPort() { Release(); }
+  // Lets the port go (for a listener of the test's own).
+  void Release() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  int fd_;
+  std::string endpoint_;
+};
 
 TEST_F(TransportTest, AfterOneFullDeadlineWithoutAConnectionCallsFailFastUntilItAnswers) {
-  const std::string ep = FreeTcpEndpoint(ctx_);
+  RefusingPort port;
+  const std::string& ep = port.endpoint();
   auto timed = [&](auto&& call) {
     auto start = std::chrono::steady_clock::now();
     auto r = call();
@@ -171,6 +198,7 @@ TEST_F(TransportTest, AfterOneFullDeadlineWithoutAConnectionCallsFailFastUntilIt
   EXPECT_LT(took3, 1200ms);
   // Once the worker is there, calls reach it again.
   zmq::socket_t router(ctx_, zmq::socket_type::router);
+  port.Release();
   router.bind(ep);
   std::thread worker([&] { ReverseWorker(router, 1); });
   auto r4 = t_->Call(ep, Get(4, 1500ms));
