@@ -21,45 +21,17 @@
 
 using shovel::Code;
 using shovel::Status;
+using shovel::capi::CheckClient;
+using shovel::capi::CheckData;
+using shovel::capi::CheckId;
+using shovel::capi::CheckOut;
 using shovel::capi::CopyString;
 using shovel::capi::CopyStrings;
 using shovel::capi::Guard;
 using shovel::capi::Invalid;
 using shovel::capi::Str;
 
-struct shovel_options {
-  shovel::ClientOptions options;
-};
-
-struct shovel_client {
-  std::unique_ptr<shovel::Client> client;
-};
-
-struct shovel_writer {
-  std::unique_ptr<shovel::Writer> writer;
-  bool finished = false;  // committed or aborted
-};
-
 namespace {
-
-// The checks every entry point makes before touching its handle.
-Status CheckClient(const shovel_client* c) {
-  return c && c->client ? Status::Ok() : Invalid("client handle is NULL");
-}
-
-Status CheckOut(const void* out, const char* what) {
-  return out ? Status::Ok()
-             : Invalid(std::string("output argument '") + what + "' is NULL");
-}
-
-Status CheckData(const void* data, size_t len) {
-  return data || len == 0 ? Status::Ok() : Invalid("data is NULL but len is not 0");
-}
-
-// Ids must be non-NULL; the client validates the rest (and names the rule).
-Status CheckId(const char* id, const char* what = "id") {
-  return id ? Status::Ok() : Invalid(std::string(what) + " is NULL");
-}
 
 std::vector<std::string> SplitWorkers(std::string_view list) {
   std::vector<std::string> out;

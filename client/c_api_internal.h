@@ -1,5 +1,5 @@
 // Helpers shared by the C ABI's translation units (c_api.cc,
-// c_api_memory.cc). Not installed; not part of the ABI.
+// c_api_many.cc, c_api_memory.cc). Not installed; not part of the ABI.
 //
 // Memory rule: everything handed to a C caller is allocated with malloc here
 // and released by the shovel_*_free functions, so callers never mix
@@ -8,6 +8,7 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -16,6 +17,19 @@
 #include "shovel/client.h"
 #include "shovel/shovel.h"
 #include "shovel/status.h"
+
+struct shovel_options {
+  shovel::ClientOptions options;
+};
+
+struct shovel_client {
+  std::unique_ptr<shovel::Client> client;
+};
+
+struct shovel_writer {
+  std::unique_ptr<shovel::Writer> writer;
+  bool finished = false;  // committed or aborted
+};
 
 namespace shovel::capi {
 
@@ -32,6 +46,25 @@ shovel_status Report(const Status& s, char** err);
 
 inline Status Invalid(std::string message) {
   return Status::InvalidArgument(std::move(message));
+}
+
+// The checks every entry point makes before touching its handle.
+inline Status CheckClient(const shovel_client* c) {
+  return c && c->client ? Status::Ok() : Invalid("client handle is NULL");
+}
+
+inline Status CheckOut(const void* out, const char* what) {
+  return out ? Status::Ok()
+             : Invalid(std::string("output argument '") + what + "' is NULL");
+}
+
+inline Status CheckData(const void* data, size_t len) {
+  return data || len == 0 ? Status::Ok() : Invalid("data is NULL but len is not 0");
+}
+
+// Ids must be non-NULL; the client validates the rest (and names the rule).
+inline Status CheckId(const char* id, const char* what = "id") {
+  return id ? Status::Ok() : Invalid(std::string(what) + " is NULL");
 }
 
 // NULL-safe view of a C string.

@@ -18,13 +18,15 @@ import ctypes
 import os
 from ctypes import byref, c_char_p, c_double, c_int, c_size_t, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 from . import _native
 from ._buffers import readable, writable
 from .errors import InvalidArgument, error_for
 
 WHOLE = 2**64 - 1  # SHOVEL_WHOLE_BLOB
+NOT_FOUND = 1  # SHOVEL_NOT_FOUND
 Id = Union[str, bytes]
 
 
@@ -238,6 +240,51 @@ class Client(_Handle):
             return ctypes.string_at(data.value, n.value)
         finally:
             self._lib.shovel_free(data)
+
+    def set_many(self, items: Union[Mapping[Id, Any], Iterable[Tuple[Id, Any]]]) -> List[int]:
+        """Sets many ids in one call; returns their new versions, in order.
+
+        ``items`` is a mapping or (id, data) pairs. The ids of one worker
+        travel together (one message per worker for up to 1024 ids), as
+        redis's MSET or a pipeline. Every item is tried; if any failed,
+        raises the first failure's error (the others are stored).
+        """
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        n = len(pairs)
+        ids = (c_char_p * n)(*[_id(i) for i, _ in pairs])
+        values = [bytes(d) for _, d in pairs]
+        data = (c_void_p * n)(*[ctypes.cast(c_char_p(v), c_void_p) for v in values])
+        lens = (c_size_t * n)(*[len(v) for v in values])
+        versions, statuses, err = (c_uint64 * n)(), (c_int * n)(), c_void_p()
+        self._check(self._lib.shovel_set_many(self._live(), n, ids, data, lens, versions,
+                                              statuses, None, byref(err)), err)
+        return list(versions)
+
+    def get_many(self, ids: Iterable[Id]) -> List[Optional[bytes]]:
+        """The whole values of many ids in one call, in order.
+
+        ``None`` for an id that does not exist, as redis's MGET; any other
+        failure raises the first one's error. Sent as :meth:`set_many`.
+        """
+        keys = [_id(i) for i in ids]
+        n = len(keys)
+        data, lens = (c_void_p * n)(), (c_size_t * n)()
+        statuses, messages, err = (c_int * n)(), (c_void_p * n)(), c_void_p()
+        status = self._lib.shovel_get_many(self._live(), n, (c_char_p * n)(*keys), data,
+                                           lens, statuses, messages, byref(err))
+        try:
+            message = _native.take_string(self._lib, err.value)
+            texts = [_native.take_string(self._lib, messages[i]) for i in range(n)]
+            if status not in (0, NOT_FOUND):  # the call, or its first failed item
+                raise error_for(status, message)
+            for i in range(n):
+                if statuses[i] not in (0, NOT_FOUND):
+                    raise error_for(statuses[i], texts[i])
+            return [ctypes.string_at(data[i], lens[i]) if statuses[i] == 0 else None
+                    for i in range(n)]
+        finally:
+            for i in range(n):
+                self._lib.shovel_free(data[i])
 
     def get_into(self, id: Id, buffer: Any, offset: int = 0) -> int:
         """Reads into a writable buffer (no copy); returns the bytes read."""

@@ -396,6 +396,63 @@ int main(int argc, char** argv) {
     }
   }
 
+  StartPhase("many at once");
+  {
+    const char* ids[4] = {"c/m0", "c/m1", "c/m//bad", "c/m3"};
+    const void* data[4] = {"zero", "", "x", "three"};
+    size_t lens[4] = {4, 0, 1, 5};
+    uint64_t versions[4] = {9, 9, 9, 9};
+    shovel_status statuses[4];
+    EXPECT_STATUS(shovel_set_many(c, 4, ids, data, lens, versions, statuses, NULL, &err),
+                  SHOVEL_INVALID_ARGUMENT, NULL);
+    if (statuses[0] != SHOVEL_OK || statuses[1] != SHOVEL_OK ||
+        statuses[2] != SHOVEL_INVALID_ARGUMENT || statuses[3] != SHOVEL_OK) {
+      Fail(__LINE__, "set_many statuses %d %d %d %d", statuses[0], statuses[1],
+           statuses[2], statuses[3]);
+    }
+    if (versions[0] == 0 || versions[2] != 0 || versions[3] <= versions[0]) {
+      Fail(__LINE__, "set_many versions %llu %llu %llu", (unsigned long long)versions[0],
+           (unsigned long long)versions[2], (unsigned long long)versions[3]);
+    }
+    EXPECT_STR(c, "c/m3", "three");
+    const char* want[4] = {"c/m3", "c/m-missing", "c/m1", "c/m0"};
+    void* got[4];
+    size_t got_lens[4];
+    char* messages[4];
+    EXPECT_STATUS(shovel_get_many(c, 4, want, got, got_lens, statuses, messages, &err),
+                  SHOVEL_NOT_FOUND, "not found: id 'c/m-missing' does not exist");
+    if (messages[0] || messages[2] || messages[3] || !messages[1] ||
+        strcmp(messages[1], "not found: id 'c/m-missing' does not exist") != 0) {
+      Fail(__LINE__, "get_many messages: '%s'", messages[1] ? messages[1] : "(null)");
+    }
+    for (int i = 0; i < 4; ++i) shovel_free(messages[i]);
+    if (statuses[0] != SHOVEL_OK || statuses[1] != SHOVEL_NOT_FOUND ||
+        statuses[2] != SHOVEL_OK || statuses[3] != SHOVEL_OK) {
+      Fail(__LINE__, "get_many statuses %d %d %d %d", statuses[0], statuses[1],
+           statuses[2], statuses[3]);
+    }
+    if (got_lens[0] != 5 || memcmp(got[0], "three", 5) != 0 || got[1] != NULL ||
+        got_lens[1] != 0 || got[2] == NULL || got_lens[2] != 0 || got_lens[3] != 4 ||
+        memcmp(got[3], "zero", 4) != 0) {
+      Fail(__LINE__, "get_many values");
+    }
+    for (int i = 0; i < 4; ++i) shovel_free(got[i]);
+    EXPECT_OK(shovel_get_many(c, 1, want, got, got_lens, statuses, NULL, &err));
+    shovel_free(got[0]);
+    EXPECT_OK(shovel_get_many(c, 0, NULL, NULL, NULL, NULL, NULL, &err));
+    EXPECT_STATUS(shovel_get_many(c, 1, want, got, got_lens, NULL, NULL, &err),
+                  SHOVEL_INVALID_ARGUMENT,
+                  "invalid argument: output argument 'statuses' is NULL");
+    const char* with_null[2] = {"c/m0", NULL};
+    EXPECT_STATUS(shovel_get_many(c, 2, with_null, got, got_lens, statuses, NULL, &err),
+                  SHOVEL_INVALID_ARGUMENT, "invalid argument: ids[1] is NULL");
+    const void* null_data[1] = {NULL};
+    EXPECT_STATUS(shovel_set_many(c, 1, ids, null_data, lens, NULL, statuses, NULL, &err),
+                  SHOVEL_INVALID_ARGUMENT,
+                  "invalid argument: item 0: data is NULL but len is not 0");
+    EXPECT_STR(c, "c/m0", "zero"); /* nothing was sent */
+  }
+
   StartPhase("environment (SHOVEL_WORKERS)");
   {
     setenv("SHOVEL_WORKERS", endpoint, 1);

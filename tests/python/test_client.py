@@ -236,6 +236,33 @@ def test_unreachable_worker() -> None:
     assert isinstance(info.value, (ConnectionError, TimeoutError))
 
 
+def test_set_many_and_get_many(client: shoveling.Client) -> None:
+    items = {f"py/many/{i}": bytes([i]) * (i * 37) for i in range(50)}
+    versions = client.set_many(items)
+    assert len(versions) == 50 and all(v > 0 for v in versions)
+    assert client.stat("py/many/7").version == versions[7]
+    ids = ["py/many/3", "py/many/missing", "py/many/0", "py/many/49"]
+    assert client.get_many(ids) == [items["py/many/3"], None, b"", items["py/many/49"]]
+    assert client.get_many([]) == [] and client.set_many([]) == []
+    # Pairs work as well as a mapping; bytes-like values are taken.
+    assert len(client.set_many([("py/many/a", bytearray(b"A")), ("py/many/b", b"B")])) == 2
+    assert client.get_many(["py/many/b", "py/many/a"]) == [b"B", b"A"]
+    # A bad id fails its own item; the others are stored, the first error raises.
+    with pytest.raises(shoveling.InvalidArgument) as info:
+        client.set_many([("py/many/c", b"C"), ("py//bad", b"x")])
+    assert str(info.value) == "invalid argument: id 'py//bad' has an empty path component"
+    assert client.get("py/many/c") == b"C"
+    with pytest.raises(shoveling.InvalidArgument):
+        client.get_many(["py/many/a", "py//bad"])
+
+
+def test_get_many_from_an_unreachable_worker_raises() -> None:
+    with shoveling.Client(workers=["tcp://127.0.0.1:1"], deadline=0.3) as c:
+        with pytest.raises((shoveling.Unavailable, shoveling.Timeout)) as info:
+            c.get_many(["py/dead/a", "py/dead/b"])
+    assert "tcp://127.0.0.1:1" in str(info.value)
+
+
 def test_library_is_the_one_under_test() -> None:
     assert shoveling.library_version() == shoveling.__version__
     assert shoveling.library_path() == os.environ["SHOVEL_LIBRARY"]

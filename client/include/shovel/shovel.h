@@ -158,6 +158,32 @@ SHOVEL_EXPORT shovel_status shovel_exists(shovel_client* client, const char* id,
 SHOVEL_EXPORT shovel_status shovel_rename(shovel_client* client, const char* from,
                                           const char* to, char** err);
 
+/* ---- many values in one call (pipelined) ------------------------------ */
+
+/* Sets ids[i] to the lens[i] bytes at data[i], for i < n, in BATCH messages
+ * (one per worker for up to 1024 ids) instead of a round trip per id. Each
+ * item has its own outcome in statuses[i], and its new version in
+ * versions[i] (0 if it failed) when `versions` is not NULL; a failed item
+ * does not stop the others. When `messages` is not NULL, messages[i] is
+ * the message of a failed item (NULL for a success), to free with
+ * shovel_free. Returns SHOVEL_OK when all succeeded, else the status of the
+ * first that failed, with its message in *err. A NULL array (with n > 0)
+ * or id is SHOVEL_INVALID_ARGUMENT before anything is sent. */
+SHOVEL_EXPORT shovel_status shovel_set_many(shovel_client* client, size_t n,
+                                            const char* const* ids,
+                                            const void* const* data, const size_t* lens,
+                                            uint64_t* versions, shovel_status* statuses,
+                                            char** messages, char** err);
+/* Reads the whole values of ids[i], for i < n, as shovel_set_many sends.
+ * For an item that succeeded data[i] is a new buffer of lens[i] bytes
+ * (never NULL) to free with shovel_free; for one that failed data[i] is
+ * NULL, lens[i] 0, and statuses[i] says why (SHOVEL_NOT_FOUND for an id
+ * that does not exist). Returns as shovel_set_many does. */
+SHOVEL_EXPORT shovel_status shovel_get_many(shovel_client* client, size_t n,
+                                            const char* const* ids, void** data,
+                                            size_t* lens, shovel_status* statuses,
+                                            char** messages, char** err);
+
 /* ---- placement -------------------------------------------------------- */
 
 /* Pre-creates `n` empty, pinned ids spread exactly over the live workers.
