@@ -133,6 +133,19 @@ ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec)
   auto Key = [&](const char* p, int t, int i) {
     return bench::Key(p, t * span + i % span);
   };
+  // Thread t's ids i .. i+n-1 (with the value, for a MultiSet).
+  auto ids_of = [&](int t, int i, int n) {
+    std::vector<std::string> ids;
+    ids.reserve(n);
+    for (int j = 0; j < n; ++j) ids.push_back(Key(prefix, t, i + j));
+    return ids;
+  };
+  auto items_of = [&](int t, int i, int n) {
+    std::vector<std::pair<std::string, std::string>> items;
+    items.reserve(n);
+    for (int j = 0; j < n; ++j) items.emplace_back(Key(prefix, t, i + j), value);
+    return items;
+  };
   auto pipelined = [&](bool do_set) {
     return [&, do_set](int t) {
       std::deque<std::unique_ptr<Pending<uint64_t>>> sets;
@@ -144,15 +157,11 @@ ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec)
       for (int i = 0; i < per; i += batch) {
         const int n = std::min(batch, per - i);
         if (do_set) {
-          std::vector<std::pair<std::string, std::string>> items;
-          for (int j = 0; j < n; ++j) items.emplace_back(Key(prefix, t, i + j), value);
           if (sets.size() == static_cast<size_t>(spec.window)) check(sets);
-          sets.push_back(c.StartMultiSet(std::move(items)));
+          sets.push_back(c.StartMultiSet(items_of(t, i, n)));
         } else {
-          std::vector<std::string> ids;
-          for (int j = 0; j < n; ++j) ids.push_back(Key(prefix, t, i + j));
           if (gets.size() == static_cast<size_t>(spec.window)) check(gets);
-          gets.push_back(c.StartMultiGet(std::move(ids)));
+          gets.push_back(c.StartMultiGet(ids_of(t, i, n)));
         }
       }
       while (!sets.empty()) check(sets);
@@ -171,17 +180,11 @@ ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec)
           if (!ok) failed = true;
           continue;
         }
+        const int n = std::min(batch, per - i);
         if (do_set) {
-          std::vector<std::pair<std::string, std::string>> items;
-          for (int j = 0; j < batch && i + j < per; ++j) {
-            items.emplace_back(Key(prefix, t, i + j), value);
-          }
-          for (auto& res : c.MultiSet(items)) failed = failed || !res.ok();
+          for (auto& res : c.MultiSet(items_of(t, i, n))) failed = failed || !res.ok();
         } else {
-          std::vector<std::string> ids;
-          for (int j = 0; j < batch && i + j < per; ++j)
-            ids.push_back(Key(prefix, t, i + j));
-          for (auto& res : c.MultiGet(ids)) failed = failed || !res.ok();
+          for (auto& res : c.MultiGet(ids_of(t, i, n))) failed = failed || !res.ok();
         }
       }
     };
