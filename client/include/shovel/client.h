@@ -200,7 +200,8 @@ enum class WriteMode { kSet, kAppend };
 // waited for yet. Wait blocks until every outcome is in (about the deadline
 // at most; ids that need a second round trip, a redirected one or a value
 // too large for a BATCH, are then fetched one by one before it returns) and
-// gives them in request order; a second Wait gives errors. A Pending must
+// gives them in request order; a second Wait gives errors. Not thread-safe:
+// one thread waits for a Pending, though many may start them. A Pending must
 // not outlive its Client; dropping it unwaited leaves its requests to
 // finish unobserved.
 template <typename T>
