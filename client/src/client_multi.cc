@@ -78,19 +78,12 @@ zmq::message_t EncodeBody(const std::vector<BatchItem>& items, const Message& ms
 
 // The error of a whole BATCH reply (its status, its shape, or a body that
 // does not split into `count` items), named by worker; else OK and *body.
-// `scratch` is reused for the items' frames.
-Status CheckBatchReply(const Response& whole, size_t count, wire::Frames* scratch,
-                       std::string_view* body) {
+Status CheckBatchReply(const Response& whole, size_t count, std::string_view* body) {
   Status st = ReplyError(whole);
   if (st.ok() && whole.reply.payload.size() != 1) {
     st = Status::Protocol("BATCH reply needs one body frame");
   }
-  if (st.ok()) {
-    wire::BatchReader reader(whole.reply.payload[0], count);
-    st = reader.CheckCount();
-    for (size_t j = 0; j < count && st.ok(); ++j) st = reader.Next(scratch);
-    if (st.ok()) st = reader.Finish();
-  }
+  if (st.ok()) st = wire::CheckBatchBody(whole.reply.payload[0], count);
   if (!st.ok()) return st.WithContext("batch reply from " + whole.endpoint);
   *body = whole.reply.payload[0];
   return st;
@@ -197,7 +190,7 @@ void ClientImpl::FinishBatched(BatchedSend& sent, const std::vector<BatchItem>& 
       continue;
     }
     std::string_view body;
-    Status st = CheckBatchReply(whole, ks.size(), &frames, &body);
+    Status st = CheckBatchReply(whole, ks.size(), &body);
     wire::BatchReader reader(body, ks.size());
     for (uint32_t k : ks) {
       Status item_st = st;
