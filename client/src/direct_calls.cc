@@ -50,6 +50,28 @@ bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
   return true;
 }
 
+// What ended a wait for a reply.
+enum class Woke { kReply, kTimeout, kClosed };
+
+// Waits for a reply on `s` until `until`, or until `watch` (if any) reports
+// the connection closed.
+Woke WaitForReply(zmq::socket_t& s, ConnectionWatch* watch, Clock::time_point until) {
+  for (;;) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+    zmq::pollitem_t items[2] = {{s.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, -1, 0, 0}};
+    if (watch) items[1] = {watch->events().handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(items, watch ? 2 : 1, std::max(left, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return Woke::kTimeout;
+    }
+    if (items[0].revents & ZMQ_POLLIN) return Woke::kReply;
+    if ((items[1].revents & ZMQ_POLLIN) && watch->TakeDisconnect()) return Woke::kClosed;
+    if (Clock::now() >= until) return Woke::kTimeout;
+  }
+}
+
 }  // namespace
 
 DirectCalls::DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&),
@@ -70,8 +92,10 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
     if (it != idle_.end() && !it->second.of(bulk).empty()) {
       Idle& idle = it->second.of(bulk);
       auto oldest = idle.begin();
-      Pooled p{oldest->first, std::move(oldest->second)};
+      Pooled p = std::move(oldest->second);
       idle.erase(oldest);
+      // A disconnect while it was idle is past: ZeroMQ reconnects by itself.
+      if (p.watch) p.watch->TakeDisconnect();
       return p;
     }
     auto& m = connect_mu_[endpoint];
@@ -80,9 +104,11 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
   }
   try {
     std::lock_guard<std::mutex> lock(*connect_mu);
-    Pooled p{next_seq_.fetch_add(1),
-             std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer)};
+    Pooled p;
+    p.seq = next_seq_.fetch_add(1);
+    p.socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
     configure_(*p.socket);
+    p.watch = ConnectionWatch::Attach(context_, *p.socket);
     p.socket->connect(endpoint);
     // With ZMQ_IMMEDIATE the socket is writable once connected.
     WaitFor(*p.socket, ZMQ_POLLOUT,
@@ -96,7 +122,8 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
 void DirectCalls::Give(const std::string& endpoint, bool bulk, Pooled p) {
   std::lock_guard<std::mutex> lock(mu_);
   Idle& idle = idle_[endpoint].of(bulk);
-  idle.emplace(p.seq, std::move(p.socket));
+  uint64_t seq = p.seq;
+  idle.emplace(seq, std::move(p));
   // Keep the oldest: they sit on the worker's I/O threads in turn.
   if (idle.size() > kMaxIdle) idle.erase(std::prev(idle.end()));
 }
@@ -122,9 +149,12 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     return down_->NoConnection(endpoint, connect_by - start, deadline);
   }
   bool retried = !idempotent;
+  bool closed = false;  // the connection closed: only what is on it is left
   for (;;) {
     auto wait_until = retried ? until : start + (deadline - deadline / 2);
-    if (!WaitFor(*s, ZMQ_POLLIN, wait_until)) {
+    Woke woke = closed ? Woke::kReply : WaitForReply(*s, pooled.watch.get(), wait_until);
+    closed = closed || woke == Woke::kClosed;
+    if (woke == Woke::kTimeout) {
       if (retried) {
         return Status::Timeout("worker " + endpoint + " did not answer within " + ms +
                                " ms");
@@ -137,6 +167,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     try {
       if (!zmq::recv_multipart(*s, std::back_inserter(resp->frames),
                                zmq::recv_flags::dontwait)) {
+        if (closed) return DisconnectedError(endpoint);
         continue;
       }
     } catch (const zmq::error_t& e) {
@@ -149,8 +180,10 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     if (!header.ok() || header->request_id != request_id) continue;
     down_->Reached(endpoint);
     SHOVEL_RETURN_IF_ERROR(DecodeResponse(*resp, endpoint));
-    // A retried request may still get its second reply: do not reuse.
-    if (!(idempotent && retried)) Give(endpoint, bulk_write, std::move(pooled));
+    // A retried request may still get its second reply: do not reuse. Nor
+    // a socket whose connection closed: a fresh one is as cheap.
+    if (!(idempotent && retried) && !closed)
+      Give(endpoint, bulk_write, std::move(pooled));
     return ResponsePtr(std::move(resp));
   }
 }

@@ -19,7 +19,10 @@
 // deadline (or, for a worker found down, within DownEndpoints::kRecheck), kTimeout
 // "worker X did not answer within N ms", kInvalidArgument for an endpoint ZeroMQ cannot
 // parse, the reply's decoding error with "bad reply from X". A socket whose call failed
-// is closed (linger 0, so ZeroMQ lets go of lent bytes), never reused.
+// is closed (linger 0, so ZeroMQ lets go of lent bytes), never reused. A
+// worker that closes the connection while a call waits on it (its process
+// died) fails the call at once with DisconnectedError (ConnectionWatch),
+// unless its reply had already come.
 //
 // Bulk writes: requests that carry a large value take sockets that carry
 // nothing else. With BBR congestion control (many kernels' default, this
@@ -44,6 +47,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "connection_watch.h"
 #include "down_endpoints.h"
 #include "transport.h"
 
@@ -82,6 +86,7 @@ class DirectCalls {
   struct Pooled {
     uint64_t seq = 0;
     std::unique_ptr<zmq::socket_t> socket;
+    std::unique_ptr<ConnectionWatch> watch;  // null if it could not be set up
   };
 
   // An idle socket from `endpoint`'s bulk-write pool (`bulk`) or its other
@@ -100,7 +105,7 @@ class DirectCalls {
   std::mutex mu_;  // never held while connecting
   // Idle sockets of an endpoint, keyed by seq: those that carry bulk
   // writes and the others.
-  using Idle = std::map<uint64_t, std::unique_ptr<zmq::socket_t>>;
+  using Idle = std::map<uint64_t, Pooled>;
   struct Pools {
     Idle bulk, other;
     Idle& of(bool is_bulk) { return is_bulk ? bulk : other; }

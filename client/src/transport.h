@@ -3,7 +3,8 @@
 // Send is asynchronous: the request is encoded (and its bytes copied) before
 // Send returns, and `done` runs exactly once, with the reply or with an
 // error: kTimeout when the worker took longer than the deadline, kUnavailable
-// when it could not be reached (both name the endpoint). Many requests may be
+// when it could not be reached or closed the connection before it answered
+// (ConnectionWatch; all name the endpoint). Many requests may be
 // in flight on one endpoint; replies are matched by 64-bit request id.
 //
 // Thread-safety: Send and Call may be called from any number of threads.

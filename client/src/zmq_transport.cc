@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <zmq_addon.hpp>
 
+#include "connection_watch.h"
 #include "direct_calls.h"
 #include "down_endpoints.h"
 #include "transport.h"
@@ -89,7 +90,8 @@ class ZmqTransport : public Transport {
   struct Peer {
     std::string endpoint;
     zmq::socket_t socket;
-    std::deque<uint64_t> backlog;  // request ids not yet accepted by ZeroMQ
+    std::unique_ptr<ConnectionWatch> watch;  // null if it could not be set up
+    std::deque<uint64_t> backlog;            // request ids not yet accepted by ZeroMQ
   };
   struct Pending {
     Peer* peer;
@@ -125,6 +127,11 @@ class ZmqTransport : public Transport {
   void Receive(Peer& peer);
   void FireTimers();
   void ResetPeer(Peer& peer);
+  // (Re)creates peer.socket with its watch and connects it.
+  void Connect(Peer& peer);
+  // The connection of `peer` closed: replies it already delivered are read,
+  // and the requests sent on it fail (DisconnectedError).
+  void Disconnected(Peer& peer);
   void Finish(uint64_t id, Result<ResponsePtr> r);
   void FailEverything();
   void Wake();
@@ -169,6 +176,9 @@ ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
     : context_(o.context), max_inflight_bytes_(o.max_inflight_bytes) {
   if (!context_) {
     own_context_ = std::make_unique<zmq::context_t>(o.io_threads);
+    // Each connection is three ZeroMQ sockets (the DEALER, its monitor and
+    // the ConnectionWatch that reads it); ZeroMQ's default allows 1023.
+    own_context_->set(zmq::ctxopt::max_sockets, 8192);
     context_ = own_context_.get();
   }
   direct_ = std::make_unique<DirectCalls>(*context_, SetDealerOptions, &down_);
@@ -417,9 +427,7 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint, size_t la
   auto peer = std::make_unique<Peer>();
   peer->endpoint = endpoint;
   try {
-    peer->socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
-    SetDealerOptions(peer->socket);
-    peer->socket.connect(endpoint);
+    Connect(*peer);
   } catch (const zmq::error_t& e) {
     return nullptr;
   }
@@ -564,12 +572,27 @@ void ZmqTransport::FireTimers() {
   }
 }
 
+void ZmqTransport::Connect(Peer& peer) {
+  peer.watch.reset();
+  peer.socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
+  SetDealerOptions(peer.socket);
+  peer.watch = ConnectionWatch::Attach(*context_, peer.socket);
+  peer.socket.connect(peer.endpoint);
+}
+
+void ZmqTransport::Disconnected(Peer& peer) {
+  Receive(peer);
+  std::vector<uint64_t> lost;
+  for (const auto& [id, p] : pending_) {
+    if (p.peer == &peer && p.sent) lost.push_back(id);
+  }
+  for (uint64_t id : lost) Finish(id, DisconnectedError(peer.endpoint));
+}
+
 void ZmqTransport::ResetPeer(Peer& peer) {
   try {
     peer.socket.close();  // linger 0: ZeroMQ drops (and frees) what it holds
-    peer.socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
-    SetDealerOptions(peer.socket);
-    peer.socket.connect(peer.endpoint);
+    Connect(peer);
   } catch (const zmq::error_t&) {
     // The next send on it fails: its requests then time out.
   }
@@ -607,9 +630,15 @@ void ZmqTransport::Run() {
   for (;;) {
     items.clear();
     items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    // Two items per peer: its socket and its watch (ignored without one).
     for (auto& p : peers_) {
       short ev = ZMQ_POLLIN | (p->backlog.empty() ? 0 : ZMQ_POLLOUT);
       items.push_back({p->socket.handle(), 0, ev, 0});
+      if (p->watch) {
+        items.push_back({p->watch->events().handle(), 0, ZMQ_POLLIN, 0});
+      } else {
+        items.push_back({nullptr, -1, 0, 0});
+      }
     }
     long timeout_ms = -1;
     std::optional<Clock::time_point> next_timer;
@@ -648,9 +677,12 @@ void ZmqTransport::Run() {
     MergeBatches(batch);
     for (auto& q : batch) Accept(std::move(q));
     batch.clear();
-    for (size_t i = 1; i < items.size() && i <= peers_.size(); ++i) {
-      Peer& peer = *peers_[i - 1];
-      if (items[i].revents & ZMQ_POLLIN) Receive(peer);
+    for (size_t k = 0; 1 + 2 * k < items.size(); ++k) {
+      Peer& peer = *peers_[k];
+      if (items[1 + 2 * k].revents & ZMQ_POLLIN) Receive(peer);
+      if ((items[2 + 2 * k].revents & ZMQ_POLLIN) && peer.watch->TakeDisconnect()) {
+        Disconnected(peer);
+      }
       if (!peer.backlog.empty()) FlushBacklog(peer);
     }
     FireTimers();

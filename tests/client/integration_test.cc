@@ -576,6 +576,47 @@ TEST(Integration, UnreachableWorkerErrorsAfterTheDeadline) {
   EXPECT_FALSE((*m)[0].healthy);
 }
 
+// A worker that dies with requests in flight (stopped, so it cannot answer,
+// then killed): the kernel closes its connections, and the requests fail at
+// once with an error that says so, not after their 5 s deadline. Both ways a
+// request can travel: on a caller's own socket (a Get with nothing else in
+// progress) and through the client's I/O thread (a started call).
+TEST(Integration, RequestsInFlightFailAtOnceWhenTheirWorkerDies) {
+  using Call = std::function<Status(Client&)>;
+  std::vector<std::pair<std::string, Call>> ways = {
+      {"Get", [](Client& c) { return c.Get("x").status(); }},
+      {"StartMultiGet",
+       [](Client& c) { return c.StartMultiGet({"x"})->Wait()[0].status(); }},
+      {"StartMultiSet",
+       [](Client& c) {
+         return c.StartMultiSet({{"x", "2"}})->Wait()[0].status();
+       }},
+  };
+  for (auto& [name, call] : ways) {
+    auto w = WorkerProcess::Start("w1");
+    ASSERT_TRUE(w.ok());
+    std::string endpoint = (*w)->endpoint();
+    auto c = ConnectTo({endpoint}, 5000ms);
+    ASSERT_TRUE(c->Set("x", "1").ok());                    // connected
+    ASSERT_TRUE(c->StartMultiGet({"x"})->Wait()[0].ok());  // the I/O thread too
+    ASSERT_EQ(kill((*w)->pid(), SIGSTOP), 0);
+    std::thread killer([&] {
+      std::this_thread::sleep_for(300ms);
+      (*w)->Kill(SIGKILL);
+    });
+    auto start = std::chrono::steady_clock::now();
+    Status st = call(*c);
+    auto took = std::chrono::steady_clock::now() - start;
+    killer.join();
+    EXPECT_EQ(st.code(), Code::kUnavailable) << name << ": " << st.ToString();
+    EXPECT_EQ(st.message(),
+              "worker " + endpoint + " closed the connection before it answered")
+        << name;
+    EXPECT_GE(took, 250ms) << name;  // it waited for the worker until it died
+    EXPECT_LT(took, 2s) << name;     // and no longer
+  }
+}
+
 TEST(Integration, EvictionAtTheLimitAndNoSpace) {
   auto w = WorkerProcess::Start("w1", "32MiB");
   ASSERT_TRUE(w.ok());

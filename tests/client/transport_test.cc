@@ -16,6 +16,7 @@
 #include <thread>
 #include <zmq_addon.hpp>
 
+#include "connection_watch.h"
 #include "down_endpoints.h"
 
 namespace shovel::client {
@@ -221,6 +222,76 @@ TEST_F(TransportTest, IdempotentRequestIsRetriedOnce) {
   auto reply = t_->Call("inproc://worker", r);
   worker.join();
   EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+}
+
+TEST(ConnectionWatchTest, OnlyADisconnectEventCounts) {
+  auto event = [](uint16_t e) {
+    std::string f(6, '\0');
+    std::memcpy(f.data(), &e, sizeof e);
+    return f;
+  };
+  EXPECT_TRUE(IsDisconnectEvent(event(ZMQ_EVENT_DISCONNECTED)));
+  EXPECT_FALSE(IsDisconnectEvent(event(ZMQ_EVENT_CONNECTED)));
+  EXPECT_FALSE(IsDisconnectEvent(event(ZMQ_EVENT_CLOSED)));
+  EXPECT_FALSE(IsDisconnectEvent(event(ZMQ_EVENT_DISCONNECTED).substr(0, 2)));
+  EXPECT_FALSE(IsDisconnectEvent(""));
+}
+
+// A fake worker on TCP that takes `n` requests, answers the first
+// `answered` of them, and a moment later closes its socket (as a dying
+// worker's kernel does) without answering the rest. (A reply still queued
+// in the client's ZeroMQ when its connection closes is dropped by ZeroMQ,
+// with or without a ConnectionWatch; the moment lets it be read first.)
+void AnswerThenClose(zmq::socket_t router, int n, int answered) {
+  std::vector<std::vector<zmq::message_t>> got(n);
+  for (auto& frames : got) (void)zmq::recv_multipart(router, std::back_inserter(frames));
+  for (int i = 0; i < answered; ++i) {
+    auto h = wire::DecodeHeader(got[i][1].to_string_view());
+    router.send(got[i][0], zmq::send_flags::sndmore);
+    router.send(zmq::buffer(wire::EncodeHeader(wire::ReplyHeader(*h, Code::kOk))));
+  }
+  router.set(zmq::sockopt::linger, 2000);  // the replies go out first
+  std::this_thread::sleep_for(200ms);
+  router.close();
+}
+
+TEST_F(TransportTest, RequestsOnAConnectionTheWorkerClosesFailAtOnce) {
+  auto listen = [&] {
+    zmq::socket_t router(ctx_, zmq::socket_type::router);
+    router.bind("tcp://127.0.0.1:*");
+    return router;
+  };
+  // Through the I/O thread: three requests, the first answered.
+  zmq::socket_t router = listen();
+  std::string ep = router.get(zmq::sockopt::last_endpoint);
+  std::thread worker(AnswerThenClose, std::move(router), 3, 1);
+  std::vector<std::pair<std::string, OutRequest>> reqs;
+  for (uint64_t i = 0; i < 3; ++i) reqs.emplace_back(ep, Get(i, 5000ms));
+  auto start = std::chrono::steady_clock::now();
+  auto replies = t_->CallMany(reqs);
+  auto took = std::chrono::steady_clock::now() - start;
+  worker.join();
+  EXPECT_TRUE(replies[0].ok())
+      << replies[0].status().ToString();  // came before the close
+  for (int i : {1, 2}) {
+    ASSERT_FALSE(replies[i].ok());
+    EXPECT_EQ(replies[i].status().code(), Code::kUnavailable);
+    EXPECT_EQ(replies[i].status().message(),
+              "worker " + ep + " closed the connection before it answered");
+  }
+  EXPECT_LT(took, 2000ms);
+  // On a caller's own socket (a Call with nothing else in progress).
+  router = listen();
+  ep = router.get(zmq::sockopt::last_endpoint);
+  worker = std::thread(AnswerThenClose, std::move(router), 1, 0);
+  start = std::chrono::steady_clock::now();
+  auto r = t_->Call(ep, Get(9, 5000ms));
+  took = std::chrono::steady_clock::now() - start;
+  worker.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "worker " + ep + " closed the connection before it answered");
+  EXPECT_LT(took, 2000ms);
 }
 
 TEST_F(TransportTest, BadEndpointIsInvalidArgument) {
