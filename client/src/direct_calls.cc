@@ -167,7 +167,10 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     try {
       if (!zmq::recv_multipart(*s, std::back_inserter(resp->frames),
                                zmq::recv_flags::dontwait)) {
-        if (closed) return DisconnectedError(endpoint);
+        if (closed) {
+          down_->Closed(endpoint);
+          return DisconnectedError(endpoint);
+        }
         continue;
       }
     } catch (const zmq::error_t& e) {

@@ -22,8 +22,19 @@ Status DownEndpoints::NoConnection(const std::string& endpoint, Clock::duration 
   if (added) count_.store(down_.size(), std::memory_order_relaxed);
   if (added || ms >= deadline)
     return Status::Unavailable(text + std::to_string(deadline.count()) + " ms)");
+  if (it->second == kClosed) {
+    return Status::Unavailable(text + std::to_string(ms.count()) +
+                               " ms, after it closed the connection)");
+  }
   return Status::Unavailable(text + std::to_string(ms.count()) + " ms, nor within " +
                              std::to_string(it->second) + " ms of an earlier request)");
+}
+
+void DownEndpoints::Closed(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_.emplace(endpoint, kClosed).second) {
+    count_.store(down_.size(), std::memory_order_relaxed);
+  }
 }
 
 void DownEndpoints::Reached(const std::string& endpoint) {

@@ -39,13 +39,20 @@ class DownEndpoints {
   // the endpoint and says how long it waited.
   Status NoConnection(const std::string& endpoint, Clock::duration waited,
                       std::chrono::milliseconds deadline);
+  // A connection to `endpoint` closed under requests in flight
+  // (ConnectionWatch): its process is most likely gone, so it is taken to
+  // be down as if a request had waited in vain (the next wait at most
+  // kRecheck), until a reply from it arrives.
+  void Closed(const std::string& endpoint);
   // A reply came from `endpoint`: it is up.
   void Reached(const std::string& endpoint);
   bool IsDown(const std::string& endpoint);
 
  private:
+  static constexpr int64_t kClosed = -1;
   std::mutex mu_;
-  // Endpoint -> the deadline (ms) of the request that found it down.
+  // Endpoint -> the deadline (ms) of the request that found it down, or
+  // kClosed when a closed connection did.
   std::unordered_map<std::string, int64_t> down_;  // guarded by mu_
   std::atomic<size_t> count_{0};                   // down_.size()
 };

@@ -586,6 +586,7 @@ void ZmqTransport::Disconnected(Peer& peer) {
   for (const auto& [id, p] : pending_) {
     if (p.peer == &peer && p.sent) lost.push_back(id);
   }
+  if (!lost.empty()) down_.Closed(peer.endpoint);
   for (uint64_t id : lost) Finish(id, DisconnectedError(peer.endpoint));
 }
 

@@ -614,6 +614,15 @@ TEST(Integration, RequestsInFlightFailAtOnceWhenTheirWorkerDies) {
         << name;
     EXPECT_GE(took, 250ms) << name;  // it waited for the worker until it died
     EXPECT_LT(took, 2s) << name;     // and no longer
+    // The next request to it waits at most DownEndpoints::kRecheck for a
+    // connection, not the deadline.
+    start = std::chrono::steady_clock::now();
+    st = call(*c);
+    took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(st.code(), Code::kUnavailable) << name;
+    EXPECT_NE(st.message().find("after it closed the connection"), std::string::npos)
+        << name << ": " << st.ToString();
+    EXPECT_LT(took, 2s) << name;
   }
 }
 

@@ -141,6 +141,20 @@ TEST(DownEndpointsTest, AWorkerFoundDownIsRecheckedBrieflyUntilItAnswers) {
   EXPECT_EQ(down.ConnectBy("tcp://a:1", t0, until), until);
 }
 
+TEST(DownEndpointsTest, AWorkerWhoseConnectionClosedIsRecheckedBriefly) {
+  DownEndpoints down;
+  using Clock = DownEndpoints::Clock;
+  auto t0 = Clock::now(), until = t0 + 5000ms;
+  down.Closed("tcp://a:1");
+  EXPECT_TRUE(down.IsDown("tcp://a:1"));
+  EXPECT_EQ(down.ConnectBy("tcp://a:1", t0, until), t0 + DownEndpoints::kRecheck);
+  EXPECT_EQ(down.NoConnection("tcp://a:1", 500ms, 5000ms).message(),
+            "cannot reach worker tcp://a:1 (no connection within 500 ms, after it closed "
+            "the connection)");
+  down.Reached("tcp://a:1");
+  EXPECT_FALSE(down.IsDown("tcp://a:1"));
+}
+
 // A port nothing listens on, held by a TCP socket bound to it that does not
 // listen (connections are refused), so no other program can take it while
 // the test runs (a port merely released was, by a test running beside it).
