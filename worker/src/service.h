@@ -82,6 +82,9 @@ class Service {
   Store* store_;
   ServiceCounters* counters_;
   const std::string endpoint_;
+  // Bytes per item of the last BATCH reply, to reserve the next one's body
+  // (BATCHes of one client tend to be alike). Relaxed: only a size hint.
+  std::atomic<uint32_t> batch_item_bytes_{64};
 };
 
 }  // namespace shovel::worker
