@@ -312,6 +312,14 @@ void Server::IoLoop() {
         }
         if (h->op == wire::Op::kBatch) {
           counters_->in_flight.fetch_add(1);
+          // Nothing in flight on any handler (the usual case: small
+          // requests are served here): no need to know its ids' lanes.
+          bool all_idle = true;
+          for (size_t l = 0; l < n && all_idle; ++l) all_idle = lanes.Idle(l);
+          if (all_idle) {
+            serve_here(msg);
+            continue;
+          }
           BatchLanes(msg, n, held_lanes);
           if (idle(held_lanes)) {
             serve_here(msg);
