@@ -1,5 +1,5 @@
 // Helpers shared by the C ABI's translation units (c_api.cc,
-// c_api_many.cc, c_api_memory.cc). Not installed; not part of the ABI.
+// c_api_many.cc, c_api_memory.cc, c_api_pending.cc). Not installed; not part of the ABI.
 //
 // Memory rule: everything handed to a C caller is allocated with malloc here
 // and released by the shovel_*_free functions, so callers never mix
@@ -8,10 +8,12 @@
 #pragma once
 
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shovel/client.h"
@@ -24,6 +26,14 @@ struct shovel_options {
 
 struct shovel_client {
   std::unique_ptr<shovel::Client> client;
+};
+
+struct shovel_pending {
+  // One of them is set: the started call's kind.
+  std::unique_ptr<shovel::Pending<uint64_t>> sets;
+  std::unique_ptr<shovel::Pending<std::string>> gets;
+  size_t count = 0;
+  bool waited = false;
 };
 
 struct shovel_writer {
@@ -66,6 +76,25 @@ inline Status CheckData(const void* data, size_t len) {
 inline Status CheckId(const char* id, const char* what = "id") {
   return id ? Status::Ok() : Invalid(std::string(what) + " is NULL");
 }
+
+// The checks of a call over n ids (c_api_many.cc): the handle, then, when n
+// is not 0, `ids` and each (array, name) of `arrays` not NULL, then every
+// id pointer.
+Status CheckManyCall(const shovel_client* client, size_t n, const char* const* ids,
+                     std::initializer_list<std::pair<const void*, const char*>> arrays);
+// The (id, value) items of a set_many (copies of the caller's bytes).
+Result<std::vector<std::pair<std::string, std::string>>> SetItems(size_t n,
+                                                                  const char* const* ids,
+                                                                  const void* const* data,
+                                                                  const size_t* lens);
+// Fill the caller's arrays from a MultiSet / MultiGet's results, as
+// shovel_set_many / shovel_get_many document them, and return the first
+// failure (OK if none). Arrays other than statuses may be NULL where those
+// functions allow it.
+Status FillSetResults(const std::vector<Result<uint64_t>>& results, uint64_t* versions,
+                      shovel_status* statuses, char** messages);
+Status FillGetResults(const std::vector<Result<std::string>>& results, void** data,
+                      size_t* lens, shovel_status* statuses, char** messages);
 
 // NULL-safe view of a C string.
 inline std::string_view Str(const char* s) { return s ? std::string_view(s) : ""; }

@@ -11,7 +11,7 @@ A thin layer over the C library libshovel.so (``shovel/shovel.h``) through
 ctypes; nothing here speaks the wire protocol. See ``python/README.md``.
 """
 
-from .client import (BlobStat, Client, NodeInfo, Writer, library_path,
+from .client import (BlobStat, Client, NodeInfo, Pending, Writer, library_path,
                      library_version)
 from .errors import (AlreadyExists, Conflict, Corruption, Error, InternalError,
                      InvalidArgument, NoSpace, NotFound, ProtocolError, Timeout,
@@ -22,6 +22,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyExists", "BlobStat", "Client", "Conflict", "Corruption", "Error",
     "InternalError", "InvalidArgument", "NoSpace", "NodeInfo", "NotFound",
-    "ProtocolError", "Timeout", "Unavailable", "Writer", "library_path",
+    "Pending", "ProtocolError", "Timeout", "Unavailable", "Writer", "library_path",
     "library_version",
 ]

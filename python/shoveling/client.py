@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import weakref
 from ctypes import byref, c_char_p, c_double, c_int, c_size_t, c_uint64, c_void_p
 from dataclasses import dataclass
 from typing import (Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
@@ -146,6 +147,98 @@ class Writer(_Handle):
             self.close()
 
 
+class Pending(_Handle):
+    """Requests started by :meth:`Client.start_set_many` or
+    :meth:`Client.start_get_many`: sent, their results not yet taken.
+
+    :meth:`wait` gives what :meth:`Client.set_many` / :meth:`Client.get_many`
+    would have returned (or raises what they would have raised), once. One
+    thread waits for a pending. Closing its client waits for nothing: its
+    pendings are dropped (a write not yet answered may or may not be
+    applied, as with a redis connection closed mid-pipeline) and their
+    :meth:`wait` raises InvalidArgument.
+    """
+
+    def __init__(self, client: "Client", ptr: c_void_p, n: int, kind: str) -> None:
+        super().__init__()
+        self._ptr, self._n, self._kind = ptr, n, kind
+        client._pendings.add(self)
+
+    def wait(self) -> Union[List[int], List[Optional[bytes]]]:
+        """The versions (set) or values (get, ``None`` for a missing id)."""
+        ptr = self._live()
+        n = self._n
+        statuses, messages, err = (c_int * n)(), (c_void_p * n)(), c_void_p()
+        try:
+            if self._kind == "set":
+                versions = (c_uint64 * n)()
+                status = self._lib.shovel_pending_wait_set(ptr, versions, statuses, messages,
+                                                           byref(err))
+                _raise_first(self._lib, status, err, statuses, messages, n, ())
+                return list(versions)
+            data, lens = (c_void_p * n)(), (c_size_t * n)()
+            status = self._lib.shovel_pending_wait_get(ptr, data, lens, statuses, messages,
+                                                       byref(err))
+            return _take_values(self._lib, status, err, statuses, messages, data, lens, n)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drops the pending without waiting (its writes still land, unless
+        the client is closed before they are sent)."""
+        if self._ptr:
+            self._lib.shovel_pending_free(self._ptr)
+            self._ptr = c_void_p()
+
+    def _live(self) -> c_void_p:
+        if not self._ptr:
+            raise InvalidArgument("invalid argument: the pending was already waited for, "
+                                  "closed, or its client closed")
+        return self._ptr
+
+    def __del__(self) -> None:
+        if getattr(self, "_ptr", None):
+            self.close()
+
+
+def _raise_first(lib: ctypes.CDLL, status: int, err: c_void_p, statuses: Any,
+                 messages: Any, n: int, allowed: Tuple[int, ...]) -> None:
+    """Frees the messages of a many-ids call and raises its first failure
+    whose status is not in ``allowed`` (the call's own, else an item's)."""
+    message = _native.take_string(lib, err.value)
+    texts = [_native.take_string(lib, messages[i]) for i in range(n)]
+    if status not in (0,) + allowed:
+        raise error_for(status, message)
+    for i in range(n):
+        if statuses[i] not in (0,) + allowed:
+            raise error_for(statuses[i], texts[i])
+
+
+def _take_values(lib: ctypes.CDLL, status: int, err: c_void_p, statuses: Any,
+                 messages: Any, data: Any, lens: Any, n: int) -> List[Optional[bytes]]:
+    """The values of a get_many (``None`` for a missing id), freeing the
+    library's buffers; raises as get_many does."""
+    try:
+        _raise_first(lib, status, err, statuses, messages, n, (NOT_FOUND,))
+        return [ctypes.string_at(data[i], lens[i]) if statuses[i] == 0 else None
+                for i in range(n)]
+    finally:
+        for i in range(n):
+            lib.shovel_free(data[i])
+
+
+def _set_arrays(items: Union[Mapping[Id, Any], Iterable[Tuple[Id, Any]]]) -> Tuple[Any, ...]:
+    """(n, ids, data, lens, values) of a set_many: C arrays over ``values``,
+    which the caller keeps alive during the call."""
+    pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+    n = len(pairs)
+    ids = (c_char_p * n)(*[_id(i) for i, _ in pairs])
+    values = [bytes(d) for _, d in pairs]
+    data = (c_void_p * n)(*[ctypes.cast(c_char_p(v), c_void_p) for v in values])
+    lens = (c_size_t * n)(*[len(v) for v in values])
+    return n, ids, data, lens, values
+
+
 class Client(_Handle):
     """A connection to the shoveling cache.
 
@@ -163,6 +256,7 @@ class Client(_Handle):
         super().__init__()
         lib = self._lib
         self._ptr = c_void_p()
+        self._pendings: "weakref.WeakSet[Pending]" = weakref.WeakSet()
         options = lib.shovel_options_create()
         if not options:
             raise MemoryError("shovel_options_create")
@@ -191,7 +285,13 @@ class Client(_Handle):
     # ---- lifetime -----------------------------------------------------------
 
     def close(self) -> None:
-        """Closes the connection; later calls raise InvalidArgument."""
+        """Closes the connection; later calls raise InvalidArgument.
+
+        Pendings not yet waited for are dropped first: what they wrote may
+        or may not be applied.
+        """
+        for pending in list(getattr(self, "_pendings", ())):
+            pending.close()
         if self._ptr:
             self._lib.shovel_close(self._ptr)
             self._ptr = c_void_p()
@@ -249,12 +349,7 @@ class Client(_Handle):
         redis's MSET or a pipeline. Every item is tried; if any failed,
         raises the first failure's error (the others are stored).
         """
-        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        n = len(pairs)
-        ids = (c_char_p * n)(*[_id(i) for i, _ in pairs])
-        values = [bytes(d) for _, d in pairs]
-        data = (c_void_p * n)(*[ctypes.cast(c_char_p(v), c_void_p) for v in values])
-        lens = (c_size_t * n)(*[len(v) for v in values])
+        n, ids, data, lens, _values = _set_arrays(items)  # _values: alive for the call
         versions, statuses, err = (c_uint64 * n)(), (c_int * n)(), c_void_p()
         self._check(self._lib.shovel_set_many(self._live(), n, ids, data, lens, versions,
                                               statuses, None, byref(err)), err)
@@ -272,19 +367,32 @@ class Client(_Handle):
         statuses, messages, err = (c_int * n)(), (c_void_p * n)(), c_void_p()
         status = self._lib.shovel_get_many(self._live(), n, (c_char_p * n)(*keys), data,
                                            lens, statuses, messages, byref(err))
-        try:
-            message = _native.take_string(self._lib, err.value)
-            texts = [_native.take_string(self._lib, messages[i]) for i in range(n)]
-            if status not in (0, NOT_FOUND):  # the call, or its first failed item
-                raise error_for(status, message)
-            for i in range(n):
-                if statuses[i] not in (0, NOT_FOUND):
-                    raise error_for(statuses[i], texts[i])
-            return [ctypes.string_at(data[i], lens[i]) if statuses[i] == 0 else None
-                    for i in range(n)]
-        finally:
-            for i in range(n):
-                self._lib.shovel_free(data[i])
+        return _take_values(self._lib, status, err, statuses, messages, data, lens, n)
+
+    def start_set_many(self,
+                       items: Union[Mapping[Id, Any], Iterable[Tuple[Id, Any]]]) -> Pending:
+        """Sends what :meth:`set_many` would and returns at once, without
+        waiting for the replies; ``Pending.wait()`` gives the versions.
+
+        Start several before waiting for the first to keep many requests in
+        flight from one thread (hiredis's async calls, redis pipelining).
+        The data is copied: the caller may reuse its buffers at once.
+        """
+        n, ids, data, lens, _values = _set_arrays(items)  # _values: alive for the call
+        ptr, err = c_void_p(), c_void_p()
+        self._check(self._lib.shovel_start_set_many(self._live(), n, ids, data, lens,
+                                                    byref(ptr), byref(err)), err)
+        return Pending(self, ptr, n, "set")
+
+    def start_get_many(self, ids: Iterable[Id]) -> Pending:
+        """Sends what :meth:`get_many` would; ``Pending.wait()`` gives the
+        values (``None`` for a missing id)."""
+        keys = [_id(i) for i in ids]
+        n = len(keys)
+        ptr, err = c_void_p(), c_void_p()
+        self._check(self._lib.shovel_start_get_many(self._live(), n, (c_char_p * n)(*keys),
+                                                    byref(ptr), byref(err)), err)
+        return Pending(self, ptr, n, "get")
 
     def get_into(self, id: Id, buffer: Any, offset: int = 0) -> int:
         """Reads into a writable buffer (no copy); returns the bytes read."""

@@ -453,6 +453,94 @@ int main(int argc, char** argv) {
     EXPECT_STR(c, "c/m0", "zero"); /* nothing was sent */
   }
 
+  StartPhase("started calls");
+  {
+    enum { kCalls = 8, kItems = 50 };
+    static char id_text[kCalls][kItems][32], value_text[kCalls][kItems][32];
+    const char* ids[kCalls][kItems];
+    const void* data[kCalls][kItems];
+    size_t lens[kCalls][kItems];
+    for (int k = 0; k < kCalls; ++k) {
+      for (int i = 0; i < kItems; ++i) {
+        snprintf(id_text[k][i], sizeof id_text[k][i], "c/p%d/%d", k, i);
+        snprintf(value_text[k][i], sizeof value_text[k][i], "value %d.%d", k, i);
+        ids[k][i] = id_text[k][i];
+        data[k][i] = value_text[k][i];
+        lens[k][i] = strlen(value_text[k][i]);
+      }
+    }
+    /* All started before the first is waited for: kCalls BATCHes in flight. */
+    shovel_pending* sets[kCalls];
+    for (int k = 0; k < kCalls; ++k) {
+      EXPECT_OK(
+          shovel_start_set_many(c, kItems, ids[k], data[k], lens[k], &sets[k], &err));
+    }
+    if (shovel_pending_count(sets[0]) != kItems) Fail(__LINE__, "pending count");
+    for (int k = 0; k < kCalls; ++k) {
+      uint64_t versions[kItems];
+      shovel_status statuses[kItems];
+      EXPECT_OK(shovel_pending_wait_set(sets[k], versions, statuses, NULL, &err));
+      for (int i = 0; i < kItems; ++i) {
+        if (statuses[i] != SHOVEL_OK || versions[i] == 0)
+          Fail(__LINE__, "set %d.%d", k, i);
+      }
+    }
+    EXPECT_STATUS(shovel_pending_wait_set(sets[0], NULL, NULL, NULL, &err),
+                  SHOVEL_INVALID_ARGUMENT,
+                  "invalid argument: the pending's results were already taken");
+    EXPECT_STATUS(
+        shovel_pending_wait_get(sets[1], NULL, NULL, NULL, NULL, &err),
+        SHOVEL_INVALID_ARGUMENT,
+        "invalid argument: the pending was not started by shovel_start_get_many");
+    for (int k = 0; k < kCalls; ++k) shovel_pending_free(sets[k]);
+    shovel_pending* gets[kCalls];
+    for (int k = 0; k < kCalls; ++k) {
+      EXPECT_OK(shovel_start_get_many(c, kItems, ids[k], &gets[k], &err));
+    }
+    for (int k = kCalls - 1; k >= 0; --k) { /* any order */
+      void* got[kItems];
+      size_t got_lens[kItems];
+      shovel_status statuses[kItems];
+      EXPECT_OK(shovel_pending_wait_get(gets[k], got, got_lens, statuses, NULL, &err));
+      for (int i = 0; i < kItems; ++i) {
+        if (statuses[i] != SHOVEL_OK || got_lens[i] != lens[k][i] ||
+            memcmp(got[i], value_text[k][i], lens[k][i]) != 0) {
+          Fail(__LINE__, "get %d.%d", k, i);
+        }
+        shovel_free(got[i]);
+      }
+      shovel_pending_free(gets[k]);
+    }
+    /* Bad input: nothing is started, *pending stays NULL. */
+    shovel_pending* p = (shovel_pending*)kSentinel;
+    const char* with_null[2] = {"c/p0/0", NULL};
+    EXPECT_STATUS(shovel_start_get_many(c, 2, with_null, &p, &err),
+                  SHOVEL_INVALID_ARGUMENT, "invalid argument: ids[1] is NULL");
+    if (p != NULL) Fail(__LINE__, "pending not NULL after a failed start");
+    EXPECT_STATUS(shovel_start_set_many(c, 1, ids[0], data[0], lens[0], NULL, &err),
+                  SHOVEL_INVALID_ARGUMENT,
+                  "invalid argument: output argument 'pending' is NULL");
+    EXPECT_STATUS(shovel_pending_wait_set(NULL, NULL, NULL, NULL, &err),
+                  SHOVEL_INVALID_ARGUMENT, "invalid argument: pending handle is NULL");
+    if (shovel_pending_count(NULL) != 0) Fail(__LINE__, "count of NULL");
+    shovel_pending_free(NULL);
+    /* Freed unwaited: the write still lands. */
+    const char* lone_id[1] = {"c/unwaited"};
+    const void* lone_data[1] = {"landed"};
+    size_t lone_len[1] = {6};
+    EXPECT_OK(shovel_start_set_many(c, 1, lone_id, lone_data, lone_len, &p, &err));
+    shovel_pending_free(p);
+    int exists = 0;
+    for (int tries = 0; tries < 200 && !exists; ++tries) {
+      EXPECT_OK(shovel_exists(c, "c/unwaited", &exists, &err));
+      if (!exists) {
+        struct timespec ten_ms = {0, 10000000L};
+        nanosleep(&ten_ms, NULL);
+      }
+    }
+    EXPECT_STR(c, "c/unwaited", "landed");
+  }
+
   StartPhase("environment (SHOVEL_WORKERS)");
   {
     setenv("SHOVEL_WORKERS", endpoint, 1);

@@ -256,6 +256,41 @@ def test_set_many_and_get_many(client: shoveling.Client) -> None:
         client.get_many(["py/many/a", "py//bad"])
 
 
+def test_started_calls_keep_many_in_flight(client: shoveling.Client) -> None:
+    # Ten of each started before the first is waited for.
+    batches = [{f"py/start/{k}/{i}": f"{k}.{i}".encode() * 30 for i in range(40)}
+               for k in range(10)]
+    sets = [client.start_set_many(b) for b in batches]
+    for pending in sets:
+        versions = pending.wait()
+        assert len(versions) == 40 and all(v > 0 for v in versions)
+    gets = [client.start_get_many(list(b) + ["py/start/missing"]) for b in batches]
+    for pending, batch in reversed(list(zip(gets, batches))):  # any order
+        assert pending.wait() == list(batch.values()) + [None]
+    # Results are taken once.
+    with pytest.raises(shoveling.InvalidArgument) as info:
+        gets[0].wait()
+    assert "already waited for" in str(info.value)
+    # An item's error raises at wait, as set_many's does; the rest are stored.
+    bad = client.start_set_many([("py/start/ok", b"fine"), ("py//bad", b"x")])
+    with pytest.raises(shoveling.InvalidArgument) as info:
+        bad.wait()
+    assert str(info.value) == "invalid argument: id 'py//bad' has an empty path component"
+    assert client.get("py/start/ok") == b"fine"
+    # A NUL in an id is refused before anything is sent.
+    with pytest.raises(shoveling.InvalidArgument):
+        client.start_get_many(["py/start/a\0b"])
+
+
+def test_closing_the_client_drops_its_pendings(endpoints: str) -> None:
+    c = shoveling.Client(workers=endpoints)
+    unwaited = c.start_get_many(["py/start/never-read"])
+    c.close()
+    with pytest.raises(shoveling.InvalidArgument) as info:
+        unwaited.wait()
+    assert "its client closed" in str(info.value)
+
+
 def test_get_many_from_an_unreachable_worker_raises() -> None:
     with shoveling.Client(workers=["tcp://127.0.0.1:1"], deadline=0.3) as c:
         with pytest.raises((shoveling.Unavailable, shoveling.Timeout)) as info:

@@ -184,6 +184,50 @@ SHOVEL_EXPORT shovel_status shovel_get_many(shovel_client* client, size_t n,
                                             size_t* lens, shovel_status* statuses,
                                             char** messages, char** err);
 
+/* ---- started calls: many requests in flight from one thread ----------- */
+
+/* A shovel_start_set_many or shovel_start_get_many whose requests are sent
+ * and whose results are not yet taken (hiredis's async calls, redis
+ * pipelining). Start as many as you like before waiting for the first, so
+ * that one thread keeps many requests in flight. One thread waits for a
+ * pending; free it (waited for or not) before its client is closed. */
+typedef struct shovel_pending shovel_pending;
+
+/* Sends what shovel_set_many would and returns once it is sent, without
+ * waiting for replies: *pending receives a handle to wait on with
+ * shovel_pending_wait_set (NULL when the call fails, before anything was
+ * sent: a NULL array or id, as shovel_set_many). The bytes are copied, so
+ * data[] may be reused at once. */
+SHOVEL_EXPORT shovel_status shovel_start_set_many(shovel_client* client, size_t n,
+                                                  const char* const* ids,
+                                                  const void* const* data,
+                                                  const size_t* lens,
+                                                  shovel_pending** pending, char** err);
+/* Sends what shovel_get_many would; wait with shovel_pending_wait_get. */
+SHOVEL_EXPORT shovel_status shovel_start_get_many(shovel_client* client, size_t n,
+                                                  const char* const* ids,
+                                                  shovel_pending** pending, char** err);
+/* Waits for a started set_many and gives its outcome as shovel_set_many
+ * does, in arrays of shovel_pending_count(pending) items. The results are
+ * taken once: a second wait, or the wait of the other kind, is
+ * SHOVEL_INVALID_ARGUMENT (and fills nothing). */
+SHOVEL_EXPORT shovel_status shovel_pending_wait_set(shovel_pending* pending,
+                                                    uint64_t* versions,
+                                                    shovel_status* statuses,
+                                                    char** messages, char** err);
+/* Waits for a started get_many and gives its outcome as shovel_get_many
+ * does (data[i] to free with shovel_free). */
+SHOVEL_EXPORT shovel_status shovel_pending_wait_get(shovel_pending* pending, void** data,
+                                                    size_t* lens, shovel_status* statuses,
+                                                    char** messages, char** err);
+/* The number of items the pending was started with (0 for NULL). */
+SHOVEL_EXPORT size_t shovel_pending_count(const shovel_pending* pending);
+/* Frees a pending (NULL is fine). One not waited for finishes unobserved:
+ * its writes still land, unless the client is closed first (shovel_close
+ * drops requests not yet sent; one sent but not answered may or may not be
+ * applied). */
+SHOVEL_EXPORT void shovel_pending_free(shovel_pending* pending);
+
 /* ---- placement -------------------------------------------------------- */
 
 /* Pre-creates `n` empty, pinned ids spread exactly over the live workers.
