@@ -54,5 +54,18 @@ TEST(LanesTest, RepliesAreCountedPerHandlerInOrder) {
   EXPECT_EQ(l.Queued(0), 0);
 }
 
+TEST(LanesTest, AllIdleOnlyWhenNoHandlerHasWork) {
+  Lanes l(2);
+  EXPECT_TRUE(l.AllIdle());
+  l.Dispatched(1, 0, true);  // a GET of lane 1 on handler 0
+  EXPECT_TRUE(l.Idle(0));
+  EXPECT_FALSE(l.AllIdle());
+  l.Dispatched(0, 1, false);  // a write of lane 0 on handler 1
+  l.Replied(0);
+  EXPECT_FALSE(l.AllIdle());
+  l.Replied(1);
+  EXPECT_TRUE(l.AllIdle());
+}
+
 }  // namespace
 }  // namespace shovel::worker

@@ -9,6 +9,13 @@ Lanes::Lanes(size_t handlers)
       elsewhere_(handlers, 0),
       order_(handlers) {}
 
+bool Lanes::AllIdle() const {
+  for (int64_t q : queue_) {
+    if (q != 0) return false;
+  }
+  return true;
+}
+
 size_t Lanes::PickForRead(size_t lane) const {
   if (writes_[lane] != 0) return lane;
   size_t best = lane;

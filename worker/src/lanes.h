@@ -29,6 +29,9 @@ class Lanes {
   // Nothing of `lane` is in flight on any handler: a write may be served
   // inline, a BATCH touching it may run.
   bool Idle(size_t lane) const { return own_[lane] == 0; }
+  // Nothing of any lane is in flight: a BATCH may run without knowing its
+  // ids' lanes.
+  bool AllIdle() const;
   // No write of `lane` is in flight: a GET may be served inline.
   bool NoWrites(size_t lane) const { return writes_[lane] == 0; }
   // A write of `lane` may be dispatched to its handler now (no GET of the

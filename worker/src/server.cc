@@ -314,9 +314,7 @@ void Server::IoLoop() {
           counters_->in_flight.fetch_add(1);
           // Nothing in flight on any handler (the usual case: small
           // requests are served here): no need to know its ids' lanes.
-          bool all_idle = true;
-          for (size_t l = 0; l < n && all_idle; ++l) all_idle = lanes.Idle(l);
-          if (all_idle) {
+          if (lanes.AllIdle()) {
             serve_here(msg);
             continue;
           }
