@@ -10,21 +10,33 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits until `s` reports `events` or `until` passes; false on timeout (or a
-// socket error, which the caller treats the same way).
-bool WaitFor(zmq::socket_t& s, short events, Clock::time_point until) {
+// What ended a wait on a socket.
+enum class Woke { kReady, kTimeout, kClosed };
+
+// Waits until `s` reports `events`, `until` passes (or a socket error, which
+// callers treat the same way), or `watch` (if any) reports the connection
+// closed.
+Woke Wait(zmq::socket_t& s, short events, ConnectionWatch* watch,
+          Clock::time_point until) {
   for (;;) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
-    zmq::pollitem_t item{s.handle(), 0, events, 0};
+    zmq::pollitem_t items[2] = {{s.handle(), 0, events, 0}, {nullptr, -1, 0, 0}};
+    if (watch) items[1] = {watch->events().handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::max(left, std::chrono::milliseconds(0)));
+      zmq::poll(items, watch ? 2 : 1, std::max(left, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
-      return false;
+      return Woke::kTimeout;
     }
-    if (item.revents & events) return true;
-    if (Clock::now() >= until) return false;
+    if (items[0].revents & events) return Woke::kReady;
+    if ((items[1].revents & ZMQ_POLLIN) && watch->TakeDisconnect()) return Woke::kClosed;
+    if (Clock::now() >= until) return Woke::kTimeout;
   }
+}
+
+// Waits until `s` reports `events` or `until` passes; false on timeout.
+bool WaitFor(zmq::socket_t& s, short events, Clock::time_point until) {
+  return Wait(s, events, nullptr, until) == Woke::kReady;
 }
 
 // Sends the multipart message (copies of the frames with `keep`, so it can
@@ -48,28 +60,6 @@ bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
     }
   }
   return true;
-}
-
-// What ended a wait for a reply.
-enum class Woke { kReply, kTimeout, kClosed };
-
-// Waits for a reply on `s` until `until`, or until `watch` (if any) reports
-// the connection closed.
-Woke WaitForReply(zmq::socket_t& s, ConnectionWatch* watch, Clock::time_point until) {
-  for (;;) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
-    zmq::pollitem_t items[2] = {{s.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, -1, 0, 0}};
-    if (watch) items[1] = {watch->events().handle(), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(items, watch ? 2 : 1, std::max(left, std::chrono::milliseconds(0)));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      return Woke::kTimeout;
-    }
-    if (items[0].revents & ZMQ_POLLIN) return Woke::kReply;
-    if ((items[1].revents & ZMQ_POLLIN) && watch->TakeDisconnect()) return Woke::kClosed;
-    if (Clock::now() >= until) return Woke::kTimeout;
-  }
 }
 
 }  // namespace
@@ -152,7 +142,8 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
   bool closed = false;  // the connection closed: only what is on it is left
   for (;;) {
     auto wait_until = retried ? until : start + (deadline - deadline / 2);
-    Woke woke = closed ? Woke::kReply : WaitForReply(*s, pooled.watch.get(), wait_until);
+    Woke woke =
+        closed ? Woke::kReady : Wait(*s, ZMQ_POLLIN, pooled.watch.get(), wait_until);
     closed = closed || woke == Woke::kClosed;
     if (woke == Woke::kTimeout) {
       if (retried) {
