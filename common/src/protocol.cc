@@ -253,6 +253,33 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
     r.payload_bytes += frames[i].size();
   }
   total += r.payload_bytes;
+  if (h.flags & (kFlagReplicas | kFlagReplica)) {
+    if (!ReplicatedOp(h.op)) {
+      return Status::Protocol(std::string(OpName(h.op)) +
+                              " is not replicated (no replica flags)");
+    }
+    if ((h.flags & kFlagReplicas) && (h.flags & kFlagReplica)) {
+      return Status::Protocol("a request is either to a primary or to a replica");
+    }
+  }
+  if (h.flags & kFlagReplicas) {
+    if (r.payload.empty())
+      return Status::Protocol("kFlagReplicas needs the replica list");
+    SHOVEL_ASSIGN_OR_RETURN(r.replicas, DecodeStrings(r.payload.back()));
+    if (r.replicas.empty() || r.replicas.size() > kMaxReplicas) {
+      return Status::Protocol("replica list has " + std::to_string(r.replicas.size()) +
+                              " endpoints; 1.." + std::to_string(kMaxReplicas) +
+                              " are allowed");
+    }
+    for (const auto& e : r.replicas) {
+      if (e.empty() || e.find("://") == std::string::npos) {
+        return Status::Protocol("replica endpoint '" + e.substr(0, 64) +
+                                "' is not a ZeroMQ endpoint");
+      }
+    }
+    r.payload_bytes -= r.payload.back().size();
+    r.payload.pop_back();
+  }
   if (total > kMaxMessageBytes) {
     return Status::Protocol("request is " + std::to_string(total) +
                             " bytes; one message may carry at most 64 MiB, "
@@ -475,6 +502,19 @@ Status BatchReader::Finish() const {
                           std::to_string(body_.size() - pos_) + " trailing bytes");
 }
 
+bool ReplicatedOp(Op op) {
+  switch (op) {
+    case Op::kSet:
+    case Op::kAppend:
+    case Op::kDelete:
+    case Op::kCreate:
+    case Op::kSetAttrs:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool BatchableOp(Op op) {
   switch (op) {
     case Op::kPing:
@@ -497,6 +537,12 @@ Result<Request> DecodeBatchItem(const Frames& frames) {
   if (!BatchableOp(r.header.op)) {
     return Status::Protocol(std::string(OpName(r.header.op)) +
                             " cannot be sent inside a BATCH");
+  }
+  if (r.header.flags & kFlagReplicas) {
+    // A primary waits for its replicas; a BATCH is served without waiting.
+    return Status::Protocol(
+        "a write to a primary (kFlagReplicas) is sent on its own, "
+        "not inside a BATCH");
   }
   if ((r.header.op == Op::kSet || r.header.op == Op::kAppend) &&
       r.payload_bytes > kMaxBatchItemBytes) {

@@ -66,8 +66,8 @@ TEST(HeaderTest, RejectsEachBadField) {
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown opcode"),
             std::string::npos);
   bad = good;
-  bad[5] = 0x01;  // flag 0x100
-  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0150"), std::string::npos);
+  bad[5] = 0x04;  // flag 0x400
+  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0450"), std::string::npos);
   bad = good;
   bad[6] = 12;
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown status"),

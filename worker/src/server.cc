@@ -327,6 +327,14 @@ void Server::IoLoop() {
           held_batch = true;
           break;
         }
+        if (h->flags & wire::kFlagReplica) {
+          // A primary's forwarded write: served here at once, never behind
+          // a handler that may itself wait for this worker's replicas
+          // (two primaries forwarding to each other would wait in a cycle).
+          counters_->in_flight.fetch_add(1);
+          serve_here(msg);
+          continue;
+        }
         bool by_handle = h->op == wire::Op::kUploadData ||
                          h->op == wire::Op::kUploadCommit ||
                          h->op == wire::Op::kUploadAbort;

@@ -3,8 +3,15 @@
 #include <algorithm>
 #include <thread>
 
+#include "service_internal.h"
+
 namespace shovel::worker {
 namespace {
+
+using internal::Joined;
+using internal::Ok;
+using internal::Options;
+using internal::Written;
 
 bool UsesPointer(wire::Op op) {
   switch (op) {
@@ -21,39 +28,14 @@ bool UsesPointer(wire::Op op) {
   }
 }
 
-WriteOptions Options(const wire::Header& h) {
-  WriteOptions o;
-  o.pinned = (h.flags & wire::kFlagPinned) != 0;
-  o.if_version = (h.flags & wire::kFlagIfVersion) != 0;
-  o.expected_version = h.version_no;
-  return o;
-}
-
-// The request's payload as one view; several frames are joined into `tmp`.
-std::string_view Joined(const wire::Request& req, std::string& tmp) {
-  if (req.payload.empty()) return {};
-  if (req.payload.size() == 1) return req.payload[0];
-  tmp.reserve(req.payload_bytes);
-  for (auto p : req.payload) tmp.append(p);
-  return tmp;
-}
-
-ServiceReply Ok(const wire::Header& req) {
-  return {wire::ReplyHeader(req, Code::kOk), {}};
-}
-
-ServiceReply Written(const wire::Header& req, const Result<WriteResult>& r) {
-  if (!r.ok()) return Service::Error(req, r.status());
-  ServiceReply out = Ok(req);
-  out.header.version_no = r->version;
-  out.header.length = r->size;
-  return out;
-}
-
 }  // namespace
 
-Service::Service(Store* store, ServiceCounters* counters, std::string endpoint)
-    : store_(store), counters_(counters), endpoint_(std::move(endpoint)) {}
+Service::Service(Store* store, ServiceCounters* counters, std::string endpoint,
+                 Replicator* replicator)
+    : store_(store),
+      counters_(counters),
+      replicator_(replicator),
+      endpoint_(std::move(endpoint)) {}
 
 ServiceReply Service::Error(const wire::Header& req, const Status& st) {
   ServiceReply out{wire::ReplyHeader(req, st.code()), {}};
@@ -74,6 +56,8 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
       return out;
     }
   }
+  if (h.flags & wire::kFlagReplicas) return AsPrimary(req, std::move(keep));
+  if (h.flags & wire::kFlagReplica) return AsReplica(req, std::move(keep));
   switch (h.op) {
     case wire::Op::kPing: {
       ServiceReply out = Ok(h);
@@ -109,6 +93,8 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
 }
 
 bool Service::Cheap(const wire::Request& req) {
+  // A primary waits for its replicas: never on the I/O thread.
+  if (req.header.flags & wire::kFlagReplicas) return false;
   switch (req.header.op) {
     case wire::Op::kPing:
     case wire::Op::kStat:

@@ -34,10 +34,14 @@ struct ServiceCounters {
   std::atomic<int64_t> in_flight{0};
 };
 
+class Replicator;
+
 class Service {
  public:
-  // `store` and `counters` must outlive the Service.
-  Service(Store* store, ServiceCounters* counters, std::string endpoint);
+  // `store`, `counters` and `replicator` must outlive the Service;
+  // `replicator` may be null (writes with kFlagReplicas are then refused).
+  Service(Store* store, ServiceCounters* counters, std::string endpoint,
+          Replicator* replicator = nullptr);
 
   // `keep`, when set, holds the bytes of the request's single payload frame
   // alive and unchanged; a SET may store them without a copy.
@@ -66,6 +70,11 @@ class Service {
   static ServiceReply ReadReply(const wire::Header& h, ReadResult r);
   ServiceReply Write(const wire::Request& req, std::shared_ptr<const void> keep);
   ServiceReply Upload(const wire::Request& req);
+  // kFlagReplicas: checks, numbers the write, forwards it to the replicas,
+  // then applies it here (service_replica.cc).
+  ServiceReply AsPrimary(const wire::Request& req, std::shared_ptr<const void> keep);
+  // kFlagReplica: applies a primary's write with its version.
+  ServiceReply AsReplica(const wire::Request& req, std::shared_ptr<const void> keep);
   ServiceReply Meta(const wire::Request& req);
   ServiceReply List(const wire::Request& req);
   // BATCH: every item served in order, one reply each (DecodeBatchItem's
@@ -81,6 +90,7 @@ class Service {
 
   Store* store_;
   ServiceCounters* counters_;
+  Replicator* replicator_;
   const std::string endpoint_;
   // Bytes per item of the last BATCH reply, to reserve the next one's body
   // (BATCHes of one client tend to be alike). Relaxed: only a size hint.

@@ -62,6 +62,12 @@ Store::BlobPtr Store::Lookup(std::string_view id, bool touch) const {
 
 Status Store::CheckVersion(std::string_view id, const Blob* cur,
                            const WriteOptions& opt) const {
+  if (opt.if_size && (cur ? cur->size : 0) != opt.expected_size) {
+    return Status::Conflict("id '" + std::string(id) + "' is " +
+                            std::to_string(cur ? cur->size : 0) +
+                            " bytes on this replica; the primary wrote at " +
+                            std::to_string(opt.expected_size));
+  }
   if (!opt.if_version) return Status::Ok();
   uint64_t have = cur ? cur->version : 0;
   if (have == opt.expected_version) return Status::Ok();
@@ -138,7 +144,7 @@ bool Store::Swap(std::string_view id, const BlobPtr& expected, BlobPtr next) {
   return true;
 }
 
-std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned) {
+std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned, uint64_t version) {
   auto b = std::make_shared<Blob>();
   int64_t now = CoarseNowNs();
   if (old != nullptr) {
@@ -150,7 +156,14 @@ std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned) {
     b->pinned = pinned;
   }
   b->mtime_ns = now;
-  b->version = next_version_.fetch_add(1);
+  if (version == 0) {
+    b->version = next_version_.fetch_add(1);
+    return b;
+  }
+  b->version = version;
+  uint64_t next = next_version_.load();
+  while (next <= version && !next_version_.compare_exchange_weak(next, version + 1)) {
+  }
   return b;
 }
 
@@ -179,7 +192,7 @@ Store::Piece Store::Split(std::string_view data, const std::shared_ptr<const voi
 
 std::shared_ptr<Blob> Store::Assemble(std::string_view id, const Blob* cur,
                                       const WriteOptions& opt, bool append, Piece piece) {
-  auto next = NewBlob(cur, opt.pinned);
+  auto next = NewBlob(cur, opt.pinned, opt.version);
   size_t n = piece.size() + (append && cur ? cur->chunks.size() : 0);
   next->chunks.reserve(n);
   if (append && cur) {
@@ -244,7 +257,8 @@ Result<WriteResult> Store::Set(std::string_view id, std::string_view data,
   return Commit(id, opt, /*append=*/false, piece, 0);
 }
 
-Result<WriteResult> Store::Create(std::string_view id, bool pinned, bool exclusive) {
+Result<WriteResult> Store::Create(std::string_view id, bool pinned, bool exclusive,
+                                  uint64_t version) {
   for (;;) {
     BlobPtr cur = Lookup(id, false);
     if (cur && exclusive) {
@@ -256,7 +270,7 @@ Result<WriteResult> Store::Create(std::string_view id, bool pinned, bool exclusi
       next = std::make_shared<Blob>(*cur);
       next->pinned = true;
     } else {
-      next = NewBlob(nullptr, pinned);
+      next = NewBlob(nullptr, pinned, version);
       next->Recharge(id.size());
     }
     SHOVEL_RETURN_IF_ERROR(Reserve(next->charged, cur ? cur->charged : 0, id));

@@ -73,7 +73,7 @@ Result<WriteResult> Store::Append(std::string_view id, std::string_view data,
   for (;;) {
     BlobPtr cur = Lookup(id, false);
     SHOVEL_RETURN_IF_ERROR(CheckVersion(id, cur.get(), opt));
-    auto next = NewBlob(cur.get(), opt.pinned);
+    auto next = NewBlob(cur.get(), opt.pinned, opt.version);
     AppendChunks(cur.get(), data, *next);
     next->Recharge(id.size());
     if (cur) {

@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "replicator.h"
 #include "server.h"
 #include "service.h"
 #include "shovel/alloc.h"
@@ -102,6 +103,7 @@ Status ValidateConfig(const WorkerConfig& c) {
 struct Worker::Impl {
   ServiceCounters counters;
   std::unique_ptr<Store> store;
+  std::unique_ptr<Replicator> replicator;  // used by service: declared first
   std::unique_ptr<Service> service;
   std::unique_ptr<Server> server;
   std::string node_id;
@@ -130,8 +132,10 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->node_id = o.node_id.empty() ? DefaultNodeId(impl->server->endpoint()) : o.node_id;
   impl->store = std::make_unique<Store>(impl->node_id, config);
   impl->store->CompressInBackground(true);
-  impl->service = std::make_unique<Service>(impl->store.get(), &impl->counters,
-                                            impl->server->endpoint());
+  impl->replicator = std::make_unique<Replicator>();
+  impl->service =
+      std::make_unique<Service>(impl->store.get(), &impl->counters,
+                                impl->server->endpoint(), impl->replicator.get());
   int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 2;

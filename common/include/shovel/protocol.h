@@ -70,8 +70,18 @@ enum Flag : uint16_t {
   kFlagAppendMode = 1 << 5,  // UPLOAD_BEGIN: commit appends instead of replacing
   kFlagNoRedirect = 1 << 6,  // serve here even if a pointer record exists
   kFlagDelimiter = 1 << 7,   // LIST: group by the next '/' (directory listing)
+  // SET, APPEND, DELETE, CREATE, SET_ATTRS: this worker is the id's primary;
+  // the last payload frame is the Strings list of the other replicas'
+  // endpoints, to which it forwards the write before it answers.
+  kFlagReplicas = 1 << 8,
+  // The same ops, from a primary: apply as a replica with the primary's
+  // version (version_no) and never forward. APPEND: offset = the blob's size
+  // before it (kConflict when this replica's size differs).
+  kFlagReplica = 1 << 9,
 };
-inline constexpr uint16_t kKnownFlags = 0xff;
+inline constexpr uint16_t kKnownFlags = 0x3ff;
+// At most this many replica endpoints in a kFlagReplicas list.
+inline constexpr size_t kMaxReplicas = 7;
 
 struct Header {
   uint16_t magic = kMagic;
@@ -97,7 +107,12 @@ struct Request {
   std::string_view id;
   std::vector<std::string_view> payload;
   uint64_t payload_bytes = 0;
+  // kFlagReplicas: the endpoints to forward to (taken off the payload).
+  std::vector<std::string> replicas;
 };
+
+// Ops a primary forwards to its replicas (kFlagReplicas / kFlagReplica).
+bool ReplicatedOp(Op op);
 
 // Validates the frame layout, the header, the id (ValidateId for ops that
 // take one; ValidatePrefix for LIST) and the op's payload shape. On error the

@@ -82,6 +82,13 @@ struct WriteOptions {
   bool pinned = false;            // pin the id (sticky: never unpins)
   bool if_version = false;        // apply only if the version matches
   uint64_t expected_version = 0;  // 0 = the id must not exist
+  // A replica applying its primary's write: the version the write gets
+  // (0: the store's own next version). Later own versions stay above it.
+  uint64_t version = 0;
+  // Apply only if the blob's current size is expected_size (kConflict
+  // otherwise): a replica's append lands where it landed on the primary.
+  bool if_size = false;
+  uint64_t expected_size = 0;
 };
 
 struct WriteResult {
@@ -142,9 +149,15 @@ class Store {
   // Append atomically; creates the id if missing.
   Result<WriteResult> Append(std::string_view id, std::string_view data,
                              const WriteOptions& opt = {});
+  // Takes the next version number for a write this store will apply later
+  // with WriteOptions::version (a primary numbers a write before its
+  // replicas have it).
+  uint64_t TakeVersion() { return next_version_.fetch_add(1); }
   // Creates an empty id. kAlreadyExists if it exists and `exclusive`;
   // otherwise an existing id is kept (and pinned if asked).
-  Result<WriteResult> Create(std::string_view id, bool pinned, bool exclusive);
+  // `version` as in WriteOptions.
+  Result<WriteResult> Create(std::string_view id, bool pinned, bool exclusive,
+                             uint64_t version = 0);
   // Up to max_bytes of [offset, offset+length); kNotFound if missing. A range
   // past the end is cut like pread. Marks the id recently used.
   Result<ReadResult> Read(std::string_view id, uint64_t offset, uint64_t length,
@@ -220,7 +233,9 @@ class Store {
   bool Swap(std::string_view id, const BlobPtr& expected, BlobPtr next);
   Status CheckVersion(std::string_view id, const Blob* cur,
                       const WriteOptions& opt) const;
-  std::shared_ptr<Blob> NewBlob(const Blob* old, bool pinned);
+  // A blob that follows `old` (attributes, ctime, pin), with `version`
+  // (WriteOptions::version) or the next own version.
+  std::shared_ptr<Blob> NewBlob(const Blob* old, bool pinned, uint64_t version = 0);
   // Installs `piece` as the new value (or after the old one when `append`);
   // `prereserved` bytes of it are already counted in used_ (uploads).
   Result<WriteResult> Commit(std::string_view id, const WriteOptions& opt, bool append,

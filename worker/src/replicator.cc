@@ -1,0 +1,202 @@
+#include "replicator.h"
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+namespace shovel::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string_view View(const zmq::message_t& m) {
+  return {static_cast<const char*>(m.data()), m.size()};
+}
+
+}  // namespace
+
+struct Replicator::Conn {
+  std::string endpoint;
+  zmq::socket_t socket;
+};
+
+Replicator::Replicator() : ctx_(std::make_unique<zmq::context_t>(1)) {}
+
+Replicator::~Replicator() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    idle_.clear();
+  }
+  ctx_->close();
+}
+
+std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = idle_.find(endpoint);
+    if (it != idle_.end()) {
+      auto c = std::move(it->second);
+      idle_.erase(it);
+      return c;
+    }
+  }
+  auto c = std::make_unique<Conn>(
+      Conn{endpoint, zmq::socket_t(*ctx_, zmq::socket_type::dealer)});
+  c->socket.set(zmq::sockopt::linger, 0);
+  c->socket.set(zmq::sockopt::immediate, 1);  // queue only on a live connection
+  c->socket.set(zmq::sockopt::maxmsgsize,
+                static_cast<int64_t>(wire::kMaxMessageBytes + 4096));
+  c->socket.connect(endpoint);
+  return c;
+}
+
+void Replicator::Give(std::unique_ptr<Conn> c) {
+  std::lock_guard<std::mutex> l(mu_);
+  idle_.emplace(c->endpoint, std::move(c));
+}
+
+namespace {
+
+// One replica's progress through its messages (the write; after a
+// kConflict on APPEND: a repairing SET, then the write again).
+struct Leg {
+  std::vector<std::vector<zmq::message_t>> queue;  // to send, in order
+  uint64_t awaiting = 0;                           // request id sent, 0: none
+  bool repaired = false;
+  bool done = false;
+};
+
+std::vector<zmq::message_t> Message(const wire::Header& h, std::string_view id,
+                                    const std::vector<std::string_view>& payload) {
+  std::vector<zmq::message_t> m;
+  m.emplace_back(wire::kHeaderSize);
+  wire::EncodeHeader(h, static_cast<char*>(m.back().data()));
+  m.emplace_back(id.data(), id.size());
+  for (auto p : payload) m.emplace_back(p.data(), p.size());
+  return m;
+}
+
+}  // namespace
+
+ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
+                                 uint64_t offset, const RepairFn& repair) {
+  const auto until = Clock::now() + kDeadline;
+  wire::Header h = req.header;
+  h.flags =
+      (h.flags & ~(wire::kFlagReplicas | wire::kFlagIfVersion)) | wire::kFlagReplica;
+  h.version_no = version;
+  if (h.op == wire::Op::kAppend) h.offset = offset;
+
+  std::vector<std::unique_ptr<Conn>> conns;
+  std::vector<Leg> legs(req.replicas.size());
+  try {
+    for (size_t i = 0; i < req.replicas.size(); ++i)
+      conns.push_back(Take(req.replicas[i]));
+  } catch (const zmq::error_t& e) {
+    return {Status::Unavailable(std::string("cannot reach a replica: ") + e.what()), {}};
+  }
+  auto next_id = [&] {
+    std::lock_guard<std::mutex> l(mu_);
+    return next_request_++;
+  };
+  for (size_t i = 0; i < legs.size(); ++i) {
+    legs[i].queue.push_back(Message(h, req.id, req.payload));
+  }
+  ForwardError failed;
+  std::vector<zmq::pollitem_t> items(legs.size());
+  try {
+    for (;;) {
+      size_t open = 0;
+      for (size_t i = 0; i < legs.size(); ++i) {
+        Leg& l = legs[i];
+        short ev = l.done ? 0 : (l.awaiting ? ZMQ_POLLIN : ZMQ_POLLOUT);
+        items[i] = {conns[i]->socket.handle(), 0, ev, 0};
+        if (!l.done) ++open;
+      }
+      if (open == 0) break;
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (left.count() <= 0) {
+        for (size_t i = 0; i < legs.size(); ++i) {
+          if (legs[i].done) continue;
+          failed = {Status::Unavailable("replica " + req.replicas[i] +
+                                        " did not answer within " +
+                                        std::to_string(kDeadline.count()) +
+                                        " ms; the write was not applied on the primary"),
+                    req.replicas[i]};
+          break;
+        }
+        break;
+      }
+      zmq::poll(items.data(), items.size(), left);
+      for (size_t i = 0; i < legs.size() && failed.status.ok(); ++i) {
+        Leg& l = legs[i];
+        zmq::socket_t& s = conns[i]->socket;
+        if (!l.awaiting && (items[i].revents & ZMQ_POLLOUT)) {
+          auto& m = l.queue.front();
+          l.awaiting = next_id();
+          wire::Header mh = *wire::DecodeHeader(View(m[0]));
+          mh.request_id = l.awaiting;
+          wire::EncodeHeader(mh, static_cast<char*>(m[0].data()));
+          for (size_t k = 0; k < m.size(); ++k) {
+            auto f = zmq::send_flags::dontwait;
+            if (k + 1 < m.size()) f = f | zmq::send_flags::sndmore;
+            (void)s.send(m[k], f);
+          }
+          l.queue.erase(l.queue.begin());
+          continue;
+        }
+        if (!l.awaiting || !(items[i].revents & ZMQ_POLLIN)) continue;
+        std::vector<zmq::message_t> frames;
+        if (!zmq::recv_multipart(s, std::back_inserter(frames),
+                                 zmq::recv_flags::dontwait))
+          continue;
+        std::vector<std::string_view> views;
+        for (auto& f : frames) views.push_back(View(f));
+        auto rep = wire::DecodeReply(views);
+        if (!rep.ok()) {
+          failed = {rep.status().WithContext("reply from replica " + req.replicas[i]),
+                    req.replicas[i]};
+          break;
+        }
+        if (rep->header.request_id != l.awaiting) continue;  // a late, older reply
+        l.awaiting = 0;
+        Status st = wire::ReplyStatus(*rep);
+        if (st.code() == Code::kConflict && h.op == wire::Op::kAppend && !l.repaired &&
+            repair) {
+          // The replica missed writes: give it the blob as it is here, then
+          // the append again.
+          l.repaired = true;
+          auto v = repair();
+          if (!v.ok()) {
+            failed = {v.status().WithContext("repairing replica " + req.replicas[i]), {}};
+            break;
+          }
+          wire::Header sh = h;
+          sh.op = wire::Op::kSet;
+          sh.offset = 0;
+          sh.version_no = v->version;
+          l.queue.insert(l.queue.begin(), Message(sh, req.id, {v->bytes}));
+          l.queue.push_back(Message(h, req.id, req.payload));
+          continue;
+        }
+        if (!st.ok()) {
+          failed = {st.WithContext("replica " + req.replicas[i]), {}};
+          break;
+        }
+        if (l.queue.empty()) l.done = true;
+      }
+      if (!failed.status.ok()) break;
+    }
+  } catch (const zmq::error_t& e) {
+    failed = {Status::Unavailable(std::string("forwarding to replicas: ") + e.what()),
+              {}};
+  }
+  // A socket still waiting for a reply is closed (its late reply would
+  // confuse the next user); the others go back to the pool.
+  for (size_t i = 0; i < legs.size(); ++i) {
+    if (legs[i].done) Give(std::move(conns[i]));
+  }
+  return failed;
+}
+
+}  // namespace shovel::worker
