@@ -174,7 +174,8 @@ int Cli::Fail(const std::string& what, const Status& s) {
 
 Result<Client*> Cli::Connected() {
   std::string key = globals_.workers + "|" + globals_.consul + "|" +
-                    std::to_string(globals_.deadline_ms);
+                    std::to_string(globals_.deadline_ms) + "|" +
+                    std::to_string(globals_.replicas);
   if (client_ && key == connected_with_) return client_.get();
   ClientOptions o;
   if (!globals_.workers.empty()) {
@@ -189,6 +190,7 @@ Result<Client*> Cli::Connected() {
   }
   if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
+  o.replicas = globals_.replicas;
   SHOVEL_ASSIGN_OR_RETURN(client_, Client::Connect(o));
   connected_with_ = key;
   return client_.get();
@@ -211,6 +213,10 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
                  "(default: $CONSUL_HTTP_ADDR)");
   app.add_option("--deadline", g.deadline_ms, "deadline of one request in ms")
       ->check(kPositive);
+  app.add_option("--replicas", g.replicas,
+                 "copies of each id written, 1-8, capped by the workers "
+                 "(default: $SHOVEL_REPLICAS, else 1)")
+      ->check(CLI::Range(1, 8));
   app.add_flag("--json", g.json, "machine-readable output");
   Parsed parsed;
   std::function<int()> run;

@@ -29,6 +29,7 @@ struct GlobalOptions {
   std::string workers;  // "tcp://a:1,tcp://b:2"; empty = SHOVEL_WORKERS
   std::string consul;   // Consul agent URL; empty = $CONSUL_HTTP_ADDR
   int64_t deadline_ms = 5000;
+  uint32_t replicas = 0;  // 0: $SHOVEL_REPLICAS, else the client's default
   bool json = false;
 };
 

@@ -101,7 +101,7 @@ Status ClientImpl::Init(const std::vector<std::string>& ids_in, InitStrategy str
   if (progress) progress(0, total);
   // 1. Which ids exist already? STAT at the home, without following pointers.
   std::vector<size_t> home(ids.size());
-  auto critical = [&](size_t k) { return view->members[k].critical; };
+  auto critical = [&](size_t k) { return Avoid(*view, k); };
   for (size_t i = 0; i < ids.size(); ++i) {
     home[i] = RouteNode(ids[i], view->node_ids, critical);
   }

@@ -1,4 +1,5 @@
 // Client::Connect: builds the object graph (transport, membership, client).
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -74,6 +75,24 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
         "SHOVEL_WORKERS or CONSUL_HTTP_ADDR");
   }
   for (const auto& e : endpoints) SHOVEL_RETURN_IF_ERROR(client::CheckEndpoint(e));
+  if (options.replicas == 0) {
+    options.replicas = ClientOptions::kDefaultReplicas;
+    if (const char* env = std::getenv("SHOVEL_REPLICAS"); env && *env) {
+      char* end = nullptr;
+      unsigned long n = std::strtoul(env, &end, 10);
+      if (*end != '\0' || n == 0 || n > ClientOptions::kMaxReplicas) {
+        return Status::InvalidArgument("SHOVEL_REPLICAS='" + std::string(env) +
+                                       "' is not a number of copies from 1 to " +
+                                       std::to_string(ClientOptions::kMaxReplicas));
+      }
+      options.replicas = static_cast<uint32_t>(n);
+    }
+  }
+  if (options.replicas > ClientOptions::kMaxReplicas) {
+    return Status::InvalidArgument("replicas must be 1 to " +
+                                   std::to_string(ClientOptions::kMaxReplicas) +
+                                   ", not " + std::to_string(options.replicas));
+  }
   if (options.io_threads < 1 || options.io_threads > 16) {
     return Status::InvalidArgument("io_threads must be 1 to 16, not " +
                                    std::to_string(options.io_threads));
@@ -93,7 +112,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
     return std::unique_ptr<Client>(new client::ClientImpl(std::move(deps)));
   }
   client::Transport* transport = deps.transport.get();
-  const auto deadline = options.deadline;
+  // A worker that does not answer its first PING within a second stays a
+  // member (pinged again every second) and is routed around meanwhile, so
+  // a client started while a worker is dead does not wait a whole deadline.
+  const auto deadline = std::min(options.deadline, std::chrono::milliseconds(1000));
   auto ping = [transport, deadline](const std::vector<std::string>& eps) {
     std::vector<std::pair<std::string, client::OutRequest>> reqs;
     for (const auto& e : eps) {

@@ -1,5 +1,6 @@
 #include "client_impl.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "placement.h"
@@ -39,6 +40,9 @@ void ClientImpl::OnMembershipChange() {
     view->node_ids.push_back(m.node_id);
     view->node_of_endpoint[m.endpoint] = m.node_id;
   }
+  view->replicas =
+      std::max<size_t>(1, std::min<size_t>(options_.replicas == 0 ? 1 : options_.replicas,
+                                           view->members.size()));
   std::lock_guard<std::mutex> lock(mu_);
   if (!view_ || view_->generation <= view->generation) view_ = std::move(view);
 }
@@ -84,8 +88,7 @@ Result<std::string> ClientImpl::HomeEndpoint(std::string_view id) {
 Result<std::string> ClientImpl::HomeEndpoint(std::string_view id,
                                              const PlacementView& view) {
   if (view.members.empty()) return Status::Unavailable("no workers are known");
-  size_t i =
-      RouteNode(id, view.node_ids, [&](size_t k) { return view.members[k].critical; });
+  size_t i = RouteNode(id, view.node_ids, [&](size_t k) { return Avoid(view, k); });
   return view.members[i].endpoint;
 }
 
@@ -96,10 +99,20 @@ Result<std::string> ClientImpl::FirstEndpoint(std::string_view id,
 }
 
 Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string endpoint,
-                                           uint64_t generation) {
+                                           uint64_t generation, bool* replica_failed) {
   constexpr int kMaxRedirects = 3;
+  // A redirect leads to a pinned id's holder, which has no replicas: the
+  // write follows it without the replica list.
+  OutRequest unlisted;
+  const OutRequest* send = &req;
   for (int hop = 0; hop <= kMaxRedirects; ++hop) {
-    SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, transport_->Call(endpoint, req));
+    SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, transport_->Call(endpoint, *send));
+    if (r->reply.header.status == Code::kUnavailable &&
+        (req.header.flags & wire::kFlagReplicas) && r->reply.payload.size() >= 2 &&
+        !r->reply.payload[1].empty()) {
+      transport_->MarkDown(std::string(r->reply.payload[1]));
+      if (replica_failed) *replica_failed = true;
+    }
     if (r->reply.header.status != Code::kRedirect) {
       SHOVEL_RETURN_IF_ERROR(ReplyError(*r));
       return r;
@@ -112,6 +125,12 @@ Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string en
                 r->reply.payload.size() > 1 ? std::string(r->reply.payload[1]) : ""};
     if (to.endpoint == endpoint) break;
     endpoint = to.endpoint;
+    if ((send->header.flags & wire::kFlagReplicas) && send == &req) {
+      unlisted = req;
+      unlisted.header.flags &= ~wire::kFlagReplicas;
+      unlisted.payload.pop_back();
+      send = &unlisted;
+    }
     redirects_.Put(req.id, std::move(to), generation);
   }
   return Status::Unavailable("id '" + std::string(req.id) +
@@ -126,8 +145,7 @@ Result<ResponsePtr> ClientImpl::CallId(const OutRequest& req) {
     if (r.ok() || !r.status().IsNotFound()) return r;
     redirects_.Erase(req.id);  // stale: the id may have moved home again
   }
-  SHOVEL_ASSIGN_OR_RETURN(std::string home, HomeEndpoint(req.id, *view));
-  return CallIdOnce(req, std::move(home), view->generation);
+  return CallPrimary(req, *view);
 }
 
 Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id,
@@ -256,7 +274,24 @@ Result<BlobStat> ClientImpl::StatFromReply(std::string_view id, const Response& 
 Result<BlobStat> ClientImpl::Stat(std::string_view id) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
   SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, CallId(MakeRequest(Op::kStat, id)));
-  return StatFromReply(id, *r);
+  SHOVEL_ASSIGN_OR_RETURN(BlobStat st, StatFromReply(id, *r));
+  // Every copy, the one that answered first: the id's replica set holds it
+  // when the answer came from one of its members (a pinned id answered
+  // away from its replica set has that one holder).
+  auto view = View();
+  if (view->replicas > 1) {
+    std::vector<size_t> set = ReplicaSet(id, *view);
+    bool member = false;
+    for (size_t k : set) member = member || view->members[k].endpoint == r->endpoint;
+    if (member) {
+      for (size_t k : set) {
+        if (view->members[k].endpoint != r->endpoint) {
+          st.holders.push_back(view->members[k].node_id);
+        }
+      }
+    }
+  }
+  return st;
 }
 
 Result<NameInfo> ClientImpl::StatName(std::string_view id) {
@@ -334,7 +369,9 @@ Status ClientImpl::Rename(std::string_view from, std::string_view to) {
   auto cached_from = redirects_.Lookup(from, View()->generation);
   auto cached_to = redirects_.Lookup(to, View()->generation);
   bool from_at_home = !cached_from && NodeOf(from_home) == st.holders[0];
-  if (from_at_home && from_home == to_home && !cached_to) {
+  // With replicas a rename is a replicated copy and a replicated delete
+  // (RENAME itself is applied on one worker).
+  if (from_at_home && from_home == to_home && !cached_to && View()->replicas == 1) {
     OutRequest req = MakeRequest(Op::kRename, from, wire::kFlagNoRedirect);
     req.payload = {to};
     auto r = transport_->Call(from_home, req);

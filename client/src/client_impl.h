@@ -8,6 +8,7 @@
 // Lock order: mu_ is a leaf (nothing else is locked while holding it).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,7 @@ struct PlacementView {
   std::vector<Member> members;        // sorted by node id
   std::vector<std::string> node_ids;  // members[i].node_id
   std::unordered_map<std::string, std::string> node_of_endpoint;
+  size_t replicas = 1;  // copies of each id: ClientOptions::replicas, capped
 };
 
 struct ClientDeps {
@@ -126,6 +128,15 @@ class ClientImpl : public Client {
   // Where a request for `id` goes first: the worker a cached redirect names,
   // else its home. kUnavailable without members.
   Result<std::string> FirstEndpoint(std::string_view id, const PlacementView& view);
+  // True when routing avoids members[k]: Consul says its check is critical,
+  // or this client found it down (Transport::IsDown; a PING, at most one per
+  // kProbeEvery, then readmits it when it answers).
+  bool Avoid(const PlacementView& view, size_t k);
+  static constexpr std::chrono::milliseconds kProbeEvery{300};
+  // The id's replica set as indexes into view.members: the first
+  // view.replicas members of its rendezvous order that are not avoided,
+  // primary first (the home alone when every member is avoided).
+  std::vector<size_t> ReplicaSet(std::string_view id, const PlacementView& view);
   // Sends `req` (req.id is the id) to where the id lives, following and
   // caching redirects. Returns the reply whose status is OK, or its error.
   Result<ResponsePtr> CallId(const OutRequest& req);
@@ -133,8 +144,21 @@ class ClientImpl : public Client {
 
  private:
   friend class ListMerger;
+  // Sends `req` to `endpoint`, following redirects. An error reply that
+  // names a replica that did not answer (a primary's kUnavailable with the
+  // replica's endpoint in payload[1]) marks that replica down and sets
+  // *replica_failed.
   Result<ResponsePtr> CallIdOnce(const OutRequest& req, std::string endpoint,
-                                 uint64_t generation);
+                                 uint64_t generation, bool* replica_failed = nullptr);
+  // CallId without a cached redirect: to the id's primary, as a primary's
+  // write (kFlagReplicas) when the id has replicas; once more, to the next
+  // primary, when the worker failed (see client_failover.cc).
+  Result<ResponsePtr> CallPrimary(const OutRequest& req, const PlacementView& view);
+  // A GET or STAT that the primary answered kNotFound, asked of the id's
+  // other replicas in order (a primary that restarted empty).
+  Result<ResponsePtr> ReadFromReplicas(const OutRequest& req, const PlacementView& view,
+                                       Result<ResponsePtr> miss);
+  void Probe(const std::string& endpoint);
   // The version and blob size a StreamGet read from.
   struct GetInfo {
     uint64_t version = 0;
@@ -195,6 +219,9 @@ class ClientImpl : public Client {
   RedirectCache redirects_;
   std::mutex mu_;
   std::shared_ptr<const PlacementView> view_;  // guarded by mu_
+  // Endpoint -> when it was last probed. probe_mu_ is a leaf.
+  std::mutex probe_mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> probed_;
 };
 
 // Human-readable error of a reply status (kOk -> OK).

@@ -121,8 +121,7 @@ std::optional<uint32_t> ClientImpl::EndpointSlot(std::string_view id,
     return add(cached->endpoint);
   }
   if (view.members.empty()) return std::nullopt;  // the single-id path reports it
-  size_t m =
-      RouteNode(id, view.node_ids, [&](size_t k) { return view.members[k].critical; });
+  size_t m = RouteNode(id, view.node_ids, [&](size_t k) { return Avoid(view, k); });
   if (slots[m] < 0) slots[m] = static_cast<int32_t>(add(view.members[m].endpoint));
   return static_cast<uint32_t>(slots[m]);
 }
@@ -261,26 +260,29 @@ class ClientImpl::MultiCall {
           done_.size(), Status::InvalidArgument("the results were already taken"));
     }
     finished_ = true;
+    const bool replicated = c_->View()->replicas > 1;
     if (sent_) {
-      c_->FinishBatched(*sent_, batch_, endpoints_,
-                        [&](size_t k, Result<const ItemReply*> r) {
-                          size_t i = index_[k];
-                          if (!r.ok()) {
-                            out_[i] = r.status();
-                            done_[i] = 1;
-                            return;
-                          }
-                          const wire::Reply& reply = (*r)->reply;
-                          if (reply.header.status == Code::kRedirect) {
-                            return;  // the single-id path follows and caches it
-                          } else if (Status e = (*r)->Error(); !e.ok()) {
-                            out_[i] = std::move(e);
-                            done_[i] = 1;
-                          } else if (std::optional<T> v = finish(reply)) {
-                            out_[i] = std::move(*v);
-                            done_[i] = 1;
-                          }
-                        });
+      c_->FinishBatched(
+          *sent_, batch_, endpoints_, [&](size_t k, Result<const ItemReply*> r) {
+            size_t i = index_[k];
+            if (!r.ok()) {
+              out_[i] = r.status();
+              done_[i] = 1;
+              return;
+            }
+            const wire::Reply& reply = (*r)->reply;
+            if (reply.header.status == Code::kRedirect) {
+              return;  // the single-id path follows and caches it
+            } else if (reply.header.status == Code::kNotFound && replicated) {
+              return;  // the single-id path asks the other copies
+            } else if (Status e = (*r)->Error(); !e.ok()) {
+              out_[i] = std::move(e);
+              done_[i] = 1;
+            } else if (std::optional<T> v = finish(reply)) {
+              out_[i] = std::move(*v);
+              done_[i] = 1;
+            }
+          });
       sent_.reset();
     }
     for (size_t i = 0; i < out_.size(); ++i) {
@@ -322,9 +324,12 @@ class ClientImpl::PendingSets final : public Pending<uint64_t> {
     ids.reserve(items_->size());
     for (const auto& item : *items_) ids.push_back(item.first);
     const bool idempotent = c_->MakeRequest(Op::kSet, {}).idempotent;
+    // A replicated write goes to its primary on its own (it waits for the
+    // replicas; a BATCH does not): the single-id path.
+    const bool replicated = c_->View()->replicas > 1;
     call_.Start(ids, [&](size_t i) -> std::optional<BatchItem> {
       const auto& [id, value] = (*items_)[i];
-      if (value.size() > c_->options_.stream_chunk) return std::nullopt;
+      if (replicated || value.size() > c_->options_.stream_chunk) return std::nullopt;
       BatchItem b;
       b.header.op = Op::kSet;
       b.id = id;

@@ -44,6 +44,7 @@ void DownEndpoints::Reached(const std::string& endpoint) {
 }
 
 bool DownEndpoints::IsDown(const std::string& endpoint) {
+  if (count_.load(std::memory_order_relaxed) == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
   return down_.count(endpoint) > 0;
 }

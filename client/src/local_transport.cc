@@ -59,6 +59,9 @@ class LocalTransport : public Transport {
     for (auto [w, i] : local) done[i](Serve(*w, requests[i].second));
   }
 
+  bool IsDown(const std::string& endpoint) override { return remote_->IsDown(endpoint); }
+  void MarkDown(const std::string& endpoint) override { remote_->MarkDown(endpoint); }
+
  private:
   const LocalWorker* Find(const std::string& endpoint) const {
     for (const auto& w : locals_) {

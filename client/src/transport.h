@@ -171,6 +171,13 @@ class Transport {
                                    const OutRequest& request);
   // Sends all, waits for all; results in request order.
   std::vector<Result<ResponsePtr>> CallMany(const RequestBatch& requests);
+  // Local failure detection (DownEndpoints): true while `endpoint` is taken
+  // to be down (no connection within a deadline, or its connection closed
+  // under requests), until a reply from it arrives. Routing avoids such
+  // workers; a PING to one readmits it when it answers.
+  virtual bool IsDown(const std::string& endpoint) { return false; }
+  // Takes `endpoint` to be down (a primary said this replica did not answer).
+  virtual void MarkDown(const std::string& endpoint) {}
 };
 
 struct ZmqTransportOptions {

@@ -59,6 +59,8 @@ void SetDealerOptions(zmq::socket_t& s) {
 class ZmqTransport : public Transport {
  public:
   explicit ZmqTransport(const ZmqTransportOptions& o);
+  bool IsDown(const std::string& endpoint) override { return down_.IsDown(endpoint); }
+  void MarkDown(const std::string& endpoint) override { down_.Closed(endpoint); }
   ~ZmqTransport() override;
   void Send(const std::string& endpoint, const OutRequest& request,
             ResponseCallback done) override;

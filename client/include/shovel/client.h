@@ -84,6 +84,13 @@ struct ClientOptions {
   // 7.8-8.3 against 6.0-6.8 (2 s runs, 4 in flight); 1 KiB requests
   // measured the same.
   int io_threads = 2;
+  // Copies of each id (1-8): its primary, which orders every write and
+  // forwards it to the others before it answers, and R-1 replicas, the next
+  // live workers in the id's rendezvous order. Capped by the number of
+  // workers. 0: SHOVEL_REPLICAS if set, else kDefaultReplicas.
+  uint32_t replicas = 0;
+  static constexpr uint32_t kDefaultReplicas = 1;
+  static constexpr uint32_t kMaxReplicas = 8;
 };
 
 // What Stat returns.
