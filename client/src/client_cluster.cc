@@ -42,10 +42,13 @@ Status Windowed(Transport& t, size_t n, size_t window, const MakeFn& make,
 
 Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
   std::vector<std::pair<std::string, OutRequest>> reqs;
-  for (const auto& m : view.members) {
+  for (size_t k = 0; k < view.members.size(); ++k) {
+    const Member& m = view.members[k];
     OutRequest r = MakeRequest(Op::kNodeStats, "");
-    // Consul says it is down: ask briefly, so `members` stays quick.
-    if (m.critical) r.deadline = std::min(r.deadline, std::chrono::milliseconds(1000));
+    // Consul says it is down, or this client found it down: ask briefly,
+    // so `members` and statfs stay quick.
+    if (Avoid(view, k))
+      r.deadline = std::min(r.deadline, std::chrono::milliseconds(1000));
     reqs.emplace_back(m.endpoint, r);
   }
   auto replies = transport_->CallMany(reqs);

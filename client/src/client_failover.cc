@@ -3,6 +3,7 @@
 // moves on to the next primary when a worker fails.
 #include "client_impl.h"
 #include "placement.h"
+#include "shovel/text.h"
 
 namespace shovel::client {
 
@@ -17,10 +18,67 @@ bool IsRead(Op op) { return op == Op::kGet || op == Op::kStat; }
 
 bool ClientImpl::Avoid(const PlacementView& view, size_t k) {
   const Member& m = view.members[k];
-  if (m.critical) return true;
-  if (!transport_->IsDown(m.endpoint)) return false;
-  Probe(m.endpoint);
+  if (m.critical) {
+    if (view.replicas > 1) MarkRejoining(m.endpoint);
+    return true;
+  }
+  if (transport_->IsDown(m.endpoint)) {
+    if (view.replicas > 1) MarkRejoining(m.endpoint);
+    Probe(m.endpoint);
+    return true;
+  }
+  if (rejoining_count_.load(std::memory_order_relaxed) == 0) return false;
+  return Rejoining(m.endpoint);
+}
+
+void ClientImpl::MarkRejoining(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(epoch_mu_);
+  if (rejoining_.try_emplace(endpoint).second) rejoining_count_.store(rejoining_.size());
+}
+
+bool ClientImpl::Rejoining(const std::string& endpoint) {
+  uint64_t propose = 0;
+  {
+    std::lock_guard<std::mutex> lock(epoch_mu_);
+    auto it = rejoining_.find(endpoint);
+    if (it == rejoining_.end()) return false;
+    auto now = std::chrono::steady_clock::now();
+    if (it->second != std::chrono::steady_clock::time_point() &&
+        now - it->second < kProbeEvery) {
+      return true;
+    }
+    it->second = now;
+    // Above any epoch it had: a wall-clock time, as workers start with.
+    propose =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    auto known = epochs_.find(endpoint);
+    if (known != epochs_.end()) propose = std::max(propose, known->second + 1);
+  }
+  OutRequest req = MakeRequest(Op::kEpoch, "");
+  req.header.aux = propose;
+  req.deadline = std::chrono::milliseconds(1000);
+  transport_->Send(endpoint, req, [this, endpoint](Result<ResponsePtr> r) {
+    if (!r.ok() || (*r)->reply.header.status != Code::kOk) return;
+    std::lock_guard<std::mutex> lock(epoch_mu_);
+    epochs_[endpoint] = (*r)->reply.header.aux;
+    rejoining_.erase(endpoint);
+    rejoining_count_.store(rejoining_.size());
+  });
   return true;
+}
+
+uint64_t ClientImpl::KnownEpoch(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(epoch_mu_);
+  auto it = epochs_.find(endpoint);
+  return it == epochs_.end() ? 0 : it->second;
+}
+
+void ClientImpl::SetKnownEpoch(const std::string& endpoint, uint64_t epoch) {
+  if (epoch == 0) return;
+  std::lock_guard<std::mutex> lock(epoch_mu_);
+  epochs_[endpoint] = epoch;
 }
 
 void ClientImpl::Probe(const std::string& endpoint) {
@@ -73,19 +131,35 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
       list = wire::EncodeStrings(others);
       with_list = req;
       with_list.header.flags |= wire::kFlagReplicas;
+      with_list.header.aux = KnownEpoch(primary);
       with_list.payload.push_back(list);
       send = &with_list;
     }
-    bool replica_failed = false;
-    r = CallIdOnce(*send, primary, view.generation, &replica_failed);
+    PrimaryNotes notes;
+    r = CallIdOnce(*send, primary, view.generation, &notes);
+    const bool replica_failed = notes.replica_failed;
+    if (send == &with_list) {
+      // The primary's epoch, from any reply: a refusal for a stale one
+      // (it rejoined since this client last heard from it) is sent again.
+      SetKnownEpoch(primary, notes.epoch);
+      if (!r.ok() && r.status().code() == Code::kConflict && notes.epoch != 0 &&
+          notes.epoch != with_list.header.aux && attempt == 0) {
+        continue;
+      }
+    }
     if (r.ok()) return r;
-    if (IsRead(req.header.op) && r.status().IsNotFound() && set.size() > 1) {
-      return ReadFromReplicas(req, view, std::move(r));
+    if (IsRead(req.header.op) && r.status().IsNotFound()) {
+      if (set.size() > 1) r = ReadFromReplicas(req, view, std::move(r));
+      if (r.ok() || !r.status().IsNotFound()) return r;
+      return NotFoundOrDown(req.id, view, std::move(r));
     }
     // Once more, to the next primary, when the write is known not to have
     // been applied (a replica did not answer: the primary applies only
     // after all did; no connection: it was never sent), or may be applied
     // twice without harm.
+    // No answer within the deadline (a paused or cut-off worker, whose
+    // connection stays open): taken to be down, as a closed connection is.
+    if (r.status().code() == Code::kTimeout) transport_->MarkDown(primary);
     const bool down = transport_->IsDown(primary);
     const bool unsent = r.status().message().find("no connection") != std::string::npos;
     const bool repeatable = req.idempotent || req.header.op == Op::kSet ||
@@ -95,6 +169,22 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
     failed = primary;
   }
   return r;
+}
+
+Result<ResponsePtr> ClientImpl::NotFoundOrDown(std::string_view id,
+                                               const PlacementView& view,
+                                               Result<ResponsePtr> miss) {
+  // The workers that would hold the id with everyone up: if all of them are
+  // down, "not found" from the others says nothing about it.
+  std::vector<size_t> ranked = RankNodes(id, view.node_ids);
+  std::string down;
+  for (size_t i = 0; i < ranked.size() && i < view.replicas; ++i) {
+    const Member& m = view.members[ranked[i]];
+    if (!m.critical && !transport_->IsDown(m.endpoint)) return miss;
+    down += (down.empty() ? "" : ", ") + m.node_id;
+  }
+  return Status::Unavailable("id " + QuoteForMessage(id) + " is held by " + down +
+                             ", which cannot be reached now");
 }
 
 Result<ResponsePtr> ClientImpl::ReadFromReplicas(const OutRequest& req,

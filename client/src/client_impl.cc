@@ -99,7 +99,7 @@ Result<std::string> ClientImpl::FirstEndpoint(std::string_view id,
 }
 
 Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string endpoint,
-                                           uint64_t generation, bool* replica_failed) {
+                                           uint64_t generation, PrimaryNotes* notes) {
   constexpr int kMaxRedirects = 3;
   // A redirect leads to a pinned id's holder, which has no replicas: the
   // write follows it without the replica list.
@@ -107,11 +107,13 @@ Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string en
   const OutRequest* send = &req;
   for (int hop = 0; hop <= kMaxRedirects; ++hop) {
     SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, transport_->Call(endpoint, *send));
-    if (r->reply.header.status == Code::kUnavailable &&
-        (req.header.flags & wire::kFlagReplicas) && r->reply.payload.size() >= 2 &&
-        !r->reply.payload[1].empty()) {
-      transport_->MarkDown(std::string(r->reply.payload[1]));
-      if (replica_failed) *replica_failed = true;
+    if (send->header.flags & wire::kFlagReplicas) {
+      if (r->reply.header.status == Code::kUnavailable && r->reply.payload.size() >= 2 &&
+          !r->reply.payload[1].empty()) {
+        transport_->MarkDown(std::string(r->reply.payload[1]));
+        if (notes) notes->replica_failed = true;
+      }
+      if (notes) notes->epoch = r->reply.header.aux;
     }
     if (r->reply.header.status != Code::kRedirect) {
       SHOVEL_RETURN_IF_ERROR(ReplyError(*r));

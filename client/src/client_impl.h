@@ -8,6 +8,7 @@
 // Lock order: mu_ is a leaf (nothing else is locked while holding it).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -144,12 +145,17 @@ class ClientImpl : public Client {
 
  private:
   friend class ListMerger;
-  // Sends `req` to `endpoint`, following redirects. An error reply that
-  // names a replica that did not answer (a primary's kUnavailable with the
-  // replica's endpoint in payload[1]) marks that replica down and sets
-  // *replica_failed.
+  // What a primary's reply said beside its status (kFlagReplicas writes).
+  struct PrimaryNotes {
+    bool replica_failed = false;  // a replica did not answer (marked down)
+    uint64_t epoch = 0;           // the primary's epoch (reply aux), 0: none
+  };
+  // Sends `req` to `endpoint`, following redirects. For a kFlagReplicas
+  // write, an error reply that names a replica that did not answer (a
+  // primary's kUnavailable with the replica's endpoint in payload[1]) marks
+  // that replica down; `notes` gets what the reply said.
   Result<ResponsePtr> CallIdOnce(const OutRequest& req, std::string endpoint,
-                                 uint64_t generation, bool* replica_failed = nullptr);
+                                 uint64_t generation, PrimaryNotes* notes = nullptr);
   // CallId without a cached redirect: to the id's primary, as a primary's
   // write (kFlagReplicas) when the id has replicas; once more, to the next
   // primary, when the worker failed (see client_failover.cc).
@@ -158,7 +164,24 @@ class ClientImpl : public Client {
   // other replicas in order (a primary that restarted empty).
   Result<ResponsePtr> ReadFromReplicas(const OutRequest& req, const PlacementView& view,
                                        Result<ResponsePtr> miss);
+  // A read that no live copy answered: kNotFound stays when a worker that
+  // would hold the id is up, else kUnavailable naming the workers (the id
+  // may well exist there).
+  Result<ResponsePtr> NotFoundOrDown(std::string_view id, const PlacementView& view,
+                                     Result<ResponsePtr> miss);
   void Probe(const std::string& endpoint);
+  // Epochs (R > 1): a member this client routed around (found down or
+  // critical) rejoins through an EPOCH request that raises its epoch, which
+  // makes it drop what it held (values the others overwrote meanwhile);
+  // until that is acknowledged it stays avoided. Rejoining: true while
+  // `endpoint` is in rejoining_ (sends the EPOCH, at most one per
+  // kProbeEvery).
+  void MarkRejoining(const std::string& endpoint);
+  bool Rejoining(const std::string& endpoint);
+  // A worker's epoch as its last reply gave it (0: not known); replicated
+  // writes carry it so a worker refuses a write sent before it rejoined.
+  uint64_t KnownEpoch(const std::string& endpoint);
+  void SetKnownEpoch(const std::string& endpoint, uint64_t epoch);
   // The version and blob size a StreamGet read from.
   struct GetInfo {
     uint64_t version = 0;
@@ -222,6 +245,11 @@ class ClientImpl : public Client {
   // Endpoint -> when it was last probed. probe_mu_ is a leaf.
   std::mutex probe_mu_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> probed_;
+  // Epochs, guarded by epoch_mu_ (a leaf; never held across a Send).
+  std::mutex epoch_mu_;
+  std::unordered_map<std::string, uint64_t> epochs_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> rejoining_;
+  std::atomic<size_t> rejoining_count_{0};
 };
 
 // Human-readable error of a reply status (kOk -> OK).

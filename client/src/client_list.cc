@@ -26,8 +26,9 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
   auto view = View();
   if (view->members.empty()) return Status::Unavailable("no workers are known");
   std::vector<std::pair<std::string, OutRequest>> reqs;
-  for (const auto& m : view->members) {
-    if (m.critical) continue;  // Consul says it is down: route around it
+  for (size_t k = 0; k < view->members.size(); ++k) {
+    const Member& m = view->members[k];
+    if (Avoid(*view, k)) continue;  // critical in Consul, or found down
     OutRequest req = MakeRequest(Op::kList, prefix, delimiter ? wire::kFlagDelimiter : 0);
     req.payload = {cursor};
     req.header.aux = limit;
@@ -38,8 +39,21 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
   // first `limit` of the union are the global first `limit`.
   std::set<std::string> merged;
   bool more = false;
+  // A worker that cannot be reached is left out (its ids are listed by
+  // their other copies, if any), as long as one worker answered: one dead
+  // worker does not fail every listing.
+  size_t answered = 0;
+  Status unreachable;
   for (auto& r : replies) {
-    if (!r.ok()) return r.status().WithContext("list");
+    if (!r.ok()) {
+      Code c = r.status().code();
+      if (c != Code::kUnavailable && c != Code::kTimeout) {
+        return r.status().WithContext("list");
+      }
+      unreachable = r.status();
+      continue;
+    }
+    ++answered;
     SHOVEL_RETURN_IF_ERROR(ReplyError(**r).WithContext("list"));
     const Response& resp = **r;
     if (resp.reply.header.flags & wire::kFlagMore) more = true;
@@ -47,6 +61,11 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
     SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> names,
                             wire::DecodeStrings(resp.reply.payload[0]));
     for (auto& n : names) merged.insert(std::move(n));
+  }
+  if (answered == 0) {
+    return (unreachable.ok() ? Status::Unavailable("no worker is reachable")
+                             : unreachable)
+        .WithContext("list");
   }
   ListPage page;
   for (auto& n : merged) {

@@ -174,6 +174,8 @@ std::string_view OpName(Op op) {
       return "TRANSFER";
     case Op::kBatch:
       return "BATCH";
+    case Op::kEpoch:
+      return "EPOCH";
   }
   return "UNKNOWN";
 }
@@ -330,6 +332,7 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
     case Op::kStat:
     case Op::kCreate:
     case Op::kNodeStats:
+    case Op::kEpoch:
       if (r.payload_bytes != 0) {
         return Status::Protocol(std::string(OpName(h.op)) + " takes no payload");
       }

@@ -104,6 +104,46 @@ TEST(RequestTest, DecodesValidRequests) {
   EXPECT_TRUE(DecodeRequest(Views(Req(Op::kUploadData, "", {"bytes"}))).ok());
 }
 
+TEST(RequestTest, AReplicaListIsTakenOffThePayload) {
+  auto f = Req(Op::kSet, "a", {"12", "345", EncodeStrings({"tcp://h:1", "ipc:///r"})},
+               kFlagReplicas);
+  auto r = DecodeRequest(Views(f));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->payload.size(), 2u);
+  EXPECT_EQ(r->payload_bytes, 5u);
+  EXPECT_EQ(r->replicas, (std::vector<std::string>{"tcp://h:1", "ipc:///r"}));
+  // A DELETE's list is its only payload frame.
+  auto d = DecodeRequest(
+      Views(Req(Op::kDelete, "a", {EncodeStrings({"tcp://h:1"})}, kFlagReplicas)));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE(d->payload.empty());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kAppend, "a", {"x"}, kFlagReplica))).ok());
+
+  auto message = [](const std::vector<std::string>& frames) {
+    return DecodeRequest(Views(frames)).status().message();
+  };
+  EXPECT_EQ(message(Req(Op::kGet, "a", {EncodeStrings({"tcp://h:1"})}, kFlagReplicas)),
+            "GET is not replicated (no replica flags)");
+  EXPECT_EQ(message(Req(Op::kSet, "a", {}, kFlagReplicas)),
+            "kFlagReplicas needs the replica list");
+  EXPECT_EQ(message(Req(Op::kSet, "a", {"x", EncodeStrings({})}, kFlagReplicas)),
+            "replica list has 0 endpoints; 1..7 are allowed");
+  EXPECT_EQ(message(Req(Op::kSet, "a", {"x", EncodeStrings({"h:1"})}, kFlagReplicas)),
+            "replica endpoint 'h:1' is not a ZeroMQ endpoint");
+  EXPECT_EQ(message(Req(Op::kSet, "a", {"x", EncodeStrings({"tcp://h:1"})},
+                        kFlagReplicas | kFlagReplica)),
+            "a request is either to a primary or to a replica");
+  EXPECT_EQ(DecodeRequest(Views(Req(Op::kSet, "a", {"x", "not strings"}, kFlagReplicas)))
+                .status()
+                .code(),
+            Code::kProtocol);
+  // Never inside a BATCH: a primary waits for its replicas.
+  auto item = Req(Op::kSet, "a", {"x", EncodeStrings({"tcp://h:1"})}, kFlagReplicas);
+  EXPECT_EQ(
+      DecodeBatchItem(Views(item)).status().message(),
+      "a write to a primary (kFlagReplicas) is sent on its own, not inside a BATCH");
+}
+
 TEST(RequestTest, RejectsMalformedRequests) {
   auto code = [](const std::vector<std::string>& f) {
     return DecodeRequest(Views(f)).status().code();

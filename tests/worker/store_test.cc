@@ -37,6 +37,47 @@ TEST(StoreTest, SetGetAcrossChunksAndRanges) {
   EXPECT_GT(st->stored_bytes, 100u << 10);  // the random part did not
 }
 
+TEST(StoreTest, AReplicasWriteTakesThePrimarysVersion) {
+  Store s("w1", Cfg(64 << 20));
+  WriteOptions o;
+  o.version = 1000;
+  auto set = s.Set("a", "xy", o);
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->version, 1000u);
+  // An append lands only where it landed on the primary.
+  o.version = 1001;
+  o.if_size = true;
+  o.expected_size = 1;
+  auto bad = s.Append("a", "z", o);
+  EXPECT_EQ(bad.status().code(), Code::kConflict);
+  EXPECT_EQ(bad.status().message(),
+            "id 'a' is 2 bytes on this replica; the primary wrote at 1");
+  o.expected_size = 2;
+  auto good = s.Append("a", "z", o);
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(good->version, 1001u);
+  EXPECT_EQ(std::string(s.Read("a", 0, 10, 10)->bytes.data, 3), "xyz");
+  // The store's own versions stay above those it was given.
+  uint64_t taken = s.TakeVersion();
+  EXPECT_GT(taken, 1001u);
+  EXPECT_GT(s.Set("b", "1")->version, taken);
+  auto created = s.Create("c", false, false, 5000);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->version, 5000u);
+}
+
+TEST(StoreTest, DropUnpinnedKeepsPinnedIds) {
+  Store s("w1", Cfg(64 << 20));
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(s.Set("x/" + std::to_string(i), "v").ok());
+  WriteOptions pin;
+  pin.pinned = true;
+  ASSERT_TRUE(s.Set("kept", "p", pin).ok());
+  EXPECT_EQ(s.DropUnpinned(), 5000u);
+  EXPECT_EQ(s.Read("x/1", 0, 10, 10).status().code(), Code::kNotFound);
+  EXPECT_TRUE(s.Read("kept", 0, 10, 10).ok());
+  EXPECT_EQ(s.Stats().ids, 1u);
+}
+
 TEST(StoreTest, ReadIfFitsIsAllOrNothing) {
   Store s("w1", Cfg(64 << 20, 4 << 10));
   std::string v = Text(10 << 10);

@@ -1,7 +1,10 @@
 #include "replicator.h"
 
+#include <algorithm>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
+
+#include "shovel/text.h"
 
 namespace shovel::worker {
 namespace {
@@ -54,6 +57,18 @@ void Replicator::Give(std::unique_ptr<Conn> c) {
   idle_.emplace(c->endpoint, std::move(c));
 }
 
+uint64_t Replicator::Epoch(const std::string& endpoint) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = epochs_.find(endpoint);
+  return it == epochs_.end() ? 0 : it->second;
+}
+
+void Replicator::SetEpoch(const std::string& endpoint, uint64_t epoch) {
+  if (epoch == 0) return;
+  std::lock_guard<std::mutex> l(mu_);
+  epochs_[endpoint] = epoch;
+}
+
 namespace {
 
 // One replica's progress through its messages (the write; after a
@@ -61,7 +76,9 @@ namespace {
 struct Leg {
   std::vector<std::vector<zmq::message_t>> queue;  // to send, in order
   uint64_t awaiting = 0;                           // request id sent, 0: none
+  uint64_t sent_epoch = 0;                         // aux of the message sent
   bool repaired = false;
+  bool epoch_retried = false;
   bool done = false;
 };
 
@@ -136,6 +153,7 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
           l.awaiting = next_id();
           wire::Header mh = *wire::DecodeHeader(View(m[0]));
           mh.request_id = l.awaiting;
+          mh.aux = l.sent_epoch = Epoch(req.replicas[i]);
           wire::EncodeHeader(mh, static_cast<char*>(m[0].data()));
           for (size_t k = 0; k < m.size(); ++k) {
             auto f = zmq::send_flags::dontwait;
@@ -161,6 +179,14 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
         if (rep->header.request_id != l.awaiting) continue;  // a late, older reply
         l.awaiting = 0;
         Status st = wire::ReplyStatus(*rep);
+        SetEpoch(req.replicas[i], rep->header.aux);
+        if (st.code() == Code::kConflict && rep->header.aux != 0 &&
+            rep->header.aux != l.sent_epoch && !l.epoch_retried) {
+          // The replica rejoined under a new epoch: the same write again.
+          l.epoch_retried = true;
+          l.queue.insert(l.queue.begin(), Message(h, req.id, req.payload));
+          continue;
+        }
         if (st.code() == Code::kConflict && h.op == wire::Op::kAppend && !l.repaired &&
             repair) {
           // The replica missed writes: give it the blob as it is here, then
@@ -197,6 +223,73 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
     if (legs[i].done) Give(std::move(conns[i]));
   }
   return failed;
+}
+
+Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
+                                      std::string_view id) {
+  const auto until = Clock::now() + kDeadline;
+  auto left = [&] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    return std::max(ms, std::chrono::milliseconds(0));
+  };
+  for (const auto& endpoint : endpoints) {
+    std::unique_ptr<Conn> c;
+    try {
+      c = Take(endpoint);
+    } catch (const zmq::error_t&) {
+      continue;
+    }
+    RepairValue v;
+    bool complete = false, answered = true;
+    try {
+      while (!complete && answered) {
+        answered = false;
+        wire::Header h;
+        h.op = wire::Op::kGet;
+        h.flags = wire::kFlagNoRedirect;
+        h.offset = v.bytes.size();
+        h.length = wire::kToEnd;
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          h.request_id = next_request_++;
+        }
+        auto m = Message(h, id, {});
+        zmq::pollitem_t item{c->socket.handle(), 0, ZMQ_POLLOUT, 0};
+        if (zmq::poll(&item, 1, left()) <= 0) break;
+        for (size_t k = 0; k < m.size(); ++k) {
+          auto f = zmq::send_flags::dontwait;
+          if (k + 1 < m.size()) f = f | zmq::send_flags::sndmore;
+          (void)c->socket.send(m[k], f);
+        }
+        std::vector<zmq::message_t> frames;
+        item = {c->socket.handle(), 0, ZMQ_POLLIN, 0};
+        while (!answered && zmq::poll(&item, 1, left()) > 0) {
+          frames.clear();
+          if (!zmq::recv_multipart(c->socket, std::back_inserter(frames))) break;
+          std::vector<std::string_view> views;
+          for (auto& f : frames) views.push_back(View(f));
+          auto rep = wire::DecodeReply(views);
+          if (!rep.ok() || rep->header.request_id != h.request_id) continue;
+          if (rep->header.status != Code::kOk) break;  // this one does not hold it
+          answered = true;
+          if (!rep->payload.empty()) v.bytes.append(rep->payload[0]);
+          v.version = rep->header.version_no;
+          complete = !(rep->header.flags & wire::kFlagMore);
+          if (v.bytes.size() > kMaxFetch) {
+            return Status::NoSpace("id " + QuoteForMessage(id) +
+                                   " is too large to fetch from " + endpoint);
+          }
+        }
+      }
+    } catch (const zmq::error_t&) {
+      complete = false;
+    }
+    if (complete) {
+      Give(std::move(c));
+      return v;
+    }
+  }
+  return Status::NotFound("no replica holds id '" + std::string(id) + "'");
 }
 
 }  // namespace shovel::worker

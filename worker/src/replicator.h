@@ -11,6 +11,12 @@
 // the primary holds it, the replica gets it as a SET with the blob's version,
 // and the append is sent again once.
 //
+// Epochs: each forwarded write carries the epoch this worker last saw the
+// replica answer with (header aux); a replica that rejoined under a newer
+// epoch refuses it (kConflict, its epoch in aux) and gets it again with that
+// epoch, so a write queued for the replica before it was cut off is never
+// applied after it rejoined.
+//
 // Thread-safe: sockets are taken from a pool per endpoint by the calling
 // thread and given back after use (closed instead when a reply is missing),
 // so handler threads forward side by side. Owns its ZeroMQ context.
@@ -63,6 +69,15 @@ class Replicator {
   ForwardError Forward(const wire::Request& req, uint64_t version, uint64_t offset,
                        const RepairFn& repair);
 
+  // The blob `id` as the first of `endpoints` that holds it has it (a GET
+  // without following pointers); kNotFound when none does. For a primary
+  // that lacks an id its replicas hold (it rejoined under a new epoch and
+  // dropped what it held). Values over kMaxFetch are not fetched
+  // (kNoSpace).
+  static constexpr uint64_t kMaxFetch = 63ull << 20;
+  Result<RepairValue> Fetch(const std::vector<std::string>& endpoints,
+                            std::string_view id);
+
  private:
   struct Conn;
   std::unique_ptr<Conn> Take(const std::string& endpoint);
@@ -72,6 +87,12 @@ class Replicator {
   std::mutex mu_;
   std::multimap<std::string, std::unique_ptr<Conn>> idle_;  // guarded by mu_
   uint64_t next_request_ = 1;                               // guarded by mu_
+  // Each replica's epoch as its last reply gave it (0: not known). A
+  // forwarded write carries it; a replica that rejoined under a newer one
+  // refuses the write, which is sent again with the new epoch once.
+  std::map<std::string, uint64_t> epochs_;  // guarded by mu_
+  uint64_t Epoch(const std::string& endpoint);
+  void SetEpoch(const std::string& endpoint, uint64_t epoch);
 };
 
 }  // namespace shovel::worker

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "chunk.h"
 #include "service_internal.h"
 
 namespace shovel::worker {
@@ -35,7 +36,8 @@ Service::Service(Store* store, ServiceCounters* counters, std::string endpoint,
     : store_(store),
       counters_(counters),
       replicator_(replicator),
-      endpoint_(std::move(endpoint)) {}
+      endpoint_(std::move(endpoint)),
+      epoch_(static_cast<uint64_t>(NowNs())) {}
 
 ServiceReply Service::Error(const wire::Header& req, const Status& st) {
   ServiceReply out{wire::ReplyHeader(req, st.code()), {}};
@@ -59,8 +61,11 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
   if (h.flags & wire::kFlagReplicas) return AsPrimary(req, std::move(keep));
   if (h.flags & wire::kFlagReplica) return AsReplica(req, std::move(keep));
   switch (h.op) {
+    case wire::Op::kEpoch:
+      return Epoch(h);
     case wire::Op::kPing: {
       ServiceReply out = Ok(h);
+      out.header.aux = epoch_.load();
       out.payload.push_back({store_->node_id(), {}});
       return out;
     }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,11 @@ class Service {
   // An error reply to a request whose header decoded.
   static ServiceReply Error(const wire::Header& req, const Status& st);
   wire::NodeStats Stats() const;
+  // The epoch this worker serves under: its start time (ns) at first, raised
+  // by an EPOCH request from a client that had routed around it (it was
+  // paused, cut off or restarted); raising it drops every unpinned id held,
+  // which the other copies still have (see docs/cache.md, Failures).
+  uint64_t epoch() const { return epoch_.load(); }
   const std::string& endpoint() const { return endpoint_; }
 
  private:
@@ -75,6 +81,13 @@ class Service {
   ServiceReply AsPrimary(const wire::Request& req, std::shared_ptr<const void> keep);
   // kFlagReplica: applies a primary's write with its version.
   ServiceReply AsReplica(const wire::Request& req, std::shared_ptr<const void> keep);
+  ServiceReply Primary(const wire::Request& req, std::shared_ptr<const void> keep);
+  ServiceReply Replica(const wire::Request& req, std::shared_ptr<const void> keep);
+  // EPOCH: raises the epoch to aux if higher (dropping what is held).
+  ServiceReply Epoch(const wire::Header& h);
+  // A replicated write sent for another epoch than this worker's (aux, when
+  // not 0): kConflict with this worker's epoch in aux; nullopt otherwise.
+  std::optional<ServiceReply> StaleEpoch(const wire::Header& h) const;
   ServiceReply Meta(const wire::Request& req);
   ServiceReply List(const wire::Request& req);
   // BATCH: every item served in order, one reply each (DecodeBatchItem's
@@ -95,6 +108,7 @@ class Service {
   // Bytes per item of the last BATCH reply, to reserve the next one's body
   // (BATCHes of one client tend to be alike). Relaxed: only a size hint.
   std::atomic<uint32_t> batch_item_bytes_{64};
+  std::atomic<uint64_t> epoch_;
 };
 
 }  // namespace shovel::worker

@@ -3,6 +3,7 @@
 #include "replicator.h"
 #include "service.h"
 #include "service_internal.h"
+#include "shovel/text.h"
 
 namespace shovel::worker {
 
@@ -27,22 +28,48 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
     return Error(h, Status::Protocol("worker " + endpoint_ +
                                      " does not forward writes to replicas"));
   }
+  if (auto stale = StaleEpoch(h)) return *stale;
+  ServiceReply out = Primary(req, std::move(keep));
+  out.header.aux = epoch_.load();
+  return out;
+}
+
+ServiceReply Service::Primary(const wire::Request& req,
+                              std::shared_ptr<const void> keep) {
+  const wire::Header& h = req.header;
   // What the write depends on is checked here, before any replica has it.
   // Writes of one id are served one at a time (their lane), so what is
   // checked stays true until the write is applied below.
   auto cur = store_->Stat(req.id);
   if (!cur.ok() && !cur.status().IsNotFound()) return Error(h, cur.status());
+  if (!cur.ok() && h.op != wire::Op::kSet && h.op != wire::Op::kDelete) {
+    // A write that builds on what the id holds, on a primary that lacks it
+    // (it dropped what it held on rejoining): it takes the id from a replica
+    // first, so the write lands on the same bytes everywhere.
+    auto got = replicator_->Fetch(req.replicas, req.id);
+    if (got.ok()) {
+      WriteOptions fo;
+      fo.version = got->version;
+      auto put = store_->Set(req.id, got->bytes, fo);
+      if (!put.ok())
+        return Error(h, put.status().WithContext("taking over from a replica"));
+      cur = store_->Stat(req.id);
+      if (!cur.ok()) return Error(h, cur.status());
+    } else if (!got.status().IsNotFound()) {
+      return Error(h, got.status());
+    }
+  }
   const uint64_t have = cur.ok() ? cur->version : 0;
   const uint64_t size = cur.ok() ? cur->size : 0;
   WriteOptions o = Options(h);
   if (o.if_version && have != o.expected_version) {
-    return Error(h, Status::Conflict("id '" + std::string(req.id) + "' is at version " +
+    return Error(h, Status::Conflict("id " + QuoteForMessage(req.id) + " is at version " +
                                      std::to_string(have) + ", not " +
                                      std::to_string(o.expected_version)));
   }
   if (h.op == wire::Op::kCreate && (h.flags & wire::kFlagExclusive) && cur.ok()) {
     return Error(
-        h, Status::AlreadyExists("id '" + std::string(req.id) + "' already exists"));
+        h, Status::AlreadyExists("id " + QuoteForMessage(req.id) + " already exists"));
   }
   // A pinned id lives where init put it, with no replicas (yet): applied
   // here alone. The list never names this worker itself.
@@ -58,8 +85,8 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
     auto r = store_->Read(req.id, 0, wire::kToEnd, wire::kMaxMessageBytes - (1 << 20));
     if (!r.ok()) return r.status();
     if (r->more) {
-      return Status::NoSpace("id '" + std::string(req.id) +
-                             "' is too large to repair a replica in one message");
+      return Status::NoSpace("id " + QuoteForMessage(req.id) +
+                             " is too large to repair a replica in one message");
     }
     return RepairValue{std::string(r->bytes.data, r->bytes.size), r->version};
   };
@@ -94,8 +121,42 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
   }
 }
 
+ServiceReply Service::Epoch(const wire::Header& h) {
+  uint64_t cur = epoch_.load();
+  bool raised = false;
+  while (h.aux > cur && !(raised = epoch_.compare_exchange_weak(cur, h.aux))) {
+  }
+  // Writes sent for the old epoch are refused from here on; what was held
+  // before goes (a value the others overwrote while this worker was away
+  // must not be served).
+  if (raised) store_->DropUnpinned();
+  ServiceReply out = Ok(h);
+  out.header.aux = epoch_.load();
+  return out;
+}
+
+std::optional<ServiceReply> Service::StaleEpoch(const wire::Header& h) const {
+  uint64_t now = epoch_.load();
+  if (h.aux == 0 || h.aux == now) return std::nullopt;
+  ServiceReply out = Error(
+      h, Status::Conflict("worker " + endpoint_ + " is at epoch " + std::to_string(now) +
+                          "; the write was sent for epoch " + std::to_string(h.aux) +
+                          " (it rejoined since): send it again"));
+  out.header.aux = now;
+  return out;
+}
+
 ServiceReply Service::AsReplica(const wire::Request& req,
                                 std::shared_ptr<const void> keep) {
+  const wire::Header& h = req.header;
+  if (auto stale = StaleEpoch(h)) return *stale;
+  ServiceReply out = Replica(req, std::move(keep));
+  out.header.aux = epoch_.load();
+  return out;
+}
+
+ServiceReply Service::Replica(const wire::Request& req,
+                              std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
   WriteOptions o;
   o.pinned = (h.flags & wire::kFlagPinned) != 0;
@@ -103,15 +164,9 @@ ServiceReply Service::AsReplica(const wire::Request& req,
   std::string tmp;
   switch (h.op) {
     case wire::Op::kSet: {
-      // A write the primary numbered before one this replica already has
-      // (a repair racing a newer write) changes nothing.
-      auto cur = store_->Stat(req.id);
-      if (cur.ok() && cur->version >= h.version_no) {
-        ServiceReply out = Ok(h);
-        out.header.version_no = cur->version;
-        out.header.length = cur->size;
-        return out;
-      }
+      // Applied as it comes: a primary sends an id's writes in its order on
+      // one connection. (Versions are not compared: those of different
+      // primaries come from different counters.)
       if (req.payload.size() != 1) keep.reset();
       return Written(h, store_->Set(req.id, Joined(req, tmp), o, std::move(keep)));
     }

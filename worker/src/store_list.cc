@@ -58,4 +58,18 @@ ListResult Store::List(std::string_view prefix, std::string_view start_after,
   return out;
 }
 
+size_t Store::DropUnpinned() {
+  size_t dropped = 0;
+  std::string after;
+  for (;;) {
+    ListResult page = List("", after, 4096, /*delimiter=*/false);
+    for (const auto& id : page.names) {
+      auto st = Stat(id);
+      if (st.ok() && !st->pinned && Delete(id).ok()) ++dropped;
+    }
+    if (!page.more || page.names.empty()) return dropped;
+    after = page.names.back();
+  }
+}
+
 }  // namespace shovel::worker

@@ -54,8 +54,9 @@ enum class Op : uint8_t {
   kPutPointer = 15,   // id, payload[0] = endpoint, payload[1] = node id
   kTransfer = 16,     // reserved: worker-to-worker hand-over (replication issue)
   kBatch = 17,        // aux = count, payload[0] = batch body -> replies, one each
+  kEpoch = 18,        // aux = proposed epoch -> aux = the worker's epoch
 };
-inline constexpr uint8_t kMaxOp = 17;
+inline constexpr uint8_t kMaxOp = 18;
 
 std::string_view OpName(Op op);
 

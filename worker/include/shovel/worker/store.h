@@ -178,6 +178,9 @@ class Store {
   // and compression is off or left to the background compressor.
   bool CheapSet(uint64_t bytes) const;
   Status Delete(std::string_view id, const WriteOptions& opt = {});
+  // Deletes every unpinned id (a worker rejoining under a new epoch);
+  // returns how many. Pinned ids and pointer records stay.
+  size_t DropUnpinned();
   // ctime (first write), mtime (last write) and atime (last write or read)
   // are wall-clock ns at the kernel tick's resolution (a few ms).
   Result<wire::StatBody> Stat(std::string_view id);
