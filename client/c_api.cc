@@ -99,6 +99,10 @@ void shovel_options_set_stream_chunk(shovel_options* options, uint64_t bytes) {
   if (options && bytes > 0) options->options.stream_chunk = bytes;
 }
 
+void shovel_options_set_replicas(shovel_options* options, uint32_t replicas) {
+  if (options) options->options.replicas = replicas;
+}
+
 shovel_status shovel_connect(const shovel_options* options, shovel_client** client,
                              char** err) {
   return Guard(err, [&]() -> Status {

@@ -132,6 +132,12 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
       with_list = req;
       with_list.header.flags |= wire::kFlagReplicas;
       with_list.header.aux = KnownEpoch(primary);
+      // The deadline as a wall-clock time: a worker refuses the write
+      // after it (it sat in the queue of a paused worker).
+      with_list.header.length = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              (std::chrono::system_clock::now() + req.deadline).time_since_epoch())
+              .count());
       with_list.payload.push_back(list);
       send = &with_list;
     }

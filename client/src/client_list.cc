@@ -63,8 +63,11 @@ Result<ListPage> ClientImpl::List(std::string_view prefix, std::string_view curs
     for (auto& n : names) merged.insert(std::move(n));
   }
   if (answered == 0) {
-    return (unreachable.ok() ? Status::Unavailable("no worker is reachable")
-                             : unreachable)
+    if (!unreachable.ok()) return unreachable.WithContext("list");
+    std::string down;
+    for (const auto& m : view->members) down += (down.empty() ? "" : ", ") + m.endpoint;
+    return Status::Unavailable("cannot reach any worker (" + down +
+                               ": not answering or critical)")
         .WithContext("list");
   }
   ListPage page;

@@ -246,13 +246,15 @@ class Client(_Handle):
     a sequence, e.g. ``"tcp://10.0.0.1:7070,tcp://10.0.0.2:7070"``), ``consul``
     (a Consul agent address, e.g. ``"http://127.0.0.1:8500"``), else the
     environment (``SHOVEL_WORKERS``, then ``CONSUL_HTTP_ADDR``).
-    ``deadline`` is the per-request deadline in seconds.
+    ``deadline`` is the per-request deadline in seconds; ``replicas`` the
+    copies of each id written (default ``SHOVEL_REPLICAS``, else 1).
     """
 
     def __init__(self, workers: Union[str, Sequence[str], None] = None, *,
                  consul: Optional[str] = None, service_name: Optional[str] = None,
                  deadline: Optional[float] = None,
-                 stream_chunk: Optional[int] = None) -> None:
+                 stream_chunk: Optional[int] = None,
+                 replicas: Optional[int] = None) -> None:
         super().__init__()
         lib = self._lib
         self._ptr = c_void_p()
@@ -273,6 +275,10 @@ class Client(_Handle):
                 if deadline <= 0:
                     raise InvalidArgument("invalid argument: deadline must be > 0 s")
                 lib.shovel_options_set_deadline_ms(options, max(1, round(deadline * 1000)))
+            if replicas is not None:
+                if not 1 <= replicas <= 8:
+                    raise InvalidArgument("invalid argument: replicas must be 1 to 8")
+                lib.shovel_options_set_replicas(options, replicas)
             if stream_chunk is not None:
                 if stream_chunk <= 0:
                     raise InvalidArgument("invalid argument: stream_chunk must be > 0")

@@ -79,6 +79,7 @@ struct Leg {
   uint64_t sent_epoch = 0;                         // aux of the message sent
   bool repaired = false;
   bool epoch_retried = false;
+  bool sent_any = false;  // a first message went out: its connection is up
   bool done = false;
 };
 
@@ -95,7 +96,8 @@ std::vector<zmq::message_t> Message(const wire::Header& h, std::string_view id,
 }  // namespace
 
 ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
-                                 uint64_t offset, const RepairFn& repair) {
+                                 uint64_t offset, uint64_t have_version,
+                                 const RepairFn& repair) {
   const auto until = Clock::now() + kDeadline;
   wire::Header h = req.header;
   h.flags =
@@ -120,18 +122,38 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
   }
   ForwardError failed;
   std::vector<zmq::pollitem_t> items(legs.size());
+  // A replica that takes no connection (its process is gone: the socket
+  // is not writable while it has none) fails soon, not at the deadline.
+  const auto connect_by = Clock::now() + kConnectWait;
   try {
     for (;;) {
       size_t open = 0;
+      bool connecting = false;
       for (size_t i = 0; i < legs.size(); ++i) {
         Leg& l = legs[i];
         short ev = l.done ? 0 : (l.awaiting ? ZMQ_POLLIN : ZMQ_POLLOUT);
         items[i] = {conns[i]->socket.handle(), 0, ev, 0};
         if (!l.done) ++open;
+        if (!l.done && !l.awaiting && !l.sent_any) {
+          connecting = true;
+          if (Clock::now() >= connect_by && failed.status.ok()) {
+            failed = {
+                Status::Unavailable("replica " + req.replicas[i] +
+                                    " takes no connection (none within " +
+                                    std::to_string(kConnectWait.count()) +
+                                    " ms); the write was not applied on the primary"),
+                req.replicas[i]};
+          }
+        }
       }
-      if (open == 0) break;
+      if (open == 0 || !failed.status.ok()) break;
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (connecting) {
+        left = std::min(left, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  connect_by - Clock::now()) +
+                                  std::chrono::milliseconds(1));
+      }
       if (left.count() <= 0) {
         for (size_t i = 0; i < legs.size(); ++i) {
           if (legs[i].done) continue;
@@ -149,6 +171,7 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
         Leg& l = legs[i];
         zmq::socket_t& s = conns[i]->socket;
         if (!l.awaiting && (items[i].revents & ZMQ_POLLOUT)) {
+          l.sent_any = true;
           auto& m = l.queue.front();
           l.awaiting = next_id();
           wire::Header mh = *wire::DecodeHeader(View(m[0]));
@@ -186,6 +209,12 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
           l.epoch_retried = true;
           l.queue.insert(l.queue.begin(), Message(h, req.id, req.payload));
           continue;
+        }
+        if (st.code() == Code::kConflict && h.op == wire::Op::kAppend &&
+            rep->header.version_no > have_version) {
+          failed = {st.WithContext("replica " + req.replicas[i]), req.replicas[i],
+                    rep->header.version_no};
+          break;
         }
         if (st.code() == Code::kConflict && h.op == wire::Op::kAppend && !l.repaired &&
             repair) {
@@ -226,8 +255,9 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
 }
 
 Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
-                                      std::string_view id) {
+                                      std::string_view id, std::string* unanswered_out) {
   const auto until = Clock::now() + kDeadline;
+  std::string unanswered;
   auto left = [&] {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     return std::max(ms, std::chrono::milliseconds(0));
@@ -240,7 +270,7 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
       continue;
     }
     RepairValue v;
-    bool complete = false, answered = true;
+    bool complete = false, answered = true, answered_not_found = false;
     try {
       while (!complete && answered) {
         answered = false;
@@ -270,7 +300,10 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
           for (auto& f : frames) views.push_back(View(f));
           auto rep = wire::DecodeReply(views);
           if (!rep.ok() || rep->header.request_id != h.request_id) continue;
-          if (rep->header.status != Code::kOk) break;  // this one does not hold it
+          if (rep->header.status != Code::kOk) {  // this one does not hold it
+            answered_not_found = rep->header.status == Code::kNotFound;
+            break;
+          }
           answered = true;
           if (!rep->payload.empty()) v.bytes.append(rep->payload[0]);
           v.version = rep->header.version_no;
@@ -288,8 +321,17 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
       Give(std::move(c));
       return v;
     }
+    if (!answered_not_found) unanswered = endpoint;
   }
-  return Status::NotFound("no replica holds id '" + std::string(id) + "'");
+  // One that did not answer may hold it: nothing can be built on "absent".
+  if (!unanswered.empty()) {
+    if (unanswered_out) *unanswered_out = unanswered;
+    return Status::Unavailable("replica " + unanswered + " did not answer within " +
+                               std::to_string(kDeadline.count()) +
+                               " ms whether it holds id " + QuoteForMessage(id) +
+                               "; the write was not applied");
+  }
+  return Status::NotFound("no replica holds id " + QuoteForMessage(id));
 }
 
 }  // namespace shovel::worker

@@ -52,12 +52,18 @@ using RepairFn = std::function<Result<RepairValue>()>;
 // around it.
 struct ForwardError {
   Status status;
-  std::string endpoint;
+  std::string endpoint;  // the replica at fault (no answer, no connection)
+  // The replica at `endpoint` holds a newer copy than the primary's
+  // (`newer_version`): the primary is behind and must take it first.
+  uint64_t newer_version = 0;
 };
 
 class Replicator {
  public:
   static constexpr std::chrono::milliseconds kDeadline{1500};
+  // A replica's connection must be up within this (a live one on a LAN
+  // connects in about a round trip; a dead one refuses).
+  static constexpr std::chrono::milliseconds kConnectWait{300};
 
   Replicator();
   ~Replicator();
@@ -66,8 +72,11 @@ class Replicator {
   // kFlagReplicas/kFlagIfVersion, version_no = `version`, offset = `offset`
   // for APPEND) to every endpoint of req.replicas and waits for all.
   // Returns nullopt-like OK status in ForwardError.status on success.
+  // `have_version` is the primary's version of the id (0: it has none): a
+  // replica refusing an APPEND with a newer copy ends the forward with
+  // ForwardError::newer_version set instead of being repaired.
   ForwardError Forward(const wire::Request& req, uint64_t version, uint64_t offset,
-                       const RepairFn& repair);
+                       uint64_t have_version, const RepairFn& repair);
 
   // The blob `id` as the first of `endpoints` that holds it has it (a GET
   // without following pointers); kNotFound when none does. For a primary
@@ -75,8 +84,10 @@ class Replicator {
   // dropped what it held). Values over kMaxFetch are not fetched
   // (kNoSpace).
   static constexpr uint64_t kMaxFetch = 63ull << 20;
+  // kUnavailable when one that did not answer may hold it (its endpoint in
+  // *unanswered).
   Result<RepairValue> Fetch(const std::vector<std::string>& endpoints,
-                            std::string_view id);
+                            std::string_view id, std::string* unanswered = nullptr);
 
  private:
   struct Conn;

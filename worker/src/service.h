@@ -88,6 +88,11 @@ class Service {
   // A replicated write sent for another epoch than this worker's (aux, when
   // not 0): kConflict with this worker's epoch in aux; nullopt otherwise.
   std::optional<ServiceReply> StaleEpoch(const wire::Header& h) const;
+  // A replicated write whose sender's deadline (length: wall-clock ms, 0:
+  // none) passed before it was served: kTimeout, nothing applied. A write
+  // that sat in a paused worker's queue must not apply after its client
+  // gave up on it.
+  std::optional<ServiceReply> PastDeadline(const wire::Header& h) const;
   ServiceReply Meta(const wire::Request& req);
   ServiceReply List(const wire::Request& req);
   // BATCH: every item served in order, one reply each (DecodeBatchItem's

@@ -1,5 +1,6 @@
 // The Service's replicated writes: as the id's primary (kFlagReplicas) and as
 // one of its replicas (kFlagReplica). See Replicator for the forwarding.
+#include "chunk.h"
 #include "replicator.h"
 #include "service.h"
 #include "service_internal.h"
@@ -29,6 +30,7 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
                                      " does not forward writes to replicas"));
   }
   if (auto stale = StaleEpoch(h)) return *stale;
+  if (auto late = PastDeadline(h)) return *late;
   ServiceReply out = Primary(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;
@@ -37,50 +39,24 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
 ServiceReply Service::Primary(const wire::Request& req,
                               std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
-  // What the write depends on is checked here, before any replica has it.
-  // Writes of one id are served one at a time (their lane), so what is
-  // checked stays true until the write is applied below.
-  auto cur = store_->Stat(req.id);
-  if (!cur.ok() && !cur.status().IsNotFound()) return Error(h, cur.status());
-  if (!cur.ok() && h.op != wire::Op::kSet && h.op != wire::Op::kDelete) {
-    // A write that builds on what the id holds, on a primary that lacks it
-    // (it dropped what it held on rejoining): it takes the id from a replica
-    // first, so the write lands on the same bytes everywhere.
-    auto got = replicator_->Fetch(req.replicas, req.id);
-    if (got.ok()) {
-      WriteOptions fo;
-      fo.version = got->version;
-      auto put = store_->Set(req.id, got->bytes, fo);
-      if (!put.ok())
-        return Error(h, put.status().WithContext("taking over from a replica"));
-      cur = store_->Stat(req.id);
-      if (!cur.ok()) return Error(h, cur.status());
-    } else if (!got.status().IsNotFound()) {
-      return Error(h, got.status());
-    }
-  }
-  const uint64_t have = cur.ok() ? cur->version : 0;
-  const uint64_t size = cur.ok() ? cur->size : 0;
-  WriteOptions o = Options(h);
-  if (o.if_version && have != o.expected_version) {
-    return Error(h, Status::Conflict("id " + QuoteForMessage(req.id) + " is at version " +
-                                     std::to_string(have) + ", not " +
-                                     std::to_string(o.expected_version)));
-  }
-  if (h.op == wire::Op::kCreate && (h.flags & wire::kFlagExclusive) && cur.ok()) {
-    return Error(
-        h, Status::AlreadyExists("id " + QuoteForMessage(req.id) + " already exists"));
-  }
-  // A pinned id lives where init put it, with no replicas (yet): applied
-  // here alone. The list never names this worker itself.
+  // The replicas to forward to: never this worker itself; none for a pinned
+  // id (it lives where init put it, applied here alone).
   wire::Request fwd = req;
   fwd.replicas.clear();
-  if (!(cur.ok() && cur->pinned)) {
-    for (const auto& e : req.replicas) {
-      if (e != endpoint_) fwd.replicas.push_back(e);
-    }
+  for (const auto& e : req.replicas) {
+    if (e != endpoint_) fwd.replicas.push_back(e);
   }
-  const uint64_t version = store_->TakeVersion();
+  // Takes the id as `from` holds it (this worker lacks it, or is behind).
+  std::string unanswered;
+  auto take_over = [&](const std::vector<std::string>& from) -> Status {
+    auto got = replicator_->Fetch(from, req.id, &unanswered);
+    if (!got.ok()) return got.status();
+    WriteOptions fo;
+    fo.version = got->version;
+    return store_->Set(req.id, got->bytes, fo)
+        .status()
+        .WithContext("taking id " + QuoteForMessage(req.id) + " over from a replica");
+  };
   RepairFn repair = [&]() -> Result<RepairValue> {
     auto r = store_->Read(req.id, 0, wire::kToEnd, wire::kMaxMessageBytes - (1 << 20));
     if (!r.ok()) return r.status();
@@ -90,12 +66,55 @@ ServiceReply Service::Primary(const wire::Request& req,
     }
     return RepairValue{std::string(r->bytes.data, r->bytes.size), r->version};
   };
-  ForwardError fe;
-  if (!fwd.replicas.empty()) fe = replicator_->Forward(fwd, version, size, repair);
-  if (!fe.status.ok()) {
+  // A write that builds on what the id holds (not SET, not DELETE), on a
+  // primary that lacks it (it dropped what it held on rejoining): the id is
+  // taken from a replica first, so the write lands on the same bytes
+  // everywhere.
+  const bool builds = h.op != wire::Op::kSet && h.op != wire::Op::kDelete;
+  if (builds && !fwd.replicas.empty() && store_->Stat(req.id).status().IsNotFound()) {
+    Status st = take_over(fwd.replicas);
+    if (!st.ok() && !st.IsNotFound()) {
+      ServiceReply out = Error(h, st);
+      // The replica that did not answer, for the client to route around.
+      if (!unanswered.empty()) out.payload.push_back({unanswered, {}});
+      return out;
+    }
+  }
+  WriteOptions o = Options(h);
+  uint64_t version = 0, size = 0;
+  for (int attempt = 0;; ++attempt) {
+    // What the write depends on is checked here, before any replica has
+    // it. Writes of one id are served one at a time (their lane), so what
+    // is checked stays true until the write is applied below.
+    auto cur = store_->Stat(req.id);
+    if (!cur.ok() && !cur.status().IsNotFound()) return Error(h, cur.status());
+    const uint64_t have = cur.ok() ? cur->version : 0;
+    size = cur.ok() ? cur->size : 0;
+    if (o.if_version && have != o.expected_version) {
+      return Error(h, Status::Conflict("id " + QuoteForMessage(req.id) +
+                                       " is at version " + std::to_string(have) +
+                                       ", not " + std::to_string(o.expected_version)));
+    }
+    if (h.op == wire::Op::kCreate && (h.flags & wire::kFlagExclusive) && cur.ok()) {
+      return Error(
+          h, Status::AlreadyExists("id " + QuoteForMessage(req.id) + " already exists"));
+    }
+    if (cur.ok() && cur->pinned) fwd.replicas.clear();
+    version = store_->TakeVersion();
+    if (fwd.replicas.empty()) break;
+    ForwardError fe = replicator_->Forward(fwd, version, size, have, repair);
+    if (fe.status.ok()) break;
+    if (fe.newer_version != 0 && attempt == 0) {
+      // This primary is behind a replica (it was away and has not rejoined
+      // yet): it takes the newer copy, then the write goes out again.
+      Status st = take_over({fe.endpoint});
+      if (!st.ok()) return Error(h, st);
+      continue;
+    }
     ServiceReply out = Error(h, fe.status);
     // The replica at fault, for the client to route around.
-    if (!fe.endpoint.empty()) out.payload.push_back({fe.endpoint, {}});
+    if (!fe.endpoint.empty() && fe.newer_version == 0)
+      out.payload.push_back({fe.endpoint, {}});
     return out;
   }
   o.version = version;
@@ -146,10 +165,24 @@ std::optional<ServiceReply> Service::StaleEpoch(const wire::Header& h) const {
   return out;
 }
 
+std::optional<ServiceReply> Service::PastDeadline(const wire::Header& h) const {
+  if (h.length == 0) return std::nullopt;
+  uint64_t now_ms = static_cast<uint64_t>(NowNs()) / 1000000;
+  if (now_ms <= h.length) return std::nullopt;
+  ServiceReply out =
+      Error(h, Status::Timeout(
+                   "the write reached worker " + endpoint_ + " " +
+                   std::to_string(now_ms - h.length) +
+                   " ms after its sender's deadline (the sender gave up): not applied"));
+  out.header.aux = epoch_.load();
+  return out;
+}
+
 ServiceReply Service::AsReplica(const wire::Request& req,
                                 std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
   if (auto stale = StaleEpoch(h)) return *stale;
+  if (auto late = PastDeadline(h)) return *late;
   ServiceReply out = Replica(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;
@@ -164,16 +197,32 @@ ServiceReply Service::Replica(const wire::Request& req,
   std::string tmp;
   switch (h.op) {
     case wire::Op::kSet: {
-      // Applied as it comes: a primary sends an id's writes in its order on
-      // one connection. (Versions are not compared: those of different
-      // primaries come from different counters.)
+      // The later write wins (versions are hybrid clocks): a copy this
+      // replica already has at that version or a newer one stays.
+      auto cur = store_->Stat(req.id);
+      if (cur.ok() && cur->version >= h.version_no) {
+        ServiceReply out = Ok(h);
+        out.header.version_no = cur->version;
+        out.header.length = cur->size;
+        return out;
+      }
       if (req.payload.size() != 1) keep.reset();
       return Written(h, store_->Set(req.id, Joined(req, tmp), o, std::move(keep)));
     }
-    case wire::Op::kAppend:
+    case wire::Op::kAppend: {
       o.if_size = true;
       o.expected_size = h.offset;
-      return Written(h, store_->Append(req.id, Joined(req, tmp), o));
+      ServiceReply out = Written(h, store_->Append(req.id, Joined(req, tmp), o));
+      if (out.header.status == Code::kConflict) {
+        // What this copy is, so the primary can tell which side is behind.
+        auto cur = store_->Stat(req.id);
+        if (cur.ok()) {
+          out.header.version_no = cur->version;
+          out.header.length = cur->size;
+        }
+      }
+      return out;
+    }
     case wire::Op::kCreate:
       return Written(h, store_->Create(req.id, o.pinned, false, h.version_no));
     case wire::Op::kDelete: {

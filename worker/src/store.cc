@@ -144,6 +144,15 @@ bool Store::Swap(std::string_view id, const BlobPtr& expected, BlobPtr next) {
   return true;
 }
 
+uint64_t Store::TakeVersion() {
+  uint64_t now = static_cast<uint64_t>(CoarseNowNs());
+  uint64_t cur = next_version_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint64_t v = std::max(cur, now);
+    if (next_version_.compare_exchange_weak(cur, v + 1)) return v;
+  }
+}
+
 std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned, uint64_t version) {
   auto b = std::make_shared<Blob>();
   int64_t now = CoarseNowNs();
@@ -157,7 +166,7 @@ std::shared_ptr<Blob> Store::NewBlob(const Blob* old, bool pinned, uint64_t vers
   }
   b->mtime_ns = now;
   if (version == 0) {
-    b->version = next_version_.fetch_add(1);
+    b->version = TakeVersion();
     return b;
   }
   b->version = version;

@@ -116,6 +116,10 @@ SHOVEL_EXPORT void shovel_options_set_deadline_ms(shovel_options* options,
 /* Bytes per streamed message for large set/get/append (> 0). */
 SHOVEL_EXPORT void shovel_options_set_stream_chunk(shovel_options* options,
                                                    uint64_t bytes);
+/* Copies of each id written (1-8, capped by the workers); 0: $SHOVEL_REPLICAS,
+ * else 1. Out of range: shovel_connect gives SHOVEL_INVALID_ARGUMENT. */
+SHOVEL_EXPORT void shovel_options_set_replicas(shovel_options* options,
+                                               uint32_t replicas);
 
 /* Connects; `options` may be NULL (all defaults, membership from the
  * environment). On success *client is a new handle for shovel_close.

@@ -152,7 +152,10 @@ class Store {
   // Takes the next version number for a write this store will apply later
   // with WriteOptions::version (a primary numbers a write before its
   // replicas have it).
-  uint64_t TakeVersion() { return next_version_.fetch_add(1); }
+  // Versions are hybrid clocks: the later of wall-clock ns and one past the
+  // last version this store gave or was given, so the versions of one id
+  // written by different primaries order as the writes did (clocks in step).
+  uint64_t TakeVersion();
   // Creates an empty id. kAlreadyExists if it exists and `exclusive`;
   // otherwise an existing id is kept (and pinned if asked).
   // `version` as in WriteOptions.
