@@ -22,13 +22,29 @@ bool ClientImpl::Avoid(const PlacementView& view, size_t k) {
     if (view.replicas > 1) MarkRejoining(m.endpoint);
     return true;
   }
+  if (handovers_count_.load(std::memory_order_relaxed) != 0) SendHandovers();
   if (transport_->IsDown(m.endpoint)) {
     if (view.replicas > 1) MarkRejoining(m.endpoint);
     Probe(m.endpoint);
     return true;
   }
   if (rejoining_count_.load(std::memory_order_relaxed) == 0) return false;
-  return Rejoining(m.endpoint);
+  return Rejoining(view, m.endpoint);
+}
+
+void ClientImpl::SendHandovers() {
+  std::vector<std::pair<std::string, std::string>> due;  // endpoint, body
+  {
+    std::lock_guard<std::mutex> lock(epoch_mu_);
+    due.swap(handovers_due_);
+    handovers_count_.store(0);
+  }
+  for (const auto& [endpoint, body] : due) {
+    OutRequest req = MakeRequest(Op::kHandover, "");
+    req.payload = {body};
+    req.deadline = std::chrono::milliseconds(1000);
+    transport_->Send(endpoint, req, [](Result<ResponsePtr>) {});
+  }
 }
 
 void ClientImpl::MarkRejoining(const std::string& endpoint) {
@@ -36,8 +52,14 @@ void ClientImpl::MarkRejoining(const std::string& endpoint) {
   if (rejoining_.try_emplace(endpoint).second) rejoining_count_.store(rejoining_.size());
 }
 
-bool ClientImpl::Rejoining(const std::string& endpoint) {
+bool ClientImpl::Rejoining(const PlacementView& view, const std::string& endpoint) {
   uint64_t propose = 0;
+  // Once it rejoined, the live workers hand it the ids it is a replica of:
+  // every HANDOVER goes out with the same body.
+  wire::HandoverBody handover;
+  handover.replicas = static_cast<uint32_t>(view.replicas);
+  handover.target = endpoint;
+  std::vector<std::string> to;
   {
     std::lock_guard<std::mutex> lock(epoch_mu_);
     auto it = rejoining_.find(endpoint);
@@ -55,17 +77,32 @@ bool ClientImpl::Rejoining(const std::string& endpoint) {
                                   .count());
     auto known = epochs_.find(endpoint);
     if (known != epochs_.end()) propose = std::max(propose, known->second + 1);
+    for (const Member& m : view.members) {
+      bool live =
+          m.endpoint == endpoint || (!m.critical && !transport_->IsDown(m.endpoint) &&
+                                     !rejoining_.count(m.endpoint));
+      if (!live) continue;
+      handover.members.push_back({m.node_id, m.endpoint});
+      if (m.endpoint != endpoint) to.push_back(m.endpoint);
+    }
   }
+  std::string body = wire::EncodeHandover(handover);
   OutRequest req = MakeRequest(Op::kEpoch, "");
   req.header.aux = propose;
   req.deadline = std::chrono::milliseconds(1000);
-  transport_->Send(endpoint, req, [this, endpoint](Result<ResponsePtr> r) {
-    if (!r.ok() || (*r)->reply.header.status != Code::kOk) return;
-    std::lock_guard<std::mutex> lock(epoch_mu_);
-    epochs_[endpoint] = (*r)->reply.header.aux;
-    rejoining_.erase(endpoint);
-    rejoining_count_.store(rejoining_.size());
-  });
+  transport_->Send(endpoint, req,
+                   [this, endpoint, body, to = std::move(to)](Result<ResponsePtr> r) {
+                     if (!r.ok() || (*r)->reply.header.status != Code::kOk) return;
+                     std::lock_guard<std::mutex> lock(epoch_mu_);
+                     epochs_[endpoint] = (*r)->reply.header.aux;
+                     if (rejoining_.erase(endpoint) == 0) return;
+                     rejoining_count_.store(rejoining_.size());
+                     // Sent by the next caller (not from the transport's thread).
+                     if (true) {
+                       for (const auto& w : to) handovers_due_.emplace_back(w, body);
+                       handovers_count_.store(handovers_due_.size());
+                     }
+                   });
   return true;
 }
 

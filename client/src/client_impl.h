@@ -177,7 +177,11 @@ class ClientImpl : public Client {
   // `endpoint` is in rejoining_ (sends the EPOCH, at most one per
   // kProbeEvery).
   void MarkRejoining(const std::string& endpoint);
-  bool Rejoining(const std::string& endpoint);
+  // Once the EPOCH is acknowledged, a HANDOVER to every other live member
+  // copies it the ids it is a replica of (sent by the next Avoid caller,
+  // SendHandovers).
+  bool Rejoining(const PlacementView& view, const std::string& endpoint);
+  void SendHandovers();
   // A worker's epoch as its last reply gave it (0: not known); replicated
   // writes carry it so a worker refuses a write sent before it rejoined.
   uint64_t KnownEpoch(const std::string& endpoint);
@@ -250,6 +254,8 @@ class ClientImpl : public Client {
   std::unordered_map<std::string, uint64_t> epochs_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> rejoining_;
   std::atomic<size_t> rejoining_count_{0};
+  std::vector<std::pair<std::string, std::string>> handovers_due_;  // endpoint, body
+  std::atomic<size_t> handovers_count_{0};
 };
 
 // Human-readable error of a reply status (kOk -> OK).

@@ -13,17 +13,14 @@
 #include <string_view>
 #include <vector>
 
+#include "shovel/hrw.h"
 #include "shovel/status.h"
 
 namespace shovel::client {
 
-// A stable 64-bit hash of (node, id) used as the HRW weight. Fixed forever:
-// changing it moves every id.
-uint64_t HrwWeight(std::string_view node_id, std::string_view id);
-
-// Indexes into `node_ids`, best first (rank 0 = home, then replicas).
-std::vector<size_t> RankNodes(std::string_view id,
-                              const std::vector<std::string>& node_ids);
+// HrwWeight and RankNodes (shovel/hrw.h) are the order every part uses.
+using shovel::HrwWeight;
+using shovel::RankNodes;
 
 // Index of the home node (rank 0); `node_ids` must not be empty.
 size_t HomeNode(std::string_view id, const std::vector<std::string>& node_ids);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "shovel/ids.h"
@@ -176,6 +177,8 @@ std::string_view OpName(Op op) {
       return "BATCH";
     case Op::kEpoch:
       return "EPOCH";
+    case Op::kHandover:
+      return "HANDOVER";
   }
   return "UNKNOWN";
 }
@@ -314,6 +317,9 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
       if (r.payload.empty() || r.payload.size() > 2) {
         return Status::Protocol("SET_ATTRS needs 1 or 2 payload frames");
       }
+      break;
+    case Op::kHandover:
+      if (r.payload.size() != 1) return Status::Protocol("HANDOVER needs one body frame");
       break;
     case Op::kBatch:
       if (r.payload.size() != 1) return Status::Protocol("BATCH needs one body frame");
@@ -667,6 +673,39 @@ Result<Attrs> DecodeAttrs(std::string_view data) {
   }
   SHOVEL_RETURN_IF_ERROR(in.Finish());
   return a;
+}
+
+std::string EncodeHandover(const HandoverBody& b) {
+  std::vector<std::string> v = {std::to_string(b.replicas), b.target};
+  for (const auto& m : b.members) {
+    v.push_back(m.node_id);
+    v.push_back(m.endpoint);
+  }
+  return EncodeStrings(v);
+}
+
+Result<HandoverBody> DecodeHandover(std::string_view data) {
+  SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> v, DecodeStrings(data));
+  if (v.size() < 2 || v.size() % 2 != 0) {
+    return Status::Protocol(
+        "HANDOVER body needs replicas, a target and node/endpoint pairs");
+  }
+  HandoverBody b;
+  char* end = nullptr;
+  unsigned long r = std::strtoul(v[0].c_str(), &end, 10);
+  if (v[0].empty() || *end != '\0' || r == 0 || r > kMaxReplicas + 1) {
+    return Status::Protocol("HANDOVER replicas '" + v[0].substr(0, 16) + "' is not 1.." +
+                            std::to_string(kMaxReplicas + 1));
+  }
+  b.replicas = static_cast<uint32_t>(r);
+  b.target = std::move(v[1]);
+  if (b.target.find("://") == std::string::npos) {
+    return Status::Protocol("HANDOVER target is not a ZeroMQ endpoint");
+  }
+  for (size_t i = 2; i + 1 < v.size(); i += 2) {
+    b.members.push_back({std::move(v[i]), std::move(v[i + 1])});
+  }
+  return b;
 }
 
 }  // namespace shovel::wire

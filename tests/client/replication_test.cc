@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <string>
@@ -254,6 +255,50 @@ TEST(Replication, AWorkerThatComesBackIsReadmitted) {
     for (const auto& m : *members) reached = reached || (m.node_id == node && m.ids > 0);
   }
   EXPECT_TRUE(reached) << "the restarted worker was never routed to again";
+}
+
+// A worker killed and started again comes back empty; once it rejoined,
+// the others hand it every id it is a replica of, so each id is on two
+// workers again and a second failure loses nothing.
+TEST(Replication, ARestartedWorkerIsHandedItsIdsAndASecondFailureLosesNothing) {
+  auto cluster = Cluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto c = ConnectWith(cluster->endpoints(), 2, 2000ms);
+  ASSERT_NE(c, nullptr);
+  constexpr int kIds = 120;
+  for (int i = 0; i < kIds; ++i)
+    ASSERT_TRUE(c->Set(Key(i), "v" + std::to_string(i)).ok());
+  std::string where = cluster->workers[1]->endpoint();
+  std::string node = cluster->workers[1]->node_id();
+  cluster->workers[1]->Kill(SIGKILL);
+  for (int i = 0; i < kIds; ++i) ASSERT_TRUE(c->Get(Key(i)).ok());  // found down
+  auto back = WorkerProcess::Start(node, "1GiB", where);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  cluster->workers[1] = std::move(*back);
+  // Requests probe it, readmit it under a new epoch and start the hand-over.
+  size_t expected = 0, held = 0;
+  for (int round = 0; round < 60; ++round) {
+    std::this_thread::sleep_for(100ms);
+    for (int i = 0; i < kIds; i += 10) ASSERT_TRUE(c->Get(Key(i)).ok());
+    expected = held = 0;
+    for (int i = 0; i < kIds; ++i) {
+      auto holders = c->NodeIds(Key(i));
+      ASSERT_TRUE(holders.ok());
+      if (std::find(holders->begin(), holders->end(), node) == holders->end()) continue;
+      ++expected;
+      if (HeldBy(*cluster->workers[1], Key(i)).ok()) ++held;
+    }
+    if (expected > 0 && held == expected) break;
+  }
+  EXPECT_GT(expected, 0u);
+  EXPECT_EQ(held, expected) << "ids the restarted worker should hold again";
+  // Now the other holder of each of those ids may fail.
+  cluster->workers[0]->Kill(SIGKILL);
+  for (int i = 0; i < kIds; ++i) {
+    auto v = c->Get(Key(i));
+    ASSERT_TRUE(v.ok()) << Key(i) << ": " << v.status().ToString();
+    EXPECT_EQ(*v, "v" + std::to_string(i));
+  }
 }
 
 }  // namespace

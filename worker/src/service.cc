@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "chunk.h"
+#include "handover.h"
 #include "service_internal.h"
 
 namespace shovel::worker {
@@ -63,6 +64,15 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
   switch (h.op) {
     case wire::Op::kEpoch:
       return Epoch(h);
+    case wire::Op::kHandover: {
+      if (handover_ == nullptr) {
+        return Error(h, Status::Protocol("worker " + endpoint_ + " does not hand over"));
+      }
+      auto body = wire::DecodeHandover(req.payload[0]);
+      if (!body.ok()) return Error(h, body.status());
+      handover_->Start(*std::move(body));
+      return Ok(h);
+    }
     case wire::Op::kPing: {
       ServiceReply out = Ok(h);
       out.header.aux = epoch_.load();

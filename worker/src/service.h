@@ -35,6 +35,7 @@ struct ServiceCounters {
   std::atomic<int64_t> in_flight{0};
 };
 
+class Handover;
 class Replicator;
 
 class Service {
@@ -68,6 +69,9 @@ class Service {
   // paused, cut off or restarted); raising it drops every unpinned id held,
   // which the other copies still have (see docs/cache.md, Failures).
   uint64_t epoch() const { return epoch_.load(); }
+  // Set once before serving: HANDOVER requests start jobs on it (refused
+  // while unset).
+  void SetHandover(Handover* handover) { handover_ = handover; }
   const std::string& endpoint() const { return endpoint_; }
 
  private:
@@ -109,6 +113,7 @@ class Service {
   Store* store_;
   ServiceCounters* counters_;
   Replicator* replicator_;
+  Handover* handover_ = nullptr;
   const std::string endpoint_;
   // Bytes per item of the last BATCH reply, to reserve the next one's body
   // (BATCHes of one client tend to be alike). Relaxed: only a size hint.

@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "handover.h"
 #include "replicator.h"
 #include "server.h"
 #include "service.h"
@@ -105,6 +106,8 @@ struct Worker::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<Replicator> replicator;  // used by service: declared first
   std::unique_ptr<Service> service;
+  // Used by service while server's threads run: between the two.
+  std::unique_ptr<Handover> handover;
   std::unique_ptr<Server> server;
   std::string node_id;
   std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
@@ -136,6 +139,8 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->service =
       std::make_unique<Service>(impl->store.get(), &impl->counters,
                                 impl->server->endpoint(), impl->replicator.get());
+  impl->handover = std::make_unique<Handover>(impl->store.get(), impl->replicator.get());
+  impl->service->SetHandover(impl->handover.get());
   int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 2;

@@ -55,8 +55,9 @@ enum class Op : uint8_t {
   kTransfer = 16,     // reserved: worker-to-worker hand-over (replication issue)
   kBatch = 17,        // aux = count, payload[0] = batch body -> replies, one each
   kEpoch = 18,        // aux = proposed epoch -> aux = the worker's epoch
+  kHandover = 19,     // payload[0] = HandoverBody: copy ids to a (re)joined worker
 };
-inline constexpr uint8_t kMaxOp = 18;
+inline constexpr uint8_t kMaxOp = 19;
 
 std::string_view OpName(Op op);
 
@@ -252,6 +253,21 @@ Result<NodeStats> DecodeNodeStats(std::string_view data);
 // A list of strings: u32 count, then (u32 length, bytes) each.
 std::string EncodeStrings(const std::vector<std::string>& v);
 Result<std::vector<std::string>> DecodeStrings(std::string_view data);
+
+// HANDOVER: `target` (re)joined; every worker copies to it the ids whose
+// replica set, over `members` (the live workers) with `replicas` copies,
+// holds both the target and itself.
+struct HandoverBody {
+  uint32_t replicas = 1;
+  std::string target;  // endpoint
+  struct Member {
+    std::string node_id;
+    std::string endpoint;
+  };
+  std::vector<Member> members;
+};
+std::string EncodeHandover(const HandoverBody& b);
+Result<HandoverBody> DecodeHandover(std::string_view data);
 
 std::string EncodeAttrs(const Attrs& a);
 Result<Attrs> DecodeAttrs(std::string_view data);

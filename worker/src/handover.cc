@@ -1,0 +1,112 @@
+#include "handover.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "replicator.h"
+#include "shovel/hrw.h"
+#include "shovel/worker/store.h"
+
+namespace shovel::worker {
+
+Handover::Handover(Store* store, Replicator* replicator)
+    : store_(store), replicator_(replicator) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Handover::~Handover() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Handover::Start(wire::HandoverBody body) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto same = std::find_if(queue_.begin(), queue_.end(),
+                             [&](const auto& q) { return q.target == body.target; });
+    if (same != queue_.end()) {
+      *same = std::move(body);
+    } else {
+      queue_.push_back(std::move(body));
+    }
+  }
+  cv_.notify_all();
+}
+
+size_t Handover::pending() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return queue_.size() + (running_ ? 1 : 0);
+}
+
+void Handover::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    wire::HandoverBody job = std::move(queue_.front());
+    queue_.pop_front();
+    running_ = true;
+    l.unlock();
+    Job(job);
+    l.lock();
+    running_ = false;
+  }
+}
+
+void Handover::Job(const wire::HandoverBody& b) {
+  std::vector<std::string> nodes;
+  size_t self = SIZE_MAX, target = SIZE_MAX;
+  for (size_t i = 0; i < b.members.size(); ++i) {
+    nodes.push_back(b.members[i].node_id);
+    if (b.members[i].node_id == store_->node_id()) self = i;
+    if (b.members[i].endpoint == b.target) target = i;
+  }
+  if (self == SIZE_MAX || target == SIZE_MAX || self == target) return;
+  const size_t r = std::min<size_t>(b.replicas, nodes.size());
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t sent = 0;
+  std::string after;
+  for (;;) {
+    ListResult page = store_->List("", after, 1024, /*delimiter=*/false);
+    for (const auto& id : page.names) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (stop_) return;
+      }
+      std::vector<size_t> ranked = RankNodes(id, nodes);
+      ranked.resize(r);
+      auto in_set = [&](size_t k) {
+        return std::find(ranked.begin(), ranked.end(), k) != ranked.end();
+      };
+      if (!in_set(self) || !in_set(target)) continue;
+      auto st = store_->Stat(id);
+      if (!st.ok() || st->pinned) continue;
+      auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
+      if (!v.ok() || v->more) continue;
+      wire::Request req;
+      req.header.op = wire::Op::kSet;
+      req.id = id;
+      req.payload = {std::string_view(v->bytes.data, v->bytes.size)};
+      req.replicas = {b.target};
+      ForwardError fe = replicator_->Forward(req, v->version, 0, v->version, nullptr);
+      if (!fe.status.ok()) {
+        if (!fe.endpoint.empty()) return;  // the target is gone again
+        continue;
+      }
+      ids_copied_.fetch_add(1);
+      bytes_copied_.fetch_add(v->bytes.size);
+      sent += v->bytes.size;
+      // Paced: no faster than kBytesPerSecond since the job began.
+      auto due = start + std::chrono::microseconds(sent * 1000000 / kBytesPerSecond);
+      if (due > std::chrono::steady_clock::now()) std::this_thread::sleep_until(due);
+    }
+    if (!page.more || page.names.empty()) return;
+    after = page.names.back();
+  }
+}
+
+}  // namespace shovel::worker
