@@ -18,6 +18,9 @@ section() { printf '\n### %s\n' "$*"; }
 section "core cache: shovel-worker vs redis and memcached (bench/core_bench.cc)"
 "$build/bench/shovel-bench-core" "${args[@]}"
 
+section "replicas and hand-over: R=1 vs R=2, a restarted worker (bench/replication_bench.cc)"
+"$build/bench/shovel-bench-replication" "${args[@]}"
+
 if [ -x "$here/fs_bench" ]; then
   section "shovelfs vs tmpfs and a FUSE passthrough (bench/fs_bench)"
   "$here/fs_bench" --build "$build" "${args[@]}"
