@@ -192,7 +192,7 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
     }
     if (r.ok()) return r;
     if (IsRead(req.header.op) && r.status().IsNotFound()) {
-      if (set.size() > 1) r = ReadFromReplicas(req, view, std::move(r));
+      if (set.size() > 1) r = ReadFromReplicas(req, view, std::move(r), notes.version);
       if (r.ok() || !r.status().IsNotFound()) return r;
       return NotFoundOrDown(req.id, view, std::move(r));
     }
@@ -232,11 +232,12 @@ Result<ResponsePtr> ClientImpl::NotFoundOrDown(std::string_view id,
 
 Result<ResponsePtr> ClientImpl::ReadFromReplicas(const OutRequest& req,
                                                  const PlacementView& view,
-                                                 Result<ResponsePtr> miss) {
+                                                 Result<ResponsePtr> miss,
+                                                 uint64_t deleted_at) {
   std::vector<size_t> set = ReplicaSet(req.id, view);
   for (size_t i = 1; i < set.size(); ++i) {
     auto r = CallIdOnce(req, view.members[set[i]].endpoint, view.generation);
-    if (r.ok()) return r;
+    if (r.ok() && (*r)->reply.header.version_no > deleted_at) return r;
   }
   return miss;
 }

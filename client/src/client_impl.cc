@@ -115,6 +115,7 @@ Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string en
       }
       if (notes) notes->epoch = r->reply.header.aux;
     }
+    if (notes) notes->version = r->reply.header.version_no;
     if (r->reply.header.status != Code::kRedirect) {
       SHOVEL_RETURN_IF_ERROR(ReplyError(*r));
       return r;

@@ -149,6 +149,9 @@ class ClientImpl : public Client {
   struct PrimaryNotes {
     bool replica_failed = false;  // a replica did not answer (marked down)
     uint64_t epoch = 0;           // the primary's epoch (reply aux), 0: none
+    // The reply's version_no: of a "not found", the version the id was
+    // deleted at there (0: none remembered).
+    uint64_t version = 0;
   };
   // Sends `req` to `endpoint`, following redirects. For a kFlagReplicas
   // write, an error reply that names a replica that did not answer (a
@@ -162,8 +165,10 @@ class ClientImpl : public Client {
   Result<ResponsePtr> CallPrimary(const OutRequest& req, const PlacementView& view);
   // A GET or STAT that the primary answered kNotFound, asked of the id's
   // other replicas in order (a primary that restarted empty).
+  // A copy whose version is not above `deleted_at` (the primary deleted the
+  // id then) is not taken.
   Result<ResponsePtr> ReadFromReplicas(const OutRequest& req, const PlacementView& view,
-                                       Result<ResponsePtr> miss);
+                                       Result<ResponsePtr> miss, uint64_t deleted_at);
   // A read that no live copy answered: kNotFound stays when a worker that
   // would hold the id is up, else kUnavailable naming the workers (the id
   // may well exist there).

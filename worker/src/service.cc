@@ -194,7 +194,11 @@ void Service::AddBatchItem(const wire::Request& req, wire::BatchWriter& out,
   // A GET item carries at most kMaxBatchItemBytes; for a larger range it
   // answers with no bytes and kFlagMore (without decompressing anything).
   auto r = store_->ReadIfFits(req.id, h.offset, h.length, wire::kMaxBatchItemBytes);
-  if (!r.ok()) return AddReply(Error(h, r.status()), out, views);
+  if (!r.ok()) {
+    ServiceReply miss = Error(h, r.status());
+    if (r.status().IsNotFound()) miss.header.version_no = tombstones_.Get(req.id);
+    return AddReply(miss, out, views);
+  }
   // Written straight into the batch: no ServiceReply (a vector and a frame)
   // made and freed per item.
   wire::Header rh = wire::ReplyHeader(h, Code::kOk);
@@ -209,7 +213,11 @@ void Service::AddBatchItem(const wire::Request& req, wire::BatchWriter& out,
 ServiceReply Service::Get(const wire::Request& req, uint64_t max_bytes) {
   const wire::Header& h = req.header;
   auto r = store_->Read(req.id, h.offset, h.length, max_bytes);
-  if (!r.ok()) return Error(h, r.status());
+  if (!r.ok()) {
+    ServiceReply out = Error(h, r.status());
+    if (r.status().IsNotFound()) out.header.version_no = tombstones_.Get(req.id);
+    return out;
+  }
   return ReadReply(h, std::move(*r));
 }
 
@@ -280,7 +288,11 @@ ServiceReply Service::Meta(const wire::Request& req) {
       break;
     case wire::Op::kStat: {
       auto r = store_->Stat(req.id);
-      if (!r.ok()) return Error(h, r.status());
+      if (!r.ok()) {
+        ServiceReply out = Error(h, r.status());
+        if (r.status().IsNotFound()) out.header.version_no = tombstones_.Get(req.id);
+        return out;
+      }
       ServiceReply out = Ok(h);
       out.header.length = r->size;
       out.header.version_no = r->version;

@@ -12,6 +12,7 @@
 
 #include "shovel/protocol.h"
 #include "shovel/worker/store.h"
+#include "tombstones.h"
 
 namespace shovel::worker {
 
@@ -119,6 +120,9 @@ class Service {
   // (BATCHes of one client tend to be alike). Relaxed: only a size hint.
   std::atomic<uint32_t> batch_item_bytes_{64};
   std::atomic<uint64_t> epoch_;
+  // Replicated deletes' versions: "not found" replies carry the id's (in
+  // version_no), and an older copy sent here is not stored.
+  Tombstones tombstones_;
 };
 
 }  // namespace shovel::worker

@@ -51,6 +51,10 @@ ServiceReply Service::Primary(const wire::Request& req,
   auto take_over = [&](const std::vector<std::string>& from) -> Status {
     auto got = replicator_->Fetch(from, req.id, &unanswered);
     if (!got.ok()) return got.status();
+    if (tombstones_.Get(req.id) >= got->version) {
+      return Status::NotFound("id " + QuoteForMessage(req.id) +
+                              " was deleted here later");
+    }
     WriteOptions fo;
     fo.version = got->version;
     return store_->Set(req.id, got->bytes, fo)
@@ -131,6 +135,7 @@ ServiceReply Service::Primary(const wire::Request& req,
       return Written(h, store_->Create(req.id, o.pinned, false, version));
     case wire::Op::kDelete: {
       o.if_version = false;
+      tombstones_.Put(req.id, version);
       Status st = store_->Delete(req.id, o);
       if (st.IsNotFound() && store_->RemovePointer(req.id)) st = Status::Ok();
       return Done(h, st);
@@ -200,6 +205,9 @@ ServiceReply Service::Replica(const wire::Request& req,
       // The later write wins (versions are hybrid clocks): a copy this
       // replica already has at that version or a newer one stays.
       auto cur = store_->Stat(req.id);
+      if (!cur.ok() && tombstones_.Get(req.id) >= h.version_no) {
+        return Ok(h);  // deleted here after that copy was made
+      }
       if (cur.ok() && cur->version >= h.version_no) {
         ServiceReply out = Ok(h);
         out.header.version_no = cur->version;
@@ -226,6 +234,7 @@ ServiceReply Service::Replica(const wire::Request& req,
     case wire::Op::kCreate:
       return Written(h, store_->Create(req.id, o.pinned, false, h.version_no));
     case wire::Op::kDelete: {
+      tombstones_.Put(req.id, h.version_no);
       Status st = store_->Delete(req.id, {});
       return Done(h, st.IsNotFound() ? Status::Ok() : st);
     }
