@@ -14,15 +14,17 @@
 
 namespace shovel::testing {
 
-// A client of `endpoints`; null (and a test failure) if it cannot connect.
+// A client of `endpoints` (with `replicas` copies of each id; 0: the
+// default); null (and a test failure) if it cannot connect.
 inline std::unique_ptr<Client> ConnectTo(
     const std::vector<std::string>& endpoints,
     std::chrono::milliseconds deadline = std::chrono::milliseconds(5000),
-    uint64_t chunk = 4ull << 20) {
+    uint64_t chunk = 4ull << 20, uint32_t replicas = 0) {
   ClientOptions o;
   o.workers = endpoints;
   o.deadline = deadline;
   o.stream_chunk = chunk;
+  o.replicas = replicas;
   auto c = Client::Connect(o);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
   return c.ok() ? std::move(*c) : nullptr;

@@ -24,13 +24,7 @@ using testing::WorkerProcess;
 std::unique_ptr<Client> ConnectWith(const std::vector<std::string>& endpoints,
                                     uint32_t replicas,
                                     std::chrono::milliseconds deadline = 5000ms) {
-  ClientOptions o;
-  o.workers = endpoints;
-  o.replicas = replicas;
-  o.deadline = deadline;
-  auto c = Client::Connect(o);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? std::move(*c) : nullptr;
+  return testing::ConnectTo(endpoints, deadline, 4ull << 20, replicas);
 }
 
 // A client of one worker alone: what that worker holds, without routing.
