@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -22,6 +23,23 @@ using testing::Cluster;
 using testing::ConnectTo;
 using testing::ThreeWorkers;
 using testing::WorkerProcess;
+
+// Waits (up to 2 s) until process `pid` is stopped: kill(SIGSTOP) returns
+// before a thread running on another core has stopped, and that thread may
+// still answer a request sent right after.
+bool WaitStopped(pid_t pid) {
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T') {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
 
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937_64 rng(seed);
@@ -600,6 +618,7 @@ TEST(Integration, RequestsInFlightFailAtOnceWhenTheirWorkerDies) {
     ASSERT_TRUE(c->Set("x", "1").ok());                    // connected
     ASSERT_TRUE(c->StartMultiGet({"x"})->Wait()[0].ok());  // the I/O thread too
     ASSERT_EQ(kill((*w)->pid(), SIGSTOP), 0);
+    ASSERT_TRUE(WaitStopped((*w)->pid()));
     std::thread killer([&] {
       std::this_thread::sleep_for(300ms);
       (*w)->Kill(SIGKILL);
