@@ -98,10 +98,8 @@ bool ClientImpl::Rejoining(const PlacementView& view, const std::string& endpoin
                      if (rejoining_.erase(endpoint) == 0) return;
                      rejoining_count_.store(rejoining_.size());
                      // Sent by the next caller (not from the transport's thread).
-                     if (true) {
-                       for (const auto& w : to) handovers_due_.emplace_back(w, body);
-                       handovers_count_.store(handovers_due_.size());
-                     }
+                     for (const auto& w : to) handovers_due_.emplace_back(w, body);
+                     handovers_count_.store(handovers_due_.size());
                    });
   return true;
 }
