@@ -54,6 +54,7 @@ class App {
     shovel::ClientOptions co;
     co.workers = cfg_.workers;
     co.consul_addr = cfg_.consul;
+    co.replicas = cfg_.replicas;
     if (cfg_.embedded()) {
       shovel::worker::WorkerOptions wo;
       wo.listen = "tcp://127.0.0.1:0";

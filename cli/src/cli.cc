@@ -142,14 +142,18 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
     sub->add_option("--node", p.config.node, "the override of one worker (node id)");
   };
   auto* cget = config->add_subcommand("get", "print KEY's value");
-  cget->add_option("KEY", p.config.key,
-                   "max-memory | compression-level | chunk-size | eviction")
+  cget->add_option(
+          "KEY", p.config.key,
+          "max-memory | compression-level | chunk-size | eviction | handover-rate | "
+          "replicas")
       ->required();
   node_opt(cget);
   cget->callback([&] { run = [&] { return Commands::ConfigGet(cli, p.config); }; });
   auto* cset = config->add_subcommand("set", "validate VALUE and store it as KEY");
-  cset->add_option("KEY", p.config.key,
-                   "max-memory | compression-level | chunk-size | eviction")
+  cset->add_option(
+          "KEY", p.config.key,
+          "max-memory | compression-level | chunk-size | eviction | handover-rate | "
+          "replicas")
       ->required();
   cset->add_option("VALUE", p.config.value, "e.g. 512MiB, 3, 4MiB, off")->required();
   node_opt(cset);

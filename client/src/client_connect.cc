@@ -30,6 +30,7 @@ Status ConnectConsul(const ClientOptions& options, client::ClientDeps& deps) {
   std::shared_ptr<consul::Client> c(std::move(*consul_client));
   client::ConsulMembership::Options mo;
   mo.service_name = options.service_name.empty() ? "shoveling" : options.service_name;
+  if (!options.kv_prefix.empty()) mo.kv_prefix = options.kv_prefix;
   auto log = [](const std::string& line) {
     std::cerr << "shovel: " << line << std::endl;
   };
@@ -75,8 +76,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
         "SHOVEL_WORKERS or CONSUL_HTTP_ADDR");
   }
   for (const auto& e : endpoints) SHOVEL_RETURN_IF_ERROR(client::CheckEndpoint(e));
+  // Left 0 when neither the caller nor SHOVEL_REPLICAS sets it: the
+  // cluster's setting (Consul KV) applies, else kDefaultReplicas.
   if (options.replicas == 0) {
-    options.replicas = ClientOptions::kDefaultReplicas;
     if (const char* env = std::getenv("SHOVEL_REPLICAS"); env && *env) {
       char* end = nullptr;
       unsigned long n = std::strtoul(env, &end, 10);

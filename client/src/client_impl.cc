@@ -23,11 +23,20 @@ ClientImpl::ClientImpl(ClientDeps deps)
       membership_(std::move(deps.membership)),
       distance_(std::move(deps.distance)) {
   OnMembershipChange();
-  membership_->Subscribe([this](uint64_t) { OnMembershipChange(); });
+  // The membership may outlive this object (another thread can hold it a
+  // moment longer): its listener reaches this object only through `alive_`,
+  // which the destructor clears, waiting for a call in progress.
+  membership_->Subscribe([alive = alive_](uint64_t) {
+    std::lock_guard<std::mutex> lock(alive->mu);
+    if (alive->self) alive->self->OnMembershipChange();
+  });
 }
 
 ClientImpl::~ClientImpl() {
-  // Stop membership (and its listener calls into this object) first.
+  {
+    std::lock_guard<std::mutex> lock(alive_->mu);
+    alive_->self = nullptr;
+  }
   membership_.reset();
 }
 
@@ -40,9 +49,12 @@ void ClientImpl::OnMembershipChange() {
     view->node_ids.push_back(m.node_id);
     view->node_of_endpoint[m.endpoint] = m.node_id;
   }
-  view->replicas =
-      std::max<size_t>(1, std::min<size_t>(options_.replicas == 0 ? 1 : options_.replicas,
-                                           view->members.size()));
+  // The caller's choice, else the cluster's (Consul KV), else the default;
+  // never more than there are workers.
+  size_t want = options_.replicas != 0 ? options_.replicas
+                : set.replicas != 0    ? set.replicas
+                                       : ClientOptions::kDefaultReplicas;
+  view->replicas = std::max<size_t>(1, std::min<size_t>(want, view->members.size()));
   std::lock_guard<std::mutex> lock(mu_);
   if (!view_ || view_->generation <= view->generation) view_ = std::move(view);
 }

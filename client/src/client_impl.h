@@ -5,7 +5,8 @@
 // ids for rendezvous hashing) and a RedirectCache for pinned ids.
 // Thread-safe: the only shared mutable state is view_ (mu_) and the caches,
 // each with its own lock; no lock is held during I/O.
-// Lock order: mu_ is a leaf (nothing else is locked while holding it).
+// Lock order: alive_->mu (held while a membership change is applied), then
+// mu_, a leaf (nothing else is locked while holding it).
 #pragma once
 
 #include <atomic>
@@ -243,6 +244,13 @@ class ClientImpl : public Client {
   class PendingSets;
   class PendingGets;
   void OnMembershipChange();
+  // What the membership's listener calls through (see the constructor).
+  struct Alive {
+    explicit Alive(ClientImpl* c) : self(c) {}
+    std::mutex mu;  // held during a listener call; a leaf besides mu_
+    ClientImpl* self;
+  };
+  const std::shared_ptr<Alive> alive_ = std::make_shared<Alive>(this);
 
   const ClientOptions options_;
   std::unique_ptr<Transport> transport_;

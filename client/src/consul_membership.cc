@@ -52,6 +52,8 @@ Result<std::shared_ptr<ConsulMembership>> ConsulMembership::Start(
                                first.status().ToString());
   }
   m->Update(first->value);
+  const std::string replicas_key = m->options_.kv_prefix + "/config/replicas";
+  if (auto r = m->client_->KvGet(replicas_key); r.ok()) m->UpdateReplicas(r->value);
   consul::WatchOptions wo;
   wo.wait = m->options_.wait;
   wo.backoff_max = m->options_.backoff_max;
@@ -73,7 +75,37 @@ Result<std::shared_ptr<ConsulMembership>> ConsulMembership::Start(
       },
       wo);
   m->watch_->Start();
+  // Its outages are those of the health watch, reported there.
+  m->replicas_watch_ = consul::MakeWatch<std::optional<consul::KvPair>>(
+      [self, replicas_key](const consul::QueryOptions& q) {
+        return self->client_->KvGet(replicas_key, q);
+      },
+      [self](const std::optional<consul::KvPair>& p, uint64_t) {
+        self->UpdateReplicas(p);
+      },
+      [](const Status&) {}, wo);
+  m->replicas_watch_->Start();
   return m;
+}
+
+Result<uint32_t> ParseReplicasSetting(std::string_view value) {
+  std::string_view t = value;
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\n')) {
+    t.remove_suffix(1);
+  }
+  uint32_t n = 0;
+  bool digits = !t.empty() && t.size() <= 2;
+  for (char c : t) {
+    digits = digits && c >= '0' && c <= '9';
+    n = n * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (!digits || n < 1 || n > ClientOptions::kMaxReplicas) {
+    return Status::InvalidArgument("replicas = '" + std::string(value) +
+                                   "' is not a number of copies from 1 to " +
+                                   std::to_string(ClientOptions::kMaxReplicas));
+  }
+  return n;
 }
 
 ConsulMembership::ConsulMembership(std::shared_ptr<consul::Client> client,
@@ -81,7 +113,42 @@ ConsulMembership::ConsulMembership(std::shared_ptr<consul::Client> client,
     : client_(std::move(client)), options_(std::move(options)), log_(std::move(log)) {}
 
 ConsulMembership::~ConsulMembership() {
+  if (replicas_watch_) replicas_watch_->Stop();
   if (watch_) watch_->Stop();
+}
+
+void ConsulMembership::UpdateReplicas(const std::optional<consul::KvPair>& pair) {
+  uint32_t n = 0;
+  std::string bad;
+  if (pair) {
+    auto parsed = ParseReplicasSetting(pair->value);
+    if (parsed.ok()) {
+      n = *parsed;
+    } else {
+      bad = parsed.status().message();
+    }
+  }
+  uint64_t generation = 0;
+  std::vector<Listener> listeners;
+  bool log_bad = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    log_bad = !bad.empty() && bad != bad_replicas_;
+    bad_replicas_ = bad;
+    // A bad value keeps the last good one, as workers do with their keys.
+    if (!bad.empty() || n == set_.replicas) {
+      if (!log_bad) return;
+    } else {
+      set_.replicas = n;
+      generation = ++set_.generation;
+      listeners = listeners_;
+    }
+  }
+  if (log_bad) {
+    log_("ignoring Consul KV " + options_.kv_prefix + "/config/" + bad +
+         "; keeping the current setting");
+  }
+  for (auto& f : listeners) f(generation);
 }
 
 Result<consul::Indexed<std::vector<consul::HealthEntry>>> ConsulMembership::Read(

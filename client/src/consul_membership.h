@@ -3,6 +3,10 @@
 // passing or not: the placement set is the registered workers; members whose
 // check is critical are marked so routing avoids them).
 //
+// It also follows the cluster-wide `replicas` setting, the KV key
+// <kv_prefix>/config/replicas (MemberSet::replicas; a change is a new
+// generation).
+//
 // When Consul cannot be reached the last known membership stays in force;
 // the watch retries with backoff and the outage is logged once (and its end
 // once). ConsulDistance answers network distances from Consul's coordinates.
@@ -34,6 +38,7 @@ class ConsulMembership : public Membership {
  public:
   struct Options {
     std::string service_name = "shoveling";
+    std::string kv_prefix = "shoveling";
     std::chrono::milliseconds wait{std::chrono::minutes(5)};  // per blocking query
     std::chrono::milliseconds backoff_max{std::chrono::seconds(5)};
   };
@@ -54,6 +59,7 @@ class ConsulMembership : public Membership {
   Result<consul::Indexed<std::vector<consul::HealthEntry>>> Read(
       const consul::QueryOptions& q);
   void Update(const std::vector<consul::HealthEntry>& entries);
+  void UpdateReplicas(const std::optional<consul::KvPair>& pair);
 
   const std::shared_ptr<consul::Client> client_;
   const Options options_;
@@ -63,8 +69,14 @@ class ConsulMembership : public Membership {
   MemberSet set_;                    // guarded by mu_
   std::vector<Listener> listeners_;  // guarded by mu_
   bool down_ = false;                // guarded by mu_: an outage was logged
+  std::string bad_replicas_;         // guarded by mu_: the bad value last logged
   std::unique_ptr<consul::Watch> watch_;
+  std::unique_ptr<consul::Watch> replicas_watch_;
 };
+
+// The KV value of `replicas`: a whole number of copies from 1 to
+// ClientOptions::kMaxReplicas. kInvalidArgument naming the value otherwise.
+Result<uint32_t> ParseReplicasSetting(std::string_view value);
 
 // RTTs between workers (through their Consul nodes) from /v1/coordinate/nodes,
 // with Serf's formula (consul/coordinate.h). Reads coordinates on each call

@@ -40,6 +40,9 @@ struct Member {
 struct MemberSet {
   uint64_t generation = 0;
   std::vector<Member> members;
+  // The cluster's `replicas` setting (Consul KV <prefix>/config/replicas),
+  // 0 when it is not set (or not valid) or there is no Consul.
+  uint32_t replicas = 0;
 };
 
 class Membership {

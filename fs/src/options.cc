@@ -105,6 +105,15 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else if (key == "node_id") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     cfg->node_id = value;
+  } else if (key == "replicas") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    char* end = nullptr;
+    long v = std::strtol(value.c_str(), &end, 10);
+    if (*end != '\0' || v < 1 || v > 8) {
+      return Status::InvalidArgument(
+          "replicas must be a number of copies from 1 to 8, not '" + value + "'");
+    }
+    cfg->replicas = static_cast<uint32_t>(v);
   } else if (key == "attr_timeout" || key == "threads") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     char* end = nullptr;
@@ -127,8 +136,9 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else {
     return Status::InvalidArgument(
         "unknown option '" + opt +
-        "'; shovelfs takes workers=, consul=, max_memory=, compression_level=, node_id=, "
-        "max_write=, "
+        "'; shovelfs takes workers=, consul=, replicas=, max_memory=, "
+        "compression_level=, "
+        "node_id=, max_write=, "
         "attr_timeout=, threads= and FUSE mount options such as allow_other, ro");
   }
   return Status::Ok();
@@ -196,6 +206,8 @@ SOURCE        local (default: run an embedded worker in this process),
 -d            debug: foreground, log every FUSE request
 -o workers=tcp://HOST:PORT[,...]   use these workers
 -o consul=URL                      find the workers through Consul
+-o replicas=N                      copies of each id, 1..8 (default: SHOVEL_REPLICAS,
+                                   else Consul KV shoveling/config/replicas, else 1)
 -o max_memory=SIZE                 embedded worker's memory (default: 1/4 of RAM)
 -o compression_level=N             embedded worker's zstd level, 0..19 (default 1;
                                    0 = raw: faster cold reads, more memory)

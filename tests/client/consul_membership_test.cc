@@ -37,6 +37,17 @@ TEST(ConsulMembership, MembersFromHealthEntries) {
   EXPECT_FALSE(m[2].critical);  // a warning still serves
 }
 
+TEST(ConsulMembership, ReplicasSettingIsACopyCount) {
+  EXPECT_EQ(ParseReplicasSetting("2").value(), 2u);
+  EXPECT_EQ(ParseReplicasSetting(" 3\n").value(), 3u);
+  for (const char* bad : {"0", "9", "", "two", "2x", "-1", "100"}) {
+    auto r = ParseReplicasSetting(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message(), "replicas = '" + std::string(bad) +
+                                        "' is not a number of copies from 1 to 8");
+  }
+}
+
 TEST(ConsulMembership, RoutingSkipsAvoidedNodesInRankOrder) {
   std::vector<std::string> nodes = {"w1", "w2", "w3"};
   for (int i = 0; i < 100; ++i) {

@@ -58,5 +58,20 @@ TEST(Options, BadValuesNameTheProblem) {
   EXPECT_FALSE(Parse({}).ok());  // no mountpoint
 }
 
+TEST(Options, ReplicasIsANumberOfCopies) {
+  auto c = Parse({"tcp://127.0.0.1:7070", "/mnt/x", "-o", "replicas=2"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->replicas, 2u);
+  EXPECT_EQ(Parse({"/mnt/x"})->replicas, 0u);  // SHOVEL_REPLICAS, Consul, 1
+  for (const char* bad : {"replicas=0", "replicas=9", "replicas=two", "replicas=2x"}) {
+    auto r = Parse({"/mnt/x", "-o", bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(
+        r.status().message().find("replicas must be a number of copies from 1 to 8"),
+        std::string::npos)
+        << r.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace shovel::fs

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "consul/consul_agent_fixture.h"
 #include "consul/integration_util.h"
@@ -167,7 +168,60 @@ TEST_F(ConsulClusterTest, KvConfigShowsInMembersAndBadValuesAreLogged) {
   EXPECT_EQ(
       Ctl({"--consul", Url(), "config", "get", "colour"}).err,
       "shovelctl: config get colour: invalid argument: unknown config key 'colour'; "
-      "valid keys: max-memory, compression-level, chunk-size, eviction\n");
+      "valid keys: max-memory, compression-level, chunk-size, eviction, handover-rate, "
+      "replicas\n");
+}
+
+TEST_F(ConsulClusterTest, ReplicasFollowTheClusterSettingLive) {
+  auto w1 = Worker("w1", 0);
+  auto w2 = Worker("w2", 1);
+  auto w3 = Worker("w3", 2);
+  ASSERT_TRUE(w1 && w2 && w3);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 3; }, milliseconds(5000)));
+  auto client = Connect(0);
+  ASSERT_TRUE(client);
+  auto copies = [&] {
+    auto n = client->NodeIds("live/r");
+    return n.ok() ? n->size() : size_t{0};
+  };
+  ASSERT_TRUE(client->Set("live/r", "v1").ok());
+  EXPECT_EQ(copies(), 1u);  // no setting: one copy
+  CtlResult set = Ctl({"--consul", Url(), "config", "set", "replicas", "2"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  ASSERT_TRUE(Eventually([&] { return copies() == 2; }, milliseconds(5000)));
+  // Written from now on to both copies.
+  ASSERT_TRUE(client->Set("live/r", "v2").ok());
+  auto nodes = client->NodeIds("live/r").value();
+  for (const auto& n : nodes) {
+    auto m = client->Members().value();
+    for (const auto& info : m) {
+      if (info.node_id != n) continue;
+      ClientOptions direct;
+      direct.workers = {info.endpoint};
+      auto one = Client::Connect(direct);
+      ASSERT_TRUE(one.ok());
+      // Read the copy on that worker itself (a one-worker client's home).
+      EXPECT_EQ((*one)->Get("live/r").value_or("missing"), "v2") << n;
+    }
+  }
+  // A bad value is refused by shovelctl; written around it, it is ignored
+  // and the last good one stays.
+  CtlResult bad = Ctl({"--consul", Url(), "config", "set", "replicas", "9"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("replicas must be 1 to 8 copies"), std::string::npos) << bad.err;
+  ASSERT_TRUE(ClientFor(0)->KvPut("shoveling/config/replicas", "many").ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(copies(), 2u);
+  // The client's own option wins over the cluster's.
+  ClientOptions own;
+  own.consul_addr = Url(1);
+  own.replicas = 1;
+  auto one_copy = Client::Connect(own);
+  ASSERT_TRUE(one_copy.ok());
+  EXPECT_EQ((*one_copy)->NodeIds("live/r").value().size(), 1u);
+  // Without the key: back to the default.
+  ASSERT_TRUE(ClientFor(0)->KvDelete("shoveling/config/replicas").ok());
+  ASSERT_TRUE(Eventually([&] { return copies() == 1; }, milliseconds(5000)));
 }
 
 TEST_F(ConsulClusterTest, ScoresFollowConsulCoordinates) {

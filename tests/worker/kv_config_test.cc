@@ -22,6 +22,10 @@ TEST(KvConfig, ParsesEveryKey) {
     ASSERT_TRUE(ParseSetting("eviction", on, o).ok()) << on;
     EXPECT_TRUE(*o.eviction) << on;
   }
+  ASSERT_TRUE(ParseSetting("handover-rate", "64MiB", o).ok());
+  EXPECT_EQ(*o.handover_rate, 64ull << 20);
+  ASSERT_TRUE(ParseSetting("replicas", "2", o).ok());
+  EXPECT_EQ(*o.replicas, 2u);
 }
 
 TEST(KvConfig, BadValuesNameKeyValueAndRule) {
@@ -44,7 +48,15 @@ TEST(KvConfig, BadValuesNameKeyValueAndRule) {
             "no, 1 or 0)");
   EXPECT_EQ(ParseSetting("max-mem", "1GiB", o).message(),
             "unknown config key 'max-mem'; valid keys: max-memory, compression-level, "
-            "chunk-size, eviction");
+            "chunk-size, eviction, handover-rate, replicas");
+  EXPECT_EQ(ParseSetting("replicas", "9", o).message(),
+            "replicas = '9': replicas must be 1 to 8 copies");
+  EXPECT_EQ(ParseSetting("replicas", "two", o).message(),
+            "replicas = 'two': 'two' is not a whole number");
+  EXPECT_EQ(
+      ParseSetting("handover-rate", "100KiB", o).message(),
+      "handover-rate = '100KiB': handover-rate must be at least 1 MiB (per second)");
+  EXPECT_FALSE(o.replicas.has_value());
   EXPECT_FALSE(o.max_memory.has_value());  // nothing bad was stored
   EXPECT_FALSE(o.compression_level.has_value());
 }
@@ -69,6 +81,9 @@ TEST(KvConfig, MergeFlagsClusterNode) {
   EXPECT_EQ(c.compression_level, 0);      // node over cluster
   EXPECT_EQ(c.chunk_size, 4ull << 20);    // flags when nobody sets it
   EXPECT_FALSE(c.eviction);
+  EXPECT_EQ(c.handover_rate, 256ull << 20);  // the default
+  cluster.handover_rate = 32ull << 20;
+  EXPECT_EQ(MergeConfig(flags, cluster, node).handover_rate, 32ull << 20);
 }
 
 TEST(KvConfig, LayerKeepsLastGoodValueAndReportsOnce) {

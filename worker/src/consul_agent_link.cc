@@ -14,12 +14,14 @@ using std::chrono::milliseconds;
 std::string Describe(const WorkerConfig& c) {
   return "max-memory " + FormatSize(c.max_memory) + ", compression-level " +
          std::to_string(c.compression_level) + ", chunk-size " +
-         FormatSize(c.chunk_size) + ", eviction " + (c.eviction ? "on" : "off");
+         FormatSize(c.chunk_size) + ", eviction " + (c.eviction ? "on" : "off") +
+         ", handover-rate " + FormatSize(c.handover_rate) + "/s";
 }
 
 bool SameConfig(const WorkerConfig& a, const WorkerConfig& b) {
   return a.max_memory == b.max_memory && a.compression_level == b.compression_level &&
-         a.chunk_size == b.chunk_size && a.eviction == b.eviction;
+         a.chunk_size == b.chunk_size && a.eviction == b.eviction &&
+         a.handover_rate == b.handover_rate;
 }
 
 std::string PeersLine(const std::vector<Peer>& peers) {

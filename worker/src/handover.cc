@@ -67,8 +67,7 @@ void Handover::Job(const wire::HandoverBody& b) {
   }
   if (self == SIZE_MAX || target == SIZE_MAX || self == target) return;
   const size_t r = std::min<size_t>(b.replicas, nodes.size());
-  const auto start = std::chrono::steady_clock::now();
-  uint64_t sent = 0;
+  auto due = std::chrono::steady_clock::now();
   std::string after;
   for (;;) {
     ListResult page = store_->List("", after, 1024, /*delimiter=*/false);
@@ -99,10 +98,16 @@ void Handover::Job(const wire::HandoverBody& b) {
       }
       ids_copied_.fetch_add(1);
       bytes_copied_.fetch_add(v->bytes.size);
-      sent += v->bytes.size;
-      // Paced: no faster than kBytesPerSecond since the job began.
-      auto due = start + std::chrono::microseconds(sent * 1000000 / kBytesPerSecond);
-      if (due > std::chrono::steady_clock::now()) std::this_thread::sleep_until(due);
+      // Paced: each copy takes at least its bytes at the current rate
+      // (owed time carries over, so the rate holds on average).
+      due += std::chrono::microseconds(v->bytes.size * 1000000 /
+                                       std::max<uint64_t>(1, rate()));
+      auto now = std::chrono::steady_clock::now();
+      if (due > now) {
+        std::this_thread::sleep_until(due);
+      } else if (now - due > std::chrono::milliseconds(100)) {
+        due = now;  // no burst after a slow stretch
+      }
     }
     if (!page.more || page.names.empty()) return;
     after = page.names.back();

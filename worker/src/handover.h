@@ -8,7 +8,7 @@
 // SET with the id's version: the target keeps a copy it already has at that
 // version or a newer one, so a copy never overwrites a later write. Pinned
 // ids and values over Replicator::kMaxFetch are not copied. Copies are paced
-// to at most kBytesPerSecond.
+// to at most rate() bytes per second (the live setting handover-rate).
 //
 // Thread-safe. Owns one thread; jobs run one at a time, in order (a queued
 // job for the same target is replaced by the newer one).
@@ -31,13 +31,16 @@ class Store;
 
 class Handover {
  public:
-  static constexpr uint64_t kBytesPerSecond = 256ull << 20;
+  static constexpr uint64_t kDefaultRate = 256ull << 20;  // bytes per second
 
   // `store` and `replicator` must outlive the Handover.
   Handover(Store* store, Replicator* replicator);
   ~Handover();
 
   void Start(wire::HandoverBody body);
+  // Bytes per second, at most; applies to the copy in progress too.
+  void SetRate(uint64_t bytes_per_second) { rate_.store(bytes_per_second); }
+  uint64_t rate() const { return rate_.load(); }
 
   // Ids and bytes copied since start; jobs queued or running.
   uint64_t ids_copied() const { return ids_copied_.load(); }
@@ -57,6 +60,7 @@ class Handover {
   bool stop_ = false;                     // guarded by mu_
   std::atomic<uint64_t> ids_copied_{0};
   std::atomic<uint64_t> bytes_copied_{0};
+  std::atomic<uint64_t> rate_{kDefaultRate};
   std::thread thread_;
 };
 

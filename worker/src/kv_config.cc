@@ -35,8 +35,9 @@ Status ParseValue(std::string_view key, std::string_view value, ConfigOverrides&
 }  // namespace
 
 const std::vector<std::string>& ConfigKeys() {
-  static const std::vector<std::string> kKeys = {"max-memory", "compression-level",
-                                                 "chunk-size", "eviction"};
+  static const std::vector<std::string> kKeys = {"max-memory",    "compression-level",
+                                                 "chunk-size",    "eviction",
+                                                 "handover-rate", "replicas"};
   return kKeys;
 }
 
@@ -113,6 +114,22 @@ Status ParseValue(std::string_view key, std::string_view value, ConfigOverrides&
     out.eviction = *v;
     return Status::Ok();
   }
+  if (key == "handover-rate") {
+    auto v = ParseSize(Trim(value));
+    if (!v.ok()) return Bad(key, value, v.status().message());
+    if (*v < (1u << 20)) {
+      return Bad(key, value, "handover-rate must be at least 1 MiB (per second)");
+    }
+    out.handover_rate = *v;
+    return Status::Ok();
+  }
+  if (key == "replicas") {
+    auto v = ParseInt(value);
+    if (!v.ok()) return Bad(key, value, v.status().message());
+    if (*v < 1 || *v > 8) return Bad(key, value, "replicas must be 1 to 8 copies");
+    out.replicas = static_cast<uint32_t>(*v);
+    return Status::Ok();
+  }
   std::string keys;
   for (const auto& k : ConfigKeys()) keys += (keys.empty() ? "" : ", ") + k;
   return Status::InvalidArgument("unknown config key '" + std::string(key) +
@@ -129,6 +146,7 @@ WorkerConfig MergeConfig(const WorkerConfig& flags, const ConfigOverrides& clust
     if (o->compression_level) c.compression_level = *o->compression_level;
     if (o->chunk_size) c.chunk_size = *o->chunk_size;
     if (o->eviction) c.eviction = *o->eviction;
+    if (o->handover_rate) c.handover_rate = *o->handover_rate;
   }
   return c;
 }

@@ -98,6 +98,9 @@ Status ValidateConfig(const WorkerConfig& c) {
   if (c.chunk_size < (4u << 10) || c.chunk_size > (64u << 20)) {
     return Status::InvalidArgument("chunk-size must be between 4 KiB and 64 MiB");
   }
+  if (c.handover_rate < (1u << 20)) {
+    return Status::InvalidArgument("handover-rate must be at least 1 MiB (per second)");
+  }
   return Status::Ok();
 }
 
@@ -158,6 +161,7 @@ const std::string& Worker::node_id() const { return impl_->node_id; }
 void Worker::ApplyConfig(const WorkerConfig& config) {
   if (!ValidateConfig(config).ok()) return;
   impl_->store->ApplyConfig(config);
+  impl_->handover->SetRate(config.handover_rate);
 }
 
 WorkerConfig Worker::config() const { return impl_->store->config(); }

@@ -61,6 +61,8 @@ struct ClientOptions {
   // Network coordinates feed NodeCacheScore and NodeId(id, "nearest").
   std::string consul_addr;
   std::string service_name = "shoveling";
+  // Consul KV prefix of the cluster's settings (<kv_prefix>/config/...).
+  std::string kv_prefix = "shoveling";
   // Deadline of one request (a large value is many requests).
   std::chrono::milliseconds deadline{5000};
   // Bytes per streamed message for large set/get/append.
@@ -87,7 +89,8 @@ struct ClientOptions {
   // Copies of each id (1-8): its primary, which orders every write and
   // forwards it to the others before it answers, and R-1 replicas, the next
   // live workers in the id's rendezvous order. Capped by the number of
-  // workers. 0: SHOVEL_REPLICAS if set, else kDefaultReplicas.
+  // workers. 0: SHOVEL_REPLICAS if set, else the cluster's setting (Consul
+  // KV <kv_prefix>/config/replicas, followed live), else kDefaultReplicas.
   uint32_t replicas = 0;
   static constexpr uint32_t kDefaultReplicas = 1;
   static constexpr uint32_t kMaxReplicas = 8;

@@ -37,6 +37,7 @@ struct MountConfig {
   uint64_t max_write = 1ull << 20;
   double attr_timeout = 1.0;
   unsigned threads = 16;  // most FUSE worker threads
+  uint32_t replicas = 0;  // copies of each id; 0: SHOVEL_REPLICAS, Consul KV, 1
   std::vector<std::string> fuse_options;
 };
 

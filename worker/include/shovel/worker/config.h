@@ -11,6 +11,8 @@ struct WorkerConfig {
   int compression_level = 1;         // zstd level; 0 = store chunks raw
   uint64_t chunk_size = 4ull << 20;  // raw bytes per chunk (64 KiB .. 64 MiB)
   bool eviction = true;              // evict unpinned ids LRU when full
+  // Bytes per second a hand-over copies to a (re)joined worker, at most.
+  uint64_t handover_rate = 256ull << 20;
 };
 
 }  // namespace shovel::worker

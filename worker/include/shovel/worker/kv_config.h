@@ -4,7 +4,9 @@
 // Keys live under a prefix (default "shoveling"):
 //   <prefix>/config/<key>                    cluster-wide
 //   <prefix>/nodes/<node-id>/config/<key>    override for one worker
-// with <key> one of max-memory, compression-level, chunk-size, eviction.
+// with <key> one of max-memory, compression-level, chunk-size, eviction,
+// handover-rate, replicas. `replicas` is read by clients, not by workers
+// (only its cluster-wide key counts).
 // shovel-worker applies them live; shovelctl validates with the same parsers
 // before it writes. Pure functions and plain values; thread-compatible.
 #pragma once
@@ -37,6 +39,8 @@ struct ConfigOverrides {
   std::optional<int> compression_level;
   std::optional<uint64_t> chunk_size;
   std::optional<bool> eviction;
+  std::optional<uint64_t> handover_rate;
+  std::optional<uint32_t> replicas;  // for clients; MergeConfig ignores it
 };
 
 // "on/off/true/false/yes/no/1/0" (any case). kInvalidArgument otherwise.
@@ -50,7 +54,8 @@ bool IsConfigKey(std::string_view key);
 // Parses `value` for `key` and stores it in `out`. Errors (kInvalidArgument)
 // name the key, the value and what is accepted: an unknown key lists the
 // valid ones; ranges are those of ValidateConfig (max-memory >= 1 MiB,
-// compression-level 0..19, chunk-size 4 KiB..64 MiB).
+// compression-level 0..19, chunk-size 4 KiB..64 MiB, handover-rate >= 1 MiB
+// (per second), replicas 1..8).
 Status ParseSetting(std::string_view key, std::string_view value, ConfigOverrides& out);
 
 // flags < cluster < node.
