@@ -125,6 +125,10 @@ Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string en
         transport_->MarkDown(std::string(r->reply.payload[1]));
         if (notes) notes->replica_failed = true;
       }
+      if (r->reply.header.status == Code::kUnavailable && r->reply.payload.size() >= 3 &&
+          notes) {
+        notes->live_primary = std::string(r->reply.payload[2]);
+      }
       if (notes) notes->epoch = r->reply.header.aux;
     }
     if (notes) notes->version = r->reply.header.version_no;

@@ -137,8 +137,10 @@ class ClientImpl : public Client {
   static constexpr std::chrono::milliseconds kProbeEvery{300};
   // The id's replica set as indexes into view.members: the first
   // view.replicas members of its rendezvous order that are not avoided,
-  // primary first (the home alone when every member is avoided).
-  std::vector<size_t> ReplicaSet(std::string_view id, const PlacementView& view);
+  // primary first (the home alone when every member is avoided). With
+  // `passed`, the avoided members that would be in it were all up.
+  std::vector<size_t> ReplicaSet(std::string_view id, const PlacementView& view,
+                                 std::vector<size_t>* passed = nullptr);
   // Sends `req` (req.id is the id) to where the id lives, following and
   // caching redirects. Returns the reply whose status is OK, or its error.
   Result<ResponsePtr> CallId(const OutRequest& req);
@@ -153,6 +155,9 @@ class ClientImpl : public Client {
     // The reply's version_no: of a "not found", the version the id was
     // deleted at there (0: none remembered).
     uint64_t version = 0;
+    // A worker the request passed over that still holds a lease (the
+    // primary refused to serve in its place): payload[2].
+    std::string live_primary;
   };
   // Sends `req` to `endpoint`, following redirects. For a kFlagReplicas
   // write, an error reply that names a replica that did not answer (a
@@ -175,19 +180,10 @@ class ClientImpl : public Client {
   // may well exist there).
   Result<ResponsePtr> NotFoundOrDown(std::string_view id, const PlacementView& view,
                                      Result<ResponsePtr> miss);
-  void Probe(const std::string& endpoint);
-  // Epochs (R > 1): a member this client routed around (found down or
-  // critical) rejoins through an EPOCH request that raises its epoch, which
-  // makes it drop what it held (values the others overwrote meanwhile);
-  // until that is acknowledged it stays avoided. Rejoining: true while
-  // `endpoint` is in rejoining_ (sends the EPOCH, at most one per
-  // kProbeEvery).
-  void MarkRejoining(const std::string& endpoint);
-  // Once the EPOCH is acknowledged, a HANDOVER to every other live member
-  // copies it the ids it is a replica of (sent by the next Avoid caller,
-  // SendHandovers).
-  bool Rejoining(const PlacementView& view, const std::string& endpoint);
-  void SendHandovers();
+  // PINGs `endpoint` (at most once per kProbeEvery unless `now`); with
+  // `wait`, returns whether it answered within kProbeWait.
+  bool Probe(const std::string& endpoint, bool now = false, bool wait = false);
+  static constexpr std::chrono::milliseconds kProbeWait{300};
   // A worker's epoch as its last reply gave it (0: not known); replicated
   // writes carry it so a worker refuses a write sent before it rejoined.
   uint64_t KnownEpoch(const std::string& endpoint);
@@ -265,10 +261,6 @@ class ClientImpl : public Client {
   // Epochs, guarded by epoch_mu_ (a leaf; never held across a Send).
   std::mutex epoch_mu_;
   std::unordered_map<std::string, uint64_t> epochs_;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> rejoining_;
-  std::atomic<size_t> rejoining_count_{0};
-  std::vector<std::pair<std::string, std::string>> handovers_due_;  // endpoint, body
-  std::atomic<size_t> handovers_count_{0};
 };
 
 // Human-readable error of a reply status (kOk -> OK).

@@ -179,6 +179,8 @@ std::string_view OpName(Op op) {
       return "EPOCH";
     case Op::kHandover:
       return "HANDOVER";
+    case Op::kLease:
+      return "LEASE";
   }
   return "UNKNOWN";
 }
@@ -259,7 +261,7 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
   }
   total += r.payload_bytes;
   if (h.flags & (kFlagReplicas | kFlagReplica)) {
-    if (!ReplicatedOp(h.op)) {
+    if (!((h.flags & kFlagReplicas) ? PrimaryOp(h.op) : ReplicatedOp(h.op))) {
       return Status::Protocol(std::string(OpName(h.op)) +
                               " is not replicated (no replica flags)");
     }
@@ -270,17 +272,25 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
   if (h.flags & kFlagReplicas) {
     if (r.payload.empty())
       return Status::Protocol("kFlagReplicas needs the replica list");
-    SHOVEL_ASSIGN_OR_RETURN(r.replicas, DecodeStrings(r.payload.back()));
-    if (r.replicas.empty() || r.replicas.size() > kMaxReplicas) {
-      return Status::Protocol("replica list has " + std::to_string(r.replicas.size()) +
-                              " endpoints; 1.." + std::to_string(kMaxReplicas) +
-                              " are allowed");
-    }
-    for (const auto& e : r.replicas) {
+    SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> list,
+                            DecodeStrings(r.payload.back()));
+    for (auto& e : list) {
       if (e.empty() || e.find("://") == std::string::npos) {
         return Status::Protocol("replica endpoint '" + e.substr(0, 64) +
                                 "' is not a ZeroMQ endpoint");
       }
+      if (e[0] == '!') {
+        r.passed_over.push_back(e.substr(1));
+      } else {
+        r.replicas.push_back(std::move(e));
+      }
+    }
+    if ((r.replicas.empty() && r.passed_over.empty()) ||
+        r.replicas.size() > kMaxReplicas || r.passed_over.size() > kMaxReplicas) {
+      return Status::Protocol("replica list has " + std::to_string(r.replicas.size()) +
+                              " endpoints and " + std::to_string(r.passed_over.size()) +
+                              " passed over; 1.." + std::to_string(kMaxReplicas) +
+                              " of each are allowed");
     }
     r.payload_bytes -= r.payload.back().size();
     r.payload.pop_back();
@@ -320,6 +330,9 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
       break;
     case Op::kHandover:
       if (r.payload.size() != 1) return Status::Protocol("HANDOVER needs one body frame");
+      break;
+    case Op::kLease:
+      if (r.payload.size() != 1) return Status::Protocol("LEASE needs one body frame");
       break;
     case Op::kBatch:
       if (r.payload.size() != 1) return Status::Protocol("BATCH needs one body frame");
@@ -522,6 +535,20 @@ bool ReplicatedOp(Op op) {
     default:
       return false;
   }
+}
+
+bool PrimaryOp(Op op) { return ReplicatedOp(op) || op == Op::kGet || op == Op::kStat; }
+
+std::string EncodeLease(const LeaseBody& b) {
+  return EncodeStrings({b.endpoint, b.node_id});
+}
+
+Result<LeaseBody> DecodeLease(std::string_view frame) {
+  SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> v, DecodeStrings(frame));
+  if (v.size() != 2 || v[0].find("://") == std::string::npos) {
+    return Status::Protocol("LEASE body needs the sender's endpoint and node id");
+  }
+  return LeaseBody{std::move(v[0]), std::move(v[1])};
 }
 
 bool BatchableOp(Op op) {

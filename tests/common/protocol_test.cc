@@ -122,12 +122,25 @@ TEST(RequestTest, AReplicaListIsTakenOffThePayload) {
   auto message = [](const std::vector<std::string>& frames) {
     return DecodeRequest(Views(frames)).status().message();
   };
-  EXPECT_EQ(message(Req(Op::kGet, "a", {EncodeStrings({"tcp://h:1"})}, kFlagReplicas)),
+  // A read as the primary carries the list too; passed-over workers are
+  // marked with '!'.
+  auto g = DecodeRequest(Views(
+      Req(Op::kGet, "a", {EncodeStrings({"tcp://h:1", "!tcp://h:2"})}, kFlagReplicas)));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->replicas, (std::vector<std::string>{"tcp://h:1"}));
+  EXPECT_EQ(g->passed_over, (std::vector<std::string>{"tcp://h:2"}));
+  auto passed_only = DecodeRequest(
+      Views(Req(Op::kStat, "a", {EncodeStrings({"!tcp://h:2"})}, kFlagReplicas)));
+  ASSERT_TRUE(passed_only.ok()) << passed_only.status().ToString();
+  EXPECT_TRUE(passed_only->replicas.empty());
+  EXPECT_EQ(message(Req(Op::kGet, "a", {EncodeStrings({"tcp://h:1"})}, kFlagReplica)),
             "GET is not replicated (no replica flags)");
+  EXPECT_EQ(message(Req(Op::kList, "", {EncodeStrings({"tcp://h:1"})}, kFlagReplicas)),
+            "LIST is not replicated (no replica flags)");
   EXPECT_EQ(message(Req(Op::kSet, "a", {}, kFlagReplicas)),
             "kFlagReplicas needs the replica list");
   EXPECT_EQ(message(Req(Op::kSet, "a", {"x", EncodeStrings({})}, kFlagReplicas)),
-            "replica list has 0 endpoints; 1..7 are allowed");
+            "replica list has 0 endpoints and 0 passed over; 1..7 of each are allowed");
   EXPECT_EQ(message(Req(Op::kSet, "a", {"x", EncodeStrings({"h:1"})}, kFlagReplicas)),
             "replica endpoint 'h:1' is not a ZeroMQ endpoint");
   EXPECT_EQ(message(Req(Op::kSet, "a", {"x", EncodeStrings({"tcp://h:1"})},
@@ -142,6 +155,22 @@ TEST(RequestTest, AReplicaListIsTakenOffThePayload) {
   EXPECT_EQ(
       DecodeBatchItem(Views(item)).status().message(),
       "a write to a primary (kFlagReplicas) is sent on its own, not inside a BATCH");
+}
+
+TEST(RequestTest, LeaseCarriesTheSendersEndpointAndNodeId) {
+  std::string body = EncodeLease({"tcp://h:1", "w1"});
+  auto f = Req(Op::kLease, "", {body});
+  auto r = DecodeRequest(Views(f));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto b = DecodeLease(r->payload[0]);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->endpoint, "tcp://h:1");
+  EXPECT_EQ(b->node_id, "w1");
+  EXPECT_EQ(DecodeRequest(Views(Req(Op::kLease, "", {}))).status().message(),
+            "LEASE needs one body frame");
+  EXPECT_EQ(DecodeLease(EncodeStrings({"h:1", "w1"})).status().message(),
+            "LEASE body needs the sender's endpoint and node id");
+  EXPECT_EQ(OpName(Op::kLease), "LEASE");
 }
 
 TEST(RequestTest, RejectsMalformedRequests) {

@@ -108,6 +108,13 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+  std::mutex log_mu;
+  std::string log_id = opt.node_id;
+  auto log = [&log_mu, &log_id](const std::string& line) {
+    std::lock_guard<std::mutex> l(log_mu);
+    std::cerr << "shovel-worker " << log_id << ": " << line << std::endl;
+  };
+  opt.log = log;
   auto worker = shovel::worker::Worker::Start(opt);
   if (!worker.ok()) {
     if (worker.status().code() == shovel::Code::kInvalidArgument) {
@@ -117,11 +124,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& w = **worker;
-  std::mutex log_mu;
-  auto log = [&log_mu, id = w.node_id()](const std::string& line) {
+  {
     std::lock_guard<std::mutex> l(log_mu);
-    std::cerr << "shovel-worker " << id << ": " << line << std::endl;
-  };
+    log_id = w.node_id();
+  }
   if (!consul_setup->hint.empty()) log(consul_setup->hint);
   std::unique_ptr<shovel::worker::ConsulAgentLink> link;
   if (consul_setup->enabled) {

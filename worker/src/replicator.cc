@@ -235,7 +235,12 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
           continue;
         }
         if (!st.ok()) {
-          failed = {st.WithContext("replica " + req.replicas[i]), {}};
+          // A replica that is shutting down (or otherwise unavailable) did
+          // not apply it: at fault, to be routed around, like one that did
+          // not answer.
+          std::string at_fault;
+          if (st.code() == Code::kUnavailable) at_fault = req.replicas[i];
+          failed = {st.WithContext("replica " + req.replicas[i]), at_fault};
           break;
         }
         if (l.queue.empty()) l.done = true;
@@ -252,6 +257,52 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
     if (legs[i].done) Give(std::move(conns[i]));
   }
   return failed;
+}
+
+Result<Replicator::Answer> Replicator::Call(const std::string& endpoint, wire::Header h,
+                                            std::string_view id,
+                                            const std::vector<std::string_view>& payload,
+                                            std::chrono::milliseconds timeout) {
+  const auto until = Clock::now() + timeout;
+  auto left = [&] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    return std::max(ms, std::chrono::milliseconds(0));
+  };
+  std::unique_ptr<Conn> c;
+  try {
+    c = Take(endpoint);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      h.request_id = next_request_++;
+    }
+    auto m = Message(h, id, payload);
+    zmq::pollitem_t item{c->socket.handle(), 0, ZMQ_POLLOUT, 0};
+    if (zmq::poll(&item, 1, left()) > 0) {
+      for (size_t k = 0; k < m.size(); ++k) {
+        auto f = zmq::send_flags::dontwait;
+        if (k + 1 < m.size()) f = f | zmq::send_flags::sndmore;
+        (void)c->socket.send(m[k], f);
+      }
+      std::vector<zmq::message_t> frames;
+      item = {c->socket.handle(), 0, ZMQ_POLLIN, 0};
+      while (zmq::poll(&item, 1, left()) > 0) {
+        frames.clear();
+        if (!zmq::recv_multipart(c->socket, std::back_inserter(frames))) break;
+        std::vector<std::string_view> views;
+        for (auto& f : frames) views.push_back(View(f));
+        auto rep = wire::DecodeReply(views);
+        if (!rep.ok() || rep->header.request_id != h.request_id) continue;
+        Answer a{rep->header, rep->payload.empty() ? "" : std::string(rep->payload[0])};
+        Give(std::move(c));
+        return a;
+      }
+    }
+  } catch (const zmq::error_t&) {
+  }
+  // The socket is dropped (a late reply must not reach the next user).
+  return Status::Unavailable("worker " + endpoint + " did not answer " +
+                             std::string(wire::OpName(h.op)) + " within " +
+                             std::to_string(timeout.count()) + " ms");
 }
 
 Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,

@@ -89,6 +89,16 @@ class Replicator {
   Result<RepairValue> Fetch(const std::vector<std::string>& endpoints,
                             std::string_view id, std::string* unanswered = nullptr);
 
+  // One request to `endpoint` and its reply (header and first payload
+  // frame), within `timeout`. kUnavailable when no answer came.
+  struct Answer {
+    wire::Header header;
+    std::string message;
+  };
+  Result<Answer> Call(const std::string& endpoint, wire::Header h, std::string_view id,
+                      const std::vector<std::string_view>& payload,
+                      std::chrono::milliseconds timeout);
+
  private:
   struct Conn;
   std::unique_ptr<Conn> Take(const std::string& endpoint);

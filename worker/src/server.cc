@@ -327,10 +327,11 @@ void Server::IoLoop() {
           held_batch = true;
           break;
         }
-        if (h->flags & wire::kFlagReplica) {
-          // A primary's forwarded write: served here at once, never behind
-          // a handler that may itself wait for this worker's replicas
-          // (two primaries forwarding to each other would wait in a cycle).
+        if ((h->flags & wire::kFlagReplica) || h->op == wire::Op::kLease) {
+          // A primary's forwarded write, or a LEASE: served here at once,
+          // never behind a handler that may itself wait for this worker's
+          // replicas (two primaries waiting on each other would wait in a
+          // cycle).
           counters_->in_flight.fetch_add(1);
           serve_here(msg);
           continue;

@@ -5,6 +5,7 @@
 
 #include "chunk.h"
 #include "handover.h"
+#include "lease_keeper.h"
 #include "service_internal.h"
 
 namespace shovel::worker {
@@ -64,6 +65,8 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
   switch (h.op) {
     case wire::Op::kEpoch:
       return Epoch(h);
+    case wire::Op::kLease:
+      return Lease(req);
     case wire::Op::kHandover: {
       if (handover_ == nullptr) {
         return Error(h, Status::Protocol("worker " + endpoint_ + " does not hand over"));
@@ -108,9 +111,17 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
 }
 
 bool Service::Cheap(const wire::Request& req) {
-  // A primary waits for its replicas: never on the I/O thread.
-  if (req.header.flags & wire::kFlagReplicas) return false;
+  if (req.header.flags & wire::kFlagReplicas) {
+    // A primary waits for its replicas: never on the I/O thread. A read
+    // as the primary may be, under leases it holds already.
+    const bool read = req.header.op == wire::Op::kGet || req.header.op == wire::Op::kStat;
+    if (!read || leases_ == nullptr || !req.passed_over.empty() ||
+        !leases_->HoldsAll(req.replicas)) {
+      return false;
+    }
+  }
   switch (req.header.op) {
+    case wire::Op::kLease:
     case wire::Op::kPing:
     case wire::Op::kStat:
     case wire::Op::kCreate:

@@ -37,6 +37,7 @@ struct ServiceCounters {
 };
 
 class Handover;
+class LeaseKeeper;
 class Replicator;
 
 class Service {
@@ -65,14 +66,25 @@ class Service {
   // An error reply to a request whose header decoded.
   static ServiceReply Error(const wire::Header& req, const Status& st);
   wire::NodeStats Stats() const;
-  // The epoch this worker serves under: its start time (ns) at first, raised
-  // by an EPOCH request from a client that had routed around it (it was
-  // paused, cut off or restarted); raising it drops every unpinned id held,
+  // The epoch this worker serves under: its start time (ns) at first,
+  // raised when it rejoins (Rejoin: a peer refused it a lease, or an EPOCH
+  // from a peer that fenced it); raising it drops every unpinned id held,
   // which the other copies still have (see docs/cache.md, Failures).
   uint64_t epoch() const { return epoch_.load(); }
   // Set once before serving: HANDOVER requests start jobs on it (refused
   // while unset).
   void SetHandover(Handover* handover) { handover_ = handover; }
+  // Set once before serving: kFlagReplicas requests are served under its
+  // leases, and LEASE requests answered by it (refused while unset).
+  void SetLeases(LeaseKeeper* leases) { leases_ = leases; }
+  // This worker was fenced (another served in its place while it was
+  // away): unless its epoch moved past `refused` already, the epoch is
+  // raised and every unpinned id dropped. Returns the epoch.
+  uint64_t Rejoin(uint64_t refused);
+  // A fenced worker came back: hand it the ids it is a replica of, over
+  // `members` (endpoint, node id).
+  void HandOverTo(const std::string& target,
+                  const std::vector<std::pair<std::string, std::string>>& members);
   const std::string& endpoint() const { return endpoint_; }
 
  private:
@@ -87,6 +99,8 @@ class Service {
   // kFlagReplica: applies a primary's write with its version.
   ServiceReply AsReplica(const wire::Request& req, std::shared_ptr<const void> keep);
   ServiceReply Primary(const wire::Request& req, std::shared_ptr<const void> keep);
+  // LEASE from another worker.
+  ServiceReply Lease(const wire::Request& req);
   ServiceReply Replica(const wire::Request& req, std::shared_ptr<const void> keep);
   // EPOCH: raises the epoch to aux if higher (dropping what is held).
   ServiceReply Epoch(const wire::Header& h);
@@ -115,6 +129,9 @@ class Service {
   ServiceCounters* counters_;
   Replicator* replicator_;
   Handover* handover_ = nullptr;
+  LeaseKeeper* leases_ = nullptr;
+  // The most copies a request named (1 + replicas): a hand-over's R.
+  std::atomic<uint32_t> replicas_seen_{1};
   const std::string endpoint_;
   // Bytes per item of the last BATCH reply, to reserve the next one's body
   // (BATCHes of one client tend to be alike). Relaxed: only a size hint.

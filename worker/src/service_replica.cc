@@ -1,6 +1,8 @@
 // The Service's replicated writes: as the id's primary (kFlagReplicas) and as
 // one of its replicas (kFlagReplica). See Replicator for the forwarding.
 #include "chunk.h"
+#include "handover.h"
+#include "lease_keeper.h"
 #include "replicator.h"
 #include "service.h"
 #include "service_internal.h"
@@ -29,11 +31,76 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
     return Error(h, Status::Protocol("worker " + endpoint_ +
                                      " does not forward writes to replicas"));
   }
-  if (auto stale = StaleEpoch(h)) return *stale;
-  if (auto late = PastDeadline(h)) return *late;
+  const bool read = h.op == wire::Op::kGet || h.op == wire::Op::kStat;
+  if (!read) {
+    if (auto stale = StaleEpoch(h)) return *stale;
+    if (auto late = PastDeadline(h)) return *late;
+  }
+  uint32_t copies = static_cast<uint32_t>(1 + req.replicas.size());
+  uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
+  while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
+  }
+  if (leases_ != nullptr) {
+    if (auto refused = leases_->CheckPrimary(req.replicas, req.passed_over)) {
+      ServiceReply out = Error(h, refused->status);
+      // payload[1]: a replica at fault; payload[2]: a passed-over worker
+      // that is up (the client should ask it).
+      out.payload.push_back({refused->replica_at_fault, {}});
+      if (!refused->live_primary.empty())
+        out.payload.push_back({refused->live_primary, {}});
+      out.header.aux = epoch_.load();
+      return out;
+    }
+  }
+  if (read) return h.op == wire::Op::kGet ? Get(req) : Meta(req);
   ServiceReply out = Primary(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;
+}
+
+ServiceReply Service::Lease(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  if (leases_ == nullptr) {
+    return Error(h, Status::Protocol("worker " + endpoint_ + " grants no leases"));
+  }
+  auto from = wire::DecodeLease(req.payload[0]);
+  if (!from.ok()) return Error(h, from.status());
+  if (!leases_->OnLease(*from, h.aux)) {
+    ServiceReply out =
+        Error(h, Status::Conflict("worker " + endpoint_ + " served writes in place of " +
+                                  from->endpoint +
+                                  " or applied one it missed: it must rejoin "
+                                  "(a new epoch, nothing held) before it gets a lease"));
+    out.header.aux = epoch_.load();
+    return out;
+  }
+  ServiceReply out = Ok(h);
+  out.header.aux = epoch_.load();
+  out.payload.push_back({store_->node_id(), {}});
+  return out;
+}
+
+uint64_t Service::Rejoin(uint64_t refused) {
+  uint64_t cur = refused;
+  const uint64_t next = std::max<uint64_t>(refused + 1, static_cast<uint64_t>(NowNs()));
+  if (epoch_.compare_exchange_strong(cur, next)) {
+    store_->DropUnpinned();
+    return next;
+  }
+  return cur;  // rejoined already
+}
+
+void Service::HandOverTo(
+    const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& members) {
+  if (handover_ == nullptr) return;
+  wire::HandoverBody b;
+  b.replicas = replicas_seen_.load();
+  b.target = target;
+  for (const auto& [endpoint, node] : members) {
+    if (!node.empty()) b.members.push_back({node, endpoint});
+  }
+  handover_->Start(std::move(b));
 }
 
 ServiceReply Service::Primary(const wire::Request& req,
@@ -116,9 +183,12 @@ ServiceReply Service::Primary(const wire::Request& req,
       continue;
     }
     ServiceReply out = Error(h, fe.status);
-    // The replica at fault, for the client to route around.
-    if (!fe.endpoint.empty() && fe.newer_version == 0)
+    // The replica at fault, for the client to route around. (Sent again,
+    // the write passes it over, which fences it; fenced here, a primary
+    // that is itself cut off would fence every replica.)
+    if (!fe.endpoint.empty() && fe.newer_version == 0) {
       out.payload.push_back({fe.endpoint, {}});
+    }
     return out;
   }
   o.version = version;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "handover.h"
+#include "lease_keeper.h"
 #include "replicator.h"
 #include "server.h"
 #include "service.h"
@@ -111,6 +112,7 @@ struct Worker::Impl {
   std::unique_ptr<Service> service;
   // Used by service while server's threads run: between the two.
   std::unique_ptr<Handover> handover;
+  std::unique_ptr<LeaseKeeper> leases;
   std::unique_ptr<Server> server;
   std::string node_id;
   std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
@@ -144,6 +146,19 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
                                 impl->server->endpoint(), impl->replicator.get());
   impl->handover = std::make_unique<Handover>(impl->store.get(), impl->replicator.get());
   impl->service->SetHandover(impl->handover.get());
+  Service* service = impl->service.get();
+  LeaseKeeper::Hooks hooks;
+  hooks.epoch = [service] { return service->epoch(); };
+  hooks.rejoin = [service](uint64_t refused) { return service->Rejoin(refused); };
+  hooks.log = o.log;
+  hooks.handover = [service](const std::string& target,
+                             std::vector<std::pair<std::string, std::string>> members) {
+    service->HandOverTo(target, members);
+  };
+  impl->leases = std::make_unique<LeaseKeeper>(
+      impl->replicator.get(), impl->server->endpoint(), impl->node_id, std::move(hooks));
+  impl->service->SetLeases(impl->leases.get());
+  impl->leases->Start();
   int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 2;
@@ -181,6 +196,8 @@ void Worker::Stop() {
     impl_->local->service = nullptr;
   }
   impl_->server->Stop();
+  // Serving no more: the others may serve in its place at once.
+  impl_->leases->ReleaseAll();
 }
 
 }  // namespace shovel::worker

@@ -56,8 +56,9 @@ enum class Op : uint8_t {
   kBatch = 17,        // aux = count, payload[0] = batch body -> replies, one each
   kEpoch = 18,        // aux = proposed epoch -> aux = the worker's epoch
   kHandover = 19,     // payload[0] = HandoverBody: copy ids to a (re)joined worker
+  kLease = 20,        // payload[0] = Strings [endpoint, node id], aux = epoch
 };
-inline constexpr uint8_t kMaxOp = 19;
+inline constexpr uint8_t kMaxOp = 20;
 
 std::string_view OpName(Op op);
 
@@ -74,7 +75,11 @@ enum Flag : uint16_t {
   kFlagDelimiter = 1 << 7,   // LIST: group by the next '/' (directory listing)
   // SET, APPEND, DELETE, CREATE, SET_ATTRS: this worker is the id's primary;
   // the last payload frame is the Strings list of the other replicas'
-  // endpoints, to which it forwards the write before it answers.
+  // endpoints, to which it forwards the write before it answers. GET and
+  // STAT: served as the primary, under a lease from each of them. Entries
+  // starting with '!' are workers ranked before this one that the sender
+  // passed over (found down): this worker serves as primary only once it
+  // knows their leases have run out.
   kFlagReplicas = 1 << 8,
   // The same ops, from a primary: apply as a replica with the primary's
   // version (version_no) and never forward. APPEND: offset = the blob's size
@@ -111,10 +116,22 @@ struct Request {
   uint64_t payload_bytes = 0;
   // kFlagReplicas: the endpoints to forward to (taken off the payload).
   std::vector<std::string> replicas;
+  // kFlagReplicas: the workers the sender passed over ('!' entries).
+  std::vector<std::string> passed_over;
 };
 
 // Ops a primary forwards to its replicas (kFlagReplicas / kFlagReplica).
 bool ReplicatedOp(Op op);
+// Ops that may carry kFlagReplicas: the replicated ones, GET and STAT.
+bool PrimaryOp(Op op);
+
+// LEASE (worker to worker): the sender's endpoint and node id.
+struct LeaseBody {
+  std::string endpoint;
+  std::string node_id;
+};
+std::string EncodeLease(const LeaseBody& b);
+Result<LeaseBody> DecodeLease(std::string_view frame);
 
 // Validates the frame layout, the header, the id (ValidateId for ops that
 // take one; ValidatePrefix for LIST) and the op's payload shape. On error the

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,9 @@ struct WorkerOptions {
   // connections spread over both (see DirectCalls), 1 MiB GETs ran 7.5-8.3
   // GB/s on 2 cores against 6.0-6.5 with one (2 s runs, 4 in flight).
   int io_threads = 0;
+  // Where the worker reports what it decided on its own (leases: fencing,
+  // rejoining), one line each; null: not reported. Called from any thread.
+  std::function<void(const std::string&)> log;
 };
 
 // kInvalidArgument naming the field when a setting is out of range.

@@ -1,0 +1,249 @@
+#include "lease_keeper.h"
+
+#include <algorithm>
+
+#include "replicator.h"
+
+namespace shovel::worker {
+
+LeaseTable::Ns LeaseKeeper::Now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+LeaseTable::Ns LeaseKeeper::WallNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+LeaseKeeper::LeaseKeeper(Replicator* replicator, std::string endpoint,
+                         std::string node_id, Hooks hooks)
+    : replicator_(replicator),
+      endpoint_(std::move(endpoint)),
+      node_id_(std::move(node_id)),
+      hooks_(std::move(hooks)),
+      table_(Now()) {}
+
+LeaseKeeper::~LeaseKeeper() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LeaseKeeper::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Result<bool> LeaseKeeper::Ask(const std::string& peer, uint64_t* epoch) {
+  wire::Header h;
+  h.op = wire::Op::kLease;
+  h.aux = *epoch = hooks_.epoch();
+  std::string body = wire::EncodeLease({endpoint_, node_id_});
+  const LeaseTable::Ns sent = Now();
+  SHOVEL_ASSIGN_OR_RETURN(Replicator::Answer a,
+                          replicator_->Call(peer, h, "", {body}, kAskTimeout));
+  if (a.header.status == Code::kConflict) return false;
+  if (a.header.status != Code::kOk) {
+    return Status(a.header.status, "worker " + peer + " answered LEASE: " + a.message);
+  }
+  bool rejoined = false;
+  uint64_t fence = 0;
+  std::vector<std::pair<std::string, std::string>> members;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    table_.Granted(peer, sent);
+    table_.SetNode(peer, a.message);
+    rejoined = table_.Answered(peer, a.header.aux, Now(), &fence);
+    if (rejoined) {
+      members = table_.Recent(Now(), LeaseTable::kKeep);
+      members.emplace_back(endpoint_, node_id_);
+    }
+  }
+  if (rejoined) {
+    Log(peer + " is new or back under epoch " + std::to_string(a.header.aux) +
+        ": handing its ids over");
+    if (hooks_.handover) hooks_.handover(peer, std::move(members));
+  } else if (fence != 0) {
+    // Fenced, and back without having rejoined (it asked this worker for
+    // no lease): told to rejoin, a new epoch past the fence.
+    wire::Header e;
+    e.op = wire::Op::kEpoch;
+    e.aux = std::max<uint64_t>(fence + 1, static_cast<uint64_t>(WallNow()));
+    auto r = replicator_->Call(peer, e, "", {}, kAskTimeout);
+    if (r.ok() && r->header.status == Code::kOk) {
+      Log("told " + peer + ", fenced, to rejoin: epoch " + std::to_string(r->header.aux));
+    }
+  }
+  return true;
+}
+
+std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
+    const std::vector<std::string>& replicas,
+    const std::vector<std::string>& passed_over) {
+  // A passed-over worker whose lease may still run: refused at once.
+  auto live = [&](LeaseTable::Ns now, bool fence) -> std::optional<Refusal> {
+    for (const auto& p : passed_over) {
+      if (p == endpoint_) continue;
+      bool fenced = false;
+      LeaseTable::Ns wait =
+          fence ? table_.TakeOver(p, now, WallNow(), &fenced) : table_.Remaining(p, now);
+      if (fenced) Log("serving in place of " + p + " (its lease ran out): fenced it");
+      if (wait > 0) {
+        Refusal r;
+        uint64_t ms = static_cast<uint64_t>(wait / 1000000) + 1;
+        r.status = Status::Unavailable(
+            "worker " + p + ", which comes before " + endpoint_ +
+            " in the id's order, may still serve it for " + std::to_string(ms) +
+            " ms (it held a lease from " + endpoint_ + "): ask it, or again after that");
+        r.live_primary = p;
+        return r;
+      }
+    }
+    return std::nullopt;
+  };
+  std::vector<std::string> ask;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    const LeaseTable::Ns now = Now();
+    if (auto refused = live(now, false)) return refused;
+    for (const auto& r : replicas) {
+      if (r == endpoint_) continue;
+      table_.Want(r, now);
+      if (!table_.Holds(r, now)) ask.push_back(r);
+    }
+  }
+  // The leases first: a worker that cannot get them (it is cut off, or was
+  // replaced itself) must not fence the ones it would serve in place of.
+  for (const auto& r : ask) {
+    uint64_t asked = 0;
+    Result<bool> got = Ask(r, &asked);
+    if (!got.ok()) {
+      Refusal out;
+      out.status = Status::Unavailable("replica " + r + " did not grant worker " +
+                                       endpoint_ + " a lease: " + got.status().message() +
+                                       "; nothing was served");
+      out.replica_at_fault = r;
+      return out;
+    }
+    if (!*got) {
+      // Another worker served in this one's place: what it holds may be
+      // old. It rejoins (a new epoch, nothing held), and the request is
+      // sent again.
+      Refusal out;
+      out.epoch = hooks_.rejoin(asked);
+      Log(r +
+          " refused a lease (another worker served in this one's place): rejoined "
+          "under epoch " +
+          std::to_string(out.epoch) + ", nothing held");
+      out.status = Status::Conflict("worker " + endpoint_ + " was replaced while away (" +
+                                    r + " refused it a lease); it rejoined under epoch " +
+                                    std::to_string(out.epoch) + ": send it again");
+      return out;
+    }
+  }
+  if (passed_over.empty()) return std::nullopt;
+  std::lock_guard<std::mutex> l(mu_);
+  return live(Now(), true);
+}
+
+bool LeaseKeeper::HoldsAll(const std::vector<std::string>& replicas) {
+  std::lock_guard<std::mutex> l(mu_);
+  const LeaseTable::Ns now = Now();
+  for (const auto& r : replicas) {
+    if (r == endpoint_) continue;
+    table_.Want(r, now);
+    if (!table_.Holds(r, now)) return false;
+  }
+  return true;
+}
+
+bool LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t epoch) {
+  LeaseTable::Answer a;
+  std::vector<std::pair<std::string, std::string>> members;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (epoch == 0) {  // it is leaving
+      table_.Release(from.endpoint);
+      return true;
+    }
+    const LeaseTable::Ns now = Now();
+    a = table_.Request(from.endpoint, from.node_id, epoch, now);
+    if (a.rejoined) {
+      members = table_.Recent(now, LeaseTable::kKeep);
+      members.emplace_back(endpoint_, node_id_);
+    }
+  }
+  if (a.rejoined) {
+    Log(from.endpoint + " is new or back under epoch " + std::to_string(epoch) +
+        ": handing its ids over");
+    if (hooks_.handover) hooks_.handover(from.endpoint, std::move(members));
+  }
+  return a.granted;
+}
+
+void LeaseKeeper::FenceReplica(const std::string& peer) {
+  bool newly;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    newly = table_.Fence(peer, WallNow());
+  }
+  if (newly) Log("replica " + peer + " missed a write: fenced it until it rejoins");
+}
+
+void LeaseKeeper::ReleaseAll() {
+  std::vector<std::string> peers;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+    stop_ = true;  // no more renewals
+    peers = table_.Renewals(Now(), LeaseTable::kKeep);
+    table_.DropHeld();
+  }
+  cv_.notify_all();
+  wire::Header h;
+  h.op = wire::Op::kLease;
+  h.aux = 0;
+  std::string body = wire::EncodeLease({endpoint_, node_id_});
+  for (const auto& p : peers) (void)replicator_->Call(p, h, "", {body}, kAskTimeout);
+}
+
+void LeaseKeeper::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    cv_.wait_for(l, kRenewEvery);
+    if (stop_) break;
+    // Renewed ahead of expiry by more than a renewal round and an ask.
+    const LeaseTable::Ns now = Now();
+    std::vector<std::string> due = table_.Renewals(
+        now, std::chrono::nanoseconds(kRenewEvery + kAskTimeout * 2).count());
+    // Fenced peers are asked too, at most once a second: one that came
+    // back is told to rejoin, or handed its ids when it has.
+    if (now - fenced_checked_ >= LeaseTable::kLease) {
+      fenced_checked_ = now;
+      for (auto& p : table_.FencedPeers()) {
+        if (std::find(due.begin(), due.end(), p) == due.end())
+          due.push_back(std::move(p));
+      }
+    }
+    l.unlock();
+    for (const auto& peer : due) {
+      uint64_t asked = 0;
+      Result<bool> got = Ask(peer, &asked);
+      if (got.ok() && !*got) {
+        uint64_t e = hooks_.rejoin(asked);
+        Log(peer +
+            " refused a lease (another worker served in this one's place): "
+            "rejoined under epoch " +
+            std::to_string(e) + ", nothing held");
+      }
+    }
+    l.lock();
+  }
+}
+
+}  // namespace shovel::worker

@@ -1,0 +1,100 @@
+// LeaseKeeper: a worker's side of the leases between workers (LeaseTable,
+// leases.h): it asks its replicas for leases (at once when a primary
+// request finds one missing, and ahead of expiry from a thread of its own),
+// answers the LEASE requests of others, and fences the workers it serves
+// in place of or that missed a write.
+//
+// Thread-safe: the table is guarded by mu_ (a leaf, never held during a
+// request to another worker). Owns one thread (Start/destructor).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "leases.h"
+#include "shovel/protocol.h"
+#include "shovel/status.h"
+
+namespace shovel::worker {
+
+class Replicator;
+
+class LeaseKeeper {
+ public:
+  struct Hooks {
+    std::function<uint64_t()> epoch;  // this worker's epoch
+    // A peer refused this worker a lease asked under `refused` (it is
+    // fenced): raise the epoch and drop what is held, unless the epoch is
+    // past `refused` already (it rejoined since). Returns the epoch.
+    std::function<uint64_t(uint64_t refused)> rejoin;
+    // A fenced peer came back under a new epoch: hand it its ids.
+    // Members: endpoint, node id (this worker and the peers it knows).
+    std::function<void(const std::string& target,
+                       std::vector<std::pair<std::string, std::string>> members)>
+        handover;
+    std::function<void(const std::string&)> log;  // may be null
+  };
+  static constexpr std::chrono::milliseconds kAskTimeout{300};
+  static constexpr std::chrono::milliseconds kRenewEvery{150};
+
+  // `replicator` must outlive the keeper.
+  LeaseKeeper(Replicator* replicator, std::string endpoint, std::string node_id,
+              Hooks hooks);
+  ~LeaseKeeper();
+  void Start();
+
+  // Why a primary request may not be served here now.
+  struct Refusal {
+    Status status;
+    std::string replica_at_fault;  // a replica that did not answer
+    std::string live_primary;      // a passed-over worker that holds a lease
+    uint64_t epoch = 0;            // set when this worker just rejoined
+  };
+  // Before serving a kFlagReplicas request: the passed-over workers' leases
+  // have run out (they are fenced), and each replica granted this worker a
+  // lease (asked now if not). May block up to kAskTimeout per replica.
+  std::optional<Refusal> CheckPrimary(const std::vector<std::string>& replicas,
+                                      const std::vector<std::string>& passed_over);
+  // True when this worker holds a lease from each of `replicas` (never
+  // blocks: for serving a read on the I/O thread).
+  bool HoldsAll(const std::vector<std::string>& replicas);
+  // A LEASE from a peer: granted, or refused (it is fenced).
+  bool OnLease(const wire::LeaseBody& from, uint64_t epoch);
+  // A replica did not answer a forwarded write: it is fenced.
+  void FenceReplica(const std::string& peer);
+  // This worker is leaving and serves no more: tells every worker it held
+  // a lease from that it gives them up, so they serve in its place at once
+  // (a LEASE with epoch 0). Waits at most kAskTimeout for each.
+  void ReleaseAll();
+
+ private:
+  // Sends a LEASE: true granted, false refused (fenced; *epoch is the
+  // epoch it was asked under); kUnavailable when no answer came.
+  Result<bool> Ask(const std::string& peer, uint64_t* epoch);
+  void Run();
+  void Log(const std::string& line) const {
+    if (hooks_.log) hooks_.log(line);
+  }
+  static LeaseTable::Ns Now();
+  static LeaseTable::Ns WallNow();
+
+  Replicator* const replicator_;
+  const std::string endpoint_;
+  const std::string node_id_;
+  const Hooks hooks_;
+  std::mutex mu_;
+  LeaseTable table_;  // guarded by mu_
+  std::condition_variable cv_;
+  bool stop_ = false;                  // guarded by mu_
+  LeaseTable::Ns fenced_checked_ = 0;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace shovel::worker

@@ -1,0 +1,119 @@
+// LeaseTable: the leases between workers that keep one primary per id when
+// clients disagree about who is up (R >= 2). Pure: times are passed in
+// (steady-clock ns for leases, wall-clock ns for epochs).
+//
+// A worker serves an id as its primary (a kFlagReplicas request: a write it
+// forwards, or a read) only while every replica the client named has
+// granted it a lease: the replica answered a LEASE it sent at time t, which
+// holds until t + kLease by the sender's clock.
+//
+// A worker that a client passed over (found down) is replaced by the next
+// worker of the id's order only once that worker knows the passed-over
+// one's lease from it has run out: kLease + kMargin after it last granted
+// one (or after this worker started). It then fences the passed-over
+// worker: its LEASE is refused until it comes back under an epoch newer
+// than the fence (it raised its epoch and dropped what it held: see
+// Service::Rejoin). A replica that did not answer a forwarded write is
+// fenced at once, for it missed that write.
+//
+// So a worker that was paused, cut off or restarted, and missed writes
+// meanwhile, serves none of its old values: by the time another worker
+// served in its place its lease was over, and it cannot get a new one
+// without rejoining. Epochs are wall-clock times (a worker starts with
+// its start time), so clocks must be in step across hosts to within
+// kMargin.
+//
+// Thread-compatible: the Service guards it with a mutex.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace shovel::worker {
+
+class LeaseTable {
+ public:
+  using Ns = int64_t;
+  static constexpr Ns kLease = 1'000'000'000;  // how long a grant holds
+  static constexpr Ns kMargin = 500'000'000;   // added before taking over
+  static constexpr Ns kKeep = 30'000'000'000;  // a peer not named for this long is
+                                               // no longer kept leased
+  // `started`: steady time this worker started (it may have granted leases
+  // before a restart that it no longer remembers).
+  explicit LeaseTable(Ns started) : started_(started) {}
+
+  // ---- Leases this worker holds (it is a primary) ----
+  // `peer` answered OK a LEASE this worker sent at `sent_at`.
+  void Granted(const std::string& peer, Ns sent_at);
+  bool Holds(const std::string& peer, Ns now) const;
+  // This worker rejoined: every lease it held is gone.
+  void DropHeld() { held_.clear(); }
+  // Marks `peer` as named as a replica now (its lease is kept fresh).
+  void Want(const std::string& peer, Ns now) { wanted_[peer] = now; }
+  // Peers named within kKeep whose lease ends within `ahead` of `now`.
+  std::vector<std::string> Renewals(Ns now, Ns ahead);
+
+  // ---- Leases this worker grants ----
+  struct Answer {
+    bool granted = false;
+    // First heard of, or back under a new epoch (it restarted, or rejoined
+    // and dropped what it held): hand it its ids.
+    bool rejoined = false;
+  };
+  // A LEASE from `peer` (node id `node`) at epoch `epoch`, at steady time
+  // `now` and wall-clock time `wall_now`.
+  Answer Request(const std::string& peer, const std::string& node, uint64_t epoch,
+                 Ns now);
+  // The ns until `peer`'s lease from this worker has surely run out (0:
+  // it has); changes nothing.
+  Ns Remaining(const std::string& peer, Ns now) const;
+  // May this worker serve in place of `peer`? 0: yes, and `peer` is fenced
+  // (from wall-clock time `wall_now`; *fenced set when it was not before);
+  // otherwise the ns until its lease has surely run out.
+  Ns TakeOver(const std::string& peer, Ns now, Ns wall_now, bool* fenced = nullptr);
+  // `peer` missed a write this worker applied: fenced now. True when it
+  // was not fenced before.
+  bool Fence(const std::string& peer, Ns wall_now);
+  // `peer` is leaving and gave up its leases: it may be served in place of
+  // at once (until it asks for a lease again).
+  void Release(const std::string& peer);
+  bool Fenced(const std::string& peer) const;
+  // When this worker last granted `peer` a lease (steady ns); -1: never.
+  Ns LastGrant(const std::string& peer) const;
+
+  // Peers that asked for a lease within `within` of `now`, or that this
+  // worker holds or wants one from (named within kKeep), whose node id is
+  // known: endpoint, node id.
+  std::vector<std::pair<std::string, std::string>> Recent(Ns now, Ns within) const;
+  // `peer`'s node id, learnt from its answer to a LEASE.
+  void SetNode(const std::string& peer, const std::string& node);
+
+  // ---- Fenced peers this worker checks on ----
+  // The fenced peers (they may have come back without asking this worker
+  // for a lease: it asks them).
+  std::vector<std::string> FencedPeers() const;
+  // `peer` answered a LEASE with `epoch` at `now`. A fenced one is
+  // unfenced (true) when the epoch is newer than the fence, else *fence is
+  // what it must move past. One that is not fenced (any more) is up: this
+  // worker does not serve in its place for a lease's time, as if it had
+  // granted it one.
+  bool Answered(const std::string& peer, uint64_t epoch, Ns now, uint64_t* fence);
+
+ private:
+  struct Grant {
+    Ns at = -1;        // last grant (steady), -1: never
+    std::string node;  // its node id, from its LEASE
+    bool fenced = false;
+    bool released = false;  // it gave its leases up (it is leaving)
+    uint64_t epoch = 0;     // its epoch when last heard of (0: never)
+    uint64_t fence = 0;     // wall-clock ns: it must come back with a newer epoch
+  };
+  const Ns started_;
+  std::map<std::string, Ns> held_;    // peer -> until (steady)
+  std::map<std::string, Ns> wanted_;  // peer -> last named (steady)
+  std::map<std::string, Grant> grants_;
+};
+
+}  // namespace shovel::worker
