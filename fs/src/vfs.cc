@@ -76,7 +76,7 @@ Status Vfs::EnsureMarker(const std::string& dir) {
 
 Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
-  if (name == kDirMarker) return Status::NotFound("no such file");
+  if (IsReservedName(dir.path, name)) return Status::NotFound("no such file");
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
   // A name this mount knows as a file is most likely still one: one STAT.
   // Otherwise STAT and a one-name LIST go together (file, directory or
