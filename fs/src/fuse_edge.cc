@@ -30,6 +30,8 @@ int ErrnoFromStatus(const Status& status) {
       return EBADF;
     case FsError::kTooBig:
       return E2BIG;
+    case FsError::kFileTooBig:
+      return EFBIG;
     case FsError::kNone:
       break;
   }

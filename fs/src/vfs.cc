@@ -2,6 +2,8 @@
 // readdir, statfs, xattrs).
 #include "shovel/fs/vfs.h"
 
+#include <cstdio>
+#include <random>
 #include <utility>
 
 #include "shovel/fs/errors.h"
@@ -9,8 +11,20 @@
 
 namespace shovel::fs {
 
+namespace {
+
+std::string RandomTag() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
 Vfs::Vfs(Client* client, VfsOptions options)
-    : client_(client), options_(std::move(options)) {}
+    : client_(client), options_(std::move(options)), mount_tag_(RandomTag()) {}
 
 Vfs::~Vfs() = default;
 
@@ -164,6 +178,10 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
     SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
     attr = AttrFromStat(st, false, options_.owner);
   }
+  {
+    std::lock_guard lock(handles_mu_);
+    if (unlinked_.count(ino) != 0) attr.nlink = 0;
+  }
   attr.ino = ino;
   attr.generation = info.generation;
   return attr;
@@ -174,9 +192,12 @@ Result<Attr> Vfs::SetAttr(uint64_t ino, std::optional<uint64_t> fh,
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
   if (change.size) {
     if (info.is_dir) return MakeFsError(FsError::kIsDirectory, "'" + info.path + "'");
+    SHOVEL_RETURN_IF_ERROR(CheckFileSize(*change.size));
     SHOVEL_RETURN_IF_ERROR(Truncate(info, ino, fh, *change.size));
   }
-  StoredChange stored = StoredKeys(change, info.is_dir, options_.owner);
+  AttrChange timed = change;
+  timed.now_ns = NowNs();  // any stored change is an inode change: ctime
+  StoredChange stored = StoredKeys(timed, info.is_dir, options_.owner);
   if (!stored.set.empty() || !stored.drop.empty()) {
     SHOVEL_RETURN_IF_ERROR(ChangeStored(info, ino, fh, stored));
   }
@@ -218,6 +239,7 @@ Result<Attr> Vfs::MkDir(uint64_t parent, std::string_view name, uint32_t perm,
   if (!stored.set.empty()) {
     SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(marker, stored.set));
   }
+  TouchDir(dir.path);
   Attr attr = DefaultAttr(true, options_.owner, NowNs());
   ApplyStoredAttrs(stored.set, &attr);
   InodeRef ref = inodes_.Acquire(id, true);
@@ -244,6 +266,7 @@ Status Vfs::RmDir(uint64_t parent, std::string_view name) {
   }
   SHOVEL_RETURN_IF_ERROR(s);
   inodes_.Detach(id);
+  TouchDir(dir.path);
   return Status::Ok();
 }
 
@@ -252,8 +275,18 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
   Changing changing(
       dir_epoch_);  // the last id under a directory without a marker ends it
+  std::optional<uint64_t> ino = inodes_.Find(id);
+  if (ino) {
+    std::vector<std::shared_ptr<FileHandle>> open = HandlesOf(*ino);
+    if (!open.empty()) {
+      SHOVEL_RETURN_IF_ERROR(UnlinkOpen(id, *ino, open));
+      TouchDir(dir.path);
+      return Status::Ok();
+    }
+  }
   SHOVEL_RETURN_IF_ERROR(client_->Delete(id));
   inodes_.Detach(id);
+  TouchDir(dir.path);
   return Status::Ok();
 }
 
@@ -276,6 +309,8 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
   Changing changing(dir_epoch_);
   SHOVEL_RETURN_IF_ERROR(client_->Rename(from, to));
   inodes_.Move(from, to);
+  TouchDir(from_dir.path);
+  if (to_dir.path != from_dir.path) TouchDir(to_dir.path);
   if (ino) {
     std::vector<std::shared_ptr<FileHandle>> moved;
     {

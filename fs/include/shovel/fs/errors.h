@@ -27,6 +27,7 @@ enum class FsError {
   kExists,        // EEXIST
   kBadHandle,     // EBADF
   kTooBig,        // E2BIG (xattr value over 64 KiB)
+  kFileTooBig,    // EFBIG (a size no worker could ever hold)
 };
 
 // A Status for `kind`; the message is "<phrase>: <detail>".
