@@ -307,6 +307,17 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
     if (exists) return MakeFsError(FsError::kExists, "'" + to + "'");
   }
   Changing changing(dir_epoch_);
+  // A stream still being written commits first, so the rename moves its
+  // bytes and later writes follow the new name.
+  if (ino) {
+    for (const auto& h : HandlesOf(*ino)) SHOVEL_RETURN_IF_ERROR(h->CommitStream());
+  }
+  // A replaced file this mount has open stays readable through its
+  // descriptors, as an unlinked one does.
+  if (std::optional<uint64_t> target = inodes_.Find(to); target && target != ino) {
+    std::vector<std::shared_ptr<FileHandle>> open = HandlesOf(*target);
+    if (!open.empty()) SHOVEL_RETURN_IF_ERROR(UnlinkOpen(to, *target, open));
+  }
   SHOVEL_RETURN_IF_ERROR(client_->Rename(from, to));
   inodes_.Move(from, to);
   TouchDir(from_dir.path);

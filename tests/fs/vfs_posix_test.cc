@@ -340,5 +340,30 @@ TYPED_TEST(VfsPosixTest, AWriteByANonRootUserClearsSetuidAndSetgid) {
   EXPECT_EQ(this->vfs_.GetAttr(ino)->perm, 02745u);
 }
 
+TYPED_TEST(VfsPosixTest, RenameOverAnOpenFileKeepsItsDescriptors) {  // atomic saves
+  uint64_t f = this->Write(kRootIno, "f", "old");
+  auto r = this->vfs_.Open(f, O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  this->Write(kRootIno, "f.tmp", "new");
+  ASSERT_TRUE(this->vfs_.Rename(kRootIno, "f.tmp", kRootIno, "f", false).ok());
+  EXPECT_EQ(*this->client()->Get("f", 0, kWholeBlob), "new");
+  EXPECT_EQ(*this->vfs_.Read(r->fh, 0, 100), "old");
+  EXPECT_EQ(this->vfs_.GetAttr(f)->nlink, 0u);
+  ASSERT_TRUE(this->vfs_.Release(r->fh).ok());
+  EXPECT_EQ(this->client()->List("", "", 10, false)->ids,
+            (std::vector<std::string>{"f"}));
+}
+
+TYPED_TEST(VfsPosixTest, RenameOfAFileBeingWrittenMovesItsBytes) {
+  auto c = this->vfs_.Create(kRootIno, "a", 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(this->vfs_.Write(c->open.fh, 0, "part1 ").ok());
+  ASSERT_TRUE(this->vfs_.Rename(kRootIno, "a", kRootIno, "b", false).ok());
+  ASSERT_TRUE(this->vfs_.Write(c->open.fh, 6, "part2").ok());
+  ASSERT_TRUE(this->vfs_.Release(c->open.fh).ok());
+  EXPECT_FALSE(*this->client()->Exists("a"));
+  EXPECT_EQ(*this->client()->Get("b", 0, kWholeBlob), "part1 part2");
+}
+
 }  // namespace
 }  // namespace shovel::fs
