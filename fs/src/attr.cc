@@ -76,6 +76,8 @@ void ApplyStoredAttrs(const std::map<std::string, std::string>& attrs, Attr* att
       attr->ctime_ns = std::max(attr->ctime_ns, static_cast<int64_t>(v));
     } else if (key == kAttrRdev && ParseU64(value, 10, &v)) {
       attr->rdev = v;
+    } else if (key == kAttrNlink && ParseU64(value, 10, &v) && !attr->is_dir) {
+      attr->nlink = static_cast<uint32_t>(v);
     } else if (key == kAttrType && !attr->is_dir) {
       for (const TypeName& t : kTypeNames) {
         if (value == t.name) attr->type = t.type;

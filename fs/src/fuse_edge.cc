@@ -32,6 +32,8 @@ int ErrnoFromStatus(const Status& status) {
       return E2BIG;
     case FsError::kFileTooBig:
       return EFBIG;
+    case FsError::kNotPermitted:
+      return EPERM;
     case FsError::kNone:
       break;
   }

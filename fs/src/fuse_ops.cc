@@ -184,8 +184,8 @@ void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
         V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0));
 }
 
-void OnLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
-  fuse_reply_err(req, EPERM);  // hard links are not supported
+void OnLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  ReplyEntry(req, V(req).Link(ino, newparent, newname));
 }
 
 void OnSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {

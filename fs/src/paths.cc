@@ -29,7 +29,8 @@ Result<std::string> ChildId(std::string_view dir, std::string_view name) {
 }
 
 bool IsReservedName(std::string_view dir, std::string_view name) {
-  return name == kDirMarker || (dir.empty() && name == kOpenUnlinkedDir);
+  return name == kDirMarker ||
+         (dir.empty() && (name == kOpenUnlinkedDir || name == kLinkDataDir));
 }
 
 std::string DirPrefix(std::string_view dir) {

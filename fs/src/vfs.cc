@@ -112,7 +112,19 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     children_known = true;
   }
   if (ni.stat) {
-    InodeRef ref = inodes_.Acquire(id, false);
+    std::string key = id;  // the id holding the bytes
+    auto type = ni.stat->attrs.find(kAttrType);
+    if (type != ni.stat->attrs.end() && type->second == kLinkType) {
+      auto data = ni.stat->attrs.find(kAttrLinkData);
+      if (data == ni.stat->attrs.end()) {
+        return Status::Corruption("hard link '" + id + "' names no data id");
+      }
+      key = data->second;
+      SHOVEL_ASSIGN_OR_RETURN(BlobStat target, client_->Stat(key));
+      RememberLink(id, key);
+      ni.stat = std::move(target);
+    }
+    InodeRef ref = inodes_.Acquire(key, false);
     Attr attr = AttrFromStat(*ni.stat, false, options_.owner);
     {
       std::lock_guard lock(hints_mu_);
@@ -275,6 +287,12 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
   Changing changing(
       dir_epoch_);  // the last id under a directory without a marker ends it
+  if (std::optional<std::string> data = LinkedName(id)) {
+    SHOVEL_RETURN_IF_ERROR(client_->Delete(id));
+    ForgetLink(id);
+    TouchDir(dir.path);
+    return DropLink(*data);
+  }
   std::optional<uint64_t> ino = inodes_.Find(id);
   if (ino) {
     std::vector<std::shared_ptr<FileHandle>> open = HandlesOf(*ino);
@@ -318,8 +336,18 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
     std::vector<std::shared_ptr<FileHandle>> open = HandlesOf(*target);
     if (!open.empty()) SHOVEL_RETURN_IF_ERROR(UnlinkOpen(to, *target, open));
   }
+  // Two names of one hard-linked file: POSIX says rename does nothing.
+  std::optional<std::string> replaced = LinkedName(to);
+  std::optional<std::string> moved = LinkedName(from);
+  if (replaced && replaced == moved) return Status::Ok();
   SHOVEL_RETURN_IF_ERROR(client_->Rename(from, to));
   inodes_.Move(from, to);
+  ForgetLink(to);
+  if (moved) {
+    ForgetLink(from);
+    RememberLink(to, *moved);
+  }
+  if (replaced) SHOVEL_RETURN_IF_ERROR(DropLink(*replaced));
   TouchDir(from_dir.path);
   if (to_dir.path != from_dir.path) TouchDir(to_dir.path);
   if (ino) {

@@ -1,6 +1,6 @@
 # POSIX cases of tests/fs/e2e.sh (sourced; uses its check/pass/fail helpers):
-# symlinks, special files, times, long paths, open-unlinked files, a file
-# size no worker can hold, and real trees through tar and cp -a.
+# symlinks, hard links, special files, times, long paths, open-unlinked
+# files, a file size no worker can hold, and real trees through tar and cp -a.
 
 symlink_cases() {  # MP
   local m=$1
@@ -26,6 +26,15 @@ assert os.lstat(p).st_uid == 1234 and os.stat(p).st_uid != 1234
 os.unlink(p)
 assert not os.path.lexists(p) and open('$m/target').read() == 'hi\n'
 "
+}
+
+hard_link_cases() {  # MP
+  local m=$1
+  check "ln: two names, one file; st_nlink counts names; rm keeps the other" bash -c "
+    echo one > '$m/h1' && ln '$m/h1' '$m/h2' && [ \$(stat -c %h '$m/h1') = 2 ] &&
+    [ \$(stat -c %i '$m/h1') = \$(stat -c %i '$m/h2') ] && echo two >> '$m/h2' &&
+    [ \"\$(cat '$m/h1')\" = \$'one\ntwo' ] && rm '$m/h1' && [ \$(stat -c %h '$m/h2') = 1 ] &&
+    [ \"\$(cat '$m/h2')\" = \$'one\ntwo' ] && ! ln '$m' '$m/hdir' 2>/dev/null"
 }
 
 special_file_cases() {  # MP
@@ -133,6 +142,7 @@ tree_copy_cases() {  # MP: tar -x and cp -a of a tree with every kind of file
   ln -s ../a/b/c/file "$src/links/rel" && ln -s /etc/hostname "$src/links/abs"
   ln -s nowhere "$src/links/dangling" && ln -s ../a "$src/links/dir"
   mkfifo "$src/links/fifo"
+  ln "$src/a/blob" "$src/links/hard"
   local long=$src/$(printf 'L%.0s' $(seq 255))
   mkdir -p "$long/$(printf 'M%.0s' $(seq 255))/$(printf 'N%.0s' $(seq 255))"
   echo deep >"$long/$(printf 'M%.0s' $(seq 255))/$(printf 'N%.0s' $(seq 255))/$(printf 'F%.0s' $(seq 250))"
@@ -143,10 +153,12 @@ tree_copy_cases() {  # MP: tar -x and cp -a of a tree with every kind of file
   mkdir "$m/untarred"
   check "tar -xf of a tree with symlinks, a FIFO, empty dirs, long names" bash -c "
     tar -C '$m/untarred' -xf '$tmp/tree.tar' && [ -z \"\$($(declare -f same); same '$src' '$m/untarred')\" ] &&
-    [ -p '$m/untarred/links/fifo' ] && tar -C '$m/untarred' --compare -f '$tmp/tree.tar'"
+    [ -p '$m/untarred/links/fifo' ] && tar -C '$m/untarred' --compare -f '$tmp/tree.tar' &&
+    [ \$(stat -c %i '$m/untarred/a/blob') = \$(stat -c %i '$m/untarred/links/hard') ]"
   check "cp -a of the tree" bash -c "cp -a '$src' '$m/copied' &&
     [ -z \"\$($(declare -f same); same '$src' '$m/copied')\" ] && [ -p '$m/copied/links/fifo' ] &&
-    [ \"\$(stat -c %Y '$m/copied/links/rel')\" = \"\$(stat -c %Y '$src/links/rel')\" ]"
+    [ \"\$(stat -c %Y '$m/copied/links/rel')\" = \"\$(stat -c %Y '$src/links/rel')\" ] &&
+    [ \$(stat -c %h '$m/copied/links/hard') = 2 ]"
 }
 
 two_mount_posix_cases() {  # MP1 MP2 of one cluster: what one makes, the other sees
@@ -154,4 +166,8 @@ two_mount_posix_cases() {  # MP1 MP2 of one cluster: what one makes, the other s
   check "a symlink and a FIFO made on one mount show on the other" bash -c "
     ln -s some/target '$a/shared-link' && mkfifo '$a/shared-fifo' &&
     [ \"\$(readlink '$b/shared-link')\" = some/target ] && [ -p '$b/shared-fifo' ]"
+  check "a hard link made on one mount: written on the other, seen on both" bash -c "
+    echo first > '$a/hl1' && ln '$a/hl1' '$a/hl2' && [ \$(stat -c %h '$b/hl2') = 2 ] &&
+    echo second > '$b/hl2' && [ \"\$(cat '$a/hl1')\" = second ] && rm '$b/hl1' &&
+    [ \"\$(cat '$a/hl2')\" = second ]"
 }

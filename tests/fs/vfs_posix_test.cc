@@ -365,5 +365,84 @@ TYPED_TEST(VfsPosixTest, RenameOfAFileBeingWrittenMovesItsBytes) {
   EXPECT_EQ(*this->client()->Get("b", 0, kWholeBlob), "part1 part2");
 }
 
+TYPED_TEST(VfsPosixTest, HardLinksShareBytesAndCountNames) {
+  uint64_t a = this->Write(kRootIno, "a", "one");
+  Result<Attr> b = this->vfs_.Link(a, kRootIno, "b");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->ino, a);  // one inode, two names
+  EXPECT_EQ(b->nlink, 2u);
+  EXPECT_EQ(b->size, 3u);
+  // A write through one name is seen through the other, on another mount too.
+  auto o = this->vfs_.Open(a, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(this->vfs_.Write(o->fh, 0, "changed").ok());
+  ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
+  Vfs other(this->client(), this->Options());
+  Attr ob = this->Look(other, kRootIno, "b");
+  Attr oa = this->Look(other, kRootIno, "a");
+  EXPECT_EQ(oa.ino, ob.ino);
+  EXPECT_EQ(ob.nlink, 2u);
+  auto r = other.Open(ob.ino, O_RDONLY);
+  EXPECT_EQ(*other.Read(r->fh, 0, 100), "changed");
+  ASSERT_TRUE(other.Release(r->fh).ok());
+  // chmod through one name shows through the other.
+  AttrChange chmod;
+  chmod.perm = 0600;
+  ASSERT_TRUE(other.SetAttr(oa.ino, std::nullopt, chmod).ok());
+  EXPECT_EQ(this->vfs_.GetAttr(a)->perm, 0600u);
+  // A third name, then unlink keeps the bytes for the others.
+  ASSERT_TRUE(this->vfs_.MkDir(kRootIno, "d", 0755, Owner{}).ok());
+  Attr d = this->Look(this->vfs_, kRootIno, "d");
+  EXPECT_EQ(this->vfs_.Link(a, d.ino, "c")->nlink, 3u);
+  ASSERT_TRUE(this->vfs_.Unlink(kRootIno, "a").ok());
+  EXPECT_EQ(this->Err(this->vfs_.Lookup(kRootIno, "a").status()), ENOENT);
+  EXPECT_EQ(this->vfs_.GetAttr(a)->nlink, 2u);
+  ASSERT_TRUE(other.Unlink(kRootIno, "b").ok());  // looked up there
+  Attr c = this->Look(this->vfs_, d.ino, "c");
+  EXPECT_EQ(c.nlink, 1u);
+  EXPECT_EQ(c.perm, 0600u);
+  r = this->vfs_.Open(c.ino, O_RDONLY);
+  EXPECT_EQ(*this->vfs_.Read(r->fh, 0, 100), "changed");
+  ASSERT_TRUE(this->vfs_.Release(r->fh).ok());
+  // The last name frees the bytes: nothing is left but the directory.
+  ASSERT_TRUE(this->vfs_.Unlink(d.ino, "c").ok());
+  EXPECT_EQ(this->client()->List("", "", 10, false)->ids,
+            (std::vector<std::string>{"d/.shovelfs.dir"}));
+}
+
+TYPED_TEST(VfsPosixTest, HardLinkRulesAndRenames) {
+  uint64_t f = this->Write(kRootIno, "f", "data");
+  this->Write(kRootIno, "g", "other");
+  Result<Attr> d = this->vfs_.MkDir(kRootIno, "d", 0755, Owner{});
+  Result<Attr> l = this->vfs_.Symlink(kRootIno, "l", "f", Owner{});
+  EXPECT_EQ(this->Err(this->vfs_.Link(d->ino, kRootIno, "x").status()), EPERM);
+  EXPECT_EQ(this->Err(this->vfs_.Link(l->ino, kRootIno, "x").status()), EPERM);
+  EXPECT_EQ(this->Err(this->vfs_.Link(f, kRootIno, "g").status()), EEXIST);
+  ASSERT_TRUE(this->vfs_.Link(f, kRootIno, "h").ok());
+  // Renaming a name moves the name; renaming over a name drops one link.
+  ASSERT_TRUE(this->vfs_.Rename(kRootIno, "h", kRootIno, "i", false).ok());
+  EXPECT_EQ(this->vfs_.GetAttr(f)->nlink, 2u);
+  ASSERT_TRUE(this->vfs_.Rename(kRootIno, "g", kRootIno, "i", false).ok());
+  EXPECT_EQ(this->vfs_.GetAttr(f)->nlink, 1u);
+  Attr i = this->Look(this->vfs_, kRootIno, "i");
+  EXPECT_NE(i.ino, f);
+  EXPECT_EQ(i.nlink, 1u);
+  ASSERT_TRUE(this->vfs_.Unlink(kRootIno, "f").ok());
+  ListPage all = *this->client()->List("", "", 10, false);
+  EXPECT_EQ(all.ids, (std::vector<std::string>{"d/.shovelfs.dir", "i", "l"}));
+}
+
+TYPED_TEST(VfsPosixTest, AnOpenHardLinkedFileOutlivesItsLastName) {
+  uint64_t f = this->Write(kRootIno, "f", "data");
+  ASSERT_TRUE(this->vfs_.Link(f, kRootIno, "g").ok());
+  auto o = this->vfs_.Open(f, O_RDWR);
+  ASSERT_TRUE(this->vfs_.Unlink(kRootIno, "f").ok());
+  ASSERT_TRUE(this->vfs_.Unlink(kRootIno, "g").ok());
+  EXPECT_EQ(this->vfs_.GetAttr(f)->nlink, 0u);
+  ASSERT_TRUE(this->vfs_.Write(o->fh, 4, "+more").ok());
+  EXPECT_EQ(*this->vfs_.Read(o->fh, 0, 100), "data+more");
+  ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
+  EXPECT_TRUE(this->client()->List("", "", 10, false)->ids.empty());
+}
+
 }  // namespace
 }  // namespace shovel::fs

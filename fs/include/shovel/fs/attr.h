@@ -9,7 +9,10 @@
 //   blob's bytes are the link's target), "fifo", "socket", "char", "block"
 //   (the blob is empty), "rdev" the device number of "char"/"block", decimal,
 //   "ctime" nanoseconds: the last attribute change (chmod, chown, utimens),
-//   when later than the blob's own change time.
+//   when later than the blob's own change time,
+//   "nlink" the number of names of a hard-linked file (on its data id),
+//   "type" "link" with "data" <id>: a name of a hard-linked file, whose
+//   bytes and attributes are those of the data id (see vfs_links.cc).
 // A key is stored only when it differs from the default (0644 files, 0755
 // directories, owned by the mounting user), so plain files cost no extra
 // call. Pure values and functions; thread-compatible.
@@ -33,6 +36,9 @@ inline constexpr char kAttrMtime[] = "mtime";
 inline constexpr char kAttrCtime[] = "ctime";
 inline constexpr char kAttrType[] = "type";
 inline constexpr char kAttrRdev[] = "rdev";
+inline constexpr char kAttrNlink[] = "nlink";
+inline constexpr char kAttrLinkData[] = "data";
+inline constexpr char kLinkType[] = "link";  // "type" of a hard link's name
 inline constexpr char kAttrXattrPrefix[] = "xattr.";
 
 // What a non-directory is. Stored as the "type" key (none: kRegular).

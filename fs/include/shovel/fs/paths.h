@@ -21,6 +21,8 @@ namespace shovel::fs {
 
 inline constexpr std::string_view kDirMarker = ".shovelfs.dir";
 inline constexpr std::string_view kOpenUnlinkedDir = ".shovelfs.open";
+// Hard-linked files keep their bytes at "/.shovelfs.inodes/<mount>-<n>".
+inline constexpr std::string_view kLinkDataDir = ".shovelfs.inodes";
 inline constexpr size_t kMaxNameBytes = 255;
 // The longest path (id) of a file or directory: a directory's marker id,
 // "<path>/.shovelfs.dir", must fit in an id (kMaxIdBytes, 4096), so every
@@ -31,7 +33,8 @@ inline constexpr size_t kMaxPathBytes = 4096 - 1 - kDirMarker.size();
 // The id of `name` inside directory `dir` ("" is the root). Errors:
 // "name too long" (ENAMETOOLONG) for a name > 255 bytes or a path longer
 // than kMaxPathBytes; InvalidArgument for anything else ValidateId rejects,
-// and for the reserved names (the marker; kOpenUnlinkedDir in the root).
+// and for the reserved names (the marker; kOpenUnlinkedDir and kLinkDataDir
+// in the root).
 Result<std::string> ChildId(std::string_view dir, std::string_view name);
 
 // "a/b" -> "a/b/"; "" -> "" (the List prefix of a directory).

@@ -109,6 +109,10 @@ class Vfs {
   Result<Attr> Symlink(uint64_t parent, std::string_view name, std::string_view target,
                        Owner who);
   Result<std::string> ReadLink(uint64_t ino);
+  // Hard links (vfs_links.cc): `new_name` becomes a second name of regular
+  // file `ino`. EPERM for a directory, symlink or special file; EEXIST for
+  // a taken name.
+  Result<Attr> Link(uint64_t ino, uint64_t new_parent, std::string_view new_name);
   // A FIFO, socket, device node or (kRegular) empty file.
   Result<Attr> MkNod(uint64_t parent, std::string_view name, FileType type, uint32_t perm,
                      uint64_t rdev, Owner who);
@@ -208,6 +212,16 @@ class Vfs {
   Status UnlinkOpen(const std::string& id, uint64_t ino,
                     const std::vector<std::shared_ptr<FileHandle>>& open);
   std::vector<std::shared_ptr<FileHandle>> HandlesOf(uint64_t ino) const;
+  // Hard links: names known to be links, and their data ids.
+  std::optional<std::string> LinkedName(const std::string& id) const;
+  void RememberLink(const std::string& id, const std::string& data);
+  void ForgetLink(const std::string& id);
+  Status MakeLinkName(const std::string& id, const std::string& data);
+  // Adds `delta` to the data id's "nlink"; returns the new count.
+  Result<uint32_t> AddLinks(const std::string& data, int delta);
+  // A name of `data` went away: one link less; frees the bytes at zero
+  // (at the last close if this mount has them open).
+  Status DropLink(const std::string& data);
   // Clears set-user-ID / set-group-ID of the file open as `fh` (see Write).
   // Returns whether it changed the mode.
   Result<bool> KillPrivileges(uint64_t fh, FileHandle& h);
@@ -248,6 +262,10 @@ class Vfs {
   // Inodes unlinked while open, by inode: their kOpenUnlinkedDir id.
   std::unordered_map<uint64_t, std::string> unlinked_;
   const std::string mount_tag_;  // random: names this mount's unlinked ids
+
+  mutable std::mutex links_mu_;  // guards links_, next_link_ (a leaf)
+  std::unordered_map<std::string, std::string> links_;  // link name -> data id
+  uint64_t next_link_ = 1;
 
   std::atomic<uint64_t> max_file_size_{0};  // 0: not known yet
   std::atomic<int64_t> max_file_size_ns_{0};
