@@ -27,7 +27,7 @@
 //
 // Thread-safety: every method is thread-safe. Locks (never held across a
 // Client call): handles_mu_, then the FileHandle's own mutex is taken only
-// after handles_mu_ is released; dirs_mu_ and hints_mu_ are leaves. The
+// after handles_mu_ is released; dirs_mu_, hints_mu_ and links_mu_ are leaves. The
 // InodeTable has its own leaf lock. The Client must outlive the Vfs.
 #pragma once
 
