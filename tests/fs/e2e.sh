@@ -99,6 +99,7 @@ hard_link_cases "$A"
 special_file_cases "$A"
 posix_rule_cases "$A"
 tree_copy_cases "$A"
+program_cases "$A"
 
 echo "# real worker processes, two mounts of one cluster"
 start_worker w1 || die "cannot start shovel-worker w1"

@@ -171,3 +171,33 @@ two_mount_posix_cases() {  # MP1 MP2 of one cluster: what one makes, the other s
     echo second > '$b/hl2' && [ \"\$(cat '$a/hl1')\" = second ] && rm '$b/hl1' &&
     [ \"\$(cat '$a/hl2')\" = second ]"
 }
+
+program_cases() {  # MP: unmodified programs (after tree_copy_cases made $tmp/tree)
+  local m=$1
+  check "rsync -aH into the mount and back: identical, hard links kept" bash -c "
+    rsync -aH '$tmp/tree/' '$m/rsynced/' && rsync -aH '$m/rsynced/' '$tmp/back/' &&
+    [ -z \"\$(diff -r --no-dereference '$tmp/tree' '$tmp/back' | grep -v '^File .* is a fifo while file .* is a fifo$')\" ] &&
+    [ \$(stat -c %i '$m/rsynced/a/blob') = \$(stat -c %i '$m/rsynced/links/hard') ] &&
+    [ \$(stat -c %h '$tmp/back/links/hard') = 2 ]"
+  check "git init, add, commit, fsck" bash -c "cd '$m' && git init -q repo && cd repo &&
+    echo hi > a && mkdir d && echo x > d/b && ln -s a l && git add -A &&
+    git -c user.email=t@example.com -c user.name=t commit -qm init && git fsck --strict &&
+    [ \$(git log --oneline | wc -l) = 1 ] && [ \"\$(git show HEAD:l)\" = a ]"
+  check "sqlite: 10,000 rows inserted, queried, integrity_check ok" python3 -c "
+import sqlite3
+c = sqlite3.connect('$m/db.sqlite')
+c.execute('create table t(i integer primary key, v text)')
+with c:
+    for i in range(10000):
+        c.execute('insert into t(v) values (?)', ('row%d' % i,))
+assert c.execute('select count(*), max(i) from t').fetchone() == (10000, 10000)
+assert c.execute('select v from t where i = 5000').fetchone() == ('row4999',)
+c.close()
+c = sqlite3.connect('$m/db.sqlite')
+assert c.execute('pragma integrity_check').fetchone() == ('ok',)
+"
+  check "python3 -m venv in the mount, then import from it" bash -c "
+    python3 -m venv '$m/venv' && site=\$('$m/venv/bin/python' -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])') &&
+    echo 'ANSWER = 42' > \"\$site/answer.py\" &&
+    [ \"\$('$m/venv/bin/python' -c 'import answer, pip; print(answer.ANSWER)')\" = 42 ]"
+}
