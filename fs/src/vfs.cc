@@ -241,12 +241,13 @@ Result<Attr> Vfs::MkDir(uint64_t parent, std::string_view name, uint32_t perm,
   }
   if (!existing.status().IsNotFound()) return existing.status();
   std::string marker = MarkerId(id);
-  Changing changing(dir_epoch_);
-  SHOVEL_RETURN_IF_ERROR(client_->Set(marker, "").status());
   AttrChange change;
   change.perm = perm;
   change.uid = who.uid;
   change.gid = who.gid;
+  SHOVEL_RETURN_IF_ERROR(InheritFromDir(dir.path, true, &change));
+  Changing changing(dir_epoch_);
+  SHOVEL_RETURN_IF_ERROR(client_->Set(marker, "").status());
   StoredChange stored = StoredKeys(change, true, options_.owner);
   if (!stored.set.empty()) {
     SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(marker, stored.set));

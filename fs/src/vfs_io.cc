@@ -81,6 +81,7 @@ Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_
   change.perm = perm;
   change.uid = who.uid;
   change.gid = who.gid;
+  SHOVEL_RETURN_IF_ERROR(InheritFromDir(dir.path, false, &change));
   StoredChange stored = StoredKeys(change, false, options_.owner);
   stored.drop.clear();  // a new id has nothing to drop
   auto handle = std::make_shared<FileHandle>(

@@ -38,7 +38,9 @@ Result<Attr> Vfs::MakeNode(uint64_t parent, std::string_view name,
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
   SHOVEL_RETURN_IF_ERROR(CheckFree(id));
-  StoredChange stored = StoredKeys(change, false, options_.owner);
+  AttrChange inherited = change;
+  SHOVEL_RETURN_IF_ERROR(InheritFromDir(dir.path, false, &inherited));
+  StoredChange stored = StoredKeys(inherited, false, options_.owner);
   if (type != FileType::kRegular) stored.set[kAttrType] = FileTypeName(type);
   if (type == FileType::kCharDevice || type == FileType::kBlockDevice) {
     stored.set[kAttrRdev] = std::to_string(rdev);
@@ -100,6 +102,29 @@ Result<Attr> Vfs::MkNod(uint64_t parent, std::string_view name, FileType type,
   change.uid = who.uid;
   change.gid = who.gid;
   return MakeNode(parent, name, "", change, type, rdev);
+}
+
+Status Vfs::InheritFromDir(const std::string& dir, bool is_dir, AttrChange* change) {
+  constexpr uint32_t kSetGid = 02000;
+  std::optional<Attr> attr;
+  {
+    std::lock_guard lock(hints_mu_);
+    auto it = dir_attrs_.find(dir);
+    if (it != dir_attrs_.end() && it->second.epoch == dir_epoch_.load() &&
+        NowNs() - it->second.taken_ns < options_.hint_max_age_ns) {
+      attr = it->second.attr;
+    }
+  }
+  if (!attr) {  // a directory's mode lives on its marker: none, no set-group-ID
+    Result<BlobStat> marker = client_->Stat(MarkerId(dir));
+    if (marker.status().IsNotFound()) return Status::Ok();
+    if (!marker.ok()) return marker.status();
+    attr = AttrFromStat(*marker, true, options_.owner);
+  }
+  if ((attr->perm & kSetGid) == 0) return Status::Ok();
+  change->gid = attr->gid;
+  if (is_dir && change->perm) change->perm = *change->perm | kSetGid;
+  return Status::Ok();
 }
 
 void Vfs::TouchDir(const std::string& dir) {

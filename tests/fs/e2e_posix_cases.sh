@@ -118,6 +118,10 @@ with open(base + '/' + 'f' * (1024 - prefix), 'w') as f: f.write('x')
     [ \$(stat -c %a '$m/suid') = 777 ] && chmod 6777 '$m/suid' &&
     setpriv --reuid=65534 --regid=65534 --clear-groups dd of='$m/suid' conv=notrunc status=none <<< y &&
     [ \$(stat -c %a '$m/suid') = 777 ]"
+  check "a set-group-ID directory gives new files its group, new dirs its bit" bash -c "
+    mkdir '$m/sgid' && chgrp 1234 '$m/sgid' && chmod 2775 '$m/sgid' &&
+    touch '$m/sgid/f' && mkdir '$m/sgid/s' && [ \$(stat -c %g '$m/sgid/f') = 1234 ] &&
+    [ \"\$(stat -c '%g %a' '$m/sgid/s')\" = '1234 2755' ]"
   check "a file unlinked while open: read and written through its fd, nlink 0, gone at close" python3 -c "
 import os
 p = '$m/tmpfile'

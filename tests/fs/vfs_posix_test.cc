@@ -444,5 +444,33 @@ TYPED_TEST(VfsPosixTest, AnOpenHardLinkedFileOutlivesItsLastName) {
   EXPECT_TRUE(this->client()->List("", "", 10, false)->ids.empty());
 }
 
+TYPED_TEST(VfsPosixTest, ASetgidDirectoryGivesItsGroup) {
+  Result<Attr> d = this->vfs_.MkDir(kRootIno, "d", 0755, Owner{1000, 1000});
+  ASSERT_TRUE(d.ok());
+  AttrChange c;
+  c.perm = 02775;
+  c.gid = 1234;
+  ASSERT_TRUE(this->vfs_.SetAttr(d->ino, std::nullopt, c).ok());
+  auto f = this->vfs_.Create(d->ino, "f", 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->attr.gid, 1234u);
+  ASSERT_TRUE(this->vfs_.Release(f->open.fh).ok());
+  Result<Attr> s = this->vfs_.MkDir(d->ino, "s", 0755, Owner{1000, 1000});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->gid, 1234u);
+  EXPECT_EQ(s->perm, 02755u);
+  Result<Attr> p =
+      this->vfs_.MkNod(d->ino, "p", FileType::kFifo, 0644, 0, Owner{1000, 1000});
+  EXPECT_EQ(p->gid, 1234u);
+  Vfs other(this->client(), this->Options());
+  Attr dd = this->Look(other, kRootIno, "d");
+  EXPECT_EQ(this->Look(other, dd.ino, "f").gid, 1234u);
+  EXPECT_EQ(this->Look(other, dd.ino, "s").perm, 02755u);
+  // Without the bit the creator's group is kept.
+  auto g = this->vfs_.Create(kRootIno, "g", 0644, O_WRONLY | O_CREAT, Owner{1000, 77});
+  EXPECT_EQ(g->attr.gid, 77u);
+  ASSERT_TRUE(this->vfs_.Release(g->open.fh).ok());
+}
+
 }  // namespace
 }  // namespace shovel::fs

@@ -202,6 +202,9 @@ class Vfs {
   // Sets the mtime and ctime of directory `dir` (its marker's, if it has
   // one) to now: an entry in it was made or removed.
   void TouchDir(const std::string& dir);
+  // A set-group-ID directory `dir` gives a new entry its group, and a new
+  // directory its set-group-ID bit (as Linux does): adjusts `change`.
+  Status InheritFromDir(const std::string& dir, bool is_dir, AttrChange* change);
   // EFBIG when a file of `size` bytes could never be held: an id lives on
   // one worker, so its size is at most the largest worker's memory limit
   // (asked with Members, at most every 10 s). Sizes up to 64 MiB pass
