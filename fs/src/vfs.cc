@@ -159,6 +159,7 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     attr = marker.ok() ? AttrFromStat(*marker, true, options_.owner)
                        : DefaultAttr(true, options_.owner, NowNs());
   }
+  MergeDirTimes(id, &attr);
   InodeRef ref = inodes_.Acquire(id, true);
   attr.ino = ref.ino;
   attr.generation = ref.generation;
@@ -179,6 +180,7 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
   Attr attr;
   if (info.is_dir) {
     SHOVEL_ASSIGN_OR_RETURN(attr, RecentDirAttr(info.path));
+    MergeDirTimes(info.path, &attr);
   } else if (auto h = PendingHandle(ino); h && h->PendingView()) {
     auto view = h->PendingView();
     attr = DefaultAttr(false, options_.owner, NowNs());

@@ -6,6 +6,7 @@
 // "rdev") attribute keys say what it is (attr.h), so every mount of the
 // cluster sees it. Only the kernel uses a FIFO, socket or device node: FUSE
 // never opens one.
+#include <algorithm>
 #include <utility>
 
 #include "shovel/fs/errors.h"
@@ -129,7 +130,18 @@ Status Vfs::InheritFromDir(const std::string& dir, bool is_dir, AttrChange* chan
 
 void Vfs::TouchDir(const std::string& dir) {
   if (dir.empty()) return;  // the root has no marker: its times are "now"
-  std::string now = std::to_string(NowNs());
+  dir_times_.Touch(dir, NowNs());
+}
+
+void Vfs::MergeDirTimes(const std::string& dir, Attr* attr) const {
+  if (std::optional<int64_t> ns = dir_times_.Pending(dir)) {
+    attr->mtime_ns = std::max(attr->mtime_ns, *ns);
+    attr->ctime_ns = std::max(attr->ctime_ns, *ns);
+  }
+}
+
+void Vfs::StoreDirTimes(const std::string& dir, int64_t ns) {
+  std::string now = std::to_string(ns);
   Status s = client_->SetAttrs(MarkerId(dir), {{kAttrMtime, now}, {kAttrCtime, now}});
   // A directory without a marker exists through its ids: its times are "now".
   if (!s.ok() && !s.IsNotFound()) {

@@ -27,7 +27,8 @@
 //
 // Thread-safety: every method is thread-safe. Locks (never held across a
 // Client call): handles_mu_, then the FileHandle's own mutex is taken only
-// after handles_mu_ is released; dirs_mu_, hints_mu_ and links_mu_ are leaves. The
+// after handles_mu_ is released; dirs_mu_, hints_mu_ and links_mu_ are leaves
+// (dir_times_ has its own leaf lock, and a thread that calls the Client). The
 // InodeTable has its own leaf lock. The Client must outlive the Vfs.
 #pragma once
 
@@ -45,6 +46,7 @@
 #include "shovel/client.h"
 #include "shovel/fs/attr.h"
 #include "shovel/fs/buffer_pool.h"
+#include "shovel/fs/dir_times.h"
 #include "shovel/fs/file_handle.h"
 #include "shovel/fs/inode_table.h"
 
@@ -200,8 +202,11 @@ class Vfs {
   Result<Attr> MakeNode(uint64_t parent, std::string_view name, std::string_view content,
                         const AttrChange& change, FileType type, uint64_t rdev);
   // Sets the mtime and ctime of directory `dir` (its marker's, if it has
-  // one) to now: an entry in it was made or removed.
+  // one) to now: an entry in it was made or removed. Stored in the
+  // background (dir_times_); MergeDirTimes shows it here at once.
   void TouchDir(const std::string& dir);
+  void StoreDirTimes(const std::string& dir, int64_t ns);
+  void MergeDirTimes(const std::string& dir, Attr* attr) const;
   // A set-group-ID directory `dir` gives a new entry its group, and a new
   // directory its set-group-ID bit (as Linux does): adjusts `change`.
   Status InheritFromDir(const std::string& dir, bool is_dir, AttrChange* change);
@@ -272,6 +277,10 @@ class Vfs {
 
   std::atomic<uint64_t> max_file_size_{0};  // 0: not known yet
   std::atomic<int64_t> max_file_size_ns_{0};
+
+  // Last: its thread stores through client_ and Warn until it is joined.
+  DirTimes dir_times_{
+      [this](const std::string& dir, int64_t ns) { StoreDirTimes(dir, ns); }};
 
   mutable std::mutex dirs_mu_;  // guards dirs_, next_dir_
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
