@@ -12,12 +12,12 @@ Status CheckBody(std::string_view id, std::string_view what, bool allow_empty,
   if (id.empty()) {
     if (allow_empty) return Status::Ok();
     return Status::InvalidArgument("the " + std::string(what) +
-                                   " is empty; ids are 1 to 1024 bytes");
+                                   " is empty; ids are 1 to 4096 bytes");
   }
   if (id.size() > kMaxIdBytes) {
     return Status::InvalidArgument(std::string(what) + " " + QuoteForMessage(id) +
                                    " is " + std::to_string(id.size()) +
-                                   " bytes; ids are at most 1024 bytes");
+                                   " bytes; ids are at most 4096 bytes");
   }
   if (id.find('\0') != std::string_view::npos) {
     return Status::InvalidArgument(std::string(what) + " " + QuoteForMessage(id) +

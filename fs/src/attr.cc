@@ -1,5 +1,6 @@
 #include "shovel/fs/attr.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -23,7 +24,24 @@ std::string Octal(uint32_t perm) {
   return buf;
 }
 
+struct TypeName {
+  FileType type;
+  const char* name;
+};
+constexpr TypeName kTypeNames[] = {
+    {FileType::kSymlink, "symlink"},   {FileType::kFifo, "fifo"},
+    {FileType::kSocket, "socket"},     {FileType::kCharDevice, "char"},
+    {FileType::kBlockDevice, "block"},
+};
+
 }  // namespace
+
+const char* FileTypeName(FileType type) {
+  for (const TypeName& t : kTypeNames) {
+    if (t.type == type) return t.name;
+  }
+  return "";
+}
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -54,8 +72,20 @@ void ApplyStoredAttrs(const std::map<std::string, std::string>& attrs, Attr* att
       attr->atime_ns = static_cast<int64_t>(v);
     } else if (key == kAttrMtime && ParseU64(value, 10, &v)) {
       attr->mtime_ns = static_cast<int64_t>(v);
+    } else if (key == kAttrCtime && ParseU64(value, 10, &v)) {
+      attr->ctime_ns = std::max(attr->ctime_ns, static_cast<int64_t>(v));
+    } else if (key == kAttrRdev && ParseU64(value, 10, &v)) {
+      attr->rdev = v;
+    } else if (key == kAttrNlink && ParseU64(value, 10, &v) && !attr->is_dir) {
+      attr->nlink = static_cast<uint32_t>(v);
+    } else if (key == kAttrType && !attr->is_dir) {
+      for (const TypeName& t : kTypeNames) {
+        if (value == t.name) attr->type = t.type;
+      }
     }
   }
+  // A symlink's permissions are not used; Linux shows them all.
+  if (attr->type == FileType::kSymlink && attrs.count(kAttrMode) == 0) attr->perm = 0777;
 }
 
 Attr AttrFromStat(const BlobStat& st, bool is_dir, const Owner& owner) {
@@ -84,6 +114,9 @@ StoredChange StoredKeys(const AttrChange& change, bool is_dir, const Owner& owne
   if (change.gid) put(kAttrGid, *change.gid == owner.gid, std::to_string(*change.gid));
   if (change.atime_ns) out.set[kAttrAtime] = std::to_string(*change.atime_ns);
   if (change.mtime_ns) out.set[kAttrMtime] = std::to_string(*change.mtime_ns);
+  if (change.now_ns != 0 && (!out.set.empty() || !out.drop.empty())) {
+    out.set[kAttrCtime] = std::to_string(change.now_ns);
+  }
   return out;
 }
 

@@ -12,7 +12,7 @@ struct Phrase {
   std::string_view text;
 };
 
-constexpr std::array<Phrase, 11> kPhrases = {{
+constexpr std::array<Phrase, 13> kPhrases = {{
     {FsError::kNameTooLong, Code::kInvalidArgument, "name too long"},
     {FsError::kIsDirectory, Code::kInvalidArgument, "is a directory"},
     {FsError::kNotDirectory, Code::kInvalidArgument, "not a directory"},
@@ -24,6 +24,8 @@ constexpr std::array<Phrase, 11> kPhrases = {{
     {FsError::kExists, Code::kAlreadyExists, "already exists"},
     {FsError::kBadHandle, Code::kInvalidArgument, "bad file handle"},
     {FsError::kTooBig, Code::kInvalidArgument, "value too large"},
+    {FsError::kFileTooBig, Code::kNoSpace, "file too large"},
+    {FsError::kNotPermitted, Code::kInvalidArgument, "not permitted"},
 }};
 
 }  // namespace

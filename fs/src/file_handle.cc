@@ -1,6 +1,7 @@
 #include "shovel/fs/file_handle.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "shovel/fs/buffer_pool.h"
@@ -43,6 +44,27 @@ bool FileHandle::wrote_whole_version() const {
 void FileHandle::SetId(std::string id) {
   std::lock_guard lock(mu_);
   id_ = std::move(id);
+}
+
+Status FileHandle::CommitStream() {
+  std::lock_guard lock(mu_);
+  if (mode_ != Mode::kStream || !stream_open_) return Status::Ok();
+  whole_stream_ = false;
+  return CommitStreamLocked();
+}
+
+std::optional<uint32_t> FileHandle::StoredMode() const {
+  std::lock_guard lock(mu_);
+  auto it = pending_attrs_.set.find(kAttrMode);
+  if (it == pending_attrs_.set.end()) {
+    if (std::count(pending_attrs_.drop.begin(), pending_attrs_.drop.end(), kAttrMode) !=
+        0) {
+      return std::nullopt;
+    }
+    it = base_.attrs.find(kAttrMode);
+    if (it == base_.attrs.end()) return std::nullopt;
+  }
+  return static_cast<uint32_t>(std::strtoul(it->second.c_str(), nullptr, 8) & 07777);
 }
 
 uint64_t FileHandle::committed_version() const {
@@ -264,8 +286,9 @@ Status FileHandle::CommitPatchLocked() {
 
 // Streams the new value: base bytes below keep_, zeros above, extents on top.
 Status FileHandle::RebuildLocked() {
+  // The size hint lets the worker refuse at once a value it could never hold.
   SHOVEL_ASSIGN_OR_RETURN(std::unique_ptr<Writer> w,
-                          client_->OpenWriter(id_, WriteMode::kSet));
+                          client_->OpenWriter(id_, WriteMode::kSet, size_));
   static const std::string kZeros(kZeroBlock, '\0');
   uint64_t pos = 0;
   auto copy_until = [&](uint64_t end) -> Status {

@@ -30,6 +30,10 @@ int ErrnoFromStatus(const Status& status) {
       return EBADF;
     case FsError::kTooBig:
       return E2BIG;
+    case FsError::kFileTooBig:
+      return EFBIG;
+    case FsError::kNotPermitted:
+      return EPERM;
     case FsError::kNone:
       break;
   }

@@ -32,11 +32,31 @@ struct timespec Ts(int64_t ns) {
                   static_cast<long>(ns % 1'000'000'000)};
 }
 
+mode_t TypeBits(const Attr& a) {
+  if (a.is_dir) return S_IFDIR;
+  switch (a.type) {
+    case FileType::kRegular:
+      break;
+    case FileType::kSymlink:
+      return S_IFLNK;
+    case FileType::kFifo:
+      return S_IFIFO;
+    case FileType::kSocket:
+      return S_IFSOCK;
+    case FileType::kCharDevice:
+      return S_IFCHR;
+    case FileType::kBlockDevice:
+      return S_IFBLK;
+  }
+  return S_IFREG;
+}
+
 struct stat ToStat(const Attr& a, uint32_t max_write) {
   struct stat st = {};
   st.st_ino = a.ino;
-  st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.perm;
-  st.st_nlink = a.is_dir ? 2 : 1;
+  st.st_mode = TypeBits(a) | a.perm;
+  st.st_nlink = a.nlink;
+  st.st_rdev = static_cast<dev_t>(a.rdev);
   st.st_uid = a.uid;
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
@@ -164,10 +184,49 @@ void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
         V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0));
 }
 
-void OnRefuse(fuse_req_t req) { fuse_reply_err(req, EPERM); }
-void OnLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { OnRefuse(req); }
-void OnSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) { OnRefuse(req); }
-void OnMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { OnRefuse(req); }
+void OnLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  ReplyEntry(req, V(req).Link(ino, newparent, newname));
+}
+
+void OnSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  ReplyEntry(req, V(req).Symlink(parent, name, link, Caller(req)));
+}
+
+void OnReadlink(fuse_req_t req, fuse_ino_t ino) {
+  Result<std::string> target = V(req).ReadLink(ino);
+  if (!target.ok()) {
+    Reply(req, target.status());
+    return;
+  }
+  fuse_reply_readlink(req, target->c_str());
+}
+
+void OnMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+             dev_t rdev) {
+  FileType type;
+  switch (mode & S_IFMT) {
+    case 0:
+    case S_IFREG:
+      type = FileType::kRegular;
+      break;
+    case S_IFIFO:
+      type = FileType::kFifo;
+      break;
+    case S_IFSOCK:
+      type = FileType::kSocket;
+      break;
+    case S_IFCHR:
+      type = FileType::kCharDevice;
+      break;
+    case S_IFBLK:
+      type = FileType::kBlockDevice;
+      break;
+    default:
+      fuse_reply_err(req, EINVAL);
+      return;
+  }
+  ReplyEntry(req, V(req).MkNod(parent, name, type, mode & 07777, rdev, Caller(req)));
+}
 
 void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
@@ -209,10 +268,14 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
   fuse_reply_buf(req, r->bytes.data(), r->bytes.size());
 }
 
-void OnWrite(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
              fuse_file_info* fi) {
+  bool mode_changed = false;
   Result<size_t> n =
-      V(req).Write(fi->fh, static_cast<uint64_t>(off), std::string_view(buf, size));
+      V(req).Write(fi->fh, static_cast<uint64_t>(off), std::string_view(buf, size),
+                   fuse_req_ctx(req)->uid, &mode_changed);
+  // Set-user-ID was cleared: the kernel must not show its cached mode.
+  if (mode_changed) fuse_lowlevel_notify_inval_inode(Ctx(req).session, ino, -1, 0);
   if (!n.ok()) {
     Reply(req, n.status());
     return;
@@ -255,7 +318,9 @@ void OnReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_inf
   for (const DirEntry& e : *entries) {
     struct stat st = {};
     st.st_ino = kUnknownIno;
-    st.st_mode = e.is_dir ? S_IFDIR : S_IFREG;
+    // A name is a directory or not; what kind of file needs a stat
+    // (DT_UNKNOWN: readdir callers lstat it).
+    st.st_mode = e.is_dir ? S_IFDIR : 0;
     size_t need = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(),
                                     &st, static_cast<off_t>(e.next_offset));
     if (need > size - used) break;
@@ -343,6 +408,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.rename = OnRename;
   ops.link = OnLink;
   ops.symlink = OnSymlink;
+  ops.readlink = OnReadlink;
   ops.mknod = OnMknod;
   ops.create = OnCreate;
   ops.open = OnOpen;

@@ -11,19 +11,26 @@ Result<std::string> ChildId(std::string_view dir, std::string_view name) {
         FsError::kNameTooLong,
         "a name is at most 255 bytes, this one has " + std::to_string(name.size()));
   }
-  if (name == kDirMarker) {
-    return Status::InvalidArgument("'" + std::string(kDirMarker) +
-                                   "' is reserved for shovelfs directory markers");
+  if (IsReservedName(dir, name)) {
+    return Status::InvalidArgument("'" + std::string(name) +
+                                   "' is reserved for shovelfs");
   }
   std::string id = DirPrefix(dir);
   id.append(name);
-  if (id.size() > kMaxIdBytes) {
-    return MakeFsError(FsError::kNameTooLong, "a path is at most 1024 bytes, '" +
-                                                  id.substr(0, 40) + "...' has " +
-                                                  std::to_string(id.size()));
+  static_assert(kMaxPathBytes + 1 + kDirMarker.size() <= kMaxIdBytes);
+  if (id.size() > kMaxPathBytes) {
+    return MakeFsError(FsError::kNameTooLong,
+                       "a path is at most " + std::to_string(kMaxPathBytes) +
+                           " bytes, '" + id.substr(0, 40) + "...' has " +
+                           std::to_string(id.size()));
   }
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
   return id;
+}
+
+bool IsReservedName(std::string_view dir, std::string_view name) {
+  return name == kDirMarker ||
+         (dir.empty() && (name == kOpenUnlinkedDir || name == kLinkDataDir));
 }
 
 std::string DirPrefix(std::string_view dir) {

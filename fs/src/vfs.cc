@@ -2,6 +2,8 @@
 // readdir, statfs, xattrs).
 #include "shovel/fs/vfs.h"
 
+#include <cstdio>
+#include <random>
 #include <utility>
 
 #include "shovel/fs/errors.h"
@@ -9,8 +11,20 @@
 
 namespace shovel::fs {
 
+namespace {
+
+std::string RandomTag() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
 Vfs::Vfs(Client* client, VfsOptions options)
-    : client_(client), options_(std::move(options)) {}
+    : client_(client), options_(std::move(options)), mount_tag_(RandomTag()) {}
 
 Vfs::~Vfs() = default;
 
@@ -76,7 +90,7 @@ Status Vfs::EnsureMarker(const std::string& dir) {
 
 Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo dir, DirNode(parent));
-  if (name == kDirMarker) return Status::NotFound("no such file");
+  if (IsReservedName(dir.path, name)) return Status::NotFound("no such file");
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
   // A name this mount knows as a file is most likely still one: one STAT.
   // Otherwise STAT and a one-name LIST go together (file, directory or
@@ -98,7 +112,19 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     children_known = true;
   }
   if (ni.stat) {
-    InodeRef ref = inodes_.Acquire(id, false);
+    std::string key = id;  // the id holding the bytes
+    auto type = ni.stat->attrs.find(kAttrType);
+    if (type != ni.stat->attrs.end() && type->second == kLinkType) {
+      auto data = ni.stat->attrs.find(kAttrLinkData);
+      if (data == ni.stat->attrs.end()) {
+        return Status::Corruption("hard link '" + id + "' names no data id");
+      }
+      key = data->second;
+      SHOVEL_ASSIGN_OR_RETURN(BlobStat target, client_->Stat(key));
+      RememberLink(id, key);
+      ni.stat = std::move(target);
+    }
+    InodeRef ref = inodes_.Acquire(key, false);
     Attr attr = AttrFromStat(*ni.stat, false, options_.owner);
     {
       std::lock_guard lock(hints_mu_);
@@ -133,6 +159,7 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     attr = marker.ok() ? AttrFromStat(*marker, true, options_.owner)
                        : DefaultAttr(true, options_.owner, NowNs());
   }
+  MergeDirTimes(id, &attr);
   InodeRef ref = inodes_.Acquire(id, true);
   attr.ino = ref.ino;
   attr.generation = ref.generation;
@@ -153,6 +180,7 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
   Attr attr;
   if (info.is_dir) {
     SHOVEL_ASSIGN_OR_RETURN(attr, RecentDirAttr(info.path));
+    MergeDirTimes(info.path, &attr);
   } else if (auto h = PendingHandle(ino); h && h->PendingView()) {
     auto view = h->PendingView();
     attr = DefaultAttr(false, options_.owner, NowNs());
@@ -164,6 +192,10 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
     SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
     attr = AttrFromStat(st, false, options_.owner);
   }
+  {
+    std::lock_guard lock(handles_mu_);
+    if (unlinked_.count(ino) != 0) attr.nlink = 0;
+  }
   attr.ino = ino;
   attr.generation = info.generation;
   return attr;
@@ -174,9 +206,12 @@ Result<Attr> Vfs::SetAttr(uint64_t ino, std::optional<uint64_t> fh,
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
   if (change.size) {
     if (info.is_dir) return MakeFsError(FsError::kIsDirectory, "'" + info.path + "'");
+    SHOVEL_RETURN_IF_ERROR(CheckFileSize(*change.size));
     SHOVEL_RETURN_IF_ERROR(Truncate(info, ino, fh, *change.size));
   }
-  StoredChange stored = StoredKeys(change, info.is_dir, options_.owner);
+  AttrChange timed = change;
+  timed.now_ns = NowNs();  // any stored change is an inode change: ctime
+  StoredChange stored = StoredKeys(timed, info.is_dir, options_.owner);
   if (!stored.set.empty() || !stored.drop.empty()) {
     SHOVEL_RETURN_IF_ERROR(ChangeStored(info, ino, fh, stored));
   }
@@ -208,16 +243,18 @@ Result<Attr> Vfs::MkDir(uint64_t parent, std::string_view name, uint32_t perm,
   }
   if (!existing.status().IsNotFound()) return existing.status();
   std::string marker = MarkerId(id);
-  Changing changing(dir_epoch_);
-  SHOVEL_RETURN_IF_ERROR(client_->Set(marker, "").status());
   AttrChange change;
   change.perm = perm;
   change.uid = who.uid;
   change.gid = who.gid;
+  SHOVEL_RETURN_IF_ERROR(InheritFromDir(dir.path, true, &change));
+  Changing changing(dir_epoch_);
+  SHOVEL_RETURN_IF_ERROR(client_->Set(marker, "").status());
   StoredChange stored = StoredKeys(change, true, options_.owner);
   if (!stored.set.empty()) {
     SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(marker, stored.set));
   }
+  TouchDir(dir.path);
   Attr attr = DefaultAttr(true, options_.owner, NowNs());
   ApplyStoredAttrs(stored.set, &attr);
   InodeRef ref = inodes_.Acquire(id, true);
@@ -244,6 +281,7 @@ Status Vfs::RmDir(uint64_t parent, std::string_view name) {
   }
   SHOVEL_RETURN_IF_ERROR(s);
   inodes_.Detach(id);
+  TouchDir(dir.path);
   return Status::Ok();
 }
 
@@ -252,8 +290,24 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   SHOVEL_ASSIGN_OR_RETURN(std::string id, ChildId(dir.path, name));
   Changing changing(
       dir_epoch_);  // the last id under a directory without a marker ends it
+  if (std::optional<std::string> data = LinkedName(id)) {
+    SHOVEL_RETURN_IF_ERROR(client_->Delete(id));
+    ForgetLink(id);
+    TouchDir(dir.path);
+    return DropLink(*data);
+  }
+  std::optional<uint64_t> ino = inodes_.Find(id);
+  if (ino) {
+    std::vector<std::shared_ptr<FileHandle>> open = HandlesOf(*ino);
+    if (!open.empty()) {
+      SHOVEL_RETURN_IF_ERROR(UnlinkOpen(id, *ino, open));
+      TouchDir(dir.path);
+      return Status::Ok();
+    }
+  }
   SHOVEL_RETURN_IF_ERROR(client_->Delete(id));
   inodes_.Detach(id);
+  TouchDir(dir.path);
   return Status::Ok();
 }
 
@@ -274,8 +328,31 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
     if (exists) return MakeFsError(FsError::kExists, "'" + to + "'");
   }
   Changing changing(dir_epoch_);
+  // A stream still being written commits first, so the rename moves its
+  // bytes and later writes follow the new name.
+  if (ino) {
+    for (const auto& h : HandlesOf(*ino)) SHOVEL_RETURN_IF_ERROR(h->CommitStream());
+  }
+  // A replaced file this mount has open stays readable through its
+  // descriptors, as an unlinked one does.
+  if (std::optional<uint64_t> target = inodes_.Find(to); target && target != ino) {
+    std::vector<std::shared_ptr<FileHandle>> open = HandlesOf(*target);
+    if (!open.empty()) SHOVEL_RETURN_IF_ERROR(UnlinkOpen(to, *target, open));
+  }
+  // Two names of one hard-linked file: POSIX says rename does nothing.
+  std::optional<std::string> replaced = LinkedName(to);
+  std::optional<std::string> moved = LinkedName(from);
+  if (replaced && replaced == moved) return Status::Ok();
   SHOVEL_RETURN_IF_ERROR(client_->Rename(from, to));
   inodes_.Move(from, to);
+  ForgetLink(to);
+  if (moved) {
+    ForgetLink(from);
+    RememberLink(to, *moved);
+  }
+  if (replaced) SHOVEL_RETURN_IF_ERROR(DropLink(*replaced));
+  TouchDir(from_dir.path);
+  if (to_dir.path != from_dir.path) TouchDir(to_dir.path);
   if (ino) {
     std::vector<std::shared_ptr<FileHandle>> moved;
     {

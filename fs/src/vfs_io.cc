@@ -1,6 +1,7 @@
 // Vfs: open files and their handles.
 #include <fcntl.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "shovel/fs/errors.h"
@@ -80,6 +81,7 @@ Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_
   change.perm = perm;
   change.uid = who.uid;
   change.gid = who.gid;
+  SHOVEL_RETURN_IF_ERROR(InheritFromDir(dir.path, false, &change));
   StoredChange stored = StoredKeys(change, false, options_.owner);
   stored.drop.clear();  // a new id has nothing to drop
   auto handle = std::make_shared<FileHandle>(
@@ -89,6 +91,7 @@ Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_
     SHOVEL_RETURN_IF_ERROR(client_->Append(id, "").status());
   }
   if (!stored.set.empty()) SHOVEL_RETURN_IF_ERROR(handle->ChangeAttrs(stored));
+  TouchDir(dir.path);
   InodeRef ref = inodes_.Acquire(id, false);
   inodes_.SetCachedVersion(ref.ino, 0);
   Created out;
@@ -190,9 +193,15 @@ Result<std::string> Vfs::Read(uint64_t fh, uint64_t off, uint64_t size) {
   return std::string(r.bytes);
 }
 
-Result<size_t> Vfs::Write(uint64_t fh, uint64_t off, std::string_view data) {
+Result<size_t> Vfs::Write(uint64_t fh, uint64_t off, std::string_view data,
+                          uint32_t writer_uid, bool* mode_changed) {
   std::shared_ptr<FileHandle> h = Handle(fh);
   if (!h) return MakeFsError(FsError::kBadHandle, "write");
+  SHOVEL_RETURN_IF_ERROR(CheckFileSize(off + data.size()));
+  if (writer_uid != 0) {
+    SHOVEL_ASSIGN_OR_RETURN(bool killed, KillPrivileges(fh, *h));
+    if (mode_changed != nullptr) *mode_changed = killed;
+  }
   return h->Write(off, data);
 }
 
@@ -228,11 +237,79 @@ Status Vfs::Flush(uint64_t fh) {
 Status Vfs::Fsync(uint64_t fh) { return Flush(fh); }
 
 Status Vfs::Release(uint64_t fh) {
+  std::string unlinked_id;
+  std::shared_ptr<FileHandle> last;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = handles_.find(fh);
+    auto u = it == handles_.end() ? unlinked_.end() : unlinked_.find(it->second.ino);
+    if (u != unlinked_.end()) {
+      bool others = false;
+      for (const auto& [other, of] : handles_) {
+        others = others || (other != fh && of.ino == it->second.ino);
+      }
+      if (!others) {  // the last close of an unlinked file: nothing to commit
+        unlinked_id = std::move(u->second);
+        unlinked_.erase(u);
+        last = std::move(it->second.handle);
+        handles_.erase(it);
+      }
+    }
+  }
+  if (last != nullptr) {
+    last.reset();  // aborts a stream in progress
+    Status s = client_->Delete(unlinked_id);
+    if (!s.ok() && !s.IsNotFound()) {
+      Warn("cannot free unlinked file '" + unlinked_id + "': " + s.ToString());
+    }
+    return Status::Ok();
+  }
   Status s = Flush(fh);
   if (!s.ok()) Warn("commit at close failed: " + s.ToString());
   std::lock_guard lock(handles_mu_);
   handles_.erase(fh);
   return s;
+}
+
+Result<bool> Vfs::KillPrivileges(uint64_t fh, FileHandle& h) {
+  constexpr uint32_t kSetUid = 04000, kSetGid = 02000, kGroupExec = 00010;
+  std::optional<uint32_t> mode = h.StoredMode();
+  if (!mode) return false;  // the default modes have neither bit
+  uint32_t kill = *mode & kSetUid;
+  if ((*mode & (kSetGid | kGroupExec)) == (kSetGid | kGroupExec)) kill |= kSetGid;
+  if (kill == 0) return false;
+  uint64_t ino;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return MakeFsError(FsError::kBadHandle, "write");
+    ino = it->second.ino;
+  }
+  AttrChange change;
+  change.perm = *mode & ~kill;
+  SHOVEL_RETURN_IF_ERROR(SetAttr(ino, fh, change).status());
+  return true;
+}
+
+Status Vfs::CheckFileSize(uint64_t size) {
+  constexpr uint64_t kAlwaysFits = 64ull << 20;
+  constexpr int64_t kRefreshNs = 10'000'000'000;
+  if (size <= kAlwaysFits) return Status::Ok();
+  const int64_t now = NowNs();
+  uint64_t max = max_file_size_.load();
+  if (max == 0 || now - max_file_size_ns_.load() > kRefreshNs) {
+    SHOVEL_ASSIGN_OR_RETURN(std::vector<NodeInfo> nodes, client_->Members());
+    max = 0;
+    for (const NodeInfo& n : nodes) max = std::max(max, n.mem_limit);
+    if (max == 0) return Status::Ok();  // limits unknown: the worker decides
+    max_file_size_.store(max);
+    max_file_size_ns_.store(now);
+  }
+  if (size <= max) return Status::Ok();
+  return MakeFsError(FsError::kFileTooBig,
+                     std::to_string(size) + " bytes is more than any worker can hold (" +
+                         std::to_string(max) +
+                         " bytes, the largest memory limit; a file lives on one worker)");
 }
 
 Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,

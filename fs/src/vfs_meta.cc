@@ -29,6 +29,7 @@ std::string XattrKey(std::string_view name) {
 // One opendir: the entries fetched so far, and where List continues.
 struct Vfs::DirHandle {
   std::mutex mu;  // guards the fields below
+  std::string path;
   std::string prefix;
   std::vector<DirEntry> entries;
   std::unordered_set<std::string> files;  // to hide a same-named directory
@@ -39,6 +40,7 @@ struct Vfs::DirHandle {
 Result<uint64_t> Vfs::OpenDir(uint64_t ino) {
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, DirNode(ino));
   auto d = std::make_shared<DirHandle>();
+  d->path = info.path;
   d->prefix = DirPrefix(info.path);
   d->entries.push_back({".", true, 1});
   d->entries.push_back({"..", true, 2});
@@ -63,7 +65,7 @@ Result<std::vector<DirEntry>> Vfs::ReadDir(uint64_t fh, uint64_t offset, size_t 
     for (std::string& name : page.ids) {
       bool is_dir = !name.empty() && name.back() == '/';
       if (is_dir) name.pop_back();
-      if (name.empty() || name == kDirMarker) continue;
+      if (name.empty() || IsReservedName(d->path, name)) continue;
       if (is_dir && d->files.count(name) != 0) continue;
       if (!is_dir) d->files.insert(name);
       d->entries.push_back({std::move(name), is_dir, d->entries.size() + 1});

@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
   EXPECT_STATUS(shovel_set(c, "a//b", "x", 1, NULL, &err), SHOVEL_INVALID_ARGUMENT,
                 "invalid argument: id 'a//b' has an empty path component");
   EXPECT_STATUS(shovel_get(c, "", 0, 1, &data, &len, &err), SHOVEL_INVALID_ARGUMENT,
-                "invalid argument: the id is empty; ids are 1 to 1024 bytes");
+                "invalid argument: the id is empty; ids are 1 to 4096 bytes");
   EXPECT_STATUS(shovel_append(c, "x/../y", "x", 1, NULL, &err), SHOVEL_INVALID_ARGUMENT,
                 "invalid argument: id 'x/../y' has a '..' path component");
   EXPECT_STATUS(shovel_set(c, NULL, "x", 1, NULL, &err), SHOVEL_INVALID_ARGUMENT,

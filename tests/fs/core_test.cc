@@ -95,11 +95,17 @@ TEST(Paths, LimitsAreNameTooLong) {
   ASSERT_FALSE(long_name.ok());
   EXPECT_EQ(ErrnoFromStatus(long_name.status()), ENAMETOOLONG);
   EXPECT_TRUE(ChildId("", std::string(255, 'x')).ok());
-  std::string dir(900, 'd');
-  Result<std::string> long_id = ChildId(dir, std::string(200, 'y'));
+  std::string dir(3900, 'd');  // one component is enough for ChildId
+  EXPECT_TRUE(ChildId(dir, std::string(181, 'y')).ok());  // 4082 bytes
+  Result<std::string> long_id = ChildId(dir, std::string(182, 'y'));
   ASSERT_FALSE(long_id.ok());
   EXPECT_EQ(ErrnoFromStatus(long_id.status()), ENAMETOOLONG);
-  EXPECT_NE(long_id.status().message().find("1024"), std::string::npos);
+  EXPECT_NE(long_id.status().message().find("at most 4082 bytes"), std::string::npos);
+  // Reserved names: the marker anywhere, the unlinked-files directory in
+  // the root only.
+  EXPECT_EQ(ErrnoFromStatus(ChildId("a", ".shovelfs.dir").status()), EINVAL);
+  EXPECT_EQ(ErrnoFromStatus(ChildId("", ".shovelfs.open").status()), EINVAL);
+  EXPECT_TRUE(ChildId("a", ".shovelfs.open").ok());
 }
 
 TEST(Paths, BadNamesAreEinval) {

@@ -82,6 +82,7 @@ start_worker() {  # start_worker NAME: endpoint in $tmp/NAME.ready, pid in $tmp/
 [ -c /dev/fuse ] || die "/dev/fuse is missing: the e2e suite needs it (and root)"
 
 source "$here/e2e_cases.sh"
+source "$here/e2e_posix_cases.sh"
 
 echo "# embedded worker, daemon mode, allow_other"
 A=$tmp/a
@@ -93,6 +94,12 @@ many_ids_case "$A"
 metadata_cases "$A"
 xattr_cases "$A"
 permission_cases "$A"
+symlink_cases "$A"
+hard_link_cases "$A"
+special_file_cases "$A"
+posix_rule_cases "$A"
+tree_copy_cases "$A"
+program_cases "$A"
 
 echo "# real worker processes, two mounts of one cluster"
 start_worker w1 || die "cannot start shovel-worker w1"
@@ -104,6 +111,7 @@ B2=$tmp/b2
 mount_fs "$B1" -o "workers=$e1,$e2" || die "cannot mount $B1"
 mount_fs "$B2" "$e1,$e2" || die "cannot mount $B2 (SOURCE form)"
 two_mount_cases "$B1" "$B2"
+two_mount_posix_cases "$B1" "$B2"
 cluster_xattr_cases "$B1" "$e1,$e2"
 fuse_killed_case "$B2" "$e1,$e2"
 worker_killed_case "$B1" "$B2"

@@ -81,7 +81,7 @@ def test_missing_id_is_key_error(client: shoveling.Client) -> None:
 
 @pytest.mark.parametrize("bad,message", [
     ("a//b", "invalid argument: id 'a//b' has an empty path component"),
-    ("", "invalid argument: the id is empty; ids are 1 to 1024 bytes"),
+    ("", "invalid argument: the id is empty; ids are 1 to 4096 bytes"),
     ("x/../y", "invalid argument: id 'x/../y' has a '..' path component"),
     ("a\0b", "invalid argument: id 'a\\x00b' contains a NUL byte"),
     (b"\xff", "invalid argument: id '\\xff' is not valid UTF-8 (at byte 0)"),

@@ -33,7 +33,7 @@
  *   may be destroyed as soon as shovel_connect returns.
  *
  * Errors common to every call on a client: SHOVEL_INVALID_ARGUMENT for an id
- * that breaks the id rules (1..1024 bytes of UTF-8, '/'-separated components
+ * that breaks the id rules (1..4096 bytes of UTF-8, '/'-separated components
  * that are not empty, "." or ".."), SHOVEL_UNAVAILABLE when the worker that
  * owns the id cannot be reached, SHOVEL_TIMEOUT when a deadline passed,
  * SHOVEL_NO_SPACE when a write does not fit the owning worker's memory limit,

@@ -1,6 +1,6 @@
 // Cache id rules, shared by every part (DESIGN.md "Ids").
 //
-// An id is UTF-8, 1..1024 bytes, without NUL; '/' separates namespace
+// An id is UTF-8, 1..4096 bytes, without NUL; '/' separates namespace
 // components, which are not empty and not "." or "..". ValidateId returns
 // InvalidArgument with a message naming the rule that was broken. Pure
 // functions, thread-safe.
@@ -12,7 +12,7 @@
 
 namespace shovel {
 
-inline constexpr size_t kMaxIdBytes = 1024;
+inline constexpr size_t kMaxIdBytes = 4096;
 
 Status ValidateId(std::string_view id);
 

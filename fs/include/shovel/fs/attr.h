@@ -4,7 +4,15 @@
 //   "mode"  permission bits in octal ("644"), "uid", "gid" decimal,
 //   "atime", "mtime" nanoseconds since the epoch (set by utimens; a write
 //   drops "mtime" so the blob's own write time shows again),
-//   "xattr.<name>" the value of extended attribute <name> (user.* only).
+//   "xattr.<name>" the value of extended attribute <name> (user.* only),
+//   "type" the kind of a file that is not a regular file: "symlink" (the
+//   blob's bytes are the link's target), "fifo", "socket", "char", "block"
+//   (the blob is empty), "rdev" the device number of "char"/"block", decimal,
+//   "ctime" nanoseconds: the last attribute change (chmod, chown, utimens),
+//   when later than the blob's own change time,
+//   "nlink" the number of names of a hard-linked file (on its data id),
+//   "type" "link" with "data" <id>: a name of a hard-linked file, whose
+//   bytes and attributes are those of the data id (see vfs_links.cc).
 // A key is stored only when it differs from the default (0644 files, 0755
 // directories, owned by the mounting user), so plain files cost no extra
 // call. Pure values and functions; thread-compatible.
@@ -25,7 +33,18 @@ inline constexpr char kAttrUid[] = "uid";
 inline constexpr char kAttrGid[] = "gid";
 inline constexpr char kAttrAtime[] = "atime";
 inline constexpr char kAttrMtime[] = "mtime";
+inline constexpr char kAttrCtime[] = "ctime";
+inline constexpr char kAttrType[] = "type";
+inline constexpr char kAttrRdev[] = "rdev";
+inline constexpr char kAttrNlink[] = "nlink";
+inline constexpr char kAttrLinkData[] = "data";
+inline constexpr char kLinkType[] = "link";  // "type" of a hard link's name
 inline constexpr char kAttrXattrPrefix[] = "xattr.";
+
+// What a non-directory is. Stored as the "type" key (none: kRegular).
+enum class FileType { kRegular, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
+// "symlink", "fifo"...; "" for kRegular.
+const char* FileTypeName(FileType type);
 
 struct Owner {
   uint32_t uid = 0;
@@ -36,6 +55,11 @@ struct Attr {
   uint64_t ino = 0;
   uint64_t generation = 0;
   bool is_dir = false;
+  FileType type = FileType::kRegular;  // of a non-directory
+  uint64_t rdev = 0;                   // kCharDevice, kBlockDevice
+  // Names of the file: 1; 0 once unlinked while open; directories report 1,
+  // the count tools read as "not counted" (subdirectories are not counted).
+  uint32_t nlink = 1;
   uint32_t perm = 0644;  // permission bits (07777)
   uint32_t uid = 0, gid = 0;
   uint64_t size = 0;
@@ -48,6 +72,8 @@ struct AttrChange {
   std::optional<uint32_t> uid, gid;
   std::optional<uint64_t> size;
   std::optional<int64_t> atime_ns, mtime_ns;  // already resolved from "now"
+  // When the change is made (stored as "ctime" with any stored change).
+  int64_t now_ns = 0;
 };
 
 // The attribute of a file or directory from its blob's Stat (for a

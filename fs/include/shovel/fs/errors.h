@@ -22,11 +22,13 @@ enum class FsError {
   kNotEmpty,      // ENOTEMPTY
   kNoAttribute,   // ENODATA
   kNotSupported,  // EOPNOTSUPP
-  kReadOnly,      // EPERM (user.shovel.* attributes, hard links...)
+  kReadOnly,      // EPERM (user.shovel.* attributes)
   kCrossDevice,   // EXDEV (directory rename; mv copies instead)
   kExists,        // EEXIST
   kBadHandle,     // EBADF
   kTooBig,        // E2BIG (xattr value over 64 KiB)
+  kFileTooBig,    // EFBIG (a size no worker could ever hold)
+  kNotPermitted,  // EPERM (a hard link to a directory or special file)
 };
 
 // A Status for `kind`; the message is "<phrase>: <detail>".

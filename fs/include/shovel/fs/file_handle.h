@@ -94,6 +94,12 @@ class FileHandle {
   Status ChangeAttrs(const StoredChange& change);
   // Follows a rename of the open file.
   void SetId(std::string id);
+  // Commits a streamed set now (its bytes become visible), so the id exists
+  // and later writes continue at offsets; nothing else is committed.
+  Status CommitStream();
+  // The stored permission bits ("mode" key, pending changes included), if
+  // any: without one the file has the default mode.
+  std::optional<uint32_t> StoredMode() const;
 
   // While data is uncommitted: the size and attributes stat should show.
   struct Pending {

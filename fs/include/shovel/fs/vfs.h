@@ -27,7 +27,8 @@
 //
 // Thread-safety: every method is thread-safe. Locks (never held across a
 // Client call): handles_mu_, then the FileHandle's own mutex is taken only
-// after handles_mu_ is released; dirs_mu_ and hints_mu_ are leaves. The
+// after handles_mu_ is released; dirs_mu_, hints_mu_ and links_mu_ are leaves
+// (dir_times_ has its own leaf lock, and a thread that calls the Client). The
 // InodeTable has its own leaf lock. The Client must outlive the Vfs.
 #pragma once
 
@@ -45,6 +46,7 @@
 #include "shovel/client.h"
 #include "shovel/fs/attr.h"
 #include "shovel/fs/buffer_pool.h"
+#include "shovel/fs/dir_times.h"
 #include "shovel/fs/file_handle.h"
 #include "shovel/fs/inode_table.h"
 
@@ -102,6 +104,20 @@ class Vfs {
   Status Unlink(uint64_t parent, std::string_view name);
   Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
                 std::string_view new_name, bool no_replace);
+  // Symlinks and special files (vfs_special.cc), visible to every mount.
+  // Errors: EEXIST for a taken name; ENOENT for an empty target,
+  // ENAMETOOLONG for one over 4095 bytes; EINVAL from ReadLink of anything
+  // but a symlink.
+  Result<Attr> Symlink(uint64_t parent, std::string_view name, std::string_view target,
+                       Owner who);
+  Result<std::string> ReadLink(uint64_t ino);
+  // Hard links (vfs_links.cc): `new_name` becomes a second name of regular
+  // file `ino`. EPERM for a directory, symlink or special file; EEXIST for
+  // a taken name.
+  Result<Attr> Link(uint64_t ino, uint64_t new_parent, std::string_view new_name);
+  // A FIFO, socket, device node or (kRegular) empty file.
+  Result<Attr> MkNod(uint64_t parent, std::string_view name, FileType type, uint32_t perm,
+                     uint64_t rdev, Owner who);
 
   // Files. `flags` are open(2) flags.
   struct Created {
@@ -114,7 +130,13 @@ class Vfs {
   Result<std::string> Read(uint64_t fh, uint64_t off, uint64_t size);
   // Read without a copy: a view into the handle's read-ahead block.
   Result<ReadData> ReadView(uint64_t fh, uint64_t off, uint64_t size);
-  Result<size_t> Write(uint64_t fh, uint64_t off, std::string_view data);
+  // `writer_uid`: the writing process's uid. A write by anyone but root
+  // clears the file's set-user-ID bit, and its set-group-ID bit when group
+  // execute is set (as Linux does; the kernel does it itself for writes
+  // through the page cache, not for O_APPEND's direct I/O); then
+  // `*mode_changed` (if given) is set: the kernel's cached mode is stale.
+  Result<size_t> Write(uint64_t fh, uint64_t off, std::string_view data,
+                       uint32_t writer_uid = 0, bool* mode_changed = nullptr);
   Status Flush(uint64_t fh);
   Status Fsync(uint64_t fh);
   Status Release(uint64_t fh);
@@ -174,6 +196,43 @@ class Vfs {
     std::atomic<uint64_t>& epoch;
   };
   Status EnsureMarker(const std::string& dir);
+  // EEXIST when `id` is a file, a directory or a file being created here.
+  Status CheckFree(const std::string& id);
+  // Stores a new non-directory `id` with its bytes and attribute keys.
+  Result<Attr> MakeNode(uint64_t parent, std::string_view name, std::string_view content,
+                        const AttrChange& change, FileType type, uint64_t rdev);
+  // Sets the mtime and ctime of directory `dir` (its marker's, if it has
+  // one) to now: an entry in it was made or removed. Stored in the
+  // background (dir_times_); MergeDirTimes shows it here at once.
+  void TouchDir(const std::string& dir);
+  void StoreDirTimes(const std::string& dir, int64_t ns);
+  void MergeDirTimes(const std::string& dir, Attr* attr) const;
+  // A set-group-ID directory `dir` gives a new entry its group, and a new
+  // directory its set-group-ID bit (as Linux does): adjusts `change`.
+  Status InheritFromDir(const std::string& dir, bool is_dir, AttrChange* change);
+  // EFBIG when a file of `size` bytes could never be held: an id lives on
+  // one worker, so its size is at most the largest worker's memory limit
+  // (asked with Members, at most every 10 s). Sizes up to 64 MiB pass
+  // without asking.
+  Status CheckFileSize(uint64_t size);
+  // Unlink of `id` (inode `ino`) while this mount has it open: renamed to
+  // its kOpenUnlinkedDir id, deleted by the last Release (vfs_unlinked.cc).
+  Status UnlinkOpen(const std::string& id, uint64_t ino,
+                    const std::vector<std::shared_ptr<FileHandle>>& open);
+  std::vector<std::shared_ptr<FileHandle>> HandlesOf(uint64_t ino) const;
+  // Hard links: names known to be links, and their data ids.
+  std::optional<std::string> LinkedName(const std::string& id) const;
+  void RememberLink(const std::string& id, const std::string& data);
+  void ForgetLink(const std::string& id);
+  Status MakeLinkName(const std::string& id, const std::string& data);
+  // Adds `delta` to the data id's "nlink"; returns the new count.
+  Result<uint32_t> AddLinks(const std::string& data, int delta);
+  // A name of `data` went away: one link less; frees the bytes at zero
+  // (at the last close if this mount has them open).
+  Status DropLink(const std::string& data);
+  // Clears set-user-ID / set-group-ID of the file open as `fh` (see Write).
+  // Returns whether it changed the mode.
+  Result<bool> KillPrivileges(uint64_t fh, FileHandle& h);
   Status ChangeStored(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
                       const StoredChange& change);
   Status Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t> fh,
@@ -205,9 +264,23 @@ class Vfs {
   InodeTable inodes_;
   BufferPool pool_;  // read-ahead blocks; outlives the handles below
 
-  mutable std::mutex handles_mu_;  // guards handles_, next_fh_
+  mutable std::mutex handles_mu_;  // guards handles_, next_fh_, unlinked_
   std::unordered_map<uint64_t, OpenFile> handles_;
   uint64_t next_fh_ = 1;
+  // Inodes unlinked while open, by inode: their kOpenUnlinkedDir id.
+  std::unordered_map<uint64_t, std::string> unlinked_;
+  const std::string mount_tag_;  // random: names this mount's unlinked ids
+
+  mutable std::mutex links_mu_;  // guards links_, next_link_ (a leaf)
+  std::unordered_map<std::string, std::string> links_;  // link name -> data id
+  uint64_t next_link_ = 1;
+
+  std::atomic<uint64_t> max_file_size_{0};  // 0: not known yet
+  std::atomic<int64_t> max_file_size_ns_{0};
+
+  // Last: its thread stores through client_ and Warn until it is joined.
+  DirTimes dir_times_{
+      [this](const std::string& dir, int64_t ns) { StoreDirTimes(dir, ns); }};
 
   mutable std::mutex dirs_mu_;  // guards dirs_, next_dir_
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
