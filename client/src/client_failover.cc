@@ -85,7 +85,7 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
   const auto give_up = std::chrono::steady_clock::now() + req.deadline;
   Result<ResponsePtr> r = Status::Unavailable("no workers are known");
   std::string failed;  // the primary of the first attempt, when it failed
-  for (int attempt = 0; attempt < 12; ++attempt) {
+  for (int attempt = 0; attempt < 64; ++attempt) {  // bounded by the deadline
     // The next primary is always tried once; waiting out a lease only
     // within the deadline.
     if (attempt > 1 && std::chrono::steady_clock::now() >= give_up) return r;
