@@ -11,6 +11,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -351,10 +352,15 @@ shovel_status shovel_writer_open(shovel_client* client, const char* id,
     SHOVEL_RETURN_IF_ERROR(CheckClient(client));
     SHOVEL_RETURN_IF_ERROR(CheckId(id));
     SHOVEL_RETURN_IF_ERROR(CheckOut(writer, "writer"));
-    if (mode != SHOVEL_WRITE_SET && mode != SHOVEL_WRITE_APPEND) {
+    // C lets a caller pass any int as the mode; in C++ loading an enum
+    // outside its enumerators' range is undefined, so read it as an integer.
+    std::underlying_type_t<shovel_write_mode> raw;
+    static_assert(sizeof raw == sizeof mode);
+    std::memcpy(&raw, &mode, sizeof raw);
+    if (raw != SHOVEL_WRITE_SET && raw != SHOVEL_WRITE_APPEND) {
       return Invalid("write mode must be SHOVEL_WRITE_SET or SHOVEL_WRITE_APPEND");
     }
-    auto r = client->client->OpenWriter(id, mode == SHOVEL_WRITE_SET
+    auto r = client->client->OpenWriter(id, raw == SHOVEL_WRITE_SET
                                                 ? shovel::WriteMode::kSet
                                                 : shovel::WriteMode::kAppend);
     if (!r.ok()) return r.status();

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,9 +65,13 @@ void StartWorker(const char* binary, const char* node_id, const char* max_memory
   if (!mkdtemp(ready_dir)) Fail(__LINE__, "mkdtemp failed");
   char ready[128];
   snprintf(ready, sizeof ready, "%s/ready", ready_dir);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) Fail(__LINE__, "fork failed");
   if (pid == 0) {
+    /* The worker dies with the test, even when the test ends without its
+     * teardown (a sanitizer report, a crash): nothing is left behind. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
     execl(binary, binary, "--listen", "tcp://127.0.0.1:0", "--max-memory", max_memory,
           "--node-id", node_id, "--ready-file", ready, (char*)NULL);
     perror("exec shovel-worker");

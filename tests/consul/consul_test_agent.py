@@ -122,12 +122,17 @@ class Request:
         return v[0] if v else default
 
     def json(self):
+        """The body, its objects matched field by field as Consul does
+        (st.GoObject: any case of a field name)."""
         if not self.body.strip():
             return {}
         try:
-            return json.loads(self.body)
+            value = st.parse_json_body(self.body)
         except ValueError as e:
             raise st.HttpError(400, "Request decode failed: %s" % e)
+        if not isinstance(value, dict):
+            raise st.HttpError(400, "Request decode failed: the body is not a JSON object")
+        return value
 
 
 def normalize(result):

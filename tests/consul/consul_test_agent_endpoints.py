@@ -63,9 +63,13 @@ def agent_register(req):
     sid = body.get("ID") or name
     now = time.monotonic()
     svc = {"ID": sid, "Service": name, "Tags": body.get("Tags") or [], "Address": body.get("Address") or "",
-           "Meta": body.get("Meta") or {}, "Port": int(body.get("Port") or 0),
+           "Meta": dict(body.get("Meta") or {}), "Port": int(body.get("Port") or 0),
            "Weights": {"Passing": 1, "Warning": 1}, "EnableTagOverride": False, "Datacenter": "dc1"}
-    defs = ([body["Check"]] if body.get("Check") else []) + list(body.get("Checks") or [])
+    # Check and Checks (any case, as Consul decodes them) both define checks.
+    checks_list = body.get("Checks") or []
+    if not isinstance(checks_list, list):
+        raise HttpError(400, "Request decode failed: Checks is not an array")
+    defs = ([body["Check"]] if body.get("Check") else []) + checks_list
     checks = dict(_check_from(d, svc, i, len(defs), now) for i, d in enumerate(defs))
     key = (req.node, sid)
     old = s.services.get(key)

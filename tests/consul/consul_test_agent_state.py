@@ -5,6 +5,7 @@ agent node of one consul-test-agent process shares. All access happens under
 State.cond; writes bump a Raft-like global index and wake blocked queries.
 """
 import base64
+import json
 import re
 import threading
 import time
@@ -24,6 +25,41 @@ class HttpError(Exception):
         super().__init__(text)
         self.status = status
         self.text = text
+
+
+class GoObject(dict):
+    """A JSON object read the way Go's encoding/json fills a struct from it.
+
+    Consul decodes request bodies into Go structs, and Go matches a JSON key
+    to a struct field without regard to case ("name", "NAME" and "Name" all
+    set Name); when several keys fold to the same field, the last one in the
+    object wins. get(), [] and `in` look fields up that way. Iterating yields
+    the keys as sent, so a map-typed field (Meta) keeps its keys: copy it
+    with dict() before storing it.
+    """
+
+    def __init__(self, pairs=()):
+        super().__init__(pairs)
+        self._folded = {}
+        for k, v in pairs:
+            self._folded[k.lower()] = v  # later keys win, as in Go
+
+    def get(self, name, default=None):
+        return self._folded.get(name.lower(), default)
+
+    def __getitem__(self, name):
+        try:
+            return self._folded[name.lower()]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def __contains__(self, name):
+        return isinstance(name, str) and name.lower() in self._folded
+
+
+def parse_json_body(body):
+    """Request body -> value with every object a GoObject. ValueError if not JSON."""
+    return json.loads(body, object_pairs_hook=GoObject)
 
 
 def parse_duration(text):
