@@ -257,7 +257,10 @@ TEST(Replication, AWorkerThatComesBackIsReadmitted) {
 TEST(Replication, ARestartedWorkerIsHandedItsIdsAndASecondFailureLosesNothing) {
   auto cluster = Cluster::Start(3);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
-  auto c = ConnectWith(cluster->endpoints(), 2, 2000ms);
+  // The default deadline: after the second kill, a read waits until the
+  // killed worker's lease has surely run out (up to 1.5 s) before the other
+  // copy serves in its place.
+  auto c = ConnectWith(cluster->endpoints(), 2, 5000ms);
   ASSERT_NE(c, nullptr);
   constexpr int kIds = 120;
   for (int i = 0; i < kIds; ++i)
