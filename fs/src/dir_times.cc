@@ -1,5 +1,6 @@
 #include "shovel/fs/dir_times.h"
 
+#include <chrono>
 #include <utility>
 #include <vector>
 
@@ -26,11 +27,23 @@ void DirTimes::Touch(const std::string& dir, int64_t ns) {
   wake_.notify_one();
 }
 
+namespace {
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 std::optional<int64_t> DirTimes::Pending(const std::string& dir) const {
   std::lock_guard lock(mu_);
   auto it = pending_.find(dir);
-  if (it == pending_.end()) return std::nullopt;
-  return it->second;
+  if (it != pending_.end()) return it->second;
+  auto s = stored_recently_.find(dir);
+  if (s != stored_recently_.end() && SteadyNs() - s->second.second < kKeepStored) {
+    return s->second.first;
+  }
+  return std::nullopt;
 }
 
 void DirTimes::Flush() {
@@ -47,9 +60,13 @@ void DirTimes::Run() {
     lock.unlock();
     for (const auto& [dir, ns] : batch) store_(dir, ns);
     lock.lock();
+    const int64_t now = SteadyNs();
+    std::erase_if(stored_recently_,
+                  [&](const auto& kv) { return now - kv.second.second >= kKeepStored; });
     for (const auto& [dir, ns] : batch) {
       auto it = pending_.find(dir);
       if (it != pending_.end() && it->second == ns) pending_.erase(it);  // not newer
+      stored_recently_[dir] = {ns, now};
     }
     stored_.notify_all();
   }

@@ -32,8 +32,11 @@ class DirTimes {
   DirTimes& operator=(const DirTimes&) = delete;
 
   void Touch(const std::string& dir, int64_t ns);
-  // The time of `dir` not stored yet, if any.
+  // The time of `dir` not stored yet, or stored within the last kKeepStored
+  // (a read of the directory's attributes that began before the store may
+  // return the old ones), if any.
   std::optional<int64_t> Pending(const std::string& dir) const;
+  static constexpr int64_t kKeepStored = 1'000'000'000;  // ns
   // Returns once everything touched before the call is stored.
   void Flush();
 
@@ -41,10 +44,12 @@ class DirTimes {
   void Run();
 
   const StoreFn store_;
-  mutable std::mutex mu_;  // guards pending_, stop_
+  mutable std::mutex mu_;  // guards pending_, stored_recently_, stop_
   std::condition_variable wake_;
   std::condition_variable stored_;
   std::unordered_map<std::string, int64_t> pending_;
+  // dir -> (time stored, steady ns when stored), kept kKeepStored.
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> stored_recently_;
   bool stop_ = false;
   std::thread thread_;  // last: starts after the fields above exist
 };
