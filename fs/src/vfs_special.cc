@@ -147,10 +147,6 @@ void Vfs::StoreDirTimes(const std::string& dir, int64_t ns) {
   if (!s.ok() && !s.IsNotFound()) {
     Warn("cannot update the times of directory '" + dir + "': " + s.ToString());
   }
-  // Stored, it is no longer merged in from pending: an attribute cached
-  // before the store must not be served without it.
-  std::lock_guard lock(hints_mu_);
-  dir_attrs_.erase(dir);
 }
 
 }  // namespace shovel::fs
