@@ -93,6 +93,20 @@ std::vector<zmq::message_t> Message(const wire::Header& h, std::string_view id,
   return m;
 }
 
+// Sends message `m` once `s` can take it within `wait`; false when it
+// could not.
+bool SendWhenWritable(zmq::socket_t& s, std::vector<zmq::message_t>& m,
+                      std::chrono::milliseconds wait) {
+  zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLOUT, 0};
+  if (zmq::poll(&item, 1, wait) <= 0) return false;
+  for (size_t k = 0; k < m.size(); ++k) {
+    auto f = zmq::send_flags::dontwait;
+    if (k + 1 < m.size()) f = f | zmq::send_flags::sndmore;
+    (void)s.send(m[k], f);
+  }
+  return true;
+}
+
 }  // namespace
 
 ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
@@ -276,15 +290,9 @@ Result<Replicator::Answer> Replicator::Call(const std::string& endpoint, wire::H
       h.request_id = next_request_++;
     }
     auto m = Message(h, id, payload);
-    zmq::pollitem_t item{c->socket.handle(), 0, ZMQ_POLLOUT, 0};
-    if (zmq::poll(&item, 1, left()) > 0) {
-      for (size_t k = 0; k < m.size(); ++k) {
-        auto f = zmq::send_flags::dontwait;
-        if (k + 1 < m.size()) f = f | zmq::send_flags::sndmore;
-        (void)c->socket.send(m[k], f);
-      }
+    if (SendWhenWritable(c->socket, m, left())) {
       std::vector<zmq::message_t> frames;
-      item = {c->socket.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::pollitem_t item{c->socket.handle(), 0, ZMQ_POLLIN, 0};
       while (zmq::poll(&item, 1, left()) > 0) {
         frames.clear();
         if (!zmq::recv_multipart(c->socket, std::back_inserter(frames))) break;
@@ -335,15 +343,9 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
           h.request_id = next_request_++;
         }
         auto m = Message(h, id, {});
-        zmq::pollitem_t item{c->socket.handle(), 0, ZMQ_POLLOUT, 0};
-        if (zmq::poll(&item, 1, left()) <= 0) break;
-        for (size_t k = 0; k < m.size(); ++k) {
-          auto f = zmq::send_flags::dontwait;
-          if (k + 1 < m.size()) f = f | zmq::send_flags::sndmore;
-          (void)c->socket.send(m[k], f);
-        }
+        if (!SendWhenWritable(c->socket, m, left())) break;
         std::vector<zmq::message_t> frames;
-        item = {c->socket.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::pollitem_t item{c->socket.handle(), 0, ZMQ_POLLIN, 0};
         while (!answered && zmq::poll(&item, 1, left()) > 0) {
           frames.clear();
           if (!zmq::recv_multipart(c->socket, std::back_inserter(frames))) break;
