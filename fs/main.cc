@@ -75,6 +75,7 @@ class App {
     shovel::fs::VfsOptions vo;
     vo.owner = {getuid(), getgid()};
     vo.log = [this](std::string_view m) { Log(std::string(m)); };
+    vo.limits.max_write = cfg_.max_write;  // an O_APPEND write(2)'s pieces
     vfs_ = std::make_unique<shovel::fs::Vfs>(client_.get(), std::move(vo));
     shovel::fs::FuseMountOptions mo;
     mo.mountpoint = cfg_.mountpoint;

@@ -93,8 +93,17 @@ std::optional<FileHandle::Pending> FileHandle::PendingView() const {
 Result<size_t> FileHandle::Write(uint64_t off, std::string_view data) {
   std::lock_guard lock(mu_);
   if (mode_ == Mode::kAppend) {
-    SHOVEL_ASSIGN_OR_RETURN(uint64_t version, client_->Append(id_, data));
-    committed_version_ = version;
+    if (!append_held_.empty() && off != append_next_) {
+      SHOVEL_RETURN_IF_ERROR(AppendHeldLocked({}));  // another write(2)
+    }
+    if (data.size() >= limits_.max_write &&
+        append_held_.size() + data.size() <= limits_.max_dirty) {
+      // Perhaps a piece of a larger write(2): the rest follows at once.
+      append_held_.append(data);
+      append_next_ = off + data.size();
+      return data.size();
+    }
+    SHOVEL_RETURN_IF_ERROR(AppendHeldLocked(data));
     return data.size();
   }
   if (mode_ == Mode::kStream && stream_open_) {
@@ -104,6 +113,23 @@ Result<size_t> FileHandle::Write(uint64_t off, std::string_view data) {
   PatchWriteLocked(off, data);
   if (dirty_bytes_ > limits_.max_dirty) SHOVEL_RETURN_IF_ERROR(CommitPatchLocked());
   return data.size();
+}
+
+Status FileHandle::AppendHeldLocked(std::string_view tail) {
+  Result<uint64_t> version = Status::Ok();
+  if (append_held_.empty()) {
+    if (tail.empty()) return Status::Ok();
+    version = client_->Append(id_, tail);
+  } else {
+    append_held_.append(tail);
+    version = client_->Append(id_, append_held_);
+    std::string().swap(append_held_);
+    // The held pieces were acknowledged: their loss is reported at close.
+    if (!version.ok()) append_error_ = version.status();
+  }
+  if (!version.ok()) return version.status();
+  committed_version_ = *version;
+  return Status::Ok();
 }
 
 Status FileHandle::StreamWriteLocked(uint64_t off, std::string_view data) {
@@ -324,6 +350,14 @@ Status FileHandle::RebuildLocked() {
 
 Status FileHandle::Flush() {
   std::lock_guard lock(mu_);
+  if (mode_ == Mode::kAppend) {
+    Status held = AppendHeldLocked({});
+    Status earlier = std::exchange(append_error_, Status::Ok());
+    if (!earlier.ok()) {
+      return earlier.WithContext("an append of an earlier write(2) failed");
+    }
+    SHOVEL_RETURN_IF_ERROR(held);
+  }
   bool committed = HasPendingDataLocked();
   if (mode_ == Mode::kStream && stream_open_ && !writer_ && min_size_ == 0) {
     // Nothing written yet (a shell's `>` closes a dup of the fd before the
@@ -392,6 +426,7 @@ Result<ReadData> FileHandle::Read(uint64_t off, uint64_t size) {
     return ReadData::Own(std::move(out));
   }
   if (mode_ == Mode::kAppend) {
+    SHOVEL_RETURN_IF_ERROR(AppendHeldLocked({}));  // reads see its own writes
     SHOVEL_ASSIGN_OR_RETURN(std::string out, client_->Get(id_, off, size));
     return ReadData::Own(std::move(out));
   }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -194,6 +195,83 @@ TYPED_TEST(VfsTest, AppendHandlesKeepEveryWriteWhole) {
     ++lines;
   }
   EXPECT_EQ(lines, size_t{kWriters * kLines});
+}
+
+// One write(2) larger than max_write reaches shovelfs as pieces of
+// max_write bytes at consecutive offsets: it is still one append, across
+// mounts too (two Vfs over one cluster, three appenders each).
+TYPED_TEST(VfsTest, AnAppendLargerThanOneFuseWriteStaysWholeAcrossMounts) {
+  this->Write(kRootIno, "big.log", "");
+  constexpr uint64_t kPiece = 4096;
+  VfsOptions opt = this->Options();
+  opt.limits.max_write = kPiece;
+  Vfs mounts[2] = {Vfs(this->client(), opt), Vfs(this->client(), opt)};
+  constexpr int kWriters = 3, kRecords = 12;
+  std::vector<std::thread> threads;
+  for (int m = 0; m < 2; ++m) {
+    for (int w = 0; w < kWriters; ++w) {
+      threads.emplace_back([&, m, w] {
+        Vfs& vfs = mounts[m];
+        auto a = vfs.Lookup(kRootIno, "big.log");
+        ASSERT_TRUE(a.ok());
+        auto o = vfs.Open(a->ino, O_WRONLY | O_APPEND);
+        ASSERT_TRUE(o.ok());
+        uint64_t off = a->size;  // the kernel's idea of the end
+        for (int r = 0; r < kRecords; ++r) {
+          // 3 full pieces and a short one, as the kernel sends them.
+          std::string rec = "<" + std::to_string(m) + "." + std::to_string(w) + "." +
+                            std::to_string(r) + ":";
+          rec.resize(3 * kPiece + 100, static_cast<char>('a' + m * kWriters + w));
+          rec += ">\n";
+          for (uint64_t at = 0; at < rec.size(); at += kPiece) {
+            std::string_view piece = std::string_view(rec).substr(at, kPiece);
+            ASSERT_TRUE(vfs.Write(o->fh, off, piece).ok());
+            off += piece.size();
+          }
+        }
+        ASSERT_TRUE(vfs.Release(o->fh).ok());
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  std::string all = this->ReadAll(this->Look(kRootIno, "big.log").ino, 8 << 20);
+  size_t pos = 0, records = 0;
+  std::map<std::string, int> next;
+  while (pos < all.size()) {
+    size_t end = all.find(">\n", pos);
+    ASSERT_NE(end, std::string::npos);
+    std::string rec = all.substr(pos, end - pos);
+    int m, w, r;
+    ASSERT_EQ(std::sscanf(rec.c_str(), "<%d.%d.%d:", &m, &w, &r), 3) << rec.substr(0, 40);
+    // Whole: the length and one fill byte all through.
+    ASSERT_EQ(rec.size(), 3 * kPiece + 100)
+        << "torn record " << m << "." << w << "." << r;
+    char fill = static_cast<char>('a' + m * kWriters + w);
+    EXPECT_EQ(rec.find_first_not_of(fill, rec.find(':') + 1), std::string::npos)
+        << "interleaved record " << m << "." << w << "." << r;
+    std::string who = std::to_string(m) + "." + std::to_string(w);
+    EXPECT_EQ(r, next[who]++) << who << " out of order";
+    pos = end + 2;
+    ++records;
+  }
+  EXPECT_EQ(records, size_t{2 * kWriters * kRecords});
+}
+
+TYPED_TEST(VfsTest, AHeldAppendPieceShowsAtCloseAndToItsOwnReads) {
+  this->Write(kRootIno, "exact", "");
+  uint64_t ino = this->Look(kRootIno, "exact").ino;
+  VfsOptions opt = this->Options();
+  opt.limits.max_write = 4;
+  Vfs vfs(this->client(), opt);
+  auto a = vfs.Lookup(kRootIno, "exact");
+  ASSERT_TRUE(a.ok());
+  auto o = vfs.Open(a->ino, O_RDWR | O_APPEND);
+  ASSERT_TRUE(o.ok());
+  ASSERT_TRUE(vfs.Write(o->fh, 0, "abcd").ok());  // a full piece: held
+  EXPECT_EQ(*vfs.Read(o->fh, 0, 100), "abcd");    // its own read sees it
+  ASSERT_TRUE(vfs.Write(o->fh, 4, "efgh").ok());  // held again
+  ASSERT_TRUE(vfs.Release(o->fh).ok());           // and committed at close
+  EXPECT_EQ(this->ReadAll(ino), "abcdefgh");
 }
 
 TYPED_TEST(VfsTest, TruncateShrinksAndGrows) {

@@ -15,6 +15,12 @@
 //    early.
 //  - kAppend (O_APPEND): each write(2) is one Client::Append, so concurrent
 //    appenders never tear each other's writes and one writer keeps its order.
+//    The kernel splits a write(2) larger than max_write into pieces of
+//    max_write bytes at consecutive offsets: a piece of that size is held
+//    (acknowledged) until the piece that ends the write(2) (a shorter one),
+//    a write at another offset, a read or Flush, and all go in one append
+//    (a write(2) of an exact multiple of max_write thus shows at the next
+//    write or close; a failed append of held pieces also fails Flush).
 //  - Reads use ranged gets in blocks of `readahead` bytes (aligned to it, as
 //    the worker's chunks are), filled into pooled buffers; while a read is
 //    sequential the next `readahead_blocks` blocks are fetched in the
@@ -48,6 +54,9 @@ struct HandleLimits {
   uint64_t readahead_blocks = 2;    // blocks fetched ahead while sequential
   uint64_t max_dirty = 64ull << 20;
   uint64_t max_gap = 64ull << 20;
+  // The largest write the kernel sends (the mount's max_write): an O_APPEND
+  // piece of this size may be part of a larger write(2).
+  uint64_t max_write = 1ull << 20;
 };
 
 // The committed blob as the handle knows it.
@@ -128,6 +137,8 @@ class FileHandle {
   Status StreamWriteLocked(uint64_t off, std::string_view data);
   Status StreamZerosLocked(uint64_t n);
   Status CommitStreamLocked();
+  // Appends the held pieces and `tail` as one append.
+  Status AppendHeldLocked(std::string_view tail);
   void PatchWriteLocked(uint64_t off, std::string_view data);
   void PatchTruncateLocked(uint64_t size);
   Status CommitPatchLocked();
@@ -166,6 +177,11 @@ class FileHandle {
   StoredChange pending_attrs_;
   bool has_pending_attrs_ = false;
   uint64_t committed_version_ = 0;
+  // kAppend: full-size pieces of one write(2) not yet appended, the offset
+  // its next piece comes at, and a failed append of held pieces (for Flush).
+  std::string append_held_;
+  uint64_t append_next_ = 0;
+  Status append_error_;
   bool whole_stream_ = false;  // see wrote_whole_version()
   // read-ahead
   BufferPool* const pool_;
