@@ -135,6 +135,12 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   auto* members = app.add_subcommand("members", "the workers and their use");
   members->callback([&] { run = [&] { return Commands::Members(cli); }; });
 
+  auto* drain = app.add_subcommand(
+      "drain",
+      "NODE leaves: its ids go to the workers that take its place, then it ends");
+  drain->add_option("NODE", p.node, "node id or endpoint")->required();
+  drain->callback([&] { run = [&] { return Commands::Drain(cli, p.node); }; });
+
   auto* config = app.add_subcommand(
       "config", "the workers' live configuration in Consul KV (applied at once)");
   config->require_subcommand(1);

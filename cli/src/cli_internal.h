@@ -54,6 +54,8 @@ class Commands {
   static int NodeId(Cli& cli, const std::string& id, const std::string& strategy);
   static int Score(Cli& cli, const std::string& node, const std::string& id);
   static int Members(Cli& cli);
+  // shovelctl drain NODE (drain_command.cc).
+  static int Drain(Cli& cli, const std::string& node);
   // shovelctl config get|set|rm|ls over the Consul KV keys (kv_config.h).
   static int ConfigGet(Cli& cli, const ConfigArgs& a);
   static int ConfigSet(Cli& cli, const ConfigArgs& a);

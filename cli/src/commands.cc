@@ -247,10 +247,24 @@ int Commands::Members(Cli& cli) {
   if (cli.globals_.json) {
     json arr = json::array();
     for (auto& n : *m) {
-      json row = {
-          {"node_id", n.node_id}, {"endpoint", n.endpoint}, {"healthy", n.healthy},
-          {"cores", n.cores},     {"mem_used", n.mem_used}, {"mem_limit", n.mem_limit},
-          {"ids", n.ids},         {"load", n.load},         {"malformed", n.malformed}};
+      json row = {{"node_id", n.node_id},
+                  {"endpoint", n.endpoint},
+                  {"healthy", n.healthy},
+                  {"cores", n.cores},
+                  {"mem_used", n.mem_used},
+                  {"mem_limit", n.mem_limit},
+                  {"ids", n.ids},
+                  {"load", n.load},
+                  {"malformed", n.malformed},
+                  {"handover",
+                   {{"ids", n.handover_ids},
+                    {"bytes", n.handover_bytes},
+                    {"jobs", n.handover_jobs}}}};
+      if (!n.leave_state.empty()) {
+        row["leave"] = {{"state", n.leave_state},
+                        {"ids", n.leave_ids},
+                        {"not_copied", n.leave_failed}};
+      }
       if (!n.consul_health.empty()) {
         row["consul_health"] = n.consul_health;
         row["consul_node"] = n.consul_node;
@@ -263,12 +277,26 @@ int Commands::Members(Cli& cli) {
   bool consul = std::any_of(m->begin(), m->end(),
                             [](const NodeInfo& n) { return !n.consul_health.empty(); });
   std::vector<std::vector<std::string>> rows = {
-      {"NODE", "ENDPOINT", "CORES", "MEMORY", "IDS", "HEALTH"}};
+      {"NODE", "ENDPOINT", "CORES", "MEMORY", "IDS", "HEALTH", "HAND-OVER"}};
   if (consul) rows[0].push_back("CONSUL");
   for (auto& n : *m) {
+    // What it copied to other workers (joiners, or its leave) and whether
+    // it is copying now.
+    std::string handover = "-";
+    if (n.handover_jobs != 0 || n.handover_ids != 0) {
+      handover = (n.handover_jobs != 0 ? "copying: " : "") +
+                 std::to_string(n.handover_ids) + " ids, " +
+                 FormatSize(n.handover_bytes) + " sent";
+    }
+    std::string health = n.healthy ? "ok" : "unreachable";
+    if (n.leave_state == "left") {
+      health = "left";
+    } else if (!n.leave_state.empty()) {
+      health = "leaving";
+    }
     rows.push_back({n.node_id, n.endpoint, std::to_string(n.cores),
                     FormatSize(n.mem_used) + " / " + FormatSize(n.mem_limit),
-                    std::to_string(n.ids), n.healthy ? "ok" : "unreachable"});
+                    std::to_string(n.ids), health, handover});
     // Consul's check status and the agent node the worker is registered on.
     if (consul) rows.back().push_back(n.consul_health + " (" + n.consul_node + ")");
   }

@@ -73,6 +73,14 @@ Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
         n.ids = st->ids;
         n.load = st->load;
         n.malformed = st->malformed;
+        n.handover_ids = st->handover_ids;
+        n.handover_bytes = st->handover_bytes;
+        n.handover_jobs = st->handover_jobs;
+        n.leave_state = st->leave_state;
+        n.leave_ids = st->leave_ids;
+        n.leave_failed = st->leave_failed;
+        // It left: it answers NODE_STATS only, and serves nothing.
+        if (st->leave_state == "left") n.healthy = false;
       }
     }
     out.push_back(std::move(n));
@@ -83,6 +91,34 @@ Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
 Result<std::vector<NodeInfo>> ClientImpl::Members() {
   auto view = View();
   return Stats(*view);
+}
+
+Status ClientImpl::Drain(std::string_view node) {
+  auto view = View();
+  size_t k = 0;
+  while (k < view->members.size() && view->members[k].node_id != node &&
+         view->members[k].endpoint != node) {
+    ++k;
+  }
+  if (k == view->members.size()) {
+    return Status::InvalidArgument("no worker '" + std::string(node) +
+                                   "' in the cluster (shovelctl members lists them)");
+  }
+  const Member& leaving = view->members[k];
+  wire::HandoverBody body;
+  body.replicas = static_cast<uint32_t>(view->replicas);
+  body.target = leaving.endpoint;
+  for (size_t i = 0; i < view->members.size(); ++i) {
+    // The live workers take its ids (and it is among them).
+    if (i != k && Avoid(*view, i)) continue;
+    body.members.push_back({view->members[i].node_id, view->members[i].endpoint});
+  }
+  std::string encoded = wire::EncodeHandover(body);
+  OutRequest req = MakeRequest(Op::kDrain, "");
+  req.payload.push_back(encoded);
+  auto r = transport_->Call(leaving.endpoint, req);
+  if (!r.ok()) return r.status().WithContext("drain " + leaving.node_id);
+  return ReplyError(**r);
 }
 
 Status ClientImpl::Init(const std::vector<std::string>& ids_in, InitStrategy strategy,

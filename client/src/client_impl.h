@@ -116,6 +116,7 @@ class ClientImpl : public Client {
   std::unique_ptr<Pending<std::string>> StartMultiGet(
       std::vector<std::string> ids) override;
   Result<std::vector<NodeInfo>> Members() override;
+  Status Drain(std::string_view node) override;
 
   // ---- For the Writer and the other parts of the implementation ----------
   const ClientOptions& options() const { return options_; }

@@ -159,6 +159,16 @@ class UploadWriter : public Writer {
     uint16_t flags = mode_ == WriteMode::kAppend ? wire::kFlagAppendMode : 0;
     OutRequest req = client_->MakeRequest(wire::Op::kUploadBegin, id_, flags);
     req.header.length = size_;  // 0: unknown
+    // The id's other copies: the primary sends them the value at commit.
+    std::string replicas;
+    auto view = client_->View();
+    if (view->replicas > 1) {
+      std::vector<size_t> set = client_->ReplicaSet(id_, *view);
+      std::vector<std::string> endpoints;
+      for (size_t k : set) endpoints.push_back(view->members[k].endpoint);
+      replicas = wire::EncodeStrings(endpoints);  // the primary leaves itself out
+      req.payload.push_back(replicas);
+    }
     SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, client_->CallId(req));
     endpoint_ = r->endpoint;
     handle_ = r->reply.header.aux;

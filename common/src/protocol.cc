@@ -181,6 +181,8 @@ std::string_view OpName(Op op) {
       return "HANDOVER";
     case Op::kLease:
       return "LEASE";
+    case Op::kDrain:
+      return "DRAIN";
   }
   return "UNKNOWN";
 }
@@ -334,6 +336,9 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
     case Op::kLease:
       if (r.payload.size() != 1) return Status::Protocol("LEASE needs one body frame");
       break;
+    case Op::kDrain:
+      if (r.payload.size() != 1) return Status::Protocol("DRAIN needs one body frame");
+      break;
     case Op::kBatch:
       if (r.payload.size() != 1) return Status::Protocol("BATCH needs one body frame");
       if (h.flags != 0) return Status::Protocol("BATCH takes no flags");
@@ -342,9 +347,13 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
                                 " is not in 1.." + std::to_string(kMaxBatchItems));
       }
       break;
+    case Op::kUploadBegin:
+      if (r.payload.size() > 1) {
+        return Status::Protocol("UPLOAD_BEGIN takes at most one frame: its replicas");
+      }
+      break;
     case Op::kPing:
     case Op::kGet:
-    case Op::kUploadBegin:
     case Op::kUploadCommit:
     case Op::kUploadAbort:
     case Op::kDelete:
@@ -641,6 +650,12 @@ std::string EncodeNodeStats(const NodeStats& s) {
   std::memcpy(&bits, &s.load, 8);
   o.U64(bits);
   o.Str(s.version);
+  o.U64(s.handover_ids);
+  o.U64(s.handover_bytes);
+  o.U32(s.handover_jobs);
+  o.Str(s.leave_state);
+  o.U64(s.leave_ids);
+  o.U64(s.leave_failed);
   return o.Take();
 }
 
@@ -659,6 +674,12 @@ Result<NodeStats> DecodeNodeStats(std::string_view data) {
   uint64_t bits = in.U64();
   std::memcpy(&s.load, &bits, 8);
   s.version = in.Str();
+  s.handover_ids = in.U64();
+  s.handover_bytes = in.U64();
+  s.handover_jobs = in.U32();
+  s.leave_state = in.Str();
+  s.leave_ids = in.U64();
+  s.leave_failed = in.U64();
   SHOVEL_RETURN_IF_ERROR(in.Finish());
   return s;
 }

@@ -30,6 +30,15 @@ inline std::unique_ptr<Client> ConnectTo(
   return c.ok() ? std::move(*c) : nullptr;
 }
 
+// What one worker alone holds: a client of that worker only, no routing.
+inline Result<std::string> HeldBy(const WorkerProcess& w, const std::string& id) {
+  ClientOptions o;
+  o.workers = {w.endpoint()};
+  o.replicas = 1;
+  SHOVEL_ASSIGN_OR_RETURN(auto c, Client::Connect(o));
+  return c->Get(id);
+}
+
 class ThreeWorkers : public ::testing::Test {
  protected:
   void SetUp() override {

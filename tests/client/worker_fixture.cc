@@ -85,6 +85,18 @@ void WorkerProcess::Kill(int sig) {
   pid_ = -1;
 }
 
+int WorkerProcess::WaitExit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 WorkerProcess::~WorkerProcess() {
   Kill(SIGKILL);
   if (!dir_.empty()) {

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ class WorkerProcess {
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
   void Kill(int sig);  // sends `sig` and reaps the process
+  // Waits up to `timeout` for the process to end by itself and reaps it:
+  // its exit code, or -1 when it is still running or a signal ended it.
+  int WaitExit(std::chrono::milliseconds timeout);
   const std::string& endpoint() const { return endpoint_; }
   const std::string& node_id() const { return node_id_; }
   pid_t pid() const { return pid_; }

@@ -247,6 +247,26 @@ TEST(BodyTest, StatRoundTripAndCorruption) {
   EXPECT_NE(DecodeStat(forged).status().message().find("exceeds"), std::string::npos);
 }
 
+TEST(RequestTest, DrainCarriesTheMembersToLeaveBy) {
+  HandoverBody h;
+  h.replicas = 2;
+  h.target = "tcp://h:2";
+  h.members = {{"w1", "tcp://h:1"}, {"w2", "tcp://h:2"}};
+  std::string body = EncodeHandover(h);
+  auto f = Req(Op::kDrain, "", {body});
+  auto r = DecodeRequest(Views(f));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto b = DecodeHandover(r->payload[0]);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->replicas, 2u);
+  EXPECT_EQ(b->target, "tcp://h:2");
+  ASSERT_EQ(b->members.size(), 2u);
+  EXPECT_EQ(b->members[1].node_id, "w2");
+  EXPECT_EQ(DecodeRequest(Views(Req(Op::kDrain, "", {}))).status().message(),
+            "DRAIN needs one body frame");
+  EXPECT_EQ(OpName(Op::kDrain), "DRAIN");
+}
+
 TEST(BodyTest, NodeStatsRoundTrip) {
   NodeStats n{"w1", "tcp://h:1", 2, 10, 20, 3, 4, 5, 6, 1.5, "0.1"};
   auto d = DecodeNodeStats(EncodeNodeStats(n));
@@ -262,6 +282,21 @@ TEST(BodyTest, NodeStatsRoundTrip) {
   EXPECT_EQ(d->malformed, 6u);
   EXPECT_DOUBLE_EQ(d->load, 1.5);
   EXPECT_EQ(d->version, "0.1");
+  EXPECT_EQ(d->leave_state, "");
+  n.handover_ids = 7;
+  n.handover_bytes = 8;
+  n.handover_jobs = 1;
+  n.leave_state = "final";
+  n.leave_ids = 9;
+  n.leave_failed = 2;
+  d = DecodeNodeStats(EncodeNodeStats(n));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->handover_ids, 7u);
+  EXPECT_EQ(d->handover_bytes, 8u);
+  EXPECT_EQ(d->handover_jobs, 1u);
+  EXPECT_EQ(d->leave_state, "final");
+  EXPECT_EQ(d->leave_ids, 9u);
+  EXPECT_EQ(d->leave_failed, 2u);
   std::string e = EncodeNodeStats(n);
   EXPECT_FALSE(DecodeNodeStats(e.substr(0, e.size() - 1)).ok());
   e[0] = '\xff';  // node id length far past the end

@@ -83,6 +83,7 @@ start_worker() {  # start_worker NAME: endpoint in $tmp/NAME.ready, pid in $tmp/
 
 source "$here/e2e_cases.sh"
 source "$here/e2e_posix_cases.sh"
+source "$here/e2e_fault_cases.sh"
 
 echo "# embedded worker, daemon mode, allow_other"
 A=$tmp/a
@@ -115,6 +116,9 @@ two_mount_posix_cases "$B1" "$B2"
 cluster_xattr_cases "$B1" "$e1,$e2"
 fuse_killed_case "$B2" "$e1,$e2"
 worker_killed_case "$B1" "$B2"
+
+echo "# a replicated cluster (R=2) under faults, through a mount"
+replicated_fault_case
 
 echo "# options, signals and mount(8)"
 option_cases

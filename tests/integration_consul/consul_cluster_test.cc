@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -222,6 +223,83 @@ TEST_F(ConsulClusterTest, ReplicasFollowTheClusterSettingLive) {
   // Without the key: back to the default.
   ASSERT_TRUE(ClientFor(0)->KvDelete("shoveling/config/replicas").ok());
   ASSERT_TRUE(Eventually([&] { return copies() == 1; }, milliseconds(5000)));
+}
+
+// One copy per id (the default): a worker that joins takes over its share
+// without a single miss, and one that leaves on SIGTERM hands its share to
+// the others first. Appends during the join land on the whole value.
+TEST_F(ConsulClusterTest, AJoinAndALeaveWithOneCopyLoseNoIdAndMissNone) {
+  auto w1 = Worker("w1", 0);
+  auto w2 = Worker("w2", 1);
+  ASSERT_TRUE(w1 && w2);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)));
+  auto client = Connect(0, milliseconds(5000));
+  ASSERT_TRUE(client);
+  constexpr int kIds = 600;
+  std::vector<std::string> want(kIds);
+  auto id = [](int i) { return "join/" + std::to_string(i); };
+  for (int i = 0; i < kIds; ++i) {
+    want[i] = "v" + std::to_string(i) + std::string(i % 50 == 0 ? 100000 : 10, 'x');
+    ASSERT_TRUE(client->Set(id(i), want[i]).ok());
+  }
+  auto w3 = Worker("w3", 2);
+  ASSERT_TRUE(w3);
+  // While the client learns of w3 and w3 is handed its share: every id
+  // reads, and appends build on the whole value.
+  int misses = 0, wrong = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < kIds; ++i) {
+      if (i % 7 == round) {
+        ASSERT_TRUE(client->Append(id(i), "+" + std::to_string(round)).ok()) << id(i);
+        want[i] += "+" + std::to_string(round);
+      }
+      auto v = client->Get(id(i));
+      if (!v.ok()) {
+        ++misses;
+        ADD_FAILURE() << id(i) << ": " << v.status().ToString();
+      } else if (*v != want[i]) {
+        ++wrong;
+      }
+    }
+  }
+  EXPECT_EQ(misses, 0);
+  EXPECT_EQ(wrong, 0);
+  ASSERT_TRUE(Eventually([&] { return Count(w3->Stderr(), "joined: ") == 1; },
+                         milliseconds(20000)))
+      << w3->Stderr();
+  // w3 holds its share itself now, and the old holders gave theirs up.
+  auto members = client->Members().value();
+  std::map<std::string, std::string> endpoint;
+  for (const auto& m : members) endpoint[m.node_id] = m.endpoint;
+  std::this_thread::sleep_for(milliseconds(2500));  // the old copies' drop
+  int on_w3 = 0;
+  for (int i = 0; i < kIds; ++i) {
+    auto home = client->NodeId(id(i));
+    ASSERT_TRUE(home.ok());
+    for (const auto& [node, ep] : endpoint) {
+      ClientOptions direct;
+      direct.workers = {ep};
+      auto one = Client::Connect(direct);
+      ASSERT_TRUE(one.ok());
+      auto held = (*one)->Get(id(i));
+      if (node == *home) {
+        EXPECT_EQ(held.value_or("missing"), want[i]) << id(i) << " at its home " << node;
+        on_w3 += node == "w3";
+      } else {
+        EXPECT_FALSE(held.ok())
+            << id(i) << " still on " << node << " (home " << *home << ")";
+      }
+    }
+  }
+  EXPECT_GT(on_w3, kIds / 6);  // about a third
+  // w1 leaves on SIGTERM: its share goes to the others first, exit 0.
+  EXPECT_EQ(w1->Signal(SIGTERM), 0);
+  EXPECT_NE(w1->Stderr().find("left: "), std::string::npos) << w1->Stderr();
+  for (int i = 0; i < kIds; ++i) {
+    auto v = client->Get(id(i));
+    ASSERT_TRUE(v.ok()) << id(i) << ": " << v.status().ToString();
+    EXPECT_EQ(*v, want[i]) << id(i);
+  }
 }
 
 TEST_F(ConsulClusterTest, ScoresFollowConsulCoordinates) {

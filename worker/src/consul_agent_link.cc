@@ -142,6 +142,12 @@ std::vector<Peer> ConsulAgentLink::Peers() const {
   return peers_;
 }
 
+uint32_t ConsulAgentLink::replicas() const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (node_.overrides.replicas) return *node_.overrides.replicas;
+  return cluster_.overrides.replicas.value_or(0);
+}
+
 WorkerConfig ConsulAgentLink::config() const {
   std::lock_guard<std::mutex> l(mu_);
   return applied_;

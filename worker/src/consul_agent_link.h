@@ -94,6 +94,8 @@ class ConsulAgentLink {
   bool registered() const;
   std::vector<Peer> Peers() const;
   WorkerConfig config() const;  // the effective config last applied
+  // The cluster's `replicas` setting (KV; the node layer wins); 0: unset.
+  uint32_t replicas() const;
 
  private:
   ConsulAgentLink(std::shared_ptr<consul::Client> client, ConsulLinkOptions options,

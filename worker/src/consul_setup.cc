@@ -133,9 +133,7 @@ Result<std::unique_ptr<ConsulAgentLink>> StartConsulLink(const ConsulSetup& setu
         "pass --advertise HOST");
   }
   o.port = EndpointPort(worker.endpoint());
-  bool v6 = o.advertise_host.find(':') != std::string::npos;
-  o.endpoint = "tcp://" + (v6 ? "[" + o.advertise_host + "]" : o.advertise_host) + ":" +
-               std::to_string(o.port);
+  o.endpoint = AdvertisedEndpoint(o.advertise_host, o.port);
   auto stats = worker.Stats();
   o.cores = stats.cores;
   o.version = stats.version;
@@ -149,6 +147,62 @@ Result<std::unique_ptr<ConsulAgentLink>> StartConsulLink(const ConsulSetup& setu
   return ConsulAgentLink::Start(
       std::shared_ptr<consul::Client>(std::move(client)), o,
       [&worker](const WorkerConfig& c) { worker.ApplyConfig(c); }, std::move(log));
+}
+
+Result<wire::HandoverBody> JoinBody(const ConsulSetup& setup, const Worker& self) {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::string advertise = setup.flags.advertise.empty()
+                              ? DefaultAdvertiseHost(self.endpoint(), host)
+                              : setup.flags.advertise;
+  // Briefly: a Consul that is away delays the start by this much.
+  consul::Config config = setup.config;
+  config.timeout = std::min(config.timeout, std::chrono::milliseconds(2000));
+  SHOVEL_ASSIGN_OR_RETURN(std::unique_ptr<consul::Client> client,
+                          consul::Client::Create(config));
+  SHOVEL_ASSIGN_OR_RETURN(auto entries,
+                          client->HealthService(setup.flags.service_name, false));
+  SHOVEL_ASSIGN_OR_RETURN(
+      auto kv, client->KvGet(ClusterConfigPrefix(setup.flags.kv_prefix) + "replicas"));
+  uint32_t replicas = 1;
+  if (kv.value) {
+    ConfigOverrides o;
+    if (ParseSetting("replicas", kv.value->value, o).ok() && o.replicas) {
+      replicas = *o.replicas;
+    }
+  }
+  std::vector<Peer> peers;
+  for (auto& p : PeersOf(entries.value)) {
+    if (p.node_id != self.node_id()) peers.push_back(std::move(p));
+  }
+  Peer me;
+  me.node_id = self.node_id();
+  me.endpoint = AdvertisedEndpoint(advertise, EndpointPort(self.endpoint()));
+  me.status = consul::CheckStatus::kPassing;
+  peers.push_back(me);
+  wire::HandoverBody b = LeaveBody(self, peers, replicas);
+  b.target = me.endpoint;
+  return b;
+}
+
+std::string AdvertisedEndpoint(const std::string& host, int port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+wire::HandoverBody LeaveBody(const Worker& self, const std::vector<Peer>& peers,
+                             uint32_t replicas) {
+  wire::HandoverBody b = self.LeasePeers();
+  if (replicas != 0) b.replicas = replicas;
+  b.members.clear();
+  bool listed = false;
+  for (const auto& p : peers) {
+    if (p.status == consul::CheckStatus::kCritical || p.endpoint.empty()) continue;
+    listed = listed || p.node_id == self.node_id();
+    b.members.push_back({p.node_id, p.endpoint});
+  }
+  if (!listed) b.members.push_back({self.node_id(), self.endpoint()});
+  return b;
 }
 
 }  // namespace shovel::worker

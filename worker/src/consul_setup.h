@@ -58,4 +58,20 @@ Result<std::unique_ptr<ConsulAgentLink>> StartConsulLink(const ConsulSetup& setu
                                                          Worker& worker,
                                                          ConsulAgentLink::LogFn log);
 
+// "tcp://HOST:PORT" ("[HOST]" for an IPv6 address).
+std::string AdvertisedEndpoint(const std::string& host, int port);
+
+// What a worker joins a Consul cluster by (Worker::Join), read before it
+// registers: the registered workers Consul does not have as critical, and
+// itself at the endpoint it will advertise, with the cluster's `replicas`
+// (KV; unset or bad: 1). kUnavailable (and the like) when Consul is away.
+Result<wire::HandoverBody> JoinBody(const ConsulSetup& setup, const Worker& self);
+
+// What a worker registered in Consul leaves by (Worker::Leave): the peers
+// Consul does not have as critical, `self` among them, with `replicas`
+// copies (the cluster setting; 0: the most copies a client asked `self`
+// for).
+wire::HandoverBody LeaveBody(const Worker& self, const std::vector<Peer>& peers,
+                             uint32_t replicas);
+
 }  // namespace shovel::worker

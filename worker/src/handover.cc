@@ -23,15 +23,16 @@ Handover::~Handover() {
   thread_.join();
 }
 
-void Handover::Start(wire::HandoverBody body) {
+void Handover::Start(wire::HandoverBody body, bool move) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto same = std::find_if(queue_.begin(), queue_.end(),
-                             [&](const auto& q) { return q.target == body.target; });
+    auto same = std::find_if(queue_.begin(), queue_.end(), [&](const auto& q) {
+      return q.body.target == body.target && q.move == move;
+    });
     if (same != queue_.end()) {
-      *same = std::move(body);
+      same->body = std::move(body);
     } else {
-      queue_.push_back(std::move(body));
+      queue_.push_back({std::move(body), move});
     }
   }
   cv_.notify_all();
@@ -47,17 +48,17 @@ void Handover::Run() {
   for (;;) {
     cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
     if (stop_) return;
-    wire::HandoverBody job = std::move(queue_.front());
+    Queued job = std::move(queue_.front());
     queue_.pop_front();
     running_ = true;
     l.unlock();
-    Job(job);
+    Job(job.body, job.move);
     l.lock();
     running_ = false;
   }
 }
 
-void Handover::Job(const wire::HandoverBody& b) {
+void Handover::Job(const wire::HandoverBody& b, bool move) {
   std::vector<std::string> nodes;
   size_t self = SIZE_MAX, target = SIZE_MAX;
   for (size_t i = 0; i < b.members.size(); ++i) {
@@ -67,6 +68,12 @@ void Handover::Job(const wire::HandoverBody& b) {
   }
   if (self == SIZE_MAX || target == SIZE_MAX || self == target) return;
   const size_t r = std::min<size_t>(b.replicas, nodes.size());
+  // One copy per id: the ids that move from this worker to the target (it
+  // is first in their order now, this worker was first without it). Once
+  // copied, this worker's copies are dropped (below), so no old copy is
+  // served should the target go away again.
+  const bool moving = move && r == 1;
+  std::vector<std::pair<std::string, uint64_t>> moved;
   auto due = std::chrono::steady_clock::now();
   std::string after;
   for (;;) {
@@ -77,11 +84,16 @@ void Handover::Job(const wire::HandoverBody& b) {
         if (stop_) return;
       }
       std::vector<size_t> ranked = RankNodes(id, nodes);
-      ranked.resize(r);
-      auto in_set = [&](size_t k) {
-        return std::find(ranked.begin(), ranked.end(), k) != ranked.end();
-      };
-      if (!in_set(self) || !in_set(target)) continue;
+      if (moving) {
+        // First in the order: the target; first without it: this worker.
+        if (ranked[0] != target || ranked.size() < 2 || ranked[1] != self) continue;
+      } else {
+        ranked.resize(r);
+        auto in_set = [&](size_t k) {
+          return std::find(ranked.begin(), ranked.end(), k) != ranked.end();
+        };
+        if (!in_set(self) || !in_set(target)) continue;
+      }
       auto st = store_->Stat(id);
       if (!st.ok() || st->pinned) continue;
       auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
@@ -98,6 +110,7 @@ void Handover::Job(const wire::HandoverBody& b) {
       }
       ids_copied_.fetch_add(1);
       bytes_copied_.fetch_add(v->bytes.size);
+      if (moving) moved.emplace_back(id, v->version);
       // Paced: each copy takes at least its bytes at the current rate
       // (owed time carries over, so the rate holds on average).
       due += std::chrono::microseconds(v->bytes.size * 1000000 /
@@ -109,8 +122,26 @@ void Handover::Job(const wire::HandoverBody& b) {
         due = now;  // no burst after a slow stretch
       }
     }
-    if (!page.more || page.names.empty()) return;
+    if (!page.more || page.names.empty()) break;
     after = page.names.back();
+  }
+  DropMoved(moved);
+}
+
+void Handover::DropMoved(const std::vector<std::pair<std::string, uint64_t>>& moved) {
+  if (moved.empty() || (may_drop_ && !may_drop_())) return;
+  {
+    // Clients route to the target once they see it join (a Consul watch:
+    // well within this); until then they may still read here.
+    std::unique_lock<std::mutex> l(mu_);
+    if (cv_.wait_for(l, kDropAfter, [&] { return stop_; })) return;
+  }
+  for (const auto& [id, version] : moved) {
+    // Unless written here since (a client that did not see the join yet).
+    WriteOptions o;
+    o.if_version = true;
+    o.expected_version = version;
+    if (store_->Delete(id, o).ok()) dropped_.fetch_add(1);
   }
 }
 

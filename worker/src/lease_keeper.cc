@@ -246,4 +246,11 @@ void LeaseKeeper::Run() {
   }
 }
 
+std::vector<std::pair<std::string, std::string>> LeaseKeeper::Members() {
+  std::lock_guard<std::mutex> l(mu_);
+  auto members = table_.Recent(Now(), LeaseTable::kKeep);
+  members.emplace_back(endpoint_, node_id_);
+  return members;
+}
+
 }  // namespace shovel::worker

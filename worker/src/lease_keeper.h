@@ -73,6 +73,9 @@ class LeaseKeeper {
   // a lease from that it gives them up, so they serve in its place at once
   // (a LEASE with epoch 0). Waits at most kAskTimeout for each.
   void ReleaseAll();
+  // This worker and the peers it exchanged leases with in the last
+  // LeaseTable::kKeep: endpoint, node id.
+  std::vector<std::pair<std::string, std::string>> Members();
 
  private:
   // Sends a LEASE: true granted, false refused (fenced; *epoch is the

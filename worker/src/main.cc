@@ -12,6 +12,7 @@
 
 #include "consul_agent_link.h"
 #include "consul_setup.h"
+#include "shovel/consul/duration.h"
 #include "shovel/size.h"
 #include "shovel/worker/worker.h"
 
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
       "--no-eviction", [&](int64_t) { opt.eviction = false; },
       "refuse writes when full instead of evicting");
   app.add_option("--ready-file", ready_file, "write the endpoint here when ready");
+  std::string leave_timeout_text = "60s";
+  app.add_option("--leave-timeout", leave_timeout_text,
+                 "on SIGTERM, copy the ids only this worker holds to the workers that "
+                 "take its place for at most this long (0: do not)")
+      ->capture_default_str();
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
@@ -93,6 +99,11 @@ int main(int argc, char** argv) {
   auto cs = shovel::ParseSize(chunk_size);
   if (!cs.ok()) return Fail("--chunk-size: " + cs.status().message());
   opt.chunk_size = *cs;
+  auto leave_timeout_parsed = shovel::consul::ParseDuration(leave_timeout_text);
+  if (!leave_timeout_parsed.ok()) {
+    return Fail("--leave-timeout: " + leave_timeout_parsed.status().message());
+  }
+  const std::chrono::milliseconds leave_timeout = *leave_timeout_parsed;
   auto consul_setup = shovel::worker::ResolveConsulFlags(
       consul, [](const char* name) -> std::optional<std::string> {
         const char* v = std::getenv(name);
@@ -115,6 +126,8 @@ int main(int argc, char** argv) {
     std::cerr << "shovel-worker " << log_id << ": " << line << std::endl;
   };
   opt.log = log;
+  // A DRAIN made the worker leave: end it as SIGTERM does.
+  opt.on_drained = [] { kill(getpid(), SIGTERM); };
   auto worker = shovel::worker::Worker::Start(opt);
   if (!worker.ok()) {
     if (worker.status().code() == shovel::Code::kInvalidArgument) {
@@ -131,6 +144,15 @@ int main(int argc, char** argv) {
   if (!consul_setup->hint.empty()) log(consul_setup->hint);
   std::unique_ptr<shovel::worker::ConsulAgentLink> link;
   if (consul_setup->enabled) {
+    // Joining with one copy per id: the ids that now belong here are
+    // handed over, and taken from their previous holder on first use
+    // meanwhile, from before clients can see this worker.
+    auto join = shovel::worker::JoinBody(*consul_setup, w);
+    if (join.ok()) {
+      w.Join(*join);
+    } else {
+      log("not asking for a hand-over: " + join.status().message());
+    }
     auto l = shovel::worker::StartConsulLink(*consul_setup, w, log);
     if (!l.ok()) {
       w.Stop();
@@ -146,6 +168,15 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   log("signal " + std::to_string(sig) + ", finishing requests in flight");
+  // Leave before deregistering: the ids only this worker would stop
+  // holding go to their new holders first (docs/cache.md, Hand-over).
+  shovel::wire::HandoverBody leave_by =
+      link ? shovel::worker::LeaveBody(w, link->Peers(), link->replicas())
+           : w.LeasePeers();
+  if (leave_by.members.size() > 1 && leave_timeout.count() > 0) {
+    shovel::Status s = w.Leave(leave_by, leave_timeout);
+    if (!s.ok()) log("not handing over: " + s.message());
+  }
   if (link) link->Stop(/*deregister=*/true);
   w.Stop();
   return 0;

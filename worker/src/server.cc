@@ -261,16 +261,28 @@ void Server::IoLoop() {
       }
       int64_t in_flight = counters_->in_flight.load();
       if (stopping && ((in_flight == 0 && now >= grace_until) || now > deadline)) break;
-      bool accept = !stopping && in_flight < kMaxInFlight && held.empty();
+      const int mode = mode_.load();
+      const bool refuse = stopping || mode == kLeft;
+      bool accept =
+          !stopping && mode == kServing && in_flight < kMaxInFlight && held.empty();
       for (size_t i = 0; i < n; ++i) {
         items[i] = {from_handlers_[i]->handle(), 0, ZMQ_POLLIN, 0};
       }
-      short router_events = accept || stopping ? ZMQ_POLLIN : 0;
+      short router_events = accept || refuse ? ZMQ_POLLIN : 0;
       items[n] = {router_->handle(), 0, router_events, 0};
       zmq::poll(items.data(), items.size(),
                 std::chrono::milliseconds(stopping ? 10 : 50));
-      for (int k = 0; stopping && k < 256; ++k) {
+      for (int k = 0; refuse && k < 256; ++k) {
         if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
+        if (!stopping && msg.size() >= 3 && !oversized) {
+          // A worker that left still tells its progress (shovelctl drain).
+          auto h = wire::DecodeHeader(View(msg[1]));
+          if (h.ok() && h->op == wire::Op::kNodeStats) {
+            counters_->in_flight.fetch_add(1);
+            serve_here(msg);
+            continue;
+          }
+        }
         ReplyWithError(*router_, msg,
                        Status::Unavailable("worker " + endpoint_ + " is shutting down"));
       }
@@ -291,7 +303,8 @@ void Server::IoLoop() {
           dispatch(held, held_lane, held_lane, false);
         }
         held.clear();
-        accept = !stopping && counters_->in_flight.load() < kMaxInFlight;
+        accept =
+            !stopping && mode == kServing && counters_->in_flight.load() < kMaxInFlight;
       }
       for (int k = 0; k < 256 && accept; ++k) {
         if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;

@@ -59,6 +59,12 @@ class Server {
   Status Start(Service* service, Store* store, ServiceCounters* counters, int threads);
   // Stops reading, answers what is in flight (bounded), joins the threads.
   void Stop();
+  // Leaving the cluster (Worker::Leave), from any thread. Pause: requests
+  // are no longer read (they wait in ZeroMQ's queues; what is in flight
+  // finishes). Leave: every request but NODE_STATS is answered "worker X
+  // is shutting down" (clients then route to the others at once).
+  void Pause() { mode_.store(kPaused); }
+  void Leave() { mode_.store(kLeft); }
 
  private:
   Server() = default;
@@ -81,6 +87,8 @@ class Server {
   Store* store_ = nullptr;
   ServiceCounters* counters_ = nullptr;
   std::atomic<bool> stop_{false};
+  enum Mode : int { kServing, kPaused, kLeft };
+  std::atomic<int> mode_{kServing};
   bool started_ = false;
   std::thread io_;
   std::vector<std::thread> handlers_;

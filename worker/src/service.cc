@@ -6,7 +6,10 @@
 #include "chunk.h"
 #include "handover.h"
 #include "lease_keeper.h"
+#include "replicator.h"
 #include "service_internal.h"
+#include "shovel/hrw.h"
+#include "shovel/text.h"
 
 namespace shovel::worker {
 namespace {
@@ -62,6 +65,7 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
   }
   if (h.flags & wire::kFlagReplicas) return AsPrimary(req, std::move(keep));
   if (h.flags & wire::kFlagReplica) return AsReplica(req, std::move(keep));
+  if (joining_.load(std::memory_order_relaxed)) PullIfJoining(req);
   switch (h.op) {
     case wire::Op::kEpoch:
       return Epoch(h);
@@ -73,7 +77,22 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
       }
       auto body = wire::DecodeHandover(req.payload[0]);
       if (!body.ok()) return Error(h, body.status());
-      handover_->Start(*std::move(body));
+      // Only a joiner asks (workers exchanging leases start their own).
+      const bool move = body->replicas == 1;
+      handover_->Start(*std::move(body), move);
+      return Ok(h);
+    }
+    case wire::Op::kDrain: {
+      if (!drain_) {
+        return Error(h, Status::InvalidArgument(
+                            "worker " + endpoint_ +
+                            " cannot be drained: it runs inside another program "
+                            "(a mount's embedded worker); stop that program"));
+      }
+      auto body = wire::DecodeHandover(req.payload[0]);
+      if (!body.ok()) return Error(h, body.status());
+      Status s = drain_(*body);
+      if (!s.ok()) return Error(h, s);
       return Ok(h);
     }
     case wire::Op::kPing: {
@@ -110,7 +129,53 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
   }
 }
 
+void Service::SetJoining(std::shared_ptr<const JoinPlan> plan) {
+  std::lock_guard<std::mutex> l(join_mu_);
+  joining_.store(plan != nullptr);
+  join_ = std::move(plan);
+}
+
+void Service::PullIfJoining(const wire::Request& req) {
+  switch (req.header.op) {
+    case wire::Op::kGet:
+    case wire::Op::kStat:
+    case wire::Op::kAppend:
+    case wire::Op::kCreate:
+    case wire::Op::kSetAttrs:
+    case wire::Op::kRename:
+    case wire::Op::kDelete:
+    case wire::Op::kUploadBegin:
+      break;
+    default:
+      return;  // SET replaces it: its version is newer than any copy
+  }
+  std::shared_ptr<const JoinPlan> plan;
+  {
+    std::lock_guard<std::mutex> l(join_mu_);
+    plan = join_;
+  }
+  if (plan == nullptr || req.id.empty() || replicator_ == nullptr) return;
+  if (tombstones_.Get(req.id) != 0 || !store_->Stat(req.id).status().IsNotFound()) return;
+  std::vector<size_t> ranked = RankNodes(req.id, plan->nodes);
+  if (ranked.size() < 2 || ranked[0] != plan->self) return;  // not moving here
+  auto got = replicator_->Fetch({plan->endpoints[ranked[1]]}, req.id);
+  if (got.ok()) {
+    WriteOptions o;
+    o.version = got->version;
+    o.if_version = true;  // unless written here meanwhile
+    o.expected_version = 0;
+    (void)store_->Set(req.id, got->bytes, o);
+  }
+  // Deleted here: the hand-over's copy (older) must not bring it back.
+  if (req.header.op == wire::Op::kDelete) tombstones_.Put(req.id, store_->TakeVersion());
+}
+
 bool Service::Cheap(const wire::Request& req) {
+  if (joining_.load(std::memory_order_relaxed) && !req.id.empty() &&
+      !(req.header.flags & (wire::kFlagReplica | wire::kFlagReplicas)) &&
+      store_->Stat(req.id).status().IsNotFound()) {
+    return false;  // may take the id from its previous holder first
+  }
   if (req.header.flags & wire::kFlagReplicas) {
     // A primary waits for its replicas: never on the I/O thread. A read
     // as the primary may be, under leases it holds already.
@@ -172,6 +237,9 @@ ServiceReply Service::Batch(const wire::Request& req) {
       auto ih = wire::DecodeHeader(frames.empty() ? std::string_view() : frames[0]);
       AddReply(Error(ih.ok() ? *ih : wire::Header(), item.status()), out, views);
     } else {
+      // Joining: on the I/O thread too (a round trip per id missing here,
+      // only while the hand-over runs).
+      if (joining_.load(std::memory_order_relaxed)) PullIfJoining(*item);
       AddBatchItem(*item, out, views);
     }
   }
@@ -265,9 +333,29 @@ ServiceReply Service::Upload(const wire::Request& req) {
   const wire::Header& h = req.header;
   switch (h.op) {
     case wire::Op::kUploadBegin: {
+      std::vector<std::string> replicas;
+      if (!req.payload.empty()) {
+        auto list = wire::DecodeStrings(req.payload[0]);
+        if (!list.ok()) return Error(h, list.status());
+        for (auto& e : *list) {
+          if (e != endpoint_) replicas.push_back(std::move(e));
+        }
+        if (!replicas.empty() && replicator_ == nullptr) {
+          return Error(h,
+                       Status::Protocol("worker " + endpoint_ + " does not replicate"));
+        }
+      }
       auto r = store_->UploadBegin(req.id, (h.flags & wire::kFlagAppendMode) != 0,
                                    Options(h), h.length);
       if (!r.ok()) return Error(h, r.status());
+      if (!replicas.empty()) {
+        std::lock_guard<std::mutex> l(uploads_mu_);
+        // Uploads that expired leave theirs: bounded, oldest out first.
+        if (upload_replicas_.size() >= kMaxUploadReplicas) {
+          upload_replicas_.erase(upload_replicas_.begin());
+        }
+        upload_replicas_[*r] = {std::string(req.id), std::move(replicas)};
+      }
       ServiceReply out = Ok(h);
       out.header.aux = *r;
       return out;
@@ -280,13 +368,50 @@ ServiceReply Service::Upload(const wire::Request& req) {
       out.header.offset = h.offset + req.payload_bytes;
       return out;
     }
-    case wire::Op::kUploadCommit:
-      return Written(h, store_->UploadCommit(h.aux));
+    case wire::Op::kUploadCommit: {
+      UploadReplicas to = TakeUploadReplicas(h.aux);
+      auto w = store_->UploadCommit(h.aux);
+      if (!w.ok() || to.replicas.empty()) return Written(h, std::move(w));
+      return ForwardCommitted(h, to, *w);
+    }
     default: {
+      TakeUploadReplicas(h.aux);
       Status st = store_->UploadAbort(h.aux);
       return st.ok() ? Ok(h) : Error(h, st);
     }
   }
+}
+
+Service::UploadReplicas Service::TakeUploadReplicas(uint64_t handle) {
+  std::lock_guard<std::mutex> l(uploads_mu_);
+  auto it = upload_replicas_.find(handle);
+  if (it == upload_replicas_.end()) return {};
+  UploadReplicas out = std::move(it->second);
+  upload_replicas_.erase(it);
+  return out;
+}
+
+ServiceReply Service::ForwardCommitted(const wire::Header& h, const UploadReplicas& to,
+                                       const WriteResult& w) {
+  // The whole value, as this worker now holds it, with its version: a
+  // replica keeps a newer copy it has.
+  auto v = store_->Read(to.id, 0, wire::kToEnd, Replicator::kMaxFetch);
+  if (!v.ok() || v->version != w.version) return Written(h, w);  // changed since
+  if (v->more) {
+    return Error(h, Status::NoSpace("id " + QuoteForMessage(to.id) +
+                                    " is committed here but too large (over 63 MiB) "
+                                    "to be copied to its replicas"));
+  }
+  wire::Request fwd;
+  fwd.header.op = wire::Op::kSet;
+  fwd.id = to.id;
+  fwd.payload = {std::string_view(v->bytes.data, v->bytes.size)};
+  fwd.replicas = to.replicas;
+  ForwardError fe = replicator_->Forward(fwd, w.version, 0, w.version, nullptr);
+  if (fe.status.ok()) return Written(h, w);
+  ServiceReply out = Error(h, fe.status);
+  if (!fe.endpoint.empty()) out.payload.push_back({fe.endpoint, {}});
+  return out;
 }
 
 ServiceReply Service::Meta(const wire::Request& req) {
@@ -363,6 +488,22 @@ wire::NodeStats Service::Stats() const {
   n.malformed = counters_->malformed.load();
   n.load = static_cast<double>(counters_->in_flight.load());
   n.version = "shoveling 0.1.0";
+  if (handover_ != nullptr) {
+    n.handover_ids = handover_->ids_copied();
+    n.handover_bytes = handover_->bytes_copied();
+    n.handover_jobs = static_cast<uint32_t>(handover_->pending());
+  }
+  if (leave_ != nullptr) {
+    const int state = leave_->state.load();
+    n.leave_state = std::string(LeaveProgress::Name(state));
+    n.leave_ids = leave_->ids.load();
+    n.leave_failed = leave_->failed.load();
+    n.handover_ids += leave_->copied.load();
+    n.handover_bytes += leave_->bytes.load();
+    if (state == LeaveProgress::kCopying || state == LeaveProgress::kFinal) {
+      ++n.handover_jobs;
+    }
+  }
   return n;
 }
 

@@ -5,11 +5,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "leave.h"
 #include "shovel/protocol.h"
 #include "shovel/worker/store.h"
 #include "tombstones.h"
@@ -77,6 +81,26 @@ class Service {
   // Set once before serving: kFlagReplicas requests are served under its
   // leases, and LEASE requests answered by it (refused while unset).
   void SetLeases(LeaseKeeper* leases) { leases_ = leases; }
+  // Set once before serving: DRAIN requests call `drain` (which starts the
+  // leave, or says why it cannot), and NODE_STATS shows `progress`.
+  // Unset: DRAIN is refused.
+  using DrainFn = std::function<Status(const wire::HandoverBody&)>;
+  void SetLeave(const LeaveProgress* progress, DrainFn drain) {
+    leave_ = progress;
+    drain_ = std::move(drain);
+  }
+  // Joining with one copy per id (Worker::Join): until the workers that
+  // held this worker's ids before it joined have handed them over, an id
+  // missing here is first taken from the worker first in its order
+  // without this one, and a delete leaves a tombstone so that an older
+  // copy handed over later is not stored. Null: not joining.
+  struct JoinPlan {
+    std::vector<std::string> nodes, endpoints;  // the members
+    size_t self = 0;                            // this worker in `nodes`
+  };
+  void SetJoining(std::shared_ptr<const JoinPlan> plan);
+  // The most copies (1 + replicas named) a client's request asked for.
+  uint32_t replicas_seen() const { return replicas_seen_.load(); }
   // This worker was fenced (another served in its place while it was
   // away): unless its epoch moved past `refused` already, the epoch is
   // raised and every unpinned id dropped. Returns the epoch.
@@ -129,6 +153,26 @@ class Service {
   ServiceCounters* counters_;
   Replicator* replicator_;
   Handover* handover_ = nullptr;
+  // Streamed writes of an id with replicas (UPLOAD_BEGIN named them): at
+  // commit the whole value goes to them as a replica's SET before the
+  // commit is answered.
+  struct UploadReplicas {
+    std::string id;
+    std::vector<std::string> replicas;
+  };
+  UploadReplicas TakeUploadReplicas(uint64_t handle);
+  ServiceReply ForwardCommitted(const wire::Header& h, const UploadReplicas& to,
+                                const WriteResult& w);
+  static constexpr size_t kMaxUploadReplicas = 65536;
+  std::mutex uploads_mu_;
+  std::map<uint64_t, UploadReplicas> upload_replicas_;  // guarded by uploads_mu_
+  // Joining: takes req.id from its previous holder when missing here.
+  void PullIfJoining(const wire::Request& req);
+  std::atomic<bool> joining_{false};
+  mutable std::mutex join_mu_;
+  std::shared_ptr<const JoinPlan> join_;  // guarded by join_mu_
+  const LeaveProgress* leave_ = nullptr;
+  DrainFn drain_;
   LeaseKeeper* leases_ = nullptr;
   // The most copies a request named (1 + replicas): a hand-over's R.
   std::atomic<uint32_t> replicas_seen_{1};

@@ -258,6 +258,10 @@ ServiceReply Service::AsReplica(const wire::Request& req,
   const wire::Header& h = req.header;
   if (auto stale = StaleEpoch(h)) return *stale;
   if (auto late = PastDeadline(h)) return *late;
+  // A replica's write: its id has two copies at least.
+  uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
+  while (seen < 2 && !replicas_seen_.compare_exchange_weak(seen, 2)) {
+  }
   ServiceReply out = Replica(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
@@ -10,6 +11,7 @@
 
 #include "handover.h"
 #include "lease_keeper.h"
+#include "leave.h"
 #include "replicator.h"
 #include "server.h"
 #include "service.h"
@@ -117,6 +119,26 @@ struct Worker::Impl {
   std::string node_id;
   std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
   std::mutex stop_mu;
+  std::function<void(const std::string&)> log;
+  std::function<void()> on_drained;
+  LeaveProgress leave;
+  std::mutex leave_mu;       // held while a leave runs
+  std::mutex drain_mu;       // guards drain_thread
+  std::thread drain_thread;  // a DRAIN's leave; joined by Stop()
+  std::thread join_thread;   // follows a Join's hand-overs; joined by Stop()
+  std::mutex join_mu;
+  std::condition_variable join_cv;
+  bool stopping = false;  // guarded by join_mu: ends the join thread
+
+  static constexpr std::chrono::minutes kDrainTimeout{10};
+
+  void Log(const std::string& line) const {
+    if (log) log(line);
+  }
+  Status Leave(const wire::HandoverBody& body, std::chrono::milliseconds timeout);
+  Status StartDrain(const wire::HandoverBody& body);
+  static constexpr std::chrono::minutes kJoinTimeout{10};
+  void FollowJoin(const Service::JoinPlan& plan, const wire::HandoverBody& ask);
 };
 
 Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -147,6 +169,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->handover = std::make_unique<Handover>(impl->store.get(), impl->replicator.get());
   impl->service->SetHandover(impl->handover.get());
   Service* service = impl->service.get();
+  // A worker that a client asked for more copies may be a replica still:
+  // it keeps what it handed over.
+  impl->handover->SetMayDrop([service] { return service->replicas_seen() <= 1; });
   LeaseKeeper::Hooks hooks;
   hooks.epoch = [service] { return service->epoch(); };
   hooks.rejoin = [service](uint64_t refused) { return service->Rejoin(refused); };
@@ -158,6 +183,16 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->leases = std::make_unique<LeaseKeeper>(
       impl->replicator.get(), impl->server->endpoint(), impl->node_id, std::move(hooks));
   impl->service->SetLeases(impl->leases.get());
+  impl->log = o.log;
+  impl->on_drained = o.on_drained;
+  if (o.on_drained) {
+    Impl* raw = impl.get();
+    impl->service->SetLeave(&impl->leave, [raw](const wire::HandoverBody& body) {
+      return raw->StartDrain(body);
+    });
+  } else {
+    impl->service->SetLeave(&impl->leave, nullptr);
+  }
   impl->leases->Start();
   int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -189,7 +224,152 @@ wire::LocalServeFn Worker::LocalServe() {
   };
 }
 
+Status Worker::Impl::Leave(const wire::HandoverBody& body,
+                           std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> l(leave_mu);
+  if (leave.state.load() == LeaveProgress::kLeft) return Status::Ok();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Handover* h = handover.get();
+  LeaveCopier copier(
+      store.get(), replicator.get(), body, [h] { return h->rate(); }, &leave, log,
+      deadline);
+  SHOVEL_RETURN_IF_ERROR(copier.Check());
+  Log("leaving: copying the ids only this worker will no longer hold to their new "
+      "holders");
+  leave.state.store(LeaveProgress::kCopying);
+  copier.Pass();
+  // Serving no more: what is in flight finishes, then what changed
+  // meanwhile is copied, while requests wait.
+  server->Pause();
+  while (counters.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  leave.state.store(LeaveProgress::kFinal);
+  copier.Pass();
+  server->Leave();
+  leases->ReleaseAll();
+  leave.state.store(LeaveProgress::kLeft);
+  Log("left: " + std::to_string(leave.copied.load()) + " copies (" +
+      std::to_string(leave.bytes.load()) + " bytes) sent to the new holders, " +
+      std::to_string(leave.failed.load()) + " ids not copied");
+  return Status::Ok();
+}
+
+Status Worker::Impl::StartDrain(const wire::HandoverBody& body) {
+  {
+    // Say at once what makes the plan impossible.
+    LeaveCopier check(store.get(), replicator.get(), body, nullptr, &leave, nullptr, {});
+    SHOVEL_RETURN_IF_ERROR(check.Check());
+  }
+  std::lock_guard<std::mutex> l(drain_mu);
+  if (drain_thread.joinable()) return Status::Ok();  // draining already
+  drain_thread = std::thread([this, body] {
+    Status s = Leave(body, kDrainTimeout);
+    if (!s.ok()) Log("drain failed: " + s.message());
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // progress is read
+    if (on_drained) on_drained();
+  });
+  return Status::Ok();
+}
+
+Status Worker::Leave(const wire::HandoverBody& body, std::chrono::milliseconds timeout) {
+  return impl_->Leave(body, timeout);
+}
+
+wire::HandoverBody Worker::LeasePeers() const {
+  wire::HandoverBody b;
+  b.replicas = impl_->service->replicas_seen();
+  b.target = impl_->server->endpoint();
+  for (auto& [endpoint, node] : impl_->leases->Members()) {
+    if (!node.empty()) b.members.push_back({node, endpoint});
+  }
+  return b;
+}
+
+void Worker::Join(const wire::HandoverBody& body) {
+  if (body.replicas != 1 || body.members.size() < 2) return;
+  auto plan = std::make_shared<Service::JoinPlan>();
+  plan->self = SIZE_MAX;
+  wire::HandoverBody ask = body;
+  for (const auto& m : body.members) {
+    if (m.node_id == impl_->node_id) {
+      plan->self = plan->nodes.size();
+      ask.target = m.endpoint;  // as the others reach it
+    }
+    plan->nodes.push_back(m.node_id);
+    plan->endpoints.push_back(m.endpoint);
+  }
+  if (plan->self == SIZE_MAX) return;
+  std::lock_guard<std::mutex> l(impl_->join_mu);
+  if (impl_->stopping || impl_->join_thread.joinable()) return;
+  impl_->service->SetJoining(plan);
+  impl_->join_thread =
+      std::thread([impl = impl_.get(), plan, ask] { impl->FollowJoin(*plan, ask); });
+}
+
+void Worker::Impl::FollowJoin(const Service::JoinPlan& plan,
+                              const wire::HandoverBody& ask) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string body = wire::EncodeHandover(ask);
+  std::vector<std::string> others;
+  for (size_t i = 0; i < plan.endpoints.size(); ++i) {
+    if (i == plan.self) continue;
+    wire::Header h;
+    h.op = wire::Op::kHandover;
+    auto a = replicator->Call(plan.endpoints[i], h, "", {body}, std::chrono::seconds(1));
+    if (a.ok() && a->header.status == Code::kOk) others.push_back(plan.endpoints[i]);
+  }
+  // Done when every member that took the request has no job left (each
+  // runs its jobs in order), checked every 200 ms after a first 500 ms.
+  auto wait = [&](std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> l(join_mu);
+    return !join_cv.wait_for(l, d, [&] { return stopping; });
+  };
+  bool done = others.empty();
+  for (bool go = wait(std::chrono::milliseconds(500)); go && !done;
+       go = wait(std::chrono::milliseconds(200))) {
+    if (std::chrono::steady_clock::now() - start > kJoinTimeout) break;
+    done = true;
+    for (const auto& e : others) {
+      wire::Header h;
+      h.op = wire::Op::kNodeStats;
+      auto a = replicator->Call(e, h, "", {}, std::chrono::seconds(1));
+      auto st = a.ok() && a->header.status == Code::kOk
+                    ? wire::DecodeNodeStats(a->message)
+                    : Result<wire::NodeStats>(Status::Unavailable(""));
+      // A member that stopped answering hands nothing over any more.
+      if (st.ok() && st->handover_jobs != 0) done = false;
+    }
+  }
+  service->SetJoining(nullptr);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Log(done ? "joined: " + std::to_string(others.size()) +
+                 " workers handed over the ids that belong here in " +
+                 std::to_string(static_cast<int>(secs * 1000)) + " ms"
+           : "joining: stopped following the hand-overs after " +
+                 std::to_string(static_cast<int>(secs)) + " s");
+}
+
 void Worker::Stop() {
+  {
+    std::thread t;
+    {
+      std::lock_guard<std::mutex> l(impl_->drain_mu);
+      t = std::move(impl_->drain_thread);
+    }
+    if (t.joinable()) t.join();
+  }
+  {
+    std::thread t;
+    {
+      std::lock_guard<std::mutex> l(impl_->join_mu);
+      impl_->stopping = true;
+      t = std::move(impl_->join_thread);
+    }
+    impl_->join_cv.notify_all();
+    if (t.joinable()) t.join();
+  }
   std::lock_guard<std::mutex> l(impl_->stop_mu);
   {
     std::unique_lock<std::shared_mutex> gate(impl_->local->mu);

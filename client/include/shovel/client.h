@@ -178,6 +178,17 @@ struct NodeInfo {
   // Consul's check status ("passing", "warning", "critical", "maintenance");
   // empty without Consul.
   std::string consul_health;
+  // Hand-over: ids and bytes this worker copied to others (to workers that
+  // joined, and when it leaves) and copy jobs queued or running.
+  uint64_t handover_ids = 0;
+  uint64_t handover_bytes = 0;
+  uint32_t handover_jobs = 0;
+  // Leaving (drain or SIGTERM): "" (not leaving), "copying", "final"
+  // (serving no more, copying what changed), "left" (done: it serves
+  // nothing); the ids it held when it began, and those not copied.
+  std::string leave_state;
+  uint64_t leave_ids = 0;
+  uint64_t leave_failed = 0;
 };
 
 enum class InitStrategy { kUniformNodes, kUniformCpu, kUniformMemory };
@@ -352,6 +363,15 @@ class Client {
 
   // The workers and their stats (asks each one).
   virtual Result<std::vector<NodeInfo>> Members() = 0;
+  // Starts the leave of worker `node` (node id or endpoint): it copies each
+  // id it holds to the worker that takes its place in the id's replica
+  // set (over the live workers this client knows), stops serving, and its
+  // process ends. Returns once it has begun; Members() shows its progress
+  // (leave_state). kInvalidArgument: no such worker, it is the only one,
+  // or it runs inside a mount.
+  virtual Status Drain(std::string_view node) {
+    return Status::Internal("this client cannot drain workers");
+  }
 };
 
 }  // namespace shovel

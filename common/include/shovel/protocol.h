@@ -40,7 +40,7 @@ enum class Op : uint8_t {
   kSet = 1,           // id, payload = bytes; replace atomically
   kAppend = 2,        // id, payload = bytes; creates the id if missing
   kGet = 3,           // id, offset, length -> bytes (maybe partial, kFlagMore)
-  kUploadBegin = 4,   // id -> aux = upload handle (streamed set/append)
+  kUploadBegin = 4,   // id [, payload[0] = Strings replicas] -> aux = handle
   kUploadData = 5,    // aux = handle, offset = bytes so far, payload = bytes
   kUploadCommit = 6,  // aux = handle -> version, length = new size
   kUploadAbort = 7,   // aux = handle
@@ -57,8 +57,9 @@ enum class Op : uint8_t {
   kEpoch = 18,        // aux = proposed epoch -> aux = the worker's epoch
   kHandover = 19,     // payload[0] = HandoverBody: copy ids to a (re)joined worker
   kLease = 20,        // payload[0] = Strings [endpoint, node id], aux = epoch
+  kDrain = 21,        // payload[0] = HandoverBody (target: this worker): leave
 };
-inline constexpr uint8_t kMaxOp = 20;
+inline constexpr uint8_t kMaxOp = 21;
 
 std::string_view OpName(Op op);
 
@@ -263,6 +264,18 @@ struct NodeStats {
   uint64_t malformed = 0;  // malformed messages dropped or answered
   double load = 0;         // requests in flight / queued
   std::string version;     // software version
+  // Hand-over: ids and bytes this worker copied to others since it started
+  // (to joiners, and when it leaves), and copy jobs queued or running.
+  uint64_t handover_ids = 0;
+  uint64_t handover_bytes = 0;
+  uint32_t handover_jobs = 0;
+  // Leaving (DRAIN or SIGTERM): "" (not leaving), "copying", "final" (no
+  // longer serving, copying what changed), "left" (every id is with its new
+  // holders); ids it held when it began and ids not copied (no holder
+  // answered, pinned, too large).
+  std::string leave_state;
+  uint64_t leave_ids = 0;
+  uint64_t leave_failed = 0;
 };
 std::string EncodeNodeStats(const NodeStats& s);
 Result<NodeStats> DecodeNodeStats(std::string_view data);
@@ -271,6 +284,8 @@ Result<NodeStats> DecodeNodeStats(std::string_view data);
 std::string EncodeStrings(const std::vector<std::string>& v);
 Result<std::vector<std::string>> DecodeStrings(std::string_view data);
 
+// DRAIN uses the same body: `target` is the worker that leaves, `members`
+// the live workers (the leaving one among them).
 // HANDOVER: `target` (re)joined; every worker copies to it the ids whose
 // replica set, over `members` (the live workers) with `replicas` copies,
 // holds both the target and itself.

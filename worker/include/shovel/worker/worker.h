@@ -8,6 +8,7 @@
 // Ownership: Start returns the only owner; the destructor calls Stop().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +40,11 @@ struct WorkerOptions {
   // Where the worker reports what it decided on its own (leases: fencing,
   // rejoining), one line each; null: not reported. Called from any thread.
   std::function<void(const std::string&)> log;
+  // Called (on a worker thread, once) a second after a DRAIN request made
+  // the worker leave: it serves nothing more and its owner should end it
+  // (shovel-worker does what it does on SIGTERM). Must not block or call
+  // Stop(). Null: DRAIN is refused (a worker embedded in a mount).
+  std::function<void()> on_drained;
 };
 
 // kInvalidArgument naming the field when a setting is out of range.
@@ -60,6 +66,28 @@ class Worker {
   void ApplyConfig(const WorkerConfig& config);
   WorkerConfig config() const;
   wire::NodeStats Stats() const;
+  // Leaves the cluster without losing what only this worker holds: copies
+  // each id to the worker that takes its place in the id's replica set
+  // over `body.members` (the live workers, this one among them) with
+  // `body.replicas` copies, first while still serving, then, serving no
+  // more (requests wait), what changed since; then answers every request
+  // but NODE_STATS "shutting down" and gives up its leases. Blocks until
+  // done, or until `timeout` (what is left is not copied, and logged).
+  // kInvalidArgument when this worker is not a member or the only one.
+  // Once left, returns Ok at once.
+  Status Leave(const wire::HandoverBody& body, std::chrono::milliseconds timeout);
+  // The members to leave by when none are given: the peers this worker
+  // exchanged leases with in the last 30 s and itself, with the most
+  // copies a client asked for (1 when it never saw more).
+  wire::HandoverBody LeasePeers() const;
+  // Joins a cluster whose ids have one copy each (`body.replicas` 1): asks
+  // every other member to hand over the ids that now belong here
+  // (HANDOVER), and until they have, takes a missing id from the worker
+  // that held it before on its first use (docs/cache.md, Hand-over).
+  // Returns at once; a thread follows the members' hand-overs (their
+  // NODE_STATS) for at most 10 minutes. Does nothing when `body` lists no
+  // other member or asks for more copies (leases hand those over).
+  void Join(const wire::HandoverBody& body);
   // Serves encoded requests in this process without a socket (give it to a
   // Client as ClientOptions::local_workers, with endpoint()): decoded,
   // validated, served and answered as by the ZeroMQ server, counted in

@@ -1,0 +1,166 @@
+#include "leave.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "replicator.h"
+#include "shovel/hrw.h"
+#include "shovel/worker/store.h"
+
+namespace shovel::worker {
+
+std::vector<size_t> LeaveTargets(std::string_view id,
+                                 const std::vector<std::string>& nodes, size_t self,
+                                 size_t r) {
+  if (self >= nodes.size() || nodes.size() < 2 || r == 0) return {};
+  std::vector<size_t> ranked = RankNodes(id, nodes);
+  const size_t old_r = std::min(r, ranked.size());
+  auto holds = std::find(ranked.begin(), ranked.begin() + old_r, self);
+  if (holds == ranked.begin() + old_r) return {};
+  // Without `self`, the set is the old one less self plus the next in
+  // order: the node ranked just past the old set enters.
+  if (old_r < ranked.size()) return {ranked[old_r]};
+  return {};  // every other node holds it already
+}
+
+std::string_view LeaveProgress::Name(int state) {
+  switch (state) {
+    case kCopying:
+      return "copying";
+    case kFinal:
+      return "final";
+    case kLeft:
+      return "left";
+    default:
+      return "";
+  }
+}
+
+LeaveCopier::LeaveCopier(Store* store, Replicator* replicator,
+                         const wire::HandoverBody& body, std::function<uint64_t()> rate,
+                         LeaveProgress* progress, LogFn log,
+                         std::chrono::steady_clock::time_point deadline)
+    : store_(store),
+      replicator_(replicator),
+      rate_(std::move(rate)),
+      progress_(progress),
+      log_(std::move(log)),
+      r_(std::max<size_t>(1, body.replicas)),
+      deadline_(deadline) {
+  for (const auto& m : body.members) {
+    if (m.node_id == store_->node_id()) self_ = nodes_.size();
+    nodes_.push_back(m.node_id);
+    endpoints_.push_back(m.endpoint);
+  }
+}
+
+Status LeaveCopier::Check() const {
+  if (self_ == SIZE_MAX) {
+    return Status::InvalidArgument("worker " + store_->node_id() +
+                                   " is not among the members it was given to leave");
+  }
+  if (nodes_.size() < 2) {
+    return Status::InvalidArgument("worker " + store_->node_id() +
+                                   " is the only worker: its ids have nowhere to go");
+  }
+  return Status::Ok();
+}
+
+void LeaveCopier::Pace(uint64_t bytes) {
+  // Each copy takes at least its bytes at the current rate; owed time
+  // carries over, so the rate holds on average.
+  due_ += std::chrono::microseconds(bytes * 1000000 / std::max<uint64_t>(1, rate_()));
+  auto now = std::chrono::steady_clock::now();
+  if (due_ > now) {
+    std::this_thread::sleep_until(due_);
+  } else if (now - due_ > std::chrono::milliseconds(100)) {
+    due_ = now;  // no burst after a slow stretch
+  }
+}
+
+bool LeaveCopier::Send(wire::Op op, const std::string& id, std::string_view bytes,
+                       uint64_t version, const std::vector<size_t>& targets) {
+  wire::Request req;
+  req.header.op = op;
+  req.id = id;
+  if (op == wire::Op::kSet) req.payload = {bytes};
+  for (size_t t : targets) req.replicas.push_back(endpoints_[t]);
+  ForwardError fe = replicator_->Forward(req, version, 0, version, nullptr);
+  return fe.status.ok();
+}
+
+void LeaveCopier::Pass() {
+  if (!Check().ok()) return;
+  const bool first = first_;
+  first_ = false;
+  due_ = std::chrono::steady_clock::now();
+  uint64_t pinned = 0, large = 0, unanswered = 0, late = 0;
+  std::map<std::string, uint64_t, std::less<>> seen;
+  std::string after;
+  for (;;) {
+    ListResult page = store_->List("", after, 1024, /*delimiter=*/false);
+    if (first) progress_->ids.fetch_add(page.names.size());
+    for (const auto& id : page.names) {
+      if (std::chrono::steady_clock::now() >= deadline_) {
+        ++late;
+        continue;
+      }
+      std::vector<size_t> targets = LeaveTargets(id, nodes_, self_, r_);
+      if (targets.empty()) continue;
+      auto st = store_->Stat(id);
+      if (!st.ok()) continue;  // deleted meanwhile: the final pass sees it
+      seen.emplace(id, st->version);
+      auto prev = sent_.find(id);
+      if (prev != sent_.end() && prev->second == st->version) continue;
+      if (st->pinned) {
+        ++pinned;
+        continue;
+      }
+      auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
+      if (!v.ok()) continue;
+      if (v->more) {
+        ++large;
+        continue;
+      }
+      if (!Send(wire::Op::kSet, id, std::string_view(v->bytes.data, v->bytes.size),
+                v->version, targets)) {
+        ++unanswered;
+        continue;
+      }
+      sent_[id] = v->version;
+      progress_->copied.fetch_add(1);
+      progress_->bytes.fetch_add(v->bytes.size);
+      Pace(v->bytes.size);
+    }
+    if (!page.more || page.names.empty()) break;
+    after = page.names.back();
+  }
+  if (!first) {
+    // Copied before and gone now: deleted here since, so deleted there too
+    // (a version past every write this worker gave).
+    for (auto it = sent_.begin(); it != sent_.end();) {
+      if (seen.count(it->first)) {
+        ++it;
+        continue;
+      }
+      std::vector<size_t> targets = LeaveTargets(it->first, nodes_, self_, r_);
+      if (Send(wire::Op::kDelete, it->first, {}, store_->TakeVersion(), targets)) {
+        progress_->copied.fetch_add(1);
+      } else {
+        ++unanswered;
+      }
+      it = sent_.erase(it);
+    }
+  }
+  if (first) return;  // the final pass counts what is left behind
+  uint64_t failed = pinned + large + unanswered + late;
+  progress_->failed.store(failed);
+  if (failed != 0 && log_) {
+    log_("leaving: " + std::to_string(failed) + " ids not copied (" +
+         std::to_string(pinned) + " pinned, " + std::to_string(large) + " over 63 MiB, " +
+         std::to_string(unanswered) + " their new holder did not take, " +
+         std::to_string(late) + " past the time limit)");
+  }
+}
+
+}  // namespace shovel::worker
