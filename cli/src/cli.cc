@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cli_internal.h"
+#include "shovel/version.h"
 
 namespace shovel::cli {
 namespace {
@@ -195,6 +196,9 @@ Result<Client*> Cli::Connected() {
   if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
   o.replicas = globals_.replicas;
+  // A refused connection or a host that does not resolve is reported at
+  // once, by its cause, not after the deadline.
+  o.check_reachable = true;
   SHOVEL_ASSIGN_OR_RETURN(client_, Client::Connect(o));
   connected_with_ = key;
   return client_.get();
@@ -209,6 +213,10 @@ std::string Cli::ConsulAddress() const {
 int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
   CLI::App app{"shovelctl: the shoveling cache from the shell", "shovelctl"};
   app.require_subcommand(0, 1);
+  // Global options may also follow the command (`members --json`): an
+  // option a command does not know is looked up on the app.
+  app.fallthrough();
+  app.set_version_flag("--version", "shovelctl " + Version());
   GlobalOptions g = globals_;
   app.add_option("--workers", g.workers,
                  "worker endpoints, tcp://HOST:PORT,... (default: $SHOVEL_WORKERS)");
@@ -234,6 +242,10 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
       help = sub->help();
     }
     std::fwrite(help.data(), 1, help.size(), io_.out);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::string line = std::string(e.what()) + "\n";
+    std::fwrite(line.data(), 1, line.size(), io_.out);
     return 0;
   } catch (const CLI::ParseError& e) {
     std::string line = std::string("shovelctl: ") + e.what() + " (see --help)\n";

@@ -13,6 +13,7 @@
 #include "consul_agent_link.h"
 #include "consul_setup.h"
 #include "shovel/size.h"
+#include "shovel/version.h"
 #include "shovel/worker/worker.h"
 
 namespace {
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file;
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
+  app.set_version_flag("--version", "shovel-worker " + shovel::Version());
   app.add_option("--listen", opt.listen, "ZeroMQ endpoint to bind (port 0 = any)")
       ->capture_default_str();
   app.add_option("--max-memory", max_memory, "memory limit (e.g. 2GiB)")
@@ -82,7 +84,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return Fail(e.what());

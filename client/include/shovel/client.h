@@ -92,6 +92,13 @@ struct ClientOptions {
   // workers. 0: SHOVEL_REPLICAS if set, else the cluster's setting (Consul
   // KV <kv_prefix>/config/replicas, followed live), else kDefaultReplicas.
   uint32_t replicas = 0;
+  // With a static list (`workers` or SHOVEL_WORKERS): Connect first makes a
+  // TCP connection to each worker (at most min(deadline, 1 s), all at once)
+  // and fails at once, naming the cause, when a host name does not resolve
+  // (kInvalidArgument) or no worker can be reached (kUnavailable:
+  // "connection refused"...). False: a dead cluster is found by the first
+  // request's deadline, and a client may start before its workers.
+  bool check_reachable = false;
   static constexpr uint32_t kDefaultReplicas = 1;
   static constexpr uint32_t kMaxReplicas = 8;
 };
