@@ -60,6 +60,8 @@ struct Parsed {
   ListArgs list;
   InitArgs init;
   ConfigArgs config;
+  StatsArgs stats;
+  TopArgs top;
   std::string id, node, strategy = "default";
 };
 
@@ -135,6 +137,18 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
 
   auto* members = app.add_subcommand("members", "the workers and their use");
   members->callback([&] { run = [&] { return Commands::Members(cli); }; });
+
+  auto* stats = app.add_subcommand("stats", "each worker's counters since it started");
+  stats->add_option("NODE", p.stats.node, "one worker: node id or endpoint");
+  stats->callback([&] { run = [&] { return Commands::Stats(cli, p.stats); }; });
+
+  auto* top = app.add_subcommand(
+      "top", "live rates of every worker (refreshed each second on a terminal)");
+  top->add_flag("--once", p.top.once, "print one sample and exit");
+  top->add_option("--interval", p.top.interval, "seconds between samples")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  top->callback([&] { run = [&] { return Commands::Top(cli, p.top); }; });
 
   auto* config = app.add_subcommand(
       "config", "the workers' live configuration in Consul KV (applied at once)");

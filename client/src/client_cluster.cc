@@ -73,6 +73,10 @@ Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
         n.ids = st->ids;
         n.load = st->load;
         n.malformed = st->malformed;
+        n.pinned_bytes = st->pinned_bytes;
+        n.evictions = st->evictions;
+        n.version = st->version;
+        n.counters = std::move(st->counters);
       }
     }
     out.push_back(std::move(n));

@@ -90,6 +90,8 @@ class In {
     }
     return ok_ ? n : 0;
   }
+  // Nothing is left to read (or a read failed).
+  bool AtEnd() const { return !ok_ || pos_ == d_.size(); }
   Status Finish() {
     if (ok_ && pos_ != d_.size()) {
       ok_ = false;
@@ -641,6 +643,11 @@ std::string EncodeNodeStats(const NodeStats& s) {
   std::memcpy(&bits, &s.load, 8);
   o.U64(bits);
   o.Str(s.version);
+  o.U32(static_cast<uint32_t>(s.counters.size()));
+  for (const auto& [name, value] : s.counters) {
+    o.Str(name);
+    o.U64(value);
+  }
   return o.Take();
 }
 
@@ -659,6 +666,13 @@ Result<NodeStats> DecodeNodeStats(std::string_view data) {
   uint64_t bits = in.U64();
   std::memcpy(&s.load, &bits, 8);
   s.version = in.Str();
+  if (!in.AtEnd()) {
+    uint32_t n = in.Count(12);
+    for (uint32_t i = 0; i < n; ++i) {
+      std::string name = in.Str();
+      s.counters[std::move(name)] = in.U64();
+    }
+  }
   SHOVEL_RETURN_IF_ERROR(in.Finish());
   return s;
 }

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "ctl_run.h"
 #include "worker_fixture.h"
@@ -102,6 +104,118 @@ TEST_F(CliFlagsTest, GlobalFlagsAfterTheCommand) {
   CtlRun bad = Ctl({"members", "--frob"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--frob"), std::string::npos) << bad.err;
+}
+
+// stats and top against three workers.
+class CliStatsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = testing::Cluster::Start(3, "64MiB");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    cluster_ = std::make_unique<testing::Cluster>(std::move(*c));
+    workers_ = cluster_->joined();
+  }
+  CtlRun Run(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"--workers", workers_});
+    return Ctl(args, input);
+  }
+  std::unique_ptr<testing::Cluster> cluster_;
+  std::string workers_;
+};
+
+TEST_F(CliStatsTest, StatsJsonHasEveryWorkersCounters) {
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ(Run({"set", "k" + std::to_string(i), "--value", "0123456789"}).code, 0);
+  }
+  ASSERT_EQ(Run({"get", "k3"}).out, "0123456789");
+  EXPECT_EQ(Run({"get", "absent"}).code, 1);
+  CtlRun r = Run({"stats", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  ASSERT_EQ(j["workers"].size(), 3u) << r.out;
+  uint64_t sets = 0, hits = 0, misses = 0, ids = 0, bytes_in = 0;
+  for (auto& w : j["workers"]) {
+    EXPECT_TRUE(w["healthy"].get<bool>());
+    EXPECT_EQ(w["mem_limit"], 64u << 20);
+    for (const char* key :
+         {"node_id", "endpoint", "version", "cores", "mem_used", "pinned_bytes", "ids",
+          "evictions", "malformed", "counters"}) {
+      EXPECT_TRUE(w.contains(key)) << key << " in " << w.dump();
+    }
+    auto& c = w["counters"];
+    sets += c.value("requests.set", 0u);
+    hits += c.value("hits", 0u);
+    misses += c.value("misses", 0u);
+    bytes_in += c.value("bytes_in", 0u);
+    ids += w["ids"].get<uint64_t>();
+    EXPECT_TRUE(c.contains("evicted_bytes")) << c.dump();
+  }
+  EXPECT_EQ(sets, 30u);
+  EXPECT_EQ(hits, 1u);
+  EXPECT_EQ(misses, 1u);
+  EXPECT_EQ(ids, 30u);
+  EXPECT_EQ(bytes_in, 300u);
+}
+
+TEST_F(CliStatsTest, StatsOfOneNodeAsLines) {
+  CtlRun r = Run({"stats", "w2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("# w2\nnode_id:w2\nendpoint:" + cluster_->workers[1]->endpoint() +
+                            "\nhealthy:yes\nversion:shoveling ",
+                        0),
+            0u)
+      << r.out;
+  for (const char* line :
+       {"\nmem_limit:67108864\n", "\nevictions:0\n", "\nhits:", "\nbytes_out:"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << " in " << r.out;
+  }
+  r = Run({"stats", "w9"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "shovelctl: stats: not found: no worker 'w9' (workers: w1, w2, w3)\n");
+}
+
+TEST_F(CliStatsTest, TopOnceShowsRatesOfEveryWorker) {
+  // Load while top samples: 10 SETs and 10 GETs inside its 2 s window.
+  CtlRun top;
+  std::thread sampler([&] { top = Run({"top", "--once", "--interval", "2"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(Run({"set", "t" + std::to_string(i), "--value", "v"}).code, 0);
+    EXPECT_EQ(Run({"get", "t" + std::to_string(i)}).out, "v");
+  }
+  sampler.join();
+  ASSERT_EQ(top.code, 0) << top.err;
+  std::vector<std::string> lines;
+  for (size_t p = 0, n; p < top.out.size(); p = n + 1) {
+    n = top.out.find('\n', p);
+    lines.push_back(top.out.substr(p, n - p));
+  }
+  ASSERT_EQ(lines.size(), 5u) << top.out;  // header, w1..w3, TOTAL
+  EXPECT_EQ(lines[0].rfind("NODE ", 0), 0u) << top.out;
+  for (const char* col : {"HEALTH", "GET/s", "SET/s", "HIT%", "IN MB/s", "OUT MB/s",
+                          "MEMORY", "EVICT/s", "IDS"}) {
+    EXPECT_NE(lines[0].find(col), std::string::npos) << col;
+  }
+  EXPECT_EQ(lines[1].rfind("w1 ", 0), 0u) << top.out;
+  EXPECT_EQ(lines[4].rfind("TOTAL ", 0), 0u) << top.out;
+  EXPECT_NE(lines[1].find(" ok "), std::string::npos) << top.out;
+  EXPECT_NE(lines[1].find("/ 64.0 MiB"), std::string::npos) << top.out;
+  // TOTAL: NODE HEALTH GET/s SET/s ...: the SETs and GETs were seen.
+  std::istringstream total(lines[4]);
+  std::string name, health, get_rate, set_rate;
+  total >> name >> health >> get_rate >> set_rate;
+  EXPECT_NE(get_rate, "0") << top.out;
+  EXPECT_NE(set_rate, "0") << top.out;
+  EXPECT_EQ(health, "ok");
+  // As JSON: numbers a script can read.
+  CtlRun j = Run({"top", "--once", "--json", "--interval", "0.2"});
+  ASSERT_EQ(j.code, 0) << j.err;
+  auto parsed = nlohmann::json::parse(j.out, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << j.out;
+  ASSERT_EQ(parsed["workers"].size(), 4u);
+  EXPECT_GT(parsed["interval_s"].get<double>(), 0.15);
+  EXPECT_TRUE(parsed["workers"][0]["get_per_s"].is_number());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +13,7 @@
 
 #include "consul_agent_link.h"
 #include "consul_setup.h"
+#include "metrics_endpoint.h"
 #include "shovel/size.h"
 #include "shovel/version.h"
 #include "shovel/worker/worker.h"
@@ -38,7 +40,7 @@ bool WriteReadyFile(const std::string& path, const std::string& endpoint) {
 int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
-  std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file;
+  std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.set_version_flag("--version", "shovel-worker " + shovel::Version());
   app.add_option("--listen", opt.listen, "ZeroMQ endpoint to bind (port 0 = any)")
@@ -58,7 +60,12 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--no-eviction", [&](int64_t) { opt.eviction = false; },
       "refuse writes when full instead of evicting");
-  app.add_option("--ready-file", ready_file, "write the endpoint here when ready");
+  app.add_option("--ready-file", ready_file,
+                 "write the endpoint here when ready (and, with --metrics-listen, the "
+                 "metrics URL on a second line)");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks "
+                 "one); default: none");
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
@@ -131,6 +138,33 @@ int main(int argc, char** argv) {
     log_id = w.node_id();
   }
   if (!consul_setup->hint.empty()) log(consul_setup->hint);
+  // The endpoint starts before the Consul link, which advertises its port;
+  // scrapes read the link through `scraped_link` once it exists.
+  std::atomic<shovel::worker::ConsulAgentLink*> scraped_link{nullptr};
+  const bool with_consul = consul_setup->enabled;
+  std::unique_ptr<shovel::worker::MetricsEndpoint> metrics;
+  if (!metrics_listen.empty()) {
+    auto m = shovel::worker::MetricsEndpoint::Start(
+        metrics_listen, [&w, &scraped_link, with_consul] {
+          shovel::worker::WorkerSample s = w.Sample();
+          if (with_consul) {
+            auto* l = scraped_link.load();
+            s.consul_registered = l != nullptr && l->registered() ? 1 : 0;
+          }
+          return s;
+        });
+    if (!m.ok()) {
+      w.Stop();
+      if (m.status().code() == shovel::Code::kInvalidArgument) {
+        return Fail("--" + m.status().message());
+      }
+      std::cerr << "shovel-worker: --" << m.status().message() << "\n";
+      return 1;
+    }
+    metrics = std::move(*m);
+    consul_setup->metrics_port = metrics->port();
+    log("metrics on " + metrics->url());
+  }
   std::unique_ptr<shovel::worker::ConsulAgentLink> link;
   if (consul_setup->enabled) {
     auto l = shovel::worker::StartConsulLink(*consul_setup, w, log);
@@ -139,8 +173,11 @@ int main(int argc, char** argv) {
       return Fail(l.status().message());
     }
     link = std::move(*l);
+    scraped_link.store(link.get());
   }
-  if (!ready_file.empty() && !WriteReadyFile(ready_file, w.endpoint())) {
+  if (!ready_file.empty() &&
+      !WriteReadyFile(ready_file,
+                      w.endpoint() + (metrics ? "\n" + metrics->url() : ""))) {
     std::cerr << "shovel-worker: cannot write --ready-file " << ready_file << "\n";
     return 1;
   }
@@ -148,7 +185,9 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   log("signal " + std::to_string(sig) + ", finishing requests in flight");
+  scraped_link.store(nullptr);
   if (link) link->Stop(/*deregister=*/true);
+  metrics.reset();  // no scrape runs past here
   w.Stop();
   return 0;
 }

@@ -180,7 +180,15 @@ struct NodeInfo {
   uint64_t mem_limit = 0;
   uint64_t ids = 0;
   double load = 0;
-  uint64_t malformed = 0;   // malformed messages it dropped or answered
+  uint64_t malformed = 0;  // malformed messages it dropped or answered
+  uint64_t pinned_bytes = 0;
+  uint64_t evictions = 0;  // unpinned ids evicted to make room, since start
+  std::string version;     // the worker's software version
+  // The worker's counters since it started, by name ("requests.get",
+  // "hits", "misses", "bytes_in", "bytes_out", "evicted_bytes", "raw_bytes",
+  // "stored_bytes"...: worker/PROTOCOL.md, NodeStats). Empty for a worker
+  // that sends none or did not answer.
+  std::map<std::string, uint64_t> counters;
   std::string consul_node;  // empty without Consul
   // Consul's check status ("passing", "warning", "critical", "maintenance");
   // empty without Consul.

@@ -263,6 +263,10 @@ struct NodeStats {
   uint64_t malformed = 0;  // malformed messages dropped or answered
   double load = 0;         // requests in flight / queued
   std::string version;     // software version
+  // Named counters (worker/metrics.h NamedCounters: "requests.get", "hits",
+  // "bytes_in"...). Encoded after the fields above; a reply from a worker
+  // that sends none decodes with this empty.
+  std::map<std::string, uint64_t> counters;
 };
 std::string EncodeNodeStats(const NodeStats& s);
 Result<NodeStats> DecodeNodeStats(std::string_view data);

@@ -17,6 +17,7 @@
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 #include "shovel/worker/config.h"
+#include "shovel/worker/metrics.h"
 
 namespace shovel::worker {
 
@@ -60,6 +61,10 @@ class Worker {
   void ApplyConfig(const WorkerConfig& config);
   WorkerConfig config() const;
   wire::NodeStats Stats() const;
+  // Requests served and what the store holds, for metrics (metrics.h);
+  // consul_registered is left -1. Walks the store's shards (not cheap:
+  // for a scrape, not per request).
+  WorkerSample Sample() const;
   // Serves encoded requests in this process without a socket (give it to a
   // Client as ClientOptions::local_workers, with endpoint()): decoded,
   // validated, served and answered as by the ZeroMQ server, counted in
