@@ -18,7 +18,21 @@
 #include "shovel/version.h"
 #include "shovel/worker/worker.h"
 
+#ifdef SHOVEL_HAVE_SD_NOTIFY
+#include <systemd/sd-daemon.h>
+#endif
+
 namespace {
+
+// Tells systemd (Type=notify units) the worker's state; nothing outside
+// systemd (NOTIFY_SOCKET unset).
+void Notify(const std::string& state) {
+#ifdef SHOVEL_HAVE_SD_NOTIFY
+  sd_notify(0, state.c_str());
+#else
+  (void)state;
+#endif
+}
 
 int Fail(const std::string& message) {
   std::cerr << "shovel-worker: " << message << "\n";
@@ -43,6 +57,9 @@ int main(int argc, char** argv) {
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.set_version_flag("--version", "shovel-worker " + shovel::Version());
+  // Options from a file, `name = value` per line (TOML/INI): how the
+  // systemd unit passes /etc/shoveling/<instance>.conf.
+  app.set_config("--config", "", "read options from this file (name = value lines)");
   app.add_option("--listen", opt.listen, "ZeroMQ endpoint to bind (port 0 = any)")
       ->capture_default_str();
   app.add_option("--max-memory", max_memory, "memory limit (e.g. 2GiB)")
@@ -182,9 +199,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   log("listening on " + w.endpoint());
+  Notify("READY=1\nSTATUS=serving on " + w.endpoint() +
+         (metrics ? ", metrics on " + metrics->url() : ""));
   int sig = 0;
   sigwait(&sigs, &sig);
   log("signal " + std::to_string(sig) + ", finishing requests in flight");
+  Notify("STOPPING=1");
   scraped_link.store(nullptr);
   if (link) link->Stop(/*deregister=*/true);
   metrics.reset();  // no scrape runs past here
