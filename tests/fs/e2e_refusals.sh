@@ -65,6 +65,8 @@ refused "worker down, in the foreground too" \
   "worker tcp://127.0.0.1:1: connection refused" "$mp" -f -o workers=tcp://127.0.0.1:1 "$mp"
 refused "host name with a typo" \
   "cannot resolve host 'no-such-host.invalid'" "$mp" -o workers=tcp://no-such-host.invalid:7070 "$mp"
+refused "Consul agent down" \
+  "cannot reach the Consul agent" "$mp" -o consul=http://127.0.0.1:1 "$mp"
 refused "missing mount point" "mount point $tmp/none does not exist" "$tmp/none" "$tmp/none"
 
 touch "$mp/keep"
