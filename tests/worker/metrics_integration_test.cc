@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <regex>
+#include <thread>
 
 #include "shovel/client.h"
 #include "worker_fixture.h"
@@ -154,6 +155,19 @@ TEST_F(MetricsEndpointTest, TenEvictionsShowAsTen) {
             Value(after, "shovel_evictions_total"));
   EXPECT_EQ(static_cast<double>((*m)[0].counters.at("evicted_bytes")),
             Value(after, "shovel_evicted_bytes_total"));
+}
+
+TEST_F(MetricsEndpointTest, ConnectionsOpenAndClose) {
+  ASSERT_TRUE(client_->Set("c", "v").ok());
+  std::string t = Curl(worker_->metrics_url());
+  EXPECT_GE(Value(t, "shovel_connections"), 1) << t;
+  client_.reset();  // closes its sockets
+  double open = -1;
+  for (int i = 0; i < 50 && open != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    open = Value(Curl(worker_->metrics_url()), "shovel_connections");
+  }
+  EXPECT_EQ(open, 0);
 }
 
 TEST(MetricsListenFlag, BadAddressIsAUsageError) {

@@ -97,6 +97,7 @@ std::map<std::string, uint64_t> NamedCounters(const WorkerSample& s) {
   out["stored_bytes"] = s.stored_bytes;
   out["uploads"] = s.uploads;
   out["in_flight"] = static_cast<uint64_t>(std::max<int64_t>(s.in_flight, 0));
+  out["connections"] = static_cast<uint64_t>(std::max<int64_t>(s.connections, 0));
   return out;
 }
 

@@ -130,6 +130,8 @@ std::vector<MetricFamily> PrometheusFamilies(const WorkerSample& s) {
   gauge("shovel_requests_in_flight",
         "Requests dispatched to the handler lanes and not yet answered (queue depth).",
         static_cast<double>(s.in_flight));
+  gauge("shovel_connections", "TCP connections open to the worker (clients and peers).",
+        static_cast<double>(s.connections));
   counter("shovel_malformed_messages_total",
           "Messages that failed to decode (dropped or answered with an error).",
           static_cast<double>(s.malformed));

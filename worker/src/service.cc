@@ -401,6 +401,8 @@ WorkerSample Service::Sample() const {
   s.ids = st.ids;
   s.uploads = st.uploads;
   s.in_flight = counters_->in_flight.load();
+  // A connection accepted between Bind and Start is seen only closing.
+  s.connections = std::max<int64_t>(0, counters_->connections.load());
   s.malformed = counters_->malformed.load();
   return s;
 }

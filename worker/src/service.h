@@ -35,7 +35,8 @@ struct ServiceReply {
 struct ServiceCounters {
   std::atomic<uint64_t> malformed{0};
   std::atomic<int64_t> in_flight{0};
-  RequestCounters requests;  // every request Service::Handle answers
+  std::atomic<int64_t> connections{0};  // TCP connections of clients and peers
+  RequestCounters requests;             // every request Service::Handle answers
 };
 
 class Handover;

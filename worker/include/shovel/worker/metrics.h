@@ -57,7 +57,8 @@ struct WorkerSample {
   uint64_t stored_bytes = 0;  // what they take compressed (without overhead)
   uint64_t pinned_bytes = 0;
   uint64_t ids = 0, uploads = 0;
-  int64_t in_flight = 0;  // requests dispatched to the handler lanes, unanswered
+  int64_t in_flight = 0;    // requests dispatched to the handler lanes, unanswered
+  int64_t connections = 0;  // TCP connections open to the worker's socket
   uint64_t malformed = 0;
   // Consul: -1 not used, 0 not registered (agent away), 1 registered.
   int consul_registered = -1;
@@ -88,7 +89,7 @@ std::string StatusLabel(Code code);
 // The counters NODE_STATS carries (wire::NodeStats::counters) by name:
 // "requests.<op>", "errors" (replies other than ok, not_found and redirect),
 // "hits", "misses", "bytes_in", "bytes_out", "evictions", "evicted_bytes",
-// "raw_bytes", "stored_bytes", "uploads", "in_flight".
+// "raw_bytes", "stored_bytes", "uploads", "in_flight", "connections".
 std::map<std::string, uint64_t> NamedCounters(const WorkerSample& s);
 
 }  // namespace shovel::worker
