@@ -12,9 +12,11 @@
 #include "shovel/client.h"
 #include "shovel/fs/daemon.h"
 #include "shovel/fs/fuse_mount.h"
+#include "shovel/fs/mount_point.h"
 #include "shovel/fs/options.h"
 #include "shovel/fs/vfs.h"
 #include "shovel/size.h"
+#include "shovel/version.h"
 #include "shovel/worker/worker.h"
 
 namespace {
@@ -36,11 +38,13 @@ class App {
   int Main() {
     // Multi-MiB read and write buffers are reused warm (shovel/alloc.h).
     shovel::KeepLargeBuffersWarm();
+    Status s = shovel::fs::CheckMountPoint(cfg_.mountpoint, cfg_.nonempty);
+    if (!s.ok()) return Die(s);
     if (!cfg_.foreground) {
-      Status s = daemon_.Start();
+      s = daemon_.Start();
       if (!s.ok()) return Die(s);
     }
-    Status s = Build();
+    s = Build();
     if (!s.ok()) return Die(s);
     daemon_.Ready();
     s = mount_->Run();
@@ -55,6 +59,9 @@ class App {
     co.workers = cfg_.workers;
     co.consul_addr = cfg_.consul;
     co.replicas = cfg_.replicas;
+    // A cluster that cannot be reached, or a host name with a typo, fails
+    // the mount with one line instead of a mount where every call is EIO.
+    co.check_reachable = true;
     if (cfg_.embedded()) {
       shovel::worker::WorkerOptions wo;
       wo.listen = "tcp://127.0.0.1:0";
@@ -131,7 +138,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cfg->version) {
-    std::puts("shovelfs 0.1.0");
+    std::printf("shovelfs %s\n", shovel::Version().c_str());
     return 0;
   }
   return App(*std::move(cfg)).Main();

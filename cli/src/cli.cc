@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cli_internal.h"
+#include "shovel/version.h"
 
 namespace shovel::cli {
 namespace {
@@ -59,6 +60,8 @@ struct Parsed {
   ListArgs list;
   InitArgs init;
   ConfigArgs config;
+  StatsArgs stats;
+  TopArgs top;
   std::string id, node, strategy = "default";
 };
 
@@ -140,6 +143,17 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
       "NODE leaves: its ids go to the workers that take its place, then it ends");
   drain->add_option("NODE", p.node, "node id or endpoint")->required();
   drain->callback([&] { run = [&] { return Commands::Drain(cli, p.node); }; });
+  auto* stats = app.add_subcommand("stats", "each worker's counters since it started");
+  stats->add_option("NODE", p.stats.node, "one worker: node id or endpoint");
+  stats->callback([&] { run = [&] { return Commands::Stats(cli, p.stats); }; });
+
+  auto* top = app.add_subcommand(
+      "top", "live rates of every worker (refreshed each second on a terminal)");
+  top->add_flag("--once", p.top.once, "print one sample and exit");
+  top->add_option("--interval", p.top.interval, "seconds between samples")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  top->callback([&] { run = [&] { return Commands::Top(cli, p.top); }; });
 
   auto* config = app.add_subcommand(
       "config", "the workers' live configuration in Consul KV (applied at once)");
@@ -201,6 +215,9 @@ Result<Client*> Cli::Connected() {
   if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
   o.replicas = globals_.replicas;
+  // A refused connection or a host that does not resolve is reported at
+  // once, by its cause, not after the deadline.
+  o.check_reachable = true;
   SHOVEL_ASSIGN_OR_RETURN(client_, Client::Connect(o));
   connected_with_ = key;
   return client_.get();
@@ -215,6 +232,10 @@ std::string Cli::ConsulAddress() const {
 int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
   CLI::App app{"shovelctl: the shoveling cache from the shell", "shovelctl"};
   app.require_subcommand(0, 1);
+  // Global options may also follow the command (`members --json`): an
+  // option a command does not know is looked up on the app.
+  app.fallthrough();
+  app.set_version_flag("--version", "shovelctl " + Version());
   GlobalOptions g = globals_;
   app.add_option("--workers", g.workers,
                  "worker endpoints, tcp://HOST:PORT,... (default: $SHOVEL_WORKERS)");
@@ -240,6 +261,10 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
       help = sub->help();
     }
     std::fwrite(help.data(), 1, help.size(), io_.out);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::string line = std::string(e.what()) + "\n";
+    std::fwrite(line.data(), 1, line.size(), io_.out);
     return 0;
   } catch (const CLI::ParseError& e) {
     std::string line = std::string("shovelctl: ") + e.what() + " (see --help)\n";

@@ -22,6 +22,7 @@ struct Io {
   std::FILE* out = stdout;
   std::FILE* err = stderr;
   bool err_is_tty = false;  // draw progress bars
+  bool out_is_tty = false;  // `top` refreshes in place
 };
 
 // Global options (also accepted before any command in the shell).

@@ -42,6 +42,15 @@ struct ConfigArgs {
   std::string value;
 };
 
+struct StatsArgs {
+  std::string node;  // node id or endpoint; "" = every worker
+};
+
+struct TopArgs {
+  bool once = false;
+  double interval = 1.0;  // seconds between samples
+};
+
 class Commands {
  public:
   static int Write(Cli& cli, const WriteArgs& a, WriteMode mode);
@@ -56,6 +65,11 @@ class Commands {
   static int Members(Cli& cli);
   // shovelctl drain NODE (drain_command.cc).
   static int Drain(Cli& cli, const std::string& node);
+  // INFO-like counters of each worker (or of one), or --json.
+  static int Stats(Cli& cli, const StatsArgs& a);
+  // Rates between samples `interval` apart: refreshed on a terminal until
+  // interrupted; one sample with --once or when stdout is not a terminal.
+  static int Top(Cli& cli, const TopArgs& a);
   // shovelctl config get|set|rm|ls over the Consul KV keys (kv_config.h).
   static int ConfigGet(Cli& cli, const ConfigArgs& a);
   static int ConfigSet(Cli& cli, const ConfigArgs& a);

@@ -7,6 +7,7 @@
 int main(int argc, char** argv) {
   shovel::cli::Io io;
   io.err_is_tty = isatty(STDERR_FILENO);
+  io.out_is_tty = isatty(STDOUT_FILENO);
   shovel::cli::Cli cli(io);
   std::vector<std::string> args(argv + 1, argv + argc);
   int rc = cli.Run(args);

@@ -81,6 +81,10 @@ Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
         n.leave_failed = st->leave_failed;
         // It left: it answers NODE_STATS only, and serves nothing.
         if (st->leave_state == "left") n.healthy = false;
+        n.pinned_bytes = st->pinned_bytes;
+        n.evictions = st->evictions;
+        n.version = st->version;
+        n.counters = std::move(st->counters);
       }
     }
     out.push_back(std::move(n));

@@ -6,6 +6,7 @@
 #include "client_impl.h"
 #include "consul_membership.h"
 #include "local_transport.h"
+#include "reachability.h"
 #include "shovel/alloc.h"
 #include "shovel/consul/config.h"
 
@@ -76,6 +77,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
         "SHOVEL_WORKERS or CONSUL_HTTP_ADDR");
   }
   for (const auto& e : endpoints) SHOVEL_RETURN_IF_ERROR(client::CheckEndpoint(e));
+  if (options.check_reachable && !endpoints.empty()) {
+    SHOVEL_RETURN_IF_ERROR(client::CheckAnyReachable(
+        endpoints, std::min(options.deadline, std::chrono::milliseconds(1000))));
+  }
   // Left 0 when neither the caller nor SHOVEL_REPLICAS sets it: the
   // cluster's setting (Consul KV) applies, else kDefaultReplicas.
   if (options.replicas == 0) {

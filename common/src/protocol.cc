@@ -90,6 +90,8 @@ class In {
     }
     return ok_ ? n : 0;
   }
+  // Nothing is left to read (or a read failed).
+  bool AtEnd() const { return !ok_ || pos_ == d_.size(); }
   Status Finish() {
     if (ok_ && pos_ != d_.size()) {
       ok_ = false;
@@ -656,6 +658,11 @@ std::string EncodeNodeStats(const NodeStats& s) {
   o.Str(s.leave_state);
   o.U64(s.leave_ids);
   o.U64(s.leave_failed);
+  o.U32(static_cast<uint32_t>(s.counters.size()));
+  for (const auto& [name, value] : s.counters) {
+    o.Str(name);
+    o.U64(value);
+  }
   return o.Take();
 }
 
@@ -680,6 +687,13 @@ Result<NodeStats> DecodeNodeStats(std::string_view data) {
   s.leave_state = in.Str();
   s.leave_ids = in.U64();
   s.leave_failed = in.U64();
+  if (!in.AtEnd()) {
+    uint32_t n = in.Count(12);
+    for (uint32_t i = 0; i < n; ++i) {
+      std::string name = in.Str();
+      s.counters[std::move(name)] = in.U64();
+    }
+  }
   SHOVEL_RETURN_IF_ERROR(in.Finish());
   return s;
 }

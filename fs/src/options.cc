@@ -114,6 +114,8 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
           "replicas must be a number of copies from 1 to 8, not '" + value + "'");
     }
     cfg->replicas = static_cast<uint32_t>(v);
+  } else if (key == "nonempty") {
+    cfg->nonempty = true;
   } else if (key == "attr_timeout" || key == "threads") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     char* end = nullptr;
@@ -139,7 +141,8 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
         "'; shovelfs takes workers=, consul=, replicas=, max_memory=, "
         "compression_level=, "
         "node_id=, max_write=, "
-        "attr_timeout=, threads= and FUSE mount options such as allow_other, ro");
+        "attr_timeout=, threads=, nonempty and FUSE mount options such as allow_other, "
+        "ro");
   }
   return Status::Ok();
 }
@@ -215,6 +218,7 @@ SOURCE        local (default: run an embedded worker in this process),
 -o max_write=SIZE                  largest FUSE write (default 1MiB)
 -o attr_timeout=SECONDS            kernel attribute cache (default 1)
 -o threads=N                       most FUSE worker threads (default 16)
+-o nonempty                        mount over a directory that is not empty
 -o allow_other, ro, nosuid, ...    FUSE mount options
 
 Unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT)

@@ -25,9 +25,9 @@ std::string WorkerBinary() {
 #endif
 }
 
-Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& node_id,
-                                                            const std::string& max_memory,
-                                                            const std::string& listen) {
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(
+    const std::string& node_id, const std::string& max_memory, const std::string& listen,
+    const std::vector<std::string>& extra) {
   std::unique_ptr<WorkerProcess> w(new WorkerProcess());
   char tmpl[] = "/tmp/shovel-test-XXXXXX";
   if (!mkdtemp(tmpl)) return Status::Internal("mkdtemp failed");
@@ -38,6 +38,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& n
   std::vector<std::string> args = {bin,        "--listen",  listen,  "--max-memory",
                                    max_memory, "--node-id", node_id, "--ready-file",
                                    ready};
+  args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -57,6 +58,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& n
     std::string endpoint;
     if (in && std::getline(in, endpoint) && !endpoint.empty()) {
       w->endpoint_ = endpoint;
+      std::getline(in, w->metrics_url_);
       return w;
     }
     int status;

@@ -22,9 +22,11 @@ std::string WorkerBinary();
 class WorkerProcess {
  public:
   // `listen` may name a fixed port (to restart a worker where it was).
+  // `extra` flags follow the usual ones (e.g. --metrics-listen).
   static Result<std::unique_ptr<WorkerProcess>> Start(
       const std::string& node_id, const std::string& max_memory = "1GiB",
-      const std::string& listen = "tcp://127.0.0.1:0");
+      const std::string& listen = "tcp://127.0.0.1:0",
+      const std::vector<std::string>& extra = {});
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
@@ -35,12 +37,15 @@ class WorkerProcess {
   int WaitExit(std::chrono::milliseconds timeout);
   const std::string& endpoint() const { return endpoint_; }
   const std::string& node_id() const { return node_id_; }
+  // With --metrics-listen: http://HOST:PORT/metrics (the ready file's second
+  // line); else empty.
+  const std::string& metrics_url() const { return metrics_url_; }
   pid_t pid() const { return pid_; }
 
  private:
   WorkerProcess() = default;
   pid_t pid_ = -1;
-  std::string endpoint_, node_id_, dir_;
+  std::string endpoint_, node_id_, dir_, metrics_url_;
 };
 
 // N workers named w1..wN.

@@ -303,6 +303,25 @@ TEST(BodyTest, NodeStatsRoundTrip) {
   EXPECT_FALSE(DecodeNodeStats(e).ok());
 }
 
+TEST(BodyTest, NodeStatsCarriesNamedCounters) {
+  NodeStats n{"w1", "tcp://h:1", 2, 10, 20, 3, 4, 5, 6, 1.5, "0.1", {}};
+  const std::string old = EncodeNodeStats(n);  // ends with a count of 0
+  n.counters = {{"hits", 7}, {"requests.get", 9}, {"bytes_out", 1ull << 40}};
+  std::string e = EncodeNodeStats(n);
+  auto d = DecodeNodeStats(e);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->counters, n.counters);
+  // A worker from before the counters ends its body after `version`.
+  auto before = DecodeNodeStats(old.substr(0, old.size() - 4));
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_TRUE(before->counters.empty());
+  EXPECT_EQ(before->version, "0.1");
+  // A forged count cannot make the decoder allocate, nor trailing bytes pass.
+  std::string forged = old.substr(0, old.size() - 4) + std::string("\xff\xff\xff\x7f");
+  EXPECT_FALSE(DecodeNodeStats(forged).ok());
+  EXPECT_FALSE(DecodeNodeStats(e + "x").ok());
+}
+
 TEST(BodyTest, StringsAndAttrs) {
   std::vector<std::string> v = {"", "a", std::string(1000, 'b')};
   EXPECT_EQ(*DecodeStrings(EncodeStrings(v)), v);

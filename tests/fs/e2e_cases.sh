@@ -197,7 +197,7 @@ option_cases() {
     ! '$SHOVELFS' '$tmp/none' -o bogus=1 2>'$tmp/err' && grep -q \"unknown option 'bogus=1'\" '$tmp/err'"
   check "--help" bash -c "'$SHOVELFS' --help | grep -q usage"
   check "mounting on a missing dir fails on the terminal" bash -c "
-    ! '$SHOVELFS' '$tmp/missing/dir' -o max_memory=64MiB 2>'$tmp/err' && grep -q 'cannot mount' '$tmp/err'"
+    ! '$SHOVELFS' '$tmp/missing/dir' -o max_memory=64MiB 2>'$tmp/err' && grep -q 'does not exist' '$tmp/err'"
 }
 
 sigterm_case() {

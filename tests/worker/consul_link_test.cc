@@ -81,6 +81,21 @@ class ConsulLinkTest : public consul::testing::ConsulAgentTest {
   std::string log_;
 };
 
+// Prometheus's consul_sd finds a worker's metrics by this Meta key.
+TEST_F(ConsulLinkTest, AdvertisesTheMetricsPortOnlyWhenThereIsOne) {
+  ConsulLinkOptions o = Options("w1");
+  o.metrics_port = 9464;
+  StartLink(o);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 1; }, milliseconds(3000)));
+  EXPECT_EQ(Health(true)[0].service.meta["metrics_port"], "9464");
+  link_->Stop(/*deregister=*/true);
+  link_.reset();
+  ASSERT_TRUE(Eventually([&] { return Health(false).empty(); }, milliseconds(3000)));
+  StartLink(Options("w2"));
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 1; }, milliseconds(3000)));
+  EXPECT_EQ(Health(true)[0].service.meta.count("metrics_port"), 0u);
+}
+
 TEST_F(ConsulLinkTest, RegistersWithMetaAndStaysPassing) {
   StartLink(Options("w1"));
   ASSERT_TRUE(Eventually([&] { return Health(true).size() == 1; }, milliseconds(3000)));

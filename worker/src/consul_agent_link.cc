@@ -169,6 +169,10 @@ consul::ServiceRegistration ConsulAgentLink::Registration() const {
             {"max_memory", std::to_string(max_memory)},
             {"version", options_.version},
             {"endpoint", options_.endpoint}};
+  // Prometheus's consul_sd finds the scrape port here (docs/operations.md).
+  if (options_.metrics_port > 0) {
+    r.meta["metrics_port"] = std::to_string(options_.metrics_port);
+  }
   consul::TtlCheck check;
   check.id = check_id();
   check.name = "shoveling worker " + options_.node_id + " heartbeat";

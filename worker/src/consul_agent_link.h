@@ -2,7 +2,7 @@
 //
 // - Registers the worker as a service (unique id "<service>-<node id>", the
 //   advertised address and port of its ZeroMQ endpoint, Meta node_id, cores,
-//   max_memory, version, endpoint) with a TTL check created passing and
+//   max_memory, version, endpoint, metrics_port) with a TTL check created passing and
 //   DeregisterCriticalServiceAfter; heartbeats the check every `heartbeat`.
 //   Any failed heartbeat (agent away, or restarted and answering "unknown
 //   check") makes the next round register again, so a restarted agent
@@ -49,7 +49,8 @@ struct ConsulLinkOptions {
   std::string endpoint;        // Meta endpoint, tcp://advertise:port
   uint32_t cores = 0;
   std::string version;
-  WorkerConfig flags;  // the configuration the flags gave (lowest layer)
+  int metrics_port = 0;  // Meta metrics_port when > 0 (--metrics-listen)
+  WorkerConfig flags;    // the configuration the flags gave (lowest layer)
   std::chrono::milliseconds ttl{10000};
   std::chrono::milliseconds heartbeat{0};  // 0: ttl / 3
   std::chrono::milliseconds deregister_after{60000};

@@ -137,6 +137,7 @@ Result<std::unique_ptr<ConsulAgentLink>> StartConsulLink(const ConsulSetup& setu
   auto stats = worker.Stats();
   o.cores = stats.cores;
   o.version = stats.version;
+  o.metrics_port = setup.metrics_port;
   o.flags = worker.config();
   o.ttl = setup.ttl;
   o.heartbeat = setup.heartbeat;

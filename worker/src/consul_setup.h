@@ -37,7 +37,8 @@ struct ConsulSetup {
   ConsulFlags flags;
   std::chrono::milliseconds ttl{10000}, heartbeat{0}, deregister_after{60000},
       retry_max{5000};
-  std::string hint;  // a line worth logging (e.g. CONSUL_HTTP_ADDR ignored)
+  std::string hint;      // a line worth logging (e.g. CONSUL_HTTP_ADDR ignored)
+  int metrics_port = 0;  // advertised in Meta when > 0 (set by main)
 };
 
 // Validates the flags; kInvalidArgument names the flag. CONSUL_HTTP_TOKEN /

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -12,11 +13,27 @@
 
 #include "consul_agent_link.h"
 #include "consul_setup.h"
+#include "metrics_endpoint.h"
 #include "shovel/consul/duration.h"
 #include "shovel/size.h"
+#include "shovel/version.h"
 #include "shovel/worker/worker.h"
 
+#ifdef SHOVEL_HAVE_SD_NOTIFY
+#include <systemd/sd-daemon.h>
+#endif
+
 namespace {
+
+// Tells systemd (Type=notify units) the worker's state; nothing outside
+// systemd (NOTIFY_SOCKET unset).
+void Notify(const std::string& state) {
+#ifdef SHOVEL_HAVE_SD_NOTIFY
+  sd_notify(0, state.c_str());
+#else
+  (void)state;
+#endif
+}
 
 int Fail(const std::string& message) {
   std::cerr << "shovel-worker: " << message << "\n";
@@ -38,8 +55,12 @@ bool WriteReadyFile(const std::string& path, const std::string& endpoint) {
 int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
-  std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file;
+  std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
+  app.set_version_flag("--version", "shovel-worker " + shovel::Version());
+  // Options from a file, `name = value` per line (TOML/INI): how the
+  // systemd unit passes /etc/shoveling/<instance>.conf.
+  app.set_config("--config", "", "read options from this file (name = value lines)");
   app.add_option("--listen", opt.listen, "ZeroMQ endpoint to bind (port 0 = any)")
       ->capture_default_str();
   app.add_option("--max-memory", max_memory, "memory limit (e.g. 2GiB)")
@@ -57,12 +78,17 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--no-eviction", [&](int64_t) { opt.eviction = false; },
       "refuse writes when full instead of evicting");
-  app.add_option("--ready-file", ready_file, "write the endpoint here when ready");
   std::string leave_timeout_text = "60s";
   app.add_option("--leave-timeout", leave_timeout_text,
                  "on SIGTERM, copy the ids only this worker holds to the workers that "
                  "take its place for at most this long (0: do not)")
       ->capture_default_str();
+  app.add_option("--ready-file", ready_file,
+                 "write the endpoint here when ready (and, with --metrics-listen, the "
+                 "metrics URL on a second line)");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks "
+                 "one); default: none");
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
@@ -88,7 +114,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return Fail(e.what());
@@ -142,6 +168,33 @@ int main(int argc, char** argv) {
     log_id = w.node_id();
   }
   if (!consul_setup->hint.empty()) log(consul_setup->hint);
+  // The endpoint starts before the Consul link, which advertises its port;
+  // scrapes read the link through `scraped_link` once it exists.
+  std::atomic<shovel::worker::ConsulAgentLink*> scraped_link{nullptr};
+  const bool with_consul = consul_setup->enabled;
+  std::unique_ptr<shovel::worker::MetricsEndpoint> metrics;
+  if (!metrics_listen.empty()) {
+    auto m = shovel::worker::MetricsEndpoint::Start(
+        metrics_listen, [&w, &scraped_link, with_consul] {
+          shovel::worker::WorkerSample s = w.Sample();
+          if (with_consul) {
+            auto* l = scraped_link.load();
+            s.consul_registered = l != nullptr && l->registered() ? 1 : 0;
+          }
+          return s;
+        });
+    if (!m.ok()) {
+      w.Stop();
+      if (m.status().code() == shovel::Code::kInvalidArgument) {
+        return Fail("--" + m.status().message());
+      }
+      std::cerr << "shovel-worker: --" << m.status().message() << "\n";
+      return 1;
+    }
+    metrics = std::move(*m);
+    consul_setup->metrics_port = metrics->port();
+    log("metrics on " + metrics->url());
+  }
   std::unique_ptr<shovel::worker::ConsulAgentLink> link;
   if (consul_setup->enabled) {
     // Joining with one copy per id: the ids that now belong here are
@@ -159,15 +212,22 @@ int main(int argc, char** argv) {
       return Fail(l.status().message());
     }
     link = std::move(*l);
+    scraped_link.store(link.get());
   }
-  if (!ready_file.empty() && !WriteReadyFile(ready_file, w.endpoint())) {
+  if (!ready_file.empty() &&
+      !WriteReadyFile(ready_file,
+                      w.endpoint() + (metrics ? "\n" + metrics->url() : ""))) {
     std::cerr << "shovel-worker: cannot write --ready-file " << ready_file << "\n";
     return 1;
   }
   log("listening on " + w.endpoint());
+  Notify("READY=1\nSTATUS=serving on " + w.endpoint() +
+         (metrics ? ", metrics on " + metrics->url() : ""));
   int sig = 0;
   sigwait(&sigs, &sig);
   log("signal " + std::to_string(sig) + ", finishing requests in flight");
+  Notify("STOPPING=1");
+  scraped_link.store(nullptr);
   // Leave before deregistering: the ids only this worker would stop
   // holding go to their new holders first (docs/cache.md, Hand-over).
   shovel::wire::HandoverBody leave_by =
@@ -178,6 +238,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) log("not handing over: " + s.message());
   }
   if (link) link->Stop(/*deregister=*/true);
+  metrics.reset();  // no scrape runs past here
   w.Stop();
   return 0;
 }

@@ -107,6 +107,7 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_t
 
 Server::~Server() {
   Stop();
+  monitor_events_.reset();
   router_.reset();
   from_handlers_.clear();
   to_handlers_.clear();
@@ -143,10 +144,21 @@ Status Server::Start(Service* service, Store* store, ServiceCounters* counters,
       from_handlers_.push_back(std::move(pull));
       handler_out_.push_back(std::move(out));
     }
+    // Before the I/O thread owns the ROUTER: its monitor counts connections.
+    std::string mon = inproc_ + "-monitor";
+    if (zmq_socket_monitor(router_->handle(), mon.c_str(),
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_MONITOR_STOPPED) == 0) {
+      monitor_events_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pair);
+      monitor_events_->set(zmq::sockopt::rcvtimeo, 200);
+      monitor_events_->set(zmq::sockopt::linger, 0);
+      monitor_events_->connect(mon);
+    }
   } catch (const zmq::error_t& e) {
     return Status::Internal(std::string("cannot set up handler sockets: ") + e.what());
   }
   started_ = true;
+  if (monitor_events_) monitor_ = std::thread([this] { MonitorLoop(); });
   for (int i = 0; i < threads; ++i) handlers_.emplace_back([this, i] { HandlerLoop(i); });
   io_ = std::thread([this] { IoLoop(); });
   return Status::Ok();
@@ -157,6 +169,9 @@ void Server::Stop() {
   started_ = false;
   stop_ = true;
   if (io_.joinable()) io_.join();
+  // The ROUTER is this thread's now: ending its monitor wakes MonitorLoop
+  // (ZMQ_EVENT_MONITOR_STOPPED) at once.
+  if (monitor_events_ && router_) zmq_socket_monitor(router_->handle(), nullptr, 0);
   for (auto& s : to_handlers_) {
     try {
       s->send(zmq::message_t(), zmq::send_flags::none);
@@ -165,6 +180,26 @@ void Server::Stop() {
   }
   for (auto& t : handlers_) t.join();
   handlers_.clear();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+void Server::MonitorLoop() {
+  std::vector<zmq::message_t> event;
+  while (!stop_) {
+    event.clear();
+    try {
+      if (!zmq::recv_multipart(*monitor_events_, std::back_inserter(event))) continue;
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    // Frame 0: u16 event id, u32 value (host order); frame 1: the address.
+    if (event.empty() || event[0].size() < 2) continue;
+    uint16_t id;
+    std::memcpy(&id, event[0].data(), sizeof id);
+    if (id == ZMQ_EVENT_ACCEPTED) counters_->connections.fetch_add(1);
+    if (id == ZMQ_EVENT_DISCONNECTED) counters_->connections.fetch_sub(1);
+    if (id == ZMQ_EVENT_MONITOR_STOPPED) return;
+  }
 }
 
 namespace {

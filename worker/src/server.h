@@ -70,6 +70,8 @@ class Server {
   Server() = default;
   void IoLoop();
   void HandlerLoop(size_t index);
+  // Counts the client connections the ROUTER accepted and lost.
+  void MonitorLoop();
   // Decodes, runs the Service and encodes the reply after routing frame
   // msg[0]; `msg` is consumed. Used by handler threads and the I/O thread.
   void Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
@@ -92,6 +94,10 @@ class Server {
   bool started_ = false;
   std::thread io_;
   std::vector<std::thread> handlers_;
+  // The ROUTER's monitor (ZMQ_EVENT_ACCEPTED / DISCONNECTED): its thread
+  // keeps ServiceCounters::connections. Owned by monitor_ once started.
+  std::unique_ptr<zmq::socket_t> monitor_events_;
+  std::thread monitor_;
 };
 
 }  // namespace shovel::worker

@@ -10,6 +10,7 @@
 #include "service_internal.h"
 #include "shovel/hrw.h"
 #include "shovel/text.h"
+#include "shovel/version.h"
 
 namespace shovel::worker {
 namespace {
@@ -51,6 +52,23 @@ ServiceReply Service::Error(const wire::Header& req, const Status& st) {
 }
 
 ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const void> keep) {
+  const auto start = std::chrono::steady_clock::now();
+  ServiceReply out = Serve(req, std::move(keep));
+  uint64_t in = 0, sent = 0;
+  // A BATCH's items count their own bytes; an error's text is not data.
+  if (req.header.op != wire::Op::kBatch) {
+    for (std::string_view p : req.payload) in += p.size();
+    if (out.header.status == Code::kOk) {
+      for (const Frame& f : out.payload)
+        sent += f.slice.owner ? f.slice.size : f.bytes.size();
+    }
+  }
+  counters_->requests.Record(req.header.op, out.header.status, in, sent,
+                             std::chrono::steady_clock::now() - start);
+  return out;
+}
+
+ServiceReply Service::Serve(const wire::Request& req, std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
   if (UsesPointer(h.op) && !(h.flags & wire::kFlagNoRedirect)) {
     if (auto p = store_->FindPointer(req.id)) {
@@ -487,7 +505,6 @@ wire::NodeStats Service::Stats() const {
   n.evictions = s.evictions;
   n.malformed = counters_->malformed.load();
   n.load = static_cast<double>(counters_->in_flight.load());
-  n.version = "shoveling 0.1.0";
   if (handover_ != nullptr) {
     n.handover_ids = handover_->ids_copied();
     n.handover_bytes = handover_->bytes_copied();
@@ -504,7 +521,31 @@ wire::NodeStats Service::Stats() const {
       ++n.handover_jobs;
     }
   }
+  n.version = "shoveling " + Version();
+  n.counters = NamedCounters(Sample());
   return n;
+}
+
+WorkerSample Service::Sample() const {
+  StoreStats st = store_->Stats();
+  StoreTotals totals = store_->Totals();
+  WorkerSample s;
+  s.node_id = store_->node_id();
+  s.requests = counters_->requests.Sample();
+  s.evictions = st.evictions;
+  s.evicted_bytes = st.evicted_bytes;
+  s.mem_used = st.mem_used;
+  s.mem_limit = st.mem_limit;
+  s.raw_bytes = totals.raw_bytes;
+  s.stored_bytes = totals.stored_bytes;
+  s.pinned_bytes = st.pinned_bytes;
+  s.ids = st.ids;
+  s.uploads = st.uploads;
+  s.in_flight = counters_->in_flight.load();
+  // A connection accepted between Bind and Start is seen only closing.
+  s.connections = std::max<int64_t>(0, counters_->connections.load());
+  s.malformed = counters_->malformed.load();
+  return s;
 }
 
 }  // namespace shovel::worker

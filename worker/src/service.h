@@ -15,6 +15,7 @@
 
 #include "leave.h"
 #include "shovel/protocol.h"
+#include "shovel/worker/metrics.h"
 #include "shovel/worker/store.h"
 #include "tombstones.h"
 
@@ -38,6 +39,8 @@ struct ServiceReply {
 struct ServiceCounters {
   std::atomic<uint64_t> malformed{0};
   std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> connections{0};  // TCP connections of clients and peers
+  RequestCounters requests;             // every request Service::Handle answers
 };
 
 class Handover;
@@ -52,7 +55,9 @@ class Service {
           Replicator* replicator = nullptr);
 
   // `keep`, when set, holds the bytes of the request's single payload frame
-  // alive and unchanged; a SET may store them without a copy.
+  // alive and unchanged; a SET may store them without a copy. Counted in
+  // counters->requests (op, status, bytes, time); a BATCH counts once as
+  // `batch` and each of its items under its own operation.
   ServiceReply Handle(const wire::Request& req,
                       std::shared_ptr<const void> keep = nullptr);
   // True when `req` is small and cheap enough to serve on the I/O thread:
@@ -70,6 +75,8 @@ class Service {
   // An error reply to a request whose header decoded.
   static ServiceReply Error(const wire::Header& req, const Status& st);
   wire::NodeStats Stats() const;
+  // What the worker did and holds (metrics.h); consul_registered is left -1.
+  WorkerSample Sample() const;
   // The epoch this worker serves under: its start time (ns) at first,
   // raised when it rejoins (Rejoin: a peer refused it a lease, or an EPOCH
   // from a peer that fenced it); raising it drops every unpinned id held,
@@ -112,6 +119,7 @@ class Service {
   const std::string& endpoint() const { return endpoint_; }
 
  private:
+  ServiceReply Serve(const wire::Request& req, std::shared_ptr<const void> keep);
   ServiceReply Get(const wire::Request& req, uint64_t max_bytes = kMaxReplyBytes);
   // The reply to a GET that read `r`.
   static ServiceReply ReadReply(const wire::Header& h, ReadResult r);

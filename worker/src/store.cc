@@ -487,9 +487,24 @@ StoreStats Store::Stats() const {
   s.ids = ids_.load();
   s.pinned_bytes = pinned_bytes_.load();
   s.evictions = evictions_.load();
+  s.evicted_bytes = evicted_bytes_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> l(uploads_mu_);
   s.uploads = uploads_.size();
   return s;
+}
+
+StoreTotals Store::Totals() const {
+  StoreTotals t;
+  for (size_t i = 0; i < kShards; ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard<std::mutex> l(s.mu);
+    s.map.ForEach([&t](const EntryNode& n) {
+      if (!n.second.blob) return;
+      t.raw_bytes += n.second.blob->size;
+      t.stored_bytes += n.second.blob->stored;
+    });
+  }
+  return t;
 }
 
 }  // namespace shovel::worker

@@ -90,6 +90,7 @@ bool Store::EvictOne(std::string_view exclude) {
   if (!victim) return true;  // raced with another writer; the caller retries
   Release(victim->charged);
   evictions_.fetch_add(1);
+  evicted_bytes_.fetch_add(victim->charged, std::memory_order_relaxed);
   return true;
 }
 

@@ -55,6 +55,14 @@ class IdTable {
   // Removes and frees `node`, a node of this table.
   void Erase(EntryNode* node);
   size_t size() const { return size_; }
+  // Calls f(const EntryNode&) for every node, in no particular order.
+  template <class F>
+  void ForEach(F f) const {
+    if (size_ == 0) return;
+    for (size_t i = 0; i <= Mask(); ++i) {
+      if (slots_[i].node != nullptr) f(*slots_[i].node);
+    }
+  }
   size_t capacity() const { return bits_ == 0 ? 0 : size_t{1} << bits_; }
 
  private:

@@ -218,6 +218,8 @@ WorkerConfig Worker::config() const { return impl_->store->config(); }
 
 wire::NodeStats Worker::Stats() const { return impl_->service->Stats(); }
 
+WorkerSample Worker::Sample() const { return impl_->service->Sample(); }
+
 wire::LocalServeFn Worker::LocalServe() {
   return [gate = impl_->local](const std::vector<std::string_view>& frames) {
     return ServeLocal(*gate, frames);

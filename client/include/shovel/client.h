@@ -92,6 +92,13 @@ struct ClientOptions {
   // workers. 0: SHOVEL_REPLICAS if set, else the cluster's setting (Consul
   // KV <kv_prefix>/config/replicas, followed live), else kDefaultReplicas.
   uint32_t replicas = 0;
+  // With a static list (`workers` or SHOVEL_WORKERS): Connect first makes a
+  // TCP connection to each worker (at most min(deadline, 1 s), all at once)
+  // and fails at once, naming the cause, when a host name does not resolve
+  // (kInvalidArgument) or no worker can be reached (kUnavailable:
+  // "connection refused"...). False: a dead cluster is found by the first
+  // request's deadline, and a client may start before its workers.
+  bool check_reachable = false;
   static constexpr uint32_t kDefaultReplicas = 1;
   static constexpr uint32_t kMaxReplicas = 8;
 };
@@ -173,7 +180,15 @@ struct NodeInfo {
   uint64_t mem_limit = 0;
   uint64_t ids = 0;
   double load = 0;
-  uint64_t malformed = 0;   // malformed messages it dropped or answered
+  uint64_t malformed = 0;  // malformed messages it dropped or answered
+  uint64_t pinned_bytes = 0;
+  uint64_t evictions = 0;  // unpinned ids evicted to make room, since start
+  std::string version;     // the worker's software version
+  // The worker's counters since it started, by name ("requests.get",
+  // "hits", "misses", "bytes_in", "bytes_out", "evicted_bytes", "raw_bytes",
+  // "stored_bytes"...: worker/PROTOCOL.md, NodeStats). Empty for a worker
+  // that sends none or did not answer.
+  std::map<std::string, uint64_t> counters;
   std::string consul_node;  // empty without Consul
   // Consul's check status ("passing", "warning", "critical", "maintenance");
   // empty without Consul.

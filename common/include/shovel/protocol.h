@@ -276,6 +276,10 @@ struct NodeStats {
   std::string leave_state;
   uint64_t leave_ids = 0;
   uint64_t leave_failed = 0;
+  // Named counters (worker/metrics.h NamedCounters: "requests.get", "hits",
+  // "bytes_in"...). Encoded last, after the fields above; a reply that
+  // sends none decodes with this empty.
+  std::map<std::string, uint64_t> counters;
 };
 std::string EncodeNodeStats(const NodeStats& s);
 Result<NodeStats> DecodeNodeStats(std::string_view data);

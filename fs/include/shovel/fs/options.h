@@ -8,6 +8,7 @@
 // -o workers=/consul=, shovelfs embeds a worker. Options of shovelfs itself:
 //   workers=tcp://H:P[,tcp://H:P...]  consul=URL  max_memory=SIZE
 //   compression_level=N  node_id=NAME  max_write=SIZE  attr_timeout=SECONDS  threads=N
+//   nonempty (mount over a directory that has entries; refused without it)
 // FUSE mount options (allow_other, ro, nosuid...) go to libfuse; fstab-only
 // words (defaults, noauto, nofail, _netdev, x-*) are ignored. Anything else
 // is an error naming the option.
@@ -37,6 +38,7 @@ struct MountConfig {
   uint64_t max_write = 1ull << 20;
   double attr_timeout = 1.0;
   unsigned threads = 16;  // most FUSE worker threads
+  bool nonempty = false;  // -o nonempty: mount over a directory with entries
   uint32_t replicas = 0;  // copies of each id; 0: SHOVEL_REPLICAS, Consul KV, 1
   std::vector<std::string> fuse_options;
 };

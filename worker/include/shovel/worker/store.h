@@ -112,7 +112,15 @@ struct StoreStats {
   uint64_t ids = 0;
   uint64_t pinned_bytes = 0;
   uint64_t evictions = 0;
+  uint64_t evicted_bytes = 0;  // memory evictions gave back (stored + overhead)
   uint64_t uploads = 0;
+};
+
+// Sums over every blob held (a walk of the shards; for metrics, not the
+// request path).
+struct StoreTotals {
+  uint64_t raw_bytes = 0;     // blob sizes
+  uint64_t stored_bytes = 0;  // their stored (compressed) bytes
 };
 
 class Store {
@@ -223,6 +231,8 @@ class Store {
   size_t ExpireUploads(int64_t now_ns);
 
   StoreStats Stats() const;
+  // Walks every shard under its lock, one at a time.
+  StoreTotals Totals() const;
   const std::string& node_id() const { return node_id_; }
 
  private:
@@ -321,6 +331,7 @@ class Store {
   std::atomic<uint64_t> pinned_bytes_{0};
   std::atomic<uint64_t> upload_bytes_{0};
   std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> evicted_bytes_{0};
   std::atomic<uint64_t> ids_{0};
   std::atomic<uint64_t> pointers_{0};
   std::atomic<uint64_t> next_version_;

@@ -18,6 +18,7 @@
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 #include "shovel/worker/config.h"
+#include "shovel/worker/metrics.h"
 
 namespace shovel::worker {
 
@@ -88,6 +89,10 @@ class Worker {
   // NODE_STATS) for at most 10 minutes. Does nothing when `body` lists no
   // other member or asks for more copies (leases hand those over).
   void Join(const wire::HandoverBody& body);
+  // Requests served and what the store holds, for metrics (metrics.h);
+  // consul_registered is left -1. Walks the store's shards (not cheap:
+  // for a scrape, not per request).
+  WorkerSample Sample() const;
   // Serves encoded requests in this process without a socket (give it to a
   // Client as ClientOptions::local_workers, with endpoint()): decoded,
   // validated, served and answered as by the ZeroMQ server, counted in
