@@ -132,6 +132,12 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   score->add_option("ID", p.id, "cache id")->required();
   score->callback([&] { run = [&] { return Commands::Score(cli, p.node, p.id); }; });
 
+  auto* keygen = app.add_subcommand(
+      "keygen", "write a new CURVE key pair to FILE (mode 0600), print its public key");
+  keygen->add_option("FILE", p.id, "key pair file to create (never overwritten)")
+      ->required();
+  keygen->callback([&] { run = [&] { return Commands::Keygen(cli, p.id); }; });
+
   auto* members = app.add_subcommand("members", "the workers and their use");
   members->callback([&] { run = [&] { return Commands::Members(cli); }; });
 

@@ -54,6 +54,9 @@ class Commands {
   static int NodeId(Cli& cli, const std::string& id, const std::string& strategy);
   static int Score(Cli& cli, const std::string& node, const std::string& id);
   static int Members(Cli& cli);
+  // shovelctl keygen FILE: a new CURVE key pair in FILE (0600), the public
+  // key on stdout (keygen.cc).
+  static int Keygen(Cli& cli, const std::string& file);
   // shovelctl config get|set|rm|ls over the Consul KV keys (kv_config.h).
   static int ConfigGet(Cli& cli, const ConfigArgs& a);
   static int ConfigSet(Cli& cli, const ConfigArgs& a);
