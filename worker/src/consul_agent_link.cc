@@ -163,6 +163,7 @@ consul::ServiceRegistration ConsulAgentLink::Registration() const {
             {"max_memory", std::to_string(max_memory)},
             {"version", options_.version},
             {"endpoint", options_.endpoint}};
+  if (!options_.curve_key.empty()) r.meta["curve_key"] = options_.curve_key;
   consul::TtlCheck check;
   check.id = check_id();
   check.name = "shoveling worker " + options_.node_id + " heartbeat";

@@ -49,7 +49,8 @@ struct ConsulLinkOptions {
   std::string endpoint;        // Meta endpoint, tcp://advertise:port
   uint32_t cores = 0;
   std::string version;
-  WorkerConfig flags;  // the configuration the flags gave (lowest layer)
+  std::string curve_key;  // Meta curve_key: the worker's CURVE public key, if any
+  WorkerConfig flags;     // the configuration the flags gave (lowest layer)
   std::chrono::milliseconds ttl{10000};
   std::chrono::milliseconds heartbeat{0};  // 0: ttl / 3
   std::chrono::milliseconds deregister_after{60000};

@@ -139,6 +139,7 @@ Result<std::unique_ptr<ConsulAgentLink>> StartConsulLink(const ConsulSetup& setu
   auto stats = worker.Stats();
   o.cores = stats.cores;
   o.version = stats.version;
+  o.curve_key = worker.public_key();
   o.flags = worker.config();
   o.ttl = setup.ttl;
   o.heartbeat = setup.heartbeat;

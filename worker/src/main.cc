@@ -57,6 +57,12 @@ int main(int argc, char** argv) {
       "--no-eviction", [&](int64_t) { opt.eviction = false; },
       "refuse writes when full instead of evicting");
   app.add_option("--ready-file", ready_file, "write the endpoint here when ready");
+  app.add_option("--key-file", opt.key_file,
+                 "this worker's CURVE key pair (shovelctl keygen): every socket uses "
+                 "CURVE; needs --authorized-keys (docs/security.md)");
+  app.add_option("--authorized-keys", opt.authorized_keys,
+                 "client public keys that may connect, one per line with an optional "
+                 "role rw|ro|admin; reloaded on SIGHUP");
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
@@ -106,6 +112,7 @@ int main(int argc, char** argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   std::mutex log_mu;
@@ -144,7 +151,9 @@ int main(int argc, char** argv) {
   }
   log("listening on " + w.endpoint());
   int sig = 0;
-  sigwait(&sigs, &sig);
+  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    (void)w.ReloadAuthorizedKeys();  // logs what it did
+  }
   log("signal " + std::to_string(sig) + ", finishing requests in flight");
   if (link) link->Stop(/*deregister=*/true);
   w.Stop();
