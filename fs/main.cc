@@ -55,6 +55,8 @@ class App {
     co.workers = cfg_.workers;
     co.consul_addr = cfg_.consul;
     co.replicas = cfg_.replicas;
+    co.key_file = cfg_.key_file;
+    co.worker_key = cfg_.worker_key;
     if (cfg_.embedded()) {
       shovel::worker::WorkerOptions wo;
       wo.listen = "tcp://127.0.0.1:0";

@@ -185,7 +185,8 @@ int Cli::Fail(const std::string& what, const Status& s) {
 Result<Client*> Cli::Connected() {
   std::string key = globals_.workers + "|" + globals_.consul + "|" +
                     std::to_string(globals_.deadline_ms) + "|" +
-                    std::to_string(globals_.replicas);
+                    std::to_string(globals_.replicas) + "|" + globals_.key_file + "|" +
+                    globals_.worker_key;
   if (client_ && key == connected_with_) return client_.get();
   ClientOptions o;
   if (!globals_.workers.empty()) {
@@ -201,6 +202,8 @@ Result<Client*> Cli::Connected() {
   if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
   o.replicas = globals_.replicas;
+  o.key_file = globals_.key_file;
+  o.worker_key = globals_.worker_key;
   SHOVEL_ASSIGN_OR_RETURN(client_, Client::Connect(o));
   connected_with_ = key;
   return client_.get();
@@ -227,6 +230,12 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
                  "copies of each id written, 1-8, capped by the workers "
                  "(default: $SHOVEL_REPLICAS, else 1)")
       ->check(CLI::Range(1, 8));
+  app.add_option("--key-file", g.key_file,
+                 "this client's CURVE key pair file, from shovelctl keygen "
+                 "(default: $SHOVEL_KEY_FILE; docs/security.md)");
+  app.add_option("--worker-key", g.worker_key,
+                 "the workers' public key (Z85) when Consul does not give it "
+                 "(default: $SHOVEL_WORKER_KEY)");
   app.add_flag("--json", g.json, "machine-readable output");
   Parsed parsed;
   std::function<int()> run;

@@ -49,4 +49,21 @@ bool DownEndpoints::IsDown(const std::string& endpoint) {
   return down_.count(endpoint) > 0;
 }
 
+void DownEndpoints::Refused(const std::string& endpoint, const Status& error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  refused_[endpoint] = {error, Clock::now() + kRecheck};
+  refused_count_.store(refused_.size(), std::memory_order_relaxed);
+}
+
+std::optional<Status> DownEndpoints::RefusedError(const std::string& endpoint) {
+  if (refused_count_.load(std::memory_order_relaxed) == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refused_.find(endpoint);
+  if (it == refused_.end()) return std::nullopt;
+  if (Clock::now() < it->second.second) return it->second.first;
+  refused_.erase(it);
+  refused_count_.store(refused_.size(), std::memory_order_relaxed);
+  return std::nullopt;
+}
+
 }  // namespace shovel::client
