@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 extern char** environ;
@@ -25,9 +26,9 @@ std::string WorkerBinary() {
 #endif
 }
 
-Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& node_id,
-                                                            const std::string& max_memory,
-                                                            const std::string& listen) {
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(
+    const std::string& node_id, const std::string& max_memory, const std::string& listen,
+    const std::vector<std::string>& extra) {
   std::unique_ptr<WorkerProcess> w(new WorkerProcess());
   char tmpl[] = "/tmp/shovel-test-XXXXXX";
   if (!mkdtemp(tmpl)) return Status::Internal("mkdtemp failed");
@@ -38,6 +39,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& n
   std::vector<std::string> args = {bin,        "--listen",  listen,  "--max-memory",
                                    max_memory, "--node-id", node_id, "--ready-file",
                                    ready};
+  args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -67,6 +69,11 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const std::string& n
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return Status::Timeout(bin + " did not write its ready file within 15 s");
+}
+
+std::string WorkerProcess::StderrText() const {
+  std::ifstream in(dir_ + "/stderr");
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 void WorkerProcess::Kill(int sig) {

@@ -20,10 +20,12 @@ std::string WorkerBinary();
 
 class WorkerProcess {
  public:
-  // `listen` may name a fixed port (to restart a worker where it was).
+  // `listen` may name a fixed port (to restart a worker where it was);
+  // `extra` flags follow the usual ones (e.g. --key-file F).
   static Result<std::unique_ptr<WorkerProcess>> Start(
       const std::string& node_id, const std::string& max_memory = "1GiB",
-      const std::string& listen = "tcp://127.0.0.1:0");
+      const std::string& listen = "tcp://127.0.0.1:0",
+      const std::vector<std::string>& extra = {});
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
@@ -32,6 +34,8 @@ class WorkerProcess {
   const std::string& endpoint() const { return endpoint_; }
   const std::string& node_id() const { return node_id_; }
   pid_t pid() const { return pid_; }
+  // What the worker wrote on stderr so far.
+  std::string StderrText() const;
 
  private:
   WorkerProcess() = default;
