@@ -1,6 +1,10 @@
 #include "cli.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -8,6 +12,7 @@
 #include <set>
 
 #include "cli_internal.h"
+#include "shovel/embedded_endpoint.h"
 
 namespace shovel::cli {
 namespace {
@@ -176,6 +181,22 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
 
 }  // namespace
 
+Result<std::string> MountEndpoint(const std::string& mountpoint) {
+  char buf[PATH_MAX];
+  if (realpath(mountpoint.c_str(), buf) == nullptr) {
+    return Status::InvalidArgument("--mount " + mountpoint + ": " + std::strerror(errno));
+  }
+  std::string dir = EmbeddedSocketDir(getuid(), std::getenv("XDG_RUNTIME_DIR"));
+  std::string endpoint = EmbeddedEndpoint(dir, buf);
+  struct stat st;
+  if (stat(endpoint.substr(6).c_str(), &st) != 0) {
+    return Status::Unavailable("no embedded worker of this user for " + std::string(buf) +
+                               " (no " + endpoint.substr(6) +
+                               "; shovelfs mounted with no cluster makes it)");
+  }
+  return endpoint;
+}
+
 int Cli::Fail(const std::string& what, const Status& s) {
   std::string line = "shovelctl: " + what + ": " + s.ToString() + "\n";
   std::fwrite(line.data(), 1, line.size(), io_.err);
@@ -186,7 +207,7 @@ Result<Client*> Cli::Connected() {
   std::string key = globals_.workers + "|" + globals_.consul + "|" +
                     std::to_string(globals_.deadline_ms) + "|" +
                     std::to_string(globals_.replicas) + "|" + globals_.key_file + "|" +
-                    globals_.worker_key;
+                    globals_.worker_key + "|" + globals_.mount;
   if (client_ && key == connected_with_) return client_.get();
   ClientOptions o;
   if (!globals_.workers.empty()) {
@@ -198,6 +219,10 @@ Result<Client*> Cli::Connected() {
       if (!w.empty()) o.workers.push_back(w);
       pos = c + 1;
     }
+  }
+  if (!globals_.mount.empty()) {
+    SHOVEL_ASSIGN_OR_RETURN(std::string endpoint, MountEndpoint(globals_.mount));
+    o.workers = {endpoint};
   }
   if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
@@ -236,6 +261,9 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
   app.add_option("--worker-key", g.worker_key,
                  "the workers' public key (Z85) when Consul does not give it "
                  "(default: $SHOVEL_WORKER_KEY)");
+  app.add_option("--mount", g.mount,
+                 "use the embedded worker of this shovelfs mount (mounted by this "
+                 "user with no cluster)");
   app.add_flag("--json", g.json, "machine-readable output");
   Parsed parsed;
   std::function<int()> run;

@@ -32,6 +32,7 @@ struct GlobalOptions {
   uint32_t replicas = 0;   // 0: $SHOVEL_REPLICAS, else the client's default
   std::string key_file;    // CURVE key pair file; empty = $SHOVEL_KEY_FILE
   std::string worker_key;  // the workers' public key; empty = $SHOVEL_WORKER_KEY
+  std::string mount;       // a shovelfs mount whose embedded worker to use
   bool json = false;
 };
 

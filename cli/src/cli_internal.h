@@ -42,6 +42,11 @@ struct ConfigArgs {
   std::string value;
 };
 
+// The ipc:// endpoint of the embedded worker of the shovelfs mount at
+// `mountpoint`, mounted by this user (shovel/embedded_endpoint.h);
+// kUnavailable when there is none.
+Result<std::string> MountEndpoint(const std::string& mountpoint);
+
 class Commands {
  public:
   static int Write(Cli& cli, const WriteArgs& a, WriteMode mode);

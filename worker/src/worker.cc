@@ -23,6 +23,8 @@ namespace {
 std::string DefaultNodeId(const std::string& endpoint) {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "worker");
+  // ipc:// (an embedded mount's socket): no port to tell workers apart.
+  if (endpoint.rfind("tcp://", 0) != 0) return std::string(host) + "-local";
   size_t colon = endpoint.rfind(':');
   return std::string(host) + "-" +
          (colon == std::string::npos ? "0" : endpoint.substr(colon + 1));
