@@ -43,6 +43,8 @@ std::vector<Peer> PeersOf(const std::vector<consul::HealthEntry>& entries) {
     p.endpoint = consul::ServiceEndpoint(e);
     p.consul_node = e.node;
     p.status = e.aggregated;
+    auto key = e.service.meta.find("curve_key");
+    if (key != e.service.meta.end()) p.curve_key = key->second;
     out.push_back(std::move(p));
   }
   std::sort(out.begin(), out.end(), [](const Peer& a, const Peer& b) {
@@ -293,6 +295,11 @@ void ConsulAgentLink::OnHealth(const std::vector<consul::HealthEntry>& entries) 
     peers_ = peers;
   }
   if (changed) log_("consul: peers: " + PeersLine(peers));
+  if (options_.peer_key) {
+    for (const auto& p : peers) {
+      if (!p.curve_key.empty()) options_.peer_key(p.endpoint, p.curve_key);
+    }
+  }
 }
 
 }  // namespace shovel::worker

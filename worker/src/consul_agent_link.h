@@ -50,7 +50,10 @@ struct ConsulLinkOptions {
   uint32_t cores = 0;
   std::string version;
   std::string curve_key;  // Meta curve_key: the worker's CURVE public key, if any
-  WorkerConfig flags;     // the configuration the flags gave (lowest layer)
+  // Given each peer's Meta curve_key (endpoint, key) when the peers change,
+  // for the worker's connections to them (Worker::SetPeerKey); may be null.
+  std::function<void(const std::string&, const std::string&)> peer_key;
+  WorkerConfig flags;  // the configuration the flags gave (lowest layer)
   std::chrono::milliseconds ttl{10000};
   std::chrono::milliseconds heartbeat{0};  // 0: ttl / 3
   std::chrono::milliseconds deregister_after{60000};
@@ -64,6 +67,7 @@ struct Peer {
   std::string endpoint;     // tcp://address:port
   std::string consul_node;  // the agent node it is registered on
   consul::CheckStatus status = consul::CheckStatus::kCritical;
+  std::string curve_key;  // Meta curve_key; empty when it has none
 };
 
 // Peers from the health entries of the service (consul/service_entry.h),
