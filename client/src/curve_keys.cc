@@ -55,6 +55,15 @@ void ApplyCurve(zmq::socket_t& socket, const CurveKeys* keys,
   socket.set(zmq::sockopt::curve_secretkey, keys->client().secret_key);
 }
 
+bool IsKeyVerdict(uint16_t event, uint32_t value, bool repeated) {
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) return true;
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+      value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    return true;
+  }
+  return repeated;
+}
+
 Status HandshakeError(const std::string& endpoint, uint16_t event, uint32_t value,
                       bool have_key) {
   if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {

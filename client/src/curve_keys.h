@@ -50,6 +50,14 @@ Result<std::shared_ptr<CurveKeys>> LoadCurveKeys(std::string key_file,
 void ApplyCurve(zmq::socket_t& socket, const CurveKeys* keys,
                 const std::string& endpoint);
 
+// Whether a failed handshake (`event`, `value`) says the keys do not fit:
+// a ZAP refusal or a mechanism mismatch does at once; a handshake that just
+// ended (NO_DETAIL, other protocol errors: a wrong server key looks so)
+// only when the same worker's handshake failed before (`repeated`), since a
+// worker killed mid-handshake gives one too, and then refuses the next
+// connection instead of failing another handshake.
+bool IsKeyVerdict(uint16_t event, uint32_t value, bool repeated);
+
 // The error of a request to `endpoint` whose connection failed its
 // handshake: `event` is the monitor's ZMQ_EVENT_HANDSHAKE_FAILED_* and
 // `value` its value (a protocol error code, or the ZAP status code).

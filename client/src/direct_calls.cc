@@ -154,15 +154,21 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
   const std::string ms = std::to_string(deadline.count());
   // Failing returns close the socket (linger 0): ZeroMQ drops what it still
   // holds.
-  ConnectionWatch::Events refused;
-  if (!SendAll(*s, frames, idempotent, connect_by, pooled.watch.get(), &refused)) {
-    if (refused.handshake_failed) {
+  // A failed handshake that is no verdict on the keys yet (IsKeyVerdict):
+  // wait on, ZeroMQ connects again by itself.
+  for (;;) {
+    ConnectionWatch::Events refused;
+    if (SendAll(*s, frames, idempotent, connect_by, pooled.watch.get(), &refused)) break;
+    if (refused.handshake_failed && IsKeyVerdict(refused.handshake_failed, refused.value,
+                                                 down_->HandshakeFailed(endpoint))) {
       Status st =
           HandshakeError(endpoint, refused.handshake_failed, refused.value, have_key_);
       down_->Refused(endpoint, st);
       return st;
     }
-    return down_->NoConnection(endpoint, connect_by - start, deadline);
+    if (!refused.handshake_failed || Clock::now() >= connect_by) {
+      return down_->NoConnection(endpoint, connect_by - start, deadline);
+    }
   }
   bool retried = !idempotent;
   bool closed = false;  // the connection closed: only what is on it is left

@@ -38,9 +38,26 @@ void DownEndpoints::Closed(const std::string& endpoint) {
 }
 
 void DownEndpoints::Reached(const std::string& endpoint) {
-  if (count_.load(std::memory_order_relaxed) == 0) return;
+  if (count_.load(std::memory_order_relaxed) == 0 &&
+      failed_count_.load(std::memory_order_relaxed) == 0) {
+    return;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
+  if (failed_handshakes_.erase(endpoint)) {
+    failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
+  }
+}
+
+bool DownEndpoints::HandshakeFailed(const std::string& endpoint) {
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = failed_handshakes_.emplace(endpoint, now);
+  failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
+  if (added) return false;
+  bool repeated = now - it->second < kRecheck * 4;
+  it->second = now;
+  return repeated;
 }
 
 bool DownEndpoints::IsDown(const std::string& endpoint) {

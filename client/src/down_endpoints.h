@@ -54,6 +54,9 @@ class DownEndpoints {
   // (after that one waits for the next handshake, so a key the worker
   // authorizes later works).
   void Refused(const std::string& endpoint, const Status& error);
+  // A handshake with `endpoint` failed; true when one failed before within
+  // kRecheck * 4 with no reply from it since (IsKeyVerdict's `repeated`).
+  bool HandshakeFailed(const std::string& endpoint);
   std::optional<Status> RefusedError(const std::string& endpoint);
 
  private:
@@ -66,6 +69,9 @@ class DownEndpoints {
   // Endpoint -> its handshake error and until when it stands; guarded by mu_.
   std::unordered_map<std::string, std::pair<Status, Clock::time_point>> refused_;
   std::atomic<size_t> refused_count_{0};  // refused_.size()
+  // Endpoint -> when its last handshake failed; guarded by mu_.
+  std::unordered_map<std::string, Clock::time_point> failed_handshakes_;
+  std::atomic<size_t> failed_count_{0};  // failed_handshakes_.size()
 };
 
 }  // namespace shovel::client

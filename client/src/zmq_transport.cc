@@ -713,7 +713,10 @@ void ZmqTransport::Run() {
       if (items[1 + 2 * k].revents & ZMQ_POLLIN) Receive(peer);
       if (items[2 + 2 * k].revents & ZMQ_POLLIN) {
         auto ev = peer.watch->TakeEvents();
-        if (ev.handshake_failed) {
+        bool verdict =
+            ev.handshake_failed && IsKeyVerdict(ev.handshake_failed, ev.value,
+                                                down_.HandshakeFailed(peer.endpoint));
+        if (verdict) {
           Refused(peer, HandshakeError(peer.endpoint, ev.handshake_failed, ev.value,
                                        curve_ != nullptr));
         } else if (ev.disconnected) {

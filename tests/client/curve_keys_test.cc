@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 
+#include "down_endpoints.h"
+
 namespace shovel::client {
 namespace {
 
@@ -69,6 +71,21 @@ TEST(CurveKeys, HandshakeErrorsNameTheCause) {
   EXPECT_EQ(wrong.message(),
             "worker's key does not match: tcp://w:1 failed the CURVE handshake (check "
             "--worker-key / SHOVEL_WORKER_KEY)");
+}
+
+TEST(CurveKeys, AHandshakeThatJustEndedIsAVerdictOnlyWhenItRepeats) {
+  EXPECT_TRUE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, false));
+  EXPECT_TRUE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                           ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH, false));
+  // A worker killed mid-handshake looks like a wrong key once.
+  EXPECT_FALSE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, false));
+  EXPECT_TRUE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true));
+  DownEndpoints down;
+  EXPECT_FALSE(down.HandshakeFailed("tcp://w:1"));
+  EXPECT_TRUE(down.HandshakeFailed("tcp://w:1"));
+  EXPECT_FALSE(down.HandshakeFailed("tcp://w:2"));
+  down.Reached("tcp://w:1");  // a reply: its next failure is a first again
+  EXPECT_FALSE(down.HandshakeFailed("tcp://w:1"));
 }
 
 }  // namespace
