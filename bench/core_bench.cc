@@ -20,6 +20,10 @@
 //     redis (redis-benchmark -d 1048576 -c 4).
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
+//   - "shoveling (CURVE)": the 1 KiB rows with 50 in flight and the 1 MiB
+//     incompressible rows against a third worker started with --key-file
+//     (docs/security.md), and libsodium's XSalsa20-Poly1305 rate on one
+//     core, the bound of encrypted traffic.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON;
 // --rows small|large runs only the 1 KiB or only the 1 MiB rows.
 #include <signal.h>
@@ -38,6 +42,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "curve_bench.h"
 #include "memcached_client.h"
 #include "shovel/client.h"
 
@@ -419,6 +424,41 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "shovel-bench-core: the raw worker did not start\n");
     return 1;
   }
+  // A third worker with CURVE (docs/security.md): the 1 KiB and 1 MiB rows
+  // again, every message encrypted, with the cipher's own rate beside them.
+  CurveFiles curve_keys;
+  if (!MakeCurveFiles(&curve_keys)) {
+    std::fprintf(stderr,
+                 "shovel-bench-core: cannot make CURVE keys (libzmq has no CURVE?)\n");
+    return 1;
+  }
+  std::vector<std::string> curve_args = {cfg.worker_bin,
+                                         "--listen",
+                                         "tcp://127.0.0.1:0",
+                                         "--max-memory",
+                                         "6GiB",
+                                         "--node-id",
+                                         "bench-curve",
+                                         "--key-file",
+                                         curve_keys.worker_key,
+                                         "--authorized-keys",
+                                         curve_keys.authorized,
+                                         "--ready-file",
+                                         ready + "-curve"};
+  curve_args.insert(curve_args.end(), io_args.begin(), io_args.end());
+  Child curve_worker(curve_args);
+  std::string curve_endpoint = WaitForFile(ready + "-curve", 10000);
+  unlink((ready + "-curve").c_str());
+  ClientOptions curve_opts;
+  curve_opts.workers = {curve_endpoint};
+  curve_opts.key_file = curve_keys.client_key;
+  curve_opts.worker_key = curve_keys.worker_public;
+  if (cfg.io_threads > 0) curve_opts.io_threads = cfg.io_threads;
+  auto curve_client = Client::Connect(curve_opts);
+  if (curve_endpoint.empty() || !curve_client.ok()) {
+    std::fprintf(stderr, "shovel-bench-core: the CURVE worker did not start\n");
+    return 1;
+  }
   ClientOptions opts;
   opts.workers = {endpoint};
   if (cfg.io_threads > 0) opts.io_threads = cfg.io_threads;
@@ -438,7 +478,7 @@ int Main(int argc, char** argv) {
   const std::string small = RandomBytes(1024, 1);
   std::vector<double> s_set, s_get, p_set, p_get, w_set, w_get, st_set, st_get, pt_set,
       pt_get, r_set, r_get, rp_set, rp_get, r1_set, r1_get, rp1_set, rp1_get, s_lat,
-      r_lat;
+      r_lat, c_set, c_get;
   if (cfg.small_rows && !RedisFill(rport, 1024, cfg.small_ops)) {
     std::fprintf(stderr, "shovel-bench-core: redis-benchmark could not fill redis\n");
     return 1;
@@ -453,6 +493,9 @@ int Main(int argc, char** argv) {
     RunSpec one{cfg.small_ops, 1, 1, "k1/"};
     one.window = cfg.small_inflight;
     auto a = ShovelRun(c, small, one);
+    auto ac = ShovelRun(**curve_client, small, one);
+    all_ok = all_ok && ac.ok;
+    c_set.push_back(ac.set), c_get.push_back(ac.get);
     one.batch = 16;
     auto b = ShovelRun(c, small, one);
     // The same from 50 threads with blocking calls, and 800 in flight from
@@ -502,6 +545,8 @@ int Main(int argc, char** argv) {
             "2 threads x " + call + "(400)");
         add_redis(test, set ? rp_set : rp_get, set ? rp1_set : rp1_get, "-c 50 -P 16");
       } else {
+        add(test, "shoveling (CURVE)", set ? c_set : c_get, "ops/s",
+            "as shoveling, every message encrypted");
         add_redis(test, set ? r_set : r_get, set ? r1_set : r1_get, "-c 50");
       }
     }
@@ -515,7 +560,7 @@ int Main(int argc, char** argv) {
     if (!cfg.large_rows) break;
     std::string value = text ? TextBytes(1 << 20, 7) : RandomBytes(1 << 20, 7);
     std::string kind = text ? "text" : "incompressible";
-    std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g;
+    std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g, cs, cg;
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
       RunSpec spec{cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/", cfg.big_ids};
@@ -531,6 +576,10 @@ int Main(int argc, char** argv) {
         auto w = ShovelRun(**raw_client, value, spec);
         all_ok = all_ok && w.ok;
         raw_s.push_back(w.set * kMiB / 1e9), raw_g.push_back(w.get * kMiB / 1e9);
+      } else {
+        auto e = ShovelRun(**curve_client, value, spec);
+        all_ok = all_ok && e.ok;
+        cs.push_back(e.set * kMiB / 1e9), cg.push_back(e.get * kMiB / 1e9);
       }
       auto m = MemcachedRun(mport, value, cfg.big_ops, cfg.big_inflight,
                             text ? "mt" : "mr", cfg.big_ids);
@@ -542,6 +591,8 @@ int Main(int argc, char** argv) {
     add("1MiB set " + kind, "shoveling", ss, "GB/s", note);
     if (text)
       add("1MiB set " + kind, "shoveling (raw)", raw_s, "GB/s", note + ", level 0");
+    if (!text)
+      add("1MiB set " + kind, "shoveling (CURVE)", cs, "GB/s", note + ", encrypted");
     add("1MiB set " + kind, "memcached", ms, "GB/s", note + ", -I 2m");
     add("1MiB set " + kind, "redis", rs, "GB/s", note + " (redis-benchmark payload)");
     std::string read_note = text ? ", compressed" : "";
@@ -551,8 +602,19 @@ int Main(int argc, char** argv) {
         note + read_note + ", Get: one copy more");
     if (text)
       add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s", note + ", level 0");
+    if (!text) {
+      add("1MiB get " + kind, "shoveling (CURVE)", cg, "GB/s",
+          note + ", encrypted, GetBytes");
+    }
     add("1MiB get " + kind, "memcached", mg, "GB/s", note + ", -I 2m");
     add("1MiB get " + kind, "redis", rg, "GB/s", note + " (redis-benchmark payload)");
+  }
+  if (cfg.large_rows) {
+    // What one core encrypts: CURVE's bound (each 1 MiB moves encrypted
+    // once by the sender and decrypted once by the receiver).
+    add("1MiB XSalsa20-Poly1305", "libsodium",
+        {SecretboxGBps(1 << 20, cfg.smoke ? 0.2 : 2)}, "GB/s",
+        "crypto_secretbox_easy, one core");
   }
   Progress("");
   PrintTable(rows, {"memcached", "redis"}, cfg.json);

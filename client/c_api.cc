@@ -100,6 +100,24 @@ void shovel_options_set_stream_chunk(shovel_options* options, uint64_t bytes) {
   if (options && bytes > 0) options->options.stream_chunk = bytes;
 }
 
+void shovel_options_set_key_file(shovel_options* options, const char* path) {
+  if (!options) return;
+  try {
+    options->options.key_file = path ? path : "";
+  } catch (...) {
+    options->options.key_file.clear();
+  }
+}
+
+void shovel_options_set_worker_key(shovel_options* options, const char* key) {
+  if (!options) return;
+  try {
+    options->options.worker_key = key ? key : "";
+  } catch (...) {
+    options->options.worker_key.clear();
+  }
+}
+
 void shovel_options_set_replicas(shovel_options* options, uint32_t replicas) {
   if (options) options->options.replicas = replicas;
 }

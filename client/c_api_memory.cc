@@ -26,6 +26,7 @@ SHOVEL_SAME_CODE(SHOVEL_INTERNAL, kInternal);
 SHOVEL_SAME_CODE(SHOVEL_REDIRECT, kRedirect);
 SHOVEL_SAME_CODE(SHOVEL_PROTOCOL, kProtocol);
 SHOVEL_SAME_CODE(SHOVEL_CONFLICT, kConflict);
+SHOVEL_SAME_CODE(SHOVEL_PERMISSION_DENIED, kPermissionDenied);
 #undef SHOVEL_SAME_CODE
 
 #ifndef SHOVEL_VERSION_STRING
@@ -124,7 +125,7 @@ const char* shovel_version(void) { return SHOVEL_VERSION_STRING; }
 
 const char* shovel_status_name(shovel_status status) {
   int code = static_cast<int>(status);
-  if (code < SHOVEL_OK || code > SHOVEL_CONFLICT) return "unknown";
+  if (code < SHOVEL_OK || code > SHOVEL_PERMISSION_DENIED) return "unknown";
   // CodeName returns views of string literals, so .data() is NUL-terminated.
   return shovel::CodeName(static_cast<shovel::Code>(code)).data();
 }

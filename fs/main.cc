@@ -3,13 +3,17 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "shovel/alloc.h"
 #include "shovel/client.h"
+#include "shovel/embedded_endpoint.h"
 #include "shovel/fs/daemon.h"
 #include "shovel/fs/fuse_mount.h"
 #include "shovel/fs/mount_point.h"
@@ -40,6 +44,11 @@ class App {
     shovel::KeepLargeBuffersWarm();
     Status s = shovel::fs::CheckMountPoint(cfg_.mountpoint, cfg_.nonempty);
     if (!s.ok()) return Die(s);
+    if (cfg_.embedded()) {
+      // Before daemonizing (which changes to /): a relative mountpoint.
+      Status s = EmbeddedListen();
+      if (!s.ok()) return Die(s);
+    }
     if (!cfg_.foreground) {
       s = daemon_.Start();
       if (!s.ok()) return Die(s);
@@ -49,6 +58,14 @@ class App {
     daemon_.Ready();
     s = mount_->Run();
     mount_.reset();  // unmount before the client and worker go
+    if (worker_) {
+      vfs_.reset();
+      client_.reset();
+      worker_.reset();
+      // ZeroMQ leaves the ipc:// socket file: shovelctl --mount must not
+      // find a mount that is gone.
+      unlink(embedded_listen_.substr(std::string("ipc://").size()).c_str());
+    }
     if (!s.ok()) Log(s.ToString());
     return s.ok() ? 0 : 1;
   }
@@ -62,9 +79,11 @@ class App {
     // A cluster that cannot be reached, or a host name with a typo, fails
     // the mount with one line instead of a mount where every call is EIO.
     co.check_reachable = true;
+    co.key_file = cfg_.key_file;
+    co.worker_key = cfg_.worker_key;
     if (cfg_.embedded()) {
       shovel::worker::WorkerOptions wo;
-      wo.listen = "tcp://127.0.0.1:0";
+      wo.listen = embedded_listen_;
       wo.node_id = cfg_.node_id;
       wo.compression_level = cfg_.compression_level;
       wo.max_memory = cfg_.max_memory != 0 ? cfg_.max_memory : QuarterOfRam();
@@ -72,7 +91,8 @@ class App {
       if (!w.ok()) return w.status().WithContext("embedded worker");
       worker_ = std::move(w).value();
       // The client calls the worker in-process (no socket, no thread hop);
-      // it still listens on TCP for shovelctl and other clients.
+      // it still listens, on its private ipc:// socket, for shovelctl
+      // --mount run by the same user.
       co.workers = {worker_->endpoint()};
       co.local_workers = {{worker_->endpoint(), worker_->LocalServe()}};
     }
@@ -97,6 +117,22 @@ class App {
     return Status::Ok();
   }
 
+  // The embedded worker's endpoint: an ipc:// socket in a directory only
+  // this user can enter (shovel/embedded_endpoint.h), never a TCP port
+  // that would let other local users around the mount's permissions.
+  Status EmbeddedListen() {
+    char buf[PATH_MAX];
+    if (realpath(cfg_.mountpoint.c_str(), buf) == nullptr) {
+      return Status::Unavailable("cannot mount on '" + cfg_.mountpoint +
+                                 "': " + std::strerror(errno));
+    }
+    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    std::string dir = shovel::EmbeddedSocketDir(getuid(), xdg);
+    SHOVEL_RETURN_IF_ERROR(shovel::PrivateDir(dir, getuid()));
+    embedded_listen_ = shovel::EmbeddedEndpoint(dir, buf);
+    return Status::Ok();
+  }
+
   int Die(const Status& s) {
     std::string msg = s.ToString();
     if (daemon_.daemonized()) {
@@ -116,6 +152,7 @@ class App {
   }
 
   MountConfig cfg_;
+  std::string embedded_listen_;
   shovel::fs::Daemonizer daemon_;
   // Destroyed in reverse: mount, vfs, client, worker.
   std::unique_ptr<shovel::worker::Worker> worker_;

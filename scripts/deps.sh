@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  libzmq3-dev cppzmq-dev libzstd-dev nlohmann-json3-dev libcli11-dev
+  libzmq3-dev cppzmq-dev libsodium-dev libzstd-dev nlohmann-json3-dev libcli11-dev
   libcurl4-openssl-dev libfuse3-dev fuse3 libreadline-dev
   libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev
   libasan8 libubsan1 liblsan0 libtsan2

@@ -1,6 +1,10 @@
 #include "cli.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -8,6 +12,7 @@
 #include <set>
 
 #include "cli_internal.h"
+#include "shovel/embedded_endpoint.h"
 #include "shovel/version.h"
 
 namespace shovel::cli {
@@ -135,6 +140,12 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   score->add_option("ID", p.id, "cache id")->required();
   score->callback([&] { run = [&] { return Commands::Score(cli, p.node, p.id); }; });
 
+  auto* keygen = app.add_subcommand(
+      "keygen", "write a new CURVE key pair to FILE (mode 0600), print its public key");
+  keygen->add_option("FILE", p.id, "key pair file to create (never overwritten)")
+      ->required();
+  keygen->callback([&] { run = [&] { return Commands::Keygen(cli, p.id); }; });
+
   auto* members = app.add_subcommand("members", "the workers and their use");
   members->callback([&] { run = [&] { return Commands::Members(cli); }; });
 
@@ -190,6 +201,22 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
 
 }  // namespace
 
+Result<std::string> MountEndpoint(const std::string& mountpoint) {
+  char buf[PATH_MAX];
+  if (realpath(mountpoint.c_str(), buf) == nullptr) {
+    return Status::InvalidArgument("--mount " + mountpoint + ": " + std::strerror(errno));
+  }
+  std::string dir = EmbeddedSocketDir(getuid(), std::getenv("XDG_RUNTIME_DIR"));
+  std::string endpoint = EmbeddedEndpoint(dir, buf);
+  struct stat st;
+  if (stat(endpoint.substr(6).c_str(), &st) != 0) {
+    return Status::Unavailable("no embedded worker of this user for " + std::string(buf) +
+                               " (no " + endpoint.substr(6) +
+                               "; shovelfs mounted with no cluster makes it)");
+  }
+  return endpoint;
+}
+
 int Cli::Fail(const std::string& what, const Status& s) {
   std::string line = "shovelctl: " + what + ": " + s.ToString() + "\n";
   std::fwrite(line.data(), 1, line.size(), io_.err);
@@ -199,7 +226,8 @@ int Cli::Fail(const std::string& what, const Status& s) {
 Result<Client*> Cli::Connected() {
   std::string key = globals_.workers + "|" + globals_.consul + "|" +
                     std::to_string(globals_.deadline_ms) + "|" +
-                    std::to_string(globals_.replicas);
+                    std::to_string(globals_.replicas) + "|" + globals_.key_file + "|" +
+                    globals_.worker_key + "|" + globals_.mount;
   if (client_ && key == connected_with_) return client_.get();
   ClientOptions o;
   if (!globals_.workers.empty()) {
@@ -212,12 +240,18 @@ Result<Client*> Cli::Connected() {
       pos = c + 1;
     }
   }
+  if (!globals_.mount.empty()) {
+    SHOVEL_ASSIGN_OR_RETURN(std::string endpoint, MountEndpoint(globals_.mount));
+    o.workers = {endpoint};
+  }
   if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);
   o.replicas = globals_.replicas;
   // A refused connection or a host that does not resolve is reported at
   // once, by its cause, not after the deadline.
   o.check_reachable = true;
+  o.key_file = globals_.key_file;
+  o.worker_key = globals_.worker_key;
   SHOVEL_ASSIGN_OR_RETURN(client_, Client::Connect(o));
   connected_with_ = key;
   return client_.get();
@@ -248,6 +282,15 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
                  "copies of each id written, 1-8, capped by the workers "
                  "(default: $SHOVEL_REPLICAS, else 1)")
       ->check(CLI::Range(1, 8));
+  app.add_option("--key-file", g.key_file,
+                 "this client's CURVE key pair file, from shovelctl keygen "
+                 "(default: $SHOVEL_KEY_FILE; docs/security.md)");
+  app.add_option("--worker-key", g.worker_key,
+                 "the workers' public key (Z85) when Consul does not give it "
+                 "(default: $SHOVEL_WORKER_KEY)");
+  app.add_option("--mount", g.mount,
+                 "use the embedded worker of this shovelfs mount (mounted by this "
+                 "user with no cluster)");
   app.add_flag("--json", g.json, "machine-readable output");
   Parsed parsed;
   std::function<int()> run;

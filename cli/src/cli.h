@@ -30,7 +30,10 @@ struct GlobalOptions {
   std::string workers;  // "tcp://a:1,tcp://b:2"; empty = SHOVEL_WORKERS
   std::string consul;   // Consul agent URL; empty = $CONSUL_HTTP_ADDR
   int64_t deadline_ms = 5000;
-  uint32_t replicas = 0;  // 0: $SHOVEL_REPLICAS, else the client's default
+  uint32_t replicas = 0;   // 0: $SHOVEL_REPLICAS, else the client's default
+  std::string key_file;    // CURVE key pair file; empty = $SHOVEL_KEY_FILE
+  std::string worker_key;  // the workers' public key; empty = $SHOVEL_WORKER_KEY
+  std::string mount;       // a shovelfs mount whose embedded worker to use
   bool json = false;
 };
 

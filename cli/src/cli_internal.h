@@ -50,6 +50,10 @@ struct TopArgs {
   bool once = false;
   double interval = 1.0;  // seconds between samples
 };
+// The ipc:// endpoint of the embedded worker of the shovelfs mount at
+// `mountpoint`, mounted by this user (shovel/embedded_endpoint.h);
+// kUnavailable when there is none.
+Result<std::string> MountEndpoint(const std::string& mountpoint);
 
 class Commands {
  public:
@@ -70,6 +74,9 @@ class Commands {
   // Rates between samples `interval` apart: refreshed on a terminal until
   // interrupted; one sample with --once or when stdout is not a terminal.
   static int Top(Cli& cli, const TopArgs& a);
+  // shovelctl keygen FILE: a new CURVE key pair in FILE (0600), the public
+  // key on stdout (keygen.cc).
+  static int Keygen(Cli& cli, const std::string& file);
   // shovelctl config get|set|rm|ls over the Consul KV keys (kv_config.h).
   static int ConfigGet(Cli& cli, const ConfigArgs& a);
   static int ConfigSet(Cli& cli, const ConfigArgs& a);

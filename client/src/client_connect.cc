@@ -5,6 +5,7 @@
 
 #include "client_impl.h"
 #include "consul_membership.h"
+#include "curve_keys.h"
 #include "local_transport.h"
 #include "reachability.h"
 #include "shovel/alloc.h"
@@ -30,6 +31,7 @@ Status ConnectConsul(const ClientOptions& options, client::ClientDeps& deps) {
   if (!consul_client.ok()) return consul_client.status();
   std::shared_ptr<consul::Client> c(std::move(*consul_client));
   client::ConsulMembership::Options mo;
+  mo.curve = deps.curve;
   mo.service_name = options.service_name.empty() ? "shoveling" : options.service_name;
   if (!options.kv_prefix.empty()) mo.kv_prefix = options.kv_prefix;
   auto log = [](const std::string& line) {
@@ -107,6 +109,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
   client::ClientDeps deps;
   client::ZmqTransportOptions zo;
   zo.io_threads = options.io_threads;
+  SHOVEL_ASSIGN_OR_RETURN(
+      zo.curve,
+      client::LoadCurveKeys(options.key_file, options.worker_key, endpoints.empty()));
+  deps.curve = zo.curve;
   deps.transport = client::NewZmqTransport(zo);
   if (!options.local_workers.empty()) {
     deps.transport =

@@ -54,6 +54,7 @@ struct ClientDeps {
   std::unique_ptr<Transport> transport;
   std::shared_ptr<Membership> membership;
   std::shared_ptr<DistanceOracle> distance;  // may be null
+  std::shared_ptr<CurveKeys> curve;          // null: no CURVE
 };
 
 // One id's request in MultiSet/MultiGet before it is grouped into

@@ -22,7 +22,10 @@ std::unique_ptr<ConnectionWatch> ConnectionWatch::Attach(zmq::context_t& context
                                                          zmq::socket_t& socket) {
   static std::atomic<uint64_t> next{0};
   std::string address = "inproc://shovel-watch-" + std::to_string(next.fetch_add(1));
-  if (zmq_socket_monitor(socket.handle(), address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+  constexpr int kEvents = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+  if (zmq_socket_monitor(socket.handle(), address.c_str(), kEvents) != 0) {
     return nullptr;
   }
   try {
@@ -38,13 +41,26 @@ std::unique_ptr<ConnectionWatch> ConnectionWatch::Attach(zmq::context_t& context
 
 ConnectionWatch::~ConnectionWatch() = default;
 
-bool ConnectionWatch::TakeDisconnect() {
-  bool disconnected = false;
+ConnectionWatch::Events ConnectionWatch::TakeEvents() {
+  Events ev;
   for (;;) {
     zmq::message_t first;
     try {
-      if (!pair_.recv(first, zmq::recv_flags::dontwait)) return disconnected;
-      disconnected = disconnected || IsDisconnectEvent(first.to_string_view());
+      if (!pair_.recv(first, zmq::recv_flags::dontwait)) return ev;
+      if (IsDisconnectEvent(first.to_string_view())) {
+        ev.disconnected = true;
+      } else if (first.size() == 6) {
+        uint16_t event;
+        uint32_t value;
+        std::memcpy(&event, first.data(), sizeof event);
+        std::memcpy(&value, static_cast<const char*>(first.data()) + 2, sizeof value);
+        if (event &
+            (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+          ev.handshake_failed = event;
+          ev.value = value;
+        }
+      }
       // The second frame (the peer's address) is not needed.
       while (first.more()) {
         zmq::message_t rest;
@@ -52,7 +68,7 @@ bool ConnectionWatch::TakeDisconnect() {
         first.swap(rest);
       }
     } catch (const zmq::error_t&) {
-      return disconnected;
+      return ev;
     }
   }
 }

@@ -16,6 +16,11 @@
 // (DisconnectedError) rather than wait. Whether a write was applied is not
 // known, as with any lost connection (redis, memcached).
 //
+// A CURVE handshake that fails (the worker refused the key, its key does
+// not match, one side has no key) is reported too (TakeEvents), so the
+// requests waiting for that connection fail at once with the reason
+// (HandshakeError, curve_keys.h) instead of waiting for a connection.
+//
 // Thread-compatible: used by the thread that owns the watched socket.
 // Attach before connecting (events before it are not seen); destroy after
 // the watched socket is closed or before, either is safe (linger 0).
@@ -41,7 +46,14 @@ class ConnectionWatch {
   // The socket to poll for ZMQ_POLLIN beside the watched one.
   zmq::socket_t& events() { return pair_; }
   // Reads every pending event; true when one of them was a disconnect.
-  bool TakeDisconnect();
+  bool TakeDisconnect() { return TakeEvents().disconnected; }
+  struct Events {
+    bool disconnected = false;
+    uint16_t handshake_failed = 0;  // ZMQ_EVENT_HANDSHAKE_FAILED_*, 0: none
+    uint32_t value = 0;             // its value (protocol error, ZAP status)
+  };
+  // Reads every pending event.
+  Events TakeEvents();
 
  private:
   explicit ConnectionWatch(zmq::socket_t pair) : pair_(std::move(pair)) {}

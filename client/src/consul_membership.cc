@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "curve_keys.h"
 #include "shovel/consul/coordinate.h"
 #include "shovel/consul/service_entry.h"
 
@@ -168,6 +169,13 @@ Result<consul::Indexed<std::vector<consul::HealthEntry>>> ConsulMembership::Read
 
 void ConsulMembership::Update(const std::vector<consul::HealthEntry>& entries) {
   std::vector<Member> members = MembersFromHealth(entries);
+  if (options_.curve) {
+    for (const auto& e : entries) {
+      auto key = e.service.meta.find("curve_key");
+      options_.curve->SetServerKey(consul::ServiceEndpoint(e),
+                                   key != e.service.meta.end() ? key->second : "");
+    }
+  }
   uint64_t generation = 0;
   std::vector<Listener> listeners;
   {

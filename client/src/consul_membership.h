@@ -30,6 +30,8 @@
 
 namespace shovel::client {
 
+class CurveKeys;
+
 // Members from health entries (node id from Meta node_id, endpoint from the
 // service address/port), sorted by node id.
 std::vector<Member> MembersFromHealth(const std::vector<consul::HealthEntry>& entries);
@@ -41,6 +43,8 @@ class ConsulMembership : public Membership {
     std::string kv_prefix = "shoveling";
     std::chrono::milliseconds wait{std::chrono::minutes(5)};  // per blocking query
     std::chrono::milliseconds backoff_max{std::chrono::seconds(5)};
+    // Given each worker's Meta curve_key (its CURVE public key); may be null.
+    std::shared_ptr<CurveKeys> curve;
   };
   using LogFn = std::function<void(const std::string&)>;
 

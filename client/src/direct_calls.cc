@@ -5,19 +5,21 @@
 #include <iterator>
 #include <zmq_addon.hpp>
 
+#include "curve_keys.h"
+
 namespace shovel::client {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 // What ended a wait on a socket.
-enum class Woke { kReady, kTimeout, kClosed };
+enum class Woke { kReady, kTimeout, kClosed, kRefused };
 
 // Waits until `s` reports `events`, `until` passes (or a socket error, which
 // callers treat the same way), or `watch` (if any) reports the connection
-// closed.
-Woke Wait(zmq::socket_t& s, short events, ConnectionWatch* watch,
-          Clock::time_point until) {
+// closed, or its handshake failed (kRefused, the event in *refused).
+Woke Wait(zmq::socket_t& s, short events, ConnectionWatch* watch, Clock::time_point until,
+          ConnectionWatch::Events* refused = nullptr) {
   for (;;) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
     zmq::pollitem_t items[2] = {{s.handle(), 0, events, 0}, {nullptr, -1, 0, 0}};
@@ -29,7 +31,14 @@ Woke Wait(zmq::socket_t& s, short events, ConnectionWatch* watch,
       return Woke::kTimeout;
     }
     if (items[0].revents & events) return Woke::kReady;
-    if ((items[1].revents & ZMQ_POLLIN) && watch->TakeDisconnect()) return Woke::kClosed;
+    if (items[1].revents & ZMQ_POLLIN) {
+      auto ev = watch->TakeEvents();
+      if (ev.handshake_failed) {
+        if (refused) *refused = ev;
+        return Woke::kRefused;
+      }
+      if (ev.disconnected) return Woke::kClosed;
+    }
     if (Clock::now() >= until) return Woke::kTimeout;
   }
 }
@@ -40,10 +49,13 @@ bool WaitFor(zmq::socket_t& s, short events, Clock::time_point until) {
 }
 
 // Sends the multipart message (copies of the frames with `keep`, so it can
-// be sent again); false when ZeroMQ took nothing before `until`. Once the
-// first frame is taken the rest are too (a message is queued atomically).
+// be sent again); false when ZeroMQ took nothing before `until` (or the
+// connection's handshake failed: refused->handshake_failed is then set).
+// Once the first frame is taken the rest are too (a message is queued
+// atomically).
 bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
-             Clock::time_point until) {
+             Clock::time_point until, ConnectionWatch* watch = nullptr,
+             ConnectionWatch::Events* refused = nullptr) {
   for (size_t i = 0; i < frames.size(); ++i) {
     zmq::message_t copy;
     zmq::message_t& out = keep ? copy : frames[i];
@@ -56,7 +68,9 @@ bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
       } catch (const zmq::error_t&) {
         return false;
       }
-      if (i > 0 || !WaitFor(s, ZMQ_POLLOUT, until)) return false;
+      if (i > 0 || Wait(s, ZMQ_POLLOUT, watch, until, refused) != Woke::kReady) {
+        return false;
+      }
     }
   }
   return true;
@@ -64,9 +78,12 @@ bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
 
 }  // namespace
 
-DirectCalls::DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&),
-                         DownEndpoints* down)
-    : context_(context), configure_(configure), down_(down) {}
+DirectCalls::DirectCalls(zmq::context_t& context, Configure configure,
+                         DownEndpoints* down, bool have_key)
+    : context_(context),
+      configure_(std::move(configure)),
+      have_key_(have_key),
+      down_(down) {}
 
 DirectCalls::~DirectCalls() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -97,10 +114,11 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
     Pooled p;
     p.seq = next_seq_.fetch_add(1);
     p.socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
-    configure_(*p.socket);
+    configure_(*p.socket, endpoint);
     p.watch = ConnectionWatch::Attach(context_, *p.socket);
     p.socket->connect(endpoint);
-    // With ZMQ_IMMEDIATE the socket is writable once connected.
+    // With ZMQ_IMMEDIATE the socket is writable once connected. (A failed
+    // handshake is seen by the send that follows: not read here.)
     WaitFor(*p.socket, ZMQ_POLLOUT,
             std::min(until, Clock::now() + std::chrono::milliseconds(100)));
     return p;
@@ -123,6 +141,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
                                       uint64_t request_id,
                                       std::chrono::milliseconds deadline, bool idempotent,
                                       bool bulk_write) {
+  if (auto refused = down_->RefusedError(endpoint)) return *refused;
   const auto start = Clock::now();
   const auto until = start + deadline;
   const auto connect_by = down_->ConnectBy(endpoint, start, until);
@@ -135,8 +154,21 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
   const std::string ms = std::to_string(deadline.count());
   // Failing returns close the socket (linger 0): ZeroMQ drops what it still
   // holds.
-  if (!SendAll(*s, frames, idempotent, connect_by)) {
-    return down_->NoConnection(endpoint, connect_by - start, deadline);
+  // A failed handshake that is no verdict on the keys yet (IsKeyVerdict):
+  // wait on, ZeroMQ connects again by itself.
+  for (;;) {
+    ConnectionWatch::Events refused;
+    if (SendAll(*s, frames, idempotent, connect_by, pooled.watch.get(), &refused)) break;
+    if (refused.handshake_failed && IsKeyVerdict(refused.handshake_failed, refused.value,
+                                                 down_->HandshakeFailed(endpoint))) {
+      Status st =
+          HandshakeError(endpoint, refused.handshake_failed, refused.value, have_key_);
+      down_->Refused(endpoint, st);
+      return st;
+    }
+    if (!refused.handshake_failed || Clock::now() >= connect_by) {
+      return down_->NoConnection(endpoint, connect_by - start, deadline);
+    }
   }
   bool retried = !idempotent;
   bool closed = false;  // the connection closed: only what is on it is left
@@ -144,7 +176,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
     auto wait_until = retried ? until : start + (deadline - deadline / 2);
     Woke woke =
         closed ? Woke::kReady : Wait(*s, ZMQ_POLLIN, pooled.watch.get(), wait_until);
-    closed = closed || woke == Woke::kClosed;
+    closed = closed || woke == Woke::kClosed || woke == Woke::kRefused;
     if (woke == Woke::kTimeout) {
       if (retried) {
         return Status::Timeout("worker " + endpoint + " did not answer within " + ms +

@@ -39,6 +39,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,8 +59,11 @@ class DirectCalls {
   // `configure` sets a new socket's options before it connects; `down`
   // (shared with the transport's I/O thread) shortens the wait for a
   // connection to a worker found down.
-  DirectCalls(zmq::context_t& context, void (*configure)(zmq::socket_t&),
-              DownEndpoints* down);
+  // `configure(socket, endpoint)` also sets CURVE options; a handshake
+  // that fails fails the call at once (HandshakeError with `have_key`).
+  using Configure = std::function<void(zmq::socket_t&, const std::string&)>;
+  DirectCalls(zmq::context_t& context, Configure configure, DownEndpoints* down,
+              bool have_key);
   ~DirectCalls();
   DirectCalls(const DirectCalls&) = delete;
   DirectCalls& operator=(const DirectCalls&) = delete;
@@ -100,7 +104,8 @@ class DirectCalls {
   void Give(const std::string& endpoint, bool bulk, Pooled s);
 
   zmq::context_t& context_;
-  void (*configure_)(zmq::socket_t&);
+  Configure configure_;
+  const bool have_key_;
   DownEndpoints* const down_;
   std::mutex mu_;  // never held while connecting
   // Idle sockets of an endpoint, keyed by seq: those that carry bulk

@@ -38,15 +38,49 @@ void DownEndpoints::Closed(const std::string& endpoint) {
 }
 
 void DownEndpoints::Reached(const std::string& endpoint) {
-  if (count_.load(std::memory_order_relaxed) == 0) return;
+  if (count_.load(std::memory_order_relaxed) == 0 &&
+      failed_count_.load(std::memory_order_relaxed) == 0) {
+    return;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
+  if (failed_handshakes_.erase(endpoint)) {
+    failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
+  }
+}
+
+bool DownEndpoints::HandshakeFailed(const std::string& endpoint) {
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = failed_handshakes_.emplace(endpoint, now);
+  failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
+  if (added) return false;
+  bool repeated = now - it->second < kRecheck * 4;
+  it->second = now;
+  return repeated;
 }
 
 bool DownEndpoints::IsDown(const std::string& endpoint) {
   if (count_.load(std::memory_order_relaxed) == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
   return down_.count(endpoint) > 0;
+}
+
+void DownEndpoints::Refused(const std::string& endpoint, const Status& error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  refused_[endpoint] = {error, Clock::now() + kRecheck};
+  refused_count_.store(refused_.size(), std::memory_order_relaxed);
+}
+
+std::optional<Status> DownEndpoints::RefusedError(const std::string& endpoint) {
+  if (refused_count_.load(std::memory_order_relaxed) == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refused_.find(endpoint);
+  if (it == refused_.end()) return std::nullopt;
+  if (Clock::now() < it->second.second) return it->second.first;
+  refused_.erase(it);
+  refused_count_.store(refused_.size(), std::memory_order_relaxed);
+  return std::nullopt;
 }
 
 }  // namespace shovel::client

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -47,6 +48,16 @@ class DownEndpoints {
   // A reply came from `endpoint`: it is up.
   void Reached(const std::string& endpoint);
   bool IsDown(const std::string& endpoint);
+  // A connection to `endpoint` failed its CURVE handshake with `error`
+  // (HandshakeError): for kRecheck from now, requests to it fail at once
+  // with that error instead of waiting for a connection that cannot come
+  // (after that one waits for the next handshake, so a key the worker
+  // authorizes later works).
+  void Refused(const std::string& endpoint, const Status& error);
+  // A handshake with `endpoint` failed; true when one failed before within
+  // kRecheck * 4 with no reply from it since (IsKeyVerdict's `repeated`).
+  bool HandshakeFailed(const std::string& endpoint);
+  std::optional<Status> RefusedError(const std::string& endpoint);
 
  private:
   static constexpr int64_t kClosed = -1;
@@ -55,6 +66,12 @@ class DownEndpoints {
   // kClosed when a closed connection did.
   std::unordered_map<std::string, int64_t> down_;  // guarded by mu_
   std::atomic<size_t> count_{0};                   // down_.size()
+  // Endpoint -> its handshake error and until when it stands; guarded by mu_.
+  std::unordered_map<std::string, std::pair<Status, Clock::time_point>> refused_;
+  std::atomic<size_t> refused_count_{0};  // refused_.size()
+  // Endpoint -> when its last handshake failed; guarded by mu_.
+  std::unordered_map<std::string, Clock::time_point> failed_handshakes_;
+  std::atomic<size_t> failed_count_{0};  // failed_handshakes_.size()
 };
 
 }  // namespace shovel::client

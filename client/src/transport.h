@@ -33,6 +33,8 @@
 
 namespace shovel::client {
 
+class CurveKeys;
+
 // Payload bytes lent to a transport. With OutRequest::loan set, a transport
 // may send payload frames of kLendAbove bytes or more straight from the
 // caller's memory instead of copying them; it Lends for each such frame and
@@ -187,6 +189,9 @@ struct ZmqTransportOptions {
   uint64_t max_inflight_bytes = 512ull << 20;
   // ZeroMQ I/O threads of the own context (ignored with `context`).
   int io_threads = 2;
+  // CURVE keys (curve_keys.h); null: plaintext. A connection whose
+  // handshake fails fails its requests at once (HandshakeError).
+  std::shared_ptr<CurveKeys> curve;
 };
 
 // The ZeroMQ implementation: two DEALER sockets per endpoint (chosen by a

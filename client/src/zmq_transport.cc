@@ -28,6 +28,7 @@
 #include <zmq_addon.hpp>
 
 #include "connection_watch.h"
+#include "curve_keys.h"
 #include "direct_calls.h"
 #include "down_endpoints.h"
 #include "transport.h"
@@ -134,6 +135,8 @@ class ZmqTransport : public Transport {
   // The connection of `peer` closed: replies it already delivered are read,
   // and the requests sent on it fail (DisconnectedError).
   void Disconnected(Peer& peer);
+  // The connection of `peer` failed its CURVE handshake with `error`.
+  void Refused(Peer& peer, const Status& error);
   void Finish(uint64_t id, Result<ResponsePtr> r);
   void FailEverything();
   void Wake();
@@ -143,6 +146,7 @@ class ZmqTransport : public Transport {
 
   std::unique_ptr<zmq::context_t> own_context_;
   zmq::context_t* context_;
+  const std::shared_ptr<CurveKeys> curve_;
   DownEndpoints down_;
   std::unique_ptr<DirectCalls> direct_;  // closed before own_context_
   std::atomic<int> calls_{0};            // Calls in progress
@@ -175,7 +179,7 @@ class ZmqTransport : public Transport {
 };
 
 ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
-    : context_(o.context), max_inflight_bytes_(o.max_inflight_bytes) {
+    : context_(o.context), curve_(o.curve), max_inflight_bytes_(o.max_inflight_bytes) {
   if (!context_) {
     own_context_ = std::make_unique<zmq::context_t>(o.io_threads);
     // Each connection is three ZeroMQ sockets (the DEALER, its monitor and
@@ -183,7 +187,13 @@ ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
     own_context_->set(zmq::ctxopt::max_sockets, 8192);
     context_ = own_context_.get();
   }
-  direct_ = std::make_unique<DirectCalls>(*context_, SetDealerOptions, &down_);
+  direct_ = std::make_unique<DirectCalls>(
+      *context_,
+      [curve = curve_](zmq::socket_t& s, const std::string& endpoint) {
+        SetDealerOptions(s);
+        ApplyCurve(s, curve.get(), endpoint);
+      },
+      &down_, curve_ != nullptr);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   thread_ = std::thread([this] { Run(); });
 }
@@ -440,6 +450,11 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint, size_t la
 }
 
 void ZmqTransport::Accept(Queued q) {
+  if (auto refused = down_.RefusedError(q.endpoint)) {
+    Release(q.bytes);
+    q.done(*refused);
+    return;
+  }
   Peer* peer = PeerFor(q.endpoint, q.lane);
   if (!peer) {
     Release(q.bytes);
@@ -578,6 +593,7 @@ void ZmqTransport::Connect(Peer& peer) {
   peer.watch.reset();
   peer.socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
   SetDealerOptions(peer.socket);
+  ApplyCurve(peer.socket, curve_.get(), peer.endpoint);
   peer.watch = ConnectionWatch::Attach(*context_, peer.socket);
   peer.socket.connect(peer.endpoint);
 }
@@ -590,6 +606,18 @@ void ZmqTransport::Disconnected(Peer& peer) {
   }
   if (!lost.empty()) down_.Closed(peer.endpoint);
   for (uint64_t id : lost) Finish(id, DisconnectedError(peer.endpoint));
+}
+
+void ZmqTransport::Refused(Peer& peer, const Status& error) {
+  down_.Refused(peer.endpoint, error);
+  // Nothing was sent on a connection that never finished its handshake:
+  // every request waiting for this peer fails with the reason.
+  std::vector<uint64_t> lost;
+  for (const auto& [id, p] : pending_) {
+    if (p.peer == &peer) lost.push_back(id);
+  }
+  peer.backlog.clear();
+  for (uint64_t id : lost) Finish(id, error);
 }
 
 void ZmqTransport::ResetPeer(Peer& peer) {
@@ -683,8 +711,17 @@ void ZmqTransport::Run() {
     for (size_t k = 0; 1 + 2 * k < items.size(); ++k) {
       Peer& peer = *peers_[k];
       if (items[1 + 2 * k].revents & ZMQ_POLLIN) Receive(peer);
-      if ((items[2 + 2 * k].revents & ZMQ_POLLIN) && peer.watch->TakeDisconnect()) {
-        Disconnected(peer);
+      if (items[2 + 2 * k].revents & ZMQ_POLLIN) {
+        auto ev = peer.watch->TakeEvents();
+        bool verdict =
+            ev.handshake_failed && IsKeyVerdict(ev.handshake_failed, ev.value,
+                                                down_.HandshakeFailed(peer.endpoint));
+        if (verdict) {
+          Refused(peer, HandshakeError(peer.endpoint, ev.handshake_failed, ev.value,
+                                       curve_ != nullptr));
+        } else if (ev.disconnected) {
+          Disconnected(peer);
+        }
       }
       if (!peer.backlog.empty()) FlushBacklog(peer);
     }

@@ -232,7 +232,7 @@ Result<Header> DecodeHeader(std::string_view f) {
     return Status::Protocol(std::string("unknown header flags 0x") + hex);
   }
   uint16_t st = Get16(f.data() + 6);
-  if (st > static_cast<uint16_t>(Code::kConflict)) {
+  if (st > static_cast<uint16_t>(Code::kPermissionDenied)) {
     return Status::Protocol("unknown status " + std::to_string(st));
   }
   h.status = static_cast<Code>(st);

@@ -28,6 +28,8 @@ std::string_view CodeName(Code code) {
       return "protocol error";
     case Code::kConflict:
       return "conflict";
+    case Code::kPermissionDenied:
+      return "permission denied";
   }
   return "unknown status";
 }

@@ -50,6 +50,8 @@ int ErrnoFromStatus(const Status& status) {
       return ENOSPC;
     case Code::kConflict:
       return EAGAIN;
+    case Code::kPermissionDenied:
+      return EACCES;
     case Code::kUnavailable:
     case Code::kTimeout:
     case Code::kCorruption:

@@ -105,6 +105,9 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else if (key == "node_id") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     cfg->node_id = value;
+  } else if (key == "key_file" || key == "worker_key") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    (key == "key_file" ? cfg->key_file : cfg->worker_key) = value;
   } else if (key == "replicas") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     char* end = nullptr;
@@ -138,7 +141,8 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else {
     return Status::InvalidArgument(
         "unknown option '" + opt +
-        "'; shovelfs takes workers=, consul=, replicas=, max_memory=, "
+        "'; shovelfs takes workers=, consul=, replicas=, key_file=, worker_key=, "
+        "max_memory=, "
         "compression_level=, "
         "node_id=, max_write=, "
         "attr_timeout=, threads=, nonempty and FUSE mount options such as allow_other, "
@@ -211,6 +215,10 @@ SOURCE        local (default: run an embedded worker in this process),
 -o consul=URL                      find the workers through Consul
 -o replicas=N                      copies of each id, 1..8 (default: SHOVEL_REPLICAS,
                                    else Consul KV shoveling/config/replicas, else 1)
+-o key_file=FILE                   this mount's CURVE key pair (shovelctl keygen;
+                                   default: SHOVEL_KEY_FILE; docs/security.md)
+-o worker_key=KEY                  the workers' public key when Consul does not
+                                   give it (default: SHOVEL_WORKER_KEY)
 -o max_memory=SIZE                 embedded worker's memory (default: 1/4 of RAM)
 -o compression_level=N             embedded worker's zstd level, 0..19 (default 1;
                                    0 = raw: faster cold reads, more memory)

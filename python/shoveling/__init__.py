@@ -14,14 +14,14 @@ ctypes; nothing here speaks the wire protocol. See ``python/README.md``.
 from .client import (BlobStat, Client, NodeInfo, Pending, Writer, library_path,
                      library_version)
 from .errors import (AlreadyExists, Conflict, Corruption, Error, InternalError,
-                     InvalidArgument, NoSpace, NotFound, ProtocolError, Timeout,
-                     Unavailable)
+                     InvalidArgument, NoSpace, NotFound, PermissionDenied,
+                     ProtocolError, Timeout, Unavailable)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExists", "BlobStat", "Client", "Conflict", "Corruption", "Error",
     "InternalError", "InvalidArgument", "NoSpace", "NodeInfo", "NotFound",
-    "Pending", "ProtocolError", "Timeout", "Unavailable", "Writer", "library_path",
+    "Pending", "PermissionDenied", "ProtocolError", "Timeout", "Unavailable", "Writer", "library_path",
     "library_version",
 ]

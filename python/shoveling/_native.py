@@ -73,6 +73,8 @@ _SIGNATURES = {
     "shovel_options_set_service_name": (None, [_P, c_char_p]),
     "shovel_options_set_deadline_ms": (None, [_P, c_uint64]),
     "shovel_options_set_replicas": (None, [_P, c_uint32]),
+    "shovel_options_set_key_file": (None, [_P, c_char_p]),
+    "shovel_options_set_worker_key": (None, [_P, c_char_p]),
     "shovel_options_set_stream_chunk": (None, [_P, c_uint64]),
     "shovel_connect": (c_status, [_P, _PP, _PP]),
     "shovel_close": (None, [_P]),

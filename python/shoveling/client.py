@@ -248,13 +248,19 @@ class Client(_Handle):
     environment (``SHOVEL_WORKERS``, then ``CONSUL_HTTP_ADDR``).
     ``deadline`` is the per-request deadline in seconds; ``replicas`` the
     copies of each id written (default ``SHOVEL_REPLICAS``, else 1).
+    ``key_file`` is this client's CURVE key pair file (``shovelctl keygen``;
+    default ``SHOVEL_KEY_FILE``) and ``worker_key`` the workers' public key
+    when Consul does not give it (default ``SHOVEL_WORKER_KEY``); see
+    docs/security.md.
     """
 
     def __init__(self, workers: Union[str, Sequence[str], None] = None, *,
                  consul: Optional[str] = None, service_name: Optional[str] = None,
                  deadline: Optional[float] = None,
                  stream_chunk: Optional[int] = None,
-                 replicas: Optional[int] = None) -> None:
+                 replicas: Optional[int] = None,
+                 key_file: Optional[str] = None,
+                 worker_key: Optional[str] = None) -> None:
         super().__init__()
         lib = self._lib
         self._ptr = c_void_p()
@@ -279,6 +285,10 @@ class Client(_Handle):
                 if not 1 <= replicas <= 8:
                     raise InvalidArgument("invalid argument: replicas must be 1 to 8")
                 lib.shovel_options_set_replicas(options, replicas)
+            if key_file:
+                lib.shovel_options_set_key_file(options, os.fsencode(key_file))
+            if worker_key:
+                lib.shovel_options_set_worker_key(options, worker_key.encode())
             if stream_chunk is not None:
                 if stream_chunk <= 0:
                     raise InvalidArgument("invalid argument: stream_chunk must be > 0")

@@ -88,10 +88,17 @@ class Conflict(Error):
     code = 11
 
 
+class PermissionDenied(Error, PermissionError):
+    """The client's key may not do this (a read-only key tried to write)."""
+
+    code = 12
+
+
 _BY_CODE: Dict[int, Type[Error]] = {
     cls.code: cls
     for cls in (NotFound, AlreadyExists, InvalidArgument, NoSpace, Unavailable,
-                Timeout, Corruption, InternalError, ProtocolError, Conflict)
+                Timeout, Corruption, InternalError, ProtocolError, Conflict,
+                PermissionDenied)
 }
 
 

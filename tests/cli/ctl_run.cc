@@ -12,7 +12,8 @@ extern char** environ;
 
 namespace shovel {
 
-CtlRun Ctl(const std::vector<std::string>& args, const std::string& input) {
+CtlRun RunProgram(const std::string& bin, const std::vector<std::string>& args,
+                  const std::string& input) {
   int in[2], out[2], err[2];
   if (pipe(in) || pipe(out) || pipe(err)) return {};
   posix_spawn_file_actions_t fa;
@@ -23,13 +24,13 @@ CtlRun Ctl(const std::vector<std::string>& args, const std::string& input) {
   for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
     posix_spawn_file_actions_addclose(&fa, fd);
   }
-  std::vector<std::string> all = {SHOVELCTL_BIN};
+  std::vector<std::string> all = {bin};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid;
-  int rc = posix_spawn(&pid, SHOVELCTL_BIN, &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   close(in[0]);
   close(out[1]);
@@ -74,6 +75,10 @@ CtlRun Ctl(const std::vector<std::string>& args, const std::string& input) {
   waitpid(pid, &status, 0);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+CtlRun Ctl(const std::vector<std::string>& args, const std::string& input) {
+  return RunProgram(SHOVELCTL_BIN, args, input);
 }
 
 }  // namespace shovel

@@ -1,5 +1,6 @@
-// Test equipment: runs the shovelctl binary (SHOVELCTL_BIN) as a child
-// process and collects its exit code, stdout and stderr.
+// Test equipment: runs a program (shovelctl by default) as a child process
+// with arguments and stdin, and collects its exit code, stdout and stderr.
+// Bounded to 60 s (then killed by pid). Thread-compatible.
 #pragma once
 
 #include <string>
@@ -12,8 +13,10 @@ struct CtlRun {
   std::string out, err;
 };
 
-// Runs shovelctl with `args`, feeding `input` on stdin; bounded to 60 s
-// (then killed by pid). The environment is the test's.
+// Runs `bin` with `args`, feeding `input` on stdin.
+CtlRun RunProgram(const std::string& bin, const std::vector<std::string>& args,
+                  const std::string& input = "");
+// Runs shovelctl (SHOVELCTL_BIN) with `args`.
 CtlRun Ctl(const std::vector<std::string>& args, const std::string& input = "");
 
 }  // namespace shovel

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 extern char** environ;
@@ -69,6 +70,11 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return Status::Timeout(bin + " did not write its ready file within 15 s");
+}
+
+std::string WorkerProcess::StderrText() const {
+  std::ifstream in(dir_ + "/stderr");
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 void WorkerProcess::Kill(int sig) {

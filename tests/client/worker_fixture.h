@@ -21,8 +21,8 @@ std::string WorkerBinary();
 
 class WorkerProcess {
  public:
-  // `listen` may name a fixed port (to restart a worker where it was).
-  // `extra` flags follow the usual ones (e.g. --metrics-listen).
+  // `listen` may name a fixed port (to restart a worker where it was);
+  // `extra` flags follow the usual ones (e.g. --key-file F, --metrics-listen).
   static Result<std::unique_ptr<WorkerProcess>> Start(
       const std::string& node_id, const std::string& max_memory = "1GiB",
       const std::string& listen = "tcp://127.0.0.1:0",
@@ -41,6 +41,8 @@ class WorkerProcess {
   // line); else empty.
   const std::string& metrics_url() const { return metrics_url_; }
   pid_t pid() const { return pid_; }
+  // What the worker wrote on stderr so far.
+  std::string StderrText() const;
 
  private:
   WorkerProcess() = default;

@@ -128,6 +128,18 @@ permission_cases() {  # MP mounted with allow_other: the kernel enforces modes
     "! setpriv --reuid=65534 --regid=65534 --clear-groups cat '$m/priv' 2>/dev/null"
 }
 
+embedded_endpoint_cases() {  # MP embedded, allow_other: no route around the modes
+  local m=$1 pid
+  pid=$(fs_pid "$m")
+  check "the embedded worker listens on no TCP port" bash -c "
+    ! ss -ltnpH | grep -q 'pid=$pid,'"
+  check "shovelctl --mount reads the 0600 file as the owner" bash -c "
+    [ \"\$('$CTL' --mount '$m' get priv)\" = secret ]"
+  check "another user cannot reach the embedded worker" bash -c "
+    out=\$(setpriv --reuid=65534 --regid=65534 --clear-groups '$CTL' --mount '$m' get priv 2>&1)
+    [ \$? -ne 0 ] && ! grep -q secret <<<\"\$out\" && grep -q 'no embedded worker' <<<\"\$out\""
+}
+
 two_mount_cases() {  # MP1 MP2 of one cluster: close-to-open
   local a=$1 b=$2
   check "closed file on one mount is whole on the other" bash -c "

@@ -35,6 +35,17 @@ TEST(Options, SourceAndOptionsAsMountFuse3PassesThem) {
   EXPECT_EQ(local->compression_level, 19);
 }
 
+TEST(Options, KeysForACluster) {
+  auto c = Parse({"tcp://127.0.0.1:7070", "/mnt/x", "-o",
+                  "key_file=/etc/shoveling/me.key,worker_key=rq:rM>}U?@Lns47E1%kR.o@n%"
+                  "FcmmsL/@{H8]yf7"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->key_file, "/etc/shoveling/me.key");
+  EXPECT_EQ(c->worker_key, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+  auto empty = Parse({"/mnt/x", "-o", "key_file"});
+  EXPECT_FALSE(empty.ok());
+}
+
 TEST(Options, BadValuesNameTheProblem) {
   for (const char* bad :
        {"compression_level=20", "compression_level=-1", "compression_level=fast"}) {

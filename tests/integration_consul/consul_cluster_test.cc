@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -300,6 +301,61 @@ TEST_F(ConsulClusterTest, AJoinAndALeaveWithOneCopyLoseNoIdAndMissNone) {
     ASSERT_TRUE(v.ok()) << id(i) << ": " << v.status().ToString();
     EXPECT_EQ(*v, want[i]) << id(i);
   }
+}
+
+// Workers with key pairs of their own (docs/security.md): each registers
+// its public key as Meta curve_key; the client takes every worker's key
+// from there (no --worker-key), and a primary reaches its replica with the
+// replica's key from Consul, so two copies are written.
+TEST_F(ConsulClusterTest, CurveKeysComeFromConsulMeta) {
+  char tmpl[] = "/tmp/shovel-ckeys-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  auto keygen = [&](const std::string& name) {
+    CtlResult r = Ctl({"keygen", dir + "/" + name + ".key"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out.substr(0, 40);
+  };
+  std::string k1 = keygen("w1"), k2 = keygen("w2"), kc = keygen("client");
+  {
+    std::FILE* f = std::fopen((dir + "/authorized").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f, "%s\n%s admin\n%s admin\n", kc.c_str(), k1.c_str(), k2.c_str());
+    std::fclose(f);
+  }
+  auto keyed = [&](const std::string& id, size_t node) {
+    return Worker(id, node,
+                  {"--key-file", dir + "/" + id + ".key", "--authorized-keys",
+                   dir + "/authorized"});
+  };
+  auto w1 = keyed("w1", 0);
+  auto w2 = keyed("w2", 1);
+  ASSERT_TRUE(w1 && w2);
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2; }, milliseconds(5000)));
+  for (const auto& e : Health(true)) {
+    EXPECT_EQ(e.service.meta.at("curve_key"),
+              e.service.meta.at("node_id") == "w1" ? k1 : k2);
+  }
+  ClientOptions o;
+  o.consul_addr = Url(0);
+  o.key_file = dir + "/client.key";
+  o.replicas = 2;
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto st = (*c)->Set("keyed/a", "both");
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ((*c)->Get("keyed/a").value_or("missing"), "both");
+  EXPECT_EQ((*c)->NodeIds("keyed/a").value().size(), 2u);
+  ClientOptions plain;
+  plain.consul_addr = Url(0);
+  auto p = Client::Connect(plain);
+  ASSERT_TRUE(p.ok());
+  auto refused = (*p)->Get("keyed/a");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("requires a key"), std::string::npos)
+      << refused.status().ToString();
+  std::string rm = "rm -rf " + dir;
+  (void)std::system(rm.c_str());
 }
 
 TEST_F(ConsulClusterTest, ScoresFollowConsulCoordinates) {

@@ -43,6 +43,8 @@ std::vector<Peer> PeersOf(const std::vector<consul::HealthEntry>& entries) {
     p.endpoint = consul::ServiceEndpoint(e);
     p.consul_node = e.node;
     p.status = e.aggregated;
+    auto key = e.service.meta.find("curve_key");
+    if (key != e.service.meta.end()) p.curve_key = key->second;
     out.push_back(std::move(p));
   }
   std::sort(out.begin(), out.end(), [](const Peer& a, const Peer& b) {
@@ -173,6 +175,7 @@ consul::ServiceRegistration ConsulAgentLink::Registration() const {
   if (options_.metrics_port > 0) {
     r.meta["metrics_port"] = std::to_string(options_.metrics_port);
   }
+  if (!options_.curve_key.empty()) r.meta["curve_key"] = options_.curve_key;
   consul::TtlCheck check;
   check.id = check_id();
   check.name = "shoveling worker " + options_.node_id + " heartbeat";
@@ -302,6 +305,11 @@ void ConsulAgentLink::OnHealth(const std::vector<consul::HealthEntry>& entries) 
     peers_ = peers;
   }
   if (changed) log_("consul: peers: " + PeersLine(peers));
+  if (options_.peer_key) {
+    for (const auto& p : peers) {
+      if (!p.curve_key.empty()) options_.peer_key(p.endpoint, p.curve_key);
+    }
+  }
 }
 
 }  // namespace shovel::worker

@@ -49,8 +49,12 @@ struct ConsulLinkOptions {
   std::string endpoint;        // Meta endpoint, tcp://advertise:port
   uint32_t cores = 0;
   std::string version;
-  int metrics_port = 0;  // Meta metrics_port when > 0 (--metrics-listen)
-  WorkerConfig flags;    // the configuration the flags gave (lowest layer)
+  int metrics_port = 0;   // Meta metrics_port when > 0 (--metrics-listen)
+  std::string curve_key;  // Meta curve_key: the worker's CURVE public key, if any
+  // Given each peer's Meta curve_key (endpoint, key) when the peers change,
+  // for the worker's connections to them (Worker::SetPeerKey); may be null.
+  std::function<void(const std::string&, const std::string&)> peer_key;
+  WorkerConfig flags;  // the configuration the flags gave (lowest layer)
   std::chrono::milliseconds ttl{10000};
   std::chrono::milliseconds heartbeat{0};  // 0: ttl / 3
   std::chrono::milliseconds deregister_after{60000};
@@ -64,6 +68,7 @@ struct Peer {
   std::string endpoint;     // tcp://address:port
   std::string consul_node;  // the agent node it is registered on
   consul::CheckStatus status = consul::CheckStatus::kCritical;
+  std::string curve_key;  // Meta curve_key; empty when it has none
 };
 
 // Peers from the health entries of the service (consul/service_entry.h),

@@ -138,6 +138,12 @@ Result<std::unique_ptr<ConsulAgentLink>> StartConsulLink(const ConsulSetup& setu
   o.cores = stats.cores;
   o.version = stats.version;
   o.metrics_port = setup.metrics_port;
+  o.curve_key = worker.public_key();
+  if (!o.curve_key.empty()) {
+    o.peer_key = [&worker](const std::string& endpoint, const std::string& key) {
+      worker.SetPeerKey(endpoint, key);
+    };
+  }
   o.flags = worker.config();
   o.ttl = setup.ttl;
   o.heartbeat = setup.heartbeat;

@@ -89,6 +89,12 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks "
                  "one); default: none");
+  app.add_option("--key-file", opt.key_file,
+                 "this worker's CURVE key pair (shovelctl keygen): every socket uses "
+                 "CURVE; needs --authorized-keys (docs/security.md)");
+  app.add_option("--authorized-keys", opt.authorized_keys,
+                 "client public keys that may connect, one per line with an optional "
+                 "role rw|ro|admin; reloaded on SIGHUP");
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
@@ -143,6 +149,7 @@ int main(int argc, char** argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   std::mutex log_mu;
@@ -224,7 +231,9 @@ int main(int argc, char** argv) {
   Notify("READY=1\nSTATUS=serving on " + w.endpoint() +
          (metrics ? ", metrics on " + metrics->url() : ""));
   int sig = 0;
-  sigwait(&sigs, &sig);
+  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    (void)w.ReloadAuthorizedKeys();  // logs what it did
+  }
   log("signal " + std::to_string(sig) + ", finishing requests in flight");
   Notify("STOPPING=1");
   scraped_link.store(nullptr);

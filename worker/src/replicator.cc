@@ -22,7 +22,13 @@ struct Replicator::Conn {
   zmq::socket_t socket;
 };
 
-Replicator::Replicator() : ctx_(std::make_unique<zmq::context_t>(1)) {}
+Replicator::Replicator(std::optional<KeyPair> keys)
+    : ctx_(std::make_unique<zmq::context_t>(1)), keys_(std::move(keys)) {}
+
+void Replicator::SetPeerKey(const std::string& endpoint, const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  peer_keys_[endpoint] = key;
+}
 
 Replicator::~Replicator() {
   {
@@ -33,6 +39,7 @@ Replicator::~Replicator() {
 }
 
 std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) {
+  std::string server_key;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = idle_.find(endpoint);
@@ -41,6 +48,10 @@ std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) 
       idle_.erase(it);
       return c;
     }
+    if (keys_) {
+      auto k = peer_keys_.find(endpoint);
+      server_key = k != peer_keys_.end() ? k->second : keys_->public_key;
+    }
   }
   auto c = std::make_unique<Conn>(
       Conn{endpoint, zmq::socket_t(*ctx_, zmq::socket_type::dealer)});
@@ -48,6 +59,11 @@ std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) 
   c->socket.set(zmq::sockopt::immediate, 1);  // queue only on a live connection
   c->socket.set(zmq::sockopt::maxmsgsize,
                 static_cast<int64_t>(wire::kMaxMessageBytes + 4096));
+  if (keys_) {
+    c->socket.set(zmq::sockopt::curve_serverkey, server_key);
+    c->socket.set(zmq::sockopt::curve_publickey, keys_->public_key);
+    c->socket.set(zmq::sockopt::curve_secretkey, keys_->secret_key);
+  }
   c->socket.connect(endpoint);
   return c;
 }

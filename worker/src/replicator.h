@@ -27,9 +27,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "shovel/keys.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 
@@ -65,8 +67,13 @@ class Replicator {
   // connects in about a round trip; a dead one refuses).
   static constexpr std::chrono::milliseconds kConnectWait{300};
 
-  Replicator();
+  // With `keys`, every connection to a peer is a CURVE client with this
+  // worker's key pair; the peer's server key is what SetPeerKey gave for
+  // its endpoint, else this worker's own public key (workers of a cluster
+  // may share one key pair).
+  explicit Replicator(std::optional<KeyPair> keys = std::nullopt);
   ~Replicator();
+  void SetPeerKey(const std::string& endpoint, const std::string& key);
 
   // Sends `req` (its header made a replica's: kFlagReplica, no
   // kFlagReplicas/kFlagIfVersion, version_no = `version`, offset = `offset`
@@ -105,7 +112,9 @@ class Replicator {
   void Give(std::unique_ptr<Conn> c);
 
   std::unique_ptr<zmq::context_t> ctx_;
+  const std::optional<KeyPair> keys_;
   std::mutex mu_;
+  std::map<std::string, std::string> peer_keys_;            // guarded by mu_
   std::multimap<std::string, std::unique_ptr<Conn>> idle_;  // guarded by mu_
   uint64_t next_request_ = 1;                               // guarded by mu_
   // Each replica's epoch as its last reply gave it (0: not known). A

@@ -82,7 +82,8 @@ zmq::message_t HeaderMessage(const wire::Header& h) {
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_threads) {
+Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_threads,
+                                             const ServerSecurity* security) {
   std::unique_ptr<Server> s(new Server);
   std::string ep = listen;
   if (ep.size() > 2 && ep.compare(ep.size() - 2, 2, ":0") == 0) {
@@ -91,7 +92,17 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_t
   try {
     // Each client connection's TCP copies run on one of the I/O threads.
     s->ctx_ = std::make_unique<zmq::context_t>(io_threads);
+    if (security) {
+      // The ZAP handler listens before the CURVE socket binds.
+      SHOVEL_ASSIGN_OR_RETURN(s->zap_, ZapHandler::Start(*s->ctx_, security->auth));
+      s->auth_ = security->auth;
+    }
     s->router_ = std::make_unique<zmq::socket_t>(*s->ctx_, zmq::socket_type::router);
+    if (security) {
+      s->router_->set(zmq::sockopt::curve_server, 1);
+      s->router_->set(zmq::sockopt::curve_secretkey, security->secret_key);
+      s->router_->set(zmq::sockopt::zap_domain, "shoveling");
+    }
     s->router_->set(zmq::sockopt::maxmsgsize,
                     static_cast<int64_t>(wire::kMaxMessageBytes + 4096));
     s->router_->set(zmq::sockopt::rcvhwm, 1000);
@@ -113,6 +124,7 @@ Server::~Server() {
   to_handlers_.clear();
   handler_in_.clear();
   handler_out_.clear();
+  zap_.reset();
   if (ctx_) ctx_->close();
 }
 
@@ -358,6 +370,13 @@ void Server::IoLoop() {
           ReplyWithError(*router_, msg, h.status());
           continue;
         }
+        if (auth_) {
+          Status allowed = Authorize(msg, *h);
+          if (!allowed.ok()) {
+            ReplyWithError(*router_, msg, allowed);
+            continue;
+          }
+        }
         if (h->op == wire::Op::kBatch) {
           counters_->in_flight.fetch_add(1);
           // Nothing in flight on any handler (the usual case: small
@@ -426,6 +445,20 @@ void Server::IoLoop() {
   } catch (const zmq::error_t&) {
     // The context is closing: nothing more can be served.
   }
+}
+
+Status Server::Authorize(std::vector<zmq::message_t>& msg, const wire::Header& h) {
+  // ZeroMQ attaches the ZAP handler's User-Id (the client's public key) to
+  // every frame received on the connection.
+  const char* key = zmq_msg_gets(msg[1].handle(), "User-Id");
+  std::string_view k = key ? key : "";
+  std::string_view body = msg.size() > 3 ? View(msg[3]) : std::string_view();
+  Status st = auth_->Allow(k, h, body);
+  if (!st.ok() && !auth_->RoleOf(k)) {
+    const char* peer = zmq_msg_gets(msg[1].handle(), "Peer-Address");
+    auth_->Refused(peer ? peer : "?", k, "key no longer authorized");
+  }
+  return st;
 }
 
 void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,

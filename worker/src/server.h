@@ -34,8 +34,10 @@
 #include <thread>
 #include <vector>
 
+#include "authorizer.h"
 #include "service.h"
 #include "shovel/status.h"
+#include "zap_handler.h"
 
 namespace zmq {
 class context_t;
@@ -45,13 +47,24 @@ class socket_t;
 
 namespace shovel::worker {
 
+// CURVE on the ROUTER (docs/security.md): the worker's secret key, and the
+// Authorizer its ZAP handler and the per-request role check use.
+struct ServerSecurity {
+  std::string secret_key;  // Z85
+  Authorizer* auth = nullptr;
+};
+
 class Server {
  public:
   static constexpr int64_t kMaxInFlight = 512;
 
   // Binds the ROUTER to `listen` ("tcp://host:0" or ":*" picks a port).
   // `io_threads` ZeroMQ I/O threads do the socket's TCP copies.
-  static Result<std::unique_ptr<Server>> Bind(const std::string& listen, int io_threads);
+  // With `security`, the ROUTER is a CURVE server: only keys `security->auth`
+  // knows complete a handshake, and each request is checked against its
+  // key's role (kPermissionDenied otherwise).
+  static Result<std::unique_ptr<Server>> Bind(const std::string& listen, int io_threads,
+                                              const ServerSecurity* security = nullptr);
   ~Server();
 
   const std::string& endpoint() const { return endpoint_; }
@@ -77,7 +90,13 @@ class Server {
   void Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
              std::vector<zmq::message_t>& reply);
 
+  // OK when the request in `msg` (header `h`) may be served for the key
+  // its connection authenticated with.
+  Status Authorize(std::vector<zmq::message_t>& msg, const wire::Header& h);
+
   std::unique_ptr<zmq::context_t> ctx_;
+  Authorizer* auth_ = nullptr;       // null: no CURVE
+  std::unique_ptr<ZapHandler> zap_;  // closed before ctx_
   std::unique_ptr<zmq::socket_t> router_;
   std::vector<std::unique_ptr<zmq::socket_t>> to_handlers_;    // I/O thread
   std::vector<std::unique_ptr<zmq::socket_t>> from_handlers_;  // I/O thread

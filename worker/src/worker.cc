@@ -9,6 +9,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "authorizer.h"
 #include "handover.h"
 #include "lease_keeper.h"
 #include "leave.h"
@@ -24,6 +25,8 @@ namespace {
 std::string DefaultNodeId(const std::string& endpoint) {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "worker");
+  // ipc:// (an embedded mount's socket): no port to tell workers apart.
+  if (endpoint.rfind("tcp://", 0) != 0) return std::string(host) + "-local";
   size_t colon = endpoint.rfind(':');
   return std::string(host) + "-" +
          (colon == std::string::npos ? "0" : endpoint.substr(colon + 1));
@@ -109,6 +112,8 @@ Status ValidateConfig(const WorkerConfig& c) {
 
 struct Worker::Impl {
   ServiceCounters counters;
+  std::string public_key;
+  std::unique_ptr<Authorizer> auth;  // used by server's threads: declared first
   std::unique_ptr<Store> store;
   std::unique_ptr<Replicator> replicator;  // used by service: declared first
   std::unique_ptr<Service> service;
@@ -158,11 +163,32 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   int io_threads = o.io_threads > 0 ? o.io_threads : std::max(2, cores / 2);
   KeepLargeBuffersWarm();  // chunk memory is reused, not returned to the OS
   auto impl = std::make_unique<Impl>();
-  SHOVEL_ASSIGN_OR_RETURN(impl->server, Server::Bind(o.listen, io_threads));
+  std::optional<KeyPair> keys;
+  ServerSecurity security;
+  if (!o.key_file.empty() || !o.authorized_keys.empty()) {
+    if (o.key_file.empty() || o.authorized_keys.empty()) {
+      return Status::InvalidArgument(
+          o.key_file.empty()
+              ? "authorized-keys needs --key-file (the worker's own key pair)"
+              : "key-file needs --authorized-keys FILE (the client keys it accepts)");
+    }
+    auto k = ReadKeyPairFile(o.key_file);
+    if (!k.ok()) return Status::InvalidArgument("key-file: " + k.status().message());
+    keys = *k;
+    impl->public_key = keys->public_key;
+    auto auth = Authorizer::Load(o.authorized_keys, keys->public_key, o.log);
+    if (!auth.ok()) {
+      return Status::InvalidArgument("authorized-keys: " + auth.status().message());
+    }
+    impl->auth = std::move(*auth);
+    security = {keys->secret_key, impl->auth.get()};
+  }
+  SHOVEL_ASSIGN_OR_RETURN(impl->server,
+                          Server::Bind(o.listen, io_threads, keys ? &security : nullptr));
   impl->node_id = o.node_id.empty() ? DefaultNodeId(impl->server->endpoint()) : o.node_id;
   impl->store = std::make_unique<Store>(impl->node_id, config);
   impl->store->CompressInBackground(true);
-  impl->replicator = std::make_unique<Replicator>();
+  impl->replicator = std::make_unique<Replicator>(keys);
   impl->service =
       std::make_unique<Service>(impl->store.get(), &impl->counters,
                                 impl->server->endpoint(), impl->replicator.get());
@@ -219,6 +245,16 @@ WorkerConfig Worker::config() const { return impl_->store->config(); }
 wire::NodeStats Worker::Stats() const { return impl_->service->Stats(); }
 
 WorkerSample Worker::Sample() const { return impl_->service->Sample(); }
+const std::string& Worker::public_key() const { return impl_->public_key; }
+
+Status Worker::ReloadAuthorizedKeys() {
+  if (!impl_->auth) return Status::Ok();
+  return impl_->auth->Reload();
+}
+
+void Worker::SetPeerKey(const std::string& endpoint, const std::string& key) {
+  impl_->replicator->SetPeerKey(endpoint, key);
+}
 
 wire::LocalServeFn Worker::LocalServe() {
   return [gate = impl_->local](const std::vector<std::string_view>& frames) {

@@ -99,6 +99,14 @@ struct ClientOptions {
   // "connection refused"...). False: a dead cluster is found by the first
   // request's deadline, and a client may start before its workers.
   bool check_reachable = false;
+  // CURVE (docs/security.md). The file of this client's key pair
+  // (shovelctl keygen); empty: $SHOVEL_KEY_FILE, else no key (plaintext,
+  // which a worker started with --key-file refuses).
+  std::string key_file;
+  // The workers' public key (40 Z85 characters), for every worker whose
+  // Consul registration has no Meta curve_key (a static list has none);
+  // empty: $SHOVEL_WORKER_KEY. Needed with key_file and a static list.
+  std::string worker_key;
   static constexpr uint32_t kDefaultReplicas = 1;
   static constexpr uint32_t kMaxReplicas = 8;
 };

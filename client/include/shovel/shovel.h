@@ -60,17 +60,18 @@ extern "C" {
 /* Mirrors shovel::Code; the numbers never change. */
 typedef enum shovel_status {
   SHOVEL_OK = 0,
-  SHOVEL_NOT_FOUND = 1,        /* the id (or node) does not exist */
-  SHOVEL_ALREADY_EXISTS = 2,   /* create of an id that exists */
-  SHOVEL_INVALID_ARGUMENT = 3, /* bad id, size, strategy, option, NULL arg */
-  SHOVEL_NO_SPACE = 4,         /* the worker's memory limit cannot fit it */
-  SHOVEL_UNAVAILABLE = 5,      /* a worker or Consul cannot be reached */
-  SHOVEL_TIMEOUT = 6,          /* a deadline passed */
-  SHOVEL_CORRUPTION = 7,       /* stored or received bytes failed a check */
-  SHOVEL_INTERNAL = 8,         /* a bug: an invariant did not hold */
-  SHOVEL_REDIRECT = 9,         /* internal to the protocol; not returned */
-  SHOVEL_PROTOCOL = 10,        /* malformed or unknown message */
-  SHOVEL_CONFLICT = 11         /* a conditional write saw another version */
+  SHOVEL_NOT_FOUND = 1,         /* the id (or node) does not exist */
+  SHOVEL_ALREADY_EXISTS = 2,    /* create of an id that exists */
+  SHOVEL_INVALID_ARGUMENT = 3,  /* bad id, size, strategy, option, NULL arg */
+  SHOVEL_NO_SPACE = 4,          /* the worker's memory limit cannot fit it */
+  SHOVEL_UNAVAILABLE = 5,       /* a worker or Consul cannot be reached */
+  SHOVEL_TIMEOUT = 6,           /* a deadline passed */
+  SHOVEL_CORRUPTION = 7,        /* stored or received bytes failed a check */
+  SHOVEL_INTERNAL = 8,          /* a bug: an invariant did not hold */
+  SHOVEL_REDIRECT = 9,          /* internal to the protocol; not returned */
+  SHOVEL_PROTOCOL = 10,         /* malformed or unknown message */
+  SHOVEL_CONFLICT = 11,         /* a conditional write saw another version */
+  SHOVEL_PERMISSION_DENIED = 12 /* this key may not do that (read-only key) */
 } shovel_status;
 
 /* Length argument of shovel_get: read to the end of the value. */
@@ -120,6 +121,14 @@ SHOVEL_EXPORT void shovel_options_set_stream_chunk(shovel_options* options,
  * else 1. Out of range: shovel_connect gives SHOVEL_INVALID_ARGUMENT. */
 SHOVEL_EXPORT void shovel_options_set_replicas(shovel_options* options,
                                                uint32_t replicas);
+/* CURVE (docs/security.md): this client's key pair file (shovelctl keygen);
+ * NULL or "": $SHOVEL_KEY_FILE, else no key. A bad file makes shovel_connect
+ * fail with SHOVEL_INVALID_ARGUMENT naming it. */
+SHOVEL_EXPORT void shovel_options_set_key_file(shovel_options* options, const char* path);
+/* The workers' public key (40 Z85 characters) when Consul does not give it
+ * (Meta curve_key); NULL or "": $SHOVEL_WORKER_KEY. */
+SHOVEL_EXPORT void shovel_options_set_worker_key(shovel_options* options,
+                                                 const char* key);
 
 /* Connects; `options` may be NULL (all defaults, membership from the
  * environment). On success *client is a new handle for shovel_close.

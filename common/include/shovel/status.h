@@ -23,17 +23,18 @@ namespace shovel {
 // The wire protocol carries these numbers; never renumber (worker/PROTOCOL.md).
 enum class Code : uint16_t {
   kOk = 0,
-  kNotFound = 1,         // the id (or node) does not exist
-  kAlreadyExists = 2,    // create of an id that exists
-  kInvalidArgument = 3,  // bad id, bad size, bad option; message names the rule
-  kNoSpace = 4,          // the worker's memory limit cannot fit the write
-  kUnavailable = 5,      // a worker or Consul cannot be reached
-  kTimeout = 6,          // a deadline passed
-  kCorruption = 7,       // stored or received bytes failed a check
-  kInternal = 8,         // a bug: an invariant did not hold
-  kRedirect = 9,         // the id lives elsewhere; message is the endpoint
-  kProtocol = 10,        // malformed or unknown message
-  kConflict = 11,        // a conditional write saw another version
+  kNotFound = 1,           // the id (or node) does not exist
+  kAlreadyExists = 2,      // create of an id that exists
+  kInvalidArgument = 3,    // bad id, bad size, bad option; message names the rule
+  kNoSpace = 4,            // the worker's memory limit cannot fit the write
+  kUnavailable = 5,        // a worker or Consul cannot be reached
+  kTimeout = 6,            // a deadline passed
+  kCorruption = 7,         // stored or received bytes failed a check
+  kInternal = 8,           // a bug: an invariant did not hold
+  kRedirect = 9,           // the id lives elsewhere; message is the endpoint
+  kProtocol = 10,          // malformed or unknown message
+  kConflict = 11,          // a conditional write saw another version
+  kPermissionDenied = 12,  // the connection's key may not do this (docs/security.md)
 };
 
 std::string_view CodeName(Code code);
@@ -61,6 +62,9 @@ class [[nodiscard]] Status {
   }
   static Status Protocol(std::string m) { return {Code::kProtocol, std::move(m)}; }
   static Status Conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
+  static Status PermissionDenied(std::string m) {
+    return {Code::kPermissionDenied, std::move(m)};
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -37,9 +37,11 @@ struct MountConfig {
   std::string node_id;        // embedded worker's node id
   uint64_t max_write = 1ull << 20;
   double attr_timeout = 1.0;
-  unsigned threads = 16;  // most FUSE worker threads
-  bool nonempty = false;  // -o nonempty: mount over a directory with entries
-  uint32_t replicas = 0;  // copies of each id; 0: SHOVEL_REPLICAS, Consul KV, 1
+  unsigned threads = 16;   // most FUSE worker threads
+  bool nonempty = false;   // -o nonempty: mount over a directory with entries
+  uint32_t replicas = 0;   // copies of each id; 0: SHOVEL_REPLICAS, Consul KV, 1
+  std::string key_file;    // CURVE key pair file; "": SHOVEL_KEY_FILE
+  std::string worker_key;  // the workers' public key; "": SHOVEL_WORKER_KEY
   std::vector<std::string> fuse_options;
 };
 

@@ -46,6 +46,13 @@ struct WorkerOptions {
   // (shovel-worker does what it does on SIGTERM). Must not block or call
   // Stop(). Null: DRAIN is refused (a worker embedded in a mount).
   std::function<void()> on_drained;
+  // CURVE (docs/security.md). key_file: this worker's key pair (shovelctl
+  // keygen); every socket then uses CURVE: clients must present a key of
+  // authorized_keys (required with key_file), peers are reached with this
+  // key pair and, as their server key, this worker's own public key unless
+  // SetPeerKey gave theirs. Empty: plaintext (no keys at all).
+  std::string key_file;
+  std::string authorized_keys;
 };
 
 // kInvalidArgument naming the field when a setting is out of range.
@@ -93,6 +100,14 @@ class Worker {
   // consul_registered is left -1. Walks the store's shards (not cheap:
   // for a scrape, not per request).
   WorkerSample Sample() const;
+  // This worker's CURVE public key (Z85); empty without --key-file.
+  const std::string& public_key() const;
+  // Reads the authorized keys again (SIGHUP); on an error the old ones stay
+  // and the error says why. OK and nothing done without keys.
+  Status ReloadAuthorizedKeys();
+  // The CURVE public key of the peer worker at `endpoint` (from its Consul
+  // registration), for this worker's connections to it.
+  void SetPeerKey(const std::string& endpoint, const std::string& key);
   // Serves encoded requests in this process without a socket (give it to a
   // Client as ClientOptions::local_workers, with endpoint()): decoded,
   // validated, served and answered as by the ZeroMQ server, counted in

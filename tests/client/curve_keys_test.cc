@@ -1,0 +1,92 @@
+// The client's CURVE settings: resolving the key file and worker key (with
+// the environment), per-worker keys, and the one-line handshake errors.
+#include "curve_keys.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "down_endpoints.h"
+
+namespace shovel::client {
+namespace {
+
+const std::string kPub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+const std::string kSec = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+
+TEST(CurveKeys, NoKeyFileMeansNoCurve) {
+  unsetenv("SHOVEL_KEY_FILE");
+  auto k = LoadCurveKeys("", kPub, false);
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(*k, nullptr);
+}
+
+TEST(CurveKeys, KeyFileNeedsAWorkerKeyWithoutConsul) {
+  char dir[] = "/tmp/shovel-ck-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/k";
+  ASSERT_TRUE(WriteKeyPairFile(path, {kPub, kSec}).ok());
+  unsetenv("SHOVEL_WORKER_KEY");
+  auto k = LoadCurveKeys(path, "", false);
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().message(),
+            "a key file needs the workers' public key: give --worker-key KEY or "
+            "SHOVEL_WORKER_KEY (Consul gives it from the workers' registrations)");
+  k = LoadCurveKeys(path, "short", false);
+  EXPECT_EQ(k.status().message(),
+            "worker key 'short' is not a public key (40 Z85 characters, as shovelctl "
+            "keygen prints)");
+  setenv("SHOVEL_WORKER_KEY", kPub.c_str(), 1);
+  k = LoadCurveKeys(path, "", false);
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  EXPECT_EQ((*k)->ServerKey("tcp://a:1"), kPub);
+  (*k)->SetServerKey("tcp://a:1", kSec);
+  EXPECT_EQ((*k)->ServerKey("tcp://a:1"), kSec);
+  EXPECT_EQ((*k)->ServerKey("tcp://b:1"), kPub);
+  unsetenv("SHOVEL_WORKER_KEY");
+  auto consul = LoadCurveKeys(path, "", true);  // keys come from Meta curve_key
+  ASSERT_TRUE(consul.ok());
+  EXPECT_EQ((*consul)->ServerKey("tcp://b:1"), "");
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+TEST(CurveKeys, HandshakeErrorsNameTheCause) {
+  EXPECT_EQ(
+      HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, true).message(),
+      "worker refused this key: tcp://w:1 does not list it in its authorized keys");
+  EXPECT_EQ(
+      HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, false)
+          .message(),
+      "worker refused this client: tcp://w:1 requires a key (give --key-file FILE or "
+      "SHOVEL_KEY_FILE)");
+  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                           ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH, true)
+                .message(),
+            "worker tcp://w:1 does not use keys (it runs without --key-file)");
+  Status wrong =
+      HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true);
+  EXPECT_EQ(wrong.code(), Code::kPermissionDenied);
+  EXPECT_EQ(wrong.message(),
+            "worker's key does not match: tcp://w:1 failed the CURVE handshake (check "
+            "--worker-key / SHOVEL_WORKER_KEY)");
+}
+
+TEST(CurveKeys, AHandshakeThatJustEndedIsAVerdictOnlyWhenItRepeats) {
+  EXPECT_TRUE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, false));
+  EXPECT_TRUE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                           ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH, false));
+  // A worker killed mid-handshake looks like a wrong key once.
+  EXPECT_FALSE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, false));
+  EXPECT_TRUE(IsKeyVerdict(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true));
+  DownEndpoints down;
+  EXPECT_FALSE(down.HandshakeFailed("tcp://w:1"));
+  EXPECT_TRUE(down.HandshakeFailed("tcp://w:1"));
+  EXPECT_FALSE(down.HandshakeFailed("tcp://w:2"));
+  down.Reached("tcp://w:1");  // a reply: its next failure is a first again
+  EXPECT_FALSE(down.HandshakeFailed("tcp://w:1"));
+}
+
+}  // namespace
+}  // namespace shovel::client
