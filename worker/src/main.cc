@@ -12,6 +12,7 @@
 
 #include "consul_agent_link.h"
 #include "consul_setup.h"
+#include "shovel/consul/duration.h"
 #include "shovel/size.h"
 #include "shovel/worker/worker.h"
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file;
+  std::string reply_bytes = "32MiB", stuck_timeout = "30s";
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.add_option("--listen", opt.listen, "ZeroMQ endpoint to bind (port 0 = any)")
       ->capture_default_str();
@@ -56,6 +58,13 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--no-eviction", [&](int64_t) { opt.eviction = false; },
       "refuse writes when full instead of evicting");
+  app.add_option("--reply-bytes-per-connection", reply_bytes,
+                 "reply bytes queued for one connection past which its requests wait "
+                 "unread")
+      ->capture_default_str();
+  app.add_option("--stuck-timeout", stuck_timeout,
+                 "close a connection whose replies are not taken for this long")
+      ->capture_default_str();
   app.add_option("--ready-file", ready_file, "write the endpoint here when ready");
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
@@ -90,6 +99,12 @@ int main(int argc, char** argv) {
   auto mm = shovel::ParseSize(max_memory);
   if (!mm.ok()) return Fail("--max-memory: " + mm.status().message());
   opt.max_memory = *mm;
+  auto rb = shovel::ParseSize(reply_bytes);
+  if (!rb.ok()) return Fail("--reply-bytes-per-connection: " + rb.status().message());
+  opt.reply_bytes_per_peer = *rb;
+  auto st = shovel::consul::ParseDuration(stuck_timeout);
+  if (!st.ok()) return Fail("--stuck-timeout: " + st.status().message());
+  opt.stuck_timeout_ms = st->count();
   auto cs = shovel::ParseSize(chunk_size);
   if (!cs.ok()) return Fail("--chunk-size: " + cs.status().message());
   opt.chunk_size = *cs;

@@ -21,6 +21,9 @@
 // earlier request.
 // At most kMaxInFlight requests are dispatched at once; past that the I/O
 // thread stops reading the ROUTER (TCP back-pressure), bounding memory.
+// Reply bytes are counted per peer until ZeroMQ releases them
+// (reply_budget.h): a peer that does not take its replies has its requests
+// parked, then answered "busy", and is disconnected once stuck.
 //
 // Thread-safety: Bind/Start/Stop from one owner thread; Stop is idempotent.
 // Ownership: owns the zmq context, sockets and threads; borrows the Service
@@ -34,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "reply_budget.h"
 #include "service.h"
 #include "shovel/status.h"
 
@@ -56,7 +60,8 @@ class Server {
 
   const std::string& endpoint() const { return endpoint_; }
   // Starts the I/O thread and `threads` handler threads.
-  Status Start(Service* service, Store* store, ServiceCounters* counters, int threads);
+  Status Start(Service* service, Store* store, ServiceCounters* counters, int threads,
+               const ReplyLimits& limits = {});
   // Stops reading, answers what is in flight (bounded), joins the threads.
   void Stop();
 
@@ -69,6 +74,16 @@ class Server {
   void Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
              std::vector<zmq::message_t>& reply);
 
+  // Sends a reply (routing id first) to its peer, counting its bytes until
+  // ZeroMQ releases them. I/O thread only.
+  void SendReply(std::vector<zmq::message_t>& frames, int64_t now_ns);
+  // Closes the TCP connection of `peer` (ZeroMQ then drops what it queued
+  // for it). I/O thread only.
+  void Disconnect(const std::string& peer);
+
+  // Declared before ctx_: the free functions of replies still queued when
+  // the context closes use it.
+  std::unique_ptr<ReplyBudget> budget_;
   std::unique_ptr<zmq::context_t> ctx_;
   std::unique_ptr<zmq::socket_t> router_;
   std::vector<std::unique_ptr<zmq::socket_t>> to_handlers_;    // I/O thread

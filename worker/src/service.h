@@ -34,6 +34,8 @@ struct ServiceReply {
 struct ServiceCounters {
   std::atomic<uint64_t> malformed{0};
   std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> busy{0};          // requests refused: replies not taken
+  std::atomic<uint64_t> disconnected{0};  // peers closed: stuck or idle
 };
 
 class Handover;

@@ -128,6 +128,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (o.threads < 0 || o.threads > 256) {
     return Status::InvalidArgument("threads must be 0 (one per core) to 256");
   }
+  if (o.reply_bytes_per_peer < (1u << 20)) {
+    return Status::InvalidArgument("reply-bytes-per-connection must be at least 1 MiB");
+  }
+  if (o.stuck_timeout_ms < 100) {
+    return Status::InvalidArgument("stuck-timeout must be at least 100ms");
+  }
   if (o.io_threads < 0 || o.io_threads > 64) {
     return Status::InvalidArgument(
         "io-threads must be 0 (half the cores, at least 2) to 64");
@@ -162,8 +168,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 2;
+  ReplyLimits limits;
+  limits.per_peer = o.reply_bytes_per_peer;
+  limits.total = std::clamp<uint64_t>(o.max_memory / 4, 64ull << 20, 1ull << 30);
+  limits.stuck_ns = o.stuck_timeout_ms * 1'000'000;
   SHOVEL_RETURN_IF_ERROR(impl->server->Start(impl->service.get(), impl->store.get(),
-                                             &impl->counters, threads));
+                                             &impl->counters, threads, limits));
   impl->local->service = impl->service.get();
   impl->local->counters = &impl->counters;
   impl->local->endpoint = impl->server->endpoint();

@@ -129,6 +129,11 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Bytes of reply copies (decompressed ranges) that the server has handed
+  // to ZeroMQ and not yet sent: writes fit under max_memory less these, so
+  // replies in transit count against the limit. Any thread.
+  std::atomic<int64_t>& transit_bytes() { return transit_; }
+
   // Live settings; lowering max_memory evicts down to it (pinned data stays).
   void ApplyConfig(const WorkerConfig& config);
   WorkerConfig config() const;
@@ -318,6 +323,7 @@ class Store {
   std::atomic<bool> eviction_;
 
   std::atomic<uint64_t> used_{0};
+  std::atomic<int64_t> transit_{0};
   std::atomic<uint64_t> pinned_bytes_{0};
   std::atomic<uint64_t> upload_bytes_{0};
   std::atomic<uint64_t> evictions_{0};

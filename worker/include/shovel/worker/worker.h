@@ -36,6 +36,12 @@ struct WorkerOptions {
   // connections spread over both (see DirectCalls), 1 MiB GETs ran 7.5-8.3
   // GB/s on 2 cores against 6.0-6.5 with one (2 s runs, 4 in flight).
   int io_threads = 0;
+  // Reply bytes queued for one connection (handed to ZeroMQ, not yet sent)
+  // past which its further requests wait unread; all connections together
+  // may hold a quarter of max_memory (64 MiB .. 1 GiB). A connection whose
+  // replies are not taken for stuck_timeout_ms is closed.
+  uint64_t reply_bytes_per_peer = 32ull << 20;
+  int64_t stuck_timeout_ms = 30000;
   // Where the worker reports what it decided on its own (leases: fencing,
   // rejoining), one line each; null: not reported. Called from any thread.
   std::function<void(const std::string&)> log;
