@@ -126,5 +126,105 @@ TEST(WorkerLimits, SlowReaderCannotGrowRss) {
   EXPECT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
 }
 
+// `n` DEALER connections that never send (one context, ZeroMQ's default
+// reconnect: a connection the worker closes comes back 100 ms later).
+class IdleConnections {
+ public:
+  IdleConnections(const std::string& endpoint, int n) {
+    ctx_.set(zmq::ctxopt::max_sockets, n + 16);
+    for (int i = 0; i < n; ++i) {
+      socks_.emplace_back(ctx_, zmq::socket_type::dealer);
+      socks_.back().set(zmq::sockopt::linger, 0);
+      socks_.back().connect(endpoint);
+    }
+  }
+
+ private:
+  zmq::context_t ctx_;
+  std::vector<zmq::socket_t> socks_;
+};
+
+// Waits until the worker holds at least `n` sockets, at most 20 s.
+int WaitSockets(pid_t pid, int n) {
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  int have = SocketCount(pid);
+  while (have < n && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    have = SocketCount(pid);
+  }
+  return have;
+}
+
+// A SET and a GET on a client made now, answered within 1 s each.
+void ExpectPromptSetGet(const std::string& endpoint, const std::string& what) {
+  RawClient c(endpoint);
+  auto t0 = Clock::now();
+  auto r = c.Call(Op::kSet, "fresh", {"value"});
+  ASSERT_TRUE(r.ok) << what << ": a new client's SET got no reply";
+  EXPECT_EQ(r.header.status, Code::kOk);
+  r = c.Call(GetAll(), "fresh");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.payload.at(0), "value");
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << what;
+}
+
+TEST(WorkerLimits, ThousandIdleConnectionsUnderASoftLimitOf1024) {
+  // `ulimit -Sn 1024` with a higher hard limit (the common default): the
+  // worker raises its soft limit and takes them all.
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4096)
+    GTEST_SKIP() << "hard limit too low";
+  WorkerProcess w({"--max-memory", "256MiB"}, 1024);
+  ASSERT_FALSE(w.endpoint().empty()) << "worker did not start";
+  RssSampler rss(w.pid());
+  const int base = SocketCount(w.pid());
+  IdleConnections idle(w.endpoint(), 1000);
+  EXPECT_GE(WaitSockets(w.pid(), base + 1000), base + 1000);
+  double cpu0 = CpuSeconds(w.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double cpu = CpuSeconds(w.pid()) - cpu0;
+  EXPECT_LT(cpu, 0.5) << "the worker used " << cpu
+                      << " CPU s in 2 s with idle connections";
+  ExpectPromptSetGet(w.endpoint(), "1000 idle connections");
+  std::cout << "1000 idle connections: peak RSS " << Mem(rss.peak()) << ", CPU " << cpu
+            << " s in 2 s\n";
+  EXPECT_LE(rss.peak(), RssBound(kLimit));
+}
+
+TEST(WorkerLimits, PastMaxConnectionsUnderAHardLimitOf1024) {
+  // `ulimit -n 1024` (soft and hard): --max-connections defaults to 928;
+  // the connections past it are closed at once, again on each reconnect,
+  // without a busy loop, and a client connected before keeps working.
+  WorkerProcess w({"--max-memory", "256MiB"}, 1024, 1024);
+  ASSERT_FALSE(w.endpoint().empty()) << "worker did not start";
+  RawClient before(w.endpoint());
+  ASSERT_EQ(before.Call(Op::kSet, "k", {"v1"}).header.status, Code::kOk);
+  RssSampler rss(w.pid());
+  const int base = SocketCount(w.pid());
+  IdleConnections idle(w.endpoint(), 1000);
+  int have = WaitSockets(w.pid(), 928 + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  have = SocketCount(w.pid());
+  EXPECT_LE(have, 928 + 1 + 8) << "more connections kept than --max-connections";
+  EXPECT_GE(have, 928) << "base " << base;
+  double cpu0 = CpuSeconds(w.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double cpu = CpuSeconds(w.pid()) - cpu0;
+  EXPECT_LT(cpu, 1.0) << "the worker used " << cpu
+                      << " CPU s in 2 s refusing connections";
+  auto t0 = Clock::now();
+  auto r = before.Call(Op::kSet, "k", {"v2"});
+  ASSERT_TRUE(r.ok) << "a connected client was locked out";
+  EXPECT_EQ(r.header.status, Code::kOk);
+  r = before.Call(GetAll(), "k");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.payload.at(0), "v2");
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(1));
+  std::cout << "1000 connections, hard limit 1024: " << have << " sockets kept, peak RSS "
+            << Mem(rss.peak()) << ", CPU " << cpu << " s in 2 s\n";
+  EXPECT_LE(rss.peak(), RssBound(kLimit));
+}
+
 }  // namespace
 }  // namespace shovel::test

@@ -54,14 +54,20 @@ TEST(ReplyBudget, ParkedBytesAreBounded) {
   EXPECT_EQ(b.Admit("a", 200, 0), Verdict::kBusy);  // 1100 > 1000 bytes
 }
 
-TEST(ReplyBudget, TotalOverParksEveryPeer) {
+TEST(ReplyBudget, TotalOverParksPeersWithRepliesQueued) {
   ReplyBudget b(Small());
   ReplyBudget::Charge(*b.Peer("a", 0), 90, 0);
   ReplyBudget::Charge(*b.Peer("b", 0), 90, 0);
   ReplyBudget::Charge(*b.Peer("c", 0), 90, 0);
   EXPECT_EQ(b.total(), 270);
+  EXPECT_EQ(b.Admit("a", 1, 0), Verdict::kPark);  // under its own bound
+  // A peer with nothing of its own queued is still served.
+  EXPECT_EQ(b.Admit("d", 1, 0), Verdict::kServe);
+  b.Dispatched("d");
   EXPECT_EQ(b.Admit("d", 1, 0), Verdict::kPark);
+  b.Replied("d");
   ReplyBudget::Release(*b.Peer("c", 0), 90, 0);
+  EXPECT_TRUE(b.MayResume("a"));
   EXPECT_TRUE(b.MayResume("d"));
 }
 

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "connections.h"
 #include "consul_agent_link.h"
 #include "consul_setup.h"
 #include "shovel/consul/duration.h"
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file;
-  std::string reply_bytes = "32MiB", stuck_timeout = "30s";
+  std::string reply_bytes = "32MiB", stuck_timeout = "30s", idle_timeout = "0";
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.add_option("--listen", opt.listen, "ZeroMQ endpoint to bind (port 0 = any)")
       ->capture_default_str();
@@ -64,6 +65,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--stuck-timeout", stuck_timeout,
                  "close a connection whose replies are not taken for this long")
+      ->capture_default_str();
+  app.add_option("--max-connections", opt.max_connections,
+                 "TCP connections at most; past it new ones are closed at once "
+                 "(0 = the open-files limit less 64 + 1/32 for the worker's own)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout,
+                 "close connections with no request for this long (0 = never)")
       ->capture_default_str();
   app.add_option("--ready-file", ready_file, "write the endpoint here when ready");
   app.add_option("--consul", consul.consul,
@@ -105,6 +113,9 @@ int main(int argc, char** argv) {
   auto st = shovel::consul::ParseDuration(stuck_timeout);
   if (!st.ok()) return Fail("--stuck-timeout: " + st.status().message());
   opt.stuck_timeout_ms = st->count();
+  auto it = shovel::consul::ParseDuration(idle_timeout);
+  if (!it.ok()) return Fail("--idle-timeout: " + it.status().message());
+  opt.idle_timeout_ms = it->count();
   auto cs = shovel::ParseSize(chunk_size);
   if (!cs.ok()) return Fail("--chunk-size: " + cs.status().message());
   opt.chunk_size = *cs;
@@ -130,6 +141,10 @@ int main(int argc, char** argv) {
     std::cerr << "shovel-worker " << log_id << ": " << line << std::endl;
   };
   opt.log = log;
+  // As redis-server does: use every descriptor the hard limit allows, so
+  // --max-connections (derived from it) is not the soft limit's 1024.
+  const uint64_t nofile_before = shovel::worker::NoFileLimit();
+  const uint64_t nofile = shovel::worker::RaiseNoFileLimit();
   auto worker = shovel::worker::Worker::Start(opt);
   if (!worker.ok()) {
     if (worker.status().code() == shovel::Code::kInvalidArgument) {
@@ -157,7 +172,13 @@ int main(int argc, char** argv) {
     std::cerr << "shovel-worker: cannot write --ready-file " << ready_file << "\n";
     return 1;
   }
-  log("listening on " + w.endpoint());
+  log("listening on " + w.endpoint() + " (open files limit " +
+      (nofile != nofile_before ? std::to_string(nofile_before) + " raised to " : "") +
+      std::to_string(nofile) + ", max connections " +
+      std::to_string(opt.max_connections > 0
+                         ? opt.max_connections
+                         : shovel::worker::DefaultMaxConnections(nofile)) +
+      ")");
   int sig = 0;
   sigwait(&sigs, &sig);
   log("signal " + std::to_string(sig) + ", finishing requests in flight");

@@ -29,10 +29,13 @@ ReplyBudget::QueuePtr ReplyBudget::Peer(std::string_view peer, int64_t now_ns) {
 }
 
 bool ReplyBudget::Over(const State& s) const {
-  return s.handling >= limits_.handling ||
-         static_cast<uint64_t>(std::max<int64_t>(0, s.queue->bytes.load())) >
-             limits_.per_peer ||
-         static_cast<uint64_t>(std::max<int64_t>(0, total())) > limits_.total;
+  const int64_t bytes = s.queue->bytes.load(std::memory_order_relaxed);
+  if (s.handling >= limits_.handling) return true;
+  if (bytes > 0 && static_cast<uint64_t>(bytes) > limits_.per_peer) return true;
+  // Past the total, only peers with something of their own queued or being
+  // served wait: one stuck peer must not stop the others.
+  return (bytes > 0 || s.handling > 0) && total() > 0 &&
+         static_cast<uint64_t>(total()) > limits_.total;
 }
 
 ReplyBudget::Verdict ReplyBudget::Admit(std::string_view peer, uint64_t bytes,

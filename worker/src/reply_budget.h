@@ -9,7 +9,10 @@
 // and served once its queued bytes drain below the bound. Parking is bounded
 // per peer (count and bytes); past that a request is answered "busy"
 // (kUnavailable) at once, which costs a small reply. While all peers
-// together hold more than `total` bytes, every peer's requests are parked.
+// together hold more than `total` bytes, the requests of every peer with
+// replies of its own queued (or requests on handlers) are parked; a peer
+// that has taken all its replies is still served, so one stuck peer does
+// not stop the others.
 // A peer that had replies queued and none taken for `stuck_ns` is reported
 // by Stuck() so the server can disconnect it (ZeroMQ then drops its queue,
 // releasing the bytes).
@@ -34,7 +37,7 @@ namespace shovel::worker {
 
 struct ReplyLimits {
   uint64_t per_peer = 32ull << 20;  // park a peer's requests past this
-  uint64_t total = 256ull << 20;    // park every peer's requests past this
+  uint64_t total = 256ull << 20;    // park peers with replies queued past this
   uint64_t parked_count = 64;       // per peer; past it "busy"
   uint64_t parked_bytes = 64ull << 20;
   int64_t stuck_ns = 30'000'000'000;  // replies queued, none taken this long

@@ -149,6 +149,10 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_t
     s->router_->set(zmq::sockopt::rcvhwm, kRecvHwm);
     s->router_->set(zmq::sockopt::sndhwm, kSendHwm);
     s->router_->set(zmq::sockopt::linger, 2000);
+    // A peer that answers no ZMTP heartbeat for 30 s (a host that vanished
+    // without a FIN) is dropped with what was queued for it.
+    s->router_->set(zmq::sockopt::heartbeat_ivl, 10000);
+    s->router_->set(zmq::sockopt::heartbeat_timeout, 30000);
     s->router_->bind(ep);
     s->endpoint_ = s->router_->get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
@@ -159,6 +163,8 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_t
 
 Server::~Server() {
   Stop();
+  if (router_) zmq_socket_monitor(router_->handle(), nullptr, 0);
+  monitor_.reset();
   router_.reset();
   from_handlers_.clear();
   to_handlers_.clear();
@@ -168,13 +174,21 @@ Server::~Server() {
 }
 
 Status Server::Start(Service* service, Store* store, ServiceCounters* counters,
-                     int threads, const ReplyLimits& limits) {
-  budget_ = std::make_unique<ReplyBudget>(limits);
+                     int threads, const ServerLimits& limits) {
+  limits_ = limits;
+  budget_ = std::make_unique<ReplyBudget>(limits.replies);
   service_ = service;
   store_ = store;
   counters_ = counters;
   inproc_ = "inproc://shovel-" + std::to_string(reinterpret_cast<uintptr_t>(this));
   try {
+    std::string mon = inproc_ + "-monitor";
+    if (zmq_socket_monitor(router_->handle(), mon.c_str(),
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw zmq::error_t();
+    }
+    monitor_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pair);
+    monitor_->connect(mon);
     for (int i = 0; i < threads; ++i) {
       std::string ep = inproc_ + "-h" + std::to_string(i);
       auto push = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::push);
@@ -278,7 +292,8 @@ void Server::IoLoop() {
   Clock::time_point last_request{}, grace_until{};
   const size_t n = to_handlers_.size();
   Lanes lanes(n);  // what is in flight where (lanes.h)
-  std::vector<zmq::pollitem_t> items(n + 1);
+  std::vector<zmq::pollitem_t> items(n + 2);
+  ConnectionTable conns(limits_.max_connections, limits_.idle_ns);
   // A BATCH is served here once the lanes of all its ids are idle, a write
   // goes to its lane once no GET of the lane runs elsewhere; until then it
   // is held and the ROUTER is not read, so nothing overtakes it.
@@ -418,6 +433,7 @@ void Server::IoLoop() {
           if (fd >= 0 && budget_->Connection(peer).first != fd) {
             budget_->SetConnection(peer, fd, PeerAddress(fd));
           }
+          conns.Active(fd, t);
           return true;
         }
         case ReplyBudget::Verdict::kPark:
@@ -461,6 +477,7 @@ void Server::IoLoop() {
       }
       short router_events = accept || stopping ? ZMQ_POLLIN : 0;
       items[n] = {router_->handle(), 0, router_events, 0};
+      items[n + 1] = {monitor_->handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(items.data(), items.size(),
                 std::chrono::milliseconds(stopping || !parked.empty() ? 5 : 50));
       for (int k = 0; stopping && k < 256; ++k) {
@@ -468,6 +485,7 @@ void Server::IoLoop() {
         ReplyWithError(*router_, msg,
                        Status::Unavailable("worker " + endpoint_ + " is shutting down"));
       }
+      if (items[n + 1].revents & ZMQ_POLLIN) OnMonitorEvents(conns);
       for (size_t i = 0; i < n; ++i) {
         if (!(items[i].revents & ZMQ_POLLIN)) continue;
         for (int k = 0;
@@ -499,6 +517,13 @@ void Server::IoLoop() {
           Disconnect(peer);
           drop_parked(peer);
           budget_->Forget(peer);
+        }
+        OnMonitorEvents(conns);  // closes seen first: descriptors may be reused
+        for (const auto& [fd, addr] : conns.Idle(SteadyNs())) {
+          if (!addr.empty() && PeerAddress(fd) == addr) {
+            ::shutdown(fd, SHUT_RDWR);
+            counters_->disconnected.fetch_add(1);
+          }
         }
         next_check = now + std::chrono::milliseconds(100);
       }
@@ -533,6 +558,30 @@ void Server::Disconnect(const std::string& peer) {
   if (fd < 0 || addr.empty() || PeerAddress(fd) != addr) return;
   ::shutdown(fd, SHUT_RDWR);
   counters_->disconnected.fetch_add(1);
+}
+
+void Server::OnMonitorEvents(ConnectionTable& conns) {
+  for (int k = 0; k < 1024; ++k) {
+    zmq::message_t event, addr;
+    if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+    if (event.more()) (void)monitor_->recv(addr, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    uint16_t id = 0;
+    int32_t fd = -1;
+    std::memcpy(&id, event.data(), 2);
+    std::memcpy(&fd, static_cast<const char*>(event.data()) + 2, 4);
+    if (id == ZMQ_EVENT_DISCONNECTED) {
+      conns.Closed(fd);
+    } else if (id == ZMQ_EVENT_ACCEPTED) {
+      std::string peer = PeerAddress(fd);
+      if (!conns.Accepted(fd, SteadyNs(), peer)) {
+        // One too many: ZeroMQ accepted it, close it at once. Its
+        // DISCONNECTED event comes before the descriptor can be reused.
+        if (!peer.empty()) ::shutdown(fd, SHUT_RDWR);
+        counters_->refused.fetch_add(1);
+      }
+    }
+  }
 }
 
 void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,

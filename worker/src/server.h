@@ -24,6 +24,9 @@
 // Reply bytes are counted per peer until ZeroMQ releases them
 // (reply_budget.h): a peer that does not take its replies has its requests
 // parked, then answered "busy", and is disconnected once stuck.
+// A socket monitor reports each accepted TCP connection: past
+// max_connections it is closed at once and counted; connections idle past
+// idle_ns are closed (connections.h).
 //
 // Thread-safety: Bind/Start/Stop from one owner thread; Stop is idempotent.
 // Ownership: owns the zmq context, sockets and threads; borrows the Service
@@ -37,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "connections.h"
 #include "reply_budget.h"
 #include "service.h"
 #include "shovel/status.h"
@@ -48,6 +52,12 @@ class socket_t;
 }  // namespace zmq
 
 namespace shovel::worker {
+
+struct ServerLimits {
+  ReplyLimits replies;
+  uint64_t max_connections = 1 << 20;  // past it new connections are closed
+  int64_t idle_ns = 0;                 // close connections idle this long; 0: never
+};
 
 class Server {
  public:
@@ -61,7 +71,7 @@ class Server {
   const std::string& endpoint() const { return endpoint_; }
   // Starts the I/O thread and `threads` handler threads.
   Status Start(Service* service, Store* store, ServiceCounters* counters, int threads,
-               const ReplyLimits& limits = {});
+               const ServerLimits& limits = {});
   // Stops reading, answers what is in flight (bounded), joins the threads.
   void Stop();
 
@@ -80,12 +90,17 @@ class Server {
   // Closes the TCP connection of `peer` (ZeroMQ then drops what it queued
   // for it). I/O thread only.
   void Disconnect(const std::string& peer);
+  // Handles the ROUTER monitor's events (accepted / disconnected): refuses
+  // connections past the limit. I/O thread only.
+  void OnMonitorEvents(ConnectionTable& conns);
 
   // Declared before ctx_: the free functions of replies still queued when
   // the context closes use it.
   std::unique_ptr<ReplyBudget> budget_;
   std::unique_ptr<zmq::context_t> ctx_;
   std::unique_ptr<zmq::socket_t> router_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: the ROUTER's connection events
+  ServerLimits limits_;
   std::vector<std::unique_ptr<zmq::socket_t>> to_handlers_;    // I/O thread
   std::vector<std::unique_ptr<zmq::socket_t>> from_handlers_;  // I/O thread
   std::vector<std::unique_ptr<zmq::socket_t>> handler_in_;     // handler i

@@ -36,6 +36,7 @@ struct ServiceCounters {
   std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> busy{0};          // requests refused: replies not taken
   std::atomic<uint64_t> disconnected{0};  // peers closed: stuck or idle
+  std::atomic<uint64_t> refused{0};       // connections past max-connections
 };
 
 class Handover;

@@ -131,6 +131,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (o.reply_bytes_per_peer < (1u << 20)) {
     return Status::InvalidArgument("reply-bytes-per-connection must be at least 1 MiB");
   }
+  if (o.idle_timeout_ms < 0) {
+    return Status::InvalidArgument("idle-timeout must be 0 (never) or more");
+  }
   if (o.stuck_timeout_ms < 100) {
     return Status::InvalidArgument("stuck-timeout must be at least 100ms");
   }
@@ -168,10 +171,13 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 2;
-  ReplyLimits limits;
-  limits.per_peer = o.reply_bytes_per_peer;
-  limits.total = std::clamp<uint64_t>(o.max_memory / 4, 64ull << 20, 1ull << 30);
-  limits.stuck_ns = o.stuck_timeout_ms * 1'000'000;
+  ServerLimits limits;
+  limits.replies.per_peer = o.reply_bytes_per_peer;
+  limits.replies.total = std::clamp<uint64_t>(o.max_memory / 4, 64ull << 20, 1ull << 30);
+  limits.replies.stuck_ns = o.stuck_timeout_ms * 1'000'000;
+  limits.max_connections =
+      o.max_connections > 0 ? o.max_connections : DefaultMaxConnections(NoFileLimit());
+  limits.idle_ns = o.idle_timeout_ms * 1'000'000;
   SHOVEL_RETURN_IF_ERROR(impl->server->Start(impl->service.get(), impl->store.get(),
                                              &impl->counters, threads, limits));
   impl->local->service = impl->service.get();
