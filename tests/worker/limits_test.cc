@@ -58,6 +58,44 @@ bool WaitCompressed(RawClient& c, const std::string& id) {
   return false;
 }
 
+// Sets `count` values named PREFIX/i, `value(i)` each, keeping up to 256
+// requests in flight on one connection; false when one failed.
+template <typename ValueFn>
+bool PipelinedSets(RawClient& c, const std::string& prefix, int count, int window,
+                   ValueFn value) {
+  int sent = 0, got = 0;
+  while (got < count) {
+    while (sent < count && sent - got < window) {
+      wire::Header h;
+      h.op = Op::kSet;
+      c.Send(h, prefix + std::to_string(sent), {value(sent)});
+      ++sent;
+    }
+    auto r = c.Recv();
+    if (!r.ok || r.header.status != Code::kOk) return false;
+    ++got;
+  }
+  return true;
+}
+
+uint64_t MemUsed(RawClient& c) {
+  auto r = c.Call(Op::kNodeStats, "");
+  auto s = wire::DecodeNodeStats(r.payload.at(0));
+  return s.ok() ? s->mem_used : 0;
+}
+
+// Waits up to `timeout` for the worker's RSS to come down to what it
+// stores: 1.25x its mem_used + 64 MiB. Returns the last RSS seen.
+uint64_t WaitRssBack(pid_t pid, RawClient& c, std::chrono::seconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  uint64_t rss = RssBytes(pid);
+  while (rss > RssBound(MemUsed(c)) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    rss = RssBytes(pid);
+  }
+  return rss;
+}
+
 // A raw DEALER that reads nothing: ZeroMQ on its side takes one message and
 // a small kernel buffer, so the worker's replies stay queued at the worker.
 class SlowReader {
@@ -124,6 +162,38 @@ TEST(WorkerLimits, SlowReaderCannotGrowRss) {
             << ", bound " << Mem(RssBound(kLimit)) << ")\n";
   EXPECT_LE(rss.peak(), RssBound(kLimit)) << "peak RSS " << Mem(rss.peak());
   EXPECT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
+  // The replies' memory comes back once they are dropped.
+  uint64_t back = WaitRssBack(w.pid(), c, std::chrono::seconds(5));
+  std::cout << "slow reader: RSS " << Mem(back) << " after it was closed, "
+            << Mem(MemUsed(c)) << " stored\n";
+  EXPECT_LE(back, RssBound(MemUsed(c)));
+}
+
+TEST(WorkerLimits, MixedSizesStayWithinTheBoundAndMemoryComesBack) {
+  WorkerProcess w({"--max-memory", "256MiB"});
+  ASSERT_FALSE(w.endpoint().empty()) << "worker did not start";
+  RawClient c(w.endpoint());
+  RssSampler rss(w.pid());
+  // 1 MiB values, half again as many as fit, then 1 KiB writers.
+  const std::string mib = Text(1 << 20, 7);
+  ASSERT_TRUE(PipelinedSets(c, "big/", 384, 8, [&](int i) {
+    std::string v = mib;
+    std::memcpy(v.data(), &i, sizeof i);
+    return v;
+  }));
+  uint64_t peak_big = rss.peak();
+  ASSERT_TRUE(
+      PipelinedSets(c, "small/", 300000, 256, [](int i) { return Text(1024, i); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::cout << "mixed sizes: peak RSS " << Mem(peak_big) << " after 1 MiB values, "
+            << Mem(rss.peak()) << " after 1 KiB values (limit " << Mem(kLimit)
+            << ", bound " << Mem(RssBound(kLimit)) << "), stored " << Mem(MemUsed(c))
+            << "\n";
+  EXPECT_LE(rss.peak(), RssBound(kLimit)) << "peak RSS " << Mem(rss.peak());
+  uint64_t back = WaitRssBack(w.pid(), c, std::chrono::seconds(5));
+  EXPECT_LE(back, RssBound(MemUsed(c)))
+      << "RSS " << Mem(back) << " for " << Mem(MemUsed(c))
+      << " stored, 5 s after the burst";
 }
 
 // `n` DEALER connections that never send (one context, ZeroMQ's default

@@ -72,6 +72,9 @@ class Server {
   // Starts the I/O thread and `threads` handler threads.
   Status Start(Service* service, Store* store, ServiceCounters* counters, int threads,
                const ServerLimits& limits = {});
+  // Reply bytes handed to ZeroMQ and not yet sent, all peers (any thread,
+  // after Start).
+  int64_t queued_reply_bytes() const { return budget_ ? budget_->total() : 0; }
   // Stops reading, answers what is in flight (bounded), joins the threads.
   void Stop();
 

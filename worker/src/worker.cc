@@ -15,6 +15,7 @@
 #include "service.h"
 #include "shovel/alloc.h"
 #include "shovel/worker/store.h"
+#include "trimmer.h"
 
 namespace shovel::worker {
 namespace {
@@ -114,6 +115,7 @@ struct Worker::Impl {
   std::unique_ptr<Handover> handover;
   std::unique_ptr<LeaseKeeper> leases;
   std::unique_ptr<Server> server;
+  std::unique_ptr<Trimmer> trimmer;  // reads store and server: after them
   std::string node_id;
   std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
   std::mutex stop_mu;
@@ -180,6 +182,13 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   limits.idle_ns = o.idle_timeout_ms * 1'000'000;
   SHOVEL_RETURN_IF_ERROR(impl->server->Start(impl->service.get(), impl->store.get(),
                                              &impl->counters, threads, limits));
+  Store* store = impl->store.get();
+  Server* server = impl->server.get();
+  impl->trimmer = std::make_unique<Trimmer>([store, server] {
+    const int64_t transit = store->transit_bytes().load() + server->queued_reply_bytes();
+    return store->used() + static_cast<uint64_t>(std::max<int64_t>(0, transit));
+  });
+  impl->trimmer->Start();
   impl->local->service = impl->service.get();
   impl->local->counters = &impl->counters;
   impl->local->endpoint = impl->server->endpoint();
@@ -211,6 +220,7 @@ void Worker::Stop() {
     std::unique_lock<std::shared_mutex> gate(impl_->local->mu);
     impl_->local->service = nullptr;
   }
+  impl_->trimmer->Stop();
   impl_->server->Stop();
   // Serving no more: the others may serve in its place at once.
   impl_->leases->ReleaseAll();

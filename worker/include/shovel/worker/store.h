@@ -133,6 +133,8 @@ class Store {
   // to ZeroMQ and not yet sent: writes fit under max_memory less these, so
   // replies in transit count against the limit. Any thread.
   std::atomic<int64_t>& transit_bytes() { return transit_; }
+  // Bytes charged against max_memory now (Stats().mem_used, without locks).
+  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
 
   // Live settings; lowering max_memory evicts down to it (pinned data stays).
   void ApplyConfig(const WorkerConfig& config);
