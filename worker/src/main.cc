@@ -16,6 +16,7 @@
 #include "shovel/consul/duration.h"
 #include "shovel/size.h"
 #include "shovel/worker/worker.h"
+#include "trimmer.h"
 
 namespace {
 
@@ -37,6 +38,7 @@ bool WriteReadyFile(const std::string& path, const std::string& endpoint) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  shovel::worker::UseOneMallocArena();  // before any thread starts
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file;

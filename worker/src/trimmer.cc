@@ -5,8 +5,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 namespace shovel::worker {
+
+void UseOneMallocArena() {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 1);
+}
 
 bool ShouldTrim(uint64_t rss, uint64_t held) {
   return rss > held + held / 4 + (32ull << 20);

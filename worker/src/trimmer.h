@@ -19,6 +19,16 @@
 
 namespace shovel::worker {
 
+// Makes every thread allocate from glibc's main arena. malloc_trim gives
+// back the top of the main heap but never the top of another arena's heap
+// (and KeepLargeBuffersWarm's 512 MiB threshold keeps free() from doing
+// it): replies decompressed on handler threads stayed resident after a slow
+// reader was closed (98 MiB for 1 MiB stored at --max-memory 64MiB; 14 MiB
+// with one arena). glibc's per-thread cache still serves small blocks
+// without the arena lock. For the shovel-worker process only (main.cc);
+// MALLOC_ARENA_MAX in the environment (glibc's own setting) wins.
+void UseOneMallocArena();
+
 // Trim when resident memory exceeds what is held by more than a quarter of
 // it plus 32 MiB (the bound the worker promises is 1.25x + 64 MiB).
 bool ShouldTrim(uint64_t rss, uint64_t held);
