@@ -108,6 +108,21 @@ class SlowReader {
     sock_.set(zmq::sockopt::reconnect_ivl, 60000);  // stays away once closed
     sock_.connect(endpoint);
   }
+  // One reply, waiting at most 10 s.
+  RawReply Recv() {
+    RawReply r;
+    sock_.set(zmq::sockopt::rcvtimeo, 10000);
+    std::vector<zmq::message_t> msgs;
+    if (!zmq::recv_multipart(sock_, std::back_inserter(msgs))) return r;
+    std::vector<std::string_view> views;
+    for (auto& m : msgs) views.emplace_back(static_cast<const char*>(m.data()), m.size());
+    auto d = wire::DecodeReply(views);
+    if (!d.ok()) return r;
+    r.header = d->header;
+    for (auto v : d->payload) r.payload.emplace_back(v);
+    r.ok = true;
+    return r;
+  }
   void SendGets(const std::string& id, int n) {
     for (int i = 0; i < n; ++i) {
       wire::Header h = GetAll();
@@ -194,6 +209,97 @@ TEST(WorkerLimits, MixedSizesStayWithinTheBoundAndMemoryComesBack) {
   EXPECT_LE(back, RssBound(MemUsed(c)))
       << "RSS " << Mem(back) << " for " << Mem(MemUsed(c))
       << " stored, 5 s after the burst";
+}
+
+TEST(WorkerLimits, ParkedRequestsAreServedInOrderThenBusyPastTheParkBound) {
+  WorkerProcess w({"--reply-bytes-per-connection", "1MiB"});
+  ASSERT_FALSE(w.endpoint().empty()) << "worker did not start";
+  RawClient c(w.endpoint());
+  const std::string value = Text(1 << 20, 5);
+  ASSERT_EQ(c.Call(Op::kSet, "v", {value}).header.status, Code::kOk);
+  ASSERT_TRUE(WaitCompressed(c, "v"));  // GETs decompress on handler threads
+  // A client that takes its replies late: its requests past the bound are
+  // parked, not failed, and come back whole and in order.
+  {
+    SlowReader late(w.endpoint());
+    late.SendGets("v", 40);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (int i = 0; i < 40; ++i) {
+      auto r = late.Recv();
+      ASSERT_TRUE(r.ok) << "reply " << i << " missing";
+      EXPECT_EQ(r.header.status, Code::kOk) << (r.payload.empty() ? "" : r.payload[0]);
+      EXPECT_EQ(r.payload.at(0) == value, true) << "reply " << i;
+    }
+  }
+  // Past 64 parked requests (and 16 on handlers) the rest are "busy".
+  SlowReader slow(w.endpoint());
+  slow.SendGets("v", 300);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  int ok = 0, busy = 0;
+  std::string message;
+  for (int i = 0; i < 300; ++i) {
+    auto r = slow.Recv();
+    ASSERT_TRUE(r.ok) << "reply " << i << " missing (" << ok << " ok, " << busy
+                      << " busy)";
+    if (r.header.status == Code::kOk) {
+      ++ok;
+    } else {
+      ASSERT_EQ(r.header.status, Code::kUnavailable);
+      message = r.payload.at(0);
+      ++busy;
+    }
+  }
+  EXPECT_GE(ok, 64);
+  EXPECT_GT(busy, 0);
+  EXPECT_NE(message.find("is busy: "), std::string::npos) << message;
+  EXPECT_NE(message.find("replies to this connection are not yet taken"),
+            std::string::npos);
+}
+
+TEST(WorkerLimits, IdleConnectionsAreClosedAfterTheTimeout) {
+  WorkerProcess w({"--idle-timeout", "1s"});
+  ASSERT_FALSE(w.endpoint().empty()) << "worker did not start";
+  const int base = SocketCount(w.pid());
+  RawClient c(w.endpoint());
+  ASSERT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
+  EXPECT_EQ(SocketCount(w.pid()), base + 1);
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (SocketCount(w.pid()) > base && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(SocketCount(w.pid()), base)
+      << "an idle connection was kept past --idle-timeout";
+  // The client reconnects when it next sends.
+  EXPECT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
+}
+
+TEST(WorkerLimits, BadLimitFlagsAreNamed) {
+  struct Case {
+    std::string flags, expect;
+  } cases[] = {
+      {"--stuck-timeout 10ms", "stuck-timeout must be at least 100ms"},
+      {"--stuck-timeout soon", "--stuck-timeout: "},
+      {"--reply-bytes-per-connection 1KiB",
+       "reply-bytes-per-connection must be at least 1 MiB"},
+      {"--idle-timeout x", "--idle-timeout: "},
+      {"--max-connections -1",
+       "--max-connections must be 0 (from the open-files limit) or more"},
+      {"--max-connections 99999999",
+       "--max-connections must be 0 (from the open-files limit) to"},
+  };
+  for (const auto& k : cases) {
+    // `timeout`: a flag wrongly accepted must not hang the test.
+    std::string cmd = "timeout 5 " + std::string(SHOVEL_WORKER_BIN) +
+                      " --listen tcp://127.0.0.1:0 " + k.flags + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    int status = pclose(p);
+    EXPECT_EQ(WEXITSTATUS(status), 2) << k.flags << ": " << out;
+    EXPECT_NE(out.find(k.expect), std::string::npos) << k.flags << ": " << out;
+  }
 }
 
 // `n` DEALER connections that never send (one context, ZeroMQ's default

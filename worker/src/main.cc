@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
   app.add_option("--stuck-timeout", stuck_timeout,
                  "close a connection whose replies are not taken for this long")
       ->capture_default_str();
-  app.add_option("--max-connections", opt.max_connections,
+  int64_t max_connections = 0;
+  app.add_option("--max-connections", max_connections,
                  "TCP connections at most; past it new ones are closed at once "
                  "(0 = the open-files limit less 64 + 1/32 for the worker's own)")
       ->capture_default_str();
@@ -115,6 +116,11 @@ int main(int argc, char** argv) {
   auto st = shovel::consul::ParseDuration(stuck_timeout);
   if (!st.ok()) return Fail("--stuck-timeout: " + st.status().message());
   opt.stuck_timeout_ms = st->count();
+  if (max_connections < 0) {
+    return Fail("--max-connections must be 0 (from the open-files limit) or more, not " +
+                std::to_string(max_connections));
+  }
+  opt.max_connections = static_cast<uint64_t>(max_connections);
   auto it = shovel::consul::ParseDuration(idle_timeout);
   if (!it.ok()) return Fail("--idle-timeout: " + it.status().message());
   opt.idle_timeout_ms = it->count();

@@ -133,6 +133,10 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (o.reply_bytes_per_peer < (1u << 20)) {
     return Status::InvalidArgument("reply-bytes-per-connection must be at least 1 MiB");
   }
+  if (o.max_connections > (1u << 24)) {
+    return Status::InvalidArgument(
+        "max-connections must be 0 (from the open-files limit) to 16777216");
+  }
   if (o.idle_timeout_ms < 0) {
     return Status::InvalidArgument("idle-timeout must be 0 (never) or more");
   }
