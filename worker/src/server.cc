@@ -256,6 +256,17 @@ void BatchLanes(std::vector<zmq::message_t>& msg, size_t n, std::vector<size_t>&
   if (!ok || !reader.Finish().ok()) lanes.clear();
 }
 
+// A primary's forwarded write or a LEASE (read raw from the header frame):
+// served at once, never parked, so workers never wait on each other's
+// reply budgets (their replies are small).
+bool ForPeerWorker(const zmq::message_t& header) {
+  if (header.size() != wire::kHeaderSize) return false;
+  const auto* p = static_cast<const unsigned char*>(header.data());
+  const uint16_t flags = static_cast<uint16_t>(p[4] | (p[5] << 8));
+  return p[3] == static_cast<unsigned char>(wire::Op::kLease) ||
+         (flags & wire::kFlagReplica) != 0;
+}
+
 // Replies `st` from the I/O thread to a request it does not serve (a header
 // that did not decode, or a worker shutting down); needs at least a routing
 // id and a 48-byte header frame (the request id and op are read raw).
@@ -425,6 +436,7 @@ void Server::IoLoop() {
     for (int k = 0; k < 256; ++k) {
       if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) return false;
       if (oversized || msg.size() < 3) return true;  // answered as malformed
+      if (ForPeerWorker(msg[1])) return true;        // never parked (see route)
       const int64_t t = SteadyNs();
       std::string_view peer = View(msg[0]);
       switch (budget_->Admit(peer, bytes_of(msg), t)) {
