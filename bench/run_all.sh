@@ -26,5 +26,8 @@ if [ -x "$here/fs_bench" ]; then
   "$here/fs_bench" --build "$build" "${args[@]}"
 fi
 
+section "RSS under abuse: slow readers, idle connections, mixed sizes, uploads (bench/abuse_bench.cc)"
+"$build/bench/shovel-bench-abuse" "${args[@]}"
+
 section "distributed sort vs GNU sort (bench/sort_bench)"
 /usr/bin/python3 "$here/sort_bench" --worker-bin "$worker" "${args[@]}"

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +24,10 @@ namespace shovel::test {
 
 class WorkerProcess {
  public:
-  explicit WorkerProcess(std::vector<std::string> extra = {}) {
+  // `nofile_soft` > 0: the worker starts with that soft RLIMIT_NOFILE (and
+  // that hard limit too when `nofile_hard` > 0), as under `ulimit -n`.
+  explicit WorkerProcess(std::vector<std::string> extra = {}, rlim_t nofile_soft = 0,
+                         rlim_t nofile_hard = 0) {
     char dir[] = "/tmp/shovel-wt-XXXXXX";
     dir_ = mkdtemp(dir);
     ready_ = dir_ + "/ready";
@@ -33,6 +37,13 @@ class WorkerProcess {
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = fork();
     if (pid_ == 0) {
+      if (nofile_soft > 0) {
+        rlimit rl{};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = nofile_soft;
+        if (nofile_hard > 0) rl.rlim_max = nofile_hard;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+      }
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

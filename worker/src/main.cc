@@ -11,6 +11,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "connections.h"
 #include "consul_agent_link.h"
 #include "consul_setup.h"
 #include "metrics_endpoint.h"
@@ -18,6 +19,7 @@
 #include "shovel/size.h"
 #include "shovel/version.h"
 #include "shovel/worker/worker.h"
+#include "trimmer.h"
 
 #ifdef SHOVEL_HAVE_SD_NOTIFY
 #include <systemd/sd-daemon.h>
@@ -53,9 +55,11 @@ bool WriteReadyFile(const std::string& path, const std::string& endpoint) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  shovel::worker::UseOneMallocArena();  // before any thread starts
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
+  std::string reply_bytes = "32MiB", stuck_timeout = "30s", idle_timeout = "0";
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.set_version_flag("--version", "shovel-worker " + shovel::Version());
   // Options from a file, `name = value` per line (TOML/INI): how the
@@ -89,6 +93,21 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks "
                  "one); default: none");
+  app.add_option("--reply-bytes-per-connection", reply_bytes,
+                 "reply bytes queued for one connection past which its requests wait "
+                 "unread")
+      ->capture_default_str();
+  app.add_option("--stuck-timeout", stuck_timeout,
+                 "close a connection whose replies are not taken for this long")
+      ->capture_default_str();
+  int64_t max_connections = 0;
+  app.add_option("--max-connections", max_connections,
+                 "TCP connections at most; past it new ones are closed at once "
+                 "(0 = the open-files limit less 64 + 1/32 for the worker's own)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout,
+                 "close connections with no request for this long (0 = never)")
+      ->capture_default_str();
   app.add_option("--key-file", opt.key_file,
                  "this worker's CURVE key pair (shovelctl keygen): every socket uses "
                  "CURVE; needs --authorized-keys (docs/security.md)");
@@ -128,6 +147,20 @@ int main(int argc, char** argv) {
   auto mm = shovel::ParseSize(max_memory);
   if (!mm.ok()) return Fail("--max-memory: " + mm.status().message());
   opt.max_memory = *mm;
+  auto rb = shovel::ParseSize(reply_bytes);
+  if (!rb.ok()) return Fail("--reply-bytes-per-connection: " + rb.status().message());
+  opt.reply_bytes_per_peer = *rb;
+  auto st = shovel::consul::ParseDuration(stuck_timeout);
+  if (!st.ok()) return Fail("--stuck-timeout: " + st.status().message());
+  opt.stuck_timeout_ms = st->count();
+  if (max_connections < 0) {
+    return Fail("--max-connections must be 0 (from the open-files limit) or more, not " +
+                std::to_string(max_connections));
+  }
+  opt.max_connections = static_cast<uint64_t>(max_connections);
+  auto it = shovel::consul::ParseDuration(idle_timeout);
+  if (!it.ok()) return Fail("--idle-timeout: " + it.status().message());
+  opt.idle_timeout_ms = it->count();
   auto cs = shovel::ParseSize(chunk_size);
   if (!cs.ok()) return Fail("--chunk-size: " + cs.status().message());
   opt.chunk_size = *cs;
@@ -161,6 +194,10 @@ int main(int argc, char** argv) {
   opt.log = log;
   // A DRAIN made the worker leave: end it as SIGTERM does.
   opt.on_drained = [] { kill(getpid(), SIGTERM); };
+  // As redis-server does: use every descriptor the hard limit allows, so
+  // --max-connections (derived from it) is not the soft limit's 1024.
+  const uint64_t nofile_before = shovel::worker::NoFileLimit();
+  const uint64_t nofile = shovel::worker::RaiseNoFileLimit();
   auto worker = shovel::worker::Worker::Start(opt);
   if (!worker.ok()) {
     if (worker.status().code() == shovel::Code::kInvalidArgument) {
@@ -227,7 +264,13 @@ int main(int argc, char** argv) {
     std::cerr << "shovel-worker: cannot write --ready-file " << ready_file << "\n";
     return 1;
   }
-  log("listening on " + w.endpoint());
+  log("listening on " + w.endpoint() + " (open files limit " +
+      (nofile != nofile_before ? std::to_string(nofile_before) + " raised to " : "") +
+      std::to_string(nofile) + ", max connections " +
+      std::to_string(opt.max_connections > 0
+                         ? opt.max_connections
+                         : shovel::worker::DefaultMaxConnections(nofile)) +
+      ")");
   Notify("READY=1\nSTATUS=serving on " + w.endpoint() +
          (metrics ? ", metrics on " + metrics->url() : ""));
   int sig = 0;

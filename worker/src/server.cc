@@ -1,8 +1,12 @@
 #include "server.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <unordered_map>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -14,6 +18,41 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kCopyBelow = 8192;  // smaller reply frames are copied
+// Reply frames from this size up are counted in the peer's ReplyBudget;
+// smaller ones (headers, short errors) are bounded by ZMQ_SNDHWM messages.
+constexpr size_t kCountFrom = 256;
+// Per peer, in messages: requests ZeroMQ reads ahead of the I/O thread, and
+// replies it queues (past this a ROUTER drops them; the byte bound of
+// ReplyBudget normally stops a peer long before).
+constexpr int kRecvHwm = 256;
+constexpr int kSendHwm = 1000;
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             Clock::now().time_since_epoch())
+      .count();
+}
+
+// A reply frame counted in its peer's queue until ZeroMQ frees it.
+struct Counted {
+  zmq::message_t msg;
+  ReplyBudget::QueuePtr queue;
+  int64_t bytes;
+};
+
+void ReleaseCounted(void*, void* hint) {
+  auto* c = static_cast<Counted*>(hint);
+  ReplyBudget::Release(*c->queue, c->bytes, SteadyNs());
+  delete c;
+}
+
+// The remote address of a connected socket, "" when it has none.
+std::string PeerAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return std::string(reinterpret_cast<const char*>(&ss), len);
+}
 
 std::string_view View(const zmq::message_t& m) {
   return {static_cast<const char*>(m.data()), m.size()};
@@ -47,14 +86,27 @@ void SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames) {
   }
 }
 
-zmq::message_t ToMessage(Frame& f) {
+// A reply's own bytes (a decompressed range, a listing), counted in the
+// store's transit gauge until ZeroMQ frees them.
+struct OwnedReply {
+  std::string bytes;
+  std::atomic<int64_t>* transit;
+};
+
+zmq::message_t ToMessage(Frame& f, std::atomic<int64_t>* transit = nullptr) {
   if (!f.slice.owner) {
     if (f.bytes.size() < kCopyBelow)
       return zmq::message_t(f.bytes.data(), f.bytes.size());
-    auto* hold = new std::string(std::move(f.bytes));
+    auto* hold = new OwnedReply{std::move(f.bytes), transit};
+    if (transit) transit->fetch_add(static_cast<int64_t>(hold->bytes.size()));
     return zmq::message_t(
-        hold->data(), hold->size(),
-        [](void*, void* hint) { delete static_cast<std::string*>(hint); }, hold);
+        hold->bytes.data(), hold->bytes.size(),
+        [](void*, void* hint) {
+          auto* h = static_cast<OwnedReply*>(hint);
+          if (h->transit) h->transit->fetch_sub(static_cast<int64_t>(h->bytes.size()));
+          delete h;
+        },
+        hold);
   }
   if (f.slice.size < kCopyBelow) return zmq::message_t(f.slice.data, f.slice.size);
   auto* hold = new std::shared_ptr<const void>(std::move(f.slice.owner));
@@ -105,9 +157,13 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_t
     }
     s->router_->set(zmq::sockopt::maxmsgsize,
                     static_cast<int64_t>(wire::kMaxMessageBytes + 4096));
-    s->router_->set(zmq::sockopt::rcvhwm, 1000);
-    s->router_->set(zmq::sockopt::sndhwm, 10000);
+    s->router_->set(zmq::sockopt::rcvhwm, kRecvHwm);
+    s->router_->set(zmq::sockopt::sndhwm, kSendHwm);
     s->router_->set(zmq::sockopt::linger, 2000);
+    // A peer that answers no ZMTP heartbeat for 30 s (a host that vanished
+    // without a FIN) is dropped with what was queued for it.
+    s->router_->set(zmq::sockopt::heartbeat_ivl, 10000);
+    s->router_->set(zmq::sockopt::heartbeat_timeout, 30000);
     s->router_->bind(ep);
     s->endpoint_ = s->router_->get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
@@ -118,7 +174,8 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& listen, int io_t
 
 Server::~Server() {
   Stop();
-  monitor_events_.reset();
+  if (router_) zmq_socket_monitor(router_->handle(), nullptr, 0);
+  monitor_.reset();
   router_.reset();
   from_handlers_.clear();
   to_handlers_.clear();
@@ -129,12 +186,21 @@ Server::~Server() {
 }
 
 Status Server::Start(Service* service, Store* store, ServiceCounters* counters,
-                     int threads) {
+                     int threads, const ServerLimits& limits) {
+  limits_ = limits;
+  budget_ = std::make_unique<ReplyBudget>(limits.replies);
   service_ = service;
   store_ = store;
   counters_ = counters;
   inproc_ = "inproc://shovel-" + std::to_string(reinterpret_cast<uintptr_t>(this));
   try {
+    std::string mon = inproc_ + "-monitor";
+    if (zmq_socket_monitor(router_->handle(), mon.c_str(),
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw zmq::error_t();
+    }
+    monitor_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pair);
+    monitor_->connect(mon);
     for (int i = 0; i < threads; ++i) {
       std::string ep = inproc_ + "-h" + std::to_string(i);
       auto push = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::push);
@@ -156,21 +222,10 @@ Status Server::Start(Service* service, Store* store, ServiceCounters* counters,
       from_handlers_.push_back(std::move(pull));
       handler_out_.push_back(std::move(out));
     }
-    // Before the I/O thread owns the ROUTER: its monitor counts connections.
-    std::string mon = inproc_ + "-monitor";
-    if (zmq_socket_monitor(router_->handle(), mon.c_str(),
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_MONITOR_STOPPED) == 0) {
-      monitor_events_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pair);
-      monitor_events_->set(zmq::sockopt::rcvtimeo, 200);
-      monitor_events_->set(zmq::sockopt::linger, 0);
-      monitor_events_->connect(mon);
-    }
   } catch (const zmq::error_t& e) {
     return Status::Internal(std::string("cannot set up handler sockets: ") + e.what());
   }
   started_ = true;
-  if (monitor_events_) monitor_ = std::thread([this] { MonitorLoop(); });
   for (int i = 0; i < threads; ++i) handlers_.emplace_back([this, i] { HandlerLoop(i); });
   io_ = std::thread([this] { IoLoop(); });
   return Status::Ok();
@@ -181,9 +236,6 @@ void Server::Stop() {
   started_ = false;
   stop_ = true;
   if (io_.joinable()) io_.join();
-  // The ROUTER is this thread's now: ending its monitor wakes MonitorLoop
-  // (ZMQ_EVENT_MONITOR_STOPPED) at once.
-  if (monitor_events_ && router_) zmq_socket_monitor(router_->handle(), nullptr, 0);
   for (auto& s : to_handlers_) {
     try {
       s->send(zmq::message_t(), zmq::send_flags::none);
@@ -192,26 +244,6 @@ void Server::Stop() {
   }
   for (auto& t : handlers_) t.join();
   handlers_.clear();
-  if (monitor_.joinable()) monitor_.join();
-}
-
-void Server::MonitorLoop() {
-  std::vector<zmq::message_t> event;
-  while (!stop_) {
-    event.clear();
-    try {
-      if (!zmq::recv_multipart(*monitor_events_, std::back_inserter(event))) continue;
-    } catch (const zmq::error_t&) {
-      return;
-    }
-    // Frame 0: u16 event id, u32 value (host order); frame 1: the address.
-    if (event.empty() || event[0].size() < 2) continue;
-    uint16_t id;
-    std::memcpy(&id, event[0].data(), sizeof id);
-    if (id == ZMQ_EVENT_ACCEPTED) counters_->connections.fetch_add(1);
-    if (id == ZMQ_EVENT_DISCONNECTED) counters_->connections.fetch_sub(1);
-    if (id == ZMQ_EVENT_MONITOR_STOPPED) return;
-  }
 }
 
 namespace {
@@ -234,6 +266,17 @@ void BatchLanes(std::vector<zmq::message_t>& msg, size_t n, std::vector<size_t>&
     }
   }
   if (!ok || !reader.Finish().ok()) lanes.clear();
+}
+
+// A primary's forwarded write or a LEASE (read raw from the header frame):
+// served at once, never parked, so workers never wait on each other's
+// reply budgets (their replies are small).
+bool ForPeerWorker(const zmq::message_t& header) {
+  if (header.size() != wire::kHeaderSize) return false;
+  const auto* p = static_cast<const unsigned char*>(header.data());
+  const uint16_t flags = static_cast<uint16_t>(p[4] | (p[5] << 8));
+  return p[3] == static_cast<unsigned char>(wire::Op::kLease) ||
+         (flags & wire::kFlagReplica) != 0;
 }
 
 // Replies `st` from the I/O thread to a request it does not serve (a header
@@ -262,6 +305,7 @@ void Server::IoLoop() {
   bool oversized = false;
   bool stopping = false;
   Clock::time_point deadline, next_expiry = Clock::now() + std::chrono::seconds(1);
+  Clock::time_point next_check = Clock::now();
   // Stopping: requests that arrive are refused ("shutting down") rather
   // than left unanswered (a ZeroMQ client cannot see the connection close
   // and would wait its whole deadline), for kStopGrace after the signal if
@@ -271,7 +315,8 @@ void Server::IoLoop() {
   Clock::time_point last_request{}, grace_until{};
   const size_t n = to_handlers_.size();
   Lanes lanes(n);  // what is in flight where (lanes.h)
-  std::vector<zmq::pollitem_t> items(n + 1);
+  std::vector<zmq::pollitem_t> items(n + 2);
+  ConnectionTable conns(limits_.max_connections, limits_.idle_ns);
   // A BATCH is served here once the lanes of all its ids are idle, a write
   // goes to its lane once no GET of the lane runs elsewhere; until then it
   // is held and the ROUTER is not read, so nothing overtakes it.
@@ -289,13 +334,154 @@ void Server::IoLoop() {
   };
   auto dispatch = [&](std::vector<zmq::message_t>& m, size_t lane, size_t to, bool read) {
     lanes.Dispatched(lane, to, read);
+    budget_->Dispatched(View(m[0]));
     counters_->in_flight.fetch_add(1);
     SendAll(*to_handlers_[to], m);
   };
   auto serve_here = [&](std::vector<zmq::message_t>& m) {
     Serve(m, views, reply);
-    SendAll(*router_, reply);
+    SendReply(reply, SteadyNs());
     counters_->in_flight.fetch_sub(1);
+  };
+  // Serves, dispatches or holds one request; false when it is held (stop
+  // reading until it may go).
+  auto route = [&](std::vector<zmq::message_t>& msg) -> bool {
+    if (msg.size() < 3 || oversized) {
+      counters_->malformed.fetch_add(1);
+      ReplyWithError(*router_, msg,
+                     Status::Protocol(oversized ? "request has too many frames"
+                                                : "request needs a header and an "
+                                                  "id frame"));
+      return true;
+    }
+    auto h = wire::DecodeHeader(View(msg[1]));
+    if (!h.ok()) {
+      counters_->malformed.fetch_add(1);
+      ReplyWithError(*router_, msg, h.status());
+      return true;
+    }
+    if (auth_) {
+      Status allowed = Authorize(msg, *h);
+      if (!allowed.ok()) {
+        ReplyWithError(*router_, msg, allowed);
+        return true;
+      }
+    }
+    if (h->op == wire::Op::kBatch) {
+      counters_->in_flight.fetch_add(1);
+      // Nothing in flight on any handler (the usual case: small
+      // requests are served here): no need to know its ids' lanes.
+      if (lanes.AllIdle()) {
+        serve_here(msg);
+        return true;
+      }
+      BatchLanes(msg, n, held_lanes);
+      if (idle(held_lanes)) {
+        serve_here(msg);
+        return true;
+      }
+      held = std::move(msg);
+      held_batch = true;
+      return false;
+    }
+    if ((h->flags & wire::kFlagReplica) || h->op == wire::Op::kLease) {
+      // A primary's forwarded write, or a LEASE: served here at once,
+      // never behind a handler that may itself wait for this worker's
+      // replicas (two primaries waiting on each other would wait in a
+      // cycle).
+      counters_->in_flight.fetch_add(1);
+      serve_here(msg);
+      return true;
+    }
+    bool by_handle = h->op == wire::Op::kUploadData || h->op == wire::Op::kUploadCommit ||
+                     h->op == wire::Op::kUploadAbort;
+    size_t key = by_handle ? std::hash<uint64_t>()(h->aux)
+                           : std::hash<std::string_view>()(View(msg[2]));
+    size_t lane = key % n;
+    const bool read = h->op == wire::Op::kGet;
+    if (!by_handle && (read ? lanes.NoWrites(lane) : lanes.Idle(lane))) {
+      // Nothing it must follow is in flight: serve here if cheap.
+      views.clear();
+      for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
+      auto req = wire::DecodeRequest(views);
+      if (req.ok() && service_->Cheap(*req)) {
+        counters_->in_flight.fetch_add(1);
+        Serve(msg, views, reply);
+        SendReply(reply, SteadyNs());
+        counters_->in_flight.fetch_sub(1);
+        return true;
+      }
+    }
+    if (read) {
+      dispatch(msg, lane, lanes.PickForRead(lane), true);
+    } else if (lanes.WriteMayGo(lane)) {
+      dispatch(msg, lane, lane, false);
+    } else {
+      // A GET of this lane runs on another handler: wait for it.
+      counters_->in_flight.fetch_add(1);
+      held = std::move(msg);
+      held_batch = false;
+      held_lane = lane;
+      return false;
+    }
+    return true;
+  };
+  // Requests parked per peer (reply_budget.h), in arrival order.
+  std::unordered_map<std::string, std::deque<std::vector<zmq::message_t>>> parked;
+  auto bytes_of = [](const std::vector<zmq::message_t>& m) {
+    uint64_t b = 0;
+    for (const auto& f : m) b += f.size();
+    return b;
+  };
+  auto drop_parked = [&](const std::string& peer) {
+    auto it = parked.find(peer);
+    if (it == parked.end()) return;
+    for (auto& m : it->second) budget_->Unparked(peer, bytes_of(m));
+    parked.erase(it);
+  };
+  // The next request to route into `msg`: a parked one whose peer drained,
+  // else one read from the ROUTER and admitted by the budget (others are
+  // parked or answered "busy" here). False when there is none.
+  auto next_request = [&]() -> bool {
+    for (auto it = parked.begin(); it != parked.end(); ++it) {
+      if (!budget_->MayResume(it->first)) continue;
+      msg = std::move(it->second.front());
+      it->second.pop_front();
+      budget_->Unparked(it->first, bytes_of(msg));
+      if (it->second.empty()) parked.erase(it);
+      oversized = false;
+      return true;
+    }
+    for (int k = 0; k < 256; ++k) {
+      if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) return false;
+      if (oversized || msg.size() < 3) return true;  // answered as malformed
+      if (ForPeerWorker(msg[1])) return true;        // never parked (see route)
+      const int64_t t = SteadyNs();
+      std::string_view peer = View(msg[0]);
+      switch (budget_->Admit(peer, bytes_of(msg), t)) {
+        case ReplyBudget::Verdict::kServe: {
+          int fd = msg[1].get(ZMQ_SRCFD);
+          if (fd >= 0 && budget_->Connection(peer).first != fd) {
+            budget_->SetConnection(peer, fd, PeerAddress(fd));
+          }
+          conns.Active(fd, t);
+          return true;
+        }
+        case ReplyBudget::Verdict::kPark:
+          parked[std::string(peer)].push_back(std::move(msg));
+          break;
+        case ReplyBudget::Verdict::kBusy:
+          counters_->busy.fetch_add(1);
+          ReplyWithError(
+              *router_, msg,
+              Status::Unavailable("worker " + endpoint_ + " is busy: " +
+                                  std::to_string(budget_->queued(peer) >> 20) +
+                                  " MiB of replies to this connection are not yet taken; "
+                                  "read them, then retry"));
+          break;
+      }
+    }
+    return false;
   };
   try {
     for (;;) {
@@ -305,6 +491,14 @@ void Server::IoLoop() {
         deadline = now + std::chrono::seconds(30);
         bool active = now - last_request < std::chrono::seconds(1);
         grace_until = active ? now + kStopGrace : now;
+        for (auto& [peer, queue] : parked) {
+          for (auto& m : queue) {
+            ReplyWithError(
+                *router_, m,
+                Status::Unavailable("worker " + endpoint_ + " is shutting down"));
+          }
+        }
+        parked.clear();
       }
       int64_t in_flight = counters_->in_flight.load();
       if (stopping && ((in_flight == 0 && now >= grace_until) || now > deadline)) break;
@@ -317,8 +511,9 @@ void Server::IoLoop() {
       }
       short router_events = accept || refuse ? ZMQ_POLLIN : 0;
       items[n] = {router_->handle(), 0, router_events, 0};
+      items[n + 1] = {monitor_->handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(items.data(), items.size(),
-                std::chrono::milliseconds(stopping ? 10 : 50));
+                std::chrono::milliseconds(stopping || !parked.empty() ? 5 : 50));
       for (int k = 0; refuse && k < 256; ++k) {
         if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
         if (!stopping && msg.size() >= 3 && !oversized) {
@@ -333,11 +528,13 @@ void Server::IoLoop() {
         ReplyWithError(*router_, msg,
                        Status::Unavailable("worker " + endpoint_ + " is shutting down"));
       }
+      if (items[n + 1].revents & ZMQ_POLLIN) OnMonitorEvents(conns);
       for (size_t i = 0; i < n; ++i) {
         if (!(items[i].revents & ZMQ_POLLIN)) continue;
         for (int k = 0;
              k < 256 && RecvMessage(*from_handlers_[i], msg, SIZE_MAX, oversized); ++k) {
-          SendAll(*router_, msg);
+          budget_->Replied(View(msg[0]));
+          SendReply(msg, SteadyNs());
           lanes.Replied(i);
           counters_->in_flight.fetch_sub(1);
         }
@@ -354,91 +551,30 @@ void Server::IoLoop() {
             !stopping && mode == kServing && counters_->in_flight.load() < kMaxInFlight;
       }
       for (int k = 0; k < 256 && accept; ++k) {
-        if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
+        if (!next_request()) break;
         last_request = now;
-        if (msg.size() < 3 || oversized) {
-          counters_->malformed.fetch_add(1);
-          ReplyWithError(*router_, msg,
-                         Status::Protocol(oversized ? "request has too many frames"
-                                                    : "request needs a header and an "
-                                                      "id frame"));
-          continue;
-        }
-        auto h = wire::DecodeHeader(View(msg[1]));
-        if (!h.ok()) {
-          counters_->malformed.fetch_add(1);
-          ReplyWithError(*router_, msg, h.status());
-          continue;
-        }
-        if (auth_) {
-          Status allowed = Authorize(msg, *h);
-          if (!allowed.ok()) {
-            ReplyWithError(*router_, msg, allowed);
-            continue;
-          }
-        }
-        if (h->op == wire::Op::kBatch) {
-          counters_->in_flight.fetch_add(1);
-          // Nothing in flight on any handler (the usual case: small
-          // requests are served here): no need to know its ids' lanes.
-          if (lanes.AllIdle()) {
-            serve_here(msg);
-            continue;
-          }
-          BatchLanes(msg, n, held_lanes);
-          if (idle(held_lanes)) {
-            serve_here(msg);
-            continue;
-          }
-          held = std::move(msg);
-          held_batch = true;
-          break;
-        }
-        if ((h->flags & wire::kFlagReplica) || h->op == wire::Op::kLease) {
-          // A primary's forwarded write, or a LEASE: served here at once,
-          // never behind a handler that may itself wait for this worker's
-          // replicas (two primaries waiting on each other would wait in a
-          // cycle).
-          counters_->in_flight.fetch_add(1);
-          serve_here(msg);
-          continue;
-        }
-        bool by_handle = h->op == wire::Op::kUploadData ||
-                         h->op == wire::Op::kUploadCommit ||
-                         h->op == wire::Op::kUploadAbort;
-        size_t key = by_handle ? std::hash<uint64_t>()(h->aux)
-                               : std::hash<std::string_view>()(View(msg[2]));
-        size_t lane = key % n;
-        const bool read = h->op == wire::Op::kGet;
-        if (!by_handle && (read ? lanes.NoWrites(lane) : lanes.Idle(lane))) {
-          // Nothing it must follow is in flight: serve here if cheap.
-          views.clear();
-          for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
-          auto req = wire::DecodeRequest(views);
-          if (req.ok() && service_->Cheap(*req)) {
-            counters_->in_flight.fetch_add(1);
-            Serve(msg, views, reply);
-            SendAll(*router_, reply);
-            counters_->in_flight.fetch_sub(1);
-            continue;
-          }
-        }
-        if (read) {
-          dispatch(msg, lane, lanes.PickForRead(lane), true);
-        } else if (lanes.WriteMayGo(lane)) {
-          dispatch(msg, lane, lane, false);
-        } else {
-          // A GET of this lane runs on another handler: wait for it.
-          counters_->in_flight.fetch_add(1);
-          held = std::move(msg);
-          held_batch = false;
-          held_lane = lane;
-          break;
-        }
+        if (!route(msg)) break;
         accept = counters_->in_flight.load() < kMaxInFlight;
+      }
+      if (now > next_check) {
+        for (const std::string& peer : budget_->Stuck(SteadyNs())) {
+          Disconnect(peer);
+          drop_parked(peer);
+          budget_->Forget(peer);
+        }
+        OnMonitorEvents(conns);  // closes seen first: descriptors may be reused
+        for (const auto& [fd, addr] : conns.Idle(SteadyNs())) {
+          if (!addr.empty() && PeerAddress(fd) == addr) {
+            ::shutdown(fd, SHUT_RDWR);
+            counters_->disconnected.fetch_add(1);
+          }
+        }
+        next_check = now + std::chrono::milliseconds(100);
       }
       if (now > next_expiry) {
         store_->ExpireUploads(NowNs());
+        // Peers gone quiet (every connection has a routing id of its own).
+        budget_->Sweep(SteadyNs(), 60'000'000'000);
         next_expiry = now + std::chrono::seconds(1);
       }
     }
@@ -461,6 +597,55 @@ Status Server::Authorize(std::vector<zmq::message_t>& msg, const wire::Header& h
   return st;
 }
 
+void Server::SendReply(std::vector<zmq::message_t>& frames, int64_t now_ns) {
+  if (frames.empty()) return;
+  ReplyBudget::QueuePtr q = budget_->Peer(View(frames[0]), now_ns);
+  for (size_t i = 1; i < frames.size(); ++i) {
+    if (frames[i].size() < kCountFrom) continue;
+    const auto n = static_cast<int64_t>(frames[i].size());
+    auto* c = new Counted{std::move(frames[i]), q, n};
+    ReplyBudget::Charge(*q, n, now_ns);
+    // A frame this large is not stored inline, so its data stays put.
+    frames[i] = zmq::message_t(c->msg.data(), c->msg.size(), ReleaseCounted, c);
+  }
+  SendAll(*router_, frames);
+}
+
+void Server::Disconnect(const std::string& peer) {
+  auto [fd, addr] = budget_->Connection(peer);
+  // Only while the descriptor is still that peer's connection: ZeroMQ may
+  // have closed it and the number been reused.
+  if (fd < 0 || addr.empty() || PeerAddress(fd) != addr) return;
+  ::shutdown(fd, SHUT_RDWR);
+  counters_->disconnected.fetch_add(1);
+}
+
+void Server::OnMonitorEvents(ConnectionTable& conns) {
+  for (int k = 0; k < 1024; ++k) {
+    zmq::message_t event, addr;
+    if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+    if (event.more()) (void)monitor_->recv(addr, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    uint16_t id = 0;
+    int32_t fd = -1;
+    std::memcpy(&id, event.data(), 2);
+    std::memcpy(&fd, static_cast<const char*>(event.data()) + 2, 4);
+    if (id == ZMQ_EVENT_DISCONNECTED) {
+      conns.Closed(fd);
+    } else if (id == ZMQ_EVENT_ACCEPTED) {
+      std::string peer = PeerAddress(fd);
+      if (!conns.Accepted(fd, SteadyNs(), peer)) {
+        // One too many: ZeroMQ accepted it, close it at once. Its
+        // DISCONNECTED event comes before the descriptor can be reused.
+        if (!peer.empty()) ::shutdown(fd, SHUT_RDWR);
+        counters_->refused.fetch_add(1);
+      }
+    }
+    // The connections metric (shovel_connections): those open and kept.
+    counters_->connections.store(static_cast<int64_t>(conns.open()));
+  }
+}
+
 void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
                    std::vector<zmq::message_t>& reply) {
   views.clear();
@@ -480,7 +665,7 @@ void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_vie
   reply.clear();
   reply.push_back(std::move(msg[0]));
   reply.push_back(HeaderMessage(rep.header));
-  for (auto& f : rep.payload) reply.push_back(ToMessage(f));
+  for (auto& f : rep.payload) reply.push_back(ToMessage(f, &store_->transit_bytes()));
 }
 
 void Server::HandlerLoop(size_t index) {

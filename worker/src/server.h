@@ -21,6 +21,12 @@
 // earlier request.
 // At most kMaxInFlight requests are dispatched at once; past that the I/O
 // thread stops reading the ROUTER (TCP back-pressure), bounding memory.
+// Reply bytes are counted per peer until ZeroMQ releases them
+// (reply_budget.h): a peer that does not take its replies has its requests
+// parked, then answered "busy", and is disconnected once stuck.
+// A socket monitor reports each accepted TCP connection: past
+// max_connections it is closed at once and counted; connections idle past
+// idle_ns are closed (connections.h).
 //
 // Thread-safety: Bind/Start/Stop from one owner thread; Stop is idempotent.
 // Ownership: owns the zmq context, sockets and threads; borrows the Service
@@ -35,6 +41,8 @@
 #include <vector>
 
 #include "authorizer.h"
+#include "connections.h"
+#include "reply_budget.h"
 #include "service.h"
 #include "shovel/status.h"
 #include "zap_handler.h"
@@ -54,6 +62,12 @@ struct ServerSecurity {
   Authorizer* auth = nullptr;
 };
 
+struct ServerLimits {
+  ReplyLimits replies;
+  uint64_t max_connections = 1 << 20;  // past it new connections are closed
+  int64_t idle_ns = 0;                 // close connections idle this long; 0: never
+};
+
 class Server {
  public:
   static constexpr int64_t kMaxInFlight = 512;
@@ -69,7 +83,11 @@ class Server {
 
   const std::string& endpoint() const { return endpoint_; }
   // Starts the I/O thread and `threads` handler threads.
-  Status Start(Service* service, Store* store, ServiceCounters* counters, int threads);
+  Status Start(Service* service, Store* store, ServiceCounters* counters, int threads,
+               const ServerLimits& limits = {});
+  // Reply bytes handed to ZeroMQ and not yet sent, all peers (any thread,
+  // after Start).
+  int64_t queued_reply_bytes() const { return budget_ ? budget_->total() : 0; }
   // Stops reading, answers what is in flight (bounded), joins the threads.
   void Stop();
   // Leaving the cluster (Worker::Leave), from any thread. Pause: requests
@@ -83,21 +101,33 @@ class Server {
   Server() = default;
   void IoLoop();
   void HandlerLoop(size_t index);
-  // Counts the client connections the ROUTER accepted and lost.
-  void MonitorLoop();
   // Decodes, runs the Service and encodes the reply after routing frame
   // msg[0]; `msg` is consumed. Used by handler threads and the I/O thread.
   void Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
              std::vector<zmq::message_t>& reply);
 
+  // Sends a reply (routing id first) to its peer, counting its bytes until
+  // ZeroMQ releases them. I/O thread only.
+  void SendReply(std::vector<zmq::message_t>& frames, int64_t now_ns);
+  // Closes the TCP connection of `peer` (ZeroMQ then drops what it queued
+  // for it). I/O thread only.
+  void Disconnect(const std::string& peer);
+  // Handles the ROUTER monitor's events (accepted / disconnected): refuses
+  // connections past the limit. I/O thread only.
+  void OnMonitorEvents(ConnectionTable& conns);
   // OK when the request in `msg` (header `h`) may be served for the key
   // its connection authenticated with.
   Status Authorize(std::vector<zmq::message_t>& msg, const wire::Header& h);
 
+  // Declared before ctx_: the free functions of replies still queued when
+  // the context closes use it.
+  std::unique_ptr<ReplyBudget> budget_;
   std::unique_ptr<zmq::context_t> ctx_;
   Authorizer* auth_ = nullptr;       // null: no CURVE
   std::unique_ptr<ZapHandler> zap_;  // closed before ctx_
   std::unique_ptr<zmq::socket_t> router_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: the ROUTER's connection events
+  ServerLimits limits_;
   std::vector<std::unique_ptr<zmq::socket_t>> to_handlers_;    // I/O thread
   std::vector<std::unique_ptr<zmq::socket_t>> from_handlers_;  // I/O thread
   std::vector<std::unique_ptr<zmq::socket_t>> handler_in_;     // handler i
@@ -113,10 +143,6 @@ class Server {
   bool started_ = false;
   std::thread io_;
   std::vector<std::thread> handlers_;
-  // The ROUTER's monitor (ZMQ_EVENT_ACCEPTED / DISCONNECTED): its thread
-  // keeps ServiceCounters::connections. Owned by monitor_ once started.
-  std::unique_ptr<zmq::socket_t> monitor_events_;
-  std::thread monitor_;
 };
 
 }  // namespace shovel::worker

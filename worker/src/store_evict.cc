@@ -16,6 +16,8 @@ Status Store::NoSpace(uint64_t needed, uint64_t own_upload) const {
   std::string held = FormatSize(limit) + " limit, " + FormatSize(pinned) + " pinned";
   if (others > 0)
     held += ", " + FormatSize(others) + " held by other uploads in progress";
+  const int64_t transit = transit_.load();
+  if (transit > 0) held += ", " + FormatSize(transit) + " in replies not yet sent";
   std::string msg = "worker " + node_id_;
   if (pinned + uploads + needed > limit) {
     // Even with every unpinned id evicted it would not fit: not "full".
@@ -36,7 +38,9 @@ Status Store::NoSpace(uint64_t needed, uint64_t own_upload) const {
 bool Store::TryReserve(uint64_t bytes, uint64_t credit) {
   uint64_t need = bytes > credit ? bytes - credit : 0;
   uint64_t used = used_.load();
-  while (used + need <= limit_.load() || need == 0) {
+  // Reply copies in transit hold memory too (transit_bytes()).
+  const uint64_t transit = static_cast<uint64_t>(std::max<int64_t>(0, transit_.load()));
+  while (used + transit + need <= limit_.load() || need == 0) {
     if (used_.compare_exchange_weak(used, used + bytes)) return true;
   }
   return false;

@@ -18,6 +18,7 @@
 #include "service.h"
 #include "shovel/alloc.h"
 #include "shovel/worker/store.h"
+#include "trimmer.h"
 
 namespace shovel::worker {
 namespace {
@@ -121,6 +122,7 @@ struct Worker::Impl {
   std::unique_ptr<Handover> handover;
   std::unique_ptr<LeaseKeeper> leases;
   std::unique_ptr<Server> server;
+  std::unique_ptr<Trimmer> trimmer;  // reads store and server: after them
   std::string node_id;
   std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
   std::mutex stop_mu;
@@ -154,6 +156,19 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   SHOVEL_RETURN_IF_ERROR(ValidateConfig(config));
   if (o.threads < 0 || o.threads > 256) {
     return Status::InvalidArgument("threads must be 0 (one per core) to 256");
+  }
+  if (o.reply_bytes_per_peer < (1u << 20)) {
+    return Status::InvalidArgument("reply-bytes-per-connection must be at least 1 MiB");
+  }
+  if (o.max_connections > (1u << 24)) {
+    return Status::InvalidArgument(
+        "max-connections must be 0 (from the open-files limit) to 16777216");
+  }
+  if (o.idle_timeout_ms < 0) {
+    return Status::InvalidArgument("idle-timeout must be 0 (never) or more");
+  }
+  if (o.stuck_timeout_ms < 100) {
+    return Status::InvalidArgument("stuck-timeout must be at least 100ms");
   }
   if (o.io_threads < 0 || o.io_threads > 64) {
     return Status::InvalidArgument(
@@ -223,8 +238,22 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 2;
+  ServerLimits limits;
+  limits.replies.per_peer = o.reply_bytes_per_peer;
+  limits.replies.total = std::clamp<uint64_t>(o.max_memory / 4, 64ull << 20, 1ull << 30);
+  limits.replies.stuck_ns = o.stuck_timeout_ms * 1'000'000;
+  limits.max_connections =
+      o.max_connections > 0 ? o.max_connections : DefaultMaxConnections(NoFileLimit());
+  limits.idle_ns = o.idle_timeout_ms * 1'000'000;
   SHOVEL_RETURN_IF_ERROR(impl->server->Start(impl->service.get(), impl->store.get(),
-                                             &impl->counters, threads));
+                                             &impl->counters, threads, limits));
+  Store* store = impl->store.get();
+  Server* server = impl->server.get();
+  impl->trimmer = std::make_unique<Trimmer>([store, server] {
+    const int64_t transit = store->transit_bytes().load() + server->queued_reply_bytes();
+    return store->used() + static_cast<uint64_t>(std::max<int64_t>(0, transit));
+  });
+  impl->trimmer->Start();
   impl->local->service = impl->service.get();
   impl->local->counters = &impl->counters;
   impl->local->endpoint = impl->server->endpoint();
@@ -413,6 +442,7 @@ void Worker::Stop() {
     std::unique_lock<std::shared_mutex> gate(impl_->local->mu);
     impl_->local->service = nullptr;
   }
+  impl_->trimmer->Stop();
   impl_->server->Stop();
   // Serving no more: the others may serve in its place at once.
   impl_->leases->ReleaseAll();

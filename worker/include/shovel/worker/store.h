@@ -137,6 +137,13 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Bytes of reply copies (decompressed ranges) that the server has handed
+  // to ZeroMQ and not yet sent: writes fit under max_memory less these, so
+  // replies in transit count against the limit. Any thread.
+  std::atomic<int64_t>& transit_bytes() { return transit_; }
+  // Bytes charged against max_memory now (Stats().mem_used, without locks).
+  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+
   // Live settings; lowering max_memory evicts down to it (pinned data stays).
   void ApplyConfig(const WorkerConfig& config);
   WorkerConfig config() const;
@@ -328,6 +335,7 @@ class Store {
   std::atomic<bool> eviction_;
 
   std::atomic<uint64_t> used_{0};
+  std::atomic<int64_t> transit_{0};
   std::atomic<uint64_t> pinned_bytes_{0};
   std::atomic<uint64_t> upload_bytes_{0};
   std::atomic<uint64_t> evictions_{0};

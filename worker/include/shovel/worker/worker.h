@@ -38,6 +38,18 @@ struct WorkerOptions {
   // connections spread over both (see DirectCalls), 1 MiB GETs ran 7.5-8.3
   // GB/s on 2 cores against 6.0-6.5 with one (2 s runs, 4 in flight).
   int io_threads = 0;
+  // Reply bytes queued for one connection (handed to ZeroMQ, not yet sent)
+  // past which its further requests wait unread; all connections together
+  // may hold a quarter of max_memory (64 MiB .. 1 GiB). A connection whose
+  // replies are not taken for stuck_timeout_ms is closed.
+  uint64_t reply_bytes_per_peer = 32ull << 20;
+  int64_t stuck_timeout_ms = 30000;
+  // TCP connections at most (0: derived from the open-files limit, leaving
+  // the worker's own descriptors: limit - 64 - limit/32); past it a new
+  // connection is closed at once and counted. Connections with no request
+  // for idle_timeout_ms are closed (0: never).
+  uint64_t max_connections = 0;
+  int64_t idle_timeout_ms = 0;
   // Where the worker reports what it decided on its own (leases: fencing,
   // rejoining), one line each; null: not reported. Called from any thread.
   std::function<void(const std::string&)> log;
