@@ -226,7 +226,9 @@ TEST(Replication, AStreamedValueIsOnEveryCopyAtItsCommit) {
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7919 % 251);
   for (const auto& [id, mode] : std::vector<std::pair<std::string, WriteMode>>{
            {"stream/set", WriteMode::kSet}, {"stream/append", WriteMode::kAppend}}) {
-    if (mode == WriteMode::kAppend) ASSERT_TRUE(c->Set(id, "head:").ok());
+    if (mode == WriteMode::kAppend) {
+      ASSERT_TRUE(c->Set(id, "head:").ok());
+    }
     auto w = c->OpenWriter(id, mode);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     for (size_t at = 0; at < big.size(); at += 1 << 20) {
