@@ -96,18 +96,37 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
       }
       auto st = store_->Stat(id);
       if (!st.ok() || st->pinned) continue;
-      auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
-      if (!v.ok() || v->more) continue;
-      wire::Request req;
-      req.header.op = wire::Op::kSet;
-      req.id = id;
-      req.payload = {std::string_view(v->bytes.data, v->bytes.size)};
-      req.replicas = {b.target};
-      ForwardError fe = replicator_->Forward(req, v->version, 0, v->version, nullptr);
+      // Moving: from here on requests for it are redirected to the target,
+      // so what is copied below is the last write made here (a write
+      // already past the redirect when it was set is caught by the second
+      // look at the version).
+      if (moving && on_move_) {
+        on_move_(id, b.target, b.members[target].node_id, true);
+      }
+      ReadResult copied;
+      ForwardError fe;
+      for (int look = 0; look < 2; ++look) {
+        auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
+        if (!v.ok() || v->more) {
+          fe.status = Status::NotFound("");
+          break;
+        }
+        if (look == 1 && v->version == copied.version) break;
+        copied = *v;
+        wire::Request req;
+        req.header.op = wire::Op::kSet;
+        req.id = id;
+        req.payload = {std::string_view(v->bytes.data, v->bytes.size)};
+        req.replicas = {b.target};
+        fe = replicator_->Forward(req, v->version, 0, v->version, nullptr);
+        if (!fe.status.ok() || !moving) break;
+      }
       if (!fe.status.ok()) {
+        if (moving && on_move_) on_move_(id, b.target, b.members[target].node_id, false);
         if (!fe.endpoint.empty()) return;  // the target is gone again
         continue;
       }
+      auto* v = &copied;
       ids_copied_.fetch_add(1);
       bytes_copied_.fetch_add(v->bytes.size);
       if (moving) moved.emplace_back(id, v->version);

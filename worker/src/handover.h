@@ -57,6 +57,12 @@ class Handover {
   void Start(wire::HandoverBody body, bool move = false);
   // Set once before Start: whether moved ids may be dropped here.
   void SetMayDrop(std::function<bool()> may_drop) { may_drop_ = std::move(may_drop); }
+  // Set once before Start: called with (id, target endpoint, target node,
+  // true) before a moving id is copied, and with false if the copy failed
+  // (Service::MarkMoved / UnmarkMoved: requests are redirected meanwhile).
+  using MoveFn = std::function<void(const std::string&, const std::string&,
+                                    const std::string&, bool)>;
+  void SetOnMove(MoveFn on_move) { on_move_ = std::move(on_move); }
   uint64_t ids_dropped() const { return dropped_.load(); }
   // Bytes per second, at most; applies to the copy in progress too.
   void SetRate(uint64_t bytes_per_second) { rate_.store(bytes_per_second); }
@@ -88,6 +94,7 @@ class Handover {
   std::atomic<uint64_t> rate_{kDefaultRate};
   std::atomic<uint64_t> dropped_{0};
   std::function<bool()> may_drop_;
+  MoveFn on_move_;
   std::thread thread_;
 };
 

@@ -80,6 +80,15 @@ ServiceReply Service::Serve(const wire::Request& req, std::shared_ptr<const void
       out.payload.push_back({p->node_id, {}});
       return out;
     }
+    if (moved_count_.load(std::memory_order_relaxed) != 0 &&
+        !(h.flags & wire::kFlagReplica)) {
+      if (auto to = MovedTo(req.id)) {
+        ServiceReply out{wire::ReplyHeader(h, Code::kRedirect), {}};
+        out.payload.push_back({to->first, {}});
+        out.payload.push_back({to->second, {}});
+        return out;
+      }
+    }
   }
   if (h.flags & wire::kFlagReplicas) return AsPrimary(req, std::move(keep));
   if (h.flags & wire::kFlagReplica) return AsReplica(req, std::move(keep));
@@ -151,6 +160,35 @@ void Service::SetJoining(std::shared_ptr<const JoinPlan> plan) {
   std::lock_guard<std::mutex> l(join_mu_);
   joining_.store(plan != nullptr);
   join_ = std::move(plan);
+}
+
+void Service::MarkMoved(const std::string& id, const std::string& endpoint,
+                        const std::string& node) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> l(moved_mu_);
+  if (moved_.size() % 4096 == 0) {  // now and then, the expired go
+    std::erase_if(moved_, [&](const auto& m) { return m.second.until <= now; });
+  }
+  moved_[id] = Moved{endpoint, node, now + kMovedFor};
+  moved_count_.store(moved_.size());
+}
+
+void Service::UnmarkMoved(const std::string& id) {
+  std::lock_guard<std::mutex> l(moved_mu_);
+  moved_.erase(id);
+  moved_count_.store(moved_.size());
+}
+
+std::optional<std::pair<std::string, std::string>> Service::MovedTo(std::string_view id) {
+  std::lock_guard<std::mutex> l(moved_mu_);
+  auto it = moved_.find(id);
+  if (it == moved_.end()) return std::nullopt;
+  if (it->second.until <= std::chrono::steady_clock::now()) {
+    moved_.erase(it);
+    moved_count_.store(moved_.size());
+    return std::nullopt;
+  }
+  return std::make_pair(it->second.endpoint, it->second.node);
 }
 
 void Service::PullIfJoining(const wire::Request& req) {
@@ -285,7 +323,9 @@ void Service::AddBatchItem(const wire::Request& req, wire::BatchWriter& out,
                            std::vector<std::string_view>& views) {
   const wire::Header& h = req.header;
   if (h.op != wire::Op::kGet ||
-      (!(h.flags & wire::kFlagNoRedirect) && store_->FindPointer(req.id))) {
+      (!(h.flags & wire::kFlagNoRedirect) &&
+       (store_->FindPointer(req.id) ||
+        (moved_count_.load(std::memory_order_relaxed) != 0 && MovedTo(req.id))))) {
     return AddReply(Handle(req), out, views);
   }
   // A GET item carries at most kMaxBatchItemBytes; for a larger range it

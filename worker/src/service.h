@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -109,6 +110,14 @@ class Service {
     size_t self = 0;                            // this worker in `nodes`
   };
   void SetJoining(std::shared_ptr<const JoinPlan> plan);
+  // An id handed over to a joiner (one copy per id): for kMovedFor, every
+  // request for it but a replica's or a NoRedirect one is answered with a
+  // redirect to the joiner, so a client that has not seen the join yet
+  // neither writes here nor reads what is about to be dropped.
+  static constexpr std::chrono::seconds kMovedFor{60};
+  void MarkMoved(const std::string& id, const std::string& endpoint,
+                 const std::string& node);
+  void UnmarkMoved(const std::string& id);
   // The most copies (1 + replicas named) a client's request asked for.
   uint32_t replicas_seen() const { return replicas_seen_.load(); }
   // This worker was fenced (another served in its place while it was
@@ -177,6 +186,15 @@ class Service {
   static constexpr size_t kMaxUploadReplicas = 65536;
   std::mutex uploads_mu_;
   std::map<uint64_t, UploadReplicas> upload_replicas_;  // guarded by uploads_mu_
+  // Where `id` was handed over to, while it is marked moved.
+  std::optional<std::pair<std::string, std::string>> MovedTo(std::string_view id);
+  struct Moved {
+    std::string endpoint, node;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::atomic<size_t> moved_count_{0};
+  std::mutex moved_mu_;
+  std::map<std::string, Moved, std::less<>> moved_;  // guarded by moved_mu_
   // Joining: takes req.id from its previous holder when missing here.
   void PullIfJoining(const wire::Request& req);
   std::atomic<bool> joining_{false};

@@ -213,6 +213,14 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   // A worker that a client asked for more copies may be a replica still:
   // it keeps what it handed over.
   impl->handover->SetMayDrop([service] { return service->replicas_seen() <= 1; });
+  impl->handover->SetOnMove([service](const std::string& id, const std::string& endpoint,
+                                      const std::string& node, bool moving) {
+    if (moving) {
+      service->MarkMoved(id, endpoint, node);
+    } else {
+      service->UnmarkMoved(id);
+    }
+  });
   LeaseKeeper::Hooks hooks;
   hooks.epoch = [service] { return service->epoch(); };
   hooks.rejoin = [service](uint64_t refused) { return service->Rejoin(refused); };
