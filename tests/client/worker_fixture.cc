@@ -47,6 +47,10 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 2, (w->dir_ + "/stderr").c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // Not the test's stdout: a worker left behind by a test that crashed
+  // must not keep ctest waiting on that pipe until its timeout.
+  posix_spawn_file_actions_adddup2(&fa, 2, 1);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   int rc = posix_spawn(&w->pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
