@@ -1,6 +1,7 @@
 // Routing around failed workers and replica sets: which members a request
 // avoids, where an id's copies live, and the call to an id's primary that
 // moves on to the next primary when a worker fails.
+#include <random>
 #include <thread>
 
 #include "client_impl.h"
@@ -15,6 +16,14 @@ namespace {
 
 // A read: answered the same by any copy that has the id.
 bool IsRead(Op op) { return op == Op::kGet || op == Op::kStat; }
+
+// A random append token, never 0.
+uint64_t NewToken() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  uint64_t t = 0;
+  while (t == 0) t = gen();
+  return t;
+}
 
 }  // namespace
 
@@ -85,6 +94,11 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
   const auto give_up = std::chrono::steady_clock::now() + req.deadline;
   Result<ResponsePtr> r = Status::Unavailable("no workers are known");
   std::string failed;  // the primary of the first attempt, when it failed
+  // An append carries one token on every attempt (kFlagToken): a worker
+  // that applied it already does not apply it again, so it may be sent
+  // again when its answer was lost.
+  const std::string token =
+      replicate && req.header.op == Op::kAppend ? wire::EncodeToken(NewToken()) : "";
   for (int attempt = 0; attempt < 64; ++attempt) {  // bounded by the deadline
     // The next primary is always tried once; waiting out a lease only
     // within the deadline.
@@ -116,6 +130,10 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
                 .count());
       }
       with_list.payload.push_back(list);
+      if (!token.empty()) {
+        with_list.header.flags |= wire::kFlagToken;
+        with_list.payload.push_back(token);
+      }
       send = &with_list;
     }
     PrimaryNotes notes;
@@ -160,9 +178,9 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
     const bool down = transport_->IsDown(primary);
     const bool unsent =
         leaving || r.status().message().find("no connection") != std::string::npos;
-    const bool repeatable = req.idempotent || req.header.op == Op::kSet ||
-                            req.header.op == Op::kDelete ||
-                            req.header.op == Op::kSetAttrs;
+    const bool repeatable =
+        req.idempotent || req.header.op == Op::kSet || req.header.op == Op::kDelete ||
+        req.header.op == Op::kSetAttrs || (send == &with_list && !token.empty());
     if (!(replica_failed || (down && (unsent || repeatable)))) return r;
     if (down) failed = primary;
   }

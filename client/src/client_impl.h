@@ -225,8 +225,11 @@ class ClientImpl : public Client {
   // error of the message that carried it. A worker that answers a BATCH with
   // kProtocol (one that predates it) gets those requests again one by one.
   struct BatchedSend;
-  std::shared_ptr<BatchedSend> SendBatched(const std::vector<BatchItem>& items,
-                                           const std::vector<std::string>& endpoints);
+  // `lists` (optional, one per endpoint): a non-empty entry is the
+  // kFlagReplicas list its messages carry (reads served as the primary).
+  std::shared_ptr<BatchedSend> SendBatched(
+      const std::vector<BatchItem>& items, const std::vector<std::string>& endpoints,
+      const std::vector<std::string>* lists = nullptr);
   void FinishBatched(BatchedSend& sent, const std::vector<BatchItem>& items,
                      const std::vector<std::string>& endpoints, const ItemSink& sink);
   // A single-message request for `item` (payload views into the item's).
@@ -236,6 +239,13 @@ class ClientImpl : public Client {
   std::optional<uint32_t> EndpointSlot(std::string_view id, const PlacementView& view,
                                        std::vector<std::string>& endpoints,
                                        std::vector<int32_t>& slots);
+  // With replicas: the index of the pair (primary of `id`, its kFlagReplicas
+  // list) in `endpoints`/`lists`, adding it if new (`keyed` maps pairs to
+  // indices); a redirected id gets its endpoint with no list.
+  std::optional<uint32_t> ListedSlot(std::string_view id, const PlacementView& view,
+                                     std::vector<std::string>& endpoints,
+                                     std::vector<std::string>& lists,
+                                     std::unordered_map<std::string, uint32_t>& keyed);
   // MultiSet/MultiGet from sending to results (client_multi.cc).
   template <typename T>
   class MultiCall;

@@ -126,6 +126,32 @@ std::optional<uint32_t> ClientImpl::EndpointSlot(std::string_view id,
   return static_cast<uint32_t>(slots[m]);
 }
 
+std::optional<uint32_t> ClientImpl::ListedSlot(
+    std::string_view id, const PlacementView& view, std::vector<std::string>& endpoints,
+    std::vector<std::string>& lists, std::unordered_map<std::string, uint32_t>& keyed) {
+  auto add = [&](const std::string& endpoint, std::string list) {
+    std::string key = endpoint;
+    key.push_back('\0');
+    key += list;
+    auto [it, fresh] = keyed.try_emplace(std::move(key), endpoints.size());
+    if (fresh) {
+      endpoints.push_back(endpoint);
+      lists.push_back(std::move(list));
+    }
+    return it->second;
+  };
+  if (auto cached = redirects_.Lookup(id, view.generation))
+    return add(cached->endpoint, {});
+  if (view.members.empty()) return std::nullopt;  // the single-id path reports it
+  std::vector<size_t> passed;
+  std::vector<size_t> set = ReplicaSet(id, view, &passed);
+  std::vector<std::string> others;
+  for (size_t i = 1; i < set.size(); ++i) others.push_back(view.members[set[i]].endpoint);
+  for (size_t k : passed) others.push_back("!" + view.members[k].endpoint);
+  return add(view.members[set[0]].endpoint,
+             others.empty() ? std::string() : wire::EncodeStrings(others));
+}
+
 // What SendBatched sent: its messages and their outcomes to come.
 struct ClientImpl::BatchedSend {
   std::vector<Message> messages;
@@ -133,7 +159,8 @@ struct ClientImpl::BatchedSend {
 };
 
 std::shared_ptr<ClientImpl::BatchedSend> ClientImpl::SendBatched(
-    const std::vector<BatchItem>& items, const std::vector<std::string>& endpoints) {
+    const std::vector<BatchItem>& items, const std::vector<std::string>& endpoints,
+    const std::vector<std::string>* lists) {
   auto out = std::make_shared<BatchedSend>();
   out->messages = Group(items, endpoints.size());
   const std::vector<Message>& messages = out->messages;
@@ -142,14 +169,30 @@ std::shared_ptr<ClientImpl::BatchedSend> ClientImpl::SendBatched(
   std::vector<zmq::message_t> bodies(messages.size());
   for (size_t m = 0; m < messages.size(); ++m) {
     const Message& msg = messages[m];
+    const std::string* list = lists != nullptr && !(*lists)[msg.endpoint].empty()
+                                  ? &(*lists)[msg.endpoint]
+                                  : nullptr;
     if (msg.ks.size() == 1) {
-      sends.emplace_back(endpoints[msg.endpoint], ItemRequest(items[msg.ks[0]]));
+      OutRequest r = ItemRequest(items[msg.ks[0]]);
+      if (list != nullptr) {
+        r.header.flags |= wire::kFlagReplicas;
+        r.payload.push_back(*list);
+      }
+      sends.emplace_back(endpoints[msg.endpoint], std::move(r));
       continue;
     }
     bodies[m] = EncodeBody(items, msg);
     OutRequest b = MakeRequest(Op::kBatch, {});
     b.header.aux = msg.ks.size();
-    b.frame = &bodies[m];
+    if (list != nullptr) {
+      // The list goes last: the body is a payload frame (copied), not `frame`.
+      b.header.flags |= wire::kFlagReplicas;
+      b.payload.push_back(
+          std::string_view(static_cast<const char*>(bodies[m].data()), bodies[m].size()));
+      b.payload.push_back(*list);
+    } else {
+      b.frame = &bodies[m];
+    }
     b.idempotent = std::all_of(msg.ks.begin(), msg.ks.end(),
                                [&](uint32_t k) { return items[k].idempotent; });
     sends.emplace_back(endpoints[msg.endpoint], std::move(b));
@@ -235,6 +278,7 @@ class ClientImpl::MultiCall {
     index_.reserve(ids.size());
     auto view = c_->View();
     std::vector<int32_t> slots(view->members.size(), -1);
+    std::unordered_map<std::string, uint32_t> keyed;
     for (size_t i = 0; i < ids.size(); ++i) {
       Status v = ValidateId(ids[i]);
       if (!v.ok()) {
@@ -244,13 +288,18 @@ class ClientImpl::MultiCall {
       }
       std::optional<BatchItem> item = make(i);
       if (!item) continue;
-      auto slot = c_->EndpointSlot(ids[i], *view, endpoints_, slots);
+      // With replicas, reads are served under the primary's leases (as a
+      // single GET is): each message carries its ids' replica list.
+      auto slot = view->replicas > 1 && item->header.op == Op::kGet
+                      ? c_->ListedSlot(ids[i], *view, endpoints_, lists_, keyed)
+                      : c_->EndpointSlot(ids[i], *view, endpoints_, slots);
       if (!slot) continue;  // the single-id path reports it
       item->endpoint = *slot;
       batch_.push_back(*item);
       index_.push_back(static_cast<uint32_t>(i));
     }
-    if (!batch_.empty()) sent_ = c_->SendBatched(batch_, endpoints_);
+    lists_.resize(endpoints_.size());
+    if (!batch_.empty()) sent_ = c_->SendBatched(batch_, endpoints_, &lists_);
   }
 
   template <typename FinishFn, typename SingleFn>
@@ -266,12 +315,17 @@ class ClientImpl::MultiCall {
           *sent_, batch_, endpoints_, [&](size_t k, Result<const ItemReply*> r) {
             size_t i = index_[k];
             if (!r.ok()) {
+              if (replicated) return;  // the single-id path routes around it
               out_[i] = r.status();
               done_[i] = 1;
               return;
             }
             const wire::Reply& reply = (*r)->reply;
-            if (reply.header.status == Code::kRedirect) {
+            const Code code = reply.header.status;
+            if (replicated && (code == Code::kUnavailable || code == Code::kConflict ||
+                               code == Code::kTimeout)) {
+              return;  // a lease refused or not yet held: the single-id path waits
+            } else if (reply.header.status == Code::kRedirect) {
               return;  // the single-id path follows and caches it
             } else if (reply.header.status == Code::kNotFound && replicated) {
               return;  // the single-id path asks the other copies
@@ -298,6 +352,7 @@ class ClientImpl::MultiCall {
   std::vector<BatchItem> batch_;  // views into the caller's ids and values
   std::vector<uint32_t> index_;   // batch_[k] is ids[index_[k]]
   std::vector<std::string> endpoints_;
+  std::vector<std::string> lists_;  // per endpoint: its kFlagReplicas list, or ""
   std::shared_ptr<BatchedSend> sent_;
   bool finished_ = false;
 };

@@ -273,6 +273,18 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
       return Status::Protocol("a request is either to a primary or to a replica");
     }
   }
+  if (h.flags & kFlagToken) {
+    if (h.op != Op::kAppend || !(h.flags & (kFlagReplicas | kFlagReplica))) {
+      return Status::Protocol("kFlagToken is for APPEND to a primary or a replica");
+    }
+    if (r.payload.empty() || r.payload.back().size() != 8) {
+      return Status::Protocol("kFlagToken needs an 8-byte token as the last frame");
+    }
+    r.token = Get64(r.payload.back().data());
+    if (r.token == 0) return Status::Protocol("an append token may not be 0");
+    r.payload_bytes -= 8;
+    r.payload.pop_back();
+  }
   if (h.flags & kFlagReplicas) {
     if (r.payload.empty())
       return Status::Protocol("kFlagReplicas needs the replica list");
@@ -343,7 +355,9 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
       break;
     case Op::kBatch:
       if (r.payload.size() != 1) return Status::Protocol("BATCH needs one body frame");
-      if (h.flags != 0) return Status::Protocol("BATCH takes no flags");
+      if (h.flags & ~kFlagReplicas) {
+        return Status::Protocol("BATCH takes no flags but kFlagReplicas");
+      }
       if (h.aux == 0 || h.aux > kMaxBatchItems) {
         return Status::Protocol("BATCH count " + std::to_string(h.aux) +
                                 " is not in 1.." + std::to_string(kMaxBatchItems));
@@ -535,6 +549,12 @@ Status BatchReader::Finish() const {
                           std::to_string(body_.size() - pos_) + " trailing bytes");
 }
 
+std::string EncodeToken(uint64_t token) {
+  std::string out(8, '\0');
+  Put64(out.data(), token);
+  return out;
+}
+
 bool ReplicatedOp(Op op) {
   switch (op) {
     case Op::kSet:
@@ -548,7 +568,9 @@ bool ReplicatedOp(Op op) {
   }
 }
 
-bool PrimaryOp(Op op) { return ReplicatedOp(op) || op == Op::kGet || op == Op::kStat; }
+bool PrimaryOp(Op op) {
+  return ReplicatedOp(op) || op == Op::kGet || op == Op::kStat || op == Op::kBatch;
+}
 
 std::string EncodeLease(const LeaseBody& b) {
   return EncodeStrings({b.endpoint, b.node_id});

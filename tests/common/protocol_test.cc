@@ -66,8 +66,8 @@ TEST(HeaderTest, RejectsEachBadField) {
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown opcode"),
             std::string::npos);
   bad = good;
-  bad[5] = 0x04;  // flag 0x400
-  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0450"), std::string::npos);
+  bad[5] = 0x08;  // flag 0x800
+  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0850"), std::string::npos);
   bad = good;
   bad[6] = 13;  // past kPermissionDenied
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown status"),
@@ -155,6 +155,44 @@ TEST(RequestTest, AReplicaListIsTakenOffThePayload) {
   EXPECT_EQ(
       DecodeBatchItem(Views(item)).status().message(),
       "a write to a primary (kFlagReplicas) is sent on its own, not inside a BATCH");
+}
+
+TEST(RequestTest, AnAppendTokenIsTheLastFrameAfterTheReplicaList) {
+  auto f = Req(Op::kAppend, "a",
+               {"xy", EncodeStrings({"tcp://h:1"}), EncodeToken(0x0102030405060708)},
+               kFlagReplicas | kFlagToken);
+  auto r = DecodeRequest(Views(f));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->token, 0x0102030405060708u);
+  EXPECT_EQ(r->replicas, (std::vector<std::string>{"tcp://h:1"}));
+  ASSERT_EQ(r->payload.size(), 1u);
+  EXPECT_EQ(r->payload[0], "xy");
+  EXPECT_EQ(r->payload_bytes, 2u);
+  // From a primary: no list, the token last.
+  auto rep = DecodeRequest(
+      Views(Req(Op::kAppend, "a", {"xy", EncodeToken(7)}, kFlagReplica | kFlagToken)));
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  EXPECT_EQ(rep->token, 7u);
+  EXPECT_EQ(rep->payload_bytes, 2u);
+  // Without the flag there is no token.
+  EXPECT_EQ(DecodeRequest(Views(Req(Op::kAppend, "a", {"x"}, kFlagReplica)))->token, 0u);
+
+  auto message = [](const std::vector<std::string>& frames) {
+    return DecodeRequest(Views(frames)).status().message();
+  };
+  EXPECT_EQ(
+      message(Req(Op::kSet, "a", {"x", EncodeStrings({"tcp://h:1"}), EncodeToken(7)},
+                  kFlagReplicas | kFlagToken)),
+      "kFlagToken is for APPEND to a primary or a replica");
+  EXPECT_EQ(message(Req(Op::kAppend, "a", {"x", EncodeToken(7)}, kFlagToken)),
+            "kFlagToken is for APPEND to a primary or a replica");
+  EXPECT_EQ(message(Req(Op::kAppend, "a", {"x", "1234567"}, kFlagReplica | kFlagToken)),
+            "kFlagToken needs an 8-byte token as the last frame");
+  EXPECT_EQ(message(Req(Op::kAppend, "a", {}, kFlagReplica | kFlagToken)),
+            "kFlagToken needs an 8-byte token as the last frame");
+  EXPECT_EQ(
+      message(Req(Op::kAppend, "a", {"x", EncodeToken(0)}, kFlagReplica | kFlagToken)),
+      "an append token may not be 0");
 }
 
 TEST(RequestTest, LeaseCarriesTheSendersEndpointAndNodeId) {

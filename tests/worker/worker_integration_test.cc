@@ -606,3 +606,63 @@ TEST(WorkerProcessTest, BadFlagExitsTwoNamingIt) {
 
 }  // namespace
 }  // namespace shovel::test
+
+namespace shovel::test {
+namespace {
+
+using wire::Op;
+
+std::string Held(RawClient& c, const std::string& id) {
+  wire::Header g;
+  g.op = Op::kGet;
+  g.length = wire::kToEnd;
+  RawReply r = c.Call(g, id);
+  if (!r.ok || r.header.status != Code::kOk || r.payload.empty()) return "<none>";
+  return r.payload[0];
+}
+
+// The primary's forward reached the replica, which applied it, but the
+// answer was lost; the client then sends the append again with the same
+// token. Before tokens the primary took the replica's newer copy and
+// applied the append on top of it: "xx" on both.
+TEST(WorkerReplicas, AnAppendSentAgainWithItsTokenIsAppliedOnce) {
+  WorkerProcess a, b;
+  ASSERT_FALSE(a.endpoint().empty());
+  ASSERT_FALSE(b.endpoint().empty());
+  RawClient ca(a.endpoint()), cb(b.endpoint());
+  const std::string token = wire::EncodeToken(0x5eed);
+  wire::Header rh;
+  rh.op = Op::kAppend;
+  rh.flags = wire::kFlagReplica | wire::kFlagToken;
+  rh.version_no = 1;
+  rh.offset = 0;
+  RawReply r = cb.Call(rh, "log", {"x", token});
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.header.status, Code::kOk);
+
+  wire::Header ph;
+  ph.op = Op::kAppend;
+  ph.flags = wire::kFlagReplicas | wire::kFlagToken;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    r = ca.Call(ph, "log", {"x", wire::EncodeStrings({b.endpoint()}), token});
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.header.status, Code::kOk) << (r.payload.empty() ? "" : r.payload[0]);
+    EXPECT_EQ(r.header.length, 1u) << "attempt " << attempt;
+  }
+  EXPECT_EQ(Held(ca, "log"), "x");
+  EXPECT_EQ(Held(cb, "log"), "x");
+  // The replica, asked again with that token, says it has it.
+  r = cb.Call(rh, "log", {"x", token});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kAlreadyExists);
+  // Another append (another token) lands once on both.
+  r = ca.Call(ph, "log",
+              {"y", wire::EncodeStrings({b.endpoint()}), wire::EncodeToken(9)});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kOk) << (r.payload.empty() ? "" : r.payload[0]);
+  EXPECT_EQ(Held(ca, "log"), "xy");
+  EXPECT_EQ(Held(cb, "log"), "xy");
+}
+
+}  // namespace
+}  // namespace shovel::test

@@ -118,7 +118,7 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
         req.id = id;
         req.payload = {std::string_view(v->bytes.data, v->bytes.size)};
         req.replicas = {b.target};
-        fe = replicator_->Forward(req, v->version, 0, v->version, nullptr);
+        fe = replicator_->Copy(req, v->version);
         if (!fe.status.ok() || !moving) break;
       }
       if (!fe.status.ok()) {

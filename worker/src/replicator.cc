@@ -128,12 +128,30 @@ bool SendWhenWritable(zmq::socket_t& s, std::vector<zmq::message_t>& m,
 ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
                                  uint64_t offset, uint64_t have_version,
                                  const RepairFn& repair) {
+  return Send(req, {version, offset, have_version, repair ? &repair : nullptr, true});
+}
+
+ForwardError Replicator::Copy(const wire::Request& req, uint64_t version) {
+  return Send(req, {version, 0, version, nullptr, false});
+}
+
+ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
+  const uint64_t version = spec.version, offset = spec.offset;
+  const uint64_t have_version = spec.have_version;
   const auto until = Clock::now() + kDeadline;
   wire::Header h = req.header;
   h.flags =
       (h.flags & ~(wire::kFlagReplicas | wire::kFlagIfVersion)) | wire::kFlagReplica;
   h.version_no = version;
   if (h.op == wire::Op::kAppend) h.offset = offset;
+  // The append's token goes along (kFlagToken): the last frame.
+  std::vector<std::string_view> payload = req.payload;
+  const std::string token = wire::EncodeToken(req.token);
+  h.flags &= ~wire::kFlagToken;
+  if (h.op == wire::Op::kAppend && req.token != 0) {
+    h.flags |= wire::kFlagToken;
+    payload.push_back(token);
+  }
 
   std::vector<std::unique_ptr<Conn>> conns;
   std::vector<Leg> legs(req.replicas.size());
@@ -148,7 +166,7 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
     return next_request_++;
   };
   for (size_t i = 0; i < legs.size(); ++i) {
-    legs[i].queue.push_back(Message(h, req.id, req.payload));
+    legs[i].queue.push_back(Message(h, req.id, payload));
   }
   ForwardError failed;
   std::vector<zmq::pollitem_t> items(legs.size());
@@ -234,11 +252,17 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
         Status st = wire::ReplyStatus(*rep);
         SetEpoch(req.replicas[i], rep->header.aux);
         if (st.code() == Code::kConflict && rep->header.aux != 0 &&
-            rep->header.aux != l.sent_epoch && !l.epoch_retried) {
+            rep->header.aux != l.sent_epoch && !l.epoch_retried &&
+            spec.resend_if_rejoined) {
           // The replica rejoined under a new epoch: the same write again.
           l.epoch_retried = true;
-          l.queue.insert(l.queue.begin(), Message(h, req.id, req.payload));
+          l.queue.insert(l.queue.begin(), Message(h, req.id, payload));
           continue;
+        }
+        if (st.code() == Code::kAlreadyExists && (h.flags & wire::kFlagToken)) {
+          failed = {st.WithContext("replica " + req.replicas[i]), req.replicas[i],
+                    rep->header.version_no, true};
+          break;
         }
         if (st.code() == Code::kConflict && h.op == wire::Op::kAppend &&
             rep->header.version_no > have_version) {
@@ -247,21 +271,22 @@ ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
           break;
         }
         if (st.code() == Code::kConflict && h.op == wire::Op::kAppend && !l.repaired &&
-            repair) {
+            spec.repair != nullptr) {
           // The replica missed writes: give it the blob as it is here, then
           // the append again.
           l.repaired = true;
-          auto v = repair();
+          auto v = (*spec.repair)();
           if (!v.ok()) {
             failed = {v.status().WithContext("repairing replica " + req.replicas[i]), {}};
             break;
           }
           wire::Header sh = h;
           sh.op = wire::Op::kSet;
+          sh.flags &= ~wire::kFlagToken;
           sh.offset = 0;
           sh.version_no = v->version;
           l.queue.insert(l.queue.begin(), Message(sh, req.id, {v->bytes}));
-          l.queue.push_back(Message(h, req.id, req.payload));
+          l.queue.push_back(Message(h, req.id, payload));
           continue;
         }
         if (!st.ok()) {

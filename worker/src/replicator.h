@@ -58,6 +58,9 @@ struct ForwardError {
   // The replica at `endpoint` holds a newer copy than the primary's
   // (`newer_version`): the primary is behind and must take it first.
   uint64_t newer_version = 0;
+  // The replica at `endpoint` applied this append (its kFlagToken) before:
+  // the primary takes its copy instead of applying it again.
+  bool applied = false;
 };
 
 class Replicator {
@@ -84,6 +87,12 @@ class Replicator {
   // ForwardError::newer_version set instead of being repaired.
   ForwardError Forward(const wire::Request& req, uint64_t version, uint64_t offset,
                        uint64_t have_version, const RepairFn& repair);
+  // A hand-over's copy of one id: `req` is a SET of its value as read at
+  // `version`, to req.replicas. Unlike a write, it is not sent again to a
+  // target that rejoined under a new epoch meanwhile: the target dropped
+  // what it held after this copy was read, and may since have taken a
+  // newer value (the rejoin starts a hand-over that reads the id again).
+  ForwardError Copy(const wire::Request& req, uint64_t version);
 
   // The blob `id` as the first of `endpoints` that holds it has it (a GET
   // without following pointers); kNotFound when none does. For a primary
@@ -107,6 +116,14 @@ class Replicator {
                       std::chrono::milliseconds timeout);
 
  private:
+  struct Spec {
+    uint64_t version = 0;
+    uint64_t offset = 0;
+    uint64_t have_version = 0;
+    const RepairFn* repair = nullptr;
+    bool resend_if_rejoined = true;
+  };
+  ForwardError Send(const wire::Request& req, const Spec& spec);
   struct Conn;
   std::unique_ptr<Conn> Take(const std::string& endpoint);
   void Give(std::unique_ptr<Conn> c);

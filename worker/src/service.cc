@@ -235,7 +235,9 @@ bool Service::Cheap(const wire::Request& req) {
   if (req.header.flags & wire::kFlagReplicas) {
     // A primary waits for its replicas: never on the I/O thread. A read
     // as the primary may be, under leases it holds already.
-    const bool read = req.header.op == wire::Op::kGet || req.header.op == wire::Op::kStat;
+    const bool read = req.header.op == wire::Op::kGet ||
+                      req.header.op == wire::Op::kStat ||
+                      req.header.op == wire::Op::kBatch;
     if (!read || leases_ == nullptr || !req.passed_over.empty() ||
         !leases_->HoldsAll(req.replicas)) {
       return false;
@@ -292,6 +294,15 @@ ServiceReply Service::Batch(const wire::Request& req) {
       counters_->malformed.fetch_add(1);
       auto ih = wire::DecodeHeader(frames.empty() ? std::string_view() : frames[0]);
       AddReply(Error(ih.ok() ? *ih : wire::Header(), item.status()), out, views);
+    } else if ((h.flags & wire::kFlagReplicas) && item->header.op != wire::Op::kGet &&
+               item->header.op != wire::Op::kStat) {
+      // Served under the primary's leases: reads only (a write waits for
+      // its replicas, on its own).
+      AddReply(Error(item->header,
+                     Status::Protocol(std::string(wire::OpName(item->header.op)) +
+                                      " cannot be sent in a BATCH to a primary "
+                                      "(kFlagReplicas): reads only")),
+               out, views);
     } else {
       // Joining: on the I/O thread too (a round trip per id missing here,
       // only while the hand-over runs).
@@ -403,6 +414,11 @@ ServiceReply Service::Upload(const wire::Request& req) {
                        Status::Protocol("worker " + endpoint_ + " does not replicate"));
         }
       }
+      // A streamed write is taken, and committed, only under a lease from
+      // each replica (as a single write is served).
+      if (!replicas.empty()) {
+        if (auto refused = LeaseRefused(h, replicas, {})) return *refused;
+      }
       auto r = store_->UploadBegin(req.id, (h.flags & wire::kFlagAppendMode) != 0,
                                    Options(h), h.length);
       if (!r.ok()) return Error(h, r.status());
@@ -428,6 +444,12 @@ ServiceReply Service::Upload(const wire::Request& req) {
     }
     case wire::Op::kUploadCommit: {
       UploadReplicas to = TakeUploadReplicas(h.aux);
+      if (!to.replicas.empty()) {
+        if (auto refused = LeaseRefused(h, to.replicas, {})) {
+          (void)store_->UploadAbort(h.aux);  // the client sends it again, whole
+          return *refused;
+        }
+      }
       auto w = store_->UploadCommit(h.aux);
       if (!w.ok() || to.replicas.empty()) return Written(h, std::move(w));
       return ForwardCommitted(h, to, *w);

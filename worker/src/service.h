@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "append_tokens.h"
 #include "leave.h"
 #include "shovel/protocol.h"
 #include "shovel/worker/metrics.h"
@@ -146,6 +147,15 @@ class Service {
   // LEASE from another worker.
   ServiceReply Lease(const wire::Request& req);
   ServiceReply Replica(const wire::Request& req, std::shared_ptr<const void> keep);
+  // The refusal to serve as the primary of an id copied on `replicas`, when
+  // this worker lacks a lease from one of them or a passed-over worker may
+  // still serve it (see LeaseKeeper::CheckPrimary); nullopt: serve.
+  std::optional<ServiceReply> LeaseRefused(const wire::Header& h,
+                                           const std::vector<std::string>& replicas,
+                                           const std::vector<std::string>& passed_over);
+  // OK with the id's current version and size: the append with this
+  // request's token was applied before.
+  ServiceReply AppliedBefore(const wire::Header& h, std::string_view id);
   // EPOCH: raises the epoch to aux if higher (dropping what is held).
   ServiceReply Epoch(const wire::Header& h);
   // A replicated write sent for another epoch than this worker's (aux, when
@@ -213,6 +223,7 @@ class Service {
   // Replicated deletes' versions: "not found" replies carry the id's (in
   // version_no), and an older copy sent here is not stored.
   Tombstones tombstones_;
+  AppendTokens append_tokens_;  // of replicated appends applied here
 };
 
 }  // namespace shovel::worker

@@ -31,7 +31,8 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
     return Error(h, Status::Protocol("worker " + endpoint_ +
                                      " does not forward writes to replicas"));
   }
-  const bool read = h.op == wire::Op::kGet || h.op == wire::Op::kStat;
+  const bool read =
+      h.op == wire::Op::kGet || h.op == wire::Op::kStat || h.op == wire::Op::kBatch;
   if (!read) {
     if (auto stale = StaleEpoch(h)) return *stale;
     if (auto late = PastDeadline(h)) return *late;
@@ -40,20 +41,25 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
   uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
   while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
   }
-  if (leases_ != nullptr) {
-    if (auto refused = leases_->CheckPrimary(req.replicas, req.passed_over)) {
-      ServiceReply out = Error(h, refused->status);
-      // payload[1]: a replica at fault; payload[2]: a passed-over worker
-      // that is up (the client should ask it).
-      out.payload.push_back({refused->replica_at_fault, {}});
-      if (!refused->live_primary.empty())
-        out.payload.push_back({refused->live_primary, {}});
-      out.header.aux = epoch_.load();
-      return out;
-    }
-  }
+  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over)) return *refused;
+  if (h.op == wire::Op::kBatch) return Batch(req);
   if (read) return h.op == wire::Op::kGet ? Get(req) : Meta(req);
   ServiceReply out = Primary(req, std::move(keep));
+  out.header.aux = epoch_.load();
+  return out;
+}
+
+std::optional<ServiceReply> Service::LeaseRefused(
+    const wire::Header& h, const std::vector<std::string>& replicas,
+    const std::vector<std::string>& passed_over) {
+  if (leases_ == nullptr) return std::nullopt;
+  auto refused = leases_->CheckPrimary(replicas, passed_over);
+  if (!refused) return std::nullopt;
+  ServiceReply out = Error(h, refused->status);
+  // payload[1]: a replica at fault; payload[2]: a passed-over worker that
+  // is up (the client should ask it).
+  out.payload.push_back({refused->replica_at_fault, {}});
+  if (!refused->live_primary.empty()) out.payload.push_back({refused->live_primary, {}});
   out.header.aux = epoch_.load();
   return out;
 }
@@ -106,6 +112,9 @@ void Service::HandOverTo(
 ServiceReply Service::Primary(const wire::Request& req,
                               std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
+  if (h.op == wire::Op::kAppend && append_tokens_.Has(req.id, req.token)) {
+    return AppliedBefore(h, req.id);  // its answer was lost; sent again
+  }
   // The replicas to forward to: never this worker itself; none for a pinned
   // id (it lives where init put it, applied here alone).
   wire::Request fwd = req;
@@ -175,6 +184,15 @@ ServiceReply Service::Primary(const wire::Request& req,
     if (fwd.replicas.empty()) break;
     ForwardError fe = replicator_->Forward(fwd, version, size, have, repair);
     if (fe.status.ok()) break;
+    if (fe.applied) {
+      // A replica applied this very append before (its answer was lost on
+      // the way here): its copy holds it, so this worker takes that copy
+      // rather than apply the append a second time.
+      Status st = take_over({fe.endpoint});
+      if (!st.ok()) return Error(h, st);
+      append_tokens_.Put(req.id, req.token);
+      return AppliedBefore(h, req.id);
+    }
     if (fe.newer_version != 0 && attempt == 0) {
       // This primary is behind a replica (it was away and has not rejoined
       // yet): it takes the newer copy, then the write goes out again.
@@ -197,10 +215,13 @@ ServiceReply Service::Primary(const wire::Request& req,
     case wire::Op::kSet:
       if (req.payload.size() != 1) keep.reset();
       return Written(h, store_->Set(req.id, Joined(req, tmp), o, std::move(keep)));
-    case wire::Op::kAppend:
+    case wire::Op::kAppend: {
       o.if_size = true;
       o.expected_size = size;
-      return Written(h, store_->Append(req.id, Joined(req, tmp), o));
+      auto r = store_->Append(req.id, Joined(req, tmp), o);
+      if (r.ok()) append_tokens_.Put(req.id, req.token);
+      return Written(h, r);
+    }
     case wire::Op::kCreate:
       return Written(h, store_->Create(req.id, o.pinned, false, version));
     case wire::Op::kDelete: {
@@ -213,6 +234,12 @@ ServiceReply Service::Primary(const wire::Request& req,
     default:
       return Meta(req);  // SET_ATTRS
   }
+}
+
+ServiceReply Service::AppliedBefore(const wire::Header& h, std::string_view id) {
+  auto cur = store_->Stat(id);
+  if (!cur.ok()) return Ok(h);  // applied, and deleted since
+  return Written(h, WriteResult{cur->version, cur->size});
 }
 
 ServiceReply Service::Epoch(const wire::Header& h) {
@@ -292,9 +319,24 @@ ServiceReply Service::Replica(const wire::Request& req,
       return Written(h, store_->Set(req.id, Joined(req, tmp), o, std::move(keep)));
     }
     case wire::Op::kAppend: {
+      if (append_tokens_.Has(req.id, req.token)) {
+        // Applied here before; the primary did not hear so. It takes this
+        // copy rather than send the append again.
+        ServiceReply out =
+            Error(h, Status::AlreadyExists("the append to id " + QuoteForMessage(req.id) +
+                                           " with this token was applied on replica " +
+                                           endpoint_ + " before"));
+        if (auto cur = store_->Stat(req.id); cur.ok()) {
+          out.header.version_no = cur->version;
+          out.header.length = cur->size;
+        }
+        return out;
+      }
       o.if_size = true;
       o.expected_size = h.offset;
-      ServiceReply out = Written(h, store_->Append(req.id, Joined(req, tmp), o));
+      auto r = store_->Append(req.id, Joined(req, tmp), o);
+      if (r.ok()) append_tokens_.Put(req.id, req.token);
+      ServiceReply out = Written(h, r);
       if (out.header.status == Code::kConflict) {
         // What this copy is, so the primary can tell which side is behind.
         auto cur = store_->Stat(req.id);

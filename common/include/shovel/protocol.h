@@ -86,8 +86,13 @@ enum Flag : uint16_t {
   // version (version_no) and never forward. APPEND: offset = the blob's size
   // before it (kConflict when this replica's size differs).
   kFlagReplica = 1 << 9,
+  // APPEND with kFlagReplicas or kFlagReplica: the last payload frame is an
+  // 8-byte token (EncodeToken, not 0), the same on every attempt of one
+  // call. A worker that applied an append with this token to this id lately
+  // does not apply it again (see worker/PROTOCOL.md).
+  kFlagToken = 1 << 10,
 };
-inline constexpr uint16_t kKnownFlags = 0x3ff;
+inline constexpr uint16_t kKnownFlags = 0x7ff;
 // At most this many replica endpoints in a kFlagReplicas list.
 inline constexpr size_t kMaxReplicas = 7;
 
@@ -119,11 +124,17 @@ struct Request {
   std::vector<std::string> replicas;
   // kFlagReplicas: the workers the sender passed over ('!' entries).
   std::vector<std::string> passed_over;
+  // kFlagToken: the append's token (taken off the payload); 0 without it.
+  uint64_t token = 0;
 };
+
+// The kFlagToken frame of `token` (8 bytes, little-endian).
+std::string EncodeToken(uint64_t token);
 
 // Ops a primary forwards to its replicas (kFlagReplicas / kFlagReplica).
 bool ReplicatedOp(Op op);
-// Ops that may carry kFlagReplicas: the replicated ones, GET and STAT.
+// Ops that may carry kFlagReplicas: the replicated ones, GET, STAT and
+// BATCH (of reads, served under the leases of every listed worker).
 bool PrimaryOp(Op op);
 
 // LEASE (worker to worker): the sender's endpoint and node id.
