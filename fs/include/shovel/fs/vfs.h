@@ -49,6 +49,7 @@
 #include "shovel/fs/dir_times.h"
 #include "shovel/fs/file_handle.h"
 #include "shovel/fs/inode_table.h"
+#include "shovel/fs/task_pool.h"
 
 namespace shovel::fs {
 
@@ -263,6 +264,8 @@ class Vfs {
   const VfsOptions options_;
   InodeTable inodes_;
   BufferPool pool_;  // read-ahead blocks; outlives the handles below
+  // Runs the read-ahead fetches of every handle; drained before pool_ goes.
+  TaskPool tasks_{4};
 
   mutable std::mutex handles_mu_;  // guards handles_, next_fh_, unlinked_
   std::unordered_map<uint64_t, OpenFile> handles_;
