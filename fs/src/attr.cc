@@ -53,6 +53,7 @@ Attr DefaultAttr(bool is_dir, const Owner& owner, int64_t now_ns) {
   Attr a;
   a.is_dir = is_dir;
   a.perm = DefaultPerm(is_dir);
+  a.nlink = is_dir ? 2 : 1;  // a directory without subdirectories
   a.uid = owner.uid;
   a.gid = owner.gid;
   a.atime_ns = a.mtime_ns = a.ctime_ns = now_ns;

@@ -5,11 +5,14 @@
 #include <utility>
 
 #include "shovel/fs/buffer_pool.h"
+#include "shovel/fs/task_pool.h"
 
 namespace shovel::fs {
 namespace {
 
 constexpr uint64_t kZeroBlock = 1ull << 20;
+// Read-ahead blocks at least this large take their buffer from the pool.
+constexpr uint64_t kPooledBlock = 256ull << 10;
 
 }  // namespace
 
@@ -19,20 +22,24 @@ ReadData ReadData::Own(std::string s) {
 }
 
 FileHandle::FileHandle(Client* client, std::string id, Mode mode, BaseState base,
-                       HandleLimits limits, BufferPool* pool)
+                       HandleLimits limits, BufferPool* pool, TaskPool* tasks)
     : client_(client),
       limits_(limits),
       id_(std::move(id)),
       mode_(mode),
       base_(std::move(base)),
-      pool_(pool) {
+      pool_(pool),
+      tasks_(tasks),
+      read_ahead_(ReadAhead::Limits{limits.readahead_initial,
+                                    limits.readahead * limits.readahead_blocks,
+                                    limits.readahead_reorder}) {
   keep_ = size_ = base_.size;
   stream_open_ = mode_ == Mode::kStream;
   whole_stream_ = mode_ == Mode::kStream;
 }
 
 FileHandle::~FileHandle() {
-  fetches_.clear();  // waits for fetches in flight
+  fetches_.clear();  // a fetch in flight keeps its own state alive
   if (writer_) writer_->Abort();
 }
 
@@ -463,41 +470,70 @@ void FileHandle::SeedBlock(uint64_t off, std::string data, bool eof) {
   fetches_[off] = Fetch{off, len, p.get_future().share()};
 }
 
-void FileHandle::StartReadAhead(uint64_t off) {
+void FileHandle::StartReadAhead(uint64_t off, uint64_t len) {
   std::lock_guard lock(mu_);
-  FetchAtLocked(off);
+  if (tasks_ == nullptr || len == 0 || BlockAtLocked(off) != nullptr) return;
+  auto next = fetches_.upper_bound(off);
+  if (next != fetches_.end()) len = std::min(len, next->first - off);
+  tasks_->Post(IssueLocked(off, len));
 }
 
-void FileHandle::IssueLocked(uint64_t off, uint64_t len) {
-  auto fetch = [client = client_, pool = pool_, id = id_, off, len]() -> Result<Bytes> {
-    std::shared_ptr<std::string> buf =
-        pool != nullptr ? pool->Take(len) : std::make_shared<std::string>();
-    SHOVEL_RETURN_IF_ERROR(client->GetTo(id, off, len, [&](std::string_view piece) {
+std::function<void()> FileHandle::IssueLocked(uint64_t off, uint64_t len) {
+  auto done = std::make_shared<std::promise<Result<Bytes>>>();
+  // A block that reaches the end of the blob as the handle knows it answers
+  // every read past it too (as a seeded last block does).
+  const uint64_t cover = base_.exists && off + len >= base_.size ? UINT64_MAX - off : len;
+  fetches_[off] = Fetch{off, cover, done->get_future().share()};
+  return [client = client_, pool = pool_, id = id_, off, len, done] {
+    // Small blocks (random reads) would crowd the pool's large buffers out.
+    std::shared_ptr<std::string> buf = pool != nullptr && len >= kPooledBlock
+                                           ? pool->Take(len)
+                                           : std::make_shared<std::string>();
+    Status s = client->GetTo(id, off, len, [&](std::string_view piece) {
       buf->append(piece);
       return Status::Ok();
-    }));
-    return Bytes(std::move(buf));
+    });
+    if (s.ok()) {
+      done->set_value(Bytes(std::move(buf)));
+    } else {
+      done->set_value(s);
+    }
   };
-  fetches_[off] =
-      Fetch{off, len, std::async(std::launch::async, std::move(fetch)).share()};
 }
 
-const FileHandle::Fetch& FileHandle::FetchAtLocked(uint64_t off) {
+const FileHandle::Fetch* FileHandle::BlockAtLocked(uint64_t off) const {
   auto it = fetches_.upper_bound(off);
-  if (it != fetches_.begin()) {
-    auto prev = std::prev(it);
-    if (off - prev->first < prev->second.len) return prev->second;
+  if (it == fetches_.begin()) return nullptr;
+  auto prev = std::prev(it);
+  return off - prev->first < prev->second.len ? &prev->second : nullptr;
+}
+
+void FileHandle::FetchAheadLocked(uint64_t from, uint64_t window) {
+  if (tasks_ == nullptr || window == 0) return;
+  uint64_t until = from + window;
+  if (base_.exists) until = std::min(until, base_.size);
+  // Like the kernel's read-ahead marker: top up only once less than half
+  // the window is left fetched or in flight, then fill it in large pieces.
+  uint64_t pos = from;
+  while (pos < until) {
+    const Fetch* b = BlockAtLocked(pos);
+    if (b == nullptr) break;
+    if (b->len >= UINT64_MAX - b->off) return;  // the block ends the blob
+    pos = b->off + b->len;
   }
-  const uint64_t ra = limits_.readahead;
-  uint64_t start = off - off % ra;
-  if (it != fetches_.begin()) {  // do not overlap the block before
-    auto prev = std::prev(it);
-    start = std::max(start, prev->first + prev->second.len);
+  if (pos >= until || pos - from >= window / 2) return;
+  const uint64_t piece = std::max<uint64_t>(limits_.readahead / 2, window / 2);
+  while (pos < until) {
+    auto next = fetches_.upper_bound(pos);
+    uint64_t len = std::min(until - pos, piece);
+    if (next != fetches_.end()) len = std::min(len, next->first - pos);
+    if (len == 0) {  // a block starts here already: skip past it
+      pos = next->first + next->second.len;
+      continue;
+    }
+    tasks_->Post(IssueLocked(pos, len));
+    pos += len;
   }
-  uint64_t len = start - start % ra + ra - start;
-  if (it != fetches_.end()) len = std::min(len, it->first - start);
-  IssueLocked(start, len);
-  return fetches_[start];
 }
 
 void FileHandle::DropBlocksLocked(std::vector<Fetch>* dead) {
@@ -507,29 +543,50 @@ void FileHandle::DropBlocksLocked(std::vector<Fetch>* dead) {
 
 Result<ReadData> FileHandle::ReadCached(std::unique_lock<std::mutex>& lock, uint64_t off,
                                         uint64_t size) {
+  return ReadBlocks(lock, off, size, read_ahead_.OnRead(off, size));
+}
+
+Result<ReadData> FileHandle::ReadBlocks(std::unique_lock<std::mutex>& lock, uint64_t off,
+                                        uint64_t size, uint64_t window) {
   std::vector<Fetch> dead;
-  Fetch f = FetchAtLocked(off);
-  // Sequential past the middle of this block: keep the next blocks coming.
-  if (off + size > f.off + std::min(f.len, limits_.readahead) / 2 &&
-      f.len < UINT64_MAX - f.off) {
-    uint64_t next = f.off + f.len;
-    for (uint64_t i = 0; i < limits_.readahead_blocks; ++i) {
-      const Fetch& n = FetchAtLocked(next);
-      if (n.len >= UINT64_MAX - n.off) break;
-      next = n.off + n.len;
-    }
-    // Blocks before this one are done with.
-    while (!fetches_.empty() && fetches_.begin()->first < f.off) {
+  const Fetch* held = BlockAtLocked(off);
+  if (held == nullptr && window == 0) {
+    // Random access: fetch what is read, on this thread, and keep nothing.
+    std::string id = id_;
+    lock.unlock();
+    std::string out;
+    SHOVEL_RETURN_IF_ERROR(client_->GetTo(id, off, size, [&](std::string_view piece) {
+      out.append(piece);
+      return Status::Ok();
+    }));
+    return ReadData::Own(std::move(out));
+  }
+  std::function<void()> demand;
+  if (held == nullptr) {
+    uint64_t len = size;
+    auto next = fetches_.upper_bound(off);
+    if (next != fetches_.end()) len = std::min(len, next->first - off);
+    demand = IssueLocked(off, len);
+    held = BlockAtLocked(off);
+  }
+  Fetch f = *held;
+  if (window != 0) {
+    FetchAheadLocked(off + size, window);
+    // Blocks well behind a sequential reader are done with.
+    while (!fetches_.empty() && fetches_.begin()->first < f.off &&
+           fetches_.begin()->first + fetches_.begin()->second.len + limits_.readahead <=
+               off) {
       dead.push_back(std::move(fetches_.begin()->second));
       fetches_.erase(fetches_.begin());
     }
   }
-  if (fetches_.size() > limits_.readahead_blocks + 4) {  // random reads: start over
+  if (fetches_.size() > 2 * limits_.readahead_blocks + 8) {  // random: start over
     DropBlocksLocked(&dead);
     fetches_[f.off] = f;
   }
   lock.unlock();
   dead.clear();
+  if (demand) demand();  // on this thread: a read never waits for the pool
   Result<Bytes> r = f.result.get();
   if (!r.ok()) {
     lock.lock();
@@ -544,11 +601,11 @@ Result<ReadData> FileHandle::ReadCached(std::unique_lock<std::mutex>& lock, uint
   uint64_t n = std::min<uint64_t>(size, b->size() - in);
   ReadData out{b, std::string_view(*b).substr(in, n)};
   if (n == size || short_block) return out;
-  // The read crosses into the next block: join the two (rare; reads are
-  // page-aligned and blocks are large).
+  // The read crosses into the next block: join the two.
   std::string joined(out.bytes);
   lock.lock();
-  SHOVEL_ASSIGN_OR_RETURN(ReadData rest, ReadCached(lock, f.off + b->size(), size - n));
+  SHOVEL_ASSIGN_OR_RETURN(ReadData rest,
+                          ReadBlocks(lock, f.off + b->size(), size - n, window));
   joined.append(rest.bytes);
   return ReadData::Own(std::move(joined));
 }

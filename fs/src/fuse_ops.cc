@@ -318,9 +318,13 @@ void OnReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_inf
   for (const DirEntry& e : *entries) {
     struct stat st = {};
     st.st_ino = kUnknownIno;
-    // A name is a directory or not; what kind of file needs a stat
-    // (DT_UNKNOWN: readdir callers lstat it).
-    st.st_mode = e.is_dir ? S_IFDIR : 0;
+    // DT_UNKNOWN (0) when the kind could not be looked up: callers lstat.
+    if (e.is_dir || e.type) {
+      Attr kind;
+      kind.is_dir = e.is_dir;
+      if (e.type) kind.type = *e.type;
+      st.st_mode = TypeBits(kind);
+    }
     size_t need = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(),
                                     &st, static_cast<off_t>(e.next_offset));
     if (need > size - used) break;

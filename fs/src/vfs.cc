@@ -2,6 +2,7 @@
 // readdir, statfs, xattrs).
 #include "shovel/fs/vfs.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <utility>
@@ -45,16 +46,41 @@ Result<InodeInfo> Vfs::DirNode(uint64_t ino) const {
 }
 
 Result<Attr> Vfs::DirAttr(const std::string& path) {
+  Attr attr;
   Result<BlobStat> marker = client_->Stat(MarkerId(path));
-  if (marker.ok()) return AttrFromStat(*marker, true, options_.owner);
-  if (!marker.status().IsNotFound()) return marker.status();
-  if (!path.empty()) {
-    SHOVEL_ASSIGN_OR_RETURN(ListPage page, client_->List(DirPrefix(path), "", 1, false));
-    if (page.ids.empty()) {
-      return Status::NotFound("directory '" + path + "' does not exist");
+  if (marker.ok()) {
+    attr = AttrFromStat(*marker, true, options_.owner);
+  } else {
+    if (!marker.status().IsNotFound()) return marker.status();
+    if (!path.empty()) {
+      SHOVEL_ASSIGN_OR_RETURN(ListPage page,
+                              client_->List(DirPrefix(path), "", 1, false));
+      if (page.ids.empty()) {
+        return Status::NotFound("directory '" + path + "' does not exist");
+      }
     }
+    attr = DefaultAttr(true, options_.owner, NowNs());
   }
-  return DefaultAttr(true, options_.owner, NowNs());
+  SHOVEL_ASSIGN_OR_RETURN(uint64_t subdirs, CountSubdirs(path));
+  attr.nlink = static_cast<uint32_t>(std::min<uint64_t>(2 + subdirs, UINT32_MAX));
+  return attr;
+}
+
+Result<uint64_t> Vfs::CountSubdirs(const std::string& path) {
+  constexpr uint32_t kPage = 1000;
+  const std::string prefix = DirPrefix(path);
+  uint64_t count = 0;
+  std::string cursor;
+  do {
+    SHOVEL_ASSIGN_OR_RETURN(ListPage page, client_->List(prefix, cursor, kPage, true));
+    for (std::string& name : page.ids) {
+      if (name.size() < 2 || name.back() != '/') continue;
+      name.pop_back();
+      if (!IsReservedName(path, name)) ++count;
+    }
+    cursor = std::move(page.next_cursor);
+  } while (!cursor.empty());
+  return count;
 }
 
 Result<Attr> Vfs::RecentDirAttr(const std::string& path) {
@@ -158,6 +184,8 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     if (!marker.ok() && !marker.status().IsNotFound()) return marker.status();
     attr = marker.ok() ? AttrFromStat(*marker, true, options_.owner)
                        : DefaultAttr(true, options_.owner, NowNs());
+    SHOVEL_ASSIGN_OR_RETURN(uint64_t subdirs, CountSubdirs(id));
+    attr.nlink = static_cast<uint32_t>(std::min<uint64_t>(2 + subdirs, UINT32_MAX));
   }
   MergeDirTimes(id, &attr);
   InodeRef ref = inodes_.Acquire(id, true);

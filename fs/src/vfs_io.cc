@@ -86,7 +86,7 @@ Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_
   stored.drop.clear();  // a new id has nothing to drop
   auto handle = std::make_shared<FileHandle>(
       client_, id, append ? FileHandle::Mode::kAppend : FileHandle::Mode::kStream,
-      BaseState{}, options_.limits, &pool_);
+      BaseState{}, options_.limits, &pool_, &tasks_);
   if (append) {
     SHOVEL_RETURN_IF_ERROR(client_->Append(id, "").status());
   }
@@ -132,7 +132,7 @@ Result<OpenReply> Vfs::Open(uint64_t ino, int flags) {
   }
   reply.attrs_stale = !reply.keep_cache;
   auto handle = std::make_shared<FileHandle>(client_, info.path, mode, std::move(base),
-                                             options_.limits, &pool_);
+                                             options_.limits, &pool_, &tasks_);
   reply.fh = AddHandle(ino, std::move(handle));
   return reply;
 }
@@ -168,14 +168,16 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
   // needs no FLUSH.
   reply.no_flush = true;
   inodes_.SetCachedVersion(ino, base.version);
-  auto handle = std::make_shared<FileHandle>(client_, info.path, FileHandle::Mode::kRead,
-                                             std::move(base), options_.limits, &pool_);
+  const uint64_t size = base.size;
+  auto handle =
+      std::make_shared<FileHandle>(client_, info.path, FileHandle::Mode::kRead,
+                                   std::move(base), options_.limits, &pool_, &tasks_);
   if (!reply.keep_cache) {
     if (first) {
       bool eof = first->data.size() >= first->size;
       handle->SeedBlock(0, std::move(first->data), eof);
     } else {
-      handle->StartReadAhead(0);  // the first read follows at once
+      handle->StartReadAhead(0, std::min(kOpenFetch, size));
     }
   }
   reply.fh = AddHandle(ino, std::move(handle));
@@ -322,7 +324,7 @@ Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t
   if (size == 0) return client_->Set(info.path, "").status();
   SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
   FileHandle temp(client_, info.path, FileHandle::Mode::kRead, BaseFrom(st),
-                  options_.limits, &pool_);
+                  options_.limits, &pool_, &tasks_);
   SHOVEL_RETURN_IF_ERROR(temp.Truncate(size));
   return temp.Flush();
 }

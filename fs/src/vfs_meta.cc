@@ -75,7 +75,16 @@ Result<std::vector<DirEntry>> Vfs::ReadDir(uint64_t fh, uint64_t offset, size_t 
   }
   std::vector<DirEntry> out;
   for (size_t i = offset; i < d->entries.size() && out.size() < max; ++i) {
-    out.push_back(d->entries[i]);
+    DirEntry& e = d->entries[i];
+    if (!e.is_dir && !e.typed) {
+      // The listing names the file; its kind (symlink, FIFO...) is stored
+      // with it. A failed Stat (removed meanwhile) leaves it unknown.
+      e.typed = true;
+      Result<std::string> id = ChildId(d->path, e.name);
+      Result<BlobStat> st = id.ok() ? client_->Stat(*id) : Result<BlobStat>(id.status());
+      if (st.ok()) e.type = AttrFromStat(*st, false, options_.owner).type;
+    }
+    out.push_back(e);
   }
   return out;
 }

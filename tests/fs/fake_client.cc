@@ -106,6 +106,7 @@ Result<VersionedBytes> FakeClient::GetWithVersion(std::string_view id, uint64_t 
   const std::string& d = it->second.data;
   VersionedBytes out;
   if (offset < d.size()) out.data = d.substr(offset, length);
+  counters_.got_bytes += out.data.size();
   out.version = it->second.version;
   out.size = d.size();
   return out;

@@ -23,6 +23,7 @@ class FakeClient : public Client {
     std::atomic<uint64_t> sets{0}, appends{0}, writer_writes{0}, commits{0}, gets{0},
         stats{0}, lists{0}, stat_names{0};
     std::atomic<uint64_t> largest_write{0};
+    std::atomic<uint64_t> got_bytes{0};  // bytes every get returned
   };
 
   void SetDown(bool down) { down_ = down; }

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "client_envs.h"
@@ -470,6 +471,74 @@ TYPED_TEST(VfsPosixTest, ASetgidDirectoryGivesItsGroup) {
   auto g = this->vfs_.Create(kRootIno, "g", 0644, O_WRONLY | O_CREAT, Owner{1000, 77});
   EXPECT_EQ(g->attr.gid, 77u);
   ASSERT_TRUE(this->vfs_.Release(g->open.fh).ok());
+}
+
+TYPED_TEST(VfsPosixTest, ADirectoryCountsItsSubdirectoriesInNlink) {
+  Result<Attr> d = this->vfs_.MkDir(kRootIno, "d", 0755, Owner{1000, 1000});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->nlink, 2u);
+  for (const char* sub : {"s1", "s2", "s3"}) {
+    ASSERT_TRUE(this->vfs_.MkDir(d->ino, sub, 0755, Owner{1000, 1000}).ok());
+  }
+  this->Write(d->ino, "file", "x");  // files do not count
+  ASSERT_TRUE(this->vfs_.Symlink(d->ino, "link", "file", Owner{}).ok());
+  EXPECT_EQ(this->vfs_.GetAttr(d->ino)->nlink, 5u);
+  ASSERT_TRUE(this->vfs_.RmDir(d->ino, "s2").ok());
+  EXPECT_EQ(this->vfs_.GetAttr(d->ino)->nlink, 4u);
+  // Another mount's lookup counts them too; so does the root.
+  Vfs other(this->client(), this->Options());
+  Attr seen = this->Look(other, kRootIno, "d");
+  EXPECT_EQ(seen.nlink, 4u);
+  EXPECT_EQ(this->Look(other, seen.ino, "s1").nlink, 2u);
+  EXPECT_EQ(this->vfs_.GetAttr(kRootIno)->nlink, 3u);
+}
+
+TYPED_TEST(VfsPosixTest, ReadDirReportsEveryEntryType) {
+  ASSERT_TRUE(this->vfs_.MkDir(kRootIno, "dir", 0755, Owner{}).ok());
+  this->Write(kRootIno, "reg", "data");
+  ASSERT_TRUE(this->vfs_.Symlink(kRootIno, "lnk", "reg", Owner{}).ok());
+  ASSERT_TRUE(this->vfs_.MkNod(kRootIno, "fifo", FileType::kFifo, 0600, 0, Owner{}).ok());
+  ASSERT_TRUE(
+      this->vfs_.MkNod(kRootIno, "sock", FileType::kSocket, 0600, 0, Owner{}).ok());
+  ASSERT_TRUE(
+      this->vfs_.MkNod(kRootIno, "chr", FileType::kCharDevice, 0600, 0x103, Owner{})
+          .ok());
+  Result<uint64_t> fh = this->vfs_.OpenDir(kRootIno);
+  ASSERT_TRUE(fh.ok());
+  Result<std::vector<DirEntry>> entries = this->vfs_.ReadDir(*fh, 0, 100);
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  std::map<std::string, std::string> kinds;
+  for (const DirEntry& e : *entries) {
+    std::string kind = e.is_dir ? "dir" : !e.type ? "unknown" : "?";
+    if (!e.is_dir && e.type) {
+      switch (*e.type) {
+        case FileType::kRegular:
+          kind = "reg";
+          break;
+        case FileType::kSymlink:
+          kind = "lnk";
+          break;
+        case FileType::kFifo:
+          kind = "fifo";
+          break;
+        case FileType::kSocket:
+          kind = "sock";
+          break;
+        case FileType::kCharDevice:
+          kind = "chr";
+          break;
+        case FileType::kBlockDevice:
+          kind = "blk";
+          break;
+      }
+    }
+    kinds[e.name] = kind;
+  }
+  this->vfs_.ReleaseDir(*fh);
+  std::map<std::string, std::string> want = {
+      {".", "dir"},   {"..", "dir"},    {"dir", "dir"},   {"reg", "reg"},
+      {"lnk", "lnk"}, {"fifo", "fifo"}, {"sock", "sock"}, {"chr", "chr"}};
+  EXPECT_EQ(kinds, want);
 }
 
 }  // namespace

@@ -215,10 +215,22 @@ std::shared_ptr<Chunk> CodecPool::Compress(std::string_view raw, int level) {
     }
   }
   // Compress into a buffer just smaller than the input: if it does not fit,
-  // compression did not pay.
+  // compression did not pay. One frame per kFrameBytes of input.
   size_t cap = raw.size() - raw.size() / 16;
   Buffer out = Alloc(cap);
-  n = ZSTD_compressCCtx(cctx, out.get(), cap, raw.data(), raw.size(), level);
+  std::vector<uint32_t> ends;
+  n = 0;
+  for (size_t at = 0; at < raw.size(); at += kFrameBytes) {
+    size_t len = std::min(kFrameBytes, raw.size() - at);
+    size_t r =
+        ZSTD_compressCCtx(cctx, out.get() + n, cap - n, raw.data() + at, len, level);
+    if (ZSTD_isError(r)) {
+      n = r;
+      break;
+    }
+    n += r;
+    if (raw.size() > kFrameBytes) ends.push_back(static_cast<uint32_t>(n));
+  }
   GiveC(cctx);
   if (ZSTD_isError(n)) return RawChunk(raw);
   // Shrinking in place: glibc splits the block, nothing is copied.
@@ -233,6 +245,7 @@ std::shared_ptr<Chunk> CodecPool::Compress(std::string_view raw, int level) {
   c->claimed.store(c->raw_size, std::memory_order_relaxed);  // not shared yet
   c->stored_size = static_cast<uint32_t>(n);
   c->compressed = true;
+  c->frame_ends = std::move(ends);
   return c;
 }
 
@@ -262,7 +275,8 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
     }
     return Status::Ok();
   }
-  // A part of the chunk: stream and stop once the range is out.
+  if (!c.frame_ends.empty()) return ReadFrames(c, off, n, out);
+  // A part of a one-frame chunk: stream and stop once the range is out.
   ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
   ZSTD_inBuffer in{c.bytes(), c.stored_size, 0};
   char tmp[64 << 10];
@@ -282,6 +296,32 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
     pos += o.pos;
   }
   return st;
+}
+
+Status CodecPool::ReadFrames(const Chunk& c, uint32_t off, uint32_t n, char* out) {
+  ZSTD_DCtx* d = ThreadDCtx();
+  const uint64_t end = static_cast<uint64_t>(off) + n;
+  const size_t frames = c.frame_ends.size();
+  char tmp[kFrameBytes];
+  for (size_t i = off / kFrameBytes; i < frames && i * kFrameBytes < end; ++i) {
+    const uint64_t raw_at = i * kFrameBytes;
+    const size_t raw_len = std::min<uint64_t>(kFrameBytes, c.raw_size - raw_at);
+    const uint32_t from = i == 0 ? 0 : c.frame_ends[i - 1];
+    const uint32_t to = c.frame_ends[i];
+    if (to < from || to > c.stored_size) {
+      return Status::Corruption("a stored chunk's frame index is damaged");
+    }
+    const uint64_t lo = std::max<uint64_t>(raw_at, off);
+    const uint64_t hi = std::min<uint64_t>(raw_at + raw_len, end);
+    // A frame the range covers whole goes straight to `out`.
+    char* dst = lo == raw_at && hi == raw_at + raw_len ? out + (lo - off) : tmp;
+    size_t r = ZSTD_decompressDCtx(d, dst, raw_len, c.bytes() + from, to - from);
+    if (ZSTD_isError(r) || r != raw_len) {
+      return Status::Corruption("a stored chunk failed to decompress");
+    }
+    if (dst == tmp) std::memcpy(out + (lo - off), tmp + (lo - raw_at), hi - lo);
+  }
+  return Status::Ok();
 }
 
 }  // namespace shovel::worker

@@ -32,6 +32,12 @@ namespace shovel::worker {
 inline constexpr uint64_t kChunkOverhead = 96;   // Chunk + control block + ref
 inline constexpr uint64_t kBlobOverhead = 320;   // Blob, map node, LRU, index
 inline constexpr size_t kProbeBytes = 32 << 10;  // compression probe
+// A compressed chunk larger than this is stored as independent zstd frames
+// of kFrameBytes raw bytes each (the last one shorter), so a range read
+// decompresses at most the frames it touches, never the chunk up to the
+// offset. The size trades ratio against that bound; docs/performance.md
+// gives the measurement it was chosen from.
+inline constexpr size_t kFrameBytes = 64 << 10;
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
@@ -46,6 +52,11 @@ struct Chunk {
   uint32_t stored_size = 0;              // bytes held (capacity for a growable tail)
   bool compressed = false;
   bool growable = false;
+  // Compressed, more than one frame: where frame i's compressed bytes end
+  // (frame i holds raw bytes [i * kFrameBytes, (i + 1) * kFrameBytes)).
+  // Empty: one frame. The bytes are concatenated frames either way, so a
+  // whole-chunk decompression needs no index.
+  std::vector<uint32_t> frame_ends;
   std::atomic<uint32_t> claimed{0};   // growable: bytes written so far
   std::atomic<bool> deferred{false};  // raw, waiting for background compression
 
@@ -97,10 +108,12 @@ class CodecPool {
   std::shared_ptr<Chunk> Make(std::string_view raw, int level, const MakeOptions& o);
   // A raw chunk with `capacity` >= raw.size() bytes of room.
   static std::shared_ptr<Chunk> Growable(std::string_view raw, size_t capacity);
-  // Writes raw bytes [off, off+n) of `c` (n <= visible len) to `out`.
+  // Writes raw bytes [off, off+n) of `c` (n <= visible len) to `out`. A
+  // compressed chunk decompresses only the frames that hold the range.
   Status Read(const Chunk& c, uint32_t off, uint32_t n, char* out);
 
  private:
+  Status ReadFrames(const Chunk& c, uint32_t off, uint32_t n, char* out);
   ZSTD_CCtx_s* TakeC();
   void GiveC(ZSTD_CCtx_s* c);
 

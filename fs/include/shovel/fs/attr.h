@@ -57,8 +57,8 @@ struct Attr {
   bool is_dir = false;
   FileType type = FileType::kRegular;  // of a non-directory
   uint64_t rdev = 0;                   // kCharDevice, kBlockDevice
-  // Names of the file: 1; 0 once unlinked while open; directories report 1,
-  // the count tools read as "not counted" (subdirectories are not counted).
+  // Names of the file: 1 (or the hard link count); 0 once unlinked while
+  // open. A directory: 2 + its subdirectories.
   uint32_t nlink = 1;
   uint32_t perm = 0644;  // permission bits (07777)
   uint32_t uid = 0, gid = 0;

@@ -21,12 +21,16 @@
 //    a write at another offset, a read or Flush, and all go in one append
 //    (a write(2) of an exact multiple of max_write thus shows at the next
 //    write or close; a failed append of held pieces also fails Flush).
-//  - Reads use ranged gets in blocks of `readahead` bytes (aligned to it, as
-//    the worker's chunks are), filled into pooled buffers; while a read is
-//    sequential the next `readahead_blocks` blocks are fetched in the
-//    background, several in flight. A read reply is a view into a block
-//    (ReadData), not a copy. Open may hand over a first block (SeedBlock)
-//    fetched with the version check, so a small file costs one round trip.
+//  - Reads use ranged gets. A ReadAhead policy tells sequential from random
+//    access: a random read fetches exactly its range on the calling thread
+//    and keeps nothing (the kernel's page cache holds it); a sequential one
+//    keeps a window ahead of it fetched or in flight (it starts at
+//    `readahead_initial` and doubles up to readahead * readahead_blocks),
+//    topped up in large blocks on the shared TaskPool once less than half
+//    of it is left. Large blocks fill pooled buffers; a read reply is a view
+//    into a block (ReadData), not a copy. Open may hand over a first block
+//    (SeedBlock) fetched with the version check, so a small file costs one
+//    round trip. No thread is made per read.
 // chmod/chown/utimens/xattr changes made while data is uncommitted wait and
 // are stored right after the commit (the id may not exist before it).
 //
@@ -35,6 +39,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -46,12 +51,17 @@
 
 #include "shovel/client.h"
 #include "shovel/fs/attr.h"
+#include "shovel/fs/read_ahead.h"
 
 namespace shovel::fs {
 
 struct HandleLimits {
-  uint64_t readahead = 4ull << 20;  // block size of reads
-  uint64_t readahead_blocks = 2;    // blocks fetched ahead while sequential
+  uint64_t readahead = 4ull << 20;            // largest read-ahead block
+  uint64_t readahead_blocks = 2;              // the window grows to this many blocks
+  uint64_t readahead_initial = 128ull << 10;  // the first sequential window
+  // A read this close to where the sequential run ended still continues it
+  // (the kernel's read-ahead requests arrive on several threads).
+  uint64_t readahead_reorder = 2ull << 20;
   uint64_t max_dirty = 64ull << 20;
   uint64_t max_gap = 64ull << 20;
   // The largest write the kernel sends (the mount's max_write): an O_APPEND
@@ -75,14 +85,16 @@ struct ReadData {
 };
 
 class BufferPool;
+class TaskPool;
 
 class FileHandle {
  public:
   enum class Mode { kRead, kStream, kAppend };
 
-  // `pool` (may be null) supplies read-ahead buffers.
+  // `pool` (may be null) supplies read-ahead buffers; `tasks` (may be null:
+  // no read-ahead) runs read-ahead fetches. Both must outlive the handle.
   FileHandle(Client* client, std::string id, Mode mode, BaseState base,
-             HandleLimits limits, BufferPool* pool = nullptr);
+             HandleLimits limits, BufferPool* pool = nullptr, TaskPool* tasks = nullptr);
   ~FileHandle();
   FileHandle(const FileHandle&) = delete;
   FileHandle& operator=(const FileHandle&) = delete;
@@ -91,8 +103,9 @@ class FileHandle {
   // Bytes [off, off + data.size()) of the base version, already fetched
   // (eof: they end the blob). Read-only handles.
   void SeedBlock(uint64_t off, std::string data, bool eof);
-  // Starts fetching the block at `off` in the background.
-  void StartReadAhead(uint64_t off);
+  // Starts fetching [off, off + len) in the background (the first read
+  // follows at once).
+  void StartReadAhead(uint64_t off, uint64_t len);
   // Returns the bytes accepted (all of them, or an error).
   Result<size_t> Write(uint64_t off, std::string_view data);
   Status Truncate(uint64_t size);
@@ -147,9 +160,15 @@ class FileHandle {
   Result<std::string> ReadPatchedLocked(uint64_t off, uint64_t size);
   Result<ReadData> ReadCached(std::unique_lock<std::mutex>& lock, uint64_t off,
                               uint64_t size);
-  // The fetch holding `off`, issuing it (block-aligned) if none does.
-  const Fetch& FetchAtLocked(uint64_t off);
-  void IssueLocked(uint64_t off, uint64_t len);
+  Result<ReadData> ReadBlocks(std::unique_lock<std::mutex>& lock, uint64_t off,
+                              uint64_t size, uint64_t window);
+  // The block holding `off`, if any.
+  const Fetch* BlockAtLocked(uint64_t off) const;
+  // Records a fetch of [off, off + len) and returns the work that fills it
+  // (run inline or posted to the TaskPool).
+  std::function<void()> IssueLocked(uint64_t off, uint64_t len);
+  // Keeps [from, from + window) fetched or in flight (see the header note).
+  void FetchAheadLocked(uint64_t from, uint64_t window);
   // Forgets blocks (moved to `dead`, destroyed by the caller unlocked: a
   // fetch in flight is waited for).
   void DropBlocksLocked(std::vector<Fetch>* dead);
@@ -185,6 +204,8 @@ class FileHandle {
   bool whole_stream_ = false;  // see wrote_whole_version()
   // read-ahead
   BufferPool* const pool_;
+  TaskPool* const tasks_;
+  ReadAhead read_ahead_;
   std::map<uint64_t, Fetch> fetches_;  // by offset, non-overlapping
 };
 

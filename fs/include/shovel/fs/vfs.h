@@ -49,6 +49,7 @@
 #include "shovel/fs/dir_times.h"
 #include "shovel/fs/file_handle.h"
 #include "shovel/fs/inode_table.h"
+#include "shovel/fs/task_pool.h"
 
 namespace shovel::fs {
 
@@ -76,6 +77,10 @@ struct DirEntry {
   std::string name;
   bool is_dir = false;
   uint64_t next_offset = 0;  // the readdir offset that follows this entry
+  // Of a non-directory; unset when its Stat failed (readdir reports
+  // DT_UNKNOWN and the caller's lstat tells).
+  std::optional<FileType> type;
+  bool typed = false;  // `type` was looked up (directories need no lookup)
 };
 
 struct FsStats {
@@ -179,6 +184,8 @@ class Vfs {
   Result<InodeInfo> DirNode(uint64_t ino) const;
   // Attributes of directory `path` from its marker; NotFound if it is gone.
   Result<Attr> DirAttr(const std::string& path);
+  // The subdirectories of a directory (its st_nlink is 2 + this).
+  Result<uint64_t> CountSubdirs(const std::string& path);
   // DirAttr, or its answer of less than hint_max_age_ns ago if no directory
   // changed through this mount since (GetAttr of directories).
   Result<Attr> RecentDirAttr(const std::string& path);
@@ -263,6 +270,8 @@ class Vfs {
   const VfsOptions options_;
   InodeTable inodes_;
   BufferPool pool_;  // read-ahead blocks; outlives the handles below
+  // Runs the read-ahead fetches of every handle; drained before pool_ goes.
+  TaskPool tasks_{4};
 
   mutable std::mutex handles_mu_;  // guards handles_, next_fh_, unlinked_
   std::unordered_map<uint64_t, OpenFile> handles_;

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# shovelfs reads through the kernel: random reads of raw and compressed
+# files return the right bytes, a file this mount wrote stays in the page
+# cache for the next open, a change made on another mount still shows at the
+# next open (close-to-open), directories count their subdirectories in
+# st_nlink and readdir reports entry types. Needs root and /dev/fuse; FAILS
+# (never skips) when a mount cannot be made. Teardown unmounts what it
+# mounted and kills what it started, by pid.
+#   tests/fs/e2e_reads.sh BUILD_DIR
+set -uo pipefail
+build=$(cd "${1:?usage: e2e_reads.sh BUILD_DIR}" && pwd)
+SHOVELFS=$build/fs/shovelfs
+WORKER=$build/worker/shovel-worker
+tmp=$(mktemp -d /tmp/shovelfs-reads.XXXXXX)
+pids=()
+mounts=()
+failures=0
+passes=0
+
+cleanup() {
+  local m p
+  for m in "${mounts[@]}"; do
+    if grep -q " $m fuse" /proc/mounts; then
+      fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+    fi
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.2
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pass() { passes=$((passes + 1)); echo "ok   - $*"; }
+fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
+check() {
+  local name=$1
+  shift
+  if "$@" >"$tmp/out" 2>&1; then pass "$name"; else fail "$name"; sed 's/^/     /' "$tmp/out" | tail -5; fi
+}
+die() { echo "FATAL: $*"; exit 1; }
+mounted() { grep -q " $1 fuse.shovelfs " /proc/mounts; }
+mount_fs() {  # mount_fs MP ARGS...: shovelfs in the foreground, in the background
+  local mp=$1
+  shift
+  mkdir -p "$mp"
+  mounts+=("$mp")
+  "$SHOVELFS" -f "$@" "$mp" 2>"$tmp/$(basename "$mp").log" &
+  pids+=($!)
+  for _ in $(seq 100); do mounted "$mp" && return 0; sleep 0.1; done
+  return 1
+}
+start_worker() {  # start_worker NAME: its endpoint on stdout
+  local ready=$tmp/$1.ready
+  "$WORKER" --listen tcp://127.0.0.1:0 --node-id "$1" --max-memory 512MiB \
+    --ready-file "$ready" >"$tmp/$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$ready" ] && { head -1 "$ready"; return 0; }; sleep 0.1; done
+  return 1
+}
+
+[ -c /dev/fuse ] || die "/dev/fuse is missing: this test needs it (and root)"
+
+# random_reads FILE SOURCE: 400 preads of 4 KiB and 64 KiB at random offsets
+# after the file's page cache is dropped, each compared with SOURCE.
+random_reads() {
+  python3 - "$1" "$2" <<'EOF'
+import os, random, sys
+path, src = sys.argv[1], open(sys.argv[2], "rb").read()
+fd = os.open(path, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+rnd = random.Random(1)
+for i in range(400):
+    n = 4096 if i % 2 else 65536
+    off = rnd.randrange(0, len(src) - 10) // 512 * 512
+    got = os.pread(fd, n, off)
+    if got != src[off:off + n]:
+        sys.exit("pread(%d, %d) returned other bytes" % (off, n))
+if os.pread(fd, 4096, len(src) - 100) != src[-100:]:
+    sys.exit("the last bytes differ")
+EOF
+}
+
+# resident FILE: how many bytes of FILE the page cache holds.
+resident() { fincore --bytes --noheadings --output RES "$1" | tr -d ' '; }
+
+# d_types DIR: "name type" per entry, as readdir(3) reports them.
+d_types() {
+  python3 - "$1" <<'EOF'
+import ctypes, sys
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+class Dirent(ctypes.Structure):
+    _fields_ = [("d_ino", ctypes.c_uint64), ("d_off", ctypes.c_int64),
+                ("d_reclen", ctypes.c_ushort), ("d_type", ctypes.c_ubyte),
+                ("d_name", ctypes.c_char * 256)]
+libc.opendir.restype = ctypes.c_void_p
+libc.readdir64.restype = ctypes.POINTER(Dirent)
+libc.readdir64.argtypes = [ctypes.c_void_p]
+libc.closedir.argtypes = [ctypes.c_void_p]
+d = libc.opendir(sys.argv[1].encode())
+if not d:
+    sys.exit("opendir failed")
+names = {1: "fifo", 2: "chr", 4: "dir", 6: "blk", 8: "reg", 10: "lnk", 12: "sock", 0: "unknown"}
+out = []
+while True:
+    e = libc.readdir64(d)
+    if not e:
+        break
+    out.append("%s %s" % (e.contents.d_name.decode(), names.get(e.contents.d_type, "?")))
+libc.closedir(d)
+print("\n".join(sorted(out)))
+EOF
+}
+
+export -f random_reads resident d_types
+
+echo "# embedded worker"
+A=$tmp/a
+mount_fs "$A" -o max_memory=1GiB || die "cannot mount shovelfs at $A"
+head -c $((48 << 20)) /dev/urandom >"$tmp/rand"
+python3 -c "
+import random, sys
+rnd = random.Random(7)
+words = [''.join(rnd.choice('abcdefghij') for _ in range(rnd.randint(2, 9))) for _ in range(3000)]
+out = []
+n = 0
+while n < (24 << 20):
+    line = '%d %s\n' % (rnd.randint(0, 10**6), ' '.join(rnd.choice(words) for _ in range(10)))
+    out.append(line)
+    n += len(line)
+sys.stdout.write(''.join(out))" >"$tmp/text"
+check "random reads of an incompressible file return its bytes" bash -c "
+  cp '$tmp/rand' '$A/rand' && random_reads '$A/rand' '$tmp/rand'"
+check "random reads of a file stored compressed return its bytes" bash -c "
+  cp '$tmp/text' '$A/text'
+  size=\$(stat -c %s '$A/text')
+  for _ in \$(seq 100); do
+    stored=\$(getfattr --only-values -n user.shovel.stored_bytes '$A/text')
+    [ \"\$stored\" -lt \$((size * 9 / 10)) ] && break
+    sleep 0.1
+  done
+  [ \"\$stored\" -lt \$((size * 9 / 10)) ] || { echo \"still raw: \$stored of \$size\"; exit 1; }
+  random_reads '$A/text' '$tmp/text'"
+check "a sequential read after random ones is whole" cmp "$tmp/text" "$A/text"
+check "a file this mount wrote stays in the page cache at the next open" bash -c "
+  cp '$tmp/rand' '$A/fresh' && python3 -c 'open(\"$A/fresh\", \"rb\").close()'
+  got=\$(resident '$A/fresh')
+  [ \"\$got\" = $((48 << 20)) ] || { echo \"resident after open: \$got\"; exit 1; }
+  cmp '$tmp/rand' '$A/fresh'"
+check "directories count their subdirectories in st_nlink" bash -c "
+  mkdir -p '$A/d/s1' '$A/d/s2/x' '$A/d/s3' && touch '$A/d/f' && rmdir '$A/d/s3'
+  [ \"\$(stat -c %h '$A/d' '$A/d/s1' '$A/d/s2' | tr '\n' ' ')\" = '4 2 3 ' ]"
+check "readdir reports the type of every entry" bash -c "
+  ln -s f '$A/d/l' && mkfifo '$A/d/p' && mknod '$A/d/c' c 1 3
+  want=\$(printf '%s\n' '. dir' '.. dir' 'c chr' 'f reg' 'l lnk' 'p fifo' 's1 dir' 's2 dir')
+  got=\$(d_types '$A/d'); [ \"\$got\" = \"\$want\" ] || { echo \"\$got\"; exit 1; }"
+
+echo "# two mounts of one cluster"
+e1=$(start_worker w1) || die "cannot start shovel-worker"
+B1=$tmp/b1
+B2=$tmp/b2
+mount_fs "$B1" -o "workers=$e1" || die "cannot mount $B1"
+mount_fs "$B2" -o "workers=$e1" || die "cannot mount $B2"
+check "a file this mount wrote, changed on another mount, shows changed at the next open" bash -c "
+  head -c 4000000 /dev/urandom >'$tmp/v1' && head -c 4000000 /dev/urandom >'$tmp/v2'
+  cp '$tmp/v1' '$B1/f' && cmp '$tmp/v1' '$B1/f' && cp '$tmp/v2' '$B2/f' && cmp '$tmp/v2' '$B1/f'"
+check "random reads see the other mount's bytes after reopening" bash -c "
+  random_reads '$B2/f' '$tmp/v2' && random_reads '$B1/f' '$tmp/v2'"
+
+echo "# $passes passed, $failures failed"
+[ "$failures" -eq 0 ]
