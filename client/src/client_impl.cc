@@ -160,9 +160,18 @@ Result<ResponsePtr> ClientImpl::CallIdOnce(const OutRequest& req, std::string en
 Result<ResponsePtr> ClientImpl::CallId(const OutRequest& req) {
   auto view = View();
   if (auto cached = redirects_.Lookup(req.id, view->generation)) {
-    auto r = CallIdOnce(req, cached->endpoint, view->generation);
-    if (r.ok() || !r.status().IsNotFound()) return r;
-    redirects_.Erase(req.id);  // stale: the id may have moved home again
+    // Stale when the id is not there (it moved home again) or its holder is
+    // gone (a worker that leaves hands its pinned ids to their home).
+    auto gone = [&](const Status& st) {
+      return st.code() == Code::kUnavailable &&
+             (transport_->IsDown(cached->endpoint) ||
+              st.message().find(" is shutting down") != std::string::npos);
+    };
+    if (!transport_->IsDown(cached->endpoint)) {
+      auto r = CallIdOnce(req, cached->endpoint, view->generation);
+      if (r.ok() || !(r.status().IsNotFound() || gone(r.status()))) return r;
+    }
+    redirects_.Erase(req.id);
   }
   return CallPrimary(req, *view);
 }

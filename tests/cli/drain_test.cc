@@ -142,6 +142,42 @@ TEST(Drain, OneCopyIdsMoveToTheirNextWorkerAndWritesGoOnMeanwhile) {
   EXPECT_NE(m.out.find("\"handover\""), std::string::npos) << m.out;
 }
 
+// Ids made by init are pinned where init put them (not by hashing). A
+// drained worker hands each of its pinned ids to the id's home without it,
+// pinned there; a pointer the home held for it is dropped.
+TEST(Drain, PinnedIdsMoveToTheirHomeAndStayPinned) {
+  auto cluster = Cluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto c = ConnectTo(cluster->endpoints(), 5000ms, 4ull << 20, 1);
+  ASSERT_NE(c, nullptr);
+  constexpr int kIds = 90;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kIds; ++i) ids.push_back("pin/" + std::to_string(i));
+  ASSERT_TRUE(c->Init(ids, InitStrategy::kUniformNodes).ok());
+  int on_w2 = 0;
+  for (int i = 0; i < kIds; ++i) {
+    ASSERT_TRUE(c->Append(ids[i], "part" + std::to_string(i)).ok()) << ids[i];
+    auto holders = c->NodeIds(ids[i]);
+    ASSERT_TRUE(holders.ok()) << holders.status().ToString();
+    on_w2 += holders->front() == "w2";
+  }
+  EXPECT_EQ(on_w2, kIds / 3);  // init: exactly a third each
+  CtlResult r = Ctl(cluster->joined(), "drain w2");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(cluster->workers[1]->WaitExit(15s), 0);
+  for (int i = 0; i < kIds; ++i) {
+    auto v = c->Get(ids[i]);
+    ASSERT_TRUE(v.ok()) << ids[i] << ": " << v.status().ToString();
+    EXPECT_EQ(*v, "part" + std::to_string(i));
+    auto st = c->Stat(ids[i]);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    EXPECT_TRUE(st->pinned) << ids[i];
+    ASSERT_FALSE(st->holders.empty());
+    EXPECT_NE(st->holders.front(), "w2") << ids[i];
+  }
+}
+
 TEST(Drain, TwoCopyIdsKeepTwoCopiesAfterASigterm) {
   auto cluster = Cluster::Start(3);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();

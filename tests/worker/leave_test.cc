@@ -27,6 +27,20 @@ std::vector<std::string> SetOf(const std::string& id, size_t r, size_t gone) {
   return out;
 }
 
+TEST(Leave, APinnedIdGoesToItsHomeWithoutTheLeavingWorker) {
+  for (int i = 0; i < 200; ++i) {
+    std::vector<size_t> ranked = RankNodes(Id(i), kNodes);
+    for (size_t self = 0; self < kNodes.size(); ++self) {
+      auto t = PinnedTarget(Id(i), kNodes, self);
+      ASSERT_TRUE(t.has_value());
+      EXPECT_NE(*t, self);
+      EXPECT_EQ(kNodes[*t], SetOf(Id(i), 1, self)[0]) << Id(i);
+    }
+  }
+  EXPECT_FALSE(PinnedTarget("a", {"w1"}, 0).has_value());
+  EXPECT_FALSE(PinnedTarget("a", kNodes, 9).has_value());
+}
+
 TEST(Leave, OneCopyGoesToTheNextWorkerOfItsOrder) {
   int held = 0;
   for (int i = 0; i < 400; ++i) {

@@ -23,6 +23,13 @@ std::vector<size_t> LeaveTargets(std::string_view id,
   return {};  // every other node holds it already
 }
 
+std::optional<size_t> PinnedTarget(std::string_view id,
+                                   const std::vector<std::string>& nodes, size_t self) {
+  if (self >= nodes.size() || nodes.size() < 2) return std::nullopt;
+  std::vector<size_t> ranked = RankNodes(id, nodes);
+  return ranked[0] != self ? ranked[0] : ranked[1];
+}
+
 std::string_view LeaveProgress::Name(int state) {
   switch (state) {
     case kCopying:
@@ -78,15 +85,22 @@ void LeaveCopier::Pace(uint64_t bytes) {
   }
 }
 
-bool LeaveCopier::Send(wire::Op op, const std::string& id, std::string_view bytes,
-                       uint64_t version, const std::vector<size_t>& targets) {
+bool LeaveCopier::Send(const wire::Header& h, const std::string& id,
+                       std::string_view bytes, const std::vector<size_t>& targets) {
   wire::Request req;
-  req.header.op = op;
+  req.header.op = h.op;
+  req.header.flags = h.flags;
   req.id = id;
-  if (op == wire::Op::kSet) req.payload = {bytes};
+  if (h.op == wire::Op::kSet) req.payload = {bytes};
   for (size_t t : targets) req.replicas.push_back(endpoints_[t]);
-  ForwardError fe = replicator_->Forward(req, version, 0, version, nullptr);
+  ForwardError fe = replicator_->Forward(req, h.version_no, 0, h.version_no, nullptr);
   return fe.status.ok();
+}
+
+std::vector<size_t> LeaveCopier::Targets(std::string_view id, bool pinned) const {
+  if (!pinned) return LeaveTargets(id, nodes_, self_, r_);
+  auto t = PinnedTarget(id, nodes_, self_);
+  return t ? std::vector<size_t>{*t} : std::vector<size_t>{};
 }
 
 void LeaveCopier::Pass() {
@@ -94,7 +108,7 @@ void LeaveCopier::Pass() {
   const bool first = first_;
   first_ = false;
   due_ = std::chrono::steady_clock::now();
-  uint64_t pinned = 0, large = 0, unanswered = 0, late = 0;
+  uint64_t large = 0, unanswered = 0, late = 0;
   std::map<std::string, uint64_t, std::less<>> seen;
   std::string after;
   for (;;) {
@@ -105,29 +119,29 @@ void LeaveCopier::Pass() {
         ++late;
         continue;
       }
-      std::vector<size_t> targets = LeaveTargets(id, nodes_, self_, r_);
-      if (targets.empty()) continue;
       auto st = store_->Stat(id);
       if (!st.ok()) continue;  // deleted meanwhile: the final pass sees it
+      std::vector<size_t> targets = Targets(id, st->pinned);
+      if (targets.empty()) continue;
       seen.emplace(id, st->version);
       auto prev = sent_.find(id);
-      if (prev != sent_.end() && prev->second == st->version) continue;
-      if (st->pinned) {
-        ++pinned;
-        continue;
-      }
+      if (prev != sent_.end() && prev->second.version == st->version) continue;
       auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
       if (!v.ok()) continue;
       if (v->more) {
         ++large;
         continue;
       }
-      if (!Send(wire::Op::kSet, id, std::string_view(v->bytes.data, v->bytes.size),
-                v->version, targets)) {
+      // A pinned id stays pinned at its new home, which drops its pointer.
+      wire::Header h;
+      h.op = wire::Op::kSet;
+      h.flags = st->pinned ? wire::kFlagPinned : 0;
+      h.version_no = v->version;
+      if (!Send(h, id, std::string_view(v->bytes.data, v->bytes.size), targets)) {
         ++unanswered;
         continue;
       }
-      sent_[id] = v->version;
+      sent_[id] = {v->version, st->pinned};
       progress_->copied.fetch_add(1);
       progress_->bytes.fetch_add(v->bytes.size);
       Pace(v->bytes.size);
@@ -143,8 +157,10 @@ void LeaveCopier::Pass() {
         ++it;
         continue;
       }
-      std::vector<size_t> targets = LeaveTargets(it->first, nodes_, self_, r_);
-      if (Send(wire::Op::kDelete, it->first, {}, store_->TakeVersion(), targets)) {
+      wire::Header h;
+      h.op = wire::Op::kDelete;
+      h.version_no = store_->TakeVersion();
+      if (Send(h, it->first, {}, Targets(it->first, it->second.pinned))) {
         progress_->copied.fetch_add(1);
       } else {
         ++unanswered;
@@ -153,13 +169,13 @@ void LeaveCopier::Pass() {
     }
   }
   if (first) return;  // the final pass counts what is left behind
-  uint64_t failed = pinned + large + unanswered + late;
+  uint64_t failed = large + unanswered + late;
   progress_->failed.store(failed);
   if (failed != 0 && log_) {
     log_("leaving: " + std::to_string(failed) + " ids not copied (" +
-         std::to_string(pinned) + " pinned, " + std::to_string(large) + " over 63 MiB, " +
-         std::to_string(unanswered) + " their new holder did not take, " +
-         std::to_string(late) + " past the time limit)");
+         std::to_string(large) + " over 63 MiB, " + std::to_string(unanswered) +
+         " their new holder did not take, " + std::to_string(late) +
+         " past the time limit)");
   }
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,13 @@ class Store;
 std::vector<size_t> LeaveTargets(std::string_view id,
                                  const std::vector<std::string>& nodes, size_t self,
                                  size_t r);
+
+// The index into `nodes` of the worker that takes a pinned id (placed by
+// init, not replicated) when nodes[self] leaves: the id's home then, the
+// first of its rendezvous order without `self`, so clients find it there
+// without a pointer. nullopt when no other node is left.
+std::optional<size_t> PinnedTarget(std::string_view id,
+                                   const std::vector<std::string>& nodes, size_t self);
 
 // What NODE_STATS shows of a leave in progress.
 struct LeaveProgress {
@@ -69,9 +77,12 @@ class LeaveCopier {
   void Pass();
 
  private:
-  // Sends one replica write of `id` to `targets`; false if any failed.
-  bool Send(wire::Op op, const std::string& id, std::string_view bytes, uint64_t version,
+  // Sends one replica write of `id` (h: op, flags, version_no) to
+  // `targets`; false if any failed.
+  bool Send(const wire::Header& h, const std::string& id, std::string_view bytes,
             const std::vector<size_t>& targets);
+  // Where `id` goes: its LeaveTargets, or its PinnedTarget when pinned.
+  std::vector<size_t> Targets(std::string_view id, bool pinned) const;
   void Pace(uint64_t bytes);
 
   Store* const store_;
@@ -83,7 +94,11 @@ class LeaveCopier {
   size_t self_ = SIZE_MAX;
   size_t r_ = 1;
   bool first_ = true;
-  std::map<std::string, uint64_t, std::less<>> sent_;  // id -> version copied
+  struct Sent {
+    uint64_t version = 0;  // the version copied
+    bool pinned = false;
+  };
+  std::map<std::string, Sent, std::less<>> sent_;
   const std::chrono::steady_clock::time_point deadline_;
   std::chrono::steady_clock::time_point due_;
 };

@@ -70,7 +70,9 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
 
 ServiceReply Service::Serve(const wire::Request& req, std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
-  if (UsesPointer(h.op) && !(h.flags & wire::kFlagNoRedirect)) {
+  // A replica's write applies here: it follows no pointer (a pinned id
+  // handed to its home replaces the home's pointer).
+  if (UsesPointer(h.op) && !(h.flags & (wire::kFlagNoRedirect | wire::kFlagReplica))) {
     if (auto p = store_->FindPointer(req.id)) {
       // DELETE at the home drops the pointer; the client follows the
       // redirect to delete the data where it lives.
@@ -80,8 +82,7 @@ ServiceReply Service::Serve(const wire::Request& req, std::shared_ptr<const void
       out.payload.push_back({p->node_id, {}});
       return out;
     }
-    if (moved_count_.load(std::memory_order_relaxed) != 0 &&
-        !(h.flags & wire::kFlagReplica)) {
+    if (moved_count_.load(std::memory_order_relaxed) != 0) {
       if (auto to = MovedTo(req.id)) {
         ServiceReply out{wire::ReplyHeader(h, Code::kRedirect), {}};
         out.payload.push_back({to->first, {}});

@@ -316,7 +316,11 @@ ServiceReply Service::Replica(const wire::Request& req,
         return out;
       }
       if (req.payload.size() != 1) keep.reset();
-      return Written(h, store_->Set(req.id, Joined(req, tmp), o, std::move(keep)));
+      auto w = store_->Set(req.id, Joined(req, tmp), o, std::move(keep));
+      // A pinned id handed to its home (its holder left): it lives here
+      // now, not where the pointer said.
+      if (w.ok() && o.pinned) store_->RemovePointer(req.id);
+      return Written(h, w);
     }
     case wire::Op::kAppend: {
       if (append_tokens_.Has(req.id, req.token)) {
