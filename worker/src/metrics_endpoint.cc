@@ -145,17 +145,21 @@ std::vector<MetricFamily> PrometheusFamilies(const WorkerSample& s) {
 
 class MetricsEndpoint::Collector : public prometheus::Collectable {
  public:
-  explicit Collector(SampleFn sample) : sample_(std::move(sample)) {}
-  std::vector<MetricFamily> Collect() const override {
-    return PrometheusFamilies(sample_());
-  }
+  explicit Collector(FamiliesFn families) : families_(std::move(families)) {}
+  std::vector<MetricFamily> Collect() const override { return families_(); }
 
  private:
-  const SampleFn sample_;
+  const FamiliesFn families_;
 };
 
 Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& listen,
                                                                 SampleFn sample) {
+  return StartFamilies(
+      listen, [sample = std::move(sample)] { return PrometheusFamilies(sample()); });
+}
+
+Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::StartFamilies(
+    const std::string& listen, FamiliesFn families) {
   size_t colon = listen.rfind(':');
   const std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
   const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
@@ -174,7 +178,7 @@ Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::strin
     return Status::Unavailable("metrics-listen " + listen + ": cannot listen there (" +
                                ex.what() + ")");
   }
-  e->collector_ = std::make_shared<Collector>(std::move(sample));
+  e->collector_ = std::make_shared<Collector>(std::move(families));
   e->exposer_->RegisterCollectable(e->collector_);
   auto ports = e->exposer_->GetListeningPorts();
   e->port_ = ports.empty() ? 0 : ports[0];
