@@ -72,6 +72,12 @@ class App {
     shovel::KeepLargeBuffersWarm();
     Status s = SetupLog();
     if (!s.ok()) return Die(s);
+    if (cfg_.embedded() && (!cfg_.key_file.empty() || !cfg_.worker_key.empty())) {
+      return Die(Status::InvalidArgument(
+          "key_file= and worker_key= are for a cluster's workers; the embedded worker "
+          "needs no key (it listens on a socket only this user can reach, "
+          "docs/security.md)"));
+    }
     s = shovel::fs::CheckMountPoint(cfg_.mountpoint, cfg_.nonempty);
     if (!s.ok()) return Die(s);
     if (cfg_.embedded()) {
@@ -117,6 +123,10 @@ class App {
     co.key_file = cfg_.key_file;
     co.worker_key = cfg_.worker_key;
     if (cfg_.embedded()) {
+      // No CURVE to the embedded worker: it is called in-process and
+      // listens on a socket only this user can reach. SHOVEL_KEY_FILE,
+      // set for a cluster, must not make the mount fail.
+      co.keys_from_environment = false;
       shovel::worker::WorkerOptions wo;
       wo.listen = embedded_listen_;
       wo.node_id = cfg_.node_id;

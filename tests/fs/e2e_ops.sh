@@ -11,12 +11,16 @@
 #    drops, and errors by errno, moving with what the test did;
 #  - a worker killed after mounting: one "worker ... is down" line however
 #    many reads fail, and the failed reads name the id, EIO and the worker;
-#  - a bad log_level= or metrics= refuses the mount with one line.
+#  - a bad log_level= or metrics= refuses the mount with one line;
+#  - issue 17: SHOVEL_KEY_FILE (and SHOVEL_WORKER_KEY) in the environment,
+#    meant for a cluster, do not break an embedded mount nor shovelctl
+#    --mount; an explicit -o key_file= on an embedded mount is refused.
 #   tests/fs/e2e_ops.sh BUILD_DIR
 set -uo pipefail
 build=$(cd "${1:?usage: e2e_ops.sh BUILD_DIR}" && pwd)
 SHOVELFS=$build/fs/shovelfs
 WORKER=$build/worker/shovel-worker
+CTL=$build/cli/shovelctl
 tmp=$(mktemp -d /tmp/shovelfs-ops.XXXXXX)
 pids=()
 mounts=()
@@ -185,6 +189,37 @@ rc=$?
 [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "is not HOST:PORT" "$tmp/err" &&
   ! mounted "$D" && pass "metrics=nowhere refused with one line" ||
   { fail "metrics=nowhere: exit $rc"; cat "$tmp/err"; }
+
+# 7. Issue 17: cluster keys in the environment and an embedded mount.
+E=$tmp/e
+"$CTL" keygen "$tmp/client.key" >"$tmp/client.pub" || die "shovelctl keygen"
+if SHOVEL_KEY_FILE=$tmp/client.key mount_bg "$E" -o "max_memory=64MiB,log_file=$tmp/e.log"; then
+  echo embedded >"$E/k" && [ "$(cat "$E/k")" = embedded ] &&
+    pass "embedded mount with SHOVEL_KEY_FILE set: mounted, write and read work" ||
+    fail "embedded mount with SHOVEL_KEY_FILE: write/read failed"
+  got=$(SHOVEL_KEY_FILE=$tmp/client.key SHOVEL_WORKER_KEY=$(cat "$tmp/client.pub") \
+    "$CTL" --mount "$E" get k 2>"$tmp/err")
+  [ "$got" = embedded ] && pass "shovelctl --mount with SHOVEL_KEY_FILE set reads the file" ||
+    { fail "shovelctl --mount with SHOVEL_KEY_FILE: '$got'"; cat "$tmp/err"; }
+  fusermount3 -u "$E"
+else
+  fail "embedded mount with SHOVEL_KEY_FILE set did not mount"
+fi
+if SHOVEL_KEY_FILE=$tmp/client.key SHOVEL_WORKER_KEY=$(cat "$tmp/client.pub") \
+  mount_bg "$E" -o "max_memory=64MiB,log_file=$tmp/e.log"; then
+  [ "$(cat "$E/k" 2>/dev/null)" = "" ] && echo again >"$E/k2" && [ "$(cat "$E/k2")" = again ] &&
+    pass "embedded mount with SHOVEL_KEY_FILE and SHOVEL_WORKER_KEY set works" ||
+    fail "embedded mount with both keys set: write/read failed"
+  fusermount3 -u "$E"
+else
+  fail "embedded mount with SHOVEL_KEY_FILE and SHOVEL_WORKER_KEY did not mount"
+fi
+"$SHOVELFS" "$E" -o "key_file=$tmp/client.key,log_file=$tmp/e.log" >/dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+  grep -q "key_file= and worker_key= are for a cluster's workers" "$tmp/err" && ! mounted "$E" &&
+  pass "-o key_file= on an embedded mount refused with one line" ||
+  { fail "-o key_file= on an embedded mount: exit $rc"; cat "$tmp/err"; }
 
 echo "$failures failed"
 [ "$failures" -eq 0 ]
