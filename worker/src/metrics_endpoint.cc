@@ -77,6 +77,17 @@ void AddRequests(const RequestSample& r, std::vector<MetricFamily>& out) {
   out.push_back(One("shovel_sent_bytes_total",
                     "Payload bytes sent in replies (values read).", MetricType::Counter,
                     static_cast<double>(r.bytes_out)));
+  out.push_back(One("shovel_busy_replies_total",
+                    "Requests answered \"busy\": their connection was not taking its "
+                    "replies.",
+                    MetricType::Counter, static_cast<double>(r.busy)));
+  out.push_back(One("shovel_disconnects_total",
+                    "Connections the worker closed: replies stuck past stuck-timeout, or "
+                    "idle past idle-timeout.",
+                    MetricType::Counter, static_cast<double>(r.disconnected)));
+  out.push_back(One("shovel_refused_connections_total",
+                    "Connections closed at once past max-connections.",
+                    MetricType::Counter, static_cast<double>(r.refused_connections)));
   out.push_back(One("shovel_cache_hits_total", "GETs answered with data.",
                     MetricType::Counter, static_cast<double>(r.hits())));
   out.push_back(One("shovel_cache_misses_total",
