@@ -160,7 +160,11 @@ def shared_library_packages(binaries, problems):
     owners = dpkg_owners([n for p in libs for n in names(p)])
     out = {}
     for path, b in libs.items():
+        if not re.match(r"/(usr/)?lib", path):
+            continue  # from the build tree (a sanitizer build's helper), not the image
         pkg = next((owners[n] for n in names(path) if owners.get(n)), None)
+        if pkg and re.match(r"lib(a|ub|t|l)san\d", pkg):
+            continue  # a sanitizer build's runtime; the image builds Release
         if pkg is None:
             problems.append(f"{b}: loads {path}, which no Debian package provides")
             continue
