@@ -163,7 +163,16 @@ fi
 
 # 5. No log_file=, no journal: the XDG state file, not /dev/null.
 if [ -S /run/systemd/journal/socket ]; then
-  pass "(a journal runs here: the default file is not used; skipped the file check)"
+  # A journal runs: the background mount logs there instead.
+  C=$tmp/c
+  mount_bg "$C" "$endpoint" || die "cannot mount $C"
+  fusermount3 -u "$C"
+  sleep 1
+  if journalctl -q -t shovelfs --since "-1min" 2>/dev/null | grep -q "mounted $C "; then
+    pass "background mount without log_file= logs to the journal"
+  else
+    fail "no 'mounted $C' in journalctl -t shovelfs"
+  fi
 else
   C=$tmp/c
   XDG_STATE_HOME=$tmp/state mount_bg "$C" "$endpoint" || die "cannot mount $C"
