@@ -1,6 +1,6 @@
 // shovelfs: parses the command line, builds the object graph (embedded
 // worker or a cluster client, the Vfs, the FUSE mount) and runs it.
-#include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
@@ -11,14 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "metrics_endpoint.h"
 #include "shovel/alloc.h"
 #include "shovel/client.h"
 #include "shovel/embedded_endpoint.h"
 #include "shovel/fs/daemon.h"
 #include "shovel/fs/fuse_mount.h"
+#include "shovel/fs/mount_metrics.h"
+#include "shovel/fs/mount_metrics_families.h"
 #include "shovel/fs/mount_point.h"
 #include "shovel/fs/options.h"
 #include "shovel/fs/vfs.h"
+#include "shovel/log.h"
 #include "shovel/size.h"
 #include "shovel/version.h"
 #include "shovel/worker/worker.h"
@@ -35,6 +39,30 @@ uint64_t QuarterOfRam() {
   return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4;
 }
 
+// Where a background mount logs when no log_file= is given and there is no
+// journal: $XDG_STATE_HOME/shoveling/shovelfs.log when set, else
+// /var/log/shovelfs.log for root, else ~/.local/state/shoveling/. The
+// folder is created if missing.
+shovel::Result<std::string> DefaultLogFile() {
+  std::string dir;
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) {
+    dir = state;
+  } else if (getuid() == 0) {
+    return std::string("/var/log/shovelfs.log");
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    dir = std::string(home) + "/.local/state";
+  } else {
+    return shovel::Status::Unavailable(
+        "no log_file= given, no systemd journal, and neither $XDG_STATE_HOME nor $HOME "
+        "is set: give -o log_file=FILE");
+  }
+  dir += "/shoveling";
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') mkdir(dir.substr(0, i).c_str(), 0700);
+  }
+  return dir + "/shovelfs.log";
+}
+
 class App {
  public:
   App(MountConfig cfg) : cfg_(std::move(cfg)) {}  // NOLINT
@@ -42,7 +70,15 @@ class App {
   int Main() {
     // Multi-MiB read and write buffers are reused warm (shovel/alloc.h).
     shovel::KeepLargeBuffersWarm();
-    Status s = shovel::fs::CheckMountPoint(cfg_.mountpoint, cfg_.nonempty);
+    Status s = SetupLog();
+    if (!s.ok()) return Die(s);
+    if (cfg_.embedded() && (!cfg_.key_file.empty() || !cfg_.worker_key.empty())) {
+      return Die(Status::InvalidArgument(
+          "key_file= and worker_key= are for a cluster's workers; the embedded worker "
+          "needs no key (it listens on a socket only this user can reach, "
+          "docs/security.md)"));
+    }
+    s = shovel::fs::CheckMountPoint(cfg_.mountpoint, cfg_.nonempty);
     if (!s.ok()) return Die(s);
     if (cfg_.embedded()) {
       // Before daemonizing (which changes to /): a relative mountpoint.
@@ -55,9 +91,14 @@ class App {
     }
     s = Build();
     if (!s.ok()) return Die(s);
-    daemon_.Ready();
+    shovel::log::Info(
+        "mounted " + cfg_.mountpoint + " (" + Source() + ")" +
+        (metrics_endpoint_ ? ", metrics on " + metrics_endpoint_->url() : ""));
+    daemon_.Ready(log_file_);
     s = mount_->Run();
     mount_.reset();  // unmount before the client and worker go
+    metrics_endpoint_.reset();
+    shovel::log::Info("unmounted " + cfg_.mountpoint);
     if (worker_) {
       vfs_.reset();
       client_.reset();
@@ -82,11 +123,18 @@ class App {
     co.key_file = cfg_.key_file;
     co.worker_key = cfg_.worker_key;
     if (cfg_.embedded()) {
+      // No CURVE to the embedded worker: it is called in-process and
+      // listens on a socket only this user can reach. SHOVEL_KEY_FILE,
+      // set for a cluster, must not make the mount fail.
+      co.keys_from_environment = false;
       shovel::worker::WorkerOptions wo;
       wo.listen = embedded_listen_;
       wo.node_id = cfg_.node_id;
       wo.compression_level = cfg_.compression_level;
       wo.max_memory = cfg_.max_memory != 0 ? cfg_.max_memory : QuarterOfRam();
+      wo.log = [](const std::string& line) {
+        shovel::log::Info("embedded worker: " + line);
+      };
       auto w = shovel::worker::Worker::Start(wo);
       if (!w.ok()) return w.status().WithContext("embedded worker");
       worker_ = std::move(w).value();
@@ -104,7 +152,15 @@ class App {
     vo.log = [this](std::string_view m) { Log(std::string(m)); };
     vo.limits.max_write = cfg_.max_write;  // an O_APPEND write(2)'s pieces
     vfs_ = std::make_unique<shovel::fs::Vfs>(client_.get(), std::move(vo));
+    if (!cfg_.metrics.empty()) {
+      metrics_ = std::make_unique<shovel::fs::MountMetrics>();
+      auto e =
+          shovel::fs::StartMountMetrics(cfg_.metrics, metrics_.get(), cfg_.mountpoint);
+      if (!e.ok()) return e.status().WithContext("-o metrics");
+      metrics_endpoint_ = std::move(e).value();
+    }
     shovel::fs::FuseMountOptions mo;
+    mo.metrics = metrics_.get();
     mo.mountpoint = cfg_.mountpoint;
     mo.fuse_options = cfg_.fuse_options;
     mo.debug = cfg_.debug;
@@ -133,8 +189,45 @@ class App {
     return Status::Ok();
   }
 
+  // The log's destination: log_file= if given; else stderr in the
+  // foreground, and in the background the journal when one runs, else
+  // DefaultLogFile(). Never /dev/null.
+  Status SetupLog() {
+    shovel::log::Options lo;
+    lo.program = "shovelfs";
+    lo.level = cfg_.log_level;
+    std::string file = cfg_.log_file;
+    if (file.empty() && !cfg_.foreground) {
+      if (shovel::log::JournalAvailable()) {
+        lo.sink = shovel::log::Sink::kJournal;
+      } else {
+        SHOVEL_ASSIGN_OR_RETURN(file, DefaultLogFile());
+      }
+    }
+    if (!file.empty()) {
+      // Absolute: the daemon changes to / (Ready).
+      if (file[0] != '/') {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd) != nullptr) file = std::string(cwd) + "/" + file;
+      }
+      lo.sink = shovel::log::Sink::kFile;
+      lo.file = file;
+      log_file_ = file;
+    }
+    return shovel::log::Setup(lo).WithContext("log_file");
+  }
+
+  std::string Source() const {
+    if (cfg_.embedded()) return "embedded worker on " + embedded_listen_;
+    if (!cfg_.consul.empty()) return "workers from Consul at " + cfg_.consul;
+    std::string w;
+    for (const std::string& e : cfg_.workers) w += (w.empty() ? "" : ",") + e;
+    return "workers " + w;
+  }
+
   int Die(const Status& s) {
     std::string msg = s.ToString();
+    if (!shovel::log::WritesToStderr()) shovel::log::Error(msg);
     if (daemon_.daemonized()) {
       daemon_.Fail(msg);
     } else {
@@ -143,21 +236,18 @@ class App {
     return 1;
   }
 
-  void Log(const std::string& m) const {
-    if (cfg_.foreground) {
-      std::fprintf(stderr, "shovelfs: %s\n", m.c_str());
-    } else {
-      syslog(LOG_WARNING, "shovelfs %s: %s", cfg_.mountpoint.c_str(), m.c_str());
-    }
-  }
+  void Log(const std::string& m) const { shovel::log::Warn(m); }
 
   MountConfig cfg_;
   std::string embedded_listen_;
+  std::string log_file_;  // "" when logging to stderr or the journal
   shovel::fs::Daemonizer daemon_;
   // Destroyed in reverse: mount, vfs, client, worker.
   std::unique_ptr<shovel::worker::Worker> worker_;
   std::unique_ptr<shovel::Client> client_;
   std::unique_ptr<shovel::fs::Vfs> vfs_;
+  std::unique_ptr<shovel::fs::MountMetrics> metrics_;  // outlives mount_ and the endpoint
+  std::unique_ptr<shovel::worker::MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<shovel::fs::FuseMount> mount_;
 };
 

@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev
   libasan8 libubsan1 liblsan0 libtsan2
   python3 python3-dev python3-pytest python3-setuptools python3-pip python3-venv python3-yaml
-  pybind11-dev prometheus-cpp-dev libsystemd-dev
+  pybind11-dev prometheus-cpp-dev libspdlog-dev libsystemd-dev
   redis-server redis-tools memcached fuse-overlayfs fio attr iproute2 procps
   psmisc coreutils util-linux curl rsync diffutils
 )

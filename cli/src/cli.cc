@@ -243,6 +243,9 @@ Result<Client*> Cli::Connected() {
   if (!globals_.mount.empty()) {
     SHOVEL_ASSIGN_OR_RETURN(std::string endpoint, MountEndpoint(globals_.mount));
     o.workers = {endpoint};
+    // The embedded worker has no CURVE (its socket is private to its
+    // owner): a SHOVEL_KEY_FILE meant for a cluster does not apply.
+    o.keys_from_environment = false;
   }
   if (o.workers.empty()) o.consul_addr = globals_.consul;
   o.deadline = std::chrono::milliseconds(globals_.deadline_ms);

@@ -110,8 +110,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options_in)
   client::ZmqTransportOptions zo;
   zo.io_threads = options.io_threads;
   SHOVEL_ASSIGN_OR_RETURN(
-      zo.curve,
-      client::LoadCurveKeys(options.key_file, options.worker_key, endpoints.empty()));
+      zo.curve, client::LoadCurveKeys(options.key_file, options.worker_key,
+                                      endpoints.empty(), options.keys_from_environment));
   deps.curve = zo.curve;
   deps.transport = client::NewZmqTransport(zo);
   if (!options.local_workers.empty()) {

@@ -20,12 +20,12 @@ void CurveKeys::SetServerKey(const std::string& endpoint, const std::string& key
 }
 
 Result<std::shared_ptr<CurveKeys>> LoadCurveKeys(std::string key_file,
-                                                 std::string worker_key,
-                                                 bool have_consul) {
-  if (key_file.empty()) {
+                                                 std::string worker_key, bool have_consul,
+                                                 bool use_environment) {
+  if (key_file.empty() && use_environment) {
     if (const char* e = std::getenv("SHOVEL_KEY_FILE"); e && *e) key_file = e;
   }
-  if (worker_key.empty()) {
+  if (worker_key.empty() && use_environment) {
     if (const char* e = std::getenv("SHOVEL_WORKER_KEY"); e && *e) worker_key = e;
   }
   if (key_file.empty()) return std::shared_ptr<CurveKeys>();

@@ -38,11 +38,12 @@ class CurveKeys {
 };
 
 // Resolves ClientOptions::key_file / worker_key with the environment
-// (SHOVEL_KEY_FILE, SHOVEL_WORKER_KEY). Null without a key file;
+// (SHOVEL_KEY_FILE, SHOVEL_WORKER_KEY; not when `use_environment` is
+// false). Null without a key file;
 // kInvalidArgument naming the file, or the worker key, when bad.
 Result<std::shared_ptr<CurveKeys>> LoadCurveKeys(std::string key_file,
-                                                 std::string worker_key,
-                                                 bool have_consul);
+                                                 std::string worker_key, bool have_consul,
+                                                 bool use_environment = true);
 
 // Sets CURVE client options on `socket` for `endpoint`; no-op when `keys`
 // is null. A worker whose key is not known gets the default, and, when

@@ -13,14 +13,29 @@ DownEndpoints::Clock::time_point DownEndpoints::ConnectBy(const std::string& end
   return std::min(until, start + kRecheck);
 }
 
+void DownEndpoints::LogDown(const std::string& endpoint, const std::string& cause) {
+  if (!log::Enabled(log::Level::kWarn)) return;
+  std::optional<uint64_t> held = down_log_.Allow(endpoint);
+  if (!held) return;
+  log::Warn(
+      "worker " + endpoint + " is down: " + cause +
+      "; requests for the ids it holds fail or go to a replica until it answers" +
+      (*held ? " (" + std::to_string(*held) + " more times since the last line)" : ""));
+}
+
 Status DownEndpoints::NoConnection(const std::string& endpoint, Clock::duration waited,
                                    std::chrono::milliseconds deadline) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited);
   std::string text = "cannot reach worker " + endpoint + " (no connection within ";
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto [it, added] = down_.emplace(endpoint, deadline.count());
   if (added) count_.store(down_.size(), std::memory_order_relaxed);
-  if (added || ms >= deadline)
+  if (added) {
+    lock.unlock();
+    LogDown(endpoint, "no connection within " + std::to_string(deadline.count()) + " ms");
+    return Status::Unavailable(text + std::to_string(deadline.count()) + " ms)");
+  }
+  if (ms >= deadline)
     return Status::Unavailable(text + std::to_string(deadline.count()) + " ms)");
   if (it->second == kClosed) {
     return Status::Unavailable(text + std::to_string(ms.count()) +
@@ -31,10 +46,12 @@ Status DownEndpoints::NoConnection(const std::string& endpoint, Clock::duration 
 }
 
 void DownEndpoints::Closed(const std::string& endpoint) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (down_.emplace(endpoint, kClosed).second) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!down_.emplace(endpoint, kClosed).second) return;
     count_.store(down_.size(), std::memory_order_relaxed);
   }
+  LogDown(endpoint, "it closed the connection with requests in flight");
 }
 
 void DownEndpoints::Reached(const std::string& endpoint) {

@@ -10,6 +10,9 @@
 // and then the command's own request took 11 s at a 5 s deadline), as
 // memcached clients mark a server dead after a failure and retry it later.
 //
+// A worker taken to be down is logged (shovel/log.h, warn), at most once a
+// minute per worker: a mount whose worker died says so in its log.
+//
 // Thread-safe. Reached costs one relaxed load while no worker is down, so
 // the I/O thread can call it on every reply.
 #pragma once
@@ -21,6 +24,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "shovel/log.h"
 #include "shovel/status.h"
 
 namespace shovel::client {
@@ -71,7 +75,11 @@ class DownEndpoints {
   std::atomic<size_t> refused_count_{0};  // refused_.size()
   // Endpoint -> when its last handshake failed; guarded by mu_.
   std::unordered_map<std::string, Clock::time_point> failed_handshakes_;
-  std::atomic<size_t> failed_count_{0};  // failed_handshakes_.size()
+  std::atomic<size_t> failed_count_{0};             // failed_handshakes_.size()
+  log::Limiter down_log_{std::chrono::minutes(1)};  // its own lock, never under mu_
+
+  // Logs that `endpoint` is taken to be down (rate-limited per worker).
+  void LogDown(const std::string& endpoint, const std::string& cause);
 };
 
 }  // namespace shovel::client

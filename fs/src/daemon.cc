@@ -43,7 +43,7 @@ Status Daemonizer::Start() {
   return Status::Ok();
 }
 
-void Daemonizer::Ready() {
+void Daemonizer::Ready(const std::string& stderr_file) {
   if (fd_ < 0) return;
   (void)!write(fd_, "0", 1);
   close(fd_);
@@ -56,6 +56,13 @@ void Daemonizer::Ready() {
     dup2(null, 1);
     dup2(null, 2);
     if (null > 2) close(null);
+  }
+  if (!stderr_file.empty()) {
+    int log = open(stderr_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (log >= 0) {
+      dup2(log, 2);  // dup2 clears O_CLOEXEC on fd 2
+      if (log != 2) close(log);
+    }
   }
 }
 

@@ -36,7 +36,11 @@ void RaiseReadahead(const std::string& mountpoint, uint32_t bytes) {
 }  // namespace
 
 FuseMount::FuseMount(std::unique_ptr<FuseContext> ctx, unsigned max_threads)
-    : ctx_(std::move(ctx)), max_threads_(max_threads) {}
+    : ctx_(std::move(ctx)),
+      error_log_(std::make_unique<log::Limiter>(std::chrono::minutes(1))),
+      max_threads_(max_threads) {
+  ctx_->error_log = error_log_.get();
+}
 
 Result<std::unique_ptr<FuseMount>> FuseMount::Mount(Vfs* vfs,
                                                     const FuseMountOptions& options) {
@@ -44,6 +48,7 @@ Result<std::unique_ptr<FuseMount>> FuseMount::Mount(Vfs* vfs,
   ctx->vfs = vfs;
   ctx->attr_timeout = ctx->entry_timeout = options.attr_timeout;
   ctx->max_write = options.max_write;
+  ctx->metrics = options.metrics;
   std::string opts = "fsname=" + options.fsname + ",subtype=shovelfs,default_permissions";
   for (const std::string& o : options.fuse_options) opts += "," + o;
   std::vector<std::string> argv_s = {"shovelfs", "-o", opts};

@@ -8,10 +8,16 @@
 #include <sys/xattr.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <type_traits>
 
 #include "shovel/fs/fuse_edge.h"
+#include "shovel/fs/mount_metrics.h"
 #include "shovel/fs/vfs.h"
+#include "shovel/log.h"
 
 namespace shovel::fs {
 namespace {
@@ -23,9 +29,101 @@ FuseContext& Ctx(fuse_req_t req) {
 }
 Vfs& V(fuse_req_t req) { return *Ctx(req).vfs; }
 
-int Reply(fuse_req_t req, const Status& s) {
-  return fuse_reply_err(req, s.ok() ? 0 : ErrnoFromStatus(s));
+// The request this FUSE thread is answering (set by Counted below): what a
+// logged error names. A thread answers one request at a time.
+struct Current {
+  FuseOp op = FuseOp::kLookup;
+  uint64_t ino = 0;
+  const char* name = nullptr;  // the entry under `ino`, for lookup, mkdir...
+};
+thread_local Current tls_current;
+
+// Errors an operator must hear about: the cluster or the mount failed, not
+// the caller's request (ENOENT, EEXIST... are answers, not failures).
+bool WorthLogging(const Status& s) {
+  switch (s.code()) {
+    case Code::kUnavailable:
+    case Code::kTimeout:
+    case Code::kInternal:
+    case Code::kCorruption:
+    case Code::kProtocol:
+    case Code::kNoSpace:
+    case Code::kPermissionDenied:
+      return true;
+    default:
+      return false;
+  }
 }
+
+// "read 'a/b'": the operation and the id (the path under the mount).
+std::string Describe(const FuseContext& c, const Current& cur) {
+  std::string path;
+  if (auto info = c.vfs->inodes().Get(cur.ino)) path = info->path;
+  if (cur.name != nullptr) path += (path.empty() ? "" : "/") + std::string(cur.name);
+  return std::string(FuseOpName(cur.op)) + " '" + (path.empty() ? "/" : path) + "'";
+}
+
+void NoteError(const FuseContext& c, const Status& s, int e) {
+  if (c.metrics != nullptr) c.metrics->RecordError(e);
+  if (!WorthLogging(s) || !log::Enabled(log::Level::kWarn)) return;
+  const std::string what = Describe(c, tls_current);
+  const std::string key = what + " " + std::to_string(e);
+  std::optional<uint64_t> held = 0;
+  if (c.error_log != nullptr) held = c.error_log->Allow(key);
+  if (!held) return;
+  log::Warn(what + " failed with " + ErrnoName(e) + ": " + s.ToString() +
+            (*held ? " (" + std::to_string(*held) + " more since the last line)" : ""));
+}
+
+int Reply(fuse_req_t req, const Status& s) {
+  if (s.ok()) return fuse_reply_err(req, 0);
+  const int e = ErrnoFromStatus(s);
+  NoteError(Ctx(req), s, e);
+  return fuse_reply_err(req, e);
+}
+
+// An error the binding itself decides (not from a Vfs Status).
+void ReplyErrno(fuse_req_t req, int e) {
+  if (MountMetrics* m = Ctx(req).metrics) m->RecordError(e);
+  fuse_reply_err(req, e);
+}
+
+// A callback for FuseOps(): notes which request this thread answers (for
+// error lines) and, with -o metrics=, counts it and its time to the reply
+// (every callback replies before it returns). Relaxed atomics only.
+template <FuseOp kOp, auto Fn, typename F = decltype(Fn)>
+struct Counted;
+template <FuseOp kOp, auto Fn, typename... A>
+struct Counted<kOp, Fn, void (*)(fuse_req_t, A...)> {
+  static void Call(fuse_req_t req, A... a) {
+    Current cur;
+    cur.op = kOp;
+    Note(cur, a...);
+    tls_current = cur;
+    MountMetrics* m = Ctx(req).metrics;  // read before the reply frees req
+    if (m == nullptr) {
+      Fn(req, a...);
+      return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    Fn(req, a...);
+    m->RecordOp(kOp, std::chrono::steady_clock::now() - start);
+  }
+  template <typename... R>
+  static void Note(Current& cur, fuse_ino_t ino, R... rest) {
+    cur.ino = ino;
+    if constexpr (sizeof...(R) > 0) NoteName(cur, rest...);
+  }
+  template <typename... R>
+  static void Note(Current&, R...) {}
+  template <typename T, typename... R>
+  static void NoteName(Current& cur, T first, R...) {
+    // An xattr's name is not an entry under the inode.
+    constexpr bool kXattr = kOp == FuseOp::kGetxattr || kOp == FuseOp::kSetxattr ||
+                            kOp == FuseOp::kRemovexattr;
+    if constexpr (std::is_same_v<T, const char*> && !kXattr) cur.name = first;
+  }
+};
 
 struct timespec Ts(int64_t ns) {
   return timespec{static_cast<time_t>(ns / 1'000'000'000),
@@ -177,7 +275,7 @@ void OnUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
               const char* newname, unsigned int flags) {
   if (flags & RENAME_EXCHANGE) {
-    fuse_reply_err(req, EINVAL);
+    ReplyErrno(req, EINVAL);
     return;
   }
   Reply(req,
@@ -222,7 +320,7 @@ void OnMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
       type = FileType::kBlockDevice;
       break;
     default:
-      fuse_reply_err(req, EINVAL);
+      ReplyErrno(req, EINVAL);
       return;
   }
   ReplyEntry(req, V(req).MkNod(parent, name, type, mode & 07777, rdev, Caller(req)));
@@ -255,6 +353,9 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   // Another client changed the blob: the size the kernel holds is stale.
   if (o->attrs_stale) fuse_lowlevel_notify_inval_inode(Ctx(req).session, ino, -1, 0);
+  if (MountMetrics* m = Ctx(req).metrics; m != nullptr && !o->direct_io) {
+    m->OpenKept(o->keep_cache);
+  }
   SetOpenFlags(*o, fi);
   if (fuse_reply_open(req, fi) == -ENOENT) V(req).Release(fi->fh).ok();
 }
@@ -265,6 +366,7 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
     Reply(req, r.status());
     return;
   }
+  if (MountMetrics* m = Ctx(req).metrics) m->AddRead(r->bytes.size());
   fuse_reply_buf(req, r->bytes.data(), r->bytes.size());
 }
 
@@ -280,6 +382,7 @@ void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
     Reply(req, n.status());
     return;
   }
+  if (MountMetrics* m = Ctx(req).metrics) m->AddWritten(*n);
   fuse_reply_write(req, *n);
 }
 
@@ -365,7 +468,7 @@ void ReplyXattr(fuse_req_t req, size_t size, const Result<std::string>& value) {
       fuse_reply_xattr(req, value->size());
       break;
     case XattrAnswer::kRange:
-      fuse_reply_err(req, ERANGE);
+      ReplyErrno(req, ERANGE);
       break;
     case XattrAnswer::kValue:
       fuse_reply_buf(req, value->data(), value->size());
@@ -401,34 +504,34 @@ void OnRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops = {};
   ops.init = OnInit;
-  ops.lookup = OnLookup;
-  ops.forget = OnForget;
-  ops.forget_multi = OnForgetMulti;
-  ops.getattr = OnGetattr;
-  ops.setattr = OnSetattr;
-  ops.mkdir = OnMkdir;
-  ops.rmdir = OnRmdir;
-  ops.unlink = OnUnlink;
-  ops.rename = OnRename;
-  ops.link = OnLink;
-  ops.symlink = OnSymlink;
-  ops.readlink = OnReadlink;
-  ops.mknod = OnMknod;
-  ops.create = OnCreate;
-  ops.open = OnOpen;
-  ops.read = OnRead;
-  ops.write = OnWrite;
-  ops.flush = OnFlush;
-  ops.release = OnRelease;
-  ops.fsync = OnFsync;
-  ops.opendir = OnOpendir;
-  ops.readdir = OnReaddir;
-  ops.releasedir = OnReleasedir;
-  ops.statfs = OnStatfs;
-  ops.getxattr = OnGetxattr;
-  ops.listxattr = OnListxattr;
-  ops.setxattr = OnSetxattr;
-  ops.removexattr = OnRemovexattr;
+  ops.lookup = Counted<FuseOp::kLookup, OnLookup>::Call;
+  ops.forget = Counted<FuseOp::kForget, OnForget>::Call;
+  ops.forget_multi = Counted<FuseOp::kForget, OnForgetMulti>::Call;
+  ops.getattr = Counted<FuseOp::kGetattr, OnGetattr>::Call;
+  ops.setattr = Counted<FuseOp::kSetattr, OnSetattr>::Call;
+  ops.mkdir = Counted<FuseOp::kMkdir, OnMkdir>::Call;
+  ops.rmdir = Counted<FuseOp::kRmdir, OnRmdir>::Call;
+  ops.unlink = Counted<FuseOp::kUnlink, OnUnlink>::Call;
+  ops.rename = Counted<FuseOp::kRename, OnRename>::Call;
+  ops.link = Counted<FuseOp::kLink, OnLink>::Call;
+  ops.symlink = Counted<FuseOp::kSymlink, OnSymlink>::Call;
+  ops.readlink = Counted<FuseOp::kReadlink, OnReadlink>::Call;
+  ops.mknod = Counted<FuseOp::kMknod, OnMknod>::Call;
+  ops.create = Counted<FuseOp::kCreate, OnCreate>::Call;
+  ops.open = Counted<FuseOp::kOpen, OnOpen>::Call;
+  ops.read = Counted<FuseOp::kRead, OnRead>::Call;
+  ops.write = Counted<FuseOp::kWrite, OnWrite>::Call;
+  ops.flush = Counted<FuseOp::kFlush, OnFlush>::Call;
+  ops.release = Counted<FuseOp::kRelease, OnRelease>::Call;
+  ops.fsync = Counted<FuseOp::kFsync, OnFsync>::Call;
+  ops.opendir = Counted<FuseOp::kOpendir, OnOpendir>::Call;
+  ops.readdir = Counted<FuseOp::kReaddir, OnReaddir>::Call;
+  ops.releasedir = Counted<FuseOp::kReleasedir, OnReleasedir>::Call;
+  ops.statfs = Counted<FuseOp::kStatfs, OnStatfs>::Call;
+  ops.getxattr = Counted<FuseOp::kGetxattr, OnGetxattr>::Call;
+  ops.listxattr = Counted<FuseOp::kListxattr, OnListxattr>::Call;
+  ops.setxattr = Counted<FuseOp::kSetxattr, OnSetxattr>::Call;
+  ops.removexattr = Counted<FuseOp::kRemovexattr, OnRemovexattr>::Call;
   return ops;
 }
 

@@ -7,9 +7,14 @@
 struct fuse_lowlevel_ops;
 struct fuse_session;
 
+namespace shovel::log {
+class Limiter;
+}
+
 namespace shovel::fs {
 
 class Vfs;
+class MountMetrics;
 
 // The request userdata. Owned by FuseMount; read-only once the loop runs
 // (`session` is set before the first request), so callbacks share it freely.
@@ -20,6 +25,8 @@ struct FuseContext {
   double entry_timeout = 1.0;
   uint32_t max_write = 1u << 20;
   uint32_t max_readahead = 2u << 20;  // measured: 1-2 MiB best, 8 MiB worse
+  MountMetrics* metrics = nullptr;    // null: not counted (no -o metrics=)
+  log::Limiter* error_log = nullptr;  // one line per id and errno a minute
 };
 
 const fuse_lowlevel_ops& FuseOps();

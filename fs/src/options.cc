@@ -117,6 +117,14 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
           "replicas must be a number of copies from 1 to 8, not '" + value + "'");
     }
     cfg->replicas = static_cast<uint32_t>(v);
+  } else if (key == "log_file" || key == "metrics") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    (key == "log_file" ? cfg->log_file : cfg->metrics) = value;
+  } else if (key == "log_level") {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    Result<log::Level> level = log::ParseLevel(value);
+    if (!level.ok()) return level.status();
+    cfg->log_level = *level;
   } else if (key == "nonempty") {
     cfg->nonempty = true;
   } else if (key == "attr_timeout" || key == "threads") {
@@ -145,7 +153,8 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
         "max_memory=, "
         "compression_level=, "
         "node_id=, max_write=, "
-        "attr_timeout=, threads=, nonempty and FUSE mount options such as allow_other, "
+        "attr_timeout=, threads=, log_file=, log_level=, metrics=, nonempty and FUSE "
+        "mount options such as allow_other, "
         "ro");
   }
   return Status::Ok();
@@ -168,6 +177,23 @@ Result<MountConfig> ParseCommandLine(const std::vector<std::string>& args) {
       cfg.debug = cfg.foreground = true;
     } else if (a == "-s") {
       cfg.threads = 1;
+    } else if (a == "--log-level" || a == "--log-file" || StartsWith(a, "--log-level=") ||
+               StartsWith(a, "--log-file=")) {
+      // The worker's flags, for the same settings as -o log_level=/log_file=.
+      const bool file = StartsWith(a, "--log-file");
+      std::string value;
+      size_t eq = a.find('=');
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+      } else if (++i < args.size()) {
+        value = args[i];
+      }
+      if (value.empty()) {
+        return Status::InvalidArgument(a.substr(0, eq) + " needs a value");
+      }
+      bool unused = false;
+      SHOVEL_RETURN_IF_ERROR(ApplyOption(
+          std::string(file ? "log_file=" : "log_level=") + value, &unused, &cfg));
     } else if (a == "-o" || (StartsWith(a, "-o") && a.size() > 2)) {
       std::string list = a.size() > 2 ? a.substr(2) : "";
       if (list.empty()) {
@@ -227,6 +253,15 @@ SOURCE        local (default: run an embedded worker in this process),
 -o attr_timeout=SECONDS            kernel attribute cache (default 1)
 -o threads=N                       most FUSE worker threads (default 16)
 -o nonempty                        mount over a directory that is not empty
+-o log_file=FILE, --log-file FILE  append the log here (default: stderr with -f;
+                                   in the background the systemd journal when it
+                                   runs, else $XDG_STATE_HOME/shoveling/shovelfs.log,
+                                   /var/log/shovelfs.log for root,
+                                   ~/.local/state/shoveling/shovelfs.log)
+-o log_level=LEVEL, --log-level LEVEL
+                                   debug, info, warn, error or off (default info)
+-o metrics=HOST:PORT               serve Prometheus metrics at
+                                   http://HOST:PORT/metrics (port 0 picks one)
 -o allow_other, ro, nosuid, ...    FUSE mount options
 
 Unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT)

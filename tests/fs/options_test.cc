@@ -21,6 +21,39 @@ TEST(Options, EmbeddedByDefault) {
   EXPECT_EQ(c->threads, 16u);
 }
 
+TEST(Options, LogAndMetricsAsOptionsAndAsFlags) {
+  auto c = Parse(
+      {"/mnt/x", "-o", "log_file=/var/log/x.log,log_level=warn,metrics=0.0.0.0:9465"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->log_file, "/var/log/x.log");
+  EXPECT_EQ(c->log_level, log::Level::kWarn);
+  EXPECT_EQ(c->metrics, "0.0.0.0:9465");
+  EXPECT_TRUE(c->fuse_options.empty());  // none of them goes to libfuse
+  auto f = Parse({"--log-level", "debug", "/mnt/x", "--log-file=/tmp/fs.log"});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->log_level, log::Level::kDebug);
+  EXPECT_EQ(f->log_file, "/tmp/fs.log");
+  EXPECT_EQ(f->mountpoint, "/mnt/x");
+  EXPECT_EQ(Parse({"/mnt/x"})->log_level, log::Level::kInfo);
+}
+
+TEST(Options, BadLogLevelNamesTheWords) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"/mnt/x", "-o", "log_level=loud"}, {"--log-level", "loud", "/mnt/x"}}) {
+    auto c = Parse(args);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().message(),
+              "log level 'loud' is not one of debug, info, warn, error, off");
+  }
+  auto missing = Parse({"/mnt/x", "--log-file"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "--log-file needs a value");
+  auto empty = Parse({"/mnt/x", "-o", "metrics="});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("option 'metrics' needs a value"),
+            std::string::npos);
+}
+
 TEST(Options, SourceAndOptionsAsMountFuse3PassesThem) {
   auto c = Parse({"tcp://127.0.0.1:7070,tcp://127.0.0.1:7071", "/mnt/x", "-o",
                   "rw,allow_other,max_memory=2GiB,compression_level=0,noauto"});

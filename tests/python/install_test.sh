@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python module as a user installs it: `pip install` from the source tree
-# offline (--no-build-isolation --no-index: Debian's setuptools and wheel),
+# offline (--no-build-isolation --no-index; the backend needs nothing installed),
 # into a temporary --target, then the client test suite imports that copy.
 # Usage: install_test.sh PYTHON PYTHON_SRC_DIR TEST_CLIENT_PY
 set -euo pipefail

@@ -144,6 +144,31 @@ TEST(NamedCounters, AreWhatNodeStatsCarries) {
   EXPECT_EQ(n["raw_bytes"], 3000u);
 }
 
+TEST(RequestCounters, RefusalsReachNodeStatsAndPrometheus) {
+  RequestCounters c;
+  c.CountBusy();
+  c.CountBusy();
+  c.CountDisconnected();
+  for (int i = 0; i < 3; ++i) c.CountRefusedConnection();
+  WorkerSample s;
+  s.requests = c.Sample();
+  auto n = NamedCounters(s);
+  EXPECT_EQ(n["busy"], 2u);
+  EXPECT_EQ(n["disconnected"], 1u);
+  EXPECT_EQ(n["refused_connections"], 3u);
+  // Through the NODE_STATS codec: the counters map carries them as is.
+  wire::NodeStats ns;
+  ns.counters = n;
+  auto back = wire::DecodeNodeStats(wire::EncodeNodeStats(ns));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->counters.at("refused_connections"), 3u);
+  EXPECT_EQ(back->counters.at("busy"), 2u);
+  const std::string t = Text(s);
+  EXPECT_NE(t.find("shovel_busy_replies_total 2"), std::string::npos) << t;
+  EXPECT_NE(t.find("shovel_disconnects_total 1"), std::string::npos) << t;
+  EXPECT_NE(t.find("shovel_refused_connections_total 3"), std::string::npos) << t;
+}
+
 TEST(MetricsEndpoint, RefusesAnAddressThatIsNotHostPort) {
   for (const char* bad : {"9464", "localhost", ":9464", "host:", "h:99999", "h:x"}) {
     auto e = MetricsEndpoint::Start(bad, [] { return WorkerSample{}; });

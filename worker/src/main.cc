@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,8 +15,10 @@
 #include "connections.h"
 #include "consul_agent_link.h"
 #include "consul_setup.h"
+#include "eviction_report.h"
 #include "metrics_endpoint.h"
 #include "shovel/consul/duration.h"
+#include "shovel/log.h"
 #include "shovel/size.h"
 #include "shovel/version.h"
 #include "shovel/worker/worker.h"
@@ -37,9 +40,21 @@ void Notify(const std::string& state) {
 #endif
 }
 
-int Fail(const std::string& message) {
+// A bad flag or setting: one line on stderr, and in the log when it is a
+// file (where an operator of a service looks).
+int Fail(const std::string& message, int code = 2) {
   std::cerr << "shovel-worker: " << message << "\n";
-  return 2;
+  if (!shovel::log::WritesToStderr()) shovel::log::Error(message);
+  return code;
+}
+
+// Once a second, the eviction counters; a summary at most once a minute.
+void ReportEvictions(const shovel::worker::Worker& w,
+                     shovel::worker::EvictionReport& report) {
+  shovel::worker::WorkerSample s = w.Sample();
+  auto line = report.Observe(s.evictions, s.evicted_bytes, s.mem_used, s.mem_limit,
+                             std::chrono::steady_clock::now());
+  if (line) shovel::log::Warn(*line);
 }
 
 bool WriteReadyFile(const std::string& path, const std::string& endpoint) {
@@ -114,6 +129,12 @@ int main(int argc, char** argv) {
   app.add_option("--authorized-keys", opt.authorized_keys,
                  "client public keys that may connect, one per line with an optional "
                  "role rw|ro|admin; reloaded on SIGHUP");
+  std::string log_level = "info", log_file;
+  app.add_option("--log-level", log_level, "debug, info, warn, error or off")
+      ->capture_default_str();
+  app.add_option("--log-file", log_file,
+                 "append the log here (default: stderr, which systemd sends to the "
+                 "journal)");
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
@@ -143,6 +164,19 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return Fail(e.what());
+  }
+  auto level = shovel::log::ParseLevel(log_level);
+  if (!level.ok()) return Fail("--log-level: " + level.status().message());
+  {
+    shovel::log::Options lo;
+    lo.program = "shovel-worker";
+    lo.level = *level;
+    if (!log_file.empty()) {
+      lo.sink = shovel::log::Sink::kFile;
+      lo.file = log_file;
+    }
+    shovel::Status s = shovel::log::Setup(lo);
+    if (!s.ok()) return Fail("--log-file: " + s.message());
   }
   auto mm = shovel::ParseSize(max_memory);
   if (!mm.ok()) return Fail("--max-memory: " + mm.status().message());
@@ -188,8 +222,12 @@ int main(int argc, char** argv) {
   std::mutex log_mu;
   std::string log_id = opt.node_id;
   auto log = [&log_mu, &log_id](const std::string& line) {
-    std::lock_guard<std::mutex> l(log_mu);
-    std::cerr << "shovel-worker " << log_id << ": " << line << std::endl;
+    std::string id;
+    {
+      std::lock_guard<std::mutex> l(log_mu);
+      id = log_id;
+    }
+    shovel::log::Info(id.empty() ? line : id + ": " + line);
   };
   opt.log = log;
   // A DRAIN made the worker leave: end it as SIGTERM does.
@@ -203,8 +241,7 @@ int main(int argc, char** argv) {
     if (worker.status().code() == shovel::Code::kInvalidArgument) {
       return Fail("--" + worker.status().message());
     }
-    std::cerr << "shovel-worker: " << worker.status().ToString() << "\n";
-    return 1;
+    return Fail(worker.status().ToString(), 1);
   }
   auto& w = **worker;
   {
@@ -232,8 +269,7 @@ int main(int argc, char** argv) {
       if (m.status().code() == shovel::Code::kInvalidArgument) {
         return Fail("--" + m.status().message());
       }
-      std::cerr << "shovel-worker: --" << m.status().message() << "\n";
-      return 1;
+      return Fail("--" + m.status().message(), 1);
     }
     metrics = std::move(*m);
     consul_setup->metrics_port = metrics->port();
@@ -261,8 +297,7 @@ int main(int argc, char** argv) {
   if (!ready_file.empty() &&
       !WriteReadyFile(ready_file,
                       w.endpoint() + (metrics ? "\n" + metrics->url() : ""))) {
-    std::cerr << "shovel-worker: cannot write --ready-file " << ready_file << "\n";
-    return 1;
+    return Fail("cannot write --ready-file " + ready_file, 1);
   }
   log("listening on " + w.endpoint() + " (open files limit " +
       (nofile != nofile_before ? std::to_string(nofile_before) + " raised to " : "") +
@@ -274,8 +309,17 @@ int main(int argc, char** argv) {
   Notify("READY=1\nSTATUS=serving on " + w.endpoint() +
          (metrics ? ", metrics on " + metrics->url() : ""));
   int sig = 0;
-  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
-    (void)w.ReloadAuthorizedKeys();  // logs what it did
+  shovel::worker::EvictionReport evictions;
+  const timespec second{1, 0};
+  for (;;) {
+    sig = sigtimedwait(&sigs, nullptr, &second);
+    if (sig == SIGHUP) {
+      (void)w.ReloadAuthorizedKeys();  // logs what it did
+    } else if (sig < 0) {
+      if (errno == EAGAIN) ReportEvictions(w, evictions);
+    } else {
+      break;
+    }
   }
   log("signal " + std::to_string(sig) + ", finishing requests in flight");
   Notify("STOPPING=1");

@@ -62,6 +62,9 @@ RequestSample RequestCounters::Sample() const {
   }
   s.bytes_in = bytes_in_.load(std::memory_order_relaxed);
   s.bytes_out = bytes_out_.load(std::memory_order_relaxed);
+  s.busy = busy_.load(std::memory_order_relaxed);
+  s.disconnected = disconnected_.load(std::memory_order_relaxed);
+  s.refused_connections = refused_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -98,6 +101,9 @@ std::map<std::string, uint64_t> NamedCounters(const WorkerSample& s) {
   out["uploads"] = s.uploads;
   out["in_flight"] = static_cast<uint64_t>(std::max<int64_t>(s.in_flight, 0));
   out["connections"] = static_cast<uint64_t>(std::max<int64_t>(s.connections, 0));
+  out["busy"] = s.requests.busy;
+  out["disconnected"] = s.requests.disconnected;
+  out["refused_connections"] = s.requests.refused_connections;
   return out;
 }
 

@@ -77,6 +77,17 @@ void AddRequests(const RequestSample& r, std::vector<MetricFamily>& out) {
   out.push_back(One("shovel_sent_bytes_total",
                     "Payload bytes sent in replies (values read).", MetricType::Counter,
                     static_cast<double>(r.bytes_out)));
+  out.push_back(One("shovel_busy_replies_total",
+                    "Requests answered \"busy\": their connection was not taking its "
+                    "replies.",
+                    MetricType::Counter, static_cast<double>(r.busy)));
+  out.push_back(One("shovel_disconnects_total",
+                    "Connections the worker closed: replies stuck past stuck-timeout, or "
+                    "idle past idle-timeout.",
+                    MetricType::Counter, static_cast<double>(r.disconnected)));
+  out.push_back(One("shovel_refused_connections_total",
+                    "Connections closed at once past max-connections.",
+                    MetricType::Counter, static_cast<double>(r.refused_connections)));
   out.push_back(One("shovel_cache_hits_total", "GETs answered with data.",
                     MetricType::Counter, static_cast<double>(r.hits())));
   out.push_back(One("shovel_cache_misses_total",
@@ -145,17 +156,21 @@ std::vector<MetricFamily> PrometheusFamilies(const WorkerSample& s) {
 
 class MetricsEndpoint::Collector : public prometheus::Collectable {
  public:
-  explicit Collector(SampleFn sample) : sample_(std::move(sample)) {}
-  std::vector<MetricFamily> Collect() const override {
-    return PrometheusFamilies(sample_());
-  }
+  explicit Collector(FamiliesFn families) : families_(std::move(families)) {}
+  std::vector<MetricFamily> Collect() const override { return families_(); }
 
  private:
-  const SampleFn sample_;
+  const FamiliesFn families_;
 };
 
 Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& listen,
                                                                 SampleFn sample) {
+  return StartFamilies(
+      listen, [sample = std::move(sample)] { return PrometheusFamilies(sample()); });
+}
+
+Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::StartFamilies(
+    const std::string& listen, FamiliesFn families) {
   size_t colon = listen.rfind(':');
   const std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
   const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
@@ -174,7 +189,7 @@ Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::strin
     return Status::Unavailable("metrics-listen " + listen + ": cannot listen there (" +
                                ex.what() + ")");
   }
-  e->collector_ = std::make_shared<Collector>(std::move(sample));
+  e->collector_ = std::make_shared<Collector>(std::move(families));
   e->exposer_->RegisterCollectable(e->collector_);
   auto ports = e->exposer_->GetListeningPorts();
   e->port_ = ports.empty() ? 0 : ports[0];

@@ -34,6 +34,11 @@ class MetricsEndpoint {
   // bound (the message names it and the cause).
   static Result<std::unique_ptr<MetricsEndpoint>> Start(const std::string& listen,
                                                         SampleFn sample);
+  // The same endpoint for other metric families (a mount's, shovelfs -o
+  // metrics=): `families` is called on each scrape, on the exposer's threads.
+  using FamiliesFn = std::function<std::vector<prometheus::MetricFamily>()>;
+  static Result<std::unique_ptr<MetricsEndpoint>> StartFamilies(const std::string& listen,
+                                                                FamiliesFn families);
   ~MetricsEndpoint();
   MetricsEndpoint(const MetricsEndpoint&) = delete;
   MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;

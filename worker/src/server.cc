@@ -471,7 +471,7 @@ void Server::IoLoop() {
           parked[std::string(peer)].push_back(std::move(msg));
           break;
         case ReplyBudget::Verdict::kBusy:
-          counters_->busy.fetch_add(1);
+          counters_->requests.CountBusy();
           ReplyWithError(
               *router_, msg,
               Status::Unavailable("worker " + endpoint_ + " is busy: " +
@@ -566,7 +566,7 @@ void Server::IoLoop() {
         for (const auto& [fd, addr] : conns.Idle(SteadyNs())) {
           if (!addr.empty() && PeerAddress(fd) == addr) {
             ::shutdown(fd, SHUT_RDWR);
-            counters_->disconnected.fetch_add(1);
+            counters_->requests.CountDisconnected();
           }
         }
         next_check = now + std::chrono::milliseconds(100);
@@ -617,7 +617,7 @@ void Server::Disconnect(const std::string& peer) {
   // have closed it and the number been reused.
   if (fd < 0 || addr.empty() || PeerAddress(fd) != addr) return;
   ::shutdown(fd, SHUT_RDWR);
-  counters_->disconnected.fetch_add(1);
+  counters_->requests.CountDisconnected();
 }
 
 void Server::OnMonitorEvents(ConnectionTable& conns) {
@@ -638,7 +638,7 @@ void Server::OnMonitorEvents(ConnectionTable& conns) {
         // One too many: ZeroMQ accepted it, close it at once. Its
         // DISCONNECTED event comes before the descriptor can be reused.
         if (!peer.empty()) ::shutdown(fd, SHUT_RDWR);
-        counters_->refused.fetch_add(1);
+        counters_->requests.CountRefusedConnection();
       }
     }
     // The connections metric (shovel_connections): those open and kept.

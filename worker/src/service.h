@@ -41,11 +41,10 @@ struct ServiceReply {
 struct ServiceCounters {
   std::atomic<uint64_t> malformed{0};
   std::atomic<int64_t> in_flight{0};
-  std::atomic<int64_t> connections{0};    // TCP connections of clients and peers
-  RequestCounters requests;               // every request Service::Handle answers
-  std::atomic<uint64_t> busy{0};          // requests refused: replies not taken
-  std::atomic<uint64_t> disconnected{0};  // peers closed: stuck or idle
-  std::atomic<uint64_t> refused{0};       // connections past max-connections
+  std::atomic<int64_t> connections{0};  // TCP connections of clients and peers
+  // Every request Service::Handle answers, and the server's refusals
+  // (busy, disconnected, refused connections): NODE_STATS and /metrics.
+  RequestCounters requests;
 };
 
 class Handover;

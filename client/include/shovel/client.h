@@ -107,6 +107,11 @@ struct ClientOptions {
   // Consul registration has no Meta curve_key (a static list has none);
   // empty: $SHOVEL_WORKER_KEY. Needed with key_file and a static list.
   std::string worker_key;
+  // False: key_file and worker_key as given, never from the environment.
+  // For an embedded mount's worker, which listens without CURVE on a socket
+  // only its owner can reach: SHOVEL_KEY_FILE, meant for a cluster, must
+  // not turn CURVE on toward it (it could never connect).
+  bool keys_from_environment = true;
   static constexpr uint32_t kDefaultReplicas = 1;
   static constexpr uint32_t kMaxReplicas = 8;
 };

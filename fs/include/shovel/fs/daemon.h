@@ -5,7 +5,9 @@
 // Start forks BEFORE any thread exists (the worker, the client and FUSE all
 // start threads, which a fork would lose). The parent waits on a pipe and
 // exits with the child's verdict; the child carries on in a new session and
-// calls Ready (parent exits 0; the child's stdio goes to /dev/null) or Fail
+// calls Ready (parent exits 0; the child's stdin and stdout go to /dev/null,
+// its stderr to the log file when there is one, so what libfuse prints is
+// kept: the log itself never goes to /dev/null, see shovel/log.h) or Fail
 // (parent prints the message and exits 1). Not thread-safe; use from main.
 #pragma once
 
@@ -24,7 +26,8 @@ class Daemonizer {
 
   // Returns in the child only (the parent exits inside).
   Status Start();
-  void Ready();
+  // `stderr_file`: where the child's stderr goes ("" : /dev/null).
+  void Ready(const std::string& stderr_file = "");
   void Fail(const std::string& message);
   bool daemonized() const { return fd_ >= 0 || ready_; }
 

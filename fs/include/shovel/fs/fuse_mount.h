@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "shovel/log.h"
 #include "shovel/status.h"
 
 namespace shovel::fs {
 
 class Vfs;
+class MountMetrics;
 struct FuseContext;
 
 struct FuseMountOptions {
@@ -30,6 +32,8 @@ struct FuseMountOptions {
   double attr_timeout = 1.0;
   uint32_t max_write = 1u << 20;
   unsigned max_threads = 16;
+  // Counted here when set (-o metrics=); must outlive the FuseMount.
+  MountMetrics* metrics = nullptr;
 };
 
 class FuseMount {
@@ -47,6 +51,7 @@ class FuseMount {
   FuseMount(std::unique_ptr<FuseContext> ctx, unsigned max_threads);
 
   std::unique_ptr<FuseContext> ctx_;
+  std::unique_ptr<log::Limiter> error_log_;  // ctx_->error_log
   unsigned max_threads_;
   bool mounted_ = false;
   bool signals_ = false;

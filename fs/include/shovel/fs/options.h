@@ -9,6 +9,8 @@
 //   workers=tcp://H:P[,tcp://H:P...]  consul=URL  max_memory=SIZE
 //   compression_level=N  node_id=NAME  max_write=SIZE  attr_timeout=SECONDS  threads=N
 //   nonempty (mount over a directory that has entries; refused without it)
+//   log_file=FILE  log_level=debug|info|warn|error|off  metrics=HOST:PORT
+// (also as the flags --log-file FILE and --log-level LEVEL)
 // FUSE mount options (allow_other, ro, nosuid...) go to libfuse; fstab-only
 // words (defaults, noauto, nofail, _netdev, x-*) are ignored. Anything else
 // is an error naming the option.
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "shovel/log.h"
 #include "shovel/status.h"
 
 namespace shovel::fs {
@@ -42,6 +45,10 @@ struct MountConfig {
   uint32_t replicas = 0;   // copies of each id; 0: SHOVEL_REPLICAS, Consul KV, 1
   std::string key_file;    // CURVE key pair file; "": SHOVEL_KEY_FILE
   std::string worker_key;  // the workers' public key; "": SHOVEL_WORKER_KEY
+  std::string log_file;    // "": stderr in the foreground, else the journal or
+                           // DefaultLogFile()
+  log::Level log_level = log::Level::kInfo;
+  std::string metrics;  // HOST:PORT of the Prometheus endpoint; "": none
   std::vector<std::string> fuse_options;
 };
 

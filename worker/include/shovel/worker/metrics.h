@@ -42,6 +42,11 @@ struct RequestSample {
   std::array<OpSample, kMetricOps> ops;
   uint64_t bytes_in = 0;   // payload bytes of requests (values written)
   uint64_t bytes_out = 0;  // payload bytes of replies (values read)
+  // The server's refusals (docs/cache.md, bounded memory): requests answered
+  // "busy" (their connection's replies were not being taken), connections
+  // it closed (stuck past stuck-timeout, or idle past idle-timeout), and
+  // connections refused past max-connections.
+  uint64_t busy = 0, disconnected = 0, refused_connections = 0;
   // GETs answered with data / with "not found".
   uint64_t hits() const;
   uint64_t misses() const;
@@ -70,6 +75,9 @@ class RequestCounters {
   // One request of `op` answered with `status` after `took`.
   void Record(wire::Op op, Code status, uint64_t bytes_in, uint64_t bytes_out,
               std::chrono::nanoseconds took);
+  void CountBusy() { busy_.fetch_add(1, std::memory_order_relaxed); }
+  void CountDisconnected() { disconnected_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRefusedConnection() { refused_.fetch_add(1, std::memory_order_relaxed); }
   RequestSample Sample() const;
 
  private:
@@ -80,6 +88,7 @@ class RequestCounters {
   };
   std::array<Op, kMetricOps> ops_;
   std::atomic<uint64_t> bytes_in_{0}, bytes_out_{0};
+  std::atomic<uint64_t> busy_{0}, disconnected_{0}, refused_{0};
 };
 
 // Label values: "get", "upload_data"...; "ok", "not_found"...
@@ -89,7 +98,8 @@ std::string StatusLabel(Code code);
 // The counters NODE_STATS carries (wire::NodeStats::counters) by name:
 // "requests.<op>", "errors" (replies other than ok, not_found and redirect),
 // "hits", "misses", "bytes_in", "bytes_out", "evictions", "evicted_bytes",
-// "raw_bytes", "stored_bytes", "uploads", "in_flight", "connections".
+// "raw_bytes", "stored_bytes", "uploads", "in_flight", "connections",
+// "busy", "disconnected", "refused_connections".
 std::map<std::string, uint64_t> NamedCounters(const WorkerSample& s);
 
 }  // namespace shovel::worker

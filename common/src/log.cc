@@ -1,0 +1,189 @@
+#include "shovel/log.h"
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#ifdef SHOVEL_HAVE_JOURNAL
+#include <spdlog/sinks/systemd_sink.h>
+#endif
+
+namespace shovel::log {
+namespace {
+
+constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
+
+spdlog::level::level_enum ToSpd(Level l) {
+  switch (l) {
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
+    case Level::kOff:
+      break;
+  }
+  return spdlog::level::off;
+}
+
+// The process's loggers. `current` is what Write uses; every logger ever
+// set up stays alive in `all` (a handful per process), so a thread that
+// loaded the old pointer finishes its line safely.
+struct State {
+  std::mutex mu;
+  std::vector<std::shared_ptr<spdlog::logger>> all;  // guarded by mu
+  std::atomic<spdlog::logger*> current{nullptr};
+  std::atomic<bool> to_stderr{true};
+
+  State() {
+    auto l = std::make_shared<spdlog::logger>(
+        "shovel", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    l->set_pattern("%n: %v");  // what the binaries printed before Setup existed
+    // A library in someone else's program (shovelctl, Python, C) adds no
+    // warnings to its stderr: the caller gets each error as a Status.
+    l->set_level(spdlog::level::err);
+    l->flush_on(spdlog::level::trace);
+    all.push_back(l);
+    current.store(l.get());
+  }
+};
+
+State& S() {
+  static State* state = new State;  // never destroyed: threads may log at exit
+  return *state;
+}
+
+}  // namespace
+
+Result<Level> ParseLevel(std::string_view name) {
+  if (name == "debug" || name == "trace") return Level::kDebug;
+  if (name == "info") return Level::kInfo;
+  if (name == "warn" || name == "warning") return Level::kWarn;
+  if (name == "error") return Level::kError;
+  if (name == "off") return Level::kOff;
+  return Status::InvalidArgument("log level '" + std::string(name) +
+                                 "' is not one of debug, info, warn, error, off");
+}
+
+std::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+    case Level::kOff:
+      break;
+  }
+  return "off";
+}
+
+bool JournalAvailable() {
+#ifdef SHOVEL_HAVE_JOURNAL
+  struct stat st;
+  return stat(kJournalSocket, &st) == 0 && S_ISSOCK(st.st_mode);
+#else
+  return false;
+#endif
+}
+
+Status Setup(const Options& options) {
+  spdlog::sink_ptr sink;
+  std::string pattern = "%Y-%m-%dT%H:%M:%S.%e%z %l %n[%P]: %v";
+  try {
+    switch (options.sink) {
+      case Sink::kStderr:
+        sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+        break;
+      case Sink::kFile:
+        sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file);
+        break;
+      case Sink::kJournal:
+#ifdef SHOVEL_HAVE_JOURNAL
+        if (!JournalAvailable()) {
+          return Status::Unavailable(std::string("no systemd journal (") +
+                                     kJournalSocket + " is missing); give a log file");
+        }
+        sink = std::make_shared<spdlog::sinks::systemd_sink_mt>(options.program);
+        pattern = "%v";  // the journal keeps the time, level and program
+        break;
+#else
+        return Status::Unavailable(
+            "this build has no systemd journal support; give a log file");
+#endif
+    }
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot open log file '" + options.file +
+                               "': " + e.what());
+  }
+  auto l = std::make_shared<spdlog::logger>(
+      options.program.empty() ? std::string("shovel") : options.program, std::move(sink));
+  l->set_pattern(pattern);
+  l->set_level(ToSpd(options.level));
+  l->flush_on(spdlog::level::trace);
+  State& s = S();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.all.push_back(l);
+  s.current.store(l.get());
+  s.to_stderr.store(options.sink == Sink::kStderr);
+  return Status::Ok();
+}
+
+bool WritesToStderr() { return S().to_stderr.load(); }
+
+bool Enabled(Level level) {
+  return S().current.load(std::memory_order_acquire)->should_log(ToSpd(level));
+}
+
+void Write(Level level, std::string_view message) {
+  spdlog::logger* l = S().current.load(std::memory_order_acquire);
+  const auto lvl = ToSpd(level);
+  if (!l->should_log(lvl)) return;
+  try {
+    l->log(lvl, spdlog::string_view_t(message.data(), message.size()));
+  } catch (...) {  // a full disk must not take the process down
+  }
+}
+
+void Flush() {
+  try {
+    S().current.load(std::memory_order_acquire)->flush();
+  } catch (...) {
+  }
+}
+
+std::optional<uint64_t> Limiter::Allow(const std::string& key, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(key);
+  if (it != keys_.end()) {
+    if (now - it->second.last < every_) {
+      ++it->second.held;
+      return std::nullopt;
+    }
+    const uint64_t held = it->second.held;
+    it->second = Entry{now, 0};
+    return held;
+  }
+  if (keys_.size() >= kMaxKeys) {
+    for (auto i = keys_.begin(); i != keys_.end();) {
+      i = now - i->second.last >= every_ ? keys_.erase(i) : std::next(i);
+    }
+    if (keys_.size() >= kMaxKeys) keys_.erase(keys_.begin());
+  }
+  keys_.emplace(key, Entry{now, 0});
+  return 0;
+}
+
+}  // namespace shovel::log

@@ -1,0 +1,29 @@
+// A mount's metrics (mount_metrics.h) as Prometheus metric families, for
+// shovelfs -o metrics=HOST:PORT, and the endpoint serving them (the
+// worker's prometheus-cpp exposer). MountFamilies is pure;
+// docs/operations.md lists each metric.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metrics_endpoint.h"
+#include "shovel/fs/mount_metrics.h"
+#include "shovel/status.h"
+
+namespace prometheus {
+struct MetricFamily;
+}
+
+namespace shovel::fs {
+
+std::vector<prometheus::MetricFamily> MountFamilies(const MountSample& s,
+                                                    const std::string& mountpoint);
+
+// Serves `metrics` (which must outlive the endpoint) at
+// http://LISTEN/metrics; errors as worker::MetricsEndpoint::Start.
+Result<std::unique_ptr<worker::MetricsEndpoint>> StartMountMetrics(
+    const std::string& listen, const MountMetrics* metrics, std::string mountpoint);
+
+}  // namespace shovel::fs

@@ -1,0 +1,109 @@
+#include "shovel/fs/mount_metrics_families.h"
+
+#include <prometheus/metric_family.h>
+
+#include <limits>
+
+namespace shovel::fs {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+MetricFamily Counter(std::string name, std::string help, uint64_t v) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Counter);
+  ClientMetric m;
+  m.counter.value = static_cast<double>(v);
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> MountFamilies(const MountSample& s,
+                                        const std::string& mountpoint) {
+  std::vector<MetricFamily> out;
+  {
+    MetricFamily info =
+        Family("shovel_mount_info", "Always 1; the label says which mount point.",
+               MetricType::Gauge);
+    ClientMetric m;
+    m.label = {{"mountpoint", mountpoint}};
+    m.gauge.value = 1;
+    info.metric.push_back(std::move(m));
+    out.push_back(std::move(info));
+  }
+  MetricFamily total =
+      Family("shovel_fuse_operations_total", "FUSE requests answered, by operation.",
+             MetricType::Counter);
+  MetricFamily latency =
+      Family("shovel_fuse_operation_duration_seconds",
+             "Time from a FUSE request's arrival to its reply, by operation.",
+             MetricType::Histogram);
+  for (size_t o = 0; o < kFuseOps; ++o) {
+    const FuseOpSample& op = s.ops[o];
+    if (op.count == 0) continue;
+    const std::string name(FuseOpName(static_cast<FuseOp>(o)));
+    ClientMetric c;
+    c.label = {{"op", name}};
+    c.counter.value = static_cast<double>(op.count);
+    total.metric.push_back(std::move(c));
+    ClientMetric h;
+    h.label = {{"op", name}};
+    h.histogram.sample_count = op.count;
+    h.histogram.sample_sum = static_cast<double>(op.sum_ns) / 1e9;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < op.buckets.size(); ++b) {
+      cumulative += op.buckets[b];
+      ClientMetric::Bucket bucket;
+      bucket.cumulative_count = cumulative;
+      bucket.upper_bound = b < kFuseLatencyBuckets.size()
+                               ? kFuseLatencyBuckets[b]
+                               : std::numeric_limits<double>::infinity();
+      h.histogram.bucket.push_back(bucket);
+    }
+    latency.metric.push_back(std::move(h));
+  }
+  out.push_back(std::move(total));
+  out.push_back(std::move(latency));
+  out.push_back(Counter("shovel_fuse_read_bytes_total",
+                        "Bytes returned to reads through the mount.", s.read_bytes));
+  out.push_back(Counter("shovel_fuse_written_bytes_total",
+                        "Bytes taken from writes through the mount.", s.written_bytes));
+  out.push_back(Counter("shovel_fuse_page_cache_kept_total",
+                        "Opens that kept the kernel's cached pages (version unchanged).",
+                        s.cache_kept));
+  out.push_back(Counter("shovel_fuse_page_cache_dropped_total",
+                        "Opens that dropped the kernel's cached pages (changed or new).",
+                        s.cache_dropped));
+  MetricFamily errors =
+      Family("shovel_fuse_errors_total", "FUSE replies with an error, by errno.",
+             MetricType::Counter);
+  for (const auto& [e, n] : s.errors) {
+    ClientMetric m;
+    m.label = {{"errno", ErrnoName(e)}};
+    m.counter.value = static_cast<double>(n);
+    errors.metric.push_back(std::move(m));
+  }
+  out.push_back(std::move(errors));
+  return out;
+}
+
+Result<std::unique_ptr<worker::MetricsEndpoint>> StartMountMetrics(
+    const std::string& listen, const MountMetrics* metrics, std::string mountpoint) {
+  return worker::MetricsEndpoint::StartFamilies(
+      listen, [metrics, point = std::move(mountpoint)] {
+        return MountFamilies(metrics->Sample(), point);
+      });
+}
+
+}  // namespace shovel::fs
