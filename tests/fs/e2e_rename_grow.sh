@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Directory rename through the kernel: `mv` of a full tree (nested
-# directories, symlinks, hard links, a FIFO, an empty directory) is one
-# rename(2), not a copy, and the tree is identical afterwards; each errno case
-# of rename(2) from python's os.rename; on a cluster of two real workers, a
-# tree moved on one mount shows whole on another. Needs root and /dev/fuse;
+# Directory rename and file growth through the kernel. `mv` of a full tree
+# (nested directories, symlinks, hard links, a FIFO, an empty directory) is
+# one rename(2), not a copy, and the tree is identical afterwards; each errno
+# case of rename(2) from python's os.rename; on a cluster of two real
+# workers, a tree moved on one mount shows whole on another. Growing a file
+# by truncate, ftruncate or a write past its end gives zeros, keeps the old
+# bytes, and moves the mount's memory by a bounded amount; a size no worker
+# can hold is EFBIG at once. Needs root and /dev/fuse;
 # FAILS (never skips) when a mount cannot be made. Teardown unmounts what it
 # mounted and kills what it started, by pid.
-#   tests/fs/e2e_rename.sh BUILD_DIR
+#   tests/fs/e2e_rename_grow.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "${1:?usage: e2e_rename.sh BUILD_DIR}" && pwd)
+build=$(cd "${1:?usage: e2e_rename_grow.sh BUILD_DIR}" && pwd)
 SHOVELFS=$build/fs/shovelfs
 WORKER=$build/worker/shovel-worker
 tmp=$(mktemp -d /tmp/shovelfs-rename.XXXXXX)
@@ -139,12 +142,51 @@ e2=$(start_worker w2) || die "cannot start shovel-worker w2"
 B1=$tmp/b1
 B2=$tmp/b2
 mount_fs "$B1" -o "workers=$e1,$e2" || die "cannot mount $B1"
+fs1=${pids[-1]}  # the shovelfs serving B1 (-f: the process itself)
 mount_fs "$B2" -o "workers=$e1,$e2" || die "cannot mount $B2"
 rename_cases "$B1"
 check "a tree moved on one mount shows whole on the other" bash -c "
   cp -a '$src' '$B1/shared' && [ -z \"\$(same '$src' '$B2/shared')\" ] &&
   mv '$B1/shared' '$B1/shared-moved' && [ -z \"\$(same '$src' '$B2/shared-moved')\" ] &&
   sleep 1.2 && [ ! -e '$B2/shared' ]"
+
+# hwm PID: the peak resident memory of process PID, in KiB.
+hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+echo "# growing files on a mount of real workers (512 MiB each)"
+before=$(hwm "$fs1")
+check "truncate -s 400M of a small file: zeros after the old bytes, at once" bash -c "
+  echo head > '$B1/grown' && timeout 60 truncate -s 400M '$B1/grown' &&
+  [ \$(stat -c %s '$B1/grown') = 419430400 ] && [ \"\$(head -c 4 '$B1/grown')\" = head ] &&
+  [ \$(tail -c 1048576 '$B1/grown' | tr -d '\\0' | wc -c) = 0 ]"
+check "ftruncate up, and a write 300 MiB past the end of a new file" timeout 60 python3 -c "
+import os
+p = '$B1/grown'
+fd = os.open(p, os.O_RDWR); os.ftruncate(fd, 450 << 20); os.close(fd)
+assert os.stat(p).st_size == 450 << 20
+with open(p, 'rb') as f:
+    assert f.read(5) == b'head\\n'; f.seek(420 << 20); assert f.read(1 << 20) == bytes(1 << 20)
+fd = os.open('$B1/far', os.O_WRONLY | os.O_CREAT); os.pwrite(fd, b'end', 300 << 20); os.close(fd)
+with open('$B1/far', 'rb') as f:
+    assert f.read(1 << 20) == bytes(1 << 20); f.seek(300 << 20); assert f.read() == b'end'
+"
+after=$(hwm "$fs1")
+# Bounded by the writer's chunks in flight and the read-ahead blocks, not
+# by the size grown.
+check "growing files by 750 MiB moved the mount's peak memory by < 160 MiB" \
+  test $((after - before)) -lt 163840
+check "a size no worker can hold: EFBIG at once (truncate, ftruncate, pwrite)" timeout 10 python3 -c "
+import errno, os
+fd = os.open('$B1/huge', os.O_RDWR | os.O_CREAT)
+for grow in (lambda: os.ftruncate(fd, 1 << 40), lambda: os.pwrite(fd, b'x', 1 << 40),
+             lambda: os.truncate('$B1/huge', 999999999999999)):
+    try:
+        grow(); raise SystemExit('grew')
+    except OSError as e:
+        assert e.errno == errno.EFBIG, e
+os.close(fd)
+assert os.stat('$B1/huge').st_size == 0
+"
+rm -f "$B1/grown" "$B1/far" "$B1/huge"
 
 echo "# $passes passed, $failures failed"
 [ "$failures" -eq 0 ]
