@@ -12,7 +12,7 @@ struct Phrase {
   std::string_view text;
 };
 
-constexpr std::array<Phrase, 13> kPhrases = {{
+constexpr std::array<Phrase, 12> kPhrases = {{
     {FsError::kNameTooLong, Code::kInvalidArgument, "name too long"},
     {FsError::kIsDirectory, Code::kInvalidArgument, "is a directory"},
     {FsError::kNotDirectory, Code::kInvalidArgument, "not a directory"},
@@ -20,7 +20,6 @@ constexpr std::array<Phrase, 13> kPhrases = {{
     {FsError::kNoAttribute, Code::kNotFound, "no such attribute"},
     {FsError::kNotSupported, Code::kInvalidArgument, "not supported"},
     {FsError::kReadOnly, Code::kInvalidArgument, "read-only"},
-    {FsError::kCrossDevice, Code::kInvalidArgument, "cannot rename a directory"},
     {FsError::kExists, Code::kAlreadyExists, "already exists"},
     {FsError::kBadHandle, Code::kInvalidArgument, "bad file handle"},
     {FsError::kTooBig, Code::kInvalidArgument, "value too large"},

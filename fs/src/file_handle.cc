@@ -309,7 +309,7 @@ Status FileHandle::CommitPatchLocked() {
     AfterCommitLocked(*r, size_);
     return Status::Ok();
   }
-  Status s = RebuildLocked();
+  Status s = GrowsOnlyLocked() ? AppendTailLocked() : RebuildLocked();
   if (!s.ok()) {
     AfterCommitLocked(base_.version, base_.size);
     committed_version_ = 0;

@@ -22,8 +22,6 @@ int ErrnoFromStatus(const Status& status) {
       return EOPNOTSUPP;
     case FsError::kReadOnly:
       return EPERM;
-    case FsError::kCrossDevice:
-      return EXDEV;
     case FsError::kExists:
       return EEXIST;
     case FsError::kBadHandle:

@@ -1,5 +1,7 @@
 #include "shovel/fs/inode_table.h"
 
+#include <utility>
+
 namespace shovel::fs {
 
 InodeTable::InodeTable() {
@@ -86,6 +88,31 @@ void InodeTable::Move(std::string_view from, const std::string& to) {
   by_path_.erase(it);
   slots_[ino].info.path = to;
   by_path_.emplace(to, ino);
+}
+
+namespace {
+bool InTree(const std::string& path, const std::string& dir) {
+  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+}  // namespace
+
+void InodeTable::MovePrefix(const std::string& from, const std::string& to) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> gone;
+  std::vector<std::pair<std::string, uint64_t>> moved;
+  for (const auto& [path, ino] : by_path_) {
+    if (ino == kRootIno) continue;
+    if (InTree(path, to)) gone.push_back(path);
+    if (InTree(path, from)) moved.emplace_back(path, ino);
+  }
+  for (const std::string& path : gone) DetachLocked(path);
+  for (const auto& [path, ino] : moved) by_path_.erase(path);
+  for (auto& [path, ino] : moved) {
+    std::string now = to + path.substr(from.size());
+    slots_[ino].info.path = now;
+    by_path_[now] = ino;
+  }
 }
 
 void InodeTable::SetCachedVersion(uint64_t ino, uint64_t version) {

@@ -153,7 +153,6 @@ TEST(Errno, OnePlaceMapsEveryCode) {
   EXPECT_EQ(ErrnoFromStatus(MakeFsError(FsError::kNotEmpty, "d")), ENOTEMPTY);
   EXPECT_EQ(ErrnoFromStatus(MakeFsError(FsError::kNoAttribute, "a")), ENODATA);
   EXPECT_EQ(ErrnoFromStatus(MakeFsError(FsError::kReadOnly, "a")), EPERM);
-  EXPECT_EQ(ErrnoFromStatus(MakeFsError(FsError::kCrossDevice, "a")), EXDEV);
   EXPECT_EQ(ErrnoFromStatus(MakeFsError(FsError::kIsDirectory, "a")), EISDIR);
   EXPECT_EQ(ErrnoFromStatus(MakeFsError(FsError::kNotSupported, "a")), EOPNOTSUPP);
   // A cache message that merely resembles a phrase is not misread.

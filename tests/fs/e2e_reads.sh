@@ -50,12 +50,14 @@ mount_fs() {  # mount_fs MP ARGS...: shovelfs in the foreground, in the backgrou
   for _ in $(seq 100); do mounted "$mp" && return 0; sleep 0.1; done
   return 1
 }
-start_worker() {  # start_worker NAME: its endpoint on stdout
+# start_worker NAME: starts it in this shell (so cleanup knows its pid);
+# its endpoint is the first line of $tmp/NAME.ready.
+start_worker() {
   local ready=$tmp/$1.ready
   "$WORKER" --listen tcp://127.0.0.1:0 --node-id "$1" --max-memory 512MiB \
     --ready-file "$ready" >"$tmp/$1.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do [ -s "$ready" ] && { head -1 "$ready"; return 0; }; sleep 0.1; done
+  for _ in $(seq 100); do [ -s "$ready" ] && return 0; sleep 0.1; done
   return 1
 }
 
@@ -157,7 +159,8 @@ check "readdir reports the type of every entry" bash -c "
   got=\$(d_types '$A/d'); [ \"\$got\" = \"\$want\" ] || { echo \"\$got\"; exit 1; }"
 
 echo "# two mounts of one cluster"
-e1=$(start_worker w1) || die "cannot start shovel-worker"
+start_worker w1 || die "cannot start shovel-worker"
+e1=$(head -1 "$tmp/w1.ready")
 B1=$tmp/b1
 B2=$tmp/b2
 mount_fs "$B1" -o "workers=$e1" || die "cannot mount $B1"

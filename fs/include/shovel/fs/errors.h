@@ -23,7 +23,6 @@ enum class FsError {
   kNoAttribute,   // ENODATA
   kNotSupported,  // EOPNOTSUPP
   kReadOnly,      // EPERM (user.shovel.* attributes)
-  kCrossDevice,   // EXDEV (directory rename; mv copies instead)
   kExists,        // EEXIST
   kBadHandle,     // EBADF
   kTooBig,        // E2BIG (xattr value over 64 KiB)

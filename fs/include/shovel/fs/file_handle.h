@@ -156,6 +156,14 @@ class FileHandle {
   void PatchTruncateLocked(uint64_t size);
   Status CommitPatchLocked();
   Status RebuildLocked();
+  // The patch only grows the file (its extents and new size all lie at or
+  // past the stored end, nothing truncated below it): true when it can be
+  // committed by AppendTailLocked.
+  bool GrowsOnlyLocked() const;
+  // Commits such a patch as one streamed append of the new tail (zeros and
+  // extents): the stored bytes are neither read nor rewritten, and the mount
+  // holds one zero block whatever the size (file_handle_tail.cc).
+  Status AppendTailLocked();
   Status CommitAttrsLocked(bool data_committed);
   Result<std::string> ReadPatchedLocked(uint64_t off, uint64_t size);
   Result<ReadData> ReadCached(std::unique_lock<std::mutex>& lock, uint64_t off,

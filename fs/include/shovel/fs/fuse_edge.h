@@ -13,7 +13,7 @@ namespace shovel::fs {
 // NotFound -> ENOENT, AlreadyExists -> EEXIST, NoSpace -> ENOSPC,
 // InvalidArgument -> EINVAL, Unavailable/Timeout/Corruption/... -> EIO, and
 // the filesystem conditions of errors.h to their own errno (ENAMETOOLONG,
-// ENOTEMPTY, EISDIR, ENODATA, EPERM, EXDEV...).
+// ENOTEMPTY, EISDIR, ENODATA, EPERM, EFBIG...).
 int ErrnoFromStatus(const Status& status);
 
 // What to answer a getxattr/listxattr asking for `requested` bytes when the

@@ -57,6 +57,10 @@ class InodeTable {
   void Detach(std::string_view path);
   // The inode of `from` now names `to`; an inode that named `to` is detached.
   void Move(std::string_view from, const std::string& to);
+  // Directory rename: every inode of `from` or under "from/" now names the
+  // same path under `to`; inodes that named `to` or a path under it are
+  // detached first.
+  void MovePrefix(const std::string& from, const std::string& to);
   // Page-cache version bookkeeping (see the header comment).
   void SetCachedVersion(uint64_t ino, uint64_t version);
   // Number of live inodes, the root included.

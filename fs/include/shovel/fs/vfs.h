@@ -107,6 +107,12 @@ class Vfs {
   Result<Attr> MkDir(uint64_t parent, std::string_view name, uint32_t perm, Owner who);
   Status RmDir(uint64_t parent, std::string_view name);
   Status Unlink(uint64_t parent, std::string_view name);
+  // Renames a file, or a directory with everything under it (vfs_rename.cc
+  // says what another reader sees meanwhile). Errors as rename(2): EEXIST
+  // (`no_replace` and a taken name), EISDIR (a file onto a directory),
+  // ENOTDIR (a directory onto a file), ENOTEMPTY (onto a directory that
+  // holds entries), EINVAL (a directory into its own subtree), ENAMETOOLONG
+  // (an entry's new path would be too long).
   Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
                 std::string_view new_name, bool no_replace);
   // Symlinks and special files (vfs_special.cc), visible to every mount.
@@ -203,6 +209,15 @@ class Vfs {
     std::atomic<uint64_t>& epoch;
   };
   Status EnsureMarker(const std::string& dir);
+  enum class NameKind { kMissing, kFile, kDirectory };
+  // What `id` names now: a file (stored, a hard-link name, or created here
+  // and not committed), a directory (its marker or ids under it), or nothing.
+  Result<NameKind> KindOf(const std::string& id);
+  // Renames file `from` over `to` (not a directory); false when both are
+  // names of one hard-linked file (nothing done).
+  Result<bool> RenameFile(const std::string& from, const std::string& to);
+  // Moves directory `from` and every id under it to `to` (see vfs_rename.cc).
+  Status RenameDir(const std::string& from, const std::string& to, NameKind to_kind);
   // EEXIST when `id` is a file, a directory or a file being created here.
   Status CheckFree(const std::string& id);
   // Stores a new non-directory `id` with its bytes and attribute keys.
