@@ -1,7 +1,7 @@
 // Integration: a real shovel-worker keeps its resident memory within
-// 1.25x --max-memory + 64 MiB whatever its clients do (docs/cache.md, "Limits"): a client
-// that never reads its replies, many idle connections, values of mixed
-// sizes. RSS is sampled every 100 ms from /proc (rss.h). Labelled
+// 1.25x --max-memory + 64 MiB whatever its clients do (docs/cache.md,
+// "Limits"): a client that never reads its replies, many idle connections,
+// values of mixed sizes. RSS is sampled every 100 ms from /proc (rss.h). Labelled
 // `nosanitize`: resident memory under ASan measures the sanitizer.
 #include <gtest/gtest.h>
 
