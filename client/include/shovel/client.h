@@ -76,15 +76,12 @@ struct ClientOptions {
   // KeepLargeBuffersWarm() (shovel/alloc.h: glibc's mmap threshold 32 MiB,
   // trim threshold 512 MiB, process-wide), so values and stream chunks are
   // received into reused heap memory, not into fresh pages mapped and
-  // unmapped per message (1 MiB GETs ran ~1.5x faster). The worker and
+  // unmapped per message, which costs large GETs dearly. The worker and
   // shovelfs do the same. False leaves the program's allocator alone.
   bool tune_allocator = true;
   // ZeroMQ I/O threads, which do the kernel's TCP copies (1-16). With two,
   // the connections of concurrent large requests (one per caller) are
-  // copied on two cores: on 2 cores, with a worker that also has two,
-  // 1 MiB GETs ran 7.5-8.3 GB/s against 6.0-6.5 with one, and SETs
-  // 7.8-8.3 against 6.0-6.8 (2 s runs, 4 in flight); 1 KiB requests
-  // measured the same.
+  // copied on two cores; small requests gain nothing from more.
   int io_threads = 2;
   // Copies of each id (1-8): its primary, which orders every write and
   // forwards it to the others before it answers, and R-1 replicas, the next
@@ -287,8 +284,7 @@ class Client {
   virtual Result<std::string> Get(std::string_view id, uint64_t offset = 0,
                                   uint64_t length = kWholeBlob) = 0;
   // Like Get, without copying a range that arrived in one reply (see Bytes):
-  // one memcpy of the value less per call (1 MiB GETs: 8.0-8.3 against
-  // 6.9-7.6 GB/s in two benchmark runs). The default calls Get;
+  // one memcpy of the value less per call. The default calls Get;
   // implementations override it.
   virtual Result<Bytes> GetBytes(std::string_view id, uint64_t offset = 0,
                                  uint64_t length = kWholeBlob) {
