@@ -1,4 +1,4 @@
-// Id rules (each rule's message), human sizes, UTF-8 checks and base64.
+// Id rules (each rule's message), human sizes and UTF-8 checks.
 #include <gtest/gtest.h>
 
 #include "shovel/ids.h"
@@ -88,18 +88,6 @@ TEST(TextTest, QuoteForMessageShortensAndEscapes) {
   EXPECT_EQ(QuoteForMessage("x\xff\xc3"), "'x\\xff\\xc3'");    // not UTF-8
   EXPECT_EQ(QuoteForMessage("caf\xc3\xa9"), "'caf\xc3\xa9'");  // UTF-8 stays
   EXPECT_EQ(QuoteForMessage(std::string(1025, 'a')), "'" + std::string(64, 'a') + "...'");
-}
-
-TEST(TextTest, Base64EncodeMatchesRfc4648) {
-  // The test vectors of RFC 4648, section 10.
-  EXPECT_EQ(Base64Encode(""), "");
-  EXPECT_EQ(Base64Encode("f"), "Zg==");
-  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
-  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
-  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
-  EXPECT_EQ(Base64Encode("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(Base64Encode(std::string("\x00\xff\xfe", 3)), "AP/+");
 }
 
 }  // namespace
