@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "shovel/local_serve.h"
+#include "shovel/protocol.h"
 #include "shovel/status.h"
 
 namespace shovel {
@@ -176,39 +177,17 @@ struct NameInfo {
 };
 
 // One worker as the client sees it.
-struct NodeInfo {
-  std::string node_id;
-  std::string endpoint;
-  bool healthy = true;  // false when Consul says critical / unreachable
-  uint32_t cores = 0;
-  uint64_t mem_used = 0;
-  uint64_t mem_limit = 0;
-  uint64_t ids = 0;
-  double load = 0;
-  uint64_t malformed = 0;  // malformed messages it dropped or answered
-  uint64_t pinned_bytes = 0;
-  uint64_t evictions = 0;  // unpinned ids evicted to make room, since start
-  std::string version;     // the worker's software version
-  // The worker's counters since it started, by name ("requests.get",
-  // "hits", "misses", "bytes_in", "bytes_out", "evicted_bytes", "raw_bytes",
-  // "stored_bytes"...: worker/PROTOCOL.md, NodeStats). Empty for a worker
-  // that sends none or did not answer.
-  std::map<std::string, uint64_t> counters;
+// One worker as the client sees it: what the worker reports of itself
+// (wire::NodeStats, its NODE_STATS reply: cores, memory, ids, load,
+// counters since start by name as in worker/PROTOCOL.md, hand-over and
+// leave progress; left at zero for a worker that did not answer), and what
+// membership says of it.
+struct NodeInfo : wire::NodeStats {
+  bool healthy = true;      // false when Consul says critical / unreachable
   std::string consul_node;  // empty without Consul
   // Consul's check status ("passing", "warning", "critical", "maintenance");
   // empty without Consul.
   std::string consul_health;
-  // Hand-over: ids and bytes this worker copied to others (to workers that
-  // joined, and when it leaves) and copy jobs queued or running.
-  uint64_t handover_ids = 0;
-  uint64_t handover_bytes = 0;
-  uint32_t handover_jobs = 0;
-  // Leaving (drain or SIGTERM): "" (not leaving), "copying", "final"
-  // (serving no more, copying what changed), "left" (done: it serves
-  // nothing); the ids it held when it began, and those not copied.
-  std::string leave_state;
-  uint64_t leave_ids = 0;
-  uint64_t leave_failed = 0;
 };
 
 enum class InitStrategy { kUniformNodes, kUniformCpu, kUniformMemory };
