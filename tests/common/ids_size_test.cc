@@ -52,6 +52,16 @@ TEST(SizeTest, ParsesUnits) {
   EXPECT_EQ(*ParseSize("4mib"), 4u << 20);
   EXPECT_EQ(*ParseSize("10 MB"), 10000000u);
   EXPECT_EQ(*ParseSize("7B"), 7u);
+  EXPECT_EQ(*ParseSize("2PiB"), 2ull << 50);
+  EXPECT_EQ(*ParseSize("3PB"), 3000000000000000u);
+}
+
+TEST(SizeTest, ReadsWhatFormatSizeWrites) {
+  // FormatSize goes up to PiB (what shovelctl prints); found by the fuzzer.
+  for (uint64_t n : {0ull, 1536ull, 5ull << 40, 3947ull << 50}) {
+    auto r = ParseSize(FormatSize(n));
+    ASSERT_TRUE(r.ok()) << FormatSize(n) << ": " << r.status().ToString();
+  }
 }
 
 TEST(SizeTest, RejectsGarbageNamingTheText) {
