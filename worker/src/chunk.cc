@@ -224,7 +224,7 @@ std::shared_ptr<Chunk> CodecPool::Compress(std::string_view raw, int level) {
   // Shrinking in place: glibc splits the block, nothing is copied.
   char* shrunk = static_cast<char*>(std::realloc(out.get(), n == 0 ? 1 : n));
   if (shrunk != nullptr) {
-    out.release();
+    (void)out.release();  // realloc took the old block; `shrunk` is it now
     out.reset(shrunk);
   }
   auto c = std::make_shared<Chunk>();

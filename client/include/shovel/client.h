@@ -349,12 +349,15 @@ class Client {
   // thread keeps many in flight (as one event loop keeps many connections
   // busy) and waits for each when it needs the outcome; the Pending keeps
   // the items. A single Get or Set is a list of one. The default waits at
-  // once (an implementation without pipelining).
+  // once (an implementation without pipelining). By value: a pipelining
+  // implementation keeps the items, so the defaults copy what they need not.
   virtual std::unique_ptr<Pending<uint64_t>> StartMultiSet(
+      // NOLINTNEXTLINE(performance-unnecessary-value-param)
       std::vector<std::pair<std::string, std::string>> items) {
     return std::make_unique<ReadyPending<uint64_t>>(MultiSet(items));
   }
   virtual std::unique_ptr<Pending<std::string>> StartMultiGet(
+      // NOLINTNEXTLINE(performance-unnecessary-value-param)
       std::vector<std::string> ids) {
     return std::make_unique<ReadyPending<std::string>>(MultiGet(ids));
   }
