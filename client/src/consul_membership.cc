@@ -194,8 +194,8 @@ void ConsulMembership::Subscribe(Listener listener) {
 }
 
 ConsulDistance::ConsulDistance(std::shared_ptr<consul::Client> client,
-                               std::shared_ptr<Membership> membership)
-    : client_(std::move(client)), membership_(std::move(membership)) {}
+                               const std::shared_ptr<Membership>& membership)
+    : client_(std::move(client)), membership_(membership) {}
 
 std::string ConsulDistance::ConsulNodeOf(std::string_view node_id) {
   auto m = membership_.lock();
