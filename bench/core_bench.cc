@@ -1,5 +1,5 @@
 // shovel-bench-core: the core cache measured side by side with its peers in
-// one run (issue 2). Starts one shovel-worker, a redis-server and a memcached
+// one run. Starts one shovel-worker, a redis-server and a memcached
 // on loopback, and prints a table of medians:
 //   - 1 KiB set/get ops/s with 50 requests in flight, and pipelined 16 (50 x
 //     16 in flight), against redis-benchmark -c 50 with and without -P 16.

@@ -20,7 +20,6 @@
 #include "shovel/shovel.h"
 #include "shovel/status.h"
 
-using shovel::Code;
 using shovel::Status;
 using shovel::capi::CheckClient;
 using shovel::capi::CheckData;

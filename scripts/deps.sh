@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libzmq3-dev cppzmq-dev libsodium-dev libzstd-dev nlohmann-json3-dev libcli11-dev
   libcurl4-openssl-dev libfuse3-dev fuse3 libreadline-dev
-  libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev
+  libgtest-dev libgmock-dev clang clang-format clang-tidy libclang-rt-14-dev
   libasan8 libubsan1 liblsan0 libtsan2
   python3 python3-dev python3-pytest python3-setuptools python3-pip python3-venv python3-yaml
   pybind11-dev prometheus-cpp-dev libspdlog-dev libsystemd-dev

@@ -8,6 +8,7 @@
 
 #include "cli_internal.h"
 #include "output.h"
+#include "shovel/base64.h"
 #include "shovel/size.h"
 #include "shovel/text.h"
 

@@ -102,8 +102,8 @@ int Commands::ConfigRemove(Cli& cli, const ConfigArgs& a) {
 int Commands::ConfigList(Cli& cli, const ConfigArgs& a) {
   const std::string what = "config ls";
   if (!a.node.empty()) {
-    ConfigArgs probe = a;
-    probe.key = kv::ConfigKeys().front();
+    // The node checked with any valid key.
+    const ConfigArgs probe{a.node, kv::ConfigKeys().front(), ""};
     if (Status s = CheckKey(probe); !s.ok()) return cli.Fail(what, s);
   }
   auto c = ConsulFor(cli, !cli.globals().consul.empty());

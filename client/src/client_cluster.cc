@@ -56,37 +56,23 @@ Result<std::vector<NodeInfo>> ClientImpl::Stats(const PlacementView& view) {
   for (size_t i = 0; i < view.members.size(); ++i) {
     const Member& m = view.members[i];
     NodeInfo n;
-    n.node_id = m.node_id;
-    n.endpoint = m.endpoint;
-    n.consul_node = m.consul_node;
-    n.consul_health = m.consul_health;
     n.healthy = false;
     if (replies[i].ok() && ReplyError(**replies[i]).ok() &&
         !(*replies[i])->reply.payload.empty()) {
       auto st = wire::DecodeNodeStats((*replies[i])->reply.payload[0]);
       if (st.ok()) {
-        n.healthy = !m.critical && (m.healthy || m.node_id == m.endpoint);
-        if (m.node_id == m.endpoint && !st->node_id.empty()) n.node_id = st->node_id;
-        n.cores = st->cores;
-        n.mem_used = st->mem_used;
-        n.mem_limit = st->mem_limit;
-        n.ids = st->ids;
-        n.load = st->load;
-        n.malformed = st->malformed;
-        n.handover_ids = st->handover_ids;
-        n.handover_bytes = st->handover_bytes;
-        n.handover_jobs = st->handover_jobs;
-        n.leave_state = st->leave_state;
-        n.leave_ids = st->leave_ids;
-        n.leave_failed = st->leave_failed;
+        static_cast<wire::NodeStats&>(n) = std::move(*st);
         // It left: it answers NODE_STATS only, and serves nothing.
-        if (st->leave_state == "left") n.healthy = false;
-        n.pinned_bytes = st->pinned_bytes;
-        n.evictions = st->evictions;
-        n.version = st->version;
-        n.counters = std::move(st->counters);
+        n.healthy = !m.critical && (m.healthy || m.node_id == m.endpoint) &&
+                    n.leave_state != "left";
       }
     }
+    // Membership names the worker; the worker's own node id only stands in
+    // for a placeholder (a static list knows endpoints alone).
+    if (m.node_id != m.endpoint || n.node_id.empty()) n.node_id = m.node_id;
+    n.endpoint = m.endpoint;
+    n.consul_node = m.consul_node;
+    n.consul_health = m.consul_health;
     out.push_back(std::move(n));
   }
   return out;

@@ -26,20 +26,17 @@ bool SameMembers(const std::vector<Member>& a, const std::vector<Member>& b) {
 
 std::vector<Member> MembersFromHealth(const std::vector<consul::HealthEntry>& entries) {
   std::vector<Member> out;
-  for (const auto& e : entries) {
+  for (auto& w : consul::WorkersOf(entries)) {  // sorted by node id
     Member m;
-    m.node_id = consul::ServiceNodeId(e);
-    m.endpoint = consul::ServiceEndpoint(e);
-    m.consul_node = e.node;
-    m.critical = e.aggregated == consul::CheckStatus::kCritical ||
-                 e.aggregated == consul::CheckStatus::kMaintenance;
+    m.node_id = std::move(w.node_id);
+    m.endpoint = std::move(w.endpoint);
+    m.consul_node = std::move(w.consul_node);
+    m.critical = w.status == consul::CheckStatus::kCritical ||
+                 w.status == consul::CheckStatus::kMaintenance;
     m.healthy = !m.critical;
-    m.consul_health = std::string(consul::CheckStatusName(e.aggregated));
+    m.consul_health = std::string(consul::CheckStatusName(w.status));
     out.push_back(std::move(m));
   }
-  std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) {
-    return a.node_id != b.node_id ? a.node_id < b.node_id : a.endpoint < b.endpoint;
-  });
   return out;
 }
 
@@ -170,10 +167,8 @@ Result<consul::Indexed<std::vector<consul::HealthEntry>>> ConsulMembership::Read
 void ConsulMembership::Update(const std::vector<consul::HealthEntry>& entries) {
   std::vector<Member> members = MembersFromHealth(entries);
   if (options_.curve) {
-    for (const auto& e : entries) {
-      auto key = e.service.meta.find("curve_key");
-      options_.curve->SetServerKey(consul::ServiceEndpoint(e),
-                                   key != e.service.meta.end() ? key->second : "");
+    for (const auto& w : consul::WorkersOf(entries)) {
+      options_.curve->SetServerKey(w.endpoint, w.curve_key);
     }
   }
   uint64_t generation = 0;
@@ -199,7 +194,7 @@ void ConsulMembership::Subscribe(Listener listener) {
 }
 
 ConsulDistance::ConsulDistance(std::shared_ptr<consul::Client> client,
-                               std::shared_ptr<Membership> membership)
+                               const std::shared_ptr<Membership>& membership)
     : client_(std::move(client)), membership_(membership) {}
 
 std::string ConsulDistance::ConsulNodeOf(std::string_view node_id) {

@@ -88,7 +88,7 @@ Result<uint32_t> ParseReplicasSetting(std::string_view value);
 class ConsulDistance : public DistanceOracle {
  public:
   ConsulDistance(std::shared_ptr<consul::Client> client,
-                 std::shared_ptr<Membership> membership);
+                 const std::shared_ptr<Membership>& membership);  // kept as a weak_ptr
   std::optional<double> RttMs(std::string_view from_node,
                               std::string_view to_node) override;
   std::optional<double> RttFromCallerMs(std::string_view to_node) override;

@@ -3,15 +3,14 @@
 // The transport's I/O thread owns its sockets, so a request normally crosses
 // two thread hand-overs on the way out (caller -> I/O thread -> ZeroMQ's
 // I/O thread) and two on the way back. For large requests those hand-overs
-// and the two shared connections per worker were the limit: 1 MiB SETs from
-// 4 threads with a DEALER socket each ran 7.1-8.3 GB/s against one worker,
-// through the I/O thread 4.6-5.6 GB/s. A DirectCalls caller takes an idle
+// and the two shared connections per worker are the limit (docs/cache.md,
+// "Threads and connections"; docs/performance.md). A DirectCalls caller takes an idle
 // socket to the endpoint (or connects a new one), sends, waits on it for
 // its reply and puts it back: no hand-over but ZeroMQ's own.
 //
 // Small requests under high concurrency are better off on the I/O thread:
-// there many of them share one connection and one write (50 threads x 1 KiB
-// ran 1.4x faster that way than with a socket each). ZmqTransport::Call
+// there many of them share one connection and one write, fewer wake-ups
+// than a socket each. ZmqTransport::Call
 // decides (large requests, or few calls in progress, come here).
 //
 // Errors, as the I/O thread gives them: kUnavailable "cannot reach worker X
@@ -28,9 +27,9 @@
 // nothing else. With BBR congestion control (many kernels' default, this
 // machine's too) a connection may keep about twice "bandwidth x minimum
 // round trip" in flight, and it lowers that estimate while the connection
-// carries only small requests. 1 MiB SETs on sockets that had just carried
-// a phase of GETs ran 5.5-7.7 GB/s, against 7.9-9.6 on the fresh sockets
-// (4 in flight, loopback); on sockets of their own they stayed at 8.4-10.1.
+// carries only small requests, so large SETs on sockets that had just
+// carried a phase of GETs were slower than on fresh ones; on sockets of
+// their own they keep a bulk transfer's estimate.
 //
 // Thread-safety: Call may run on any number of threads at once. Sockets are
 // used by one caller at a time; the destructor closes the idle ones and

@@ -6,8 +6,8 @@
 // next requests to it wait at most kRecheck for a connection (long enough
 // for ZeroMQ's next reconnect attempt: at most 500 ms apart), until a
 // reply from it arrives. So one command against a dead worker fails after
-// about one deadline, not one per request it makes (the client's first PING
-// and then the command's own request took 11 s at a 5 s deadline), as
+// about one deadline, not one per request it makes (the client's first PING,
+// then the command's own request), as
 // memcached clients mark a server dead after a failure and retry it later.
 //
 // A worker taken to be down is logged (shovel/log.h, warn), at most once a

@@ -30,7 +30,7 @@ struct Member {
   bool healthy = true;      // false: unreachable / Consul check critical
   std::string consul_node;  // empty without Consul
   // Consul's verdict: its check is critical (or in maintenance). Routing
-  // avoids such members; placement still counts them (DESIGN.md).
+  // avoids such members; placement still counts them (docs/cache.md, "Placement").
   bool critical = false;
   std::string consul_health;  // "passing", "warning", ...; empty without Consul
 };

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <zmq_addon.hpp>
 
 #include "connection_watch.h"
@@ -310,10 +311,8 @@ void ZmqTransport::SendMany(const RequestBatch& requests,
                             std::vector<ResponseCallback> done) {
   std::vector<Queued> qs;
   qs.reserve(requests.size());
-  uint64_t bytes = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     qs.push_back(Encode(requests[i].first, requests[i].second, std::move(done[i])));
-    bytes += qs.back().bytes;
   }
   // A batch larger than the budget goes in pieces (each waits for room).
   std::vector<Queued> part;
@@ -538,7 +537,8 @@ void ZmqTransport::Receive(Peer& peer) {
       Finish(id, std::move(decoded));
       continue;
     }
-    Finish(id, std::move(resp));
+    // The next reply is received into a new Response.
+    Finish(id, std::exchange(resp, nullptr));
   }
 }
 

@@ -12,7 +12,7 @@ Result<uint64_t> ParseSize(std::string_view text) {
     return Status::InvalidArgument(
         "size '" + std::string(text) +
         "' is not a byte count; use a number with an optional unit: B, K/KiB, "
-        "M/MiB, G/GiB, T/TiB (binary) or KB, MB, GB, TB (decimal)");
+        "M/MiB, G/GiB, T/TiB, P/PiB (binary) or KB, MB, GB, TB, PB (decimal)");
   };
   size_t i = 0;
   while (i < text.size() &&
@@ -40,6 +40,8 @@ Result<uint64_t> ParseSize(std::string_view text) {
     mult = 1024.0 * 1024 * 1024;
   else if (unit == "T" || unit == "TIB")
     mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (unit == "P" || unit == "PIB")
+    mult = 1024.0 * 1024 * 1024 * 1024 * 1024;
   else if (unit == "KB")
     mult = 1e3;
   else if (unit == "MB")
@@ -48,6 +50,8 @@ Result<uint64_t> ParseSize(std::string_view text) {
     mult = 1e9;
   else if (unit == "TB")
     mult = 1e12;
+  else if (unit == "PB")
+    mult = 1e15;
   else
     return bad();
   double bytes = value * mult;

@@ -54,29 +54,6 @@ Status HttpError(const std::string& what, int status, std::string_view body) {
 
 }  // namespace
 
-std::string_view CheckStatusName(CheckStatus status) {
-  switch (status) {
-    case CheckStatus::kPassing:
-      return "passing";
-    case CheckStatus::kWarning:
-      return "warning";
-    case CheckStatus::kCritical:
-      return "critical";
-    case CheckStatus::kMaintenance:
-      return "maintenance";
-  }
-  return "critical";
-}
-
-Result<CheckStatus> ParseCheckStatus(std::string_view name) {
-  if (name == "passing") return CheckStatus::kPassing;
-  if (name == "warning") return CheckStatus::kWarning;
-  if (name == "critical") return CheckStatus::kCritical;
-  if (name == "maintenance") return CheckStatus::kMaintenance;
-  return Status::Protocol("unknown check status '" + std::string(name) +
-                          "' (expected passing, warning, critical or maintenance)");
-}
-
 std::string UrlEscape(std::string_view s, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

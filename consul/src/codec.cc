@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shovel/consul/base64.h"
+#include "shovel/base64.h"
 
 namespace shovel::consul::codec {
 namespace {

@@ -12,11 +12,14 @@
 #include <zmq_addon.hpp>
 
 #include "client_fixture.h"
+#include "random_bytes.h"
 #include "shovel/client.h"
 #include "shovel/protocol.h"
 
 namespace shovel {
 namespace {
+
+using test::RandomBytes;
 
 using namespace std::chrono_literals;
 using testing::Cluster;
@@ -39,16 +42,6 @@ bool WaitStopped(pid_t pid) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
-}
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint64_t v = rng();
-    memcpy(&s[i], &v, 8);
-  }
-  return s;
 }
 
 TEST_F(ThreeWorkers, SetGetAppendStatDelete) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "local_transport.h"
+#include "random_bytes.h"
 #include "shovel/client.h"
 #include "shovel/worker/worker.h"
 #include "transport.h"
@@ -17,14 +18,9 @@
 namespace shovel {
 namespace {
 
-using client::OutRequest;
+using test::RandomBytes;
 
-std::string Random(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using client::OutRequest;
 
 // An in-process worker on a free loopback port (throws if it cannot start).
 std::unique_ptr<worker::Worker> NewWorker(const std::string& node_id, uint64_t max_memory,
@@ -91,7 +87,7 @@ TEST_F(LocalPathTest, SetOnOnePathIsReadWholeOnTheOther) {
   }
   // Large enough for zero-copy reply frames, and for a streamed upload.
   for (size_t n : {size_t{1} << 20, (size_t{9} << 20) + 17}) {
-    std::string big = Random(n, static_cast<uint32_t>(n));
+    std::string big = RandomBytes(n, static_cast<uint32_t>(n));
     auto v = local_->Set("a/big", big);
     ASSERT_TRUE(v.ok()) << v.status().ToString();
     for (Client* c : Both()) {
@@ -161,7 +157,7 @@ TEST_F(LocalPathTest, AppendStatListAndAttrsAgree) {
 TEST_F(LocalPathTest, MultiSetAndMultiGetAgree) {
   std::vector<std::pair<std::string, std::string>> items;
   for (int i = 0; i < 50; ++i) {
-    items.emplace_back("m/" + std::to_string(i), Random(10 + i * 997, i));
+    items.emplace_back("m/" + std::to_string(i), RandomBytes(10 + i * 997, i));
   }
   items.emplace_back("bad//id", "x");
   auto set = local_->MultiSet(items);
@@ -298,7 +294,7 @@ TEST(LocalPathNoSpace, FullWorkerSaysNoSpaceOnBothPaths) {
   co.local_workers = {{w->endpoint(), w->LocalServe()}};
   auto local = Client::Connect(co);
   ASSERT_TRUE(tcp.ok() && local.ok());
-  std::string big = Random(2 << 20, 3);
+  std::string big = RandomBytes(2 << 20, 3);
   Status a = (*local)->Set("too/big", big).status();
   Status b = (*tcp)->Set("too/big", big).status();
   EXPECT_EQ(a.code(), Code::kNoSpace) << a.ToString();
@@ -315,7 +311,7 @@ TEST_F(LocalPathTest, ManyThreadsAtOnce) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         std::string id = "t" + std::to_string(t) + "/" + std::to_string(i % 10);
-        std::string value = Random(100 + i, t * 1000 + i);
+        std::string value = RandomBytes(100 + i, t * 1000 + i);
         if (!local_->Set(id, value).ok()) ++failures;
         auto got = local_->Get(id);
         if (!got.ok() || *got != value) ++failures;

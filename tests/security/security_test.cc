@@ -17,12 +17,15 @@
 #include <unordered_set>
 
 #include "ctl_run.h"
+#include "random_bytes.h"
 #include "shovel/keys.h"
 #include "tcp_relay.h"
 #include "worker_fixture.h"
 
 namespace shovel {
 namespace {
+
+using test::RandomBytes;
 
 using Clock = std::chrono::steady_clock;
 
@@ -237,13 +240,6 @@ bool AnyWindowOnTheWire(const std::string& value, const std::string& wire) {
     if (seen.count(std::string_view(value).substr(i, kWindow))) return true;
   }
   return false;
-}
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
 }
 
 // Two workers reached only through relays (so the primary's forward to its

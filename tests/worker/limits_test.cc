@@ -1,7 +1,7 @@
 // Integration: a real shovel-worker keeps its resident memory within
-// 1.25x --max-memory + 64 MiB whatever its clients do (issue 20): a client
-// that never reads its replies, many idle connections, values of mixed
-// sizes. RSS is sampled every 100 ms from /proc (rss.h). Labelled
+// 1.25x --max-memory + 64 MiB whatever its clients do (docs/cache.md,
+// "Limits"): a client that never reads its replies, many idle connections,
+// values of mixed sizes. RSS is sampled every 100 ms from /proc (rss.h). Labelled
 // `nosanitize`: resident memory under ASan measures the sanitizer.
 #include <gtest/gtest.h>
 
@@ -110,18 +110,8 @@ class SlowReader {
   }
   // One reply, waiting at most 10 s.
   RawReply Recv() {
-    RawReply r;
     sock_.set(zmq::sockopt::rcvtimeo, 10000);
-    std::vector<zmq::message_t> msgs;
-    if (!zmq::recv_multipart(sock_, std::back_inserter(msgs))) return r;
-    std::vector<std::string_view> views;
-    for (auto& m : msgs) views.emplace_back(static_cast<const char*>(m.data()), m.size());
-    auto d = wire::DecodeReply(views);
-    if (!d.ok()) return r;
-    r.header = d->header;
-    for (auto v : d->payload) r.payload.emplace_back(v);
-    r.ok = true;
-    return r;
+    return RecvRawReply(sock_);
   }
   void SendGets(const std::string& id, int n) {
     for (int i = 0; i < n; ++i) {

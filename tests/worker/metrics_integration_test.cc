@@ -9,11 +9,14 @@
 #include <regex>
 #include <thread>
 
+#include "random_bytes.h"
 #include "shovel/client.h"
 #include "worker_fixture.h"
 
 namespace shovel {
 namespace {
+
+using test::RandomBytes;
 
 // curl's output for `url` ("" when curl fails).
 std::string Curl(const std::string& url) {
@@ -36,16 +39,6 @@ double Value(const std::string& text, const std::string& name) {
     pos += name.size();
   }
   return -1;
-}
-
-std::string Random(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
-  }
-  return s;
 }
 
 class MetricsEndpointTest : public ::testing::Test {
@@ -125,7 +118,7 @@ TEST_F(MetricsEndpointTest, CountersMoveWithRequests) {
 TEST_F(MetricsEndpointTest, TenEvictionsShowAsTen) {
   // Fill the 8 MiB worker with 1 MiB values that do not compress; from then
   // on each new one evicts exactly one (they are all charged the same).
-  const std::string value = Random(1 << 20, 1);
+  const std::string value = RandomBytes(1 << 20, 1);
   int i = 0;
   for (;; ++i) {
     ASSERT_TRUE(client_->Set("fill" + std::to_string(i), value).ok());

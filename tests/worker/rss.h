@@ -1,6 +1,6 @@
 // Test equipment: samples a process's resident memory (VmRSS in
 // /proc/PID/status) every 100 ms on a thread of its own, keeping the peak,
-// and what the bound of issue 20 allows: 1.25x --max-memory + 64 MiB.
+// and the bound docs/cache.md promises: 1.25x --max-memory + 64 MiB.
 #pragma once
 
 #include <sys/types.h>
@@ -28,7 +28,7 @@ inline uint64_t RssBytes(pid_t pid) {
   return 0;
 }
 
-// The resident memory a worker with `max_memory` may use (issue 20).
+// The resident memory a worker with `max_memory` may use.
 inline uint64_t RssBound(uint64_t max_memory) {
   return max_memory * 5 / 4 + (64ull << 20);
 }

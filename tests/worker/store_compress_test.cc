@@ -12,13 +12,13 @@ namespace shovel::worker {
 namespace {
 
 using testing::Cfg;
-using testing::Random;
+using testing::RandomBytes;
 using testing::ReadAll;
 using testing::Text;
 
 TEST(StoreCompressTest, RawChunkBorrowsTheKeptFrame) {
   Store s("w1", Cfg(64 << 20, 1 << 20));
-  auto frame = std::make_shared<std::string>(Random(256 << 10, 1));
+  auto frame = std::make_shared<std::string>(RandomBytes(256 << 10, 1));
   ASSERT_TRUE(s.Set("a", *frame, {}, frame).ok());
   EXPECT_GT(frame.use_count(), 1);  // the store holds the frame, not a copy
   {
@@ -34,7 +34,7 @@ TEST(StoreCompressTest, RawChunkBorrowsTheKeptFrame) {
   EXPECT_EQ(frame.use_count(), 1);  // released with the blob
   EXPECT_EQ(s.Stats().mem_used, 0u);
   // A value of several chunks is copied (its frame is not charged whole).
-  auto big = std::make_shared<std::string>(Random(3 << 20, 2));
+  auto big = std::make_shared<std::string>(RandomBytes(3 << 20, 2));
   ASSERT_TRUE(s.Set("b", *big, {}, big).ok());
   EXPECT_EQ(big.use_count(), 1);
   EXPECT_TRUE(ReadAll(s, "b") == *big);
@@ -43,7 +43,7 @@ TEST(StoreCompressTest, RawChunkBorrowsTheKeptFrame) {
 TEST(StoreCompressTest, SetIsRawThenCompressedInTheBackground) {
   Store s("w1", Cfg(64 << 20));
   s.CompressInBackground(true);
-  std::string v = Text(300 << 10) + Random(100 << 10, 3);
+  std::string v = Text(300 << 10) + RandomBytes(100 << 10, 3);
   auto w = s.Set("t", v);
   ASSERT_TRUE(w.ok());
   for (int i = 0; i < 500 && s.Stat("t")->stored_bytes == v.size(); ++i) {
@@ -135,7 +135,7 @@ TEST(StoreCompressTest, SmallValuesAreSortedByHowTheyCompress) {
   s.CompressInBackground(true);  // its thread waits kCompressAfterNs (1 s)
   // Sizes that take each sampling path: every byte, spread samples, runs.
   for (size_t n : {200u, 1024u, 4096u, 64u << 10}) {
-    std::string rnd = Random(n, static_cast<uint32_t>(n));
+    std::string rnd = RandomBytes(n, static_cast<uint32_t>(n));
     std::string txt = Text(n);
     std::string same(n, 'x');
     ASSERT_TRUE(s.Set("r", rnd).ok());
@@ -245,7 +245,7 @@ Status StreamInto(Store& s, const std::string& id, const std::string& piece,
 TEST(StoreCompressTest, AStreamLargerThanTheLimitFitsWhenItCompresses) {
   Store s("w1", Cfg(4 << 20, 64 << 10));
   s.CompressInBackground(true);  // chunks arrive raw, as in the worker
-  std::string held = Random(256 << 10, 5);
+  std::string held = RandomBytes(256 << 10, 5);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.Set("k" + std::to_string(i), held).ok());
   const std::string text = Text(256 << 10);
   const uint64_t total = 16 << 20;  // 4x the limit, raw
@@ -264,7 +264,7 @@ TEST(StoreCompressTest, AStreamLargerThanTheLimitFitsWhenItCompresses) {
   ASSERT_TRUE(StreamInto(s, "big2", text, total, total).ok());
   EXPECT_EQ(s.Stat("big2")->size, total);
   // Incompressible, it fails with "no space" and every id stays.
-  Status st = StreamInto(s, "rand", Random(256 << 10, 6), total, total);
+  Status st = StreamInto(s, "rand", RandomBytes(256 << 10, 6), total, total);
   EXPECT_EQ(st.code(), Code::kNoSpace) << st.ToString();
   EXPECT_TRUE(s.Stat("rand").status().IsNotFound());
   for (int i = 0; i < 4; ++i) EXPECT_EQ(ReadAll(s, "k" + std::to_string(i)), held) << i;

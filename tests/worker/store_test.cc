@@ -15,13 +15,13 @@ namespace shovel::worker {
 namespace {
 
 using testing::Cfg;
-using testing::Random;
+using testing::RandomBytes;
 using testing::ReadAll;
 using testing::Text;
 
 TEST(StoreTest, SetGetAcrossChunksAndRanges) {
   Store s("w1", Cfg(64 << 20));
-  std::string v = Text(300 << 10) + Random(100 << 10, 1);
+  std::string v = Text(300 << 10) + RandomBytes(100 << 10, 1);
   ASSERT_TRUE(s.Set("a", v).ok());
   EXPECT_TRUE(ReadAll(s, "a") == v);
   for (uint64_t off : {0ul, 1ul, 65535ul, 65536ul, 200000ul, 399999ul}) {
@@ -108,7 +108,7 @@ TEST(StoreTest, ReadIfFitsIsAllOrNothing) {
 
 TEST(StoreTest, IncompressibleStoredRawAndLevelZeroRaw) {
   Store s("w1", Cfg(64 << 20));
-  std::string v = Random(256 << 10, 2);
+  std::string v = RandomBytes(256 << 10, 2);
   ASSERT_TRUE(s.Set("r", v).ok());
   EXPECT_EQ(s.Stat("r")->stored_bytes, v.size());
   // A raw chunk is served without a copy.
@@ -125,13 +125,13 @@ TEST(StoreTest, AppendAcrossChunkBoundaries) {
   std::string want;
   std::mt19937 rng(5);
   for (int i = 0; i < 300; ++i) {
-    std::string piece = Text(rng() % 3000) + Random(rng() % 500, i);
+    std::string piece = Text(rng() % 3000) + RandomBytes(rng() % 500, i);
     auto r = s.Append("log", piece);
     ASSERT_TRUE(r.ok());
     want += piece;
     EXPECT_EQ(r->size, want.size());
   }
-  std::string big = Random(200 << 10, 9);
+  std::string big = RandomBytes(200 << 10, 9);
   ASSERT_TRUE(s.Append("log", big).ok());
   want += big;
   EXPECT_TRUE(ReadAll(s, "log") == want);

@@ -8,19 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "random_bytes.h"
 #include "shovel/protocol.h"
 #include "shovel/worker/store.h"
 
 namespace shovel::worker::testing {
 
-// Incompressible bytes.
-inline std::string Random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using test::RandomBytes;
 
+// Incompressible bytes.
 // Compressible, text-like bytes.
 inline std::string Text(size_t n) {
   std::string s;

@@ -4,22 +4,13 @@
 #include <random>
 #include <thread>
 
+#include "random_bytes.h"
 #include "worker_process.h"
 
 namespace shovel::test {
 namespace {
 
 using wire::Op;
-
-std::string Random(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 class WorkerIntegration : public ::testing::Test {
  protected:
@@ -79,7 +70,7 @@ TEST_F(WorkerIntegration, SetGetAppendStatDelete) {
 }
 
 TEST_F(WorkerIntegration, LargeValueIsServedInCappedReplies) {
-  std::string big = Random(40 << 20, 7);
+  std::string big = RandomBytes(40 << 20, 7);
   auto r = c_.Call(Op::kSet, "big", {big});
   ASSERT_EQ(r.header.status, Code::kOk);
   std::string got;
@@ -170,7 +161,7 @@ TEST_F(WorkerIntegration, UploadCommitsAtomicallyAndAbandonedKeepsOld) {
   auto r = c_.Call(Op::kUploadBegin, "u");
   ASSERT_EQ(r.header.status, Code::kOk);
   uint64_t h = r.header.aux;
-  std::string a = Random(5 << 20, 1), b = Random(3 << 20, 2);
+  std::string a = RandomBytes(5 << 20, 1), b = RandomBytes(3 << 20, 2);
   EXPECT_EQ(Upload(c_, Op::kUploadData, h, 0, {a}).header.status, Code::kOk);
   EXPECT_EQ(Upload(c_, Op::kUploadData, h, 7, {b}).header.status, Code::kInvalidArgument);
   EXPECT_EQ(Upload(c_, Op::kUploadData, h, a.size(), {b}).header.status, Code::kOk);
@@ -302,7 +293,8 @@ std::vector<std::string> Item(Op op, uint64_t request_id, const std::string& id,
 }
 
 TEST_F(WorkerIntegration, BatchServesItemsInOrderWithTheirOwnStatus) {
-  ASSERT_EQ(c_.Call(Op::kSet, "big", {Random(200 << 10, 3)}).header.status, Code::kOk);
+  ASSERT_EQ(c_.Call(Op::kSet, "big", {RandomBytes(200 << 10, 3)}).header.status,
+            Code::kOk);
   RawReply whole;
   auto replies = CallBatch(
       c_,
@@ -368,7 +360,7 @@ TEST_F(WorkerIntegration, MalformedBatchIsOneErrorAndWorkerKeepsServing) {
 // handler lane) and the batch is cheap.
 TEST_F(WorkerIntegration, BatchKeepsPerIdOrderWithSingleRequests) {
   for (int round = 0; round < 20; ++round) {
-    std::string big = Random(1 << 20, round);
+    std::string big = RandomBytes(1 << 20, round);
     wire::Header set;
     set.op = Op::kSet;
     c_.Send(set, "o/k", {big});
@@ -417,7 +409,7 @@ TEST(WorkerProcessTest, WriteWaitsForEarlierGetsOnOtherHandlers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (int round = 0; round < 5; ++round) {
-    const std::string old = Random(256 << 10, round);
+    const std::string old = RandomBytes(256 << 10, round);
     ASSERT_TRUE(c.Call(Op::kSet, x, {old}).ok);
     wire::Header whole;
     whole.op = Op::kGet;
@@ -453,9 +445,9 @@ TEST(WorkerProcessTest, NoSpaceNamesTheLimitAndKeepsData) {
       {"--max-memory", "2MiB", "--node-id", "w1", "--compression-level", "0"});
   ASSERT_FALSE(w.endpoint().empty());
   RawClient c(w.endpoint());
-  std::string keep = Random(1 << 20, 3);
+  std::string keep = RandomBytes(1 << 20, 3);
   ASSERT_EQ(c.Call(Op::kSet, "keep", {keep}, wire::kFlagPinned).header.status, Code::kOk);
-  auto r = c.Call(Op::kSet, "huge", {Random(3 << 20, 4)});
+  auto r = c.Call(Op::kSet, "huge", {RandomBytes(3 << 20, 4)});
   EXPECT_EQ(r.header.status, Code::kNoSpace);
   EXPECT_NE(
       r.payload.at(0).find("worker w1 cannot hold a write of 3.0 MiB (2.0 MiB limit"),
@@ -472,7 +464,7 @@ TEST(WorkerProcessTest, EvictsLeastRecentlyUsedAtTheLimit) {
   ASSERT_FALSE(w.endpoint().empty());
   RawClient c(w.endpoint());
   for (int i = 0; i < 8; ++i) {
-    auto r = c.Call(Op::kSet, "k" + std::to_string(i), {Random(1 << 20, i)});
+    auto r = c.Call(Op::kSet, "k" + std::to_string(i), {RandomBytes(1 << 20, i)});
     ASSERT_EQ(r.header.status, Code::kOk) << i;
   }
   auto r = c.Call(Op::kNodeStats, "");
@@ -502,7 +494,7 @@ TEST(WorkerProcessTest, SigtermFinishesTheRequestsInFlightThenExitsZero) {
   RawClient c(w.endpoint());
   ASSERT_EQ(c.Call(Op::kPing, "").header.status, Code::kOk);
   constexpr int kSets = 8;
-  const std::string v = Random(48 << 20, 77);
+  const std::string v = RandomBytes(48 << 20, 77);
   wire::Header set;
   set.op = Op::kSet;
   for (int i = 0; i < kSets; ++i) c.Send(set, "term/" + std::to_string(i), {v});
@@ -569,12 +561,12 @@ TEST(WorkerProcessTest, SeveralIoThreadsServeEveryConnection) {
   g.length = wire::kToEnd;
   for (int i = 0; i < 4; ++i) {
     std::string id = "io/" + std::to_string(i);
-    ASSERT_TRUE(clients[i]->Call(Op::kSet, id, {Random(1 << 20, 40 + i)}).ok) << i;
+    ASSERT_TRUE(clients[i]->Call(Op::kSet, id, {RandomBytes(1 << 20, 40 + i)}).ok) << i;
   }
   for (int i = 0; i < 4; ++i) {
     auto r = clients[(i + 1) % 4]->Call(g, "io/" + std::to_string(i));
     ASSERT_TRUE(r.ok) << i;
-    EXPECT_TRUE(r.payload.at(0) == Random(1 << 20, 40 + i)) << i;
+    EXPECT_TRUE(r.payload.at(0) == RandomBytes(1 << 20, 40 + i)) << i;
   }
 }
 

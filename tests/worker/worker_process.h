@@ -94,6 +94,22 @@ struct RawReply {
   bool ok = false;  // a reply arrived and decoded
 };
 
+// One reply from `sock`, decoded; ok = false when none came within the
+// socket's receive timeout or it did not decode.
+inline RawReply RecvRawReply(zmq::socket_t& sock) {
+  RawReply r;
+  std::vector<zmq::message_t> msgs;
+  if (!zmq::recv_multipart(sock, std::back_inserter(msgs))) return r;
+  std::vector<std::string_view> views;
+  for (auto& m : msgs) views.emplace_back(static_cast<const char*>(m.data()), m.size());
+  auto d = wire::DecodeReply(views);
+  if (!d.ok()) return r;
+  r.header = d->header;
+  for (auto v : d->payload) r.payload.emplace_back(v);
+  r.ok = true;
+  return r;
+}
+
 class RawClient {
  public:
   explicit RawClient(const std::string& endpoint)
@@ -115,19 +131,7 @@ class RawClient {
     for (auto& p : payload) f.push_back(std::move(p));
     SendFrames(f);
   }
-  RawReply Recv() {
-    RawReply r;
-    std::vector<zmq::message_t> msgs;
-    if (!zmq::recv_multipart(sock_, std::back_inserter(msgs))) return r;
-    std::vector<std::string_view> views;
-    for (auto& m : msgs) views.emplace_back(static_cast<const char*>(m.data()), m.size());
-    auto d = wire::DecodeReply(views);
-    if (!d.ok()) return r;
-    r.header = d->header;
-    for (auto v : d->payload) r.payload.emplace_back(v);
-    r.ok = true;
-    return r;
-  }
+  RawReply Recv() { return RecvRawReply(sock_); }
   RawReply Call(wire::Op op, const std::string& id, std::vector<std::string> payload = {},
                 uint16_t flags = 0) {
     wire::Header h;

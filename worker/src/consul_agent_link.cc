@@ -35,24 +35,6 @@ std::string PeersLine(const std::vector<Peer>& peers) {
 
 }  // namespace
 
-std::vector<Peer> PeersOf(const std::vector<consul::HealthEntry>& entries) {
-  std::vector<Peer> out;
-  for (const auto& e : entries) {
-    Peer p;
-    p.node_id = consul::ServiceNodeId(e);
-    p.endpoint = consul::ServiceEndpoint(e);
-    p.consul_node = e.node;
-    p.status = e.aggregated;
-    auto key = e.service.meta.find("curve_key");
-    if (key != e.service.meta.end()) p.curve_key = key->second;
-    out.push_back(std::move(p));
-  }
-  std::sort(out.begin(), out.end(), [](const Peer& a, const Peer& b) {
-    return a.node_id != b.node_id ? a.node_id < b.node_id : a.endpoint < b.endpoint;
-  });
-  return out;
-}
-
 Result<std::unique_ptr<ConsulAgentLink>> ConsulAgentLink::Start(
     std::shared_ptr<consul::Client> client, ConsulLinkOptions o, ApplyFn apply,
     LogFn log) {

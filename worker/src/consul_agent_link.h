@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "shovel/consul/client.h"
+#include "shovel/consul/service_entry.h"
 #include "shovel/consul/watch.h"
 #include "shovel/status.h"
 #include "shovel/worker/config.h"
@@ -63,17 +64,12 @@ struct ConsulLinkOptions {
 };
 
 // One registered worker as the catalog shows it.
-struct Peer {
-  std::string node_id;
-  std::string endpoint;     // tcp://address:port
-  std::string consul_node;  // the agent node it is registered on
-  consul::CheckStatus status = consul::CheckStatus::kCritical;
-  std::string curve_key;  // Meta curve_key; empty when it has none
-};
-
-// Peers from the health entries of the service (consul/service_entry.h),
-// sorted by node id.
-std::vector<Peer> PeersOf(const std::vector<consul::HealthEntry>& entries);
+// A peer worker as Consul lists it; PeersOf is consul::WorkersOf (sorted by
+// node id), the mapping the client's membership uses too.
+using Peer = consul::WorkerEntry;
+inline std::vector<Peer> PeersOf(const std::vector<consul::HealthEntry>& entries) {
+  return consul::WorkersOf(entries);
+}
 
 class ConsulAgentLink {
  public:

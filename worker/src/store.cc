@@ -256,7 +256,7 @@ Result<WriteResult> Store::Commit(std::string_view id, const WriteOptions& opt,
 
 Result<WriteResult> Store::Set(std::string_view id, std::string_view data,
                                const WriteOptions& opt,
-                               std::shared_ptr<const void> keep) {
+                               const std::shared_ptr<const void>& keep) {
   // Fail early and cheaply on a version mismatch (checked again at commit).
   if (opt.if_version)
     SHOVEL_RETURN_IF_ERROR(CheckVersion(id, Lookup(id, false).get(), opt));

@@ -225,8 +225,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   hooks.epoch = [service] { return service->epoch(); };
   hooks.rejoin = [service](uint64_t refused) { return service->Rejoin(refused); };
   hooks.log = o.log;
-  hooks.handover = [service](const std::string& target,
-                             std::vector<std::pair<std::string, std::string>> members) {
+  hooks.handover = [service](
+                       const std::string& target,
+                       const std::vector<std::pair<std::string, std::string>>& members) {
     service->HandOverTo(target, members);
   };
   impl->leases = std::make_unique<LeaseKeeper>(

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "shovel/local_serve.h"
+#include "shovel/protocol.h"
 #include "shovel/status.h"
 
 namespace shovel {
@@ -76,15 +77,12 @@ struct ClientOptions {
   // KeepLargeBuffersWarm() (shovel/alloc.h: glibc's mmap threshold 32 MiB,
   // trim threshold 512 MiB, process-wide), so values and stream chunks are
   // received into reused heap memory, not into fresh pages mapped and
-  // unmapped per message (1 MiB GETs ran ~1.5x faster). The worker and
+  // unmapped per message, which costs large GETs dearly. The worker and
   // shovelfs do the same. False leaves the program's allocator alone.
   bool tune_allocator = true;
   // ZeroMQ I/O threads, which do the kernel's TCP copies (1-16). With two,
   // the connections of concurrent large requests (one per caller) are
-  // copied on two cores: on 2 cores, with a worker that also has two,
-  // 1 MiB GETs ran 7.5-8.3 GB/s against 6.0-6.5 with one, and SETs
-  // 7.8-8.3 against 6.0-6.8 (2 s runs, 4 in flight); 1 KiB requests
-  // measured the same.
+  // copied on two cores; small requests gain nothing from more.
   int io_threads = 2;
   // Copies of each id (1-8): its primary, which orders every write and
   // forwards it to the others before it answers, and R-1 replicas, the next
@@ -184,39 +182,17 @@ struct NameInfo {
 };
 
 // One worker as the client sees it.
-struct NodeInfo {
-  std::string node_id;
-  std::string endpoint;
-  bool healthy = true;  // false when Consul says critical / unreachable
-  uint32_t cores = 0;
-  uint64_t mem_used = 0;
-  uint64_t mem_limit = 0;
-  uint64_t ids = 0;
-  double load = 0;
-  uint64_t malformed = 0;  // malformed messages it dropped or answered
-  uint64_t pinned_bytes = 0;
-  uint64_t evictions = 0;  // unpinned ids evicted to make room, since start
-  std::string version;     // the worker's software version
-  // The worker's counters since it started, by name ("requests.get",
-  // "hits", "misses", "bytes_in", "bytes_out", "evicted_bytes", "raw_bytes",
-  // "stored_bytes"...: worker/PROTOCOL.md, NodeStats). Empty for a worker
-  // that sends none or did not answer.
-  std::map<std::string, uint64_t> counters;
+// One worker as the client sees it: what the worker reports of itself
+// (wire::NodeStats, its NODE_STATS reply: cores, memory, ids, load,
+// counters since start by name as in worker/PROTOCOL.md, hand-over and
+// leave progress; left at zero for a worker that did not answer), and what
+// membership says of it.
+struct NodeInfo : wire::NodeStats {
+  bool healthy = true;      // false when Consul says critical / unreachable
   std::string consul_node;  // empty without Consul
   // Consul's check status ("passing", "warning", "critical", "maintenance");
   // empty without Consul.
   std::string consul_health;
-  // Hand-over: ids and bytes this worker copied to others (to workers that
-  // joined, and when it leaves) and copy jobs queued or running.
-  uint64_t handover_ids = 0;
-  uint64_t handover_bytes = 0;
-  uint32_t handover_jobs = 0;
-  // Leaving (drain or SIGTERM): "" (not leaving), "copying", "final"
-  // (serving no more, copying what changed), "left" (done: it serves
-  // nothing); the ids it held when it began, and those not copied.
-  std::string leave_state;
-  uint64_t leave_ids = 0;
-  uint64_t leave_failed = 0;
 };
 
 enum class InitStrategy { kUniformNodes, kUniformCpu, kUniformMemory };
@@ -292,8 +268,7 @@ class Client {
   virtual Result<std::string> Get(std::string_view id, uint64_t offset = 0,
                                   uint64_t length = kWholeBlob) = 0;
   // Like Get, without copying a range that arrived in one reply (see Bytes):
-  // one memcpy of the value less per call (1 MiB GETs: 8.0-8.3 against
-  // 6.9-7.6 GB/s in two benchmark runs). The default calls Get;
+  // one memcpy of the value less per call. The default calls Get;
   // implementations override it.
   virtual Result<Bytes> GetBytes(std::string_view id, uint64_t offset = 0,
                                  uint64_t length = kWholeBlob) {
@@ -379,12 +354,15 @@ class Client {
   // thread keeps many in flight (as one event loop keeps many connections
   // busy) and waits for each when it needs the outcome; the Pending keeps
   // the items. A single Get or Set is a list of one. The default waits at
-  // once (an implementation without pipelining).
+  // once (an implementation without pipelining). By value: a pipelining
+  // implementation keeps the items, so the defaults copy what they need not.
   virtual std::unique_ptr<Pending<uint64_t>> StartMultiSet(
+      // NOLINTNEXTLINE(performance-unnecessary-value-param)
       std::vector<std::pair<std::string, std::string>> items) {
     return std::make_unique<ReadyPending<uint64_t>>(MultiSet(items));
   }
   virtual std::unique_ptr<Pending<std::string>> StartMultiGet(
+      // NOLINTNEXTLINE(performance-unnecessary-value-param)
       std::vector<std::string> ids) {
     return std::make_unique<ReadyPending<std::string>>(MultiGet(ids));
   }

@@ -1,4 +1,4 @@
-// Cache id rules, shared by every part (DESIGN.md "Ids").
+// Cache id rules, shared by every part (docs/cache.md, "Ids").
 //
 // An id is UTF-8, 1..4096 bytes, without NUL; '/' separates namespace
 // components, which are not empty and not "." or "..". ValidateId returns

@@ -1,5 +1,6 @@
-// Human sizes: "4096", "64KiB", "2GiB", "1.5GB" (KB/MB/GB are decimal, KiB/MiB/
-// GiB binary, K/M/G binary like redis). Pure, thread-safe.
+// Human sizes: "4096", "64KiB", "2GiB", "1.5GB" (KB/MB/GB/TB/PB are decimal,
+// KiB/MiB/GiB/TiB/PiB binary, K/M/G/T/P binary like redis). ParseSize reads
+// what FormatSize writes. Pure, thread-safe.
 #pragma once
 
 #include <cstdint>

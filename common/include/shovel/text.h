@@ -16,7 +16,4 @@ size_t FirstInvalidUtf8(std::string_view s);
 // after them if there are more), control bytes as \xNN.
 std::string QuoteForMessage(std::string_view s);
 
-// Standard base64 (RFC 4648, with '=' padding) of `bytes`.
-std::string Base64Encode(std::string_view bytes);
-
 }  // namespace shovel

@@ -1,8 +1,8 @@
 // BufferPool: reusable byte buffers for read-ahead blocks.
 //
 // Reading a large file fills one multi-MiB block after another; a fresh
-// allocation per block touches fresh pages, several times slower on these
-// machines than writing into memory that was used before. Take hands out an
+// allocation per block touches fresh pages, which costs far more than
+// writing into memory that was used before. Take hands out an
 // empty string with its capacity reserved (a returned one when available);
 // the string goes back to the pool when the last shared_ptr to it drops.
 // At most `max_free` buffers are kept idle.

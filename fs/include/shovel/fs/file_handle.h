@@ -1,6 +1,6 @@
 // FileHandle: the state of one open(2) of a file in shovelfs.
 //
-// How writes become cache calls (DESIGN.md, FUSE frontend):
+// How writes become cache calls (docs/shovelfs.md, "What each operation does"):
 //  - kStream (O_TRUNC or a new file): writes at the current end go straight to
 //    a streaming Client::Writer (kSet); nothing is visible until Flush commits,
 //    so a 4 GiB cp holds only the writer's in-flight chunk. A write past the

@@ -154,7 +154,7 @@ class Store {
   // as its bytes) instead of a copy.
   Result<WriteResult> Set(std::string_view id, std::string_view data,
                           const WriteOptions& opt = {},
-                          std::shared_ptr<const void> keep = nullptr);
+                          const std::shared_ptr<const void>& keep = nullptr);
   // Turns background compression on or off (see above). Off: writes compress
   // before they return. Turning it off does not compress what is pending.
   void CompressInBackground(bool on);

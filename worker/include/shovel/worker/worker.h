@@ -33,10 +33,9 @@ struct WorkerOptions {
   int threads = 0;  // 0 = hardware_concurrency
   // ZeroMQ I/O threads (the kernel's TCP copies of client connections);
   // 0 = half the cores, at least two. A connection stays on one of them,
-  // and a 1 MiB GET's kernel send (with the loopback's receive processing)
-  // keeps one 100% busy at ~6.5 GB/s: with two, and the client's
-  // connections spread over both (see DirectCalls), 1 MiB GETs ran 7.5-8.3
-  // GB/s on 2 cores against 6.0-6.5 with one (2 s runs, 4 in flight).
+  // and the kernel send of large GETs (with the loopback's receive
+  // processing) can keep one fully busy, so two let the client's
+  // connections (see DirectCalls) be copied on two cores.
   int io_threads = 0;
   // Reply bytes queued for one connection (handed to ZeroMQ, not yet sent)
   // past which its further requests wait unread; all connections together

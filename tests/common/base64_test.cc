@@ -1,8 +1,8 @@
-#include "shovel/consul/base64.h"
+#include "shovel/base64.h"
 
 #include <gtest/gtest.h>
 
-namespace shovel::consul {
+namespace shovel {
 namespace {
 
 TEST(Base64Test, Rfc4648Vectors) {
@@ -34,9 +34,10 @@ TEST(Base64Test, RejectsBadInput) {
   EXPECT_EQ(bad_length.status().code(), Code::kCorruption);
   EXPECT_NE(bad_length.status().message().find("multiple of 4"), std::string::npos);
   EXPECT_EQ(Base64Decode("Zm9*").status().code(), Code::kCorruption);
+  EXPECT_EQ(Base64Decode("Zg=a").status().code(), Code::kCorruption);  // data after '='
   EXPECT_EQ(Base64Decode("Z===").status().code(), Code::kCorruption);
   EXPECT_EQ(Base64Decode("Zg==Zm9v").status().code(), Code::kCorruption);  // pad mid-text
 }
 
 }  // namespace
-}  // namespace shovel::consul
+}  // namespace shovel

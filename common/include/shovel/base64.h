@@ -1,5 +1,6 @@
-// Standard base64 (RFC 4648, with padding), the encoding Consul uses for KV
-// values in JSON. Pure functions; thread-safe.
+// Standard base64 (RFC 4648, with '=' padding): Consul's encoding of KV
+// values in JSON, and shovelctl --json's `data_base64`. Pure functions;
+// thread-safe.
 #pragma once
 
 #include <string>
@@ -7,11 +8,11 @@
 
 #include "shovel/status.h"
 
-namespace shovel::consul {
+namespace shovel {
 
 std::string Base64Encode(std::string_view bytes);
 
 // kCorruption for characters outside the alphabet or a bad length/padding.
 Result<std::string> Base64Decode(std::string_view text);
 
-}  // namespace shovel::consul
+}  // namespace shovel

@@ -1,9 +1,9 @@
-#include "shovel/consul/base64.h"
+#include "shovel/base64.h"
 
 #include <array>
 #include <cstdint>
 
-namespace shovel::consul {
+namespace shovel {
 namespace {
 
 constexpr char kAlphabet[] =
@@ -79,4 +79,4 @@ Result<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-}  // namespace shovel::consul
+}  // namespace shovel
