@@ -11,7 +11,7 @@
 namespace shovel::worker {
 namespace {
 
-using testing::Random;
+using testing::RandomBytes;
 using testing::Text;
 
 std::string ReadRange(CodecPool& codecs, const Chunk& c, uint32_t off, uint32_t n) {
@@ -75,7 +75,7 @@ TEST(ChunkFramesTest, SmallAndIncompressibleChunksAreUnframed) {
   ASSERT_TRUE(small->compressed);
   EXPECT_TRUE(small->frame_ends.empty());
   EXPECT_EQ(ReadRange(codecs, *small, 100, 50), Text(kFrameBytes).substr(100, 50));
-  auto noise = codecs.Compress(Random(1u << 20, 3), 1);
+  auto noise = codecs.Compress(RandomBytes(1u << 20, 3), 1);
   EXPECT_FALSE(noise->compressed);
   EXPECT_TRUE(noise->frame_ends.empty());
 }
