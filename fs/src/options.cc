@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdlib>
 
 #include "shovel/size.h"
 
 namespace shovel::fs {
 namespace {
+
+// More FUSE threads than this only adds switches (the kernel queue is one).
+constexpr double kMaxThreads = 1024;
 
 constexpr std::array<std::string_view, 20> kFuseFlags = {
     "allow_other",  "allow_root", "default_permissions",
@@ -131,8 +135,14 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
     SHOVEL_RETURN_IF_ERROR(need_value());
     char* end = nullptr;
     double v = std::strtod(value.c_str(), &end);
-    if (*end != '\0' || v < 0 || (key == "threads" && v < 1)) {
-      return Status::InvalidArgument("option " + key + "=" + value + " is not a number");
+    if (value.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
+      return Status::InvalidArgument("option " + key + "=" + value +
+                                     " is not a number of 0 or more");
+    }
+    if (key == "threads" && (v < 1 || v > kMaxThreads || v != std::floor(v))) {
+      return Status::InvalidArgument("option threads=" + value +
+                                     " must be a whole number, 1.." +
+                                     std::to_string(kMaxThreads));
     }
     if (key == "threads") {
       cfg->threads = static_cast<unsigned>(v);

@@ -100,6 +100,26 @@ TEST(Options, BadValuesNameTheProblem) {
   ASSERT_FALSE(size.ok());
   EXPECT_NE(size.status().message().find("max_memory"), std::string::npos);
   EXPECT_FALSE(Parse({}).ok());  // no mountpoint
+  // Numbers that strtod takes but a mount cannot use.
+  for (const char* bad : {"attr_timeout=nan", "attr_timeout=inf", "attr_timeout=-1",
+                          "threads=inf", "threads=nan"}) {
+    auto c = Parse({"/mnt/x", "-o", bad});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("is not a number of 0 or more"),
+              std::string::npos)
+        << c.status().ToString();
+  }
+  for (const char* bad : {"threads=1e30", "threads=2.5", "threads=0", "threads=5000"}) {
+    auto c = Parse({"/mnt/x", "-o", bad});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("must be a whole number, 1..1024"),
+              std::string::npos)
+        << c.status().ToString();
+  }
+  auto ok = Parse({"/mnt/x", "-o", "threads=4,attr_timeout=0.5"});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->threads, 4u);
+  EXPECT_EQ(ok->attr_timeout, 0.5);
 }
 
 TEST(Options, ReplicasIsANumberOfCopies) {

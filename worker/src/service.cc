@@ -452,7 +452,7 @@ ServiceReply Service::Upload(const wire::Request& req) {
         }
       }
       auto w = store_->UploadCommit(h.aux);
-      if (!w.ok() || to.replicas.empty()) return Written(h, std::move(w));
+      if (!w.ok() || to.replicas.empty()) return Written(h, w);
       return ForwardCommitted(h, to, *w);
     }
     default: {
