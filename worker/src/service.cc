@@ -389,8 +389,7 @@ ServiceReply Service::Write(const wire::Request& req, std::shared_ptr<const void
   switch (h.op) {
     case wire::Op::kSet:
       if (req.payload.size() != 1) keep.reset();
-      return Written(h,
-                     store_->Set(req.id, Joined(req, tmp), Options(h), std::move(keep)));
+      return Written(h, store_->Set(req.id, Joined(req, tmp), Options(h), keep));
     case wire::Op::kAppend:
       return Written(h, store_->Append(req.id, Joined(req, tmp), Options(h)));
     default:

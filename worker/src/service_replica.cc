@@ -214,7 +214,7 @@ ServiceReply Service::Primary(const wire::Request& req,
   switch (h.op) {
     case wire::Op::kSet:
       if (req.payload.size() != 1) keep.reset();
-      return Written(h, store_->Set(req.id, Joined(req, tmp), o, std::move(keep)));
+      return Written(h, store_->Set(req.id, Joined(req, tmp), o, keep));
     case wire::Op::kAppend: {
       o.if_size = true;
       o.expected_size = size;
@@ -316,7 +316,7 @@ ServiceReply Service::Replica(const wire::Request& req,
         return out;
       }
       if (req.payload.size() != 1) keep.reset();
-      auto w = store_->Set(req.id, Joined(req, tmp), o, std::move(keep));
+      auto w = store_->Set(req.id, Joined(req, tmp), o, keep);
       // A pinned id handed to its home (its holder left): it lives here
       // now, not where the pointer said.
       if (w.ok() && o.pinned) store_->RemovePointer(req.id);
