@@ -54,7 +54,7 @@ NOTIFY_SOCKET=$tmp/notify "$worker" --config "$tmp/main.conf" 2>"$tmp/log" &
 pid=$!
 for _ in $(seq 100); do grep -q READY=1 "$tmp/messages" && break; sleep 0.1; done
 if grep -q "^READY=1 | STATUS=serving on tcp://127.0.0.1:" "$tmp/messages" &&
-  [ "$(head -1 "$tmp/ready")" != "" ] && grep -q "^shovel-worker unit1: listening" "$tmp/log"; then
+  [ "$(head -1 "$tmp/ready")" != "" ] && grep -q " shovel-worker\[[0-9]*\]: unit1: listening" "$tmp/log"; then
   pass "READY=1 once serving, options from --config"
 else
   fail "READY=1 / --config: $(cat "$tmp/messages" "$tmp/log")"

@@ -105,13 +105,14 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
       }
       ReadResult copied;
       ForwardError fe;
+      bool reread = false;
       for (int look = 0; look < 2; ++look) {
         auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
         if (!v.ok() || v->more) {
           fe.status = Status::NotFound("");
           break;
         }
-        if (look == 1 && v->version == copied.version) break;
+        if (look == 1 && v->version == copied.version && fe.status.ok()) break;
         copied = *v;
         wire::Request req;
         req.header.op = wire::Op::kSet;
@@ -119,6 +120,14 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
         req.payload = {std::string_view(v->bytes.data, v->bytes.size)};
         req.replicas = {b.target};
         fe = replicator_->Copy(req, v->version);
+        if (fe.status.code() == Code::kConflict && !reread) {
+          // The target is under a newer epoch than this worker knew (it
+          // restarted or rejoined; the refusal told its new one): read the
+          // id again and copy that, once.
+          reread = true;
+          --look;
+          continue;
+        }
         if (!fe.status.ok() || !moving) break;
       }
       if (!fe.status.ok()) {
