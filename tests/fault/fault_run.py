@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -339,6 +340,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     report = history_checker.check(rec.records)
+    if report.violations:
+        log(f"workers' logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         print(json.dumps({"ok": not report.violations, "counts": report.counts,
                           "violations": report.violations[:50]}))
