@@ -85,10 +85,12 @@ std::vector<size_t> ClientImpl::ReplicaSet(std::string_view id, const PlacementV
   return out;
 }
 
-Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
-                                            const PlacementView& view) {
-  if (view.members.empty()) return Status::Unavailable("no workers are known");
-  const bool replicate = view.replicas > 1 &&
+Result<ResponsePtr> ClientImpl::CallPrimary(
+    const OutRequest& req, std::shared_ptr<const PlacementView> current) {
+  const PlacementView* at = current.get();
+  if (at->members.empty()) return Status::Unavailable("no workers are known");
+  const PlacementView& first = *at;
+  const bool replicate = first.replicas > 1 &&
                          (wire::ReplicatedOp(req.header.op) || IsRead(req.header.op)) &&
                          !(req.header.flags & wire::kFlagNoRedirect);
   const auto give_up = std::chrono::steady_clock::now() + req.deadline;
@@ -103,6 +105,7 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
     // The next primary is always tried once; waiting out a lease only
     // within the deadline.
     if (attempt > 1 && std::chrono::steady_clock::now() >= give_up) return r;
+    const PlacementView& view = *current;
     std::vector<size_t> passed;
     std::vector<size_t> set = ReplicaSet(req.id, view, &passed);
     const std::string& primary = view.members[set[0]].endpoint;
@@ -149,10 +152,23 @@ Result<ResponsePtr> ClientImpl::CallPrimary(const OutRequest& req,
         continue;
       }
       if (!notes.live_primary.empty()) {
-        // A worker this client passed over is up for the primary: ask it
-        // whether it is up for this client too, or wait out its lease.
-        if (!Probe(notes.live_primary, true, true)) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // A worker this client passed over, or does not know yet (it just
+        // joined), is up for the primary: ask it whether it is up for this
+        // client too, or wait out its lease; then try again with the
+        // latest view.
+        const bool known = view.node_of_endpoint.count(notes.live_primary) > 0;
+        bool was_passed = false;
+        for (size_t k : passed)
+          was_passed |= view.members[k].endpoint == notes.live_primary;
+        if (!known || !Probe(notes.live_primary, true, true)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(known ? 100 : 20));
+        } else if (!was_passed) {
+          // Up, and used already: another client's choice is in the way
+          // for a lease's time at most.
+          std::this_thread::sleep_for(std::chrono::milliseconds(40));
+        }
+        if (auto latest = View(); latest->generation > current->generation) {
+          current = std::move(latest);
         }
         continue;
       }

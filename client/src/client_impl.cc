@@ -173,7 +173,7 @@ Result<ResponsePtr> ClientImpl::CallId(const OutRequest& req) {
     }
     redirects_.Erase(req.id);
   }
-  return CallPrimary(req, *view);
+  return CallPrimary(req, std::move(view));
 }
 
 Result<uint64_t> ClientImpl::WriteSmall(Op op, std::string_view id,

@@ -170,7 +170,9 @@ class ClientImpl : public Client {
   // CallId without a cached redirect: to the id's primary, as a primary's
   // write (kFlagReplicas) when the id has replicas; once more, to the next
   // primary, when the worker failed (see client_failover.cc).
-  Result<ResponsePtr> CallPrimary(const OutRequest& req, const PlacementView& view);
+  // `view` is replaced by a newer one when a worker it lacks is in the way.
+  Result<ResponsePtr> CallPrimary(const OutRequest& req,
+                                  std::shared_ptr<const PlacementView> view);
   // A GET or STAT that the primary answered kNotFound, asked of the id's
   // other replicas in order (a primary that restarted empty).
   // A copy whose version is not above `deleted_at` (the primary deleted the

@@ -348,7 +348,9 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
       if (r.payload.size() != 1) return Status::Protocol("HANDOVER needs one body frame");
       break;
     case Op::kLease:
-      if (r.payload.size() != 1) return Status::Protocol("LEASE needs one body frame");
+      if (r.payload.empty() || r.payload.size() > 2) {
+        return Status::Protocol("LEASE needs a body frame and at most one list frame");
+      }
       break;
     case Op::kDrain:
       if (r.payload.size() != 1) return Status::Protocol("DRAIN needs one body frame");

@@ -205,7 +205,16 @@ TEST(RequestTest, LeaseCarriesTheSendersEndpointAndNodeId) {
   EXPECT_EQ(b->endpoint, "tcp://h:1");
   EXPECT_EQ(b->node_id, "w1");
   EXPECT_EQ(DecodeRequest(Views(Req(Op::kLease, "", {}))).status().message(),
-            "LEASE needs one body frame");
+            "LEASE needs a body frame and at most one list frame");
+  // In place of passed-over workers: a second frame, a list.
+  auto f2 = Req(Op::kLease, "", {body, EncodeStrings({"tcp://h:2", "tcp://h:3"})});
+  auto in_place = DecodeRequest(Views(f2));
+  ASSERT_TRUE(in_place.ok()) << in_place.status().ToString();
+  EXPECT_EQ(*DecodeStrings(in_place->payload[1]),
+            (std::vector<std::string>{"tcp://h:2", "tcp://h:3"}));
+  EXPECT_EQ(
+      DecodeRequest(Views(Req(Op::kLease, "", {body, "a", "b"}))).status().message(),
+      "LEASE needs a body frame and at most one list frame");
   EXPECT_EQ(DecodeLease(EncodeStrings({"h:1", "w1"})).status().message(),
             "LEASE body needs the sender's endpoint and node id");
   EXPECT_EQ(OpName(Op::kLease), "LEASE");

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "shovel/hrw.h"
+
 namespace shovel::worker {
 namespace {
 
@@ -96,6 +98,99 @@ TEST(Leases, RecentPeersAreThoseGrantedLately) {
   auto recent = t.Recent(10 * kS, 5 * kS);
   ASSERT_EQ(recent.size(), 1u);
   EXPECT_EQ(recent[0], (std::pair<std::string, std::string>{"w2", "n2"}));
+}
+
+// Clients disagree about who is up: one sends an id to w1, another passed
+// w1 over and sends it to w2. This replica (w3) is the one both need.
+TEST(Leases, AReplicaLetsAWorkerServeInPlaceOfAnotherOnlyOnceThatOnesLeaseRanOut) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w1", "n1", kWall, 10 * kS).granted);
+  LeaseTable::Answer a = t.Request("w2", "n2", kWall, 10 * kS + 200 * kMs, {"w1"}, kWall);
+  EXPECT_FALSE(a.granted);
+  EXPECT_EQ(a.busy, "w1");
+  EXPECT_EQ(a.wait, LeaseTable::kLease + LeaseTable::kMargin - 200 * kMs);
+  EXPECT_FALSE(t.Fenced("w1"));  // not now is not a fence
+  // w1 stopped renewing: its lease surely ran out.
+  a = t.Request("w2", "n2", kWall, 11600 * kMs, {"w1"}, kWall + kS);
+  EXPECT_TRUE(a.granted);
+  EXPECT_TRUE(a.busy.empty());
+  EXPECT_TRUE(t.Fenced("w1"));
+  // Back under the epoch it had: fenced, it must rejoin.
+  a = t.Request("w1", "n1", kWall, 11700 * kMs);
+  EXPECT_FALSE(a.granted);
+  EXPECT_TRUE(a.busy.empty());
+}
+
+TEST(Leases, AWorkerServedInPlaceOfGetsNoLeaseWhileThatGrantMayHold) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10 * kS, {"w1"}, kWall).granted);
+  EXPECT_TRUE(t.Fenced("w1"));
+  // w1 rejoined (an epoch past the fence), but w2 may still serve in its
+  // place: not now, and not fenced again.
+  LeaseTable::Answer a = t.Request("w1", "n1", kWall + kS, 10500 * kMs);
+  EXPECT_FALSE(a.granted);
+  EXPECT_EQ(a.busy, "w2");
+  EXPECT_EQ(a.wait, LeaseTable::kLease + LeaseTable::kMargin - 500 * kMs);
+  // w2 renews without w1 (no client passes it over any more): the grant
+  // in w1's place still holds its time, and w1 is not fenced again.
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10900 * kMs, {}, kWall + 2 * kS).granted);
+  EXPECT_EQ(t.Request("w1", "n1", kWall + kS, 11 * kS).busy, "w2");
+  a = t.Request("w1", "n1", kWall + kS, 11500 * kMs);
+  EXPECT_TRUE(a.granted);
+  EXPECT_TRUE(a.rejoined);  // hand it its ids
+  // Now w2 may not serve in w1's place until w1's lease ran out.
+  a = t.Request("w2", "n2", kWall, 12 * kS, {"w1"}, kWall + 3 * kS);
+  EXPECT_EQ(a.busy, "w1");
+}
+
+TEST(Leases, TwoWorkersEachInPlaceOfTheOtherGetOneGrantBetweenThem) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10 * kS, {"w1"}, kWall).granted);
+  // w1 (rejoined) asks in place of w2: w2 serves in w1's place.
+  LeaseTable::Answer a = t.Request("w1", "n1", kWall + kS, 10 * kS + 1, {"w2"}, kWall);
+  EXPECT_FALSE(a.granted);
+  EXPECT_EQ(a.busy, "w2");
+  EXPECT_FALSE(t.Fenced("w2"));
+}
+
+TEST(Leases, APrimaryKnowsWhichPassedOverWorkersItsLeaseCovers) {
+  LeaseTable t(0);
+  t.WantInPlace("w3", "w1", 10 * kS);
+  EXPECT_EQ(t.InPlaceOf("w3", 10 * kS), (std::vector<std::string>{"w1"}));
+  EXPECT_TRUE(t.InPlaceOf("w3", 12 * kS).empty());  // not named for a lease
+  t.Granted("w3", 10 * kS, {"w1"});
+  EXPECT_TRUE(t.Covers("w3", {}, "w2", 10 * kS));
+  EXPECT_TRUE(t.Covers("w3", {"w1", "w2"}, "w2", 10 * kS));  // itself skipped
+  EXPECT_FALSE(t.Covers("w3", {"w4"}, "w2", 10 * kS));
+  EXPECT_FALSE(t.Covers("w3", {"w1"}, "w2", 11 * kS));  // ran out
+  t.Granted("w3", 10500 * kMs, {});
+  EXPECT_FALSE(t.Covers("w3", {"w1"}, "w2", 10600 * kMs));
+  t.DropHeld();
+  EXPECT_FALSE(t.Covers("w3", {}, "w2", 10600 * kMs));
+}
+
+TEST(Leases, AnIdIsNotServedHereWhileALeasedWorkerComesBeforeThisOne) {
+  LeaseTable t(0);
+  t.Request("w2", "n2", kWall, 10 * kS);
+  std::string before, after;  // ids where n2 comes before n1, and after
+  for (int i = 0; before.empty() || after.empty(); ++i) {
+    std::string id = "id" + std::to_string(i);
+    (RankNodes(id, {"n1", "n2"})[0] == 1 ? before : after) = id;
+  }
+  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "w2");
+  EXPECT_EQ(t.LeasedBefore(after, "n1", {}, 10 * kS), "");
+  EXPECT_EQ(t.LeasedBefore(before, "n1", {"w2"}, 10 * kS), "");  // passed over
+  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 11500 * kMs), "");  // ran out
+  t.Release("w2");                                               // leaving
+  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "");
+  // w3 only answered this worker's LEASE: it holds no lease from it.
+  uint64_t fence = 0;
+  t.SetNode("w3", "n2");
+  t.Answered("w3", kWall, 10 * kS, &fence);
+  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "");
+  t.Request("w2", "n2", kWall, 10 * kS);
+  t.Fence("w2", kWall);  // missed a write
+  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "random_bytes.h"
+#include "shovel/hrw.h"
 #include "worker_process.h"
 
 namespace shovel::test {
@@ -654,6 +655,116 @@ TEST(WorkerReplicas, AnAppendSentAgainWithItsTokenIsAppliedOnce) {
   EXPECT_EQ(r.header.status, Code::kOk) << (r.payload.empty() ? "" : r.payload[0]);
   EXPECT_EQ(Held(ca, "log"), "xy");
   EXPECT_EQ(Held(cb, "log"), "xy");
+}
+
+std::string NodeOf(RawClient& c) {
+  wire::Header h;
+  h.op = Op::kPing;
+  RawReply r = c.Call(h, "");
+  return r.ok && !r.payload.empty() ? r.payload[0] : "";
+}
+
+// A primary's SET of `id` with `list` (replicas, and "!"-marked passed-over
+// workers) as its replica list.
+RawReply SetAsPrimary(RawClient& c, const std::string& id, const std::string& value,
+                      const std::vector<std::string>& list) {
+  wire::Header h;
+  h.op = Op::kSet;
+  h.flags = wire::kFlagReplicas;
+  return c.Call(h, id, {value, wire::EncodeStrings(list)});
+}
+
+std::string Says(const RawReply& r) { return r.payload.empty() ? "" : r.payload[0]; }
+
+// Two clients disagree about who is up, for an id ordered j, s, a: one
+// passed s over and writes through j (replica a), the other passed j over
+// and writes through s (replica a too). Before leases were asked in place
+// of passed-over workers, each checked only its own leases, and both were
+// primaries of the id.
+TEST(WorkerReplicas, AReplicaLetsNoWorkerServeInPlaceOfOneThatHoldsItsLease) {
+  WorkerProcess a, j, s;
+  ASSERT_FALSE(a.endpoint().empty());
+  ASSERT_FALSE(j.endpoint().empty());
+  ASSERT_FALSE(s.endpoint().empty());
+  RawClient ca(a.endpoint()), cj(j.endpoint()), cs(s.endpoint());
+  const std::vector<std::string> nodes = {NodeOf(cj), NodeOf(cs), NodeOf(ca)};
+  std::string id;
+  for (int i = 0; id.empty(); ++i) {
+    std::string k = "k" + std::to_string(i);
+    if (RankNodes(k, nodes) == std::vector<size_t>{0, 1, 2}) id = k;
+  }
+  // A worker serves in place of another by its own leases only 1.5 s
+  // after it started.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1700));
+  RawReply r = SetAsPrimary(cj, id, "new", {a.endpoint(), "!" + s.endpoint()});
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.header.status, Code::kOk) << Says(r);
+  // j keeps its lease from a fresh, in s's place (it was named lately).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  r = SetAsPrimary(cs, id, "other", {a.endpoint(), "!" + j.endpoint()});
+  ASSERT_TRUE(r.ok);
+  EXPECT_NE(r.header.status, Code::kOk) << Says(r);
+  if (r.header.status == Code::kConflict) {
+    // a fenced s when it let j serve in its place: s rejoined. Again.
+    EXPECT_NE(Says(r).find("was replaced while away"), std::string::npos) << Says(r);
+    r = SetAsPrimary(cs, id, "other", {a.endpoint(), "!" + j.endpoint()});
+    ASSERT_TRUE(r.ok);
+  }
+  EXPECT_EQ(r.header.status, Code::kUnavailable) << Says(r);
+  EXPECT_NE(Says(r).find("may still let worker " + j.endpoint()), std::string::npos)
+      << Says(r);
+  ASSERT_GE(r.payload.size(), 3u);
+  EXPECT_EQ(r.payload[2], j.endpoint());  // the client asks j
+  EXPECT_EQ(Held(ca, id), "new");
+  EXPECT_EQ(Held(cs, id), "<none>");
+  // j is gone: once its leases surely ran out, s serves in its place.
+  (void)j.SignalAndWait(SIGKILL, std::chrono::seconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1700));
+  r = SetAsPrimary(cs, id, "other", {a.endpoint(), "!" + j.endpoint()});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kOk) << Says(r);
+  EXPECT_EQ(Held(ca, id), "other");
+  EXPECT_EQ(Held(cs, id), "other");
+}
+
+// A worker that just joined serves an id that comes to it first, under a
+// lease from the id's former primary; a client that does not know the
+// joiner yet must not write through that former primary meanwhile.
+TEST(WorkerReplicas, AWorkerDoesNotServeAnIdThatALeasedWorkerBeforeItServes) {
+  WorkerProcess a, b, j;
+  ASSERT_FALSE(a.endpoint().empty());
+  ASSERT_FALSE(b.endpoint().empty());
+  ASSERT_FALSE(j.endpoint().empty());
+  RawClient ca(a.endpoint()), cj(j.endpoint());
+  const std::string node_a = NodeOf(ca), node_j = NodeOf(cj);
+  ASSERT_FALSE(node_a.empty());
+  ASSERT_FALSE(node_j.empty());
+  std::string before_a, after_a;  // ids where j comes before a, and after
+  for (int i = 0; before_a.empty() || after_a.empty(); ++i) {
+    std::string id = "id" + std::to_string(i);
+    (RankNodes(id, {node_a, node_j})[0] == 1 ? before_a : after_a) = id;
+  }
+  RawReply r = SetAsPrimary(cj, before_a, "new", {a.endpoint()});
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.header.status, Code::kOk) << Says(r);
+  // An old view: a, then b. j holds a's lease and comes first.
+  r = SetAsPrimary(ca, before_a, "old view", {b.endpoint()});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kUnavailable) << Says(r);
+  ASSERT_GE(r.payload.size(), 3u);
+  EXPECT_EQ(r.payload[2], j.endpoint());
+  EXPECT_EQ(Held(ca, before_a), "new");
+  wire::Header g;
+  g.op = Op::kGet;
+  g.flags = wire::kFlagReplicas;
+  g.length = wire::kToEnd;
+  r = ca.Call(g, before_a, {wire::EncodeStrings({b.endpoint()})});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kUnavailable) << Says(r);
+  // Where a comes first it is the primary, whoever holds its lease.
+  r = SetAsPrimary(ca, after_a, "mine", {b.endpoint()});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kOk) << Says(r);
 }
 
 }  // namespace

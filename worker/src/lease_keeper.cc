@@ -39,15 +39,30 @@ void LeaseKeeper::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
-Result<bool> LeaseKeeper::Ask(const std::string& peer, uint64_t* epoch) {
+Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* epoch,
+                                            std::string* busy) {
   wire::Header h;
   h.op = wire::Op::kLease;
   h.aux = *epoch = hooks_.epoch();
   std::string body = wire::EncodeLease({endpoint_, node_id_});
   const LeaseTable::Ns sent = Now();
+  std::vector<std::string> in_place;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    in_place = table_.InPlaceOf(peer, sent);
+  }
+  std::string list = in_place.empty() ? "" : wire::EncodeStrings(in_place);
+  std::vector<std::string_view> payload{body};
+  if (!in_place.empty()) payload.emplace_back(list);
   SHOVEL_ASSIGN_OR_RETURN(Replicator::Answer a,
-                          replicator_->Call(peer, h, "", {body}, kAskTimeout));
-  if (a.header.status == Code::kConflict) return false;
+                          replicator_->Call(peer, h, "", payload, kAskTimeout));
+  if (a.header.status == Code::kConflict) return Asked::kFenced;
+  if (a.header.status == Code::kRedirect) {
+    // Not now: the worker named may serve in this one's place, or this one
+    // may not yet serve in its place.
+    if (busy) *busy = a.message;
+    return Asked::kBusy;
+  }
   if (a.header.status != Code::kOk) {
     return Status(a.header.status, "worker " + peer + " answered LEASE: " + a.message);
   }
@@ -56,7 +71,7 @@ Result<bool> LeaseKeeper::Ask(const std::string& peer, uint64_t* epoch) {
   std::vector<std::pair<std::string, std::string>> members;
   {
     std::lock_guard<std::mutex> l(mu_);
-    table_.Granted(peer, sent);
+    table_.Granted(peer, sent, in_place);
     table_.SetNode(peer, a.message);
     rejoined = table_.Answered(peer, a.header.aux, Now(), &fence);
     if (rejoined) {
@@ -79,7 +94,7 @@ Result<bool> LeaseKeeper::Ask(const std::string& peer, uint64_t* epoch) {
       Log("told " + peer + ", fenced, to rejoin: epoch " + std::to_string(r->header.aux));
     }
   }
-  return true;
+  return Asked::kGranted;
 }
 
 std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
@@ -114,14 +129,30 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
     for (const auto& r : replicas) {
       if (r == endpoint_) continue;
       table_.Want(r, now);
-      if (!table_.Holds(r, now)) ask.push_back(r);
+      for (const auto& p : passed_over) {
+        if (p != endpoint_ && p != r) table_.WantInPlace(r, p, now);
+      }
+      if (!table_.Covers(r, passed_over, endpoint_, now)) ask.push_back(r);
     }
   }
   // The leases first: a worker that cannot get them (it is cut off, or was
   // replaced itself) must not fence the ones it would serve in place of.
   for (const auto& r : ask) {
     uint64_t asked = 0;
-    Result<bool> got = Ask(r, &asked);
+    std::string busy;
+    Result<Asked> got = Ask(r, &asked, &busy);
+    if (got.ok() && *got == Asked::kBusy) {
+      // Clients disagree about who is up: the replica does not let this
+      // worker and the one named serve the same ids at once.
+      Refusal out;
+      out.status = Status::Unavailable(
+          "replica " + r + " may still let worker " + busy + " serve in place of " +
+          endpoint_ + ", or " + busy +
+          " may still serve itself (clients disagree about who is up): ask it, or "
+          "again shortly");
+      out.live_primary = busy;
+      return out;
+    }
     if (!got.ok()) {
       Refusal out;
       out.status = Status::Unavailable("replica " + r + " did not grant worker " +
@@ -130,7 +161,7 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
       out.replica_at_fault = r;
       return out;
     }
-    if (!*got) {
+    if (*got == Asked::kFenced) {
       // Another worker served in this one's place: what it holds may be
       // old. It rejoins (a new epoch, nothing held), and the request is
       // sent again.
@@ -151,6 +182,12 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
   return live(Now(), true);
 }
 
+std::string LeaseKeeper::Outranking(std::string_view id,
+                                    const std::vector<std::string>& passed_over) {
+  std::lock_guard<std::mutex> l(mu_);
+  return table_.LeasedBefore(id, node_id_, passed_over, Now());
+}
+
 bool LeaseKeeper::HoldsAll(const std::vector<std::string>& replicas) {
   std::lock_guard<std::mutex> l(mu_);
   const LeaseTable::Ns now = Now();
@@ -162,17 +199,19 @@ bool LeaseKeeper::HoldsAll(const std::vector<std::string>& replicas) {
   return true;
 }
 
-bool LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t epoch) {
+LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t epoch,
+                                        const std::vector<std::string>& in_place_of) {
   LeaseTable::Answer a;
   std::vector<std::pair<std::string, std::string>> members;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (epoch == 0) {  // it is leaving
       table_.Release(from.endpoint);
-      return true;
+      a.granted = true;
+      return a;
     }
     const LeaseTable::Ns now = Now();
-    a = table_.Request(from.endpoint, from.node_id, epoch, now);
+    a = table_.Request(from.endpoint, from.node_id, epoch, now, in_place_of, WallNow());
     if (a.rejoined) {
       members = table_.Recent(now, LeaseTable::kKeep);
       members.emplace_back(endpoint_, node_id_);
@@ -183,7 +222,7 @@ bool LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t epoch) {
         ": handing its ids over");
     if (hooks_.handover) hooks_.handover(from.endpoint, std::move(members));
   }
-  return a.granted;
+  return a;
 }
 
 void LeaseKeeper::FenceReplica(const std::string& peer) {
@@ -233,8 +272,8 @@ void LeaseKeeper::Run() {
     l.unlock();
     for (const auto& peer : due) {
       uint64_t asked = 0;
-      Result<bool> got = Ask(peer, &asked);
-      if (got.ok() && !*got) {
+      Result<Asked> got = Ask(peer, &asked);
+      if (got.ok() && *got == Asked::kFenced) {
         uint64_t e = hooks_.rejoin(asked);
         Log(peer +
             " refused a lease (another worker served in this one's place): "

@@ -65,8 +65,17 @@ class LeaseKeeper {
   // True when this worker holds a lease from each of `replicas` (never
   // blocks: for serving a read on the I/O thread).
   bool HoldsAll(const std::vector<std::string>& replicas);
-  // A LEASE from a peer: granted, or refused (it is fenced).
-  bool OnLease(const wire::LeaseBody& from, uint64_t epoch);
+  // A worker that holds a lease from this one and comes before it in
+  // `id`'s order (and is not in `passed_over`): it may serve `id` as its
+  // primary for clients that know it, so this worker must not for clients
+  // that do not know it yet (it just joined). Empty: none. Never blocks.
+  std::string Outranking(std::string_view id,
+                         const std::vector<std::string>& passed_over);
+  // A LEASE from a peer, asked in place of `in_place_of` (see
+  // LeaseTable::Request): granted, refused (it is fenced: it must rejoin),
+  // or not now (`busy` set).
+  LeaseTable::Answer OnLease(const wire::LeaseBody& from, uint64_t epoch,
+                             const std::vector<std::string>& in_place_of = {});
   // A replica did not answer a forwarded write: it is fenced.
   void FenceReplica(const std::string& peer);
   // This worker is leaving and serves no more: tells every worker it held
@@ -78,9 +87,14 @@ class LeaseKeeper {
   std::vector<std::pair<std::string, std::string>> Members();
 
  private:
-  // Sends a LEASE: true granted, false refused (fenced; *epoch is the
-  // epoch it was asked under); kUnavailable when no answer came.
-  Result<bool> Ask(const std::string& peer, uint64_t* epoch);
+  enum class Asked { kGranted, kFenced, kBusy };
+  // Sends a LEASE, in place of the workers this worker serves in place of
+  // with `peer` as replica: granted; fenced (*epoch is the epoch it was
+  // asked under); busy (*busy may serve in place of this worker, or this
+  // worker may not yet serve in place of *busy). kUnavailable when no
+  // answer came.
+  Result<Asked> Ask(const std::string& peer, uint64_t* epoch,
+                    std::string* busy = nullptr);
   void Run();
   void Log(const std::string& line) const {
     if (hooks_.log) hooks_.log(line);

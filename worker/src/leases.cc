@@ -1,12 +1,47 @@
 #include "leases.h"
 
 #include <algorithm>
+#include <iterator>
+
+#include "shovel/hrw.h"
 
 namespace shovel::worker {
 
-void LeaseTable::Granted(const std::string& peer, Ns sent_at) {
+void LeaseTable::Granted(const std::string& peer, Ns sent_at,
+                         const std::vector<std::string>& in_place_of) {
   Ns& until = held_[peer];
+  // A later grant replaces what the lease covers.
+  if (sent_at + kLease >= until) covered_[peer] = in_place_of;
   until = std::max(until, sent_at + kLease);
+}
+
+bool LeaseTable::Covers(const std::string& peer,
+                        const std::vector<std::string>& passed_over,
+                        const std::string& self, Ns now) const {
+  if (!Holds(peer, now)) return false;
+  auto it = covered_.find(peer);
+  for (const auto& p : passed_over) {
+    if (p == self || p == peer) continue;
+    if (it == covered_.end() ||
+        std::find(it->second.begin(), it->second.end(), p) == it->second.end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void LeaseTable::WantInPlace(const std::string& peer, const std::string& passed, Ns now) {
+  in_place_wanted_[peer][passed] = now;
+}
+
+std::vector<std::string> LeaseTable::InPlaceOf(const std::string& peer, Ns now) const {
+  std::vector<std::string> out;
+  auto it = in_place_wanted_.find(peer);
+  if (it == in_place_wanted_.end()) return out;
+  for (const auto& [p, at] : it->second) {
+    if (now - at <= kLease) out.push_back(p);
+  }
+  return out;
 }
 
 bool LeaseTable::Holds(const std::string& peer, Ns now) const {
@@ -29,19 +64,60 @@ std::vector<std::string> LeaseTable::Renewals(Ns now, Ns ahead) {
   return out;
 }
 
+std::pair<std::string, LeaseTable::Ns> LeaseTable::Substituted(const std::string& peer,
+                                                               Ns now) const {
+  for (const auto& [other, g] : grants_) {
+    if (other == peer || g.released) continue;
+    auto it = g.in_place.find(peer);
+    if (it == g.in_place.end()) continue;
+    Ns wait = it->second + kLease + kMargin - now;
+    if (wait > 0) return {other, wait};
+  }
+  return {};
+}
+
 LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::string& node,
-                                       uint64_t epoch, Ns now) {
+                                       uint64_t epoch, Ns now,
+                                       const std::vector<std::string>& in_place_of,
+                                       Ns wall_now) {
   Grant& g = grants_[peer];
   if (!node.empty()) g.node = node;
   Answer a;
   if (g.fenced) {
     if (epoch <= g.fence) return a;  // still what it was when it missed writes
-    g.fenced = false;
   }
+  // Another worker may serve in this one's place: not until that ends.
+  if (auto [other, wait] = Substituted(peer, now); wait > 0) {
+    a.busy = other;
+    a.wait = wait;
+    return a;
+  }
+  // In place of a worker that may still hold a lease from here, or that
+  // serves in this one's place itself: not until that ends.
+  for (const auto& p : in_place_of) {
+    if (p == peer) continue;
+    if (Ns wait = Remaining(p, now); wait > 0) {
+      a.busy = p;
+      a.wait = wait;
+      return a;
+    }
+  }
+  for (const auto& p : in_place_of) {
+    if (p == peer) continue;
+    // From the first grant in its place on: it must rejoin, and no grant
+    // in its place since then lets it back with what it held.
+    if (Substituted(p, now).second == 0) Fence(p, wall_now);
+    g.in_place[p] = now;
+  }
+  for (auto it = g.in_place.begin(); it != g.in_place.end();) {
+    it = now - it->second > kLease + kMargin ? g.in_place.erase(it) : std::next(it);
+  }
+  g.fenced = false;
   a.rejoined = g.epoch != epoch;
   g.epoch = epoch;
   g.released = false;
   g.at = now;
+  g.leased = now;
   a.granted = true;
   return a;
 }
@@ -96,6 +172,25 @@ std::vector<std::pair<std::string, std::string>> LeaseTable::Recent(Ns now,
 
 void LeaseTable::SetNode(const std::string& peer, const std::string& node) {
   if (!node.empty()) grants_[peer].node = node;
+}
+
+std::string LeaseTable::LeasedBefore(std::string_view id, std::string_view self_node,
+                                     const std::vector<std::string>& skip, Ns now) const {
+  const uint64_t mine = HrwWeight(self_node, id);
+  for (const auto& [peer, g] : grants_) {
+    // Only a lease it asked for: one that merely answered this worker
+    // serves nothing under its lease.
+    if (g.leased < 0 || g.fenced || g.released || g.node.empty() || g.node == self_node) {
+      continue;
+    }
+    if (now - g.leased >= kLease + kMargin) continue;
+    const uint64_t theirs = HrwWeight(g.node, id);
+    // As RankNodes orders: higher weight first, ties by node id.
+    if (theirs < mine || (theirs == mine && g.node > self_node)) continue;
+    if (std::find(skip.begin(), skip.end(), peer) != skip.end()) continue;
+    return peer;
+  }
+  return "";
 }
 
 std::vector<std::string> LeaseTable::FencedPeers() const {

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shovel::worker {
@@ -45,11 +46,26 @@ class LeaseTable {
   explicit LeaseTable(Ns started) : started_(started) {}
 
   // ---- Leases this worker holds (it is a primary) ----
-  // `peer` answered OK a LEASE this worker sent at `sent_at`.
-  void Granted(const std::string& peer, Ns sent_at);
+  // `peer` answered OK a LEASE this worker sent at `sent_at`, asked in
+  // place of `in_place_of` (workers a client passed over: see Request).
+  void Granted(const std::string& peer, Ns sent_at,
+               const std::vector<std::string>& in_place_of = {});
   bool Holds(const std::string& peer, Ns now) const;
+  // Holds a lease from `peer` that was granted in place of each of
+  // `passed_over` (this worker's own endpoint, `self`, is skipped).
+  bool Covers(const std::string& peer, const std::vector<std::string>& passed_over,
+              const std::string& self, Ns now) const;
+  // A client passed over `passed` and named `peer` as a replica: this
+  // worker's leases from `peer` are asked in place of `passed` for the next
+  // kLease.
+  void WantInPlace(const std::string& peer, const std::string& passed, Ns now);
+  // The workers this worker asks `peer`'s lease in place of now.
+  std::vector<std::string> InPlaceOf(const std::string& peer, Ns now) const;
   // This worker rejoined: every lease it held is gone.
-  void DropHeld() { held_.clear(); }
+  void DropHeld() {
+    held_.clear();
+    covered_.clear();
+  }
   // Marks `peer` as named as a replica now (its lease is kept fresh).
   void Want(const std::string& peer, Ns now) { wanted_[peer] = now; }
   // Peers named within kKeep whose lease ends within `ahead` of `now`.
@@ -61,11 +77,24 @@ class LeaseTable {
     // First heard of, or back under a new epoch (it restarted, or rejoined
     // and dropped what it held): hand it its ids.
     bool rejoined = false;
+    // Not granted for now, and not fenced: `busy` may still serve in the
+    // asker's place, or the asker in place of `busy`, for `wait` ns.
+    std::string busy;
+    Ns wait = 0;
   };
   // A LEASE from `peer` (node id `node`) at epoch `epoch`, at steady time
   // `now` and wall-clock time `wall_now`.
-  Answer Request(const std::string& peer, const std::string& node, uint64_t epoch,
-                 Ns now);
+  //
+  // `in_place_of`: workers a client passed over, in whose place `peer`
+  // would serve with this worker as its replica. Two workers that both
+  // hold this worker's lease, one serving in the other's place, would be
+  // two primaries for the same ids (clients that disagree about who is
+  // up). So the two exclude each other here: the lease is granted only
+  // once every one of them has surely lost its own lease from this worker
+  // (they are then fenced from `wall_now`), and none of them gets a lease
+  // while a grant in its place may still hold.
+  Answer Request(const std::string& peer, const std::string& node, uint64_t epoch, Ns now,
+                 const std::vector<std::string>& in_place_of = {}, Ns wall_now = 0);
   // The ns until `peer`'s lease from this worker has surely run out (0:
   // it has); changes nothing.
   Ns Remaining(const std::string& peer, Ns now) const;
@@ -89,6 +118,11 @@ class LeaseTable {
   std::vector<std::pair<std::string, std::string>> Recent(Ns now, Ns within) const;
   // `peer`'s node id, learnt from its answer to a LEASE.
   void SetNode(const std::string& peer, const std::string& node);
+  // The first peer whose lease from this worker may still hold (not
+  // fenced, not released, node id known), not in `skip`, that comes
+  // before `self_node` in `id`'s rendezvous order; empty: none.
+  std::string LeasedBefore(std::string_view id, std::string_view self_node,
+                           const std::vector<std::string>& skip, Ns now) const;
 
   // ---- Fenced peers this worker checks on ----
   // The fenced peers (they may have come back without asking this worker
@@ -103,16 +137,27 @@ class LeaseTable {
 
  private:
   struct Grant {
-    Ns at = -1;        // last grant (steady), -1: never
+    Ns at = -1;        // last grant, or answer to this worker (steady), -1: never
+    Ns leased = -1;    // last grant it asked for (steady), -1: never
     std::string node;  // its node id, from its LEASE
     bool fenced = false;
     bool released = false;  // it gave its leases up (it is leaving)
     uint64_t epoch = 0;     // its epoch when last heard of (0: never)
     uint64_t fence = 0;     // wall-clock ns: it must come back with a newer epoch
+    // Workers it was granted a lease in place of -> when (steady).
+    std::map<std::string, Ns> in_place;
   };
+  // A grant in `peer`'s place that may still hold: who holds it, and for
+  // how long; empty when none.
+  std::pair<std::string, Ns> Substituted(const std::string& peer, Ns now) const;
+
   const Ns started_;
   std::map<std::string, Ns> held_;    // peer -> until (steady)
   std::map<std::string, Ns> wanted_;  // peer -> last named (steady)
+  // peer -> the workers its held lease was granted in place of.
+  std::map<std::string, std::vector<std::string>> covered_;
+  // peer -> passed-over worker -> last named in place of (steady).
+  std::map<std::string, std::map<std::string, Ns>> in_place_wanted_;
   std::map<std::string, Grant> grants_;
 };
 

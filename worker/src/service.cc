@@ -240,7 +240,8 @@ bool Service::Cheap(const wire::Request& req) {
                       req.header.op == wire::Op::kStat ||
                       req.header.op == wire::Op::kBatch;
     if (!read || leases_ == nullptr || !req.passed_over.empty() ||
-        !leases_->HoldsAll(req.replicas)) {
+        !leases_->HoldsAll(req.replicas) ||
+        (req.header.op != wire::Op::kBatch && !leases_->Outranking(req.id, {}).empty())) {
       return false;
     }
   }
@@ -417,7 +418,7 @@ ServiceReply Service::Upload(const wire::Request& req) {
       // A streamed write is taken, and committed, only under a lease from
       // each replica (as a single write is served).
       if (!replicas.empty()) {
-        if (auto refused = LeaseRefused(h, replicas, {})) return *refused;
+        if (auto refused = LeaseRefused(h, replicas, {}, req.id)) return *refused;
       }
       auto r = store_->UploadBegin(req.id, (h.flags & wire::kFlagAppendMode) != 0,
                                    Options(h), h.length);
@@ -445,7 +446,7 @@ ServiceReply Service::Upload(const wire::Request& req) {
     case wire::Op::kUploadCommit: {
       UploadReplicas to = TakeUploadReplicas(h.aux);
       if (!to.replicas.empty()) {
-        if (auto refused = LeaseRefused(h, to.replicas, {})) {
+        if (auto refused = LeaseRefused(h, to.replicas, {}, to.id)) {
           (void)store_->UploadAbort(h.aux);  // the client sends it again, whole
           return *refused;
         }

@@ -148,10 +148,17 @@ class Service {
   ServiceReply Replica(const wire::Request& req, std::shared_ptr<const void> keep);
   // The refusal to serve as the primary of an id copied on `replicas`, when
   // this worker lacks a lease from one of them or a passed-over worker may
-  // still serve it (see LeaseKeeper::CheckPrimary); nullopt: serve.
+  // still serve it (see LeaseKeeper::CheckPrimary), or, for `id`, a worker
+  // that comes before this one in its order may serve it (see
+  // LeaseKeeper::Outranking); nullopt: serve.
   std::optional<ServiceReply> LeaseRefused(const wire::Header& h,
                                            const std::vector<std::string>& replicas,
-                                           const std::vector<std::string>& passed_over);
+                                           const std::vector<std::string>& passed_over,
+                                           std::string_view id = {});
+  // The worker before this one in `id`'s order that may serve it
+  // (LeaseKeeper::Outranking), unless `id` is pinned here; empty: none.
+  std::string OutrankedBy(std::string_view id,
+                          const std::vector<std::string>& passed_over);
   // OK with the id's current version and size: the append with this
   // request's token was applied before.
   ServiceReply AppliedBefore(const wire::Header& h, std::string_view id);

@@ -41,7 +41,8 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
   uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
   while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
   }
-  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over)) return *refused;
+  std::string_view id = h.op == wire::Op::kBatch ? std::string_view() : req.id;
+  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, id)) return *refused;
   if (h.op == wire::Op::kBatch) return Batch(req);
   if (read) return h.op == wire::Op::kGet ? Get(req) : Meta(req);
   ServiceReply out = Primary(req, std::move(keep));
@@ -49,10 +50,32 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
   return out;
 }
 
+std::string Service::OutrankedBy(std::string_view id,
+                                 const std::vector<std::string>& passed_over) {
+  if (leases_ == nullptr || id.empty()) return "";
+  std::string before = leases_->Outranking(id, passed_over);
+  if (before.empty()) return "";
+  auto st = store_->Stat(id);
+  return st.ok() && st->pinned ? "" : before;  // a pinned id keeps its holder
+}
+
 std::optional<ServiceReply> Service::LeaseRefused(
     const wire::Header& h, const std::vector<std::string>& replicas,
-    const std::vector<std::string>& passed_over) {
+    const std::vector<std::string>& passed_over, std::string_view id) {
   if (leases_ == nullptr) return std::nullopt;
+  if (std::string before = OutrankedBy(id, passed_over); !before.empty()) {
+    // Clients that know `before` (it just joined or came back) send it
+    // this id, and it serves under a lease from this worker.
+    ServiceReply out = Error(
+        h, Status::Unavailable("worker " + before + ", which comes before " + endpoint_ +
+                               " in the id's order, is up and may "
+                               "serve it: ask it (this client's view of the "
+                               "workers is behind)"));
+    out.payload.push_back({"", {}});
+    out.payload.push_back({before, {}});
+    out.header.aux = epoch_.load();
+    return out;
+  }
   auto refused = leases_->CheckPrimary(replicas, passed_over);
   if (!refused) return std::nullopt;
   ServiceReply out = Error(h, refused->status);
@@ -71,7 +94,20 @@ ServiceReply Service::Lease(const wire::Request& req) {
   }
   auto from = wire::DecodeLease(req.payload[0]);
   if (!from.ok()) return Error(h, from.status());
-  if (!leases_->OnLease(*from, h.aux)) {
+  std::vector<std::string> in_place_of;
+  if (req.payload.size() > 1) {
+    auto list = wire::DecodeStrings(req.payload[1]);
+    if (!list.ok()) return Error(h, list.status());
+    in_place_of = std::move(*list);
+  }
+  LeaseTable::Answer a = leases_->OnLease(*from, h.aux, in_place_of);
+  if (!a.busy.empty()) {
+    // Not now, and not fenced: payload[0] names the worker in the way.
+    ServiceReply out = Error(h, Status(Code::kRedirect, a.busy));
+    out.header.aux = epoch_.load();
+    return out;
+  }
+  if (!a.granted) {
     ServiceReply out =
         Error(h, Status::Conflict("worker " + endpoint_ + " served writes in place of " +
                                   from->endpoint +
