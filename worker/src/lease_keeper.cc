@@ -211,7 +211,7 @@ LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t ep
       return a;
     }
     const LeaseTable::Ns now = Now();
-    a = table_.Request(from.endpoint, from.node_id, epoch, now, in_place_of, WallNow());
+    a = table_.Request(from.endpoint, from.node_id, epoch, now, in_place_of);
     if (a.rejoined) {
       members = table_.Recent(now, LeaseTable::kKeep);
       members.emplace_back(endpoint_, node_id_);

@@ -78,8 +78,7 @@ std::pair<std::string, LeaseTable::Ns> LeaseTable::Substituted(const std::string
 
 LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::string& node,
                                        uint64_t epoch, Ns now,
-                                       const std::vector<std::string>& in_place_of,
-                                       Ns wall_now) {
+                                       const std::vector<std::string>& in_place_of) {
   Grant& g = grants_[peer];
   if (!node.empty()) g.node = node;
   Answer a;
@@ -102,12 +101,11 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
       return a;
     }
   }
+  // Not fenced here: the worker that serves in their place fences them
+  // (TakeOver). A fence here too made workers that came back rejoin again
+  // and again, dropping their copies each time.
   for (const auto& p : in_place_of) {
-    if (p == peer) continue;
-    // From the first grant in its place on: it must rejoin, and no grant
-    // in its place since then lets it back with what it held.
-    if (Substituted(p, now).second == 0) Fence(p, wall_now);
-    g.in_place[p] = now;
+    if (p != peer) g.in_place[p] = now;
   }
   for (auto it = g.in_place.begin(); it != g.in_place.end();) {
     it = now - it->second > kLease + kMargin ? g.in_place.erase(it) : std::next(it);

@@ -83,18 +83,18 @@ class LeaseTable {
     Ns wait = 0;
   };
   // A LEASE from `peer` (node id `node`) at epoch `epoch`, at steady time
-  // `now` and wall-clock time `wall_now`.
+  // `now`.
   //
   // `in_place_of`: workers a client passed over, in whose place `peer`
   // would serve with this worker as its replica. Two workers that both
   // hold this worker's lease, one serving in the other's place, would be
   // two primaries for the same ids (clients that disagree about who is
   // up). So the two exclude each other here: the lease is granted only
-  // once every one of them has surely lost its own lease from this worker
-  // (they are then fenced from `wall_now`), and none of them gets a lease
-  // while a grant in its place may still hold.
+  // once every one of them has surely lost its own lease from this worker,
+  // and none of them gets a lease while a grant in its place may still
+  // hold.
   Answer Request(const std::string& peer, const std::string& node, uint64_t epoch, Ns now,
-                 const std::vector<std::string>& in_place_of = {}, Ns wall_now = 0);
+                 const std::vector<std::string>& in_place_of = {});
   // The ns until `peer`'s lease from this worker has surely run out (0:
   // it has); changes nothing.
   Ns Remaining(const std::string& peer, Ns now) const;
