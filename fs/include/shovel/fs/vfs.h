@@ -275,6 +275,13 @@ class Vfs {
     return TakeHint(attr_hints_, ino, id, file_epoch_.load());
   }
   Result<OpenReply> OpenForRead(uint64_t ino, const InodeInfo& info);
+  // The version and holes (holes.h) this mount last saw for a file, from a
+  // Stat or its own commit: a read-only open whose GET shows that version
+  // knows the file's holes without a Stat.
+  void NoteSeen(uint64_t ino, uint64_t version, std::string holes);
+  void NoteSeen(uint64_t ino, const BlobStat& st);
+  // The holes last seen, if seen at `version`.
+  std::optional<std::string> SeenAt(uint64_t ino, uint64_t version) const;
   uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle);
   std::shared_ptr<FileHandle> Handle(uint64_t fh) const;
   // A handle of `ino` holding uncommitted data or attributes, if any.
@@ -310,7 +317,12 @@ class Vfs {
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
   uint64_t next_dir_ = 1;
 
-  mutable std::mutex hints_mu_;  // guards hints_, attr_hints_, dir_attrs_
+  struct Seen {
+    uint64_t version = 0;
+    std::string holes;
+  };
+  mutable std::mutex hints_mu_;  // guards hints_, attr_hints_, dir_attrs_, seen_
+  std::unordered_map<uint64_t, Seen> seen_;
   std::unordered_map<uint64_t, StatHint> hints_;
   std::unordered_map<uint64_t, StatHint> attr_hints_;
   std::atomic<uint64_t> file_epoch_{0};
