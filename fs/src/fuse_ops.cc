@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -87,6 +88,51 @@ void ReplyErrno(fuse_req_t req, int e) {
   if (MountMetrics* m = Ctx(req).metrics) m->RecordError(e);
   fuse_reply_err(req, e);
 }
+
+// The wait of a request that may take a cache round trip (up to the
+// request deadline, or longer when a worker is unreachable): a signal to the
+// caller makes the kernel send INTERRUPT, answered at once with EINTR, so
+// the caller's system call ends. The work itself runs on to its end (a
+// commit already sent may still land); its reply is dropped. The callback
+// calls Claim() before it replies: false when EINTR was sent (req is then
+// gone and must not be touched). Lock order: libfuse's request lock, then
+// mu_ (OnInterrupt runs under the former).
+class Interruptible {
+ public:
+  explicit Interruptible(fuse_req_t req) : req_(req) {
+    fuse_req_interrupt_func(req, &Interruptible::OnInterrupt, this);
+  }
+  ~Interruptible() { (void)Claim(); }
+  Interruptible(const Interruptible&) = delete;
+  Interruptible& operator=(const Interruptible&) = delete;
+
+  // True when this thread is to reply (no EINTR was sent, none will be).
+  bool Claim() {
+    {
+      std::lock_guard lock(mu_);
+      if (interrupted_) return false;
+      if (claimed_) return true;
+      claimed_ = true;
+    }
+    // Waits for an OnInterrupt in progress (it then sends nothing).
+    fuse_req_interrupt_func(req_, nullptr, nullptr);
+    return true;
+  }
+
+ private:
+  static void OnInterrupt(fuse_req_t req, void* data) {
+    auto* self = static_cast<Interruptible*>(data);
+    std::lock_guard lock(self->mu_);
+    if (self->claimed_ || self->interrupted_) return;
+    self->interrupted_ = true;
+    ReplyErrno(req, EINTR);
+  }
+
+  const fuse_req_t req_;
+  std::mutex mu_;  // guards claimed_, interrupted_
+  bool claimed_ = false;
+  bool interrupted_ = false;
+};
 
 // A callback for FuseOps(): notes which request this thread answers (for
 // error lines) and, with -o metrics=, counts it and its time to the reply
@@ -217,6 +263,10 @@ void OnInit(void* userdata, fuse_conn_info* conn) {
   // mtime/size heuristics; the writeback cache would merge O_APPEND writes
   // and delay them past close, breaking per-write atomicity.
   conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_WRITEBACK_CACHE);
+  // Direct I/O (O_DIRECT, O_APPEND files) as synchronous requests: the
+  // kernel waits for an async one uninterruptibly and never sends it an
+  // INTERRUPT, so a signal could not end the caller's wait (Interruptible).
+  conn->want &= ~FUSE_CAP_ASYNC_DIO;
 }
 
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -257,7 +307,9 @@ void OnSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
   }
   std::optional<uint64_t> fh;
   if (fi != nullptr) fh = fi->fh;
-  ReplyAttr(req, V(req).SetAttr(ino, fh, c));
+  Interruptible wait(req);
+  Result<Attr> a = V(req).SetAttr(ino, fh, c);
+  if (wait.Claim()) ReplyAttr(req, a);
 }
 
 void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
@@ -346,7 +398,13 @@ void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Result<OpenReply> o = V(req).Open(ino, fi->flags);
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<OpenReply> o = vfs.Open(ino, fi->flags);
+  if (!wait.Claim()) {
+    if (o.ok()) vfs.Release(o->fh).ok();
+    return;
+  }
   if (!o.ok()) {
     Reply(req, o.status());
     return;
@@ -361,7 +419,9 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Interruptible wait(req);
   Result<ReadData> r = V(req).ReadView(fi->fh, static_cast<uint64_t>(off), size);
+  if (!wait.Claim()) return;
   if (!r.ok()) {
     Reply(req, r.status());
     return;
@@ -373,9 +433,15 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
 void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
              fuse_file_info* fi) {
   bool mode_changed = false;
-  Result<size_t> n =
-      V(req).Write(fi->fh, static_cast<uint64_t>(off), std::string_view(buf, size),
-                   fuse_req_ctx(req)->uid, &mode_changed);
+  const uid_t uid = fuse_req_ctx(req)->uid;
+  const FuseContext& ctx = Ctx(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<size_t> n = ctx.vfs->Write(fi->fh, static_cast<uint64_t>(off),
+                                    std::string_view(buf, size), uid, &mode_changed);
+  if (!wait.Claim()) {
+    if (mode_changed) fuse_lowlevel_notify_inval_inode(ctx.session, ino, -1, 0);
+    return;
+  }
   // Set-user-ID was cleared: the kernel must not show its cached mode.
   if (mode_changed) fuse_lowlevel_notify_inval_inode(Ctx(req).session, ino, -1, 0);
   if (!n.ok()) {
@@ -387,7 +453,9 @@ void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 }
 
 void OnFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  Reply(req, V(req).Flush(fi->fh));
+  Interruptible wait(req);
+  Status s = V(req).Flush(fi->fh);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -395,7 +463,9 @@ void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OnFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
-  Reply(req, V(req).Fsync(fi->fh));
+  Interruptible wait(req);
+  Status s = V(req).Fsync(fi->fh);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
