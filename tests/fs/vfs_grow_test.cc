@@ -198,6 +198,41 @@ TEST(VfsGrow, GrowingToAGibIsAnAttributeChange) {
   EXPECT_EQ(vfs.GetAttr(ino)->size, (1ull << 30) - 10);
 }
 
+TEST(VfsGrow, AReadOnlyOpenLearnsTheHolesOfTheVersionItGets) {
+  testing::FakeClient client;
+  VfsOptions no_hints = Options();
+  no_hints.hint_max_age_ns = 0;  // every read-only open checks with a GET
+  Vfs writer(&client, Options());
+  Vfs reader(&client, no_hints);
+  uint64_t ino = MakeFile(writer, "f", "abc");
+  Result<Attr> a = reader.Lookup(kRootIno, "f");  // this mount sees no holes
+  ASSERT_TRUE(a.ok());
+  // Another mount grows the file: a new version, with a hole.
+  ASSERT_TRUE(writer.SetAttr(ino, std::nullopt, SizeTo(8 * kMiB)).ok());
+  auto read = [&](uint64_t off, uint64_t n) {
+    Result<OpenReply> r = reader.Open(a->ino, O_RDONLY);
+    EXPECT_TRUE(r.ok());
+    if (!r.ok()) return std::string("<open failed>");
+    std::string out = reader.Read(r->fh, off, n).value_or("<read failed>");
+    EXPECT_TRUE(reader.Release(r->fh).ok());
+    return out;
+  };
+  // The GET shows a version this mount has not seen: a Stat tells the holes.
+  uint64_t stats = client.counters().stats.load();
+  EXPECT_EQ(read(0, 4), "abc" + std::string(1, '\0'));
+  EXPECT_EQ(client.counters().stats.load() - stats, 1u);
+  // A version this mount saw at lookup needs no Stat: one round trip.
+  MakeFile(writer, "g", "plain");
+  Result<Attr> g = reader.Lookup(kRootIno, "g");
+  ASSERT_TRUE(g.ok());
+  stats = client.counters().stats.load();
+  Result<OpenReply> r = reader.Open(g->ino, O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(reader.Read(r->fh, 0, 10).value_or(""), "plain");
+  EXPECT_TRUE(reader.Release(r->fh).ok());
+  EXPECT_EQ(client.counters().stats.load() - stats, 0u);
+}
+
 TEST(Holes, ParseFormatSplitAndAdd) {
   Holes h = Holes::Parse("10+5,100+50");
   EXPECT_EQ(h.total(), 55u);
