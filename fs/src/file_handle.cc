@@ -483,6 +483,19 @@ Status FileHandle::ChangeAttrs(const StoredChange& change) {
 
 // ---- reads ----
 
+std::optional<uint64_t> FileHandle::Seek(uint64_t off, bool data) const {
+  std::lock_guard lock(mu_);
+  Holes none;
+  const bool pending = HasPendingDataLocked();
+  const Holes& holes = pending ? none : holes_;
+  uint64_t size = base_.size;
+  if (pending) {
+    size =
+        mode_ == Mode::kStream && stream_open_ ? std::max(streamed_, min_size_) : size_;
+  }
+  return data ? holes.NextData(off, size) : holes.NextHole(off, size);
+}
+
 Result<ReadData> FileHandle::Read(uint64_t off, uint64_t size) {
   std::unique_lock lock(mu_);
   if (mode_ == Mode::kStream && stream_open_) {

@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -468,6 +469,20 @@ void OnFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
   if (wait.Claim()) Reply(req, s);
 }
 
+void OnLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) {  // the kernel does the others
+    ReplyErrno(req, EINVAL);
+    return;
+  }
+  Result<uint64_t> to =
+      V(req).Seek(fi->fh, static_cast<uint64_t>(off), whence == SEEK_DATA);
+  if (!to.ok()) {
+    Reply(req, to.status());
+    return;
+  }
+  fuse_reply_lseek(req, static_cast<off_t>(*to));
+}
+
 void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Result<uint64_t> fh = V(req).OpenDir(ino);
   if (!fh.ok()) {
@@ -594,6 +609,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.flush = Counted<FuseOp::kFlush, OnFlush>::Call;
   ops.release = Counted<FuseOp::kRelease, OnRelease>::Call;
   ops.fsync = Counted<FuseOp::kFsync, OnFsync>::Call;
+  ops.lseek = Counted<FuseOp::kLseek, OnLseek>::Call;
   ops.opendir = Counted<FuseOp::kOpendir, OnOpendir>::Call;
   ops.readdir = Counted<FuseOp::kReaddir, OnReaddir>::Call;
   ops.releasedir = Counted<FuseOp::kReleasedir, OnReleasedir>::Call;

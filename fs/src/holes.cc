@@ -112,6 +112,27 @@ void Holes::Add(uint64_t off, uint64_t len) {
   total_ += end - off;
 }
 
+std::optional<uint64_t> Holes::NextData(uint64_t off, uint64_t size) const {
+  if (off >= size) return std::nullopt;
+  auto it = ranges_.upper_bound(off);
+  if (it != ranges_.begin()) {
+    auto prev = std::prev(it);
+    if (off < prev->first + prev->second) off = prev->first + prev->second;
+  }
+  if (off >= size) return std::nullopt;
+  return off;
+}
+
+std::optional<uint64_t> Holes::NextHole(uint64_t off, uint64_t size) const {
+  if (off >= size) return std::nullopt;
+  auto it = ranges_.upper_bound(off);
+  if (it != ranges_.begin()) {
+    auto prev = std::prev(it);
+    if (off < prev->first + prev->second) return off;
+  }
+  return it == ranges_.end() ? size : std::min(it->first, size);
+}
+
 Status GetLogical(Client* client, std::string_view id, const Holes& holes, uint64_t size,
                   uint64_t off, uint64_t len,
                   const std::function<Status(std::string_view)>& sink) {

@@ -226,6 +226,18 @@ Result<ReadData> Vfs::ReadView(uint64_t fh, uint64_t off, uint64_t size) {
   return h->Read(off, size);
 }
 
+Result<uint64_t> Vfs::Seek(uint64_t fh, uint64_t off, bool data) {
+  std::shared_ptr<FileHandle> h = Handle(fh);
+  if (!h) return MakeFsError(FsError::kBadHandle, "lseek");
+  std::optional<uint64_t> to = h->Seek(off, data);
+  if (!to) {
+    return MakeFsError(FsError::kPastEnd, std::string(data ? "no data" : "no hole") +
+                                              " at or after offset " +
+                                              std::to_string(off));
+  }
+  return *to;
+}
+
 Result<std::string> Vfs::Read(uint64_t fh, uint64_t off, uint64_t size) {
   SHOVEL_ASSIGN_OR_RETURN(ReadData r, ReadView(fh, off, size));
   return std::string(r.bytes);

@@ -49,6 +49,17 @@ check "a byte written at 5 GiB reads back; nothing else is stored" bash -c "
   [ \$(dd if='$A/f' bs=1M skip=5119 count=2 status=none | tr -d '\\0' | wc -c) = 1 ] &&
   [ \$(stat -c %s '$A/f') = $G10 ] &&
   [ \$(getfattr --only-values -n user.shovel.stored_bytes '$A/f') -lt 65536 ]"
+check "lseek SEEK_HOLE / SEEK_DATA find the hole and the byte; ENXIO after it" python3 -c "
+import errno, os
+fd = os.open('$A/f', os.O_RDONLY)
+assert os.lseek(fd, 0, os.SEEK_HOLE) == 4
+assert os.lseek(fd, 4, os.SEEK_DATA) == $G5
+assert os.lseek(fd, $G5, os.SEEK_HOLE) == $G5 + 1
+try:
+    os.lseek(fd, $G5 + 1, os.SEEK_DATA); raise SystemExit('data after the byte')
+except OSError as e:
+    assert e.errno == errno.ENXIO, e
+"
 check "another mount sees the size, the zeros and the byte" bash -c "
   [ \$(stat -c %s '$B/f') = $G10 ] && [ \"\$(head -c 4 '$B/f')\" = head ] &&
   [ \"\$(dd if='$B/f' bs=1 skip=$G5 count=1 status=none)\" = X ] &&

@@ -4,6 +4,7 @@
 // (written bytes of the tail are appended); Holes itself. Typed over
 // every Client implementation (client_envs.h), plus a FakeClient check of
 // what crossed the client.
+#include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 
 #include "client_envs.h"
 #include "fake_client.h"
+#include "shovel/fs/fuse_edge.h"
 #include "shovel/fs/holes.h"
 #include "shovel/fs/vfs.h"
 
@@ -155,6 +157,14 @@ TYPED_TEST(VfsGrowTest, ARewriteKeepsHolesAndO_TruncGapsAreHoles) {
   std::string want = "aB" + std::string(8 * kMiB - 2, '\0') + "cD";
   EXPECT_TRUE(this->ReadAll(ino) == want);
   EXPECT_TRUE(this->Stored("g") == "aBcD");
+  // lseek(2) SEEK_DATA / SEEK_HOLE see the hole; past the end is ENXIO.
+  o = this->vfs_.Open(ino, O_RDONLY);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(*this->vfs_.Seek(o->fh, 0, false), 2u);
+  EXPECT_EQ(*this->vfs_.Seek(o->fh, 5, true), 8 * kMiB);
+  EXPECT_EQ(*this->vfs_.Seek(o->fh, 8 * kMiB, false), 8 * kMiB + 2);
+  EXPECT_EQ(ErrnoFromStatus(this->vfs_.Seek(o->fh, 8 * kMiB + 2, true).status()), ENXIO);
+  ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
   // Shrinking into the hole, then growing again: zeros, no stale bytes.
   ASSERT_TRUE(this->vfs_.SetAttr(ino, std::nullopt, SizeTo(4 * kMiB)).ok());
   ASSERT_TRUE(this->vfs_.SetAttr(ino, std::nullopt, SizeTo(10 * kMiB)).ok());
@@ -245,6 +255,16 @@ TEST(Holes, ParseFormatSplitAndAdd) {
   EXPECT_TRUE(p[1].hole && p[1].off == 10 && p[1].len == 5);
   EXPECT_TRUE(!p[2].hole && p[2].off == 15 && p[2].len == 85 && p[2].stored == 10);
   EXPECT_TRUE(p[3].hole && p[3].off == 100 && p[3].len == 8);
+  EXPECT_EQ(h.NextData(0, 155), 0u);
+  EXPECT_EQ(h.NextData(12, 155), 15u);
+  EXPECT_EQ(h.NextData(120, 155), 150u);
+  EXPECT_EQ(h.NextData(155, 155), std::nullopt);
+  EXPECT_EQ(h.NextData(120, 150), std::nullopt);  // a trailing hole: no data after
+  EXPECT_EQ(h.NextHole(0, 155), 10u);
+  EXPECT_EQ(h.NextHole(12, 155), 12u);
+  EXPECT_EQ(h.NextHole(20, 155), 100u);
+  EXPECT_EQ(h.NextHole(151, 155), 155u);  // the end counts as a hole
+  EXPECT_EQ(h.NextHole(155, 155), std::nullopt);
   h.Add(15, 85);  // touches both: one hole
   EXPECT_EQ(h.Format(), "10+140");
   EXPECT_EQ(h.total(), 140u);

@@ -102,6 +102,10 @@ class FileHandle {
   FileHandle& operator=(const FileHandle&) = delete;
 
   Result<ReadData> Read(uint64_t off, uint64_t size);
+  // lseek(2) SEEK_DATA (`data`) or SEEK_HOLE from `off`, through the holes
+  // of the committed file (uncommitted writes: the file has none). nullopt
+  // for ENXIO (at or past the end).
+  std::optional<uint64_t> Seek(uint64_t off, bool data) const;
   // Bytes [off, off + data.size()) of the base version, already fetched
   // (eof: they end the blob). Read-only handles.
   void SeedBlock(uint64_t off, std::string data, bool eof);

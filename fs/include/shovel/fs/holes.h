@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,11 @@ class Holes {
   std::vector<Piece> Split(uint64_t off, uint64_t len) const;
   // Makes [off, off + len) a hole, merged with holes it touches.
   void Add(uint64_t off, uint64_t len);
+  // lseek(2) in a file of `size` bytes: the first data at or after `off`
+  // (SEEK_DATA), or the first hole (SEEK_HOLE; the end of the file counts as
+  // one). nullopt when `off` is at or past the end, or no data follows.
+  std::optional<uint64_t> NextData(uint64_t off, uint64_t size) const;
+  std::optional<uint64_t> NextHole(uint64_t off, uint64_t size) const;
 
   bool operator==(const Holes& o) const { return ranges_ == o.ranges_; }
 

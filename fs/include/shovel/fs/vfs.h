@@ -141,6 +141,9 @@ class Vfs {
   Result<std::string> Read(uint64_t fh, uint64_t off, uint64_t size);
   // Read without a copy: a view into the handle's read-ahead block.
   Result<ReadData> ReadView(uint64_t fh, uint64_t off, uint64_t size);
+  // lseek(2) SEEK_DATA (`data`) or SEEK_HOLE of an open file: the offset,
+  // or kPastEnd (ENXIO) at or past its end.
+  Result<uint64_t> Seek(uint64_t fh, uint64_t off, bool data);
   // `writer_uid`: the writing process's uid. A write by anyone but root
   // clears the file's set-user-ID bit, and its set-group-ID bit when group
   // execute is set (as Linux does; the kernel does it itself for writes
