@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -205,7 +206,10 @@ struct stat ToStat(const Attr& a, uint32_t max_write) {
   st.st_uid = a.uid;
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
-  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  // Holes take no blocks: du shows what is stored, and cp, tar and rsync
+  // see a sparse file and copy it with SEEK_DATA/SEEK_HOLE.
+  st.st_blocks =
+      static_cast<blkcnt_t>((a.size - std::min(a.hole_bytes, a.size) + 511) / 512);
   st.st_blksize = max_write;  // cp and friends size their buffers from it
   st.st_atim = Ts(a.atime_ns);
   st.st_mtim = Ts(a.mtime_ns);

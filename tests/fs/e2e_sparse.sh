@@ -60,6 +60,12 @@ try:
 except OSError as e:
     assert e.errno == errno.ENXIO, e
 "
+check "du counts only stored blocks; cp copies the holes as holes, at once" bash -c "
+  [ \$(du -k '$A/f' | cut -f1) -lt 1024 ] &&
+  s=\$(date +%s) && timeout 60 cp '$A/f' '$A/copy' && [ \$((\$(date +%s) - s)) -lt 10 ] &&
+  [ \$(stat -c %s '$A/copy') = $G10 ] && [ \"\$(head -c 4 '$A/copy')\" = head ] &&
+  [ \"\$(dd if='$A/copy' bs=1 skip=$G5 count=1 status=none)\" = X ] &&
+  [ \$(getfattr --only-values -n user.shovel.stored_bytes '$A/copy') -lt 1048576 ]"
 check "another mount sees the size, the zeros and the byte" bash -c "
   [ \$(stat -c %s '$B/f') = $G10 ] && [ \"\$(head -c 4 '$B/f')\" = head ] &&
   [ \"\$(dd if='$B/f' bs=1 skip=$G5 count=1 status=none)\" = X ] &&
@@ -81,7 +87,7 @@ check "truncate -s 999999999999999 fails at once with EFBIG" bash -c "
   e=\$(( (\$(date +%s%N) - s) / 1000000 )); echo \"rc \$rc in \$e ms: \$out\"
   [ \$rc = 1 ] && [ \$e -lt 2000 ] && echo \"\$out\" | grep -q 'File too large' &&
   [ \$(stat -c %s '$A/f') = $G10 ]"
-check "rm of the sparse files" rm -f "$A/f" "$A/g"
+check "rm of the sparse files" rm -f "$A/f" "$A/g" "$A/copy"
 
 # Interruptible waits: a request that waits for a stopped worker ends with
 # EINTR when the caller gets a signal (the deadline is 5 s).

@@ -126,6 +126,7 @@ TYPED_TEST(VfsGrowTest, AnotherMountSeesTheSizeAndTheZeros) {
   Result<Attr> a = other.Lookup(kRootIno, "f");
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->size, 400 * kMiB);
+  EXPECT_EQ(a->hole_bytes, 400 * kMiB - 5);  // "head" and "x" are stored
   Result<OpenReply> r = other.Open(a->ino, O_RDONLY);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*other.Read(r->fh, 0, 8), std::string("head") + std::string(4, '\0'));
