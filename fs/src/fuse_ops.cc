@@ -102,7 +102,22 @@ void ReplyErrno(fuse_req_t req, int e) {
 class Interruptible {
  public:
   explicit Interruptible(fuse_req_t req) : req_(req) {
+    // An INTERRUPT that came first runs OnInterrupt inside this call, under
+    // the request's lock: a reply there would free the request while
+    // libfuse still holds it, so OnInterrupt only notes it and the EINTR is
+    // sent here, once the registration is done.
     fuse_req_interrupt_func(req, &Interruptible::OnInterrupt, this);
+    bool early = false;
+    {
+      std::lock_guard lock(mu_);
+      registering_ = false;
+      early = early_ && !interrupted_;
+      if (early) interrupted_ = true;
+    }
+    if (early) {
+      fuse_req_interrupt_func(req, nullptr, nullptr);
+      ReplyErrno(req, EINTR);
+    }
   }
   ~Interruptible() { (void)Claim(); }
   Interruptible(const Interruptible&) = delete;
@@ -122,16 +137,25 @@ class Interruptible {
   }
 
  private:
+  // Runs under libfuse's lock of `req`, with a reference that keeps it
+  // alive past the reply (find_interrupted), or inside the constructor's
+  // registration (no such reference: see above).
   static void OnInterrupt(fuse_req_t req, void* data) {
     auto* self = static_cast<Interruptible*>(data);
     std::lock_guard lock(self->mu_);
     if (self->claimed_ || self->interrupted_) return;
+    if (self->registering_) {
+      self->early_ = true;
+      return;
+    }
     self->interrupted_ = true;
     ReplyErrno(req, EINTR);
   }
 
   const fuse_req_t req_;
-  std::mutex mu_;  // guards claimed_, interrupted_
+  std::mutex mu_;  // guards the flags below
+  bool registering_ = true;
+  bool early_ = false;  // interrupted while registering_
   bool claimed_ = false;
   bool interrupted_ = false;
 };
