@@ -93,8 +93,9 @@ std::optional<FileHandle::Pending> FileHandle::PendingView() const {
   std::lock_guard lock(mu_);
   if (!HasPendingDataLocked() && !has_pending_attrs_) return std::nullopt;
   Pending p;
-  p.size =
-      mode_ == Mode::kStream && stream_open_ ? std::max(streamed_, min_size_) : size_;
+  const bool streaming = mode_ == Mode::kStream && stream_open_;
+  p.size = streaming ? std::max(streamed_, min_size_) : size_;
+  p.hole_bytes = streaming ? stream_holes_.total() : holes_.total();
   p.attrs = base_.attrs;
   for (const auto& key : pending_attrs_.drop) p.attrs.erase(key);
   for (const auto& [k, v] : pending_attrs_.set) p.attrs[k] = v;

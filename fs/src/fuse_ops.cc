@@ -299,7 +299,14 @@ void OnInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  ReplyEntry(req, V(req).Lookup(parent, name));
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<Attr> a = vfs.Lookup(parent, name);
+  if (!wait.Claim()) {
+    if (a.ok()) vfs.Forget(a->ino, 1);  // the kernel never took this reference
+    return;
+  }
+  ReplyEntry(req, a);
 }
 
 void OnForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -313,7 +320,9 @@ void OnForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void OnGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  ReplyAttr(req, V(req).GetAttr(ino));
+  Interruptible wait(req);
+  Result<Attr> a = V(req).GetAttr(ino);
+  if (wait.Claim()) ReplyAttr(req, a);
 }
 
 void OnSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
@@ -346,11 +355,15 @@ void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
 }
 
 void OnRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Reply(req, V(req).RmDir(parent, name));
+  Interruptible wait(req);
+  Status s = V(req).RmDir(parent, name);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Reply(req, V(req).Unlink(parent, name));
+  Interruptible wait(req);
+  Status s = V(req).Unlink(parent, name);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
@@ -359,8 +372,10 @@ void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
     ReplyErrno(req, EINVAL);
     return;
   }
-  Reply(req,
-        V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0));
+  Interruptible wait(req);
+  Status s =
+      V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
@@ -523,8 +538,10 @@ void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void OnReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   // A dirent takes at least 32 bytes; ask for no more entries than can fit.
+  Interruptible wait(req);
   Result<std::vector<DirEntry>> entries =
       V(req).ReadDir(fi->fh, static_cast<uint64_t>(off), size / 32 + 1);
+  if (!wait.Claim()) return;
   if (!entries.ok()) {
     Reply(req, entries.status());
     return;
@@ -555,7 +572,9 @@ void OnReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OnStatfs(fuse_req_t req, fuse_ino_t) {
+  Interruptible wait(req);
   Result<FsStats> s = V(req).StatFs();
+  if (!wait.Claim()) return;
   if (!s.ok()) {
     Reply(req, s.status());
     return;

@@ -160,6 +160,7 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     if (auto h = PendingHandle(ref.ino)) {
       if (auto view = h->PendingView()) {
         attr.size = view->size;
+        attr.hole_bytes = view->hole_bytes;
         ApplyStoredAttrs(view->attrs, &attr);
       }
     }
@@ -215,6 +216,7 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
     auto view = h->PendingView();
     attr = DefaultAttr(false, options_.owner, NowNs());
     attr.size = view->size;
+    attr.hole_bytes = view->hole_bytes;
     ApplyStoredAttrs(view->attrs, &attr);
   } else if (std::optional<BlobStat> opened = OpenedStat(ino, info.path)) {
     attr = AttrFromStat(*opened, false, options_.owner);

@@ -3,9 +3,9 @@
 # one real worker. `truncate -s 10G` returns at once and stores nothing;
 # `stat` shows the size, reads in the hole are zeros, a byte written at 5 GiB
 # reads back on both mounts; a size no worker can hold is EFBIG at once.
-# With the worker stopped (SIGSTOP), an fsync and an O_DIRECT read that wait
-# for it end with EINTR as soon as the caller gets a signal, well before the
-# request deadline. Needs root and /dev/fuse; FAILS (never skips) when a
+# With the worker stopped (SIGSTOP), an fsync, an O_DIRECT read and a lookup
+# that wait for it end with EINTR as soon as the caller gets a signal, well
+# before the request deadline. Needs root and /dev/fuse; FAILS (never skips) when a
 # mount cannot be made. Teardown unmounts what it mounted and kills what it
 # started, by pid.
 #   tests/fs/e2e_sparse.sh BUILD_DIR
@@ -34,9 +34,9 @@ mount_fs "$B" -o "workers=$ep" || die "cannot mount $B"
 
 G10=$((10 << 30))
 G5=$((5 << 30))
-check "truncate -s 10G returns in under a second; stat shows the size" bash -c "
+check "truncate -s 10G returns at once (< 3 s; zeros took ~10 s); stat shows the size" bash -c "
   echo -n head > '$A/f' && s=\$(date +%s%N) && truncate -s 10G '$A/f' &&
-  e=\$(( (\$(date +%s%N) - s) / 1000000 )) && echo \"took \$e ms\" && [ \$e -lt 1000 ] &&
+  e=\$(( (\$(date +%s%N) - s) / 1000000 )) && echo \"took \$e ms\" && [ \$e -lt 3000 ] &&
   [ \$(stat -c %s '$A/f') = $G10 ]"
 check "dd reads in the middle of the hole are zeros; the head is kept" bash -c "
   [ \"\$(head -c 4 '$A/f')\" = head ] &&
@@ -124,6 +124,9 @@ check "an O_DIRECT read waiting for a stopped worker ends on a signal (EINTR)" \
 fd = os.open('$B/slow', os.O_RDONLY | os.O_DIRECT)
 buf = mmap.mmap(-1, 4096)
 def wait(): os.preadv(fd, [buf], 3 << 20)"
+sleep 6
+check "a lookup waiting for a stopped worker ends on a signal (EINTR)" interrupted stat "
+def wait(): os.stat('$B/not-there')"
 sleep 6
 check "the mount works again once the worker is back" bash -c "
   [ \$(stat -c %s '$A/slow') = 4194304 ] && echo again > '$A/after' &&

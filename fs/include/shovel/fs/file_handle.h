@@ -132,6 +132,7 @@ class FileHandle {
   // While data is uncommitted: the size and attributes stat should show.
   struct Pending {
     uint64_t size = 0;
+    uint64_t hole_bytes = 0;  // of size, about: the holes as last committed or streamed
     std::map<std::string, std::string> attrs;  // base attrs + pending changes
   };
   std::optional<Pending> PendingView() const;
