@@ -4,16 +4,16 @@
 //  - kStream (O_TRUNC or a new file): writes at the current end go straight to
 //    a streaming Client::Writer (kSet); nothing is visible until Flush commits,
 //    so a 4 GiB cp holds only the writer's in-flight chunk. A write past the
-//    end leaves a hole for the gap (up to max_gap; small gaps are zeros). A write before
-//    the end, a truncate below it or a read switches to patch mode, which first commits
-//    what was streamed (then visible early).
+//    end leaves a hole for the gap (up to max_gap; small gaps are zeros). A
+//    write before the end, a truncate below it or a read switches to patch
+//    mode, which first commits what was streamed (then visible early).
 //  - patch (any other writable open): written ranges are kept in memory as
 //    extents over the committed blob. Flush appends them when they only extend
 //    the blob, else streams a new value (unchanged ranges copied with
 //    Client::GetTo, i.e. read-modify-write: the cost is one read and one write
 //    of the whole blob per flush). Zeros the patch adds (truncate up, writes
-//    past the end) become holes, never stored bytes (holes.h). More than max_dirty bytes
-//    pending flushes early.
+//    past the end) become holes, never stored bytes (holes.h). More than
+//    max_dirty bytes pending flushes early.
 //  - kAppend (O_APPEND): each write(2) is one Client::Append, so concurrent
 //    appenders never tear each other's writes and one writer keeps its order.
 //    The kernel splits a write(2) larger than max_write into pieces of
