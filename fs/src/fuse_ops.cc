@@ -446,7 +446,7 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Interruptible wait(req);
   Result<OpenReply> o = vfs.Open(ino, fi->flags);
   if (!wait.Claim()) {
-    if (o.ok()) vfs.Release(o->fh).ok();
+    if (o.ok()) vfs.Abandon(o->fh);
     return;
   }
   if (!o.ok()) {
@@ -459,7 +459,7 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     m->OpenKept(o->keep_cache);
   }
   SetOpenFlags(*o, fi);
-  if (fuse_reply_open(req, fi) == -ENOENT) V(req).Release(fi->fh).ok();
+  if (fuse_reply_open(req, fi) == -ENOENT) vfs.Abandon(fi->fh);  // interrupted
 }
 
 void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {

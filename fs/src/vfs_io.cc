@@ -322,6 +322,18 @@ Status Vfs::Release(uint64_t fh) {
   return s;
 }
 
+void Vfs::Abandon(uint64_t fh) {
+  std::shared_ptr<FileHandle> gone;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return;
+    gone = std::move(it->second.handle);
+    handles_.erase(it);
+  }
+  // Destroyed here, unlocked: a stream not yet committed is aborted.
+}
+
 Result<bool> Vfs::KillPrivileges(uint64_t fh, FileHandle& h) {
   constexpr uint32_t kSetUid = 04000, kSetGid = 02000, kGroupExec = 00010;
   std::optional<uint32_t> mode = h.StoredMode();

@@ -244,6 +244,17 @@ TEST(VfsGrow, AReadOnlyOpenLearnsTheHolesOfTheVersionItGets) {
   EXPECT_EQ(client.counters().stats.load() - stats, 0u);
 }
 
+TEST(VfsGrow, AnAbandonedO_TruncOpenTruncatesNothing) {
+  testing::FakeClient client;
+  Vfs vfs(&client, Options());
+  uint64_t ino = MakeFile(vfs, "f", "keep");
+  Result<OpenReply> o = vfs.Open(ino, O_WRONLY | O_TRUNC);  // then interrupted
+  ASSERT_TRUE(o.ok());
+  vfs.Abandon(o->fh);
+  EXPECT_EQ(*client.Get("f", 0, kWholeBlob), "keep");
+  EXPECT_EQ(ErrnoFromStatus(vfs.Flush(o->fh)), EBADF);
+}
+
 TEST(Holes, ParseFormatSplitAndAdd) {
   Holes h = Holes::Parse("10+5,100+50");
   EXPECT_EQ(h.total(), 55u);

@@ -154,6 +154,9 @@ class Vfs {
   Status Flush(uint64_t fh);
   Status Fsync(uint64_t fh);
   Status Release(uint64_t fh);
+  // Forgets an open the kernel never learned of (its open(2) was
+  // interrupted): nothing is committed, so an O_TRUNC open truncates nothing.
+  void Abandon(uint64_t fh);
 
   // Directories. Offsets 0 and 1 are "." and "..".
   Result<uint64_t> OpenDir(uint64_t ino);
