@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "shovel/fs/holes.h"
+
 namespace shovel::fs {
 namespace {
 
@@ -91,7 +93,11 @@ void ApplyStoredAttrs(const std::map<std::string, std::string>& attrs, Attr* att
 
 Attr AttrFromStat(const BlobStat& st, bool is_dir, const Owner& owner) {
   Attr a = DefaultAttr(is_dir, owner, st.mtime_ns);
-  a.size = is_dir ? 0 : st.size;
+  if (!is_dir) {
+    const Holes holes = Holes::FromAttrs(st.attrs);
+    a.size = holes.LogicalSize(st.size);
+    a.hole_bytes = std::min(holes.total(), a.size);
+  }
   a.ctime_ns = st.ctime_ns > st.mtime_ns ? st.ctime_ns : st.mtime_ns;
   a.atime_ns = st.atime_ns != 0 ? st.atime_ns : st.mtime_ns;
   ApplyStoredAttrs(st.attrs, &a);

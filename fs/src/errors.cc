@@ -12,7 +12,7 @@ struct Phrase {
   std::string_view text;
 };
 
-constexpr std::array<Phrase, 12> kPhrases = {{
+constexpr std::array<Phrase, 13> kPhrases = {{
     {FsError::kNameTooLong, Code::kInvalidArgument, "name too long"},
     {FsError::kIsDirectory, Code::kInvalidArgument, "is a directory"},
     {FsError::kNotDirectory, Code::kInvalidArgument, "not a directory"},
@@ -25,6 +25,7 @@ constexpr std::array<Phrase, 12> kPhrases = {{
     {FsError::kTooBig, Code::kInvalidArgument, "value too large"},
     {FsError::kFileTooBig, Code::kNoSpace, "file too large"},
     {FsError::kNotPermitted, Code::kInvalidArgument, "not permitted"},
+    {FsError::kPastEnd, Code::kInvalidArgument, "offset past the end"},
 }};
 
 }  // namespace

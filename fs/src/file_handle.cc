@@ -34,6 +34,7 @@ FileHandle::FileHandle(Client* client, std::string id, Mode mode, BaseState base
                                     limits.readahead * limits.readahead_blocks,
                                     limits.readahead_reorder}) {
   keep_ = size_ = base_.size;
+  holes_ = Holes::FromAttrs(base_.attrs);
   stream_open_ = mode_ == Mode::kStream;
   whole_stream_ = mode_ == Mode::kStream;
 }
@@ -74,6 +75,11 @@ std::optional<uint32_t> FileHandle::StoredMode() const {
   return static_cast<uint32_t>(std::strtoul(it->second.c_str(), nullptr, 8) & 07777);
 }
 
+std::string FileHandle::StoredHoles() const {
+  std::lock_guard lock(mu_);
+  return holes_.Format();
+}
+
 uint64_t FileHandle::committed_version() const {
   std::lock_guard lock(mu_);
   return committed_version_;
@@ -87,8 +93,9 @@ std::optional<FileHandle::Pending> FileHandle::PendingView() const {
   std::lock_guard lock(mu_);
   if (!HasPendingDataLocked() && !has_pending_attrs_) return std::nullopt;
   Pending p;
-  p.size =
-      mode_ == Mode::kStream && stream_open_ ? std::max(streamed_, min_size_) : size_;
+  const bool streaming = mode_ == Mode::kStream && stream_open_;
+  p.size = streaming ? std::max(streamed_, min_size_) : size_;
+  p.hole_bytes = streaming ? stream_holes_.total() : holes_.total();
   p.attrs = base_.attrs;
   for (const auto& key : pending_attrs_.drop) p.attrs.erase(key);
   for (const auto& [k, v] : pending_attrs_.set) p.attrs[k] = v;
@@ -147,7 +154,7 @@ Status FileHandle::StreamWriteLocked(uint64_t off, std::string_view data) {
     PatchWriteLocked(off, data);
     return Status::Ok();
   }
-  if (off > streamed_) SHOVEL_RETURN_IF_ERROR(StreamZerosLocked(off - streamed_));
+  if (off > streamed_) SHOVEL_RETURN_IF_ERROR(StreamGapLocked(off - streamed_));
   if (!writer_) {
     SHOVEL_ASSIGN_OR_RETURN(writer_, client_->OpenWriter(id_, WriteMode::kSet));
   }
@@ -176,11 +183,40 @@ Status FileHandle::StreamZerosLocked(uint64_t n) {
   return Status::Ok();
 }
 
+Status FileHandle::StreamGapLocked(uint64_t n) {
+  if (n < kMinHole) return StreamZerosLocked(n);
+  stream_holes_.Add(streamed_, n);
+  streamed_ += n;
+  return Status::Ok();
+}
+
+Result<uint64_t> FileHandle::StoreHolesLocked(const Holes& next, uint64_t version) {
+  if (next == holes_) return version;
+  if (next.empty()) {
+    SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(id_, {}, {kAttrHoles}));
+  } else {
+    SHOVEL_RETURN_IF_ERROR(client_->SetAttrs(id_, {{kAttrHoles, next.Format()}}, {}));
+  }
+  holes_ = next;
+  if (next.empty()) {
+    base_.attrs.erase(kAttrHoles);
+  } else {
+    base_.attrs[kAttrHoles] = next.Format();
+  }
+  return client_->Append(id_, "");
+}
+
+Status FileHandle::GetBaseLocked(
+    uint64_t off, uint64_t len,
+    const std::function<Status(std::string_view)>& sink) const {
+  return GetLogical(client_, id_, holes_, base_.size, off, len, sink);
+}
+
 Status FileHandle::CommitStreamLocked() {
   if (!stream_open_) return Status::Ok();
   uint64_t version;
   if (min_size_ > streamed_) {
-    Status s = StreamZerosLocked(min_size_ - streamed_);
+    Status s = StreamGapLocked(min_size_ - streamed_);
     if (!s.ok()) {
       writer_.reset();
       stream_open_ = false;
@@ -200,11 +236,19 @@ Status FileHandle::CommitStreamLocked() {
     mode_ = Mode::kRead;
     SHOVEL_ASSIGN_OR_RETURN(version, client_->Set(id_, ""));
   }
-  AfterCommitLocked(version, streamed_);
+  const Holes holes = std::exchange(stream_holes_, Holes());
+  SHOVEL_ASSIGN_OR_RETURN(version, StoreHolesLocked(holes, version));
+  AfterCommitLocked(version, streamed_, holes);
   return Status::Ok();
 }
 
-void FileHandle::AfterCommitLocked(uint64_t version, uint64_t size) {
+void FileHandle::AfterCommitLocked(uint64_t version, uint64_t size, const Holes& holes) {
+  holes_ = holes;
+  if (holes.empty()) {
+    base_.attrs.erase(kAttrHoles);
+  } else {
+    base_.attrs[kAttrHoles] = holes.Format();
+  }
   base_.exists = true;
   base_.size = keep_ = size_ = size;
   base_.version = committed_version_ = version;
@@ -302,45 +346,61 @@ Status FileHandle::CommitPatchLocked() {
   if (extends_only && base_.exists) {
     Result<uint64_t> r = client_->Append(id_, extents_.begin()->second);
     if (!r.ok()) {
-      AfterCommitLocked(base_.version, base_.size);  // drop the failed bytes
+      AfterCommitLocked(base_.version, base_.size, holes_);  // drop the failed bytes
       committed_version_ = 0;
       return r.status();
     }
-    AfterCommitLocked(*r, size_);
+    AfterCommitLocked(*r, size_, holes_);
     return Status::Ok();
   }
   Status s = GrowsOnlyLocked() ? AppendTailLocked() : RebuildLocked();
   if (!s.ok()) {
-    AfterCommitLocked(base_.version, base_.size);
+    AfterCommitLocked(base_.version, base_.size, Holes(holes_));
     committed_version_ = 0;
   }
   return s;
 }
 
-// Streams the new value: base bytes below keep_, zeros above, extents on top.
+// Streams the new value: base bytes below keep_ (its holes stay holes),
+// extents on top, and every other range as zeros: a hole when large.
 Status FileHandle::RebuildLocked() {
-  // The size hint lets the worker refuse at once a value it could never hold.
-  SHOVEL_ASSIGN_OR_RETURN(std::unique_ptr<Writer> w,
-                          client_->OpenWriter(id_, WriteMode::kSet, size_));
+  // The size hint lets the worker refuse at once a value it could never
+  // hold; a value that may have holes gives none (its stored size is less).
+  const bool may_be_sparse =
+      !holes_.empty() || size_ - std::min(size_, keep_) >= kMinHole;
+  SHOVEL_ASSIGN_OR_RETURN(
+      std::unique_ptr<Writer> w,
+      client_->OpenWriter(id_, WriteMode::kSet, may_be_sparse ? 0 : size_));
   static const std::string kZeros(kZeroBlock, '\0');
+  Holes next;
   uint64_t pos = 0;
+  auto gap = [&](uint64_t len) -> Status {
+    if (len >= kMinHole) {
+      next.Add(pos, len);
+      pos += len;
+      return Status::Ok();
+    }
+    pos += len;
+    return w->Write(std::string_view(kZeros).substr(0, len));
+  };
   auto copy_until = [&](uint64_t end) -> Status {
     if (pos < std::min(end, keep_)) {
-      uint64_t n = std::min(end, keep_) - pos;
-      uint64_t got = 0;
-      SHOVEL_RETURN_IF_ERROR(
-          client_->GetTo(id_, pos, n, [&](std::string_view piece) -> Status {
-            got += piece.size();
-            return w->Write(piece);
-          }));
-      pos += got;
+      for (const Holes::Piece& p : holes_.Split(pos, std::min(end, keep_) - pos)) {
+        if (p.hole) {
+          SHOVEL_RETURN_IF_ERROR(gap(p.len));
+          continue;
+        }
+        uint64_t got = 0;
+        SHOVEL_RETURN_IF_ERROR(
+            client_->GetTo(id_, p.stored, p.len, [&](std::string_view piece) -> Status {
+              got += piece.size();
+              return w->Write(piece);
+            }));
+        pos += std::min(got, p.len);
+        if (got < p.len) SHOVEL_RETURN_IF_ERROR(gap(p.len - got));
+      }
     }
-    while (pos < end) {
-      uint64_t step = std::min<uint64_t>(end - pos, kZeroBlock);
-      SHOVEL_RETURN_IF_ERROR(w->Write(std::string_view(kZeros).substr(0, step)));
-      pos += step;
-    }
-    return Status::Ok();
+    return pos < end ? gap(end - pos) : Status::Ok();
   };
   for (const auto& [off, data] : extents_) {
     SHOVEL_RETURN_IF_ERROR(copy_until(off));
@@ -349,7 +409,8 @@ Status FileHandle::RebuildLocked() {
   }
   SHOVEL_RETURN_IF_ERROR(copy_until(size_));
   SHOVEL_ASSIGN_OR_RETURN(uint64_t version, w->Commit());
-  AfterCommitLocked(version, size_);
+  SHOVEL_ASSIGN_OR_RETURN(version, StoreHolesLocked(next, version));
+  AfterCommitLocked(version, size_, next);
   return Status::Ok();
 }
 
@@ -371,7 +432,8 @@ Status FileHandle::Flush() {
     // writes): make the file exist, empty, and keep streaming from 0.
     if (!base_.exists || base_.size != 0) {
       SHOVEL_ASSIGN_OR_RETURN(uint64_t version, client_->Set(id_, ""));
-      AfterCommitLocked(version, 0);
+      SHOVEL_ASSIGN_OR_RETURN(version, StoreHolesLocked(Holes(), version));
+      AfterCommitLocked(version, 0, Holes());
     }
     return CommitAttrsLocked(committed);
   }
@@ -422,6 +484,19 @@ Status FileHandle::ChangeAttrs(const StoredChange& change) {
 
 // ---- reads ----
 
+std::optional<uint64_t> FileHandle::Seek(uint64_t off, bool data) const {
+  std::lock_guard lock(mu_);
+  Holes none;
+  const bool pending = HasPendingDataLocked();
+  const Holes& holes = pending ? none : holes_;
+  uint64_t size = base_.size;
+  if (pending) {
+    size =
+        mode_ == Mode::kStream && stream_open_ ? std::max(streamed_, min_size_) : size_;
+  }
+  return data ? holes.NextData(off, size) : holes.NextHole(off, size);
+}
+
 Result<ReadData> FileHandle::Read(uint64_t off, uint64_t size) {
   std::unique_lock lock(mu_);
   if (mode_ == Mode::kStream && stream_open_) {
@@ -434,7 +509,15 @@ Result<ReadData> FileHandle::Read(uint64_t off, uint64_t size) {
   }
   if (mode_ == Mode::kAppend) {
     SHOVEL_RETURN_IF_ERROR(AppendHeldLocked({}));  // reads see its own writes
-    SHOVEL_ASSIGN_OR_RETURN(std::string out, client_->Get(id_, off, size));
+    if (holes_.empty()) {
+      SHOVEL_ASSIGN_OR_RETURN(std::string out, client_->Get(id_, off, size));
+      return ReadData::Own(std::move(out));
+    }
+    std::string out;
+    SHOVEL_RETURN_IF_ERROR(GetBaseLocked(off, size, [&](std::string_view piece) {
+      out.append(piece);
+      return Status::Ok();
+    }));
     return ReadData::Own(std::move(out));
   }
   return ReadCached(lock, off, size);
@@ -445,9 +528,14 @@ Result<std::string> FileHandle::ReadPatchedLocked(uint64_t off, uint64_t size) {
   size = std::min(size, size_ - off);
   std::string out(size, '\0');
   if (off < keep_) {
-    SHOVEL_ASSIGN_OR_RETURN(std::string base,
-                            client_->Get(id_, off, std::min(size, keep_ - off)));
-    out.replace(0, base.size(), base);
+    size_t at = 0;
+    SHOVEL_RETURN_IF_ERROR(
+        GetBaseLocked(off, std::min(size, keep_ - off), [&](std::string_view piece) {
+          const size_t n = std::min(piece.size(), out.size() - at);
+          out.replace(at, n, piece.substr(0, n));
+          at += n;
+          return Status::Ok();
+        }));
   }
   for (const auto& [e_off, data] : extents_) {
     uint64_t e_end = e_off + data.size();
@@ -484,12 +572,13 @@ std::function<void()> FileHandle::IssueLocked(uint64_t off, uint64_t len) {
   // every read past it too (as a seeded last block does).
   const uint64_t cover = base_.exists && off + len >= base_.size ? UINT64_MAX - off : len;
   fetches_[off] = Fetch{off, cover, done->get_future().share()};
-  return [client = client_, pool = pool_, id = id_, off, len, done] {
+  return [client = client_, pool = pool_, id = id_, holes = holes_, size = base_.size,
+          off, len, done] {
     // Small blocks (random reads) would crowd the pool's large buffers out.
     std::shared_ptr<std::string> buf = pool != nullptr && len >= kPooledBlock
                                            ? pool->Take(len)
                                            : std::make_shared<std::string>();
-    Status s = client->GetTo(id, off, len, [&](std::string_view piece) {
+    Status s = GetLogical(client, id, holes, size, off, len, [&](std::string_view piece) {
       buf->append(piece);
       return Status::Ok();
     });
@@ -553,12 +642,15 @@ Result<ReadData> FileHandle::ReadBlocks(std::unique_lock<std::mutex>& lock, uint
   if (held == nullptr && window == 0) {
     // Random access: fetch what is read, on this thread, and keep nothing.
     std::string id = id_;
+    const Holes holes = holes_;
+    const uint64_t file_size = base_.size;
     lock.unlock();
     std::string out;
-    SHOVEL_RETURN_IF_ERROR(client_->GetTo(id, off, size, [&](std::string_view piece) {
-      out.append(piece);
-      return Status::Ok();
-    }));
+    SHOVEL_RETURN_IF_ERROR(
+        GetLogical(client_, id, holes, file_size, off, size, [&](std::string_view piece) {
+          out.append(piece);
+          return Status::Ok();
+        }));
     return ReadData::Own(std::move(out));
   }
   std::function<void()> demand;

@@ -32,6 +32,8 @@ int ErrnoFromStatus(const Status& status) {
       return EFBIG;
     case FsError::kNotPermitted:
       return EPERM;
+    case FsError::kPastEnd:
+      return ENXIO;
     case FsError::kNone:
       break;
   }

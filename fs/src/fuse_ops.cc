@@ -6,10 +6,13 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -88,6 +91,75 @@ void ReplyErrno(fuse_req_t req, int e) {
   fuse_reply_err(req, e);
 }
 
+// The wait of a request that may take a cache round trip (up to the
+// request deadline, or longer when a worker is unreachable): a signal to the
+// caller makes the kernel send INTERRUPT, answered at once with EINTR, so
+// the caller's system call ends. The work itself runs on to its end (a
+// commit already sent may still land); its reply is dropped. The callback
+// calls Claim() before it replies: false when EINTR was sent (req is then
+// gone and must not be touched). Lock order: libfuse's request lock, then
+// mu_ (OnInterrupt runs under the former).
+class Interruptible {
+ public:
+  explicit Interruptible(fuse_req_t req) : req_(req) {
+    // An INTERRUPT that came first runs OnInterrupt inside this call, under
+    // the request's lock: a reply there would free the request while
+    // libfuse still holds it, so OnInterrupt only notes it and the EINTR is
+    // sent here, once the registration is done.
+    fuse_req_interrupt_func(req, &Interruptible::OnInterrupt, this);
+    bool early = false;
+    {
+      std::lock_guard lock(mu_);
+      registering_ = false;
+      early = early_ && !interrupted_;
+      if (early) interrupted_ = true;
+    }
+    if (early) {
+      fuse_req_interrupt_func(req, nullptr, nullptr);
+      ReplyErrno(req, EINTR);
+    }
+  }
+  ~Interruptible() { (void)Claim(); }
+  Interruptible(const Interruptible&) = delete;
+  Interruptible& operator=(const Interruptible&) = delete;
+
+  // True when this thread is to reply (no EINTR was sent, none will be).
+  bool Claim() {
+    {
+      std::lock_guard lock(mu_);
+      if (interrupted_) return false;
+      if (claimed_) return true;
+      claimed_ = true;
+    }
+    // Waits for an OnInterrupt in progress (it then sends nothing).
+    fuse_req_interrupt_func(req_, nullptr, nullptr);
+    return true;
+  }
+
+ private:
+  // Runs under libfuse's lock of `req`, with a reference that keeps it
+  // alive past the reply (find_interrupted), or inside the constructor's
+  // registration (no such reference: see above).
+  static void OnInterrupt(fuse_req_t req, void* data) {
+    auto* self = static_cast<Interruptible*>(data);
+    std::lock_guard lock(self->mu_);
+    if (self->claimed_ || self->interrupted_) return;
+    if (self->registering_) {
+      self->early_ = true;
+      return;
+    }
+    self->interrupted_ = true;
+    ReplyErrno(req, EINTR);
+  }
+
+  const fuse_req_t req_;
+  std::mutex mu_;  // guards the flags below
+  bool registering_ = true;
+  bool early_ = false;  // interrupted while registering_
+  bool claimed_ = false;
+  bool interrupted_ = false;
+};
+
 // A callback for FuseOps(): notes which request this thread answers (for
 // error lines) and, with -o metrics=, counts it and its time to the reply
 // (every callback replies before it returns). Relaxed atomics only.
@@ -158,7 +230,10 @@ struct stat ToStat(const Attr& a, uint32_t max_write) {
   st.st_uid = a.uid;
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
-  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  // Holes take no blocks: du shows what is stored, and cp, tar and rsync
+  // see a sparse file and copy it with SEEK_DATA/SEEK_HOLE.
+  st.st_blocks =
+      static_cast<blkcnt_t>((a.size - std::min(a.hole_bytes, a.size) + 511) / 512);
   st.st_blksize = max_write;  // cp and friends size their buffers from it
   st.st_atim = Ts(a.atime_ns);
   st.st_mtim = Ts(a.mtime_ns);
@@ -217,10 +292,21 @@ void OnInit(void* userdata, fuse_conn_info* conn) {
   // mtime/size heuristics; the writeback cache would merge O_APPEND writes
   // and delay them past close, breaking per-write atomicity.
   conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_WRITEBACK_CACHE);
+  // Direct I/O (O_DIRECT, O_APPEND files) as synchronous requests: the
+  // kernel waits for an async one uninterruptibly and never sends it an
+  // INTERRUPT, so a signal could not end the caller's wait (Interruptible).
+  conn->want &= ~FUSE_CAP_ASYNC_DIO;
 }
 
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  ReplyEntry(req, V(req).Lookup(parent, name));
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<Attr> a = vfs.Lookup(parent, name);
+  if (!wait.Claim()) {
+    if (a.ok()) vfs.Forget(a->ino, 1);  // the kernel never took this reference
+    return;
+  }
+  ReplyEntry(req, a);
 }
 
 void OnForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -234,7 +320,9 @@ void OnForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void OnGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  ReplyAttr(req, V(req).GetAttr(ino));
+  Interruptible wait(req);
+  Result<Attr> a = V(req).GetAttr(ino);
+  if (wait.Claim()) ReplyAttr(req, a);
 }
 
 void OnSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
@@ -257,7 +345,9 @@ void OnSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
   }
   std::optional<uint64_t> fh;
   if (fi != nullptr) fh = fi->fh;
-  ReplyAttr(req, V(req).SetAttr(ino, fh, c));
+  Interruptible wait(req);
+  Result<Attr> a = V(req).SetAttr(ino, fh, c);
+  if (wait.Claim()) ReplyAttr(req, a);
 }
 
 void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
@@ -265,11 +355,15 @@ void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
 }
 
 void OnRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Reply(req, V(req).RmDir(parent, name));
+  Interruptible wait(req);
+  Status s = V(req).RmDir(parent, name);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Reply(req, V(req).Unlink(parent, name));
+  Interruptible wait(req);
+  Status s = V(req).Unlink(parent, name);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
@@ -278,8 +372,10 @@ void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
     ReplyErrno(req, EINVAL);
     return;
   }
-  Reply(req,
-        V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0));
+  Interruptible wait(req);
+  Status s =
+      V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
@@ -346,7 +442,13 @@ void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Result<OpenReply> o = V(req).Open(ino, fi->flags);
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<OpenReply> o = vfs.Open(ino, fi->flags);
+  if (!wait.Claim()) {
+    if (o.ok()) vfs.Abandon(o->fh);
+    return;
+  }
   if (!o.ok()) {
     Reply(req, o.status());
     return;
@@ -357,11 +459,13 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     m->OpenKept(o->keep_cache);
   }
   SetOpenFlags(*o, fi);
-  if (fuse_reply_open(req, fi) == -ENOENT) V(req).Release(fi->fh).ok();
+  if (fuse_reply_open(req, fi) == -ENOENT) vfs.Abandon(fi->fh);  // interrupted
 }
 
 void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Interruptible wait(req);
   Result<ReadData> r = V(req).ReadView(fi->fh, static_cast<uint64_t>(off), size);
+  if (!wait.Claim()) return;
   if (!r.ok()) {
     Reply(req, r.status());
     return;
@@ -373,9 +477,15 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
 void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
              fuse_file_info* fi) {
   bool mode_changed = false;
-  Result<size_t> n =
-      V(req).Write(fi->fh, static_cast<uint64_t>(off), std::string_view(buf, size),
-                   fuse_req_ctx(req)->uid, &mode_changed);
+  const uid_t uid = fuse_req_ctx(req)->uid;
+  const FuseContext& ctx = Ctx(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<size_t> n = ctx.vfs->Write(fi->fh, static_cast<uint64_t>(off),
+                                    std::string_view(buf, size), uid, &mode_changed);
+  if (!wait.Claim()) {
+    if (mode_changed) fuse_lowlevel_notify_inval_inode(ctx.session, ino, -1, 0);
+    return;
+  }
   // Set-user-ID was cleared: the kernel must not show its cached mode.
   if (mode_changed) fuse_lowlevel_notify_inval_inode(Ctx(req).session, ino, -1, 0);
   if (!n.ok()) {
@@ -387,7 +497,9 @@ void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 }
 
 void OnFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  Reply(req, V(req).Flush(fi->fh));
+  Interruptible wait(req);
+  Status s = V(req).Flush(fi->fh);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -395,7 +507,23 @@ void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OnFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
-  Reply(req, V(req).Fsync(fi->fh));
+  Interruptible wait(req);
+  Status s = V(req).Fsync(fi->fh);
+  if (wait.Claim()) Reply(req, s);
+}
+
+void OnLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) {  // the kernel does the others
+    ReplyErrno(req, EINVAL);
+    return;
+  }
+  Result<uint64_t> to =
+      V(req).Seek(fi->fh, static_cast<uint64_t>(off), whence == SEEK_DATA);
+  if (!to.ok()) {
+    Reply(req, to.status());
+    return;
+  }
+  fuse_reply_lseek(req, static_cast<off_t>(*to));
 }
 
 void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -410,8 +538,10 @@ void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void OnReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   // A dirent takes at least 32 bytes; ask for no more entries than can fit.
+  Interruptible wait(req);
   Result<std::vector<DirEntry>> entries =
       V(req).ReadDir(fi->fh, static_cast<uint64_t>(off), size / 32 + 1);
+  if (!wait.Claim()) return;
   if (!entries.ok()) {
     Reply(req, entries.status());
     return;
@@ -442,7 +572,9 @@ void OnReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OnStatfs(fuse_req_t req, fuse_ino_t) {
+  Interruptible wait(req);
   Result<FsStats> s = V(req).StatFs();
+  if (!wait.Claim()) return;
   if (!s.ok()) {
     Reply(req, s.status());
     return;
@@ -524,6 +656,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.flush = Counted<FuseOp::kFlush, OnFlush>::Call;
   ops.release = Counted<FuseOp::kRelease, OnRelease>::Call;
   ops.fsync = Counted<FuseOp::kFsync, OnFsync>::Call;
+  ops.lseek = Counted<FuseOp::kLseek, OnLseek>::Call;
   ops.opendir = Counted<FuseOp::kOpendir, OnOpendir>::Call;
   ops.readdir = Counted<FuseOp::kReaddir, OnReaddir>::Call;
   ops.releasedir = Counted<FuseOp::kReleasedir, OnReleasedir>::Call;

@@ -7,11 +7,11 @@ namespace shovel::fs {
 
 std::string_view FuseOpName(FuseOp op) {
   static constexpr std::array<std::string_view, kFuseOps> kNames = {
-      "lookup",    "forget",   "getattr",    "setattr",    "mkdir",    "rmdir",
-      "unlink",    "rename",   "link",       "symlink",    "readlink", "mknod",
-      "create",    "open",     "read",       "write",      "flush",    "release",
-      "fsync",     "opendir",  "readdir",    "releasedir", "statfs",   "getxattr",
-      "listxattr", "setxattr", "removexattr"};
+      "lookup",    "forget",   "getattr",     "setattr",    "mkdir",    "rmdir",
+      "unlink",    "rename",   "link",        "symlink",    "readlink", "mknod",
+      "create",    "open",     "read",        "write",      "flush",    "release",
+      "fsync",     "opendir",  "readdir",     "releasedir", "statfs",   "getxattr",
+      "listxattr", "setxattr", "removexattr", "lseek"};
   const auto i = static_cast<size_t>(op);
   return i < kNames.size() ? kNames[i] : "unknown";
 }

@@ -152,6 +152,7 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     }
     InodeRef ref = inodes_.Acquire(key, false);
     Attr attr = AttrFromStat(*ni.stat, false, options_.owner);
+    NoteSeen(ref.ino, *ni.stat);
     {
       std::lock_guard lock(hints_mu_);
       hints_[ref.ino] = StatHint{*std::move(ni.stat), NowNs()};
@@ -159,6 +160,7 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
     if (auto h = PendingHandle(ref.ino)) {
       if (auto view = h->PendingView()) {
         attr.size = view->size;
+        attr.hole_bytes = view->hole_bytes;
         ApplyStoredAttrs(view->attrs, &attr);
       }
     }
@@ -200,6 +202,7 @@ void Vfs::Forget(uint64_t ino, uint64_t nlookup) {
     std::lock_guard lock(hints_mu_);
     hints_.erase(ino);
     attr_hints_.erase(ino);
+    seen_.erase(ino);
   }
 }
 
@@ -213,12 +216,14 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
     auto view = h->PendingView();
     attr = DefaultAttr(false, options_.owner, NowNs());
     attr.size = view->size;
+    attr.hole_bytes = view->hole_bytes;
     ApplyStoredAttrs(view->attrs, &attr);
   } else if (std::optional<BlobStat> opened = OpenedStat(ino, info.path)) {
     attr = AttrFromStat(*opened, false, options_.owner);
   } else {
     SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
     attr = AttrFromStat(st, false, options_.owner);
+    NoteSeen(ino, st);
   }
   {
     std::lock_guard lock(handles_mu_);

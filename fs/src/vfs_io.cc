@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "shovel/fs/errors.h"
+#include "shovel/fs/holes.h"
 #include "shovel/fs/paths.h"
 #include "shovel/fs/vfs.h"
 
@@ -16,7 +17,8 @@ namespace {
 constexpr uint64_t kOpenFetch = 1ull << 20;
 
 BaseState BaseFrom(const BlobStat& st) {
-  return BaseState{true, st.size, st.version, st.attrs};
+  return BaseState{true, Holes::FromAttrs(st.attrs).LogicalSize(st.size), st.version,
+                   st.attrs};
 }
 
 }  // namespace
@@ -69,7 +71,26 @@ std::optional<BlobStat> Vfs::TakeHint(std::unordered_map<uint64_t, StatHint>& fr
 
 Result<BlobStat> Vfs::StatForOpen(uint64_t ino, const std::string& id) {
   if (std::optional<BlobStat> hint = FreshHint(ino, id)) return *std::move(hint);
-  return client_->Stat(id);
+  Result<BlobStat> st = client_->Stat(id);
+  if (st.ok()) NoteSeen(ino, *st);
+  return st;
+}
+
+void Vfs::NoteSeen(uint64_t ino, uint64_t version, std::string holes) {
+  std::lock_guard lock(hints_mu_);
+  seen_[ino] = Seen{version, std::move(holes)};
+}
+
+void Vfs::NoteSeen(uint64_t ino, const BlobStat& st) {
+  auto it = st.attrs.find(kAttrHoles);
+  NoteSeen(ino, st.version, it == st.attrs.end() ? std::string() : it->second);
+}
+
+std::optional<std::string> Vfs::SeenAt(uint64_t ino, uint64_t version) const {
+  std::lock_guard lock(hints_mu_);
+  auto it = seen_.find(ino);
+  if (it == seen_.end() || it->second.version != version) return std::nullopt;
+  return it->second.holes;
 }
 
 Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_t perm,
@@ -151,6 +172,7 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
     // The page cache may hold this version: only the check is needed, and
     // a STAT also answers the GETATTR that follows (reads past the end).
     SHOVEL_ASSIGN_OR_RETURN(BlobStat fresh, client_->Stat(info.path));
+    NoteSeen(ino, fresh);
     st = std::move(fresh);
   }
   if (st) {
@@ -160,6 +182,20 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
   } else {
     SHOVEL_ASSIGN_OR_RETURN(first, client_->GetWithVersion(info.path, 0, kOpenFetch));
     base = BaseState{true, first->size, first->version, {}};
+    // The GET gives no attributes: the holes come from the last Stat of
+    // this version, else from a Stat now.
+    std::optional<std::string> holes = SeenAt(ino, first->version);
+    if (!holes) {
+      SHOVEL_ASSIGN_OR_RETURN(BlobStat fresh, client_->Stat(info.path));
+      NoteSeen(ino, fresh);
+      if (fresh.version != first->version) first.reset();
+      base = BaseFrom(fresh);
+    } else if (!holes->empty()) {
+      base.attrs[kAttrHoles] = *holes;
+      base.size = Holes::Parse(*holes).LogicalSize(first->size);
+    }
+    // Its bytes are the file's only when it has no holes.
+    if (first && base.attrs.count(kAttrHoles) != 0) first.reset();
   }
   reply.keep_cache = info.cached_version != 0 && info.cached_version == base.version;
   reply.attrs_stale = !reply.keep_cache;
@@ -188,6 +224,18 @@ Result<ReadData> Vfs::ReadView(uint64_t fh, uint64_t off, uint64_t size) {
   std::shared_ptr<FileHandle> h = Handle(fh);
   if (!h) return MakeFsError(FsError::kBadHandle, "read");
   return h->Read(off, size);
+}
+
+Result<uint64_t> Vfs::Seek(uint64_t fh, uint64_t off, bool data) {
+  std::shared_ptr<FileHandle> h = Handle(fh);
+  if (!h) return MakeFsError(FsError::kBadHandle, "lseek");
+  std::optional<uint64_t> to = h->Seek(off, data);
+  if (!to) {
+    return MakeFsError(FsError::kPastEnd, std::string(data ? "no data" : "no hole") +
+                                              " at or after offset " +
+                                              std::to_string(off));
+  }
+  return *to;
 }
 
 Result<std::string> Vfs::Read(uint64_t fh, uint64_t off, uint64_t size) {
@@ -222,6 +270,7 @@ Status Vfs::Flush(uint64_t fh) {
   Status s = h->Flush();
   uint64_t after = h->committed_version();
   if (after != before) {
+    NoteSeen(ino, after, h->StoredHoles());
     // The page cache holds what this handle wrote: that is the committed
     // version when the handle wrote it whole and no other handle of the
     // inode was open meanwhile (its reads could have cached older bytes).
@@ -273,6 +322,18 @@ Status Vfs::Release(uint64_t fh) {
   return s;
 }
 
+void Vfs::Abandon(uint64_t fh) {
+  std::shared_ptr<FileHandle> gone;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return;
+    gone = std::move(it->second.handle);
+    handles_.erase(it);
+  }
+  // Destroyed here, unlocked: a stream not yet committed is aborted.
+}
+
 Result<bool> Vfs::KillPrivileges(uint64_t fh, FileHandle& h) {
   constexpr uint32_t kSetUid = 04000, kSetGid = 02000, kGroupExec = 00010;
   std::optional<uint32_t> mode = h.StoredMode();
@@ -321,7 +382,12 @@ Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t
   if (h == nullptr) h = PendingHandle(ino);
   if (h != nullptr && !h->is_append()) return h->Truncate(size);
   inodes_.SetCachedVersion(ino, 0);
-  if (size == 0) return client_->Set(info.path, "").status();
+  if (size == 0) {
+    // Holes first: the SET's new version drops pages cached meanwhile.
+    Status s = client_->SetAttrs(info.path, {}, {kAttrHoles});
+    if (!s.ok() && !s.IsNotFound()) return s;
+    return client_->Set(info.path, "").status();
+  }
   SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
   FileHandle temp(client_, info.path, FileHandle::Mode::kRead, BaseFrom(st),
                   options_.limits, &pool_, &tasks_);

@@ -63,6 +63,7 @@ struct Attr {
   uint32_t perm = 0644;  // permission bits (07777)
   uint32_t uid = 0, gid = 0;
   uint64_t size = 0;
+  uint64_t hole_bytes = 0;  // of `size`, in holes (holes.h): not counted in st_blocks
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
 };
 

@@ -28,6 +28,7 @@ enum class FsError {
   kTooBig,        // E2BIG (xattr value over 64 KiB)
   kFileTooBig,    // EFBIG (a size no worker could ever hold)
   kNotPermitted,  // EPERM (a hard link to a directory or special file)
+  kPastEnd,       // ENXIO (SEEK_DATA/SEEK_HOLE at or past the end)
 };
 
 // A Status for `kind`; the message is "<phrase>: <detail>".

@@ -4,15 +4,16 @@
 //  - kStream (O_TRUNC or a new file): writes at the current end go straight to
 //    a streaming Client::Writer (kSet); nothing is visible until Flush commits,
 //    so a 4 GiB cp holds only the writer's in-flight chunk. A write past the
-//    end streams zeros for the gap (up to max_gap). A write before the end, a
-//    truncate below it or a read switches to patch mode, which first commits
-//    what was streamed (then visible early).
+//    end leaves a hole for the gap (up to max_gap; small gaps are zeros). A
+//    write before the end, a truncate below it or a read switches to patch
+//    mode, which first commits what was streamed (then visible early).
 //  - patch (any other writable open): written ranges are kept in memory as
 //    extents over the committed blob. Flush appends them when they only extend
 //    the blob, else streams a new value (unchanged ranges copied with
 //    Client::GetTo, i.e. read-modify-write: the cost is one read and one write
-//    of the whole blob per flush). More than max_dirty bytes pending flushes
-//    early.
+//    of the whole blob per flush). Zeros the patch adds (truncate up, writes
+//    past the end) become holes, never stored bytes (holes.h). More than
+//    max_dirty bytes pending flushes early.
 //  - kAppend (O_APPEND): each write(2) is one Client::Append, so concurrent
 //    appenders never tear each other's writes and one writer keeps its order.
 //    The kernel splits a write(2) larger than max_write into pieces of
@@ -51,6 +52,7 @@
 
 #include "shovel/client.h"
 #include "shovel/fs/attr.h"
+#include "shovel/fs/holes.h"
 #include "shovel/fs/read_ahead.h"
 
 namespace shovel::fs {
@@ -72,7 +74,7 @@ struct HandleLimits {
 // The committed blob as the handle knows it.
 struct BaseState {
   bool exists = false;
-  uint64_t size = 0;
+  uint64_t size = 0;  // the file's size: the blob's plus its holes (holes.h)
   uint64_t version = 0;
   std::map<std::string, std::string> attrs;
 };
@@ -100,6 +102,10 @@ class FileHandle {
   FileHandle& operator=(const FileHandle&) = delete;
 
   Result<ReadData> Read(uint64_t off, uint64_t size);
+  // lseek(2) SEEK_DATA (`data`) or SEEK_HOLE from `off`, through the holes
+  // of the committed file (uncommitted writes: the file has none). nullopt
+  // for ENXIO (at or past the end).
+  std::optional<uint64_t> Seek(uint64_t off, bool data) const;
   // Bytes [off, off + data.size()) of the base version, already fetched
   // (eof: they end the blob). Read-only handles.
   void SeedBlock(uint64_t off, std::string data, bool eof);
@@ -126,10 +132,13 @@ class FileHandle {
   // While data is uncommitted: the size and attributes stat should show.
   struct Pending {
     uint64_t size = 0;
+    uint64_t hole_bytes = 0;  // of size, about: the holes as last committed or streamed
     std::map<std::string, std::string> attrs;  // base attrs + pending changes
   };
   std::optional<Pending> PendingView() const;
   bool is_append() const { return mode_ == Mode::kAppend; }
+  // The "holes" attribute of the blob as this handle last knew it.
+  std::string StoredHoles() const;
   // The version this handle last committed (0: none).
   uint64_t committed_version() const;
   // True when every byte of the committed version was written through this
@@ -149,6 +158,16 @@ class FileHandle {
   bool HasPendingDataLocked() const;
   Status StreamWriteLocked(uint64_t off, std::string_view data);
   Status StreamZerosLocked(uint64_t n);
+  // `n` bytes of zeros at the stream's end: a hole when large, else stored.
+  Status StreamGapLocked(uint64_t n);
+  // Makes the blob's "holes" attribute say `next` (after a commit of
+  // `version`), then moves the blob to a new version (an empty append), so
+  // pages cached from the blob under its old holes are never kept. Returns
+  // the version the file is at; `version` when the holes did not change.
+  Result<uint64_t> StoreHolesLocked(const Holes& next, uint64_t version);
+  // The base's bytes [off, off + len) through its holes (GetLogical).
+  Status GetBaseLocked(uint64_t off, uint64_t len,
+                       const std::function<Status(std::string_view)>& sink) const;
   Status CommitStreamLocked();
   // Appends the held pieces and `tail` as one append.
   Status AppendHeldLocked(std::string_view tail);
@@ -180,7 +199,7 @@ class FileHandle {
   // Forgets blocks (moved to `dead`, destroyed by the caller unlocked: a
   // fetch in flight is waited for).
   void DropBlocksLocked(std::vector<Fetch>* dead);
-  void AfterCommitLocked(uint64_t version, uint64_t size);
+  void AfterCommitLocked(uint64_t version, uint64_t size, const Holes& holes);
 
   Client* const client_;
   const HandleLimits limits_;
@@ -189,11 +208,13 @@ class FileHandle {
   std::string id_;
   Mode mode_;
   BaseState base_;
+  Holes holes_;  // base_'s holes (from its attributes)
   // kStream
   std::unique_ptr<Writer> writer_;
   uint64_t streamed_ = 0;
   uint64_t min_size_ = 0;
   bool stream_open_ = false;  // uncommitted stream (even if empty)
+  Holes stream_holes_;        // gaps the stream skipped (logical offsets)
   // patch
   std::map<uint64_t, std::string> extents_;  // non-overlapping, by offset
   uint64_t keep_ = 0;  // base bytes still valid (truncate lowers it)

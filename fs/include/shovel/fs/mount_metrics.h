@@ -48,8 +48,9 @@ enum class FuseOp : uint8_t {
   kListxattr,
   kSetxattr,
   kRemovexattr,
+  kLseek,
 };
-inline constexpr size_t kFuseOps = static_cast<size_t>(FuseOp::kRemovexattr) + 1;
+inline constexpr size_t kFuseOps = static_cast<size_t>(FuseOp::kLseek) + 1;
 
 // "lookup", "read", ...: the `op` label.
 std::string_view FuseOpName(FuseOp op);

@@ -141,6 +141,9 @@ class Vfs {
   Result<std::string> Read(uint64_t fh, uint64_t off, uint64_t size);
   // Read without a copy: a view into the handle's read-ahead block.
   Result<ReadData> ReadView(uint64_t fh, uint64_t off, uint64_t size);
+  // lseek(2) SEEK_DATA (`data`) or SEEK_HOLE of an open file: the offset,
+  // or kPastEnd (ENXIO) at or past its end.
+  Result<uint64_t> Seek(uint64_t fh, uint64_t off, bool data);
   // `writer_uid`: the writing process's uid. A write by anyone but root
   // clears the file's set-user-ID bit, and its set-group-ID bit when group
   // execute is set (as Linux does; the kernel does it itself for writes
@@ -151,6 +154,9 @@ class Vfs {
   Status Flush(uint64_t fh);
   Status Fsync(uint64_t fh);
   Status Release(uint64_t fh);
+  // Forgets an open the kernel never learned of (its open(2) was
+  // interrupted): nothing is committed, so an O_TRUNC open truncates nothing.
+  void Abandon(uint64_t fh);
 
   // Directories. Offsets 0 and 1 are "." and "..".
   Result<uint64_t> OpenDir(uint64_t ino);
@@ -275,6 +281,13 @@ class Vfs {
     return TakeHint(attr_hints_, ino, id, file_epoch_.load());
   }
   Result<OpenReply> OpenForRead(uint64_t ino, const InodeInfo& info);
+  // The version and holes (holes.h) this mount last saw for a file, from a
+  // Stat or its own commit: a read-only open whose GET shows that version
+  // knows the file's holes without a Stat.
+  void NoteSeen(uint64_t ino, uint64_t version, std::string holes);
+  void NoteSeen(uint64_t ino, const BlobStat& st);
+  // The holes last seen, if seen at `version`.
+  std::optional<std::string> SeenAt(uint64_t ino, uint64_t version) const;
   uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle);
   std::shared_ptr<FileHandle> Handle(uint64_t fh) const;
   // A handle of `ino` holding uncommitted data or attributes, if any.
@@ -310,7 +323,12 @@ class Vfs {
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
   uint64_t next_dir_ = 1;
 
-  mutable std::mutex hints_mu_;  // guards hints_, attr_hints_, dir_attrs_
+  struct Seen {
+    uint64_t version = 0;
+    std::string holes;
+  };
+  mutable std::mutex hints_mu_;  // guards hints_, attr_hints_, dir_attrs_, seen_
+  std::unordered_map<uint64_t, Seen> seen_;
   std::unordered_map<uint64_t, StatHint> hints_;
   std::unordered_map<uint64_t, StatHint> attr_hints_;
   std::atomic<uint64_t> file_epoch_{0};
