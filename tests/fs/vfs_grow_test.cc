@@ -8,36 +8,17 @@
 
 #include <string>
 
-#include "client_envs.h"
-#include "fake_client.h"
-#include "shovel/fs/vfs.h"
+#include "vfs_fixture.h"
 
 namespace shovel::fs {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-VfsOptions Options() {
-  VfsOptions o;
-  o.owner = Owner{1000, 1000};
-  return o;
-}
-
 std::string Pattern(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i % 23);
   return s;
-}
-
-// Creates `name` in the root holding `data`; returns its inode.
-uint64_t MakeFile(Vfs& vfs, const std::string& name, const std::string& data) {
-  Result<Vfs::Created> c =
-      vfs.Create(kRootIno, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  if (!c.ok()) return 0;
-  EXPECT_TRUE(vfs.Write(c->open.fh, 0, data).ok());
-  EXPECT_TRUE(vfs.Release(c->open.fh).ok());
-  return c->attr.ino;
 }
 
 AttrChange SizeTo(uint64_t size) {
@@ -47,23 +28,20 @@ AttrChange SizeTo(uint64_t size) {
 }
 
 template <typename Env>
-class VfsGrowTest : public ::testing::Test {
+class VfsGrowTest : public testing::VfsFixture<Env> {
  protected:
-  VfsGrowTest() : vfs_(env_.client(), Options()) {}
   std::string Stored(const std::string& id) {
-    Result<std::string> got = env_.client()->Get(id, 0, 64 * kMiB);
+    Result<std::string> got = this->client()->Get(id, 0, 64 * kMiB);
     EXPECT_TRUE(got.ok()) << got.status().ToString();
     return got.value_or("<get failed>");
   }
-  Env env_;
-  Vfs vfs_;
 };
 
 TYPED_TEST_SUITE(VfsGrowTest, testing::ClientEnvs);
 
 TYPED_TEST(VfsGrowTest, TruncateFtruncateAndAWritePastTheEndAddZeros) {
   const std::string head = Pattern(kMiB + 7);
-  uint64_t ino = MakeFile(this->vfs_, "f", head);
+  uint64_t ino = this->Write(kRootIno, "f", head);
   // truncate(2): no open handle.
   Result<Attr> a = this->vfs_.SetAttr(ino, std::nullopt, SizeTo(3 * kMiB + 5));
   ASSERT_TRUE(a.ok()) << a.status().ToString();
@@ -90,10 +68,13 @@ TYPED_TEST(VfsGrowTest, TruncateFtruncateAndAWritePastTheEndAddZeros) {
   EXPECT_EQ(this->vfs_.GetAttr(ino)->size, 6 * kMiB);
 }
 
-TEST(VfsGrow, ExtendingNeverReadsTheStoredBytes) {
-  testing::FakeClient client;
-  Vfs vfs(&client, Options());
-  uint64_t ino = MakeFile(vfs, "f", Pattern(4 * kMiB));
+// What crossed the client, as the FakeClient counts it.
+using VfsGrow = VfsGrowTest<testing::FakeEnv>;
+
+TEST_F(VfsGrow, ExtendingNeverReadsTheStoredBytes) {
+  testing::FakeClient& client = env_.fake;
+  Vfs& vfs = vfs_;
+  uint64_t ino = Write(kRootIno, "f", Pattern(4 * kMiB));
   const uint64_t got = client.counters().got_bytes.load();
   ASSERT_TRUE(vfs.SetAttr(ino, std::nullopt, SizeTo(40 * kMiB)).ok());
   Result<OpenReply> o = vfs.Open(ino, O_WRONLY);
