@@ -2,7 +2,7 @@
 
 #include <prometheus/metric_family.h>
 
-#include <limits>
+#include "prometheus_families.h"
 
 namespace shovel::fs {
 namespace {
@@ -10,21 +10,12 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
+namespace prom = worker::prom;
+using prom::Family;
 
 MetricFamily Counter(std::string name, std::string help, uint64_t v) {
-  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Counter);
-  ClientMetric m;
-  m.counter.value = static_cast<double>(v);
-  f.metric.push_back(std::move(m));
-  return f;
+  return prom::One(std::move(name), std::move(help), MetricType::Counter,
+                   static_cast<double>(v));
 }
 
 }  // namespace
@@ -57,21 +48,8 @@ std::vector<MetricFamily> MountFamilies(const MountSample& s,
     c.label = {{"op", name}};
     c.counter.value = static_cast<double>(op.count);
     total.metric.push_back(std::move(c));
-    ClientMetric h;
-    h.label = {{"op", name}};
-    h.histogram.sample_count = op.count;
-    h.histogram.sample_sum = static_cast<double>(op.sum_ns) / 1e9;
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < op.buckets.size(); ++b) {
-      cumulative += op.buckets[b];
-      ClientMetric::Bucket bucket;
-      bucket.cumulative_count = cumulative;
-      bucket.upper_bound = b < kFuseLatencyBuckets.size()
-                               ? kFuseLatencyBuckets[b]
-                               : std::numeric_limits<double>::infinity();
-      h.histogram.bucket.push_back(bucket);
-    }
-    latency.metric.push_back(std::move(h));
+    latency.metric.push_back(prom::Histogram({{"op", name}}, op.count, op.sum_ns,
+                                             op.buckets, kFuseLatencyBuckets));
   }
   out.push_back(std::move(total));
   out.push_back(std::move(latency));

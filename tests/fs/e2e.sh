@@ -6,47 +6,16 @@
 set -uo pipefail
 build=$(cd "${1:?usage: e2e.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-SHOVELFS=$build/fs/shovelfs
-WORKER=$build/worker/shovel-worker
+e2e_name=e2e
+worker_memory=1GiB
+# shellcheck source=e2e_lib.sh
+. "$here/e2e_lib.sh"
 CTL=$build/cli/shovelctl
-tmp=$(mktemp -d /tmp/shovelfs-e2e.XXXXXX)
 chmod 755 "$tmp"  # allow_other cases run as another user
 shm=/dev/shm/shovelfs-e2e.$$
 mkdir -p "$shm"
-pids=()
-mounts=()
-failures=0
-passes=0
+cleanup_dirs+=("$shm")
 
-cleanup() {
-  local m p
-  for m in "${mounts[@]}"; do
-    if grep -q " $m fuse" /proc/mounts; then
-      fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-    fi
-  done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$tmp" "$shm"
-}
-trap cleanup EXIT
-
-pass() { passes=$((passes + 1)); echo "ok   - $*"; }
-fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/out" 2>&1; then pass "$name"; else fail "$name"; sed 's/^/     /' "$tmp/out" | tail -5; fi
-}
-die() { echo "FATAL: $*"; exit 1; }
-
-mounted() { grep -q " $1 fuse.shovelfs " /proc/mounts; }
-wait_mounted() {
-  for _ in $(seq 100); do mounted "$1" && return 0; sleep 0.1; done
-  return 1
-}
 wait_unmounted() {
   for _ in $(seq 100); do mounted "$1" || return 0; sleep 0.1; done
   return 1
@@ -58,7 +27,8 @@ fs_pid() {
     tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- " $1\( \|$\)" && { echo "$p"; return; }
   done
 }
-# mount_fs MP ARGS...: mounts in the background (daemon mode) and records it.
+# mount_fs MP ARGS...: mounts in daemon mode (not e2e_lib.sh's foreground
+# mount) and records it.
 mount_fs() {
   local mp=$1
   shift
@@ -67,15 +37,6 @@ mount_fs() {
   "$SHOVELFS" "$@" "$mp" || return 1
   wait_mounted "$mp" || return 1
   pids+=("$(fs_pid "$mp")")
-}
-start_worker() {  # start_worker NAME: endpoint in $tmp/NAME.ready, pid in $tmp/NAME.pid
-  local ready=$tmp/$1.ready
-  "$WORKER" --listen tcp://127.0.0.1:0 --node-id "$1" --max-memory 1GiB \
-    --ready-file "$ready" >"$tmp/$1.log" 2>&1 &
-  pids+=($!)
-  echo $! >"$tmp/$1.pid"
-  for _ in $(seq 100); do [ -s "$ready" ] && return 0; sleep 0.1; done
-  return 1
 }
 
 [ -x "$SHOVELFS" ] || die "no shovelfs binary at $SHOVELFS"

@@ -1,14 +1,18 @@
-# Shared by the e2e scripts that mount shovelfs in the foreground
-# (e2e_reads.sh, e2e_rename_grow.sh): a temp dir, pass/fail counting,
-# mounting, starting workers, and a teardown that unmounts what was mounted
-# and kills what was started, by pid. Source it after setting `build` (the
-# build dir) and `e2e_name` (the temp dir's name).
+# Shared by the e2e scripts (e2e.sh, e2e_reads.sh, e2e_rename_grow.sh): a
+# temp dir, pass/fail counting, mounting, starting workers, and a teardown
+# that unmounts what was mounted, kills what was started, by pid, and removes
+# $tmp and any dir added to `cleanup_dirs`. Source it after setting `build`
+# (the build dir) and `e2e_name` (the temp dir's name), and optionally
+# `worker_memory` (each worker's --max-memory, 512MiB by default). mount_fs
+# mounts in the foreground; a script that mounts otherwise (e2e.sh, daemon
+# mode) defines its own after sourcing this.
 # shellcheck shell=bash
 SHOVELFS=$build/fs/shovelfs
 WORKER=$build/worker/shovel-worker
 tmp=$(mktemp -d "/tmp/shovelfs-$e2e_name.XXXXXX")
 pids=()
 mounts=()
+cleanup_dirs=()
 failures=0
 passes=0
 
@@ -22,12 +26,13 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.2
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$tmp"
+  rm -rf "$tmp" "${cleanup_dirs[@]}"
 }
 trap cleanup EXIT
 
 pass() { passes=$((passes + 1)); echo "ok   - $*"; }
 fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
+# check NAME COMMAND...: passes when COMMAND succeeds.
 check() {
   local name=$1
   shift
@@ -35,6 +40,10 @@ check() {
 }
 die() { echo "FATAL: $*"; exit 1; }
 mounted() { grep -q " $1 fuse.shovelfs " /proc/mounts; }
+wait_mounted() {
+  for _ in $(seq 100); do mounted "$1" && return 0; sleep 0.1; done
+  return 1
+}
 mount_fs() {  # mount_fs MP ARGS...: shovelfs in the foreground, in the background
   local mp=$1
   shift
@@ -42,16 +51,16 @@ mount_fs() {  # mount_fs MP ARGS...: shovelfs in the foreground, in the backgrou
   mounts+=("$mp")
   "$SHOVELFS" -f "$@" "$mp" 2>"$tmp/$(basename "$mp").log" &
   pids+=($!)
-  for _ in $(seq 100); do mounted "$mp" && return 0; sleep 0.1; done
-  return 1
+  wait_mounted "$mp"
 }
 # start_worker NAME: starts it in this shell (so cleanup knows its pid);
-# its endpoint is the first line of $tmp/NAME.ready.
+# its endpoint is the first line of $tmp/NAME.ready, its pid in $tmp/NAME.pid.
 start_worker() {
   local ready=$tmp/$1.ready
-  "$WORKER" --listen tcp://127.0.0.1:0 --node-id "$1" --max-memory 512MiB \
-    --ready-file "$ready" >"$tmp/$1.log" 2>&1 &
+  "$WORKER" --listen tcp://127.0.0.1:0 --node-id "$1" \
+    --max-memory "${worker_memory:-512MiB}" --ready-file "$ready" >"$tmp/$1.log" 2>&1 &
   pids+=($!)
+  echo $! >"$tmp/$1.pid"
   for _ in $(seq 100); do [ -s "$ready" ] && return 0; sleep 0.1; done
   return 1
 }

@@ -9,46 +9,24 @@
 #include <map>
 #include <thread>
 
-#include "client_envs.h"
-#include "shovel/fs/fuse_edge.h"
 #include "shovel/fs/paths.h"
-#include "shovel/fs/vfs.h"
+#include "vfs_fixture.h"
 
 namespace shovel::fs {
 namespace {
 
+// Every GETATTR asks the cache: times are checked here.
+VfsOptions NoAttrHints() {
+  VfsOptions o = testing::BaseVfsOptions();
+  o.hint_max_age_ns = 0;
+  return o;
+}
+
 template <typename Env>
-class VfsPosixTest : public ::testing::Test {
+class VfsPosixTest : public testing::VfsFixture<Env> {
  protected:
-  VfsPosixTest() : vfs_(env_.client(), Options()) {}
-
-  static VfsOptions Options() {
-    VfsOptions o;
-    o.owner = Owner{1000, 1000};
-    o.hint_max_age_ns = 0;  // every GETATTR asks: times are checked here
-    return o;
-  }
-  Client* client() { return env_.client(); }
-  int Err(const Status& s) { return ErrnoFromStatus(s); }
+  VfsPosixTest() : testing::VfsFixture<Env>(NoAttrHints()) {}
   static void Tick() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
-
-  Attr Look(Vfs& vfs, uint64_t parent, const std::string& name) {
-    Result<Attr> a = vfs.Lookup(parent, name);
-    EXPECT_TRUE(a.ok()) << name << ": " << a.status().ToString();
-    return a.value_or(Attr{});
-  }
-  uint64_t Write(uint64_t parent, const std::string& name, const std::string& data) {
-    Result<Vfs::Created> c =
-        vfs_.Create(parent, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return 0;
-    EXPECT_TRUE(vfs_.Write(c->open.fh, 0, data).ok());
-    EXPECT_TRUE(vfs_.Release(c->open.fh).ok());
-    return c->attr.ino;
-  }
-
-  Env env_;
-  Vfs vfs_;
 };
 
 TYPED_TEST_SUITE(VfsPosixTest, testing::ClientEnvs);

@@ -8,62 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "client_envs.h"
-#include "shovel/fs/fuse_edge.h"
-#include "shovel/fs/vfs.h"
+#include "vfs_fixture.h"
 
 namespace shovel::fs {
 namespace {
 
 template <typename Env>
-class VfsRenameTest : public ::testing::Test {
- protected:
-  VfsRenameTest() : vfs_(env_.client(), Options()) {}
-
-  static VfsOptions Options() {
-    VfsOptions o;
-    o.owner = Owner{1000, 1000};
-    return o;
-  }
-  Client* client() { return env_.client(); }
-  int Err(const Status& s) { return ErrnoFromStatus(s); }
-
-  Attr Look(Vfs& vfs, uint64_t parent, const std::string& name) {
-    Result<Attr> a = vfs.Lookup(parent, name);
-    EXPECT_TRUE(a.ok()) << name << ": " << a.status().ToString();
-    return a.value_or(Attr{});
-  }
-  uint64_t Dir(uint64_t parent, const std::string& name, uint32_t perm = 0755) {
-    Result<Attr> a = vfs_.MkDir(parent, name, perm, Owner{1000, 1000});
-    EXPECT_TRUE(a.ok()) << name << ": " << a.status().ToString();
-    return a.ok() ? a->ino : 0;
-  }
-  uint64_t Write(uint64_t parent, const std::string& name, const std::string& data) {
-    Result<Vfs::Created> c =
-        vfs_.Create(parent, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return 0;
-    EXPECT_TRUE(vfs_.Write(c->open.fh, 0, data).ok());
-    EXPECT_TRUE(vfs_.Release(c->open.fh).ok());
-    return c->attr.ino;
-  }
-  std::string ReadAll(Vfs& vfs, uint64_t ino) {
-    Result<OpenReply> o = vfs.Open(ino, O_RDONLY);
-    EXPECT_TRUE(o.ok()) << o.status().ToString();
-    if (!o.ok()) return "<open failed>";
-    Result<std::string> r = vfs.Read(o->fh, 0, 1 << 20);
-    EXPECT_TRUE(vfs.Release(o->fh).ok());
-    return r.ok() ? *r : "<read failed: " + r.status().ToString() + ">";
-  }
-  std::vector<std::string> AllIds() {
-    Result<ListPage> page = client()->List("", "", 1000, false);
-    EXPECT_TRUE(page.ok());
-    return page.ok() ? page->ids : std::vector<std::string>{};
-  }
-
-  Env env_;
-  Vfs vfs_;
-};
+class VfsRenameTest : public testing::VfsFixture<Env> {};
 
 TYPED_TEST_SUITE(VfsRenameTest, testing::ClientEnvs);
 

@@ -1,8 +1,6 @@
 // The vfs semantics, as one typed suite over both Client implementations:
 // the in-memory FakeClient and the real client talking to an in-process
 // worker (STYLE.md: one suite, every implementation).
-#include "shovel/fs/vfs.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
@@ -11,81 +9,24 @@
 #include <set>
 #include <thread>
 
-#include "client_envs.h"
 #include "shovel/fs/errors.h"
-#include "shovel/fs/fuse_edge.h"
+#include "vfs_fixture.h"
 
 namespace shovel::fs {
 namespace {
 
+// Small read-ahead and dirty limits, so tests cross block borders.
+VfsOptions SmallLimits() {
+  VfsOptions o = testing::BaseVfsOptions();
+  o.limits.readahead = 64 * 1024;
+  o.limits.max_dirty = 1 << 20;
+  return o;
+}
+
 template <typename Env>
-class VfsTest : public ::testing::Test {
+class VfsTest : public testing::VfsFixture<Env> {
  protected:
-  VfsTest() : vfs_(env_.client(), Options()) {}
-
-  static VfsOptions Options() {
-    VfsOptions o;
-    o.owner = Owner{1000, 1000};
-    o.limits.readahead = 64 * 1024;  // small, so tests cross block borders
-    o.limits.max_dirty = 1 << 20;
-    return o;
-  }
-  Client* client() { return env_.client(); }
-
-  Attr Look(uint64_t parent, const std::string& name) {
-    Result<Attr> a = vfs_.Lookup(parent, name);
-    EXPECT_TRUE(a.ok()) << name << ": " << a.status().ToString();
-    return a.value_or(Attr{});
-  }
-  int Err(const Status& s) { return ErrnoFromStatus(s); }
-
-  uint64_t Write(uint64_t parent, const std::string& name, const std::string& data) {
-    Result<Vfs::Created> c =
-        vfs_.Create(parent, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return 0;
-    EXPECT_TRUE(vfs_.Write(c->open.fh, 0, data).ok());
-    EXPECT_TRUE(vfs_.Flush(c->open.fh).ok());
-    EXPECT_TRUE(vfs_.Release(c->open.fh).ok());
-    return c->attr.ino;
-  }
-
-  std::string ReadAll(uint64_t ino, size_t step = 4096) {
-    Result<OpenReply> o = vfs_.Open(ino, O_RDONLY);
-    EXPECT_TRUE(o.ok()) << o.status().ToString();
-    std::string out;
-    for (;;) {
-      Result<std::string> r = vfs_.Read(o->fh, out.size(), step);
-      EXPECT_TRUE(r.ok()) << r.status().ToString();
-      if (!r.ok() || r->empty()) break;
-      out += *r;
-    }
-    EXPECT_TRUE(vfs_.Release(o->fh).ok());
-    return out;
-  }
-
-  std::vector<std::string> Names(uint64_t dir_ino) {
-    Result<uint64_t> d = vfs_.OpenDir(dir_ino);
-    EXPECT_TRUE(d.ok());
-    std::vector<std::string> names;
-    uint64_t off = 0;
-    for (;;) {
-      Result<std::vector<DirEntry>> page = vfs_.ReadDir(*d, off, 97);
-      EXPECT_TRUE(page.ok()) << page.status().ToString();
-      if (!page.ok() || page->empty()) break;
-      for (const DirEntry& e : *page) {
-        if (e.name != "." && e.name != "..") {
-          names.push_back(e.name + (e.is_dir ? "/" : ""));
-        }
-        off = e.next_offset;
-      }
-    }
-    vfs_.ReleaseDir(*d);
-    return names;
-  }
-
-  Env env_;
-  Vfs vfs_;
+  VfsTest() : testing::VfsFixture<Env>(SmallLimits()) {}
 };
 
 TYPED_TEST_SUITE(VfsTest, testing::ClientEnvs);

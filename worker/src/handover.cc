@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "pacer.h"
 #include "replicator.h"
 #include "shovel/hrw.h"
 #include "shovel/worker/store.h"
@@ -74,7 +75,7 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
   // served should the target go away again.
   const bool moving = move && r == 1;
   std::vector<std::pair<std::string, uint64_t>> moved;
-  auto due = std::chrono::steady_clock::now();
+  Pacer pacer(std::chrono::steady_clock::now());
   std::string after;
   for (;;) {
     ListResult page = store_->List("", after, 1024, /*delimiter=*/false);
@@ -139,16 +140,8 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
       ids_copied_.fetch_add(1);
       bytes_copied_.fetch_add(v->bytes.size);
       if (moving) moved.emplace_back(id, v->version);
-      // Paced: each copy takes at least its bytes at the current rate
-      // (owed time carries over, so the rate holds on average).
-      due += std::chrono::microseconds(v->bytes.size * 1000000 /
-                                       std::max<uint64_t>(1, rate()));
-      auto now = std::chrono::steady_clock::now();
-      if (due > now) {
-        std::this_thread::sleep_until(due);
-      } else if (now - due > std::chrono::milliseconds(100)) {
-        due = now;  // no burst after a slow stretch
-      }
+      std::this_thread::sleep_until(
+          pacer.Sent(v->bytes.size, rate(), std::chrono::steady_clock::now()));
     }
     if (!page.more || page.names.empty()) break;
     after = page.names.back();

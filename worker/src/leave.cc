@@ -74,15 +74,8 @@ Status LeaveCopier::Check() const {
 }
 
 void LeaveCopier::Pace(uint64_t bytes) {
-  // Each copy takes at least its bytes at the current rate; owed time
-  // carries over, so the rate holds on average.
-  due_ += std::chrono::microseconds(bytes * 1000000 / std::max<uint64_t>(1, rate_()));
-  auto now = std::chrono::steady_clock::now();
-  if (due_ > now) {
-    std::this_thread::sleep_until(due_);
-  } else if (now - due_ > std::chrono::milliseconds(100)) {
-    due_ = now;  // no burst after a slow stretch
-  }
+  std::this_thread::sleep_until(
+      pacer_.Sent(bytes, rate_(), std::chrono::steady_clock::now()));
 }
 
 bool LeaveCopier::Send(const wire::Header& h, const std::string& id,
@@ -107,7 +100,7 @@ void LeaveCopier::Pass() {
   if (!Check().ok()) return;
   const bool first = first_;
   first_ = false;
-  due_ = std::chrono::steady_clock::now();
+  pacer_ = Pacer(std::chrono::steady_clock::now());
   uint64_t large = 0, unanswered = 0, late = 0;
   std::map<std::string, uint64_t, std::less<>> seen;
   std::string after;

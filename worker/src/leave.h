@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pacer.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 
@@ -100,7 +101,7 @@ class LeaveCopier {
   };
   std::map<std::string, Sent, std::less<>> sent_;
   const std::chrono::steady_clock::time_point deadline_;
-  std::chrono::steady_clock::time_point due_;
+  Pacer pacer_{Pacer::Clock::now()};
 };
 
 }  // namespace shovel::worker

@@ -5,35 +5,17 @@
 #include <prometheus/metric_family.h>
 
 #include <exception>
-#include <limits>
+
+#include "prometheus_families.h"
 
 namespace shovel::worker {
 namespace {
 
+using prom::Family;
+using prom::One;
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-// A family of one unlabelled value.
-MetricFamily One(std::string name, std::string help, MetricType type, double v) {
-  MetricFamily f = Family(std::move(name), std::move(help), type);
-  ClientMetric m;
-  if (type == MetricType::Counter) {
-    m.counter.value = v;
-  } else {
-    m.gauge.value = v;
-  }
-  f.metric.push_back(std::move(m));
-  return f;
-}
 
 void AddRequests(const RequestSample& r, std::vector<MetricFamily>& out) {
   MetricFamily total =
@@ -53,21 +35,8 @@ void AddRequests(const RequestSample& r, std::vector<MetricFamily>& out) {
       m.counter.value = static_cast<double>(op.by_status[c]);
       total.metric.push_back(std::move(m));
     }
-    ClientMetric h;
-    h.label = {{"op", name}};
-    h.histogram.sample_count = op.count;
-    h.histogram.sample_sum = static_cast<double>(op.sum_ns) / 1e9;
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < op.buckets.size(); ++b) {
-      cumulative += op.buckets[b];
-      ClientMetric::Bucket bucket;
-      bucket.cumulative_count = cumulative;
-      bucket.upper_bound = b < kLatencyBuckets.size()
-                               ? kLatencyBuckets[b]
-                               : std::numeric_limits<double>::infinity();
-      h.histogram.bucket.push_back(bucket);
-    }
-    latency.metric.push_back(std::move(h));
+    latency.metric.push_back(prom::Histogram({{"op", name}}, op.count, op.sum_ns,
+                                             op.buckets, kLatencyBuckets));
   }
   out.push_back(std::move(total));
   out.push_back(std::move(latency));
