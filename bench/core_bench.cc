@@ -28,7 +28,8 @@
 //     (docs/security.md), and libsodium's XSalsa20-Poly1305 rate on one
 //     core, the bound of encrypted traffic.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON;
-// --rows small|large runs only the 1 KiB or only the 1 MiB rows.
+// --rows small|large runs only the 1 KiB or only the 1 MiB rows; --rows text
+// only the 1 MiB text rows.
 #include <signal.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ struct Config {
   std::string worker_bin = SHOVEL_WORKER_BIN;
   int io_threads = 0;  // 0: each side's default
   bool small_rows = true, large_rows = true;
+  bool incompressible_rows = true;  // --rows text: the 1 MiB text rows only
 };
 
 // Runs fn(thread_index) on n threads; returns elapsed seconds.
@@ -352,7 +354,7 @@ std::pair<double, double> MemcachedRun(int port, const std::string& value, int o
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
-               "          [--io-threads N] [--rows small|large]\n"
+               "          [--io-threads N] [--rows small|large|text]\n"
                "Measures shovel-worker against redis and memcached on loopback.\n"
                "--io-threads sets the worker's and the client's ZeroMQ I/O threads\n"
                "(default: theirs).\n",
@@ -378,9 +380,12 @@ int Main(int argc, char** argv) {
       cfg.io_threads = std::atoi(argv[++i]);
     else if (a == "--rows" && i + 1 < argc &&
              (std::string(argv[i + 1]) == "small" ||
-              std::string(argv[i + 1]) == "large")) {
-      cfg.small_rows = std::string(argv[++i]) == "small";
+              std::string(argv[i + 1]) == "large" ||
+              std::string(argv[i + 1]) == "text")) {
+      std::string rows = argv[++i];
+      cfg.small_rows = rows == "small";
       cfg.large_rows = !cfg.small_rows;
+      cfg.incompressible_rows = rows != "text";
     } else
       return Usage(argv[0]);
   }
@@ -606,6 +611,7 @@ int Main(int argc, char** argv) {
   const double kMiB = 1 << 20;
   for (bool text : {false, true}) {
     if (!cfg.large_rows) break;
+    if (!text && !cfg.incompressible_rows) continue;
     std::string value = text ? TextBytes(1 << 20, 7) : RandomBytes(1 << 20, 7);
     std::string kind = text ? "text" : "incompressible";
     std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g, cs, cg;
