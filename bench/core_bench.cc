@@ -119,11 +119,12 @@ struct RunSpec {
   bool settle = false;
 };
 
-// Waits (up to 30 s) until each thread's last written id is stored in
-// fewer bytes than it holds: the background compressor works in write
-// order, so the rest are too.
+// Waits (up to 60 s) until every id is stored in fewer bytes than it holds.
+// Each one is asked: the compressor runs at idle priority, and on a loaded
+// machine it was seen still compressing most ids after the last written
+// ones were done (the reads then raced it for the cores).
 void WaitCompressed(Client& c, const std::vector<std::string>& ids) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (const auto& id : ids) {
     while (std::chrono::steady_clock::now() < until) {
       auto st = c.Stat(id);
@@ -205,9 +206,11 @@ ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec)
   double ts = RunThreads(threads, body(true));
   r.set = per * threads / ts;
   if (spec.settle) {
-    std::vector<std::string> last;
-    for (int t = 0; t < threads; ++t) last.push_back(Key(prefix, t, per - 1));
-    WaitCompressed(c, last);
+    std::vector<std::string> all;
+    for (int t = 0; t < threads; ++t) {
+      for (int i = 0; i < std::min(span, per); ++i) all.push_back(Key(prefix, t, i));
+    }
+    WaitCompressed(c, all);
   }
   if (!bytes) {
     r.get = per * threads / RunThreads(threads, body(false));
