@@ -37,7 +37,9 @@
 // Thread-safety: every method may be called from any thread at any time.
 // Lock order: Shard::mu (by ascending shard index when two are needed) before
 // Store::index_mu_ and before Store::bg_mu_; Store::uploads_mu_ before Upload::mu is
-// never held across a shard lock. No lock is held while compressing or evicting.
+// never held across a shard lock. DecodedCache's mutex is a leaf, taken under a
+// shard lock or alone. No lock is held while compressing, decompressing or
+// evicting.
 #pragma once
 
 #include <atomic>
