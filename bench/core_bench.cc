@@ -17,7 +17,10 @@
 //     Get, which copies it into a std::string (text values are read once
 //     the worker compressed them, about a second after the writes);
 //     against memcached (-I 2m, our own text-protocol load generator) and
-//     redis (redis-benchmark -d 1048576 -c 4).
+//     redis (redis-benchmark -d 1048576 -c 4). The text GET rows say what
+//     the ids store (stored/raw) and what the worker's decoded-chunk cache
+//     holds beside it (cache/raw), and are run again against a worker with
+//     --decoded-cache 0 (every read runs zstd) and one storing raw.
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 //   - "shoveling (CURVE)": the 1 KiB rows with 50 in flight and the 1 MiB
@@ -25,7 +28,8 @@
 //     (docs/security.md), and libsodium's XSalsa20-Poly1305 rate on one
 //     core, the bound of encrypted traffic.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON;
-// --rows small|large runs only the 1 KiB or only the 1 MiB rows.
+// --rows small|large runs only the 1 KiB or only the 1 MiB rows; --rows text
+// only the 1 MiB text rows.
 #include <signal.h>
 #include <unistd.h>
 
@@ -65,6 +69,7 @@ struct Config {
   std::string worker_bin = SHOVEL_WORKER_BIN;
   int io_threads = 0;  // 0: each side's default
   bool small_rows = true, large_rows = true;
+  bool incompressible_rows = true;  // --rows text: the 1 MiB text rows only
 };
 
 // Runs fn(thread_index) on n threads; returns elapsed seconds.
@@ -85,6 +90,9 @@ std::string Key(const char* prefix, int i) {
 struct ShovelResult {
   double set = 0, get = 0;
   double get_string = 0;  // Get (a std::string) where `get` used GetBytes
+  // With `settle`, after the reads: the ids' stored bytes and the worker's
+  // decoded-chunk cache, each over the ids' raw bytes.
+  double stored_share = 0, cache_share = 0;
   bool ok = true;
 };
 
@@ -111,11 +119,12 @@ struct RunSpec {
   bool settle = false;
 };
 
-// Waits (up to 30 s) until each thread's last written id is stored in
-// fewer bytes than it holds: the background compressor works in write
-// order, so the rest are too.
+// Waits (up to 60 s) until every id is stored in fewer bytes than it holds.
+// Each one is asked: the compressor runs at idle priority, and on a loaded
+// machine it was seen still compressing most ids after the last written
+// ones were done (the reads then raced it for the cores).
 void WaitCompressed(Client& c, const std::vector<std::string>& ids) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (const auto& id : ids) {
     while (std::chrono::steady_clock::now() < until) {
       auto st = c.Stat(id);
@@ -197,9 +206,11 @@ ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec)
   double ts = RunThreads(threads, body(true));
   r.set = per * threads / ts;
   if (spec.settle) {
-    std::vector<std::string> last;
-    for (int t = 0; t < threads; ++t) last.push_back(Key(prefix, t, per - 1));
-    WaitCompressed(c, last);
+    std::vector<std::string> all;
+    for (int t = 0; t < threads; ++t) {
+      for (int i = 0; i < std::min(span, per); ++i) all.push_back(Key(prefix, t, i));
+    }
+    WaitCompressed(c, all);
   }
   if (!bytes) {
     r.get = per * threads / RunThreads(threads, body(false));
@@ -208,6 +219,23 @@ ShovelResult ShovelRun(Client& c, const std::string& value, const RunSpec& spec)
     double second = RunThreads(threads, body(false, !bytes_first));
     r.get = per * threads / (bytes_first ? first : second);
     r.get_string = per * threads / (bytes_first ? second : first);
+  }
+  if (spec.settle) {
+    double raw = 0, stored = 0;
+    for (int t = 0; t < threads; ++t) {
+      for (int i = 0; i < span; ++i) {
+        auto st = c.Stat(Key(prefix, t, i));
+        if (!st.ok()) continue;
+        raw += static_cast<double>(st->size);
+        stored += static_cast<double>(st->stored_bytes);
+      }
+    }
+    double cache = 0;
+    if (auto m = c.Members(); m.ok() && !m->empty()) {
+      auto it = (*m)[0].counters.find("decoded_cache_bytes");
+      if (it != (*m)[0].counters.end()) cache = static_cast<double>(it->second);
+    }
+    if (raw > 0) r.stored_share = stored / raw, r.cache_share = cache / raw;
   }
   r.ok = !failed;
   return r;
@@ -329,7 +357,7 @@ std::pair<double, double> MemcachedRun(int port, const std::string& value, int o
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
-               "          [--io-threads N] [--rows small|large]\n"
+               "          [--io-threads N] [--rows small|large|text]\n"
                "Measures shovel-worker against redis and memcached on loopback.\n"
                "--io-threads sets the worker's and the client's ZeroMQ I/O threads\n"
                "(default: theirs).\n",
@@ -355,9 +383,12 @@ int Main(int argc, char** argv) {
       cfg.io_threads = std::atoi(argv[++i]);
     else if (a == "--rows" && i + 1 < argc &&
              (std::string(argv[i + 1]) == "small" ||
-              std::string(argv[i + 1]) == "large")) {
-      cfg.small_rows = std::string(argv[++i]) == "small";
+              std::string(argv[i + 1]) == "large" ||
+              std::string(argv[i + 1]) == "text")) {
+      std::string rows = argv[++i];
+      cfg.small_rows = rows == "small";
       cfg.large_rows = !cfg.small_rows;
+      cfg.incompressible_rows = rows != "text";
     } else
       return Usage(argv[0]);
   }
@@ -414,6 +445,31 @@ int Main(int argc, char** argv) {
                                        ready + "-raw"};
   raw_args.insert(raw_args.end(), io_args.begin(), io_args.end());
   Child raw_worker(raw_args);
+  // A fourth that compresses as the first but keeps no decoded chunks: what
+  // a read costs when it must run zstd.
+  std::vector<std::string> nocache_args = {cfg.worker_bin,
+                                           "--listen",
+                                           "tcp://127.0.0.1:0",
+                                           "--max-memory",
+                                           "6GiB",
+                                           "--node-id",
+                                           "bench-nocache",
+                                           "--decoded-cache",
+                                           "0",
+                                           "--ready-file",
+                                           ready + "-nocache"};
+  nocache_args.insert(nocache_args.end(), io_args.begin(), io_args.end());
+  Child nocache_worker(nocache_args);
+  std::string nocache_endpoint = WaitForFile(ready + "-nocache", 10000);
+  unlink((ready + "-nocache").c_str());
+  ClientOptions nocache_opts;
+  nocache_opts.workers = {nocache_endpoint};
+  if (cfg.io_threads > 0) nocache_opts.io_threads = cfg.io_threads;
+  auto nocache_client = Client::Connect(nocache_opts);
+  if (nocache_endpoint.empty() || !nocache_client.ok()) {
+    std::fprintf(stderr, "shovel-bench-core: the no-cache worker did not start\n");
+    return 1;
+  }
   std::string raw_endpoint = WaitForFile(ready + "-raw", 10000);
   unlink((ready + "-raw").c_str());
   ClientOptions raw_opts;
@@ -558,9 +614,11 @@ int Main(int argc, char** argv) {
   const double kMiB = 1 << 20;
   for (bool text : {false, true}) {
     if (!cfg.large_rows) break;
+    if (!text && !cfg.incompressible_rows) continue;
     std::string value = text ? TextBytes(1 << 20, 7) : RandomBytes(1 << 20, 7);
     std::string kind = text ? "text" : "incompressible";
     std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g, cs, cg;
+    std::vector<double> nc_g, stored_share, cache_share, nc_stored;
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
       RunSpec spec{cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/", cfg.big_ids};
@@ -572,6 +630,10 @@ int Main(int argc, char** argv) {
       ss.push_back(a.set * kMiB / 1e9), sg.push_back(a.get * kMiB / 1e9);
       sg_string.push_back(a.get_string * kMiB / 1e9);
       if (text) {
+        stored_share.push_back(a.stored_share), cache_share.push_back(a.cache_share);
+        auto n = ShovelRun(**nocache_client, value, spec);
+        all_ok = all_ok && n.ok;
+        nc_g.push_back(n.get * kMiB / 1e9), nc_stored.push_back(n.stored_share);
         spec.settle = false;  // level 0: stored raw
         auto w = ShovelRun(**raw_client, value, spec);
         all_ok = all_ok && w.ok;
@@ -596,12 +658,25 @@ int Main(int argc, char** argv) {
     add("1MiB set " + kind, "memcached", ms, "GB/s", note + ", -I 2m");
     add("1MiB set " + kind, "redis", rs, "GB/s", note + " (redis-benchmark payload)");
     std::string read_note = text ? ", compressed" : "";
+    char share[96] = "";
+    if (text && !stored_share.empty()) {
+      std::snprintf(share, sizeof share, ", stored/raw %.2f, cache/raw %.2f",
+                    Median(stored_share), Median(cache_share));
+    }
+    read_note += share;
     add("1MiB get " + kind, "shoveling", sg, "GB/s",
         note + read_note + ", GetBytes (no copy)");
     add("1MiB get " + kind, "shoveling (Get)", sg_string, "GB/s",
         note + read_note + ", Get: one copy more");
-    if (text)
-      add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s", note + ", level 0");
+    if (text) {
+      char nc[64] = "";
+      if (!nc_stored.empty())
+        std::snprintf(nc, sizeof nc, ", stored/raw %.2f", Median(nc_stored));
+      add("1MiB get " + kind, "shoveling (no cache)", nc_g, "GB/s",
+          note + ", compressed, --decoded-cache 0, GetBytes" + nc);
+      add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s",
+          note + ", level 0, stored/raw 1.00");
+    }
     if (!text) {
       add("1MiB get " + kind, "shoveling (CURVE)", cg, "GB/s",
           note + ", encrypted, GetBytes");

@@ -176,7 +176,7 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   cget->add_option(
           "KEY", p.config.key,
           "max-memory | compression-level | chunk-size | eviction | handover-rate | "
-          "replicas")
+          "decoded-cache | replicas")
       ->required();
   node_opt(cget);
   cget->callback([&] { run = [&] { return Commands::ConfigGet(cli, p.config); }; });
@@ -184,9 +184,9 @@ void AddCommands(CLI::App& app, Parsed& p, std::function<int()>& run, Cli& cli) 
   cset->add_option(
           "KEY", p.config.key,
           "max-memory | compression-level | chunk-size | eviction | handover-rate | "
-          "replicas")
+          "decoded-cache | replicas")
       ->required();
-  cset->add_option("VALUE", p.config.value, "e.g. 512MiB, 3, 4MiB, off")->required();
+  cset->add_option("VALUE", p.config.value, "e.g. 512MiB, 3, 4MiB, off, 10%")->required();
   node_opt(cset);
   cset->callback([&] { run = [&] { return Commands::ConfigSet(cli, p.config); }; });
   auto* crm = config->add_subcommand("rm", "remove KEY (the layer below applies again)");

@@ -171,7 +171,7 @@ TEST_F(ConsulClusterTest, KvConfigShowsInMembersAndBadValuesAreLogged) {
       Ctl({"--consul", Url(), "config", "get", "colour"}).err,
       "shovelctl: config get colour: invalid argument: unknown config key 'colour'; "
       "valid keys: max-memory, compression-level, chunk-size, eviction, handover-rate, "
-      "replicas\n");
+      "decoded-cache, replicas\n");
 }
 
 TEST_F(ConsulClusterTest, ReplicasFollowTheClusterSettingLive) {

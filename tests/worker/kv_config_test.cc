@@ -26,6 +26,28 @@ TEST(KvConfig, ParsesEveryKey) {
   EXPECT_EQ(*o.handover_rate, 64ull << 20);
   ASSERT_TRUE(ParseSetting("replicas", "2", o).ok());
   EXPECT_EQ(*o.replicas, 2u);
+  ASSERT_TRUE(ParseSetting("decoded-cache", " 25% ", o).ok());
+  EXPECT_EQ(*o.decoded_cache_percent, 25);
+  EXPECT_EQ(*o.decoded_cache_bytes, 0u);
+  ASSERT_TRUE(ParseSetting("decoded-cache", "256MiB", o).ok());
+  EXPECT_EQ(*o.decoded_cache_percent, 0);
+  EXPECT_EQ(*o.decoded_cache_bytes, 256u << 20);
+}
+
+TEST(KvConfig, DecodedCacheIsAShareOrASizeAndAtMostHalfTheLimit) {
+  ConfigOverrides o;
+  EXPECT_EQ(ParseSetting("decoded-cache", "60%", o).message(),
+            "decoded-cache = '60%': decoded-cache must be 0% to 50% of max-memory, or a "
+            "size");
+  EXPECT_FALSE(o.decoded_cache_percent.has_value());
+  WorkerConfig c;
+  c.max_memory = 1ull << 30;
+  EXPECT_EQ(DecodedCacheCapacity(c), (1ull << 30) / 10);  // the default, 10%
+  ConfigOverrides node;
+  ASSERT_TRUE(ParseSetting("decoded-cache", "0", node).ok());
+  EXPECT_EQ(DecodedCacheCapacity(MergeConfig(c, {}, node)), 0u);
+  ASSERT_TRUE(ParseSetting("decoded-cache", "4GiB", node).ok());
+  EXPECT_EQ(DecodedCacheCapacity(MergeConfig(c, {}, node)), 512u << 20);
 }
 
 TEST(KvConfig, BadValuesNameKeyValueAndRule) {
@@ -48,7 +70,7 @@ TEST(KvConfig, BadValuesNameKeyValueAndRule) {
             "no, 1 or 0)");
   EXPECT_EQ(ParseSetting("max-mem", "1GiB", o).message(),
             "unknown config key 'max-mem'; valid keys: max-memory, compression-level, "
-            "chunk-size, eviction, handover-rate, replicas");
+            "chunk-size, eviction, handover-rate, decoded-cache, replicas");
   EXPECT_EQ(ParseSetting("replicas", "9", o).message(),
             "replicas = '9': replicas must be 1 to 8 copies");
   EXPECT_EQ(ParseSetting("replicas", "two", o).message(),

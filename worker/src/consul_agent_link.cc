@@ -15,13 +15,17 @@ std::string Describe(const WorkerConfig& c) {
   return "max-memory " + FormatSize(c.max_memory) + ", compression-level " +
          std::to_string(c.compression_level) + ", chunk-size " +
          FormatSize(c.chunk_size) + ", eviction " + (c.eviction ? "on" : "off") +
-         ", handover-rate " + FormatSize(c.handover_rate) + "/s";
+         ", handover-rate " + FormatSize(c.handover_rate) + "/s, decoded-cache " +
+         (c.decoded_cache_percent > 0 ? std::to_string(c.decoded_cache_percent) + "%"
+                                      : FormatSize(c.decoded_cache_bytes));
 }
 
 bool SameConfig(const WorkerConfig& a, const WorkerConfig& b) {
   return a.max_memory == b.max_memory && a.compression_level == b.compression_level &&
          a.chunk_size == b.chunk_size && a.eviction == b.eviction &&
-         a.handover_rate == b.handover_rate;
+         a.handover_rate == b.handover_rate &&
+         a.decoded_cache_percent == b.decoded_cache_percent &&
+         a.decoded_cache_bytes == b.decoded_cache_bytes;
 }
 
 std::string PeersLine(const std::vector<Peer>& peers) {

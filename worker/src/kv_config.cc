@@ -35,9 +35,9 @@ Status ParseValue(std::string_view key, std::string_view value, ConfigOverrides&
 }  // namespace
 
 const std::vector<std::string>& ConfigKeys() {
-  static const std::vector<std::string> kKeys = {"max-memory",    "compression-level",
-                                                 "chunk-size",    "eviction",
-                                                 "handover-rate", "replicas"};
+  static const std::vector<std::string> kKeys = {
+      "max-memory",    "compression-level", "chunk-size", "eviction",
+      "handover-rate", "decoded-cache",     "replicas"};
   return kKeys;
 }
 
@@ -123,6 +123,27 @@ Status ParseValue(std::string_view key, std::string_view value, ConfigOverrides&
     out.handover_rate = *v;
     return Status::Ok();
   }
+  if (key == "decoded-cache") {
+    std::string_view t = Trim(value);
+    if (!t.empty() && t.back() == '%') {
+      auto v = ParseInt(t.substr(0, t.size() - 1));
+      if (!v.ok() || *v < 0 || *v > 50) {
+        return Bad(key, value,
+                   "decoded-cache must be 0% to 50% of max-memory, or a size");
+      }
+      out.decoded_cache_percent = static_cast<int>(*v);
+      out.decoded_cache_bytes = 0;
+      return Status::Ok();
+    }
+    auto v = ParseSize(t);
+    if (!v.ok()) {
+      return Bad(key, value,
+                 v.status().message() + " (decoded-cache is a size or a share like 10%)");
+    }
+    out.decoded_cache_percent = 0;
+    out.decoded_cache_bytes = *v;
+    return Status::Ok();
+  }
   if (key == "replicas") {
     auto v = ParseInt(value);
     if (!v.ok()) return Bad(key, value, v.status().message());
@@ -147,6 +168,8 @@ WorkerConfig MergeConfig(const WorkerConfig& flags, const ConfigOverrides& clust
     if (o->chunk_size) c.chunk_size = *o->chunk_size;
     if (o->eviction) c.eviction = *o->eviction;
     if (o->handover_rate) c.handover_rate = *o->handover_rate;
+    if (o->decoded_cache_percent) c.decoded_cache_percent = *o->decoded_cache_percent;
+    if (o->decoded_cache_bytes) c.decoded_cache_bytes = *o->decoded_cache_bytes;
   }
   return c;
 }

@@ -21,6 +21,7 @@
 #include "shovel/log.h"
 #include "shovel/size.h"
 #include "shovel/version.h"
+#include "shovel/worker/kv_config.h"
 #include "shovel/worker/worker.h"
 #include "trimmer.h"
 
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
+  std::string decoded_cache = "10%";
   std::string reply_bytes = "32MiB", stuck_timeout = "30s", idle_timeout = "0";
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.set_version_flag("--version", "shovel-worker " + shovel::Version());
@@ -88,6 +90,10 @@ int main(int argc, char** argv) {
   app.add_option("--compression-level", opt.compression_level, "zstd level, 0 = raw")
       ->capture_default_str();
   app.add_option("--chunk-size", chunk_size, "raw bytes per chunk")
+      ->capture_default_str();
+  app.add_option("--decoded-cache", decoded_cache,
+                 "cache of decompressed chunks, charged to --max-memory: a share "
+                 "(e.g. 10%, at most 50%) or a size (0: off)")
       ->capture_default_str();
   app.add_option("--threads", opt.threads, "handler threads (0 = one per core)")
       ->capture_default_str();
@@ -181,6 +187,13 @@ int main(int argc, char** argv) {
   auto mm = shovel::ParseSize(max_memory);
   if (!mm.ok()) return Fail("--max-memory: " + mm.status().message());
   opt.max_memory = *mm;
+  {
+    shovel::worker::ConfigOverrides dc;
+    shovel::Status s = shovel::worker::ParseSetting("decoded-cache", decoded_cache, dc);
+    if (!s.ok()) return Fail("--" + s.message());
+    opt.decoded_cache_percent = *dc.decoded_cache_percent;
+    opt.decoded_cache_bytes = *dc.decoded_cache_bytes;
+  }
   auto rb = shovel::ParseSize(reply_bytes);
   if (!rb.ok()) return Fail("--reply-bytes-per-connection: " + rb.status().message());
   opt.reply_bytes_per_peer = *rb;

@@ -98,6 +98,10 @@ std::map<std::string, uint64_t> NamedCounters(const WorkerSample& s) {
   out["evicted_bytes"] = s.evicted_bytes;
   out["raw_bytes"] = s.raw_bytes;
   out["stored_bytes"] = s.stored_bytes;
+  out["decoded_cache_hits"] = s.decoded_hits;
+  out["decoded_cache_misses"] = s.decoded_misses;
+  out["decoded_cache_bytes"] = s.decoded_bytes;
+  out["decoded_cache_capacity"] = s.decoded_capacity;
   out["uploads"] = s.uploads;
   out["in_flight"] = static_cast<uint64_t>(std::max<int64_t>(s.in_flight, 0));
   out["connections"] = static_cast<uint64_t>(std::max<int64_t>(s.connections, 0));

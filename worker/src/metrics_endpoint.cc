@@ -104,6 +104,17 @@ std::vector<MetricFamily> PrometheusFamilies(const WorkerSample& s) {
         s.stored_bytes == 0
             ? 1.0
             : static_cast<double>(s.raw_bytes) / static_cast<double>(s.stored_bytes));
+  counter("shovel_decoded_cache_hits_total",
+          "Reads of compressed chunks served from the decoded-chunk cache.",
+          static_cast<double>(s.decoded_hits));
+  counter("shovel_decoded_cache_misses_total",
+          "Reads of compressed chunks the decoded-chunk cache did not hold.",
+          static_cast<double>(s.decoded_misses));
+  gauge("shovel_decoded_cache_bytes",
+        "Decompressed bytes the decoded-chunk cache holds (part of memory used).",
+        static_cast<double>(s.decoded_bytes));
+  gauge("shovel_decoded_cache_capacity_bytes", "What the decoded-chunk cache may hold.",
+        static_cast<double>(s.decoded_capacity));
   gauge("shovel_ids", "Ids held.", static_cast<double>(s.ids));
   gauge("shovel_uploads", "Streamed writes open (begun, not committed).",
         static_cast<double>(s.uploads));

@@ -604,6 +604,10 @@ WorkerSample Service::Sample() const {
   s.pinned_bytes = st.pinned_bytes;
   s.ids = st.ids;
   s.uploads = st.uploads;
+  s.decoded_hits = st.decoded_hits;
+  s.decoded_misses = st.decoded_misses;
+  s.decoded_bytes = st.decoded_bytes;
+  s.decoded_capacity = st.decoded_capacity;
   s.in_flight = counters_->in_flight.load();
   // A connection accepted between Bind and Start is seen only closing.
   s.connections = std::max<int64_t>(0, counters_->connections.load());

@@ -8,6 +8,7 @@
 #include <memory>
 #include <new>
 
+#include "decoded_cache.h"
 #include "store_internal.h"
 
 namespace shovel::worker {
@@ -22,6 +23,7 @@ Store::Store(std::string node_id, const WorkerConfig& config)
       next_version_(static_cast<uint64_t>(NowNs())),
       shards_(new Shard[kShards]),
       codecs_(std::make_unique<CodecPool>()),
+      decoded_(std::make_unique<DecodedCache>(DecodedCacheCapacity(config))),
       next_upload_(static_cast<uint64_t>(NowNs()) * 7919) {}
 
 Store::~Store() { StopCompressor(); }
@@ -35,6 +37,7 @@ void Store::ApplyConfig(const WorkerConfig& config) {
     chunk_size_ = config.chunk_size;
     eviction_ = config.eviction;
   }
+  Release(decoded_->SetCapacity(DecodedCacheCapacity(config)));
   EvictDownToLimit();
 }
 
@@ -87,6 +90,7 @@ void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr
     std::tie(node, fresh) = s.map.Emplace(id);
   }
   Entry& e = node->second;
+  ForgetDecodedLocked(e);
   e.atime_ns = now_ns;
   e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
   if (fresh) {
@@ -114,6 +118,7 @@ void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr
 Store::BlobPtr Store::EraseLocked(Shard& s, std::string_view id) {
   EntryNode* node = s.map.Find(id);
   if (node == nullptr) return nullptr;
+  ForgetDecodedLocked(node->second);
   BlobPtr old = std::move(node->second.blob);
   if (node->second.in_lru) s.lru.erase(node->second.lru);
   if (old->pinned) pinned_bytes_.fetch_sub(old->charged);
@@ -330,7 +335,8 @@ bool Store::CheapRead(std::string_view id, uint64_t offset, uint64_t length,
   uint64_t serve = std::min({length, b->size - start, max_bytes});
   if (serve == 0) return true;
   const ChunkRef& c = b->chunks[ChunkAt(*b, start)];
-  return RawSlice(c, start - c.start, serve);
+  return RawSlice(c, start - c.start, serve) ||
+         (start - c.start + serve <= c.len && decoded_->Contains(c.chunk.get()));
 }
 
 Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64_t length,
@@ -355,6 +361,16 @@ Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64
     r.bytes.size = serve;
     return r;
   }
+  if (in_chunk + serve <= first.len) {
+    // In one compressed chunk: a slice of its decoded bytes when cached.
+    Slice whole = Decoded(id, b, first, in_chunk, serve);
+    if (whole.owner) {
+      r.bytes.owner = std::move(whole.owner);
+      r.bytes.data = whole.data + in_chunk;
+      r.bytes.size = serve;
+      return r;
+    }
+  }
   // One allocation for the bytes and their control block.
   std::shared_ptr<char[]> buf;
   try {
@@ -367,6 +383,13 @@ Result<ReadResult> Store::ReadRange(std::string_view id, uint64_t offset, uint64
     const ChunkRef& c = b->chunks[i];
     uint64_t off = done == 0 ? in_chunk : 0;
     uint64_t take = std::min<uint64_t>(c.len - off, serve - done);
+    if (c.chunk->compressed) {
+      if (Slice whole = Decoded(id, b, c, off, take); whole.owner) {
+        std::memcpy(buf.get() + done, whole.data + off, take);
+        done += take;
+        continue;
+      }
+    }
     SHOVEL_RETURN_IF_ERROR(codecs_->Read(*c.chunk, static_cast<uint32_t>(off),
                                          static_cast<uint32_t>(take), buf.get() + done));
     done += take;
@@ -488,6 +511,11 @@ StoreStats Store::Stats() const {
   s.pinned_bytes = pinned_bytes_.load();
   s.evictions = evictions_.load();
   s.evicted_bytes = evicted_bytes_.load(std::memory_order_relaxed);
+  DecodedCacheStats d = decoded_->Stats();
+  s.decoded_hits = d.hits;
+  s.decoded_misses = d.misses;
+  s.decoded_bytes = d.bytes;
+  s.decoded_capacity = d.capacity;
   std::lock_guard<std::mutex> l(uploads_mu_);
   s.uploads = uploads_.size();
   return s;

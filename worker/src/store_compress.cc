@@ -11,6 +11,7 @@
 
 #include <chrono>
 
+#include "decoded_cache.h"
 #include "store_internal.h"
 
 namespace shovel::worker {
@@ -109,6 +110,10 @@ bool Store::CompressOne(const std::string& id, bool force) {
   if (!cur) return false;
   int level = level_.load();
   auto next = std::make_shared<Blob>(*cur);
+  // The raw chunks replaced, beside what replaced them: their bytes are the
+  // decoded form, admitted to the decoded cache at no cost (the data was
+  // just written; reads of it stay at raw speed while the cache keeps it).
+  std::vector<std::pair<std::shared_ptr<Chunk>, ChunkRef>> decoded;
   next->chunks.clear();
   next->size = 0;
   next->stored = 0;
@@ -120,6 +125,7 @@ bool Store::CompressOne(const std::string& id, bool force) {
     }
     auto packed = codecs_->Compress(std::string_view(c.bytes(), r.len), level);
     if (packed->compressed) {
+      if (!force && c.stored_size <= r.len) decoded.emplace_back(packed, r);
       next->AddChunk({std::move(packed), r.len});
     } else {
       c.deferred = false;  // did not pay: keep the raw chunk as it is
@@ -132,6 +138,7 @@ bool Store::CompressOne(const std::string& id, bool force) {
   // The swap only shrinks the charge: no reservation, and nothing counts
   // both blobs at once (which could make a concurrent write evict).
   const uint64_t saved = cur->charged - next->charged;
+  const BlobPtr installed = next;
   Shard& s = ShardFor(id);
   bool swapped = false;
   {
@@ -154,8 +161,17 @@ bool Store::CompressOne(const std::string& id, bool force) {
       e.queued = false;
     }
   }
-  if (swapped) Release(saved);
-  return swapped;
+  if (!swapped) return false;
+  Release(saved);
+  if (decoded.empty() || decoded_->capacity() == 0) return true;
+  std::lock_guard<std::mutex> l(s.mu);
+  EntryNode* node = s.map.Find(id);
+  if (node == nullptr || node->second.blob != installed) return true;
+  for (auto& [packed, raw] : decoded) {
+    AdmitLocked(node->second, packed, Slice{raw.chunk, raw.chunk->bytes(), raw.len},
+                /*probation=*/true);
+  }
+  return true;
 }
 
 }  // namespace shovel::worker

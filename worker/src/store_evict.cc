@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "decoded_cache.h"
 #include "shovel/size.h"
 #include "store_internal.h"
 
@@ -50,6 +51,11 @@ Status Store::Reserve(uint64_t bytes, uint64_t credit, std::string_view exclude)
   uint64_t need = bytes > credit ? bytes - credit : 0;
   for (;;) {
     if (TryReserve(bytes, credit)) return Status::Ok();
+    // The decoded cache gives way first: it only saves work.
+    if (uint64_t freed = decoded_->Shrink(need); freed > 0) {
+      Release(freed);
+      continue;
+    }
     // Deferred chunks are compressed before anything is evicted.
     if (CompressPending(1) > 0) continue;
     // What eviction can never free: pinned data and uploads in progress.
@@ -99,6 +105,8 @@ bool Store::EvictOne(std::string_view exclude) {
 }
 
 void Store::EvictDownToLimit() {
+  const uint64_t used = used_.load(), limit = limit_.load();
+  if (used > limit) Release(decoded_->Shrink(used - limit));
   while (used_.load() > limit_.load() && eviction_.load()) {
     if (!EvictOne({})) break;
   }

@@ -32,6 +32,8 @@ struct Entry {
   // The id is in Store::bg_queue_: a write of deferred chunks does not queue
   // it again (one queue entry per id, not one per write).
   bool queued = false;
+  // The decoded cache may hold chunks of `blob`: a change drops them.
+  bool decoded = false;
 };
 
 // A shard's ids: open addressing over (hash, node) slots with linear probing,

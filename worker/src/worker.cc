@@ -108,6 +108,10 @@ Status ValidateConfig(const WorkerConfig& c) {
   if (c.handover_rate < (1u << 20)) {
     return Status::InvalidArgument("handover-rate must be at least 1 MiB (per second)");
   }
+  if (c.decoded_cache_percent < 0 || c.decoded_cache_percent > 50) {
+    return Status::InvalidArgument("decoded-cache must be 0% to 50% of max-memory, not " +
+                                   std::to_string(c.decoded_cache_percent) + "%");
+  }
   return Status::Ok();
 }
 
@@ -153,6 +157,8 @@ Worker::~Worker() { Stop(); }
 
 Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   WorkerConfig config{o.max_memory, o.compression_level, o.chunk_size, o.eviction};
+  config.decoded_cache_percent = o.decoded_cache_percent;
+  config.decoded_cache_bytes = o.decoded_cache_bytes;
   SHOVEL_RETURN_IF_ERROR(ValidateConfig(config));
   if (o.threads < 0 || o.threads > 256) {
     return Status::InvalidArgument("threads must be 0 (one per core) to 256");

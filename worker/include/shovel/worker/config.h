@@ -13,6 +13,21 @@ struct WorkerConfig {
   bool eviction = true;              // evict unpinned ids LRU when full
   // Bytes per second a hand-over copies to a (re)joined worker, at most.
   uint64_t handover_rate = 256ull << 20;
+  // The decoded-chunk cache (docs/cache.md): raw bytes of recently read
+  // compressed chunks, charged to max_memory. A share of max_memory when
+  // decoded_cache_percent > 0, else decoded_cache_bytes (0: off); never more
+  // than half of max_memory.
+  int decoded_cache_percent = 10;
+  uint64_t decoded_cache_bytes = 0;
 };
+
+// The decoded-chunk cache's capacity under `c`.
+inline uint64_t DecodedCacheCapacity(const WorkerConfig& c) {
+  uint64_t want =
+      c.decoded_cache_percent > 0
+          ? c.max_memory * static_cast<uint64_t>(c.decoded_cache_percent) / 100
+          : c.decoded_cache_bytes;
+  return want < c.max_memory / 2 ? want : c.max_memory / 2;
+}
 
 }  // namespace shovel::worker

@@ -5,7 +5,7 @@
 //   <prefix>/config/<key>                    cluster-wide
 //   <prefix>/nodes/<node-id>/config/<key>    override for one worker
 // with <key> one of max-memory, compression-level, chunk-size, eviction,
-// handover-rate, replicas. `replicas` is read by clients, not by workers
+// handover-rate, decoded-cache, replicas. `replicas` is read by clients, not by workers
 // (only its cluster-wide key counts).
 // shovel-worker applies them live; shovelctl validates with the same parsers
 // before it writes. Pure functions and plain values; thread-compatible.
@@ -40,6 +40,9 @@ struct ConfigOverrides {
   std::optional<uint64_t> chunk_size;
   std::optional<bool> eviction;
   std::optional<uint64_t> handover_rate;
+  // decoded-cache: "N%" of max-memory, or a size (0: off); both set at once.
+  std::optional<int> decoded_cache_percent;
+  std::optional<uint64_t> decoded_cache_bytes;
   std::optional<uint32_t> replicas;  // for clients; MergeConfig ignores it
 };
 
@@ -55,7 +58,7 @@ bool IsConfigKey(std::string_view key);
 // name the key, the value and what is accepted: an unknown key lists the
 // valid ones; ranges are those of ValidateConfig (max-memory >= 1 MiB,
 // compression-level 0..19, chunk-size 4 KiB..64 MiB, handover-rate >= 1 MiB
-// (per second), replicas 1..8).
+// (per second), decoded-cache 0%..50% or a size, replicas 1..8).
 Status ParseSetting(std::string_view key, std::string_view value, ConfigOverrides& out);
 
 // flags < cluster < node.

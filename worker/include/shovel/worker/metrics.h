@@ -62,6 +62,10 @@ struct WorkerSample {
   uint64_t stored_bytes = 0;  // what they take compressed (without overhead)
   uint64_t pinned_bytes = 0;
   uint64_t ids = 0, uploads = 0;
+  // The decoded-chunk cache: reads of compressed chunks it answered / did
+  // not, the bytes it holds (in mem_used) and may hold.
+  uint64_t decoded_hits = 0, decoded_misses = 0;
+  uint64_t decoded_bytes = 0, decoded_capacity = 0;
   int64_t in_flight = 0;    // requests dispatched to the handler lanes, unanswered
   int64_t connections = 0;  // TCP connections open to the worker's socket
   uint64_t malformed = 0;
@@ -99,7 +103,8 @@ std::string StatusLabel(Code code);
 // "requests.<op>", "errors" (replies other than ok, not_found and redirect),
 // "hits", "misses", "bytes_in", "bytes_out", "evictions", "evicted_bytes",
 // "raw_bytes", "stored_bytes", "uploads", "in_flight", "connections",
-// "busy", "disconnected", "refused_connections".
+// "busy", "disconnected", "refused_connections", "decoded_cache_hits",
+// "decoded_cache_misses", "decoded_cache_bytes", "decoded_cache_capacity".
 std::map<std::string, uint64_t> NamedCounters(const WorkerSample& s);
 
 }  // namespace shovel::worker

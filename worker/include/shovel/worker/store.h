@@ -19,10 +19,17 @@
 // are compressed before anything is evicted. Stat's stored_bytes is always the
 // bytes held now.
 //
+// Decoded cache (decoded_cache.h): the raw bytes of compressed chunks read
+// recently, or just replaced by the background compressor, so reads of them
+// run at raw speed. It holds chunks of current blobs only (every write drops
+// the entries of the blob it replaces, under the shard lock), is charged to
+// max_memory, never evicts stored data to grow (it is shrunk first when a
+// write needs room), and is at most WorkerConfig's decoded-cache share.
+//
 // Memory: used = stored bytes + per-blob/per-chunk overhead + bytes of
-// uploads in progress. When a write does not fit under max_memory, unpinned
-// ids are evicted least-recently-used (never the id being written); if it
-// still does not fit it fails kNoSpace and nothing stored changes.
+// uploads in progress + the decoded cache. When a write does not fit under max_memory,
+// unpinned ids are evicted least-recently-used (never the id being written); if it still
+// does not fit it fails kNoSpace and nothing stored changes.
 //
 // Pointer records (for pinned ids placed on another worker) are kept beside
 // the blobs; Service answers redirects from them.
@@ -30,7 +37,9 @@
 // Thread-safety: every method may be called from any thread at any time.
 // Lock order: Shard::mu (by ascending shard index when two are needed) before
 // Store::index_mu_ and before Store::bg_mu_; Store::uploads_mu_ before Upload::mu is
-// never held across a shard lock. No lock is held while compressing or evicting.
+// never held across a shard lock. DecodedCache's mutex is a leaf, taken under a
+// shard lock or alone. No lock is held while compressing, decompressing or
+// evicting.
 #pragma once
 
 #include <atomic>
@@ -56,12 +65,14 @@
 namespace shovel::worker {
 
 struct Blob;
+struct Chunk;
 struct ChunkRef;
 struct Entry;
 struct Shard;
 struct StringHash;
 struct Upload;
 class CodecPool;
+class DecodedCache;
 
 // A piece of stored bytes kept alive by `owner` (zero-copy replies).
 struct Slice {
@@ -114,6 +125,10 @@ struct StoreStats {
   uint64_t evictions = 0;
   uint64_t evicted_bytes = 0;  // memory evictions gave back (stored + overhead)
   uint64_t uploads = 0;
+  // The decoded-chunk cache: reads of compressed chunks it answered / did
+  // not, and what it holds now (counted in mem_used) and may hold.
+  uint64_t decoded_hits = 0, decoded_misses = 0;
+  uint64_t decoded_bytes = 0, decoded_capacity = 0;
 };
 
 // Sums over every blob held (a walk of the shards; for metrics, not the
@@ -308,6 +323,20 @@ class Store {
   bool TryReserve(uint64_t bytes, uint64_t credit);
   void Release(uint64_t bytes);
   bool EvictOne(std::string_view exclude);
+  // The decoded cache (store_decoded.cc). The raw bytes of compressed chunk
+  // `ref` of `b` (the blob `id` held when read), from the cache or
+  // decompressed whole and admitted when the read of [off, off+n) would
+  // decompress at least a quarter of it; an empty Slice when neither.
+  Slice Decoded(std::string_view id, const BlobPtr& b, const ChunkRef& ref, uint64_t off,
+                uint64_t n);
+  // Charges and inserts `bytes` as `chunk`'s raw bytes, for the current blob
+  // of the entry `e` (whose shard lock the caller holds). `probation`:
+  // admitted without a read; then it neither shrinks the cache's read
+  // entries nor takes memory a write would need.
+  void AdmitLocked(Entry& e, const std::shared_ptr<Chunk>& chunk, Slice bytes,
+                   bool probation);
+  // Drops the cache's entries for `e`'s blob (caller holds its shard lock).
+  void ForgetDecodedLocked(Entry& e);
   void EvictDownToLimit();
   // kNoSpace for a write that needs `needed` bytes more than it got;
   // `own_upload`: what the failing upload holds already. Says "cannot hold"
@@ -347,6 +376,7 @@ class Store {
 
   std::unique_ptr<Shard[]> shards_;
   std::unique_ptr<CodecPool> codecs_;
+  std::unique_ptr<DecodedCache> decoded_;
 
   mutable std::mutex index_mu_;               // after any Shard::mu
   std::set<std::string, std::less<>> index_;  // every stored id, sorted

@@ -30,6 +30,9 @@ struct WorkerOptions {
   int compression_level = 1;  // zstd level; 0 = store raw
   uint64_t chunk_size = 4ull << 20;
   bool eviction = true;
+  // The decoded-chunk cache (WorkerConfig): a share of max_memory, or bytes.
+  int decoded_cache_percent = 10;
+  uint64_t decoded_cache_bytes = 0;
   int threads = 0;  // 0 = hardware_concurrency
   // ZeroMQ I/O threads (the kernel's TCP copies of client connections);
   // 0 = half the cores, at least two. A connection stays on one of them,
