@@ -165,7 +165,7 @@ Result<ResponsePtr> ClientImpl::CallPrimary(
         } else if (!was_passed) {
           // Up, and used already: another client's choice is in the way
           // for a lease's time at most.
-          std::this_thread::sleep_for(std::chrono::milliseconds(40));
+          std::this_thread::sleep_for(std::chrono::milliseconds(15));
         }
         if (auto latest = View(); latest->generation > current->generation) {
           current = std::move(latest);

@@ -128,7 +128,7 @@ TEST(Leases, AWorkerServedInPlaceOfGetsNoLeaseWhileThatGrantMayHold) {
   LeaseTable::Answer a = t.Request("w1", "n1", kWall + kS, 10500 * kMs);
   EXPECT_FALSE(a.granted);
   EXPECT_EQ(a.busy, "w2");
-  EXPECT_EQ(a.wait, LeaseTable::kLease + LeaseTable::kMargin - 500 * kMs);
+  EXPECT_EQ(a.wait, LeaseTable::kLease + LeaseTable::kInPlaceMargin - 500 * kMs);
   // w2 renews without w1 (no client passes it over any more): the grant
   // in w1's place still holds its time.
   ASSERT_TRUE(t.Request("w2", "n2", kWall, 10900 * kMs, {}).granted);

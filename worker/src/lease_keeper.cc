@@ -40,7 +40,7 @@ void LeaseKeeper::Start() {
 }
 
 Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* epoch,
-                                            std::string* busy) {
+                                            std::string* busy, bool in_place_of) {
   wire::Header h;
   h.op = wire::Op::kLease;
   h.aux = *epoch = hooks_.epoch();
@@ -49,7 +49,7 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
   std::vector<std::string> in_place;
   {
     std::lock_guard<std::mutex> l(mu_);
-    in_place = table_.InPlaceOf(peer, sent);
+    if (in_place_of) in_place = table_.InPlaceOf(peer, sent);
   }
   std::string list = in_place.empty() ? "" : wire::EncodeStrings(in_place);
   std::vector<std::string_view> payload{body};
@@ -140,7 +140,7 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
   for (const auto& r : ask) {
     uint64_t asked = 0;
     std::string busy;
-    Result<Asked> got = Ask(r, &asked, &busy);
+    Result<Asked> got = Ask(r, &asked, &busy, /*in_place=*/true);
     if (got.ok() && *got == Asked::kBusy) {
       // Clients disagree about who is up: the replica does not let this
       // worker and the one named serve the same ids at once.

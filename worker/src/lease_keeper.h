@@ -88,13 +88,14 @@ class LeaseKeeper {
 
  private:
   enum class Asked { kGranted, kFenced, kBusy };
-  // Sends a LEASE, in place of the workers this worker serves in place of
-  // with `peer` as replica: granted; fenced (*epoch is the epoch it was
-  // asked under); busy (*busy may serve in place of this worker, or this
-  // worker may not yet serve in place of *busy). kUnavailable when no
-  // answer came.
-  Result<Asked> Ask(const std::string& peer, uint64_t* epoch,
-                    std::string* busy = nullptr);
+  // Sends a LEASE: granted; fenced (*epoch is the epoch it was asked
+  // under); busy (*busy may serve in place of this worker, or this worker
+  // may not yet serve in place of *busy). kUnavailable when no answer came.
+  // With `in_place_of`, it is asked in place of the workers clients passed
+  // over lately with `peer` as replica; renewals are not, so a grant in
+  // another's place ends a lease after the last request that needed it.
+  Result<Asked> Ask(const std::string& peer, uint64_t* epoch, std::string* busy = nullptr,
+                    bool in_place_of = false);
   void Run();
   void Log(const std::string& line) const {
     if (hooks_.log) hooks_.log(line);

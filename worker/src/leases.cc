@@ -70,7 +70,7 @@ std::pair<std::string, LeaseTable::Ns> LeaseTable::Substituted(const std::string
     if (other == peer || g.released) continue;
     auto it = g.in_place.find(peer);
     if (it == g.in_place.end()) continue;
-    Ns wait = it->second + kLease + kMargin - now;
+    Ns wait = it->second + kLease + kInPlaceMargin - now;
     if (wait > 0) return {other, wait};
   }
   return {};
@@ -108,7 +108,8 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
     if (p != peer) g.in_place[p] = now;
   }
   for (auto it = g.in_place.begin(); it != g.in_place.end();) {
-    it = now - it->second > kLease + kMargin ? g.in_place.erase(it) : std::next(it);
+    it =
+        now - it->second > kLease + kInPlaceMargin ? g.in_place.erase(it) : std::next(it);
   }
   g.fenced = false;
   a.rejoined = g.epoch != epoch;

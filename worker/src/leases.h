@@ -39,6 +39,10 @@ class LeaseTable {
   using Ns = int64_t;
   static constexpr Ns kLease = 1'000'000'000;  // how long a grant holds
   static constexpr Ns kMargin = 500'000'000;   // added before taking over
+  // Added to a grant in another's place before that one gets a lease: both
+  // times are this worker's steady clock and the holder's, whose rates
+  // agree to far better than this.
+  static constexpr Ns kInPlaceMargin = 50'000'000;
   static constexpr Ns kKeep = 30'000'000'000;  // a peer not named for this long is
                                                // no longer kept leased
   // `started`: steady time this worker started (it may have granted leases
