@@ -78,7 +78,7 @@ std::vector<wire::SharedFrame> ServeLocal(LocalGate& gate,
   }
   auto req = wire::DecodeRequest(frames);
   if (!req.ok()) {
-    gate.counters->malformed.fetch_add(1);
+    gate.counters->Malformed(req.status());
     return EncodeLocal(Service::Error(*header, req.status()));
   }
   gate.counters->in_flight.fetch_add(1);
@@ -113,6 +113,7 @@ Status ValidateConfig(const WorkerConfig& c) {
 
 struct Worker::Impl {
   ServiceCounters counters;
+  std::unique_ptr<RequestErrorLog> request_errors;  // counters.errors
   std::string public_key;
   std::unique_ptr<Authorizer> auth;  // used by server's threads: declared first
   std::unique_ptr<Store> store;
@@ -204,6 +205,8 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->store = std::make_unique<Store>(impl->node_id, config);
   impl->store->CompressInBackground(true);
   impl->replicator = std::make_unique<Replicator>(keys);
+  impl->request_errors = std::make_unique<RequestErrorLog>(o.log);
+  impl->counters.errors = impl->request_errors.get();
   impl->service =
       std::make_unique<Service>(impl->store.get(), &impl->counters,
                                 impl->server->endpoint(), impl->replicator.get());
