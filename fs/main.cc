@@ -132,8 +132,8 @@ class App {
       wo.node_id = cfg_.node_id;
       wo.compression_level = cfg_.compression_level;
       wo.max_memory = cfg_.max_memory != 0 ? cfg_.max_memory : QuarterOfRam();
-      wo.log = [](const std::string& line) {
-        shovel::log::Info("embedded worker: " + line);
+      wo.log = [](shovel::log::Level level, const std::string& line) {
+        shovel::log::Write(level, "embedded worker: " + line);
       };
       auto w = shovel::worker::Worker::Start(wo);
       if (!w.ok()) return w.status().WithContext("embedded worker");

@@ -12,22 +12,16 @@
 #include <string>
 #include <vector>
 
-#include "client_envs.h"
 #include "fake_client.h"
 #include "shovel/fs/fuse_edge.h"
 #include "shovel/fs/holes.h"
 #include "shovel/fs/vfs.h"
+#include "vfs_fixture.h"
 
 namespace shovel::fs {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
-
-VfsOptions Options() {
-  VfsOptions o;
-  o.owner = Owner{1000, 1000};
-  return o;
-}
 
 std::string Pattern(size_t n) {
   std::string s(n, '\0');
@@ -35,7 +29,8 @@ std::string Pattern(size_t n) {
   return s;
 }
 
-// Creates `name` in the root holding `data`; returns its inode.
+// Creates `name` in the root holding `data` (written, then released
+// without a flush); returns its inode.
 uint64_t MakeFile(Vfs& vfs, const std::string& name, const std::string& data) {
   Result<Vfs::Created> c =
       vfs.Create(kRootIno, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
@@ -53,31 +48,14 @@ AttrChange SizeTo(uint64_t size) {
 }
 
 template <typename Env>
-class VfsGrowTest : public ::testing::Test {
+class VfsGrowTest : public testing::VfsFixture<Env> {
  protected:
-  VfsGrowTest() : vfs_(env_.client(), Options()) {}
+  // What the cache holds for `id`: the stored bytes, without the holes.
   std::string Stored(const std::string& id) {
-    Result<std::string> got = env_.client()->Get(id, 0, 64 * kMiB);
+    Result<std::string> got = this->client()->Get(id, 0, 64 * kMiB);
     EXPECT_TRUE(got.ok()) << got.status().ToString();
     return got.value_or("<get failed>");
   }
-  // The file's bytes as a reader of the mount sees them.
-  std::string ReadAll(uint64_t ino) {
-    Result<OpenReply> o = vfs_.Open(ino, O_RDONLY);
-    EXPECT_TRUE(o.ok()) << o.status().ToString();
-    if (!o.ok()) return "<open failed>";
-    std::string out;
-    for (;;) {
-      Result<std::string> piece = vfs_.Read(o->fh, out.size(), kMiB);
-      EXPECT_TRUE(piece.ok()) << piece.status().ToString();
-      if (!piece.ok() || piece->empty()) break;
-      out += *piece;
-    }
-    EXPECT_TRUE(vfs_.Release(o->fh).ok());
-    return out;
-  }
-  Env env_;
-  Vfs vfs_;
 };
 
 TYPED_TEST_SUITE(VfsGrowTest, testing::ClientEnvs);
@@ -90,7 +68,7 @@ TYPED_TEST(VfsGrowTest, TruncateFtruncateAndAWritePastTheEndReadAsZeros) {
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->size, 3 * kMiB + 5);
   std::string want = head + std::string(3 * kMiB + 5 - head.size(), '\0');
-  EXPECT_TRUE(this->ReadAll(ino) == want);
+  EXPECT_TRUE(this->ReadAll(ino, kMiB) == want);
   EXPECT_TRUE(this->Stored("f") == head);
   // A write past the end, through a descriptor opened without O_TRUNC.
   Result<OpenReply> o = this->vfs_.Open(ino, O_WRONLY);
@@ -99,7 +77,7 @@ TYPED_TEST(VfsGrowTest, TruncateFtruncateAndAWritePastTheEndReadAsZeros) {
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
   want += std::string(5 * kMiB - want.size(), '\0') + "end";
   EXPECT_EQ(this->vfs_.GetAttr(ino)->size, want.size());
-  EXPECT_TRUE(this->ReadAll(ino) == want);
+  EXPECT_TRUE(this->ReadAll(ino, kMiB) == want);
   EXPECT_TRUE(this->Stored("f") == head + "end");
   // ftruncate(2) of an open descriptor, then a write inside the new tail
   // (97 bytes after "end": a gap that small is stored as zeros).
@@ -110,7 +88,7 @@ TYPED_TEST(VfsGrowTest, TruncateFtruncateAndAWritePastTheEndReadAsZeros) {
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
   want += std::string(6 * kMiB - want.size(), '\0');
   want.replace(5 * kMiB + 100, 3, "mid");
-  EXPECT_TRUE(this->ReadAll(ino) == want);
+  EXPECT_TRUE(this->ReadAll(ino, kMiB) == want);
   EXPECT_EQ(this->vfs_.GetAttr(ino)->size, 6 * kMiB);
   EXPECT_TRUE(this->Stored("f") == head + "end" + std::string(97, '\0') + "mid");
 }
@@ -122,7 +100,7 @@ TYPED_TEST(VfsGrowTest, AnotherMountSeesTheSizeAndTheZeros) {
   ASSERT_TRUE(o.ok());
   ASSERT_TRUE(this->vfs_.Write(o->fh, 256 * kMiB, "x").ok());
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
-  Vfs other(this->env_.client(), Options());
+  Vfs other(this->client(), this->Options());
   Result<Attr> a = other.Lookup(kRootIno, "f");
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->size, 400 * kMiB);
@@ -156,7 +134,7 @@ TYPED_TEST(VfsGrowTest, ARewriteKeepsHolesAndO_TruncGapsAreHoles) {
   ASSERT_TRUE(this->vfs_.Write(o->fh, 8 * kMiB + 1, "D").ok());
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
   std::string want = "aB" + std::string(8 * kMiB - 2, '\0') + "cD";
-  EXPECT_TRUE(this->ReadAll(ino) == want);
+  EXPECT_TRUE(this->ReadAll(ino, kMiB) == want);
   EXPECT_TRUE(this->Stored("g") == "aBcD");
   // lseek(2) SEEK_DATA / SEEK_HOLE see the hole; past the end is ENXIO.
   o = this->vfs_.Open(ino, O_RDONLY);
@@ -169,7 +147,7 @@ TYPED_TEST(VfsGrowTest, ARewriteKeepsHolesAndO_TruncGapsAreHoles) {
   // Shrinking into the hole, then growing again: zeros, no stale bytes.
   ASSERT_TRUE(this->vfs_.SetAttr(ino, std::nullopt, SizeTo(4 * kMiB)).ok());
   ASSERT_TRUE(this->vfs_.SetAttr(ino, std::nullopt, SizeTo(10 * kMiB)).ok());
-  EXPECT_TRUE(this->ReadAll(ino) == "aB" + std::string(10 * kMiB - 2, '\0'));
+  EXPECT_TRUE(this->ReadAll(ino, kMiB) == "aB" + std::string(10 * kMiB - 2, '\0'));
   // Truncate to 0 drops the holes; O_TRUNC replaces a sparse file whole.
   ASSERT_TRUE(this->vfs_.SetAttr(ino, std::nullopt, SizeTo(0)).ok());
   EXPECT_EQ(this->vfs_.GetAttr(ino)->size, 0u);
@@ -179,12 +157,12 @@ TYPED_TEST(VfsGrowTest, ARewriteKeepsHolesAndO_TruncGapsAreHoles) {
   ASSERT_TRUE(this->vfs_.Write(o->fh, 0, "new").ok());
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
   EXPECT_EQ(this->vfs_.GetAttr(ino)->size, 3u);
-  EXPECT_TRUE(this->ReadAll(ino) == "new");
+  EXPECT_TRUE(this->ReadAll(ino, kMiB) == "new");
 }
 
 TEST(VfsGrow, GrowingToAGibIsAnAttributeChange) {
   testing::FakeClient client;
-  Vfs vfs(&client, Options());
+  Vfs vfs(&client, testing::BaseVfsOptions());
   uint64_t ino = MakeFile(vfs, "f", Pattern(4 * kMiB));
   const uint64_t got = client.counters().got_bytes.load();
   const auto start = std::chrono::steady_clock::now();
@@ -211,9 +189,9 @@ TEST(VfsGrow, GrowingToAGibIsAnAttributeChange) {
 
 TEST(VfsGrow, AReadOnlyOpenLearnsTheHolesOfTheVersionItGets) {
   testing::FakeClient client;
-  VfsOptions no_hints = Options();
+  VfsOptions no_hints = testing::BaseVfsOptions();
   no_hints.hint_max_age_ns = 0;  // every read-only open checks with a GET
-  Vfs writer(&client, Options());
+  Vfs writer(&client, testing::BaseVfsOptions());
   Vfs reader(&client, no_hints);
   uint64_t ino = MakeFile(writer, "f", "abc");
   Result<Attr> a = reader.Lookup(kRootIno, "f");  // this mount sees no holes
@@ -246,7 +224,7 @@ TEST(VfsGrow, AReadOnlyOpenLearnsTheHolesOfTheVersionItGets) {
 
 TEST(VfsGrow, AnAbandonedO_TruncOpenTruncatesNothing) {
   testing::FakeClient client;
-  Vfs vfs(&client, Options());
+  Vfs vfs(&client, testing::BaseVfsOptions());
   uint64_t ino = MakeFile(vfs, "f", "keep");
   Result<OpenReply> o = vfs.Open(ino, O_WRONLY | O_TRUNC);  // then interrupted
   ASSERT_TRUE(o.ok());

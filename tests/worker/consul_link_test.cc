@@ -44,7 +44,7 @@ class ConsulLinkTest : public consul::testing::ConsulAgentTest {
           std::lock_guard<std::mutex> g(mu_);
           applied_.push_back(c);
         },
-        [this](const std::string& line) {
+        [this](log::Level, const std::string& line) {
           std::lock_guard<std::mutex> g(mu_);
           log_ += line + "\n";
         });

@@ -62,7 +62,8 @@ Status Authorizer::Reload() {
   auto keys = ReadAuthorizedKeysFile(path_);
   if (!keys.ok()) {
     if (log_)
-      log_("authorized keys not reloaded, the old ones stay: " + keys.status().message());
+      log_(log::Level::kWarn,
+           "authorized keys not reloaded, the old ones stay: " + keys.status().message());
     return keys.status();
   }
   (*keys)[own_key_] = Role::kAdmin;
@@ -71,7 +72,8 @@ Status Authorizer::Reload() {
     std::lock_guard<std::mutex> l(mu_);
     keys_ = std::make_shared<const Keys>(std::move(*keys));
   }
-  if (log_) log_("reloaded " + path_ + ": " + std::to_string(n) + " keys");
+  if (log_)
+    log_(log::Level::kInfo, "reloaded " + path_ + ": " + std::to_string(n) + " keys");
   return Status::Ok();
 }
 
@@ -120,8 +122,9 @@ void Authorizer::Refused(const std::string& peer, std::string_view key,
     if (logged_.size() > 10000) logged_.clear();  // bounded under a flood
     logged_[peer] = now;
   }
-  log_("refused " + peer + (key.empty() ? "" : " (key " + std::string(key) + ")") + ": " +
-       why + "; " + std::to_string(n) + " refusals so far");
+  log_(log::Level::kWarn, "refused " + peer +
+                              (key.empty() ? "" : " (key " + std::string(key) + ")") +
+                              ": " + why + "; " + std::to_string(n) + " refusals so far");
 }
 
 }  // namespace shovel::worker

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "shovel/keys.h"
+#include "shovel/log.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 
@@ -32,7 +33,7 @@ namespace shovel::worker {
 class Authorizer {
  public:
   using Keys = std::map<std::string, Role>;
-  using Log = std::function<void(const std::string&)>;
+  using Log = shovel::log::LogFn;
 
   // Reads `path`; kInvalidArgument naming the file and line when it does
   // not parse. `own_key` (Z85) is added as admin. `log` may be null.

@@ -112,11 +112,12 @@ void ConsulAgentLink::Stop(bool deregister) {
   if (!deregister) return;
   Status s = client_->DeregisterService(service_id_);
   if (s.ok()) {
-    log_("consul: deregistered " + service_id_);
+    log_(log::Level::kInfo, "consul: deregistered " + service_id_);
   } else {
-    log_("consul: could not deregister " + service_id_ + " (" + s.ToString() +
-         "); Consul removes it after its check has been critical for " +
-         consul::WaitParam(options_.deregister_after));
+    log_(log::Level::kWarn,
+         "consul: could not deregister " + service_id_ + " (" + s.ToString() +
+             "); Consul removes it after its check has been critical for " +
+             consul::WaitParam(options_.deregister_after));
   }
 }
 
@@ -201,9 +202,10 @@ void ConsulAgentLink::HeartbeatLoop() {
       lock.unlock();
       ReportUp();
       if (!was_registered) {
-        log_("consul: registered " + service_id_ + " (" + options_.endpoint +
-             ") with agent " + client_->config().address + ", TTL " +
-             consul::WaitParam(options_.ttl));
+        log_(log::Level::kInfo, "consul: registered " + service_id_ + " (" +
+                                    options_.endpoint + ") with agent " +
+                                    client_->config().address + ", TTL " +
+                                    consul::WaitParam(options_.ttl));
       }
       lock.lock();
     }
@@ -220,8 +222,8 @@ void ConsulAgentLink::HeartbeatLoop() {
     lock.unlock();
     if (s.IsNotFound() || s.message().find("nknown check") != std::string::npos ||
         s.message().find("does not have associated TTL") != std::string::npos) {
-      log_("consul: agent does not know check " + check_id() +
-           " (agent restarted?); registering again");
+      log_(log::Level::kWarn, "consul: agent does not know check " + check_id() +
+                                  " (agent restarted?); registering again");
     } else {
       ReportDown("heartbeat", s);
     }
@@ -235,9 +237,10 @@ void ConsulAgentLink::ReportDown(const std::string& what, const Status& s) {
     if (down_ || stopping_) return;
     down_ = true;
   }
-  log_("consul: " + what + " failed: " + s.ToString() +
-       "; the worker keeps serving and retries with backoff (logged once until the "
-       "agent answers again)");
+  log_(log::Level::kWarn,
+       "consul: " + what + " failed: " + s.ToString() +
+           "; the worker keeps serving and retries with backoff (logged once until the "
+           "agent answers again)");
 }
 
 void ConsulAgentLink::ReportUp() {
@@ -246,7 +249,8 @@ void ConsulAgentLink::ReportUp() {
     if (!down_) return;
     down_ = false;
   }
-  log_("consul: agent " + client_->config().address + " answers again");
+  log_(log::Level::kInfo,
+       "consul: agent " + client_->config().address + " answers again");
 }
 
 void ConsulAgentLink::OnKv(bool node_layer, const std::vector<consul::KvPair>& pairs) {
@@ -269,10 +273,10 @@ void ConsulAgentLink::OnKv(bool node_layer, const std::vector<consul::KvPair>& p
     memory_changed = next.max_memory != applied_.max_memory;
     applied_ = next;
   }
-  for (const auto& m : messages) log_("consul: " + m);
+  for (const auto& m : messages) log_(log::Level::kWarn, "consul: " + m);
   if (!changed) return;
   apply_(next);
-  log_("consul: applied config from KV: " + Describe(next));
+  log_(log::Level::kInfo, "consul: applied config from KV: " + Describe(next));
   if (memory_changed) {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -290,7 +294,7 @@ void ConsulAgentLink::OnHealth(const std::vector<consul::HealthEntry>& entries) 
     changed = PeersLine(peers) != PeersLine(peers_);
     peers_ = peers;
   }
-  if (changed) log_("consul: peers: " + PeersLine(peers));
+  if (changed) log_(log::Level::kInfo, "consul: peers: " + PeersLine(peers));
   if (options_.peer_key) {
     for (const auto& p : peers) {
       if (!p.curve_key.empty()) options_.peer_key(p.endpoint, p.curve_key);

@@ -35,6 +35,7 @@
 #include "shovel/consul/client.h"
 #include "shovel/consul/service_entry.h"
 #include "shovel/consul/watch.h"
+#include "shovel/log.h"
 #include "shovel/status.h"
 #include "shovel/worker/config.h"
 #include "shovel/worker/kv_config.h"
@@ -74,7 +75,7 @@ inline std::vector<Peer> PeersOf(const std::vector<consul::HealthEntry>& entries
 class ConsulAgentLink {
  public:
   using ApplyFn = std::function<void(const WorkerConfig&)>;
-  using LogFn = std::function<void(const std::string&)>;
+  using LogFn = shovel::log::LogFn;
 
   // Starts the threads at once and returns; registration and the first KV
   // read happen in the background (Consul may be away). kInvalidArgument for

@@ -80,8 +80,8 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
     }
   }
   if (rejoined) {
-    Log(peer + " is new or back under epoch " + std::to_string(a.header.aux) +
-        ": handing its ids over");
+    Log(log::Level::kDebug, peer + " is new or back under epoch " +
+                                std::to_string(a.header.aux) + ": handing its ids over");
     if (hooks_.handover) hooks_.handover(peer, std::move(members));
   } else if (fence != 0) {
     // Fenced, and back without having rejoined (it asked this worker for
@@ -91,7 +91,8 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
     e.aux = std::max<uint64_t>(fence + 1, static_cast<uint64_t>(WallNow()));
     auto r = replicator_->Call(peer, e, "", {}, kAskTimeout);
     if (r.ok() && r->header.status == Code::kOk) {
-      Log("told " + peer + ", fenced, to rejoin: epoch " + std::to_string(r->header.aux));
+      Log(log::Level::kWarn,
+          "told " + peer + ", fenced, to rejoin: epoch " + std::to_string(r->header.aux));
     }
   }
   return Asked::kGranted;
@@ -107,7 +108,9 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
       bool fenced = false;
       LeaseTable::Ns wait =
           fence ? table_.TakeOver(p, now, WallNow(), &fenced) : table_.Remaining(p, now);
-      if (fenced) Log("serving in place of " + p + " (its lease ran out): fenced it");
+      if (fenced)
+        Log(log::Level::kWarn,
+            "serving in place of " + p + " (its lease ran out): fenced it");
       if (wait > 0) {
         Refusal r;
         uint64_t ms = static_cast<uint64_t>(wait / 1000000) + 1;
@@ -167,10 +170,11 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
       // sent again.
       Refusal out;
       out.epoch = hooks_.rejoin(asked);
-      Log(r +
-          " refused a lease (another worker served in this one's place): rejoined "
-          "under epoch " +
-          std::to_string(out.epoch) + ", nothing held");
+      Log(log::Level::kWarn,
+          r +
+              " refused a lease (another worker served in this one's place): rejoined "
+              "under epoch " +
+              std::to_string(out.epoch) + ", nothing held");
       out.status = Status::Conflict("worker " + endpoint_ + " was replaced while away (" +
                                     r + " refused it a lease); it rejoined under epoch " +
                                     std::to_string(out.epoch) + ": send it again");
@@ -218,8 +222,8 @@ LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t ep
     }
   }
   if (a.rejoined) {
-    Log(from.endpoint + " is new or back under epoch " + std::to_string(epoch) +
-        ": handing its ids over");
+    Log(log::Level::kDebug, from.endpoint + " is new or back under epoch " +
+                                std::to_string(epoch) + ": handing its ids over");
     if (hooks_.handover) hooks_.handover(from.endpoint, std::move(members));
   }
   return a;
@@ -231,7 +235,9 @@ void LeaseKeeper::FenceReplica(const std::string& peer) {
     std::lock_guard<std::mutex> l(mu_);
     newly = table_.Fence(peer, WallNow());
   }
-  if (newly) Log("replica " + peer + " missed a write: fenced it until it rejoins");
+  if (newly)
+    Log(log::Level::kWarn,
+        "replica " + peer + " missed a write: fenced it until it rejoins");
 }
 
 void LeaseKeeper::ReleaseAll() {
@@ -275,10 +281,11 @@ void LeaseKeeper::Run() {
       Result<Asked> got = Ask(peer, &asked);
       if (got.ok() && *got == Asked::kFenced) {
         uint64_t e = hooks_.rejoin(asked);
-        Log(peer +
-            " refused a lease (another worker served in this one's place): "
-            "rejoined under epoch " +
-            std::to_string(e) + ", nothing held");
+        Log(log::Level::kWarn,
+            peer +
+                " refused a lease (another worker served in this one's place): "
+                "rejoined under epoch " +
+                std::to_string(e) + ", nothing held");
       }
     }
     l.lock();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "leases.h"
+#include "shovel/log.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 
@@ -39,7 +40,7 @@ class LeaseKeeper {
     std::function<void(const std::string& target,
                        std::vector<std::pair<std::string, std::string>> members)>
         handover;
-    std::function<void(const std::string&)> log;  // may be null
+    shovel::log::LogFn log;  // may be null
   };
   static constexpr std::chrono::milliseconds kAskTimeout{300};
   static constexpr std::chrono::milliseconds kRenewEvery{150};
@@ -97,8 +98,8 @@ class LeaseKeeper {
   Result<Asked> Ask(const std::string& peer, uint64_t* epoch, std::string* busy = nullptr,
                     bool in_place_of = false);
   void Run();
-  void Log(const std::string& line) const {
-    if (hooks_.log) hooks_.log(line);
+  void Log(shovel::log::Level level, const std::string& line) const {
+    if (hooks_.log) hooks_.log(level, line);
   }
   static LeaseTable::Ns Now();
   static LeaseTable::Ns WallNow();

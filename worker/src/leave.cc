@@ -165,10 +165,11 @@ void LeaveCopier::Pass() {
   uint64_t failed = large + unanswered + late;
   progress_->failed.store(failed);
   if (failed != 0 && log_) {
-    log_("leaving: " + std::to_string(failed) + " ids not copied (" +
-         std::to_string(large) + " over 63 MiB, " + std::to_string(unanswered) +
-         " their new holder did not take, " + std::to_string(late) +
-         " past the time limit)");
+    log_(log::Level::kError, "leaving: " + std::to_string(failed) + " ids not copied (" +
+                                 std::to_string(large) + " over 63 MiB, " +
+                                 std::to_string(unanswered) +
+                                 " their new holder did not take, " +
+                                 std::to_string(late) + " past the time limit)");
   }
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "pacer.h"
+#include "shovel/log.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 
@@ -60,7 +61,7 @@ struct LeaveProgress {
 
 class LeaveCopier {
  public:
-  using LogFn = std::function<void(const std::string&)>;
+  using LogFn = shovel::log::LogFn;
   // `members` must list this worker (store->node_id()). `rate` gives the
   // pace in bytes per second (the live handover-rate). All pointers must
   // outlive the copier.

@@ -31,6 +31,8 @@
 
 namespace {
 
+using shovel::log::Level;
+
 // Tells systemd (Type=notify units) the worker's state; nothing outside
 // systemd (NOTIFY_SOCKET unset).
 void Notify(const std::string& state) {
@@ -234,13 +236,13 @@ int main(int argc, char** argv) {
 
   std::mutex log_mu;
   std::string log_id = opt.node_id;
-  auto log = [&log_mu, &log_id](const std::string& line) {
+  auto log = [&log_mu, &log_id](Level level, const std::string& line) {
     std::string id;
     {
       std::lock_guard<std::mutex> l(log_mu);
       id = log_id;
     }
-    shovel::log::Info(id.empty() ? line : id + ": " + line);
+    shovel::log::Write(level, id.empty() ? line : id + ": " + line);
   };
   opt.log = log;
   // A DRAIN made the worker leave: end it as SIGTERM does.
@@ -261,7 +263,7 @@ int main(int argc, char** argv) {
     std::lock_guard<std::mutex> l(log_mu);
     log_id = w.node_id();
   }
-  if (!consul_setup->hint.empty()) log(consul_setup->hint);
+  if (!consul_setup->hint.empty()) log(Level::kInfo, consul_setup->hint);
   // The endpoint starts before the Consul link, which advertises its port;
   // scrapes read the link through `scraped_link` once it exists.
   std::atomic<shovel::worker::ConsulAgentLink*> scraped_link{nullptr};
@@ -286,7 +288,7 @@ int main(int argc, char** argv) {
     }
     metrics = std::move(*m);
     consul_setup->metrics_port = metrics->port();
-    log("metrics on " + metrics->url());
+    log(Level::kInfo, "metrics on " + metrics->url());
   }
   std::unique_ptr<shovel::worker::ConsulAgentLink> link;
   if (consul_setup->enabled) {
@@ -297,7 +299,7 @@ int main(int argc, char** argv) {
     if (join.ok()) {
       w.Join(*join);
     } else {
-      log("not asking for a hand-over: " + join.status().message());
+      log(Level::kWarn, "not asking for a hand-over: " + join.status().message());
     }
     auto l = shovel::worker::StartConsulLink(*consul_setup, w, log);
     if (!l.ok()) {
@@ -312,13 +314,14 @@ int main(int argc, char** argv) {
                       w.endpoint() + (metrics ? "\n" + metrics->url() : ""))) {
     return Fail("cannot write --ready-file " + ready_file, 1);
   }
-  log("listening on " + w.endpoint() + " (open files limit " +
-      (nofile != nofile_before ? std::to_string(nofile_before) + " raised to " : "") +
-      std::to_string(nofile) + ", max connections " +
-      std::to_string(opt.max_connections > 0
-                         ? opt.max_connections
-                         : shovel::worker::DefaultMaxConnections(nofile)) +
-      ")");
+  log(Level::kInfo,
+      "listening on " + w.endpoint() + " (open files limit " +
+          (nofile != nofile_before ? std::to_string(nofile_before) + " raised to " : "") +
+          std::to_string(nofile) + ", max connections " +
+          std::to_string(opt.max_connections > 0
+                             ? opt.max_connections
+                             : shovel::worker::DefaultMaxConnections(nofile)) +
+          ")");
   Notify("READY=1\nSTATUS=serving on " + w.endpoint() +
          (metrics ? ", metrics on " + metrics->url() : ""));
   int sig = 0;
@@ -334,7 +337,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  log("signal " + std::to_string(sig) + ", finishing requests in flight");
+  log(Level::kInfo, "signal " + std::to_string(sig) + ", finishing requests in flight");
   Notify("STOPPING=1");
   scraped_link.store(nullptr);
   // Leave before deregistering: the ids only this worker would stop
@@ -344,7 +347,7 @@ int main(int argc, char** argv) {
            : w.LeasePeers();
   if (leave_by.members.size() > 1 && leave_timeout.count() > 0) {
     shovel::Status s = w.Leave(leave_by, leave_timeout);
-    if (!s.ok()) log("not handing over: " + s.message());
+    if (!s.ok()) log(Level::kWarn, "not handing over: " + s.message());
   }
   if (link) link->Stop(/*deregister=*/true);
   metrics.reset();  // no scrape runs past here

@@ -347,16 +347,15 @@ void Server::IoLoop() {
   // reading until it may go).
   auto route = [&](std::vector<zmq::message_t>& msg) -> bool {
     if (msg.size() < 3 || oversized) {
-      counters_->malformed.fetch_add(1);
-      ReplyWithError(*router_, msg,
-                     Status::Protocol(oversized ? "request has too many frames"
-                                                : "request needs a header and an "
-                                                  "id frame"));
+      Status why = Status::Protocol(oversized ? "request has too many frames"
+                                              : "request needs a header and an id frame");
+      counters_->Malformed(why);
+      ReplyWithError(*router_, msg, why);
       return true;
     }
     auto h = wire::DecodeHeader(View(msg[1]));
     if (!h.ok()) {
-      counters_->malformed.fetch_add(1);
+      counters_->Malformed(h.status());
       ReplyWithError(*router_, msg, h.status());
       return true;
     }
@@ -653,7 +652,7 @@ void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_vie
   ServiceReply rep;
   auto req = wire::DecodeRequest(views);
   if (!req.ok()) {
-    counters_->malformed.fetch_add(1);
+    counters_->Malformed(req.status());
     rep = Service::Error(*wire::DecodeHeader(views[0]), req.status());
   } else {
     try {

@@ -65,6 +65,11 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
   }
   counters_->requests.Record(req.header.op, out.header.status, in, sent,
                              std::chrono::steady_clock::now() - start);
+  if (counters_->errors != nullptr && RequestErrorLog::Logged(out.header.status)) {
+    counters_->errors->Report(
+        wire::OpName(req.header.op), req.id,
+        Status(out.header.status, out.payload.empty() ? "" : out.payload[0].bytes));
+  }
   return out;
 }
 
@@ -293,7 +298,7 @@ ServiceReply Service::Batch(const wire::Request& req) {
     (void)reader.Next(&frames);  // checked above
     auto item = wire::DecodeBatchItem(frames);
     if (!item.ok()) {
-      counters_->malformed.fetch_add(1);
+      counters_->Malformed(item.status());
       auto ih = wire::DecodeHeader(frames.empty() ? std::string_view() : frames[0]);
       AddReply(Error(ih.ok() ? *ih : wire::Header(), item.status()), out, views);
     } else if ((h.flags & wire::kFlagReplicas) && item->header.op != wire::Op::kGet &&

@@ -16,6 +16,7 @@
 
 #include "append_tokens.h"
 #include "leave.h"
+#include "request_error_log.h"
 #include "shovel/protocol.h"
 #include "shovel/worker/metrics.h"
 #include "shovel/worker/store.h"
@@ -45,6 +46,15 @@ struct ServiceCounters {
   // Every request Service::Handle answers, and the server's refusals
   // (busy, disconnected, refused connections): NODE_STATS and /metrics.
   RequestCounters requests;
+  // Where failed requests are logged, rate-limited; null: they are not.
+  // Set before the server starts; owned by the Worker.
+  RequestErrorLog* errors = nullptr;
+
+  // A request that could not be decoded (`why`): counted, and logged.
+  void Malformed(const Status& why) {
+    malformed.fetch_add(1);
+    if (errors != nullptr) errors->Report({}, {}, why);
+  }
 };
 
 class Handover;

@@ -78,7 +78,7 @@ std::vector<wire::SharedFrame> ServeLocal(LocalGate& gate,
   }
   auto req = wire::DecodeRequest(frames);
   if (!req.ok()) {
-    gate.counters->malformed.fetch_add(1);
+    gate.counters->Malformed(req.status());
     return EncodeLocal(Service::Error(*header, req.status()));
   }
   gate.counters->in_flight.fetch_add(1);
@@ -117,6 +117,7 @@ Status ValidateConfig(const WorkerConfig& c) {
 
 struct Worker::Impl {
   ServiceCounters counters;
+  std::unique_ptr<RequestErrorLog> request_errors;  // counters.errors
   std::string public_key;
   std::unique_ptr<Authorizer> auth;  // used by server's threads: declared first
   std::unique_ptr<Store> store;
@@ -130,7 +131,7 @@ struct Worker::Impl {
   std::string node_id;
   std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
   std::mutex stop_mu;
-  std::function<void(const std::string&)> log;
+  shovel::log::LogFn log;
   std::function<void()> on_drained;
   LeaveProgress leave;
   std::mutex leave_mu;       // held while a leave runs
@@ -143,8 +144,8 @@ struct Worker::Impl {
 
   static constexpr std::chrono::minutes kDrainTimeout{10};
 
-  void Log(const std::string& line) const {
-    if (log) log(line);
+  void Log(shovel::log::Level level, const std::string& line) const {
+    if (log) log(level, line);
   }
   Status Leave(const wire::HandoverBody& body, std::chrono::milliseconds timeout);
   Status StartDrain(const wire::HandoverBody& body);
@@ -210,6 +211,8 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->store = std::make_unique<Store>(impl->node_id, config);
   impl->store->CompressInBackground(true);
   impl->replicator = std::make_unique<Replicator>(keys);
+  impl->request_errors = std::make_unique<RequestErrorLog>(o.log);
+  impl->counters.errors = impl->request_errors.get();
   impl->service =
       std::make_unique<Service>(impl->store.get(), &impl->counters,
                                 impl->server->endpoint(), impl->replicator.get());
@@ -316,7 +319,8 @@ Status Worker::Impl::Leave(const wire::HandoverBody& body,
       store.get(), replicator.get(), body, [h] { return h->rate(); }, &leave, log,
       deadline);
   SHOVEL_RETURN_IF_ERROR(copier.Check());
-  Log("leaving: copying the ids only this worker will no longer hold to their new "
+  Log(log::Level::kInfo,
+      "leaving: copying the ids only this worker will no longer hold to their new "
       "holders");
   leave.state.store(LeaveProgress::kCopying);
   copier.Pass();
@@ -331,9 +335,10 @@ Status Worker::Impl::Leave(const wire::HandoverBody& body,
   server->Leave();
   leases->ReleaseAll();
   leave.state.store(LeaveProgress::kLeft);
-  Log("left: " + std::to_string(leave.copied.load()) + " copies (" +
-      std::to_string(leave.bytes.load()) + " bytes) sent to the new holders, " +
-      std::to_string(leave.failed.load()) + " ids not copied");
+  Log(log::Level::kInfo, "left: " + std::to_string(leave.copied.load()) + " copies (" +
+                             std::to_string(leave.bytes.load()) +
+                             " bytes) sent to the new holders, " +
+                             std::to_string(leave.failed.load()) + " ids not copied");
   return Status::Ok();
 }
 
@@ -347,7 +352,7 @@ Status Worker::Impl::StartDrain(const wire::HandoverBody& body) {
   if (drain_thread.joinable()) return Status::Ok();  // draining already
   drain_thread = std::thread([this, body] {
     Status s = Leave(body, kDrainTimeout);
-    if (!s.ok()) Log("drain failed: " + s.message());
+    if (!s.ok()) Log(log::Level::kError, "drain failed: " + s.message());
     std::this_thread::sleep_for(std::chrono::seconds(1));  // progress is read
     if (on_drained) on_drained();
   });
@@ -426,7 +431,8 @@ void Worker::Impl::FollowJoin(const Service::JoinPlan& plan,
   service->SetJoining(nullptr);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  Log(done ? "joined: " + std::to_string(others.size()) +
+  Log(done ? log::Level::kInfo : log::Level::kWarn,
+      done ? "joined: " + std::to_string(others.size()) +
                  " workers handed over the ids that belong here in " +
                  std::to_string(static_cast<int>(secs * 1000)) + " ms"
            : "joining: stopped following the hand-overs after " +

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -61,6 +62,10 @@ inline void Debug(std::string_view m) { Write(Level::kDebug, m); }
 inline void Info(std::string_view m) { Write(Level::kInfo, m); }
 inline void Warn(std::string_view m) { Write(Level::kWarn, m); }
 inline void Error(std::string_view m) { Write(Level::kError, m); }
+// Where a component reports an event, with its level: components take one
+// rather than writing here, so that their owner adds context (a node id) and
+// tests capture the lines. Called from any thread.
+using LogFn = std::function<void(Level, const std::string&)>;
 // Writes out what is buffered (every line is flushed as it is written, so
 // a crash loses none: log lines are events, not one per request).
 void Flush();

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "shovel/local_serve.h"
+#include "shovel/log.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 #include "shovel/worker/config.h"
@@ -53,8 +54,9 @@ struct WorkerOptions {
   uint64_t max_connections = 0;
   int64_t idle_timeout_ms = 0;
   // Where the worker reports what it decided on its own (leases: fencing,
-  // rejoining), one line each; null: not reported. Called from any thread.
-  std::function<void(const std::string&)> log;
+  // rejoining), one line each at its level; null: not reported. Called from
+  // any thread.
+  shovel::log::LogFn log;
   // Called (on a worker thread, once) a second after a DRAIN request made
   // the worker leave: it serves nothing more and its owner should end it
   // (shovel-worker does what it does on SIGTERM). Must not block or call
