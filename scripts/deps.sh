@@ -12,7 +12,7 @@ PACKAGES=(
   python3 python3-dev python3-pytest python3-setuptools python3-pip python3-venv python3-yaml
   pybind11-dev prometheus-cpp-dev libspdlog-dev libsystemd-dev
   redis-server redis-tools memcached fuse-overlayfs fio attr iproute2 procps
-  psmisc coreutils util-linux curl rsync diffutils
+  psmisc coreutils util-linux curl rsync diffutils openssl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -76,8 +76,9 @@ Client::Client(Config config, std::shared_ptr<HttpTransport> transport)
     : config_(std::move(config)), transport_(std::move(transport)) {}
 
 Result<std::unique_ptr<Client>> Client::Create(Config config) {
+  config.address = config.EffectiveAddress();
   SHOVEL_ASSIGN_OR_RETURN(Endpoint endpoint, ParseAddress(config.address));
-  std::shared_ptr<HttpTransport> transport = NewCurlTransport(endpoint);
+  std::shared_ptr<HttpTransport> transport = NewCurlTransport(endpoint, config.tls);
   return std::make_unique<Client>(std::move(config), std::move(transport));
 }
 

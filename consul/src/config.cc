@@ -1,6 +1,9 @@
 #include "shovel/consul/config.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,7 +23,72 @@ Status BadAddress(std::string_view address, std::string_view why) {
       "; use host:port, http://host:port, https://host:port or unix:///path");
 }
 
+// Go's strconv.ParseBool, which Consul's CLI uses for its boolean variables.
+Result<bool> ParseBool(const char* var, const std::string& v) {
+  if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") {
+    return true;
+  }
+  if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False") {
+    return false;
+  }
+  return Status::InvalidArgument(std::string(var) + "='" + v +
+                                 "' is not a boolean; use true or false");
+}
+
+// The value of a file variable, checked readable now so a typo is named at
+// start rather than as a TLS failure later.
+Result<std::string> ReadableFile(const Config::Getenv& getenv, const char* var) {
+  auto v = getenv(var);
+  if (!v || v->empty()) return std::string();
+  std::ifstream in(*v);
+  if (!in) {
+    return Status::InvalidArgument(std::string(var) + ": cannot read '" + *v + "' (" +
+                                   std::strerror(errno) +
+                                   "); fix the path or unset the variable");
+  }
+  return *v;
+}
+
+Status ReadTls(const Config::Getenv& getenv, TlsConfig& tls) {
+  SHOVEL_ASSIGN_OR_RETURN(tls.ca_file, ReadableFile(getenv, "CONSUL_CACERT"));
+  SHOVEL_ASSIGN_OR_RETURN(tls.client_cert, ReadableFile(getenv, "CONSUL_CLIENT_CERT"));
+  SHOVEL_ASSIGN_OR_RETURN(tls.client_key, ReadableFile(getenv, "CONSUL_CLIENT_KEY"));
+  if (!tls.client_key.empty() && tls.client_cert.empty()) {
+    return Status::InvalidArgument(
+        "CONSUL_CLIENT_KEY is set but CONSUL_CLIENT_CERT is not; set both");
+  }
+  if (auto dir = getenv("CONSUL_CAPATH"); dir && !dir->empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(*dir, ec)) {
+      return Status::InvalidArgument("CONSUL_CAPATH: '" + *dir +
+                                     "' is not a directory; fix the path or unset "
+                                     "the variable");
+    }
+    tls.ca_path = *dir;
+  }
+  if (auto verify = getenv("CONSUL_HTTP_SSL_VERIFY"); verify && !verify->empty()) {
+    SHOVEL_ASSIGN_OR_RETURN(tls.verify, ParseBool("CONSUL_HTTP_SSL_VERIFY", *verify));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::string TlsConfig::DescribeTrust() const {
+  std::string out;
+  if (!ca_file.empty()) out = "CONSUL_CACERT=" + ca_file;
+  if (!ca_path.empty()) out += (out.empty() ? "" : ", ") + ("CONSUL_CAPATH=" + ca_path);
+  return out.empty() ? "the system CA store; set CONSUL_CACERT to the agent's CA" : out;
+}
+
+std::string TlsConfig::DescribeClientCert() const {
+  return client_cert.empty() ? "none given" : "CONSUL_CLIENT_CERT=" + client_cert;
+}
+
+std::string Config::EffectiveAddress() const {
+  if (ssl && address.find("://") == std::string::npos) return "https://" + address;
+  return address;
+}
 
 Result<Endpoint> ParseAddress(std::string_view address) {
   Endpoint e;
@@ -66,13 +134,15 @@ Result<Config> Config::FromEnvironment(const Getenv& getenv) {
   Config config;
   auto addr = getenv("CONSUL_HTTP_ADDR");
   auto ssl = getenv("CONSUL_HTTP_SSL");
+  if (ssl && !ssl->empty()) {
+    SHOVEL_ASSIGN_OR_RETURN(config.ssl, ParseBool("CONSUL_HTTP_SSL", *ssl));
+  }
   if (addr && !addr->empty()) {
     config.address = *addr;
-    if (ssl && (*ssl == "true" || *ssl == "1") &&
-        addr->find("://") == std::string::npos) {
-      config.address = "https://" + *addr;
-    }
+  } else if (config.ssl) {
+    config.address = "127.0.0.1:8500";  // Consul's default, now https
   }
+  config.address = config.EffectiveAddress();
   auto parsed = ParseAddress(config.address);
   if (!parsed.ok()) return parsed.status().WithContext("CONSUL_HTTP_ADDR");
   if (auto token = getenv("CONSUL_HTTP_TOKEN"); token) config.token = Trim(*token);
@@ -87,6 +157,7 @@ Result<Config> Config::FromEnvironment(const Getenv& getenv) {
     std::string token = Trim(text.str());
     if (!token.empty()) config.token = token;
   }
+  SHOVEL_RETURN_IF_ERROR(ReadTls(getenv, config.tls));
   return config;
 }
 

@@ -53,9 +53,60 @@ size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+bool Contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// A one-line status for a TLS failure, naming the cause and what to set; Ok
+// when `code` is not one. `what` is "GET https://host:port/v1/...".
+Status TlsError(const std::string& what, CURLcode code, const std::string& detail,
+                const TlsConfig& tls) {
+  // A server that refuses our certificate (or its absence) sends an alert;
+  // with TLS 1.3 it arrives on the first read, not in the handshake.
+  const bool refused_us = Contains(detail, "alert certificate required") ||
+                          Contains(detail, "alert bad certificate") ||
+                          Contains(detail, "alert unknown ca") ||
+                          Contains(detail, "alert handshake failure") ||
+                          Contains(detail, "alert certificate unknown");
+  if (code == CURLE_PEER_FAILED_VERIFICATION) {
+    return Status::PermissionDenied(
+        what + ": TLS certificate of the Consul agent not trusted (" +
+        tls.DescribeTrust() + "): " + detail);
+  }
+  if (code == CURLE_SSL_CACERT_BADFILE) {
+    return Status::InvalidArgument(what + ": cannot load the CA certificates (" +
+                                   tls.DescribeTrust() + "): " + detail);
+  }
+  if (code == CURLE_SSL_CERTPROBLEM) {
+    return Status::InvalidArgument(
+        what + ": cannot use the TLS client certificate (" + tls.DescribeClientCert() +
+        (tls.client_key.empty() ? "" : ", CONSUL_CLIENT_KEY=" + tls.client_key) +
+        "): " + detail);
+  }
+  if (refused_us && tls.client_cert.empty()) {
+    return Status::PermissionDenied(
+        what +
+        ": the Consul agent requires a TLS client certificate; set "
+        "CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY: " +
+        detail);
+  }
+  if (refused_us) {
+    return Status::PermissionDenied(what +
+                                    ": the Consul agent refused the TLS client "
+                                    "certificate (" +
+                                    tls.DescribeClientCert() + "): " + detail);
+  }
+  if (code == CURLE_SSL_CONNECT_ERROR) {
+    return Status::Unavailable(what + ": TLS handshake with the Consul agent failed (" +
+                               detail + "); does it serve https on this port?");
+  }
+  return Status::Ok();
+}
+
 class CurlTransport final : public HttpTransport {
  public:
-  explicit CurlTransport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
+  CurlTransport(Endpoint endpoint, TlsConfig tls)
+      : endpoint_(std::move(endpoint)), tls_(std::move(tls)) {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   }
@@ -94,6 +145,7 @@ class CurlTransport final : public HttpTransport {
       curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, endpoint_.unix_socket.c_str());
     }
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    if (https_) SetTlsOptions(easy);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error);
     long timeout_ms = std::max<long>(1, request.timeout.count());
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -150,9 +202,19 @@ class CurlTransport final : public HttpTransport {
     if (cancelled) return Status::Unavailable(what + ": cancelled");
     if (code != CURLE_OK) {
       std::string detail = error[0] != 0 ? error : curl_easy_strerror(code);
+      if (https_) {
+        Status tls = TlsError(what, code, detail, tls_);
+        if (!tls.ok()) return tls;
+      }
       if (code == CURLE_OPERATION_TIMEDOUT) {
         return Status::Timeout(what + ": no answer from the Consul agent within " +
                                std::to_string(timeout_ms) + " ms (" + detail + ")");
+      }
+      if (code == CURLE_GOT_NOTHING && !https_) {
+        return Status::Unavailable(what + ": the Consul agent closed the connection (" +
+                                   detail +
+                                   "); if it serves https, use an https:// address or "
+                                   "CONSUL_HTTP_SSL=true");
       }
       return Status::Unavailable(what + ": cannot reach the Consul agent (" + detail +
                                  "); is it running at " + Describe() + "?");
@@ -161,6 +223,21 @@ class CurlTransport final : public HttpTransport {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     response.status = static_cast<int>(status);
     return response;
+  }
+
+  void SetTlsOptions(CURL* easy) const {
+    if (!tls_.ca_file.empty())
+      curl_easy_setopt(easy, CURLOPT_CAINFO, tls_.ca_file.c_str());
+    if (!tls_.ca_path.empty())
+      curl_easy_setopt(easy, CURLOPT_CAPATH, tls_.ca_path.c_str());
+    if (!tls_.client_cert.empty()) {
+      curl_easy_setopt(easy, CURLOPT_SSLCERT, tls_.client_cert.c_str());
+      if (!tls_.client_key.empty()) {
+        curl_easy_setopt(easy, CURLOPT_SSLKEY, tls_.client_key.c_str());
+      }
+    }
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, tls_.verify ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, tls_.verify ? 2L : 0L);
   }
 
   Handles Acquire() {
@@ -191,14 +268,17 @@ class CurlTransport final : public HttpTransport {
   }
 
   const Endpoint endpoint_;
+  const TlsConfig tls_;
+  const bool https_ = endpoint_.base_url.starts_with("https://");
   std::mutex mu_;  // guards idle_
   std::vector<Handles> idle_;
 };
 
 }  // namespace
 
-std::unique_ptr<HttpTransport> NewCurlTransport(const Endpoint& endpoint) {
-  return std::make_unique<CurlTransport>(endpoint);
+std::unique_ptr<HttpTransport> NewCurlTransport(const Endpoint& endpoint,
+                                                const TlsConfig& tls) {
+  return std::make_unique<CurlTransport>(endpoint, tls);
 }
 
 }  // namespace shovel::consul

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <string>
+#include <vector>
 
 namespace shovel::consul {
 namespace {
@@ -78,6 +80,59 @@ TEST(ConfigTest, BadValuesNameTheVariable) {
   auto addr = Config::FromEnvironment(Env({{"CONSUL_HTTP_ADDR", "gopher://x:1"}}));
   EXPECT_EQ(addr.status().code(), Code::kInvalidArgument);
   EXPECT_NE(addr.status().message().find("CONSUL_HTTP_ADDR"), std::string::npos);
+}
+
+TEST(ConfigTest, ReadsTlsVariables) {
+  char ca[] = "/tmp/consul-ca-XXXXXX";
+  int fd = mkstemp(ca);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  auto c = Config::FromEnvironment(Env({{"CONSUL_HTTP_ADDR", "127.0.0.1:8501"},
+                                        {"CONSUL_HTTP_SSL", "T"},
+                                        {"CONSUL_CACERT", ca},
+                                        {"CONSUL_CAPATH", "/tmp"},
+                                        {"CONSUL_CLIENT_CERT", ca},
+                                        {"CONSUL_CLIENT_KEY", ca},
+                                        {"CONSUL_HTTP_SSL_VERIFY", "false"}}));
+  std::remove(ca);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->address, "https://127.0.0.1:8501");
+  EXPECT_EQ(c->tls.ca_file, ca);
+  EXPECT_EQ(c->tls.ca_path, "/tmp");
+  EXPECT_EQ(c->tls.client_cert, ca);
+  EXPECT_EQ(c->tls.client_key, ca);
+  EXPECT_FALSE(c->tls.verify);
+  // CONSUL_HTTP_SSL also applies to an address a flag sets later.
+  c->address = "10.0.0.7:8501";
+  EXPECT_EQ(c->EffectiveAddress(), "https://10.0.0.7:8501");
+  c->address = "http://10.0.0.7:8500";
+  EXPECT_EQ(c->EffectiveAddress(), "http://10.0.0.7:8500");
+  auto s = Config::FromEnvironment(Env({{"CONSUL_HTTP_SSL", "1"}}));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->address, "https://127.0.0.1:8500");
+  auto d = Config::FromEnvironment(Env({}));
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->tls.verify);
+  EXPECT_TRUE(d->tls.ca_file.empty());
+}
+
+TEST(ConfigTest, BadTlsValuesNameTheVariable) {
+  struct Case {
+    std::map<std::string, std::string> env;
+    std::string names;
+  };
+  for (const Case& k : std::vector<Case>{
+           {{{"CONSUL_CACERT", "/nonexistent/ca.pem"}}, "CONSUL_CACERT"},
+           {{{"CONSUL_CLIENT_CERT", "/nonexistent/c.pem"}}, "CONSUL_CLIENT_CERT"},
+           {{{"CONSUL_CLIENT_KEY", "/proc/self/status"}}, "CONSUL_CLIENT_CERT is not"},
+           {{{"CONSUL_CAPATH", "/proc/self/status"}}, "CONSUL_CAPATH"},
+           {{{"CONSUL_HTTP_SSL_VERIFY", "maybe"}}, "CONSUL_HTTP_SSL_VERIFY"},
+           {{{"CONSUL_HTTP_SSL", "yes"}}, "CONSUL_HTTP_SSL"}}) {
+    auto c = Config::FromEnvironment(Env(k.env));
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << k.names;
+    EXPECT_NE(c.status().message().find(k.names), std::string::npos)
+        << c.status().ToString();
+  }
 }
 
 }  // namespace

@@ -102,9 +102,9 @@ ConsulTestAgent::~ConsulTestAgent() {
 Status ConsulTestAgent::Launch(bool reuse_addresses) {
   const char* want_real = std::getenv("SHOVEL_TEST_REAL_CONSUL");
   bool real = options_.allow_real_consul && !options_.unix_sockets &&
-              options_.hosts.empty() && options_.nodes.size() == 1 &&
-              want_real != nullptr && std::string(want_real) == "1" &&
-              !FindOnPath("consul").empty();
+              options_.tls_cert.empty() && options_.hosts.empty() &&
+              options_.nodes.size() == 1 && want_real != nullptr &&
+              std::string(want_real) == "1" && !FindOnPath("consul").empty();
   real_consul_ = real;
   SHOVEL_RETURN_IF_ERROR(real ? LaunchRealConsul(reuse_addresses)
                               : LaunchTestAgent(reuse_addresses));
@@ -133,6 +133,11 @@ Status ConsulTestAgent::LaunchTestAgent(bool reuse_addresses) {
   }
   if (!options_.acl_token.empty())
     args.insert(args.end(), {"--acl-token", options_.acl_token});
+  const bool https = !options_.tls_cert.empty();
+  if (https) args.insert(args.end(), {"--tls-cert", options_.tls_cert});
+  if (!options_.tls_key.empty()) args.insert(args.end(), {"--tls-key", options_.tls_key});
+  if (!options_.tls_client_ca.empty())
+    args.insert(args.end(), {"--tls-client-ca", options_.tls_client_ca});
   args.insert(args.end(), {"--session-ttl-min",
                            std::to_string(options_.session_ttl_min.count()) + "ms"});
   SHOVEL_ASSIGN_OR_RETURN(pid_, Spawn(args, /*quiet_stdout=*/false));
@@ -152,7 +157,7 @@ Status ConsulTestAgent::LaunchTestAgent(bool reuse_addresses) {
       while (std::getline(in, line)) {
         size_t eq = line.find('=');
         if (eq != std::string::npos)
-          nodes.push_back({line.substr(0, eq), line.substr(eq + 1)});
+          nodes.push_back({line.substr(0, eq), line.substr(eq + 1), https});
       }
       if (nodes.size() == options_.nodes.size()) {
         nodes_ = std::move(nodes);
@@ -264,7 +269,29 @@ Config ConsulTestAgent::ConfigFor(size_t i) const {
   Config config;
   config.address = nodes_.at(i).url();
   config.token = options_.acl_token;
+  config.tls = options_.client_tls;
   return config;
+}
+
+Result<std::unique_ptr<TestPki>> TestPki::Create() {
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / "consul-pki-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return Status::Unavailable("mkdtemp failed");
+  std::unique_ptr<TestPki> pki(new TestPki(tmpl));
+  SHOVEL_ASSIGN_OR_RETURN(pid_t pid, Spawn({SHOVEL_MAKE_TEST_PKI_PATH, tmpl}, false));
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Unavailable(std::string(SHOVEL_MAKE_TEST_PKI_PATH) +
+                               " failed (wait status " + std::to_string(status) +
+                               "); is Debian's openssl installed?");
+  }
+  return pki;
+}
+
+TestPki::~TestPki() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
 void ConsulAgentTest::SetUp() {

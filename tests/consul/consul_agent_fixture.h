@@ -29,8 +29,10 @@ namespace shovel::consul::testing {
 struct AgentNode {
   std::string name;     // Consul node name
   std::string address;  // "127.0.0.1:PORT", or "unix:///path" with unix_sockets
+  bool https = false;   // the node serves TLS (TestAgentOptions::tls_cert)
   std::string url() const {
-    return address.starts_with("unix://") ? address : "http://" + address;
+    if (address.starts_with("unix://")) return address;
+    return (https ? "https://" : "http://") + address;
   }
 };
 
@@ -44,6 +46,31 @@ struct TestAgentOptions {
   // Listen host of each node (test agent only; e.g. the root side of a veth
   // pair in a network-namespace test). Missing entries: 127.0.0.1.
   std::vector<std::string> hosts;
+  // Serve https with this PEM certificate and key (test agent only, TCP
+  // nodes). With tls_client_ca, require client certificates it signed.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // What ConfigFor() puts in Config::tls (which CA to trust, our cert).
+  TlsConfig client_tls;
+};
+
+// A throwaway PKI made by make_test_pki.sh (openssl) in a fresh temporary
+// directory, removed by the destructor. File names as in that script:
+// ca.pem, server.pem/.key, client.pem/.key, other-ca.pem.
+class TestPki {
+ public:
+  static Result<std::unique_ptr<TestPki>> Create();
+  ~TestPki();
+  TestPki(const TestPki&) = delete;
+  TestPki& operator=(const TestPki&) = delete;
+
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  explicit TestPki(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
 };
 
 class ConsulTestAgent {

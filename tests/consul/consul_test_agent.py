@@ -17,7 +17,9 @@ import json
 import os
 import random
 import signal
+import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -162,7 +164,8 @@ class QuietErrors:
     worker, say) is normal for an agent, not an error worth a traceback."""
 
     def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        # ssl.SSLError: a TLS client that does not trust us or lacks a cert.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
@@ -171,9 +174,36 @@ class TcpServer(QuietErrors, socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    tls = None  # an ssl.SSLContext when the node serves https
+
     def server_bind(self):  # skip HTTPServer's reverse DNS lookup
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def get_request(self):
+        # The handshake runs on first read, in the handler's thread, so a
+        # client that fails it never stalls the accept loop.
+        sock, addr = self.socket.accept()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            try:
+                request.do_handshake()
+            except ssl.SSLError:
+                # Our alert is sent; let the client read it rather than a
+                # reset: stop writing and drain what it already sent.
+                request.settimeout(1.0)
+                try:
+                    request.shutdown(socket.SHUT_WR)
+                    while request.recv(4096):
+                        pass
+                except OSError:
+                    pass
+                return
+        super().finish_request(request, client_address)
 
 
 class UnixServer(QuietErrors, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -187,7 +217,22 @@ def parse_node(spec):
     return name, addr
 
 
-def start_server(state, name, addr, acl_token):
+def tls_context(args):
+    """None for plain http; else a server context from --tls-cert/--tls-key,
+    requiring client certificates signed by --tls-client-ca when given."""
+    if not args.tls_cert:
+        if args.tls_key or args.tls_client_ca:
+            raise ValueError("--tls-key and --tls-client-ca need --tls-cert")
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls_cert, args.tls_key or None)
+    if args.tls_client_ca:
+        ctx.load_verify_locations(cafile=args.tls_client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def start_server(state, name, addr, acl_token, tls=None):
     if addr.startswith("unix://"):
         path = addr[len("unix://"):]
         if os.path.exists(path):
@@ -197,6 +242,7 @@ def start_server(state, name, addr, acl_token):
     else:
         host, _, port = addr.rpartition(":")
         srv = TcpServer((host or "127.0.0.1", int(port)), Handler)
+        srv.tls = tls
         shown = "%s:%d" % srv.server_address[:2]
     srv.state, srv.node_name, srv.acl_token = state, name, acl_token
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
@@ -209,15 +255,19 @@ def main(argv):
     p.add_argument("--ready-file", help="written with NAME=ADDRESS lines once every node listens")
     p.add_argument("--acl-token", default="", help="require this X-Consul-Token on every request")
     p.add_argument("--session-ttl-min", default="10s", help="smallest session TTL accepted (Consul: 10s)")
+    p.add_argument("--tls-cert", help="serve https with this PEM certificate (TCP nodes)")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert (default: in that file)")
+    p.add_argument("--tls-client-ca", help="require client certificates signed by this PEM CA")
     args = p.parse_args(argv)
     try:
+        tls = tls_context(args)
         nodes = [parse_node(s) for s in args.node]
         if len({n for n, _ in nodes}) != len(nodes):
             raise ValueError("node names must be unique")
         state = st.State([n for n, _ in nodes], st.parse_duration(args.session_ttl_min))
         servers, lines = [], []
         for name, addr in nodes:
-            srv, shown = start_server(state, name, addr, args.acl_token)
+            srv, shown = start_server(state, name, addr, args.acl_token, tls)
             servers.append(srv)
             lines.append("%s=%s\n" % (name, shown))
     except (OSError, ValueError) as e:

@@ -67,10 +67,19 @@ class HttpTransport {
   virtual std::string Describe() const = 0;
 };
 
-struct Endpoint;  // config.h
+struct Endpoint;   // config.h
+struct TlsConfig;  // config.h
 
-// A libcurl transport for `endpoint`. Keeps a small pool of easy handles so
-// connections are reused; thread-safe.
-std::unique_ptr<HttpTransport> NewCurlTransport(const Endpoint& endpoint);
+// A libcurl transport for `endpoint`, verifying an https agent as `tls` says.
+// Keeps a small pool of easy handles so connections are reused; thread-safe.
+// Besides the errors of Send(), TLS failures name their cause and the
+// variable to fix, in one line:
+//   kPermissionDenied - the agent's certificate is not trusted (or not for
+//                       this host), or the agent refused our client
+//                       certificate or wants one we did not give;
+//   kInvalidArgument  - a CA, certificate or key file libcurl cannot use;
+//   kUnavailable      - another handshake failure (plain http on the port?).
+std::unique_ptr<HttpTransport> NewCurlTransport(const Endpoint& endpoint,
+                                                const TlsConfig& tls);
 
 }  // namespace shovel::consul
