@@ -143,7 +143,7 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
   for (const auto& r : ask) {
     uint64_t asked = 0;
     std::string busy;
-    Result<Asked> got = Ask(r, &asked, &busy, /*in_place=*/true);
+    Result<Asked> got = Ask(r, &asked, &busy, /*in_place_of=*/true);
     if (got.ok() && *got == Asked::kBusy) {
       // Clients disagree about who is up: the replica does not let this
       // worker and the one named serve the same ids at once.
