@@ -7,7 +7,7 @@
 restart_worker() {
   local ready=$tmp/$1.ready
   rm -f "$ready"
-  "$WORKER" --listen "tcp://127.0.0.1:$2" --node-id "$1" --max-memory 1GiB \
+  "$WORKER" --listen "tcp://127.0.0.1:$2" --node-id "$1" --max-memory "$worker_memory" \
     --ready-file "$ready" >>"$tmp/$1.log" 2>&1 &
   pids+=($!)
   echo $! >"$tmp/$1.pid"
@@ -17,6 +17,10 @@ restart_worker() {
 
 replicated_fault_case() {
   local m=$tmp/rep f e n port list
+  # Room for every copy twice on the two workers left after the leave: a
+  # fast machine makes about 350 copies of 3-5 MB; at 1 GiB each the
+  # workers evicted completed copies, which read as missing.
+  local worker_memory=4GiB
   for n in r1 r2 r3; do start_worker "$n" || { fail "start worker $n"; return; }; done
   list=$(cat "$tmp/r1.ready" "$tmp/r2.ready" "$tmp/r3.ready" | paste -sd,)
   mount_fs "$m" -o "workers=$list,replicas=2" || { fail "mount of a replicated cluster"; return; }
