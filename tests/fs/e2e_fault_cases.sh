@@ -71,6 +71,15 @@ replicated_fault_case() {
   sleep 2
   touch "$tmp/stop"
   wait "$cp_pid" "$append_pid" "$cat_pid"
+  # Right after the leave, ids it was primary of may answer EIO (unavailable)
+  # until its leases have run out: the check is about bytes, so it starts
+  # once every file answers stat again (at most 15 s; noted when it waited).
+  local waited=0
+  while ! stat -c %s "$m"/cp/* >/dev/null 2>&1 && [ "$waited" -lt 150 ]; do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  [ "$waited" -gt 0 ] && echo "     (files answered again after $((waited / 10)).$((waited % 10)) s)"
   local copies bad=0 lines
   copies=$(wc -l <"$tmp/cp.done" 2>/dev/null || echo 0)
   while read -r i f; do
