@@ -1,6 +1,7 @@
 // Routing around failed workers and replica sets: which members a request
 // avoids, where an id's copies live, and the call to an id's primary that
 // moves on to the next primary when a worker fails.
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -13,6 +14,10 @@ namespace shovel::client {
 using wire::Op;
 
 namespace {
+
+// A safety net for CallPrimary's loop, which the deadline ends: every
+// attempt that does not wait moves to another primary or a new epoch.
+constexpr int kMaxPrimaryAttempts = 4096;
 
 // A read: answered the same by any copy that has the id.
 bool IsRead(Op op) { return op == Op::kGet || op == Op::kStat; }
@@ -101,7 +106,10 @@ Result<ResponsePtr> ClientImpl::CallPrimary(
   // again when its answer was lost.
   const std::string token =
       replicate && req.header.op == Op::kAppend ? wire::EncodeToken(NewToken()) : "";
-  for (int attempt = 0; attempt < 64; ++attempt) {  // bounded by the deadline
+  // Bounded by the deadline, not by a count: a refused attempt waits
+  // 15-100 ms, and a lease of a worker that left may hold for a second or
+  // more under load. The count only guards against a loop that never waits.
+  for (int attempt = 0; attempt < kMaxPrimaryAttempts; ++attempt) {
     // The next primary is always tried once; waiting out a lease only
     // within the deadline.
     if (attempt > 1 && std::chrono::steady_clock::now() >= give_up) return r;
@@ -160,12 +168,19 @@ Result<ResponsePtr> ClientImpl::CallPrimary(
         bool was_passed = false;
         for (size_t k : passed)
           was_passed |= view.members[k].endpoint == notes.live_primary;
+        // Never past the deadline: the last attempt is made before it.
+        auto pause = [&](std::chrono::milliseconds ms) {
+          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              give_up - std::chrono::steady_clock::now());
+          std::this_thread::sleep_for(std::clamp(left - std::chrono::milliseconds(5),
+                                                 std::chrono::milliseconds(0), ms));
+        };
         if (!known || !Probe(notes.live_primary, true, true)) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(known ? 100 : 20));
+          pause(std::chrono::milliseconds(known ? 100 : 20));
         } else if (!was_passed) {
           // Up, and used already: another client's choice is in the way
           // for a lease's time at most.
-          std::this_thread::sleep_for(std::chrono::milliseconds(15));
+          pause(std::chrono::milliseconds(15));
         }
         if (auto latest = View(); latest->generation > current->generation) {
           current = std::move(latest);

@@ -194,13 +194,25 @@ std::string LeaseKeeper::Outranking(std::string_view id,
 
 bool LeaseKeeper::HoldsAll(const std::vector<std::string>& replicas) {
   std::lock_guard<std::mutex> l(mu_);
-  const LeaseTable::Ns now = Now();
+  return HoldsAllLocked(replicas, Now());
+}
+
+bool LeaseKeeper::HoldsAllLocked(const std::vector<std::string>& replicas,
+                                 LeaseTable::Ns now) {
   for (const auto& r : replicas) {
     if (r == endpoint_) continue;
     table_.Want(r, now);
     if (!table_.Holds(r, now)) return false;
   }
   return true;
+}
+
+bool LeaseKeeper::MayServeRead(std::string_view id,
+                               const std::vector<std::string>& replicas) {
+  std::lock_guard<std::mutex> l(mu_);
+  const LeaseTable::Ns now = Now();
+  if (!HoldsAllLocked(replicas, now)) return false;
+  return id.empty() || table_.LeasedBefore(id, node_id_, {}, now).empty();
 }
 
 LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t epoch,

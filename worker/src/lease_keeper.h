@@ -66,6 +66,10 @@ class LeaseKeeper {
   // True when this worker holds a lease from each of `replicas` (never
   // blocks: for serving a read on the I/O thread).
   bool HoldsAll(const std::vector<std::string>& replicas);
+  // HoldsAll, and no worker outranks this one for `id` (Outranking with
+  // nobody passed over; skipped for an empty id), under one lock: the
+  // check of a read served on the I/O thread. Never blocks.
+  bool MayServeRead(std::string_view id, const std::vector<std::string>& replicas);
   // A worker that holds a lease from this one and comes before it in
   // `id`'s order (and is not in `passed_over`): it may serve `id` as its
   // primary for clients that know it, so this worker must not for clients
@@ -98,6 +102,8 @@ class LeaseKeeper {
   Result<Asked> Ask(const std::string& peer, uint64_t* epoch, std::string* busy = nullptr,
                     bool in_place_of = false);
   void Run();
+  // HoldsAll with mu_ held.
+  bool HoldsAllLocked(const std::vector<std::string>& replicas, LeaseTable::Ns now);
   void Log(shovel::log::Level level, const std::string& line) const {
     if (hooks_.log) hooks_.log(level, line);
   }

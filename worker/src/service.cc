@@ -245,8 +245,8 @@ bool Service::Cheap(const wire::Request& req) {
                       req.header.op == wire::Op::kStat ||
                       req.header.op == wire::Op::kBatch;
     if (!read || leases_ == nullptr || !req.passed_over.empty() ||
-        !leases_->HoldsAll(req.replicas) ||
-        (req.header.op != wire::Op::kBatch && !leases_->Outranking(req.id, {}).empty())) {
+        !leases_->MayServeRead(req.header.op == wire::Op::kBatch ? "" : req.id,
+                               req.replicas)) {
       return false;
     }
   }
