@@ -87,8 +87,8 @@ int Commands::Drain(Cli& cli, const std::string& node) {
     return cli.Fail("drain " + node,
                     Status::Unavailable(std::to_string(last.leave_failed) +
                                         " ids were not copied (see the worker's log): "
-                                        "values over 63 MiB, or a new holder that "
-                                        "did not answer"));
+                                        "a new holder that did not answer, or the "
+                                        "leave timeout"));
   }
   return 0;
 }

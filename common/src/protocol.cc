@@ -265,7 +265,7 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
   }
   total += r.payload_bytes;
   if (h.flags & (kFlagReplicas | kFlagReplica)) {
-    if (!((h.flags & kFlagReplicas) ? PrimaryOp(h.op) : ReplicatedOp(h.op))) {
+    if (!((h.flags & kFlagReplicas) ? PrimaryOp(h.op) : ReplicaOp(h.op))) {
       return Status::Protocol(std::string(OpName(h.op)) +
                               " is not replicated (no replica flags)");
     }
@@ -572,6 +572,11 @@ bool ReplicatedOp(Op op) {
 
 bool PrimaryOp(Op op) {
   return ReplicatedOp(op) || op == Op::kGet || op == Op::kStat || op == Op::kBatch;
+}
+
+bool ReplicaOp(Op op) {
+  return ReplicatedOp(op) || op == Op::kUploadBegin || op == Op::kUploadData ||
+         op == Op::kUploadCommit || op == Op::kUploadAbort;
 }
 
 std::string EncodeLease(const LeaseBody& b) {

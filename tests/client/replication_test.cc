@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -386,6 +388,72 @@ TEST(Replication, ARestartedWorkerIsHandedItsIdsAndASecondFailureLosesNothing) {
     ASSERT_TRUE(v.ok()) << Key(i) << ": " << v.status().ToString();
     EXPECT_EQ(*v, "v" + std::to_string(i));
   }
+}
+
+// A value over one message (64 MiB) is copied part by part: on both copies
+// at its commit, to a restarted worker by the hand-over, and to the worker
+// that takes a leaving one's place.
+TEST(Replication, AValueOverOneMessageIsCopiedOnCommitHandOverAndLeave) {
+  auto cluster = Cluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto c = ConnectWith(cluster->endpoints(), 2, 20000ms);
+  ASSERT_NE(c, nullptr);
+  // Small ids first, so that every worker has exchanged leases with every
+  // other (a worker leaving without Consul knows its peers by them).
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(c->Set(Key(i), "v").ok());
+  std::string big(70ull << 20, '\0');
+  std::mt19937_64 gen(7);
+  for (size_t i = 0; i + 8 <= big.size(); i += 8) {
+    uint64_t x = gen();
+    std::memcpy(&big[i], &x, 8);
+  }
+  auto set = c->Set("r/big", big);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto holders = c->NodeIds("r/big");
+  ASSERT_TRUE(holders.ok()) << holders.status().ToString();
+  ASSERT_EQ(holders->size(), 2u);
+  auto index_of = [&](const std::string& node) {
+    for (size_t k = 0; k < cluster->workers.size(); ++k)
+      if (cluster->workers[k]->node_id() == node) return k;
+    return cluster->workers.size();
+  };
+  const size_t a = index_of((*holders)[0]), b = index_of((*holders)[1]);
+  const size_t third = 3 - a - b;
+  ASSERT_LT(a, 3u);
+  ASSERT_LT(b, 3u);
+  for (size_t k : {a, b}) {
+    auto held = HeldBy(*cluster->workers[k], "r/big");
+    ASSERT_TRUE(held.ok()) << cluster->workers[k]->node_id() << ": "
+                           << held.status().ToString();
+    EXPECT_TRUE(*held == big) << "the copy on " << cluster->workers[k]->node_id();
+  }
+  // The first holder dies and comes back empty: the hand-over brings the
+  // value back to it.
+  std::string where = cluster->workers[a]->endpoint();
+  std::string node = cluster->workers[a]->node_id();
+  cluster->workers[a]->Kill(SIGKILL);
+  ASSERT_TRUE(c->Get(Key(0)).ok());
+  auto back = WorkerProcess::Start(node, "1GiB", where);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  cluster->workers[a] = std::move(*back);
+  Result<std::string> again = Status::NotFound("");
+  for (int round = 0; round < 150 && !again.ok(); ++round) {
+    std::this_thread::sleep_for(100ms);
+    for (int i = 0; i < 60; i += 6) (void)c->Get(Key(i));  // readmits it
+    again = HeldBy(*cluster->workers[a], "r/big");
+  }
+  ASSERT_TRUE(again.ok()) << "not handed to the restarted worker: "
+                          << again.status().ToString();
+  EXPECT_TRUE(*again == big) << "the handed-over copy differs";
+  // The other holder leaves (SIGTERM): the third worker takes its place
+  // in the value's replica set and gets the whole value.
+  cluster->workers[b]->Kill(SIGTERM);
+  auto taken = HeldBy(*cluster->workers[third], "r/big");
+  ASSERT_TRUE(taken.ok()) << "not copied on leave: " << taken.status().ToString();
+  EXPECT_TRUE(*taken == big) << "the copy made on leave differs";
+  auto read = c->Get("r/big");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(*read == big);
 }
 
 }  // namespace

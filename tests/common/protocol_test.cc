@@ -137,6 +137,14 @@ TEST(RequestTest, AReplicaListIsTakenOffThePayload) {
             "GET is not replicated (no replica flags)");
   EXPECT_EQ(message(Req(Op::kList, "", {EncodeStrings({"tcp://h:1"})}, kFlagReplicas)),
             "LIST is not replicated (no replica flags)");
+  // A worker copies a value over one message to a peer as a replica's
+  // streamed write; a client's streamed write names its replicas in
+  // UPLOAD_BEGIN's payload instead.
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kUploadBegin, "a", {}, kFlagReplica))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kUploadData, "", {"x"}, kFlagReplica))).ok());
+  EXPECT_EQ(message(Req(Op::kUploadData, "", {"x", EncodeStrings({"tcp://h:1"})},
+                        kFlagReplicas)),
+            "UPLOAD_DATA is not replicated (no replica flags)");
   EXPECT_EQ(message(Req(Op::kSet, "a", {}, kFlagReplicas)),
             "kFlagReplicas needs the replica list");
   EXPECT_EQ(message(Req(Op::kSet, "a", {"x", EncodeStrings({})}, kFlagReplicas)),

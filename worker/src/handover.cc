@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "large_copy.h"
 #include "pacer.h"
 #include "replicator.h"
 #include "shovel/hrw.h"
@@ -108,13 +109,20 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
       ForwardError fe;
       bool reread = false;
       for (int look = 0; look < 2; ++look) {
-        auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
-        if (!v.ok() || v->more) {
+        // All or nothing: a value over one message is read part by part.
+        auto v = store_->ReadIfFits(id, 0, wire::kToEnd, Replicator::kMaxFetch);
+        if (!v.ok()) {
           fe.status = Status::NotFound("");
           break;
         }
         if (look == 1 && v->version == copied.version && fe.status.ok()) break;
         copied = *v;
+        if (v->more) {
+          fe = CopyLargeValue(*replicator_, *store_, {b.target}, id, v->version, v->size,
+                              false);
+          if (!fe.status.ok() || !moving) break;
+          continue;
+        }
         wire::Request req;
         req.header.op = wire::Op::kSet;
         req.id = id;
@@ -138,10 +146,10 @@ void Handover::Job(const wire::HandoverBody& b, bool move) {
       }
       auto* v = &copied;
       ids_copied_.fetch_add(1);
-      bytes_copied_.fetch_add(v->bytes.size);
+      bytes_copied_.fetch_add(v->size);
       if (moving) moved.emplace_back(id, v->version);
       std::this_thread::sleep_until(
-          pacer.Sent(v->bytes.size, rate(), std::chrono::steady_clock::now()));
+          pacer.Sent(v->size, rate(), std::chrono::steady_clock::now()));
     }
     if (!page.more || page.names.empty()) break;
     after = page.names.back();

@@ -7,7 +7,8 @@
 // whose replica set holds both the target and this worker, as a replica's
 // SET with the id's version: the target keeps a copy it already has at that
 // version or a newer one, so a copy never overwrites a later write. Pinned
-// ids and values over Replicator::kMaxFetch are not copied. Copies are paced
+// ids are not copied; values over Replicator::kMaxFetch go part by part
+// (CopyLargeValue). Copies are paced
 // to at most rate() bytes per second (the live setting handover-rate).
 //
 // Asked by a joiner with one copy per id (`move`), the ids copied are those that move

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "large_copy.h"
 #include "replicator.h"
 #include "shovel/hrw.h"
 #include "shovel/worker/store.h"
@@ -101,7 +102,7 @@ void LeaveCopier::Pass() {
   const bool first = first_;
   first_ = false;
   pacer_ = Pacer(std::chrono::steady_clock::now());
-  uint64_t large = 0, unanswered = 0, late = 0;
+  uint64_t unanswered = 0, late = 0;
   std::map<std::string, uint64_t, std::less<>> seen;
   std::string after;
   for (;;) {
@@ -119,25 +120,32 @@ void LeaveCopier::Pass() {
       seen.emplace(id, st->version);
       auto prev = sent_.find(id);
       if (prev != sent_.end() && prev->second.version == st->version) continue;
-      auto v = store_->Read(id, 0, wire::kToEnd, Replicator::kMaxFetch);
+      // All or nothing: a value over one message is read part by part.
+      auto v = store_->ReadIfFits(id, 0, wire::kToEnd, Replicator::kMaxFetch);
       if (!v.ok()) continue;
-      if (v->more) {
-        ++large;
-        continue;
-      }
       // A pinned id stays pinned at its new home, which drops its pointer.
       wire::Header h;
       h.op = wire::Op::kSet;
       h.flags = st->pinned ? wire::kFlagPinned : 0;
       h.version_no = v->version;
-      if (!Send(h, id, std::string_view(v->bytes.data, v->bytes.size), targets)) {
+      bool sent;
+      if (v->more) {
+        std::vector<std::string> to;
+        for (size_t t : targets) to.push_back(endpoints_[t]);
+        ForwardError fe = CopyLargeValue(*replicator_, *store_, to, id, v->version,
+                                         v->size, st->pinned);
+        sent = fe.status.ok();
+      } else {
+        sent = Send(h, id, std::string_view(v->bytes.data, v->bytes.size), targets);
+      }
+      if (!sent) {
         ++unanswered;
         continue;
       }
       sent_[id] = {v->version, st->pinned};
       progress_->copied.fetch_add(1);
-      progress_->bytes.fetch_add(v->bytes.size);
-      Pace(v->bytes.size);
+      progress_->bytes.fetch_add(v->size);
+      Pace(v->size);
     }
     if (!page.more || page.names.empty()) break;
     after = page.names.back();
@@ -162,11 +170,10 @@ void LeaveCopier::Pass() {
     }
   }
   if (first) return;  // the final pass counts what is left behind
-  uint64_t failed = large + unanswered + late;
+  uint64_t failed = unanswered + late;
   progress_->failed.store(failed);
   if (failed != 0 && log_) {
     log_(log::Level::kError, "leaving: " + std::to_string(failed) + " ids not copied (" +
-                                 std::to_string(large) + " over 63 MiB, " +
                                  std::to_string(unanswered) +
                                  " their new holder did not take, " +
                                  std::to_string(late) + " past the time limit)");

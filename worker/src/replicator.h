@@ -94,6 +94,22 @@ class Replicator {
   // newer value (the rejoin starts a hand-over that reads the id again).
   ForwardError Copy(const wire::Request& req, uint64_t version);
 
+  // A value too large for one message (over kMaxFetch) copied to
+  // `endpoint` as a replica's streamed write at `version`: UPLOAD_BEGIN
+  // (kFlagReplica, the endpoint's epoch), UPLOAD_DATA of at most kCopyPart
+  // bytes each, as `part(offset, length)` reads them, and UPLOAD_COMMIT.
+  // The target keeps a copy it has at that version or newer, and refuses
+  // the commit if it rejoined since the begin. When `part` fails (the value
+  // changed meanwhile) or the target does not answer, the target's upload
+  // is aborted and the error returned (ForwardError::endpoint set for a
+  // target that did not answer). Memory: one part at a time.
+  static constexpr uint64_t kCopyPart = 8ull << 20;
+  static constexpr std::chrono::milliseconds kCopyPartWait{5000};
+  using PartFn = std::function<Result<std::string>(uint64_t offset, uint64_t length)>;
+  ForwardError CopyLarge(const std::string& endpoint, std::string_view id,
+                         uint64_t version, uint64_t size, bool pinned,
+                         const PartFn& part);
+
   // The blob `id` as the first of `endpoints` that holds it has it (a GET
   // without following pointers); kNotFound when none does. For a primary
   // that lacks an id its replicas hold (it rejoined under a new epoch and

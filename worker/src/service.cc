@@ -5,6 +5,7 @@
 
 #include "chunk.h"
 #include "handover.h"
+#include "large_copy.h"
 #include "lease_keeper.h"
 #include "replicator.h"
 #include "service_internal.h"
@@ -481,12 +482,19 @@ ServiceReply Service::ForwardCommitted(const wire::Header& h, const UploadReplic
                                        const WriteResult& w) {
   // The whole value, as this worker now holds it, with its version: a
   // replica keeps a newer copy it has.
-  auto v = store_->Read(to.id, 0, wire::kToEnd, Replicator::kMaxFetch);
+  auto v = store_->ReadIfFits(to.id, 0, wire::kToEnd, Replicator::kMaxFetch);
   if (!v.ok() || v->version != w.version) return Written(h, w);  // changed since
   if (v->more) {
-    return Error(h, Status::NoSpace("id " + QuoteForMessage(to.id) +
-                                    " is committed here but too large (over 63 MiB) "
-                                    "to be copied to its replicas"));
+    // Over one message: part by part, to each replica in turn.
+    ForwardError fe = CopyLargeValue(*replicator_, *store_, to.replicas, to.id, w.version,
+                                     v->size, false);
+    if (fe.status.ok()) return Written(h, w);
+    if (auto now = store_->Stat(to.id); !now.ok() || now->version != w.version) {
+      return Written(h, w);  // changed since: the newer write was replicated
+    }
+    ServiceReply out = Error(h, fe.status);
+    if (!fe.endpoint.empty()) out.payload.push_back({fe.endpoint, {}});
+    return out;
   }
   wire::Request fwd;
   fwd.header.op = wire::Op::kSet;

@@ -156,6 +156,12 @@ class Service {
   // LEASE from another worker.
   ServiceReply Lease(const wire::Request& req);
   ServiceReply Replica(const wire::Request& req, std::shared_ptr<const void> keep);
+  // A replica's streamed write (Replicator::CopyLarge): UPLOAD_BEGIN at the
+  // primary's version (answered with the handle in `offset`, 0 when this
+  // worker holds that version or a newer one), UPLOAD_DATA, and a commit
+  // that keeps a newer copy and is refused if this worker rejoined since
+  // the begin.
+  ServiceReply ReplicaUpload(const wire::Request& req);
   // The refusal to serve as the primary of an id copied on `replicas`, when
   // this worker lacks a lease from one of them or a passed-over worker may
   // still serve it (see LeaseKeeper::CheckPrimary), or, for `id`, a worker
@@ -212,6 +218,15 @@ class Service {
   static constexpr size_t kMaxUploadReplicas = 65536;
   std::mutex uploads_mu_;
   std::map<uint64_t, UploadReplicas> upload_replicas_;  // guarded by uploads_mu_
+  // Replica uploads (ReplicaUpload) by handle: the id, the version it is
+  // written at, and this worker's epoch at the begin.
+  struct ReplicaUploadInfo {
+    std::string id;
+    uint64_t version = 0;
+    uint64_t epoch = 0;
+    bool pinned = false;
+  };
+  std::map<uint64_t, ReplicaUploadInfo> replica_uploads_;  // guarded by uploads_mu_
   // Where `id` was handed over to, while it is marked moved.
   std::optional<std::pair<std::string, std::string>> MovedTo(std::string_view id);
   struct Moved {

@@ -319,6 +319,15 @@ std::optional<ServiceReply> Service::PastDeadline(const wire::Header& h) const {
 ServiceReply Service::AsReplica(const wire::Request& req,
                                 std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
+  switch (h.op) {
+    case wire::Op::kUploadBegin:
+    case wire::Op::kUploadData:
+    case wire::Op::kUploadCommit:
+    case wire::Op::kUploadAbort:
+      return ReplicaUpload(req);  // aux is a handle; length a size hint
+    default:
+      break;
+  }
   if (auto stale = StaleEpoch(h)) return *stale;
   if (auto late = PastDeadline(h)) return *late;
   // A replica's write: its id has two copies at least.
@@ -326,6 +335,95 @@ ServiceReply Service::AsReplica(const wire::Request& req,
   while (seen < 2 && !replicas_seen_.compare_exchange_weak(seen, 2)) {
   }
   ServiceReply out = Replica(req, std::move(keep));
+  out.header.aux = epoch_.load();
+  return out;
+}
+
+ServiceReply Service::ReplicaUpload(const wire::Request& req) {
+  const wire::Header& h = req.header;
+  // The copy this worker has at `version` or newer, or the delete of a
+  // newer one: nothing to write. Its version (0: deleted).
+  auto newer = [&](std::string_view id, uint64_t version) -> std::optional<uint64_t> {
+    auto cur = store_->Stat(id);
+    if (cur.ok()) {
+      if (cur->version >= version) return cur->version;
+      return std::nullopt;
+    }
+    if (tombstones_.Get(id) >= version) return 0;
+    return std::nullopt;
+  };
+  auto take = [&](uint64_t handle) -> std::optional<ReplicaUploadInfo> {
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    auto it = replica_uploads_.find(handle);
+    if (it == replica_uploads_.end()) return std::nullopt;
+    ReplicaUploadInfo info = std::move(it->second);
+    replica_uploads_.erase(it);
+    return info;
+  };
+  ServiceReply out;
+  switch (h.op) {
+    case wire::Op::kUploadBegin: {
+      if (auto stale = StaleEpoch(h)) return *stale;
+      if (auto have = newer(req.id, h.version_no)) {
+        out = Ok(h);
+        out.header.version_no = *have;
+        out.header.offset = 0;  // nothing to send
+        break;
+      }
+      WriteOptions o;
+      o.pinned = (h.flags & wire::kFlagPinned) != 0;
+      o.version = h.version_no;
+      auto r = store_->UploadBegin(req.id, false, o, h.length);
+      if (!r.ok()) return Error(h, r.status());
+      {
+        std::lock_guard<std::mutex> l(uploads_mu_);
+        if (replica_uploads_.size() >= kMaxUploadReplicas) {
+          replica_uploads_.erase(replica_uploads_.begin());  // expired ones, oldest
+        }
+        replica_uploads_[*r] = {std::string(req.id), h.version_no, epoch_.load(),
+                                o.pinned};
+      }
+      out = Ok(h);
+      out.header.offset = *r;
+      break;
+    }
+    case wire::Op::kUploadData: {
+      Status st = store_->UploadData(h.aux, h.offset, req.payload);
+      out = st.ok() ? Ok(h) : Error(h, st);
+      break;
+    }
+    case wire::Op::kUploadCommit: {
+      auto info = take(h.aux);
+      if (!info) {
+        (void)store_->UploadAbort(h.aux);
+        return Error(h, Status::NotFound("no replica upload " + std::to_string(h.aux) +
+                                         " on worker " + endpoint_ +
+                                         " (it expired or the worker restarted)"));
+      }
+      if (info->epoch != epoch_.load()) {
+        (void)store_->UploadAbort(h.aux);
+        out = Error(h, Status::Conflict(
+                           "worker " + endpoint_ + " rejoined since the copy of id " +
+                           QuoteForMessage(info->id) + " began: not applied"));
+        break;
+      }
+      if (auto have = newer(info->id, info->version)) {
+        (void)store_->UploadAbort(h.aux);
+        out = Ok(h);
+        out.header.version_no = *have;
+        break;
+      }
+      auto w = store_->UploadCommit(h.aux);
+      if (w.ok() && info->pinned) store_->RemovePointer(info->id);
+      out = Written(h, w);
+      break;
+    }
+    default:
+      take(h.aux);
+      (void)store_->UploadAbort(h.aux);
+      out = Ok(h);
+      break;
+  }
   out.header.aux = epoch_.load();
   return out;
 }

@@ -136,6 +136,9 @@ bool ReplicatedOp(Op op);
 // Ops that may carry kFlagReplicas: the replicated ones, GET, STAT and
 // BATCH (of reads, served under the leases of every listed worker).
 bool PrimaryOp(Op op);
+// Ops that may carry kFlagReplica: the replicated ones, and the streamed
+// write ops (a worker copies a value over one message to a peer with them).
+bool ReplicaOp(Op op);
 
 // LEASE (worker to worker): the sender's endpoint and node id.
 struct LeaseBody {
