@@ -758,6 +758,28 @@ TEST(WorkerReplicas, AWorkerDoesNotServeAnIdThatALeasedWorkerBeforeItServes) {
   r = SetAsPrimary(ca, after_a, "mine", {b.endpoint()});
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.header.status, Code::kOk) << Says(r);
+  // A BATCH of reads as the primary: refused whole when j comes first for
+  // any one of its ids (the client then reads them one by one).
+  auto batch_of = [&](const std::vector<std::string>& ids) {
+    wire::BatchWriter w;
+    wire::Header item;
+    item.op = Op::kGet;
+    item.length = wire::kToEnd;
+    for (const auto& id : ids) w.AddRequest(item, id, {});
+    wire::Header bh;
+    bh.op = Op::kBatch;
+    bh.flags = wire::kFlagReplicas;
+    bh.aux = w.count();
+    return ca.Call(bh, "", {w.Take(), wire::EncodeStrings({b.endpoint()})});
+  };
+  r = batch_of({after_a, before_a});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kUnavailable) << Says(r);
+  ASSERT_GE(r.payload.size(), 3u);
+  EXPECT_EQ(r.payload[2], j.endpoint());
+  r = batch_of({after_a});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header.status, Code::kOk) << Says(r);
 }
 
 }  // namespace

@@ -192,6 +192,21 @@ std::string LeaseKeeper::Outranking(std::string_view id,
   return table_.LeasedBefore(id, node_id_, passed_over, Now());
 }
 
+size_t LeaseKeeper::FirstOutranked(const std::vector<std::string_view>& ids, size_t from,
+                                   const std::vector<std::string>& passed_over,
+                                   std::string* who) {
+  std::lock_guard<std::mutex> l(mu_);
+  const LeaseTable::Ns now = Now();
+  for (size_t i = from; i < ids.size(); ++i) {
+    std::string before = table_.LeasedBefore(ids[i], node_id_, passed_over, now);
+    if (!before.empty()) {
+      *who = std::move(before);
+      return i;
+    }
+  }
+  return ids.size();
+}
+
 bool LeaseKeeper::HoldsAll(const std::vector<std::string>& replicas) {
   std::lock_guard<std::mutex> l(mu_);
   return HoldsAllLocked(replicas, Now());
@@ -213,6 +228,17 @@ bool LeaseKeeper::MayServeRead(std::string_view id,
   const LeaseTable::Ns now = Now();
   if (!HoldsAllLocked(replicas, now)) return false;
   return id.empty() || table_.LeasedBefore(id, node_id_, {}, now).empty();
+}
+
+bool LeaseKeeper::MayServeRead(const std::vector<std::string_view>& ids,
+                               const std::vector<std::string>& replicas) {
+  std::lock_guard<std::mutex> l(mu_);
+  const LeaseTable::Ns now = Now();
+  if (!HoldsAllLocked(replicas, now)) return false;
+  for (std::string_view id : ids) {
+    if (!table_.LeasedBefore(id, node_id_, {}, now).empty()) return false;
+  }
+  return true;
 }
 
 LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t epoch,

@@ -70,12 +70,20 @@ class LeaseKeeper {
   // nobody passed over; skipped for an empty id), under one lock: the
   // check of a read served on the I/O thread. Never blocks.
   bool MayServeRead(std::string_view id, const std::vector<std::string>& replicas);
+  // The same for a BATCH of reads of `ids`.
+  bool MayServeRead(const std::vector<std::string_view>& ids,
+                    const std::vector<std::string>& replicas);
   // A worker that holds a lease from this one and comes before it in
   // `id`'s order (and is not in `passed_over`): it may serve `id` as its
   // primary for clients that know it, so this worker must not for clients
   // that do not know it yet (it just joined). Empty: none. Never blocks.
   std::string Outranking(std::string_view id,
                          const std::vector<std::string>& passed_over);
+  // Outranking for each of `ids` from index `from` on, under one lock: the
+  // index of the first id some worker outranks this one for (its endpoint
+  // in *who), or ids.size() when none. For a BATCH of reads.
+  size_t FirstOutranked(const std::vector<std::string_view>& ids, size_t from,
+                        const std::vector<std::string>& passed_over, std::string* who);
   // A LEASE from a peer, asked in place of `in_place_of` (see
   // LeaseTable::Request): granted, refused (it is fenced: it must rejoin),
   // or not now (`busy` set).

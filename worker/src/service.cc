@@ -246,8 +246,9 @@ bool Service::Cheap(const wire::Request& req) {
                       req.header.op == wire::Op::kStat ||
                       req.header.op == wire::Op::kBatch;
     if (!read || leases_ == nullptr || !req.passed_over.empty() ||
-        !leases_->MayServeRead(req.header.op == wire::Op::kBatch ? "" : req.id,
-                               req.replicas)) {
+        !(req.header.op == wire::Op::kBatch
+              ? leases_->MayServeRead(BatchIds(req), req.replicas)
+              : leases_->MayServeRead(req.id, req.replicas))) {
       return false;
     }
   }

@@ -171,10 +171,20 @@ class Service {
                                            const std::vector<std::string>& replicas,
                                            const std::vector<std::string>& passed_over,
                                            std::string_view id = {});
-  // The worker before this one in `id`'s order that may serve it
-  // (LeaseKeeper::Outranking), unless `id` is pinned here; empty: none.
-  std::string OutrankedBy(std::string_view id,
+  // The same for the ids of a BATCH of reads (`ids`): refused when a worker
+  // that comes before this one in any one's order may serve it.
+  std::optional<ServiceReply> LeaseRefused(const wire::Header& h,
+                                           const std::vector<std::string>& replicas,
+                                           const std::vector<std::string>& passed_over,
+                                           const std::vector<std::string_view>& ids);
+  // The worker before this one in the order of one of `ids` that may serve
+  // it (LeaseKeeper::Outranking), unless that id is pinned here; empty:
+  // none.
+  std::string OutrankedBy(const std::vector<std::string_view>& ids,
                           const std::vector<std::string>& passed_over);
+  // The ids of a BATCH's items (views into its body); empty when the body
+  // does not decode (Batch answers that).
+  static std::vector<std::string_view> BatchIds(const wire::Request& req);
   // OK with the id's current version and size: the append with this
   // request's token was applied before.
   ServiceReply AppliedBefore(const wire::Header& h, std::string_view id);

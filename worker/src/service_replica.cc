@@ -41,29 +41,60 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
   uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
   while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
   }
-  std::string_view id = h.op == wire::Op::kBatch ? std::string_view() : req.id;
-  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, id)) return *refused;
-  if (h.op == wire::Op::kBatch) return Batch(req);
+  if (h.op == wire::Op::kBatch) {
+    if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, BatchIds(req))) {
+      return *refused;
+    }
+    return Batch(req);
+  }
+  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, req.id))
+    return *refused;
   if (read) return h.op == wire::Op::kGet ? Get(req) : Meta(req);
   ServiceReply out = Primary(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;
 }
 
-std::string Service::OutrankedBy(std::string_view id,
+std::string Service::OutrankedBy(const std::vector<std::string_view>& ids,
                                  const std::vector<std::string>& passed_over) {
-  if (leases_ == nullptr || id.empty()) return "";
-  std::string before = leases_->Outranking(id, passed_over);
-  if (before.empty()) return "";
-  auto st = store_->Stat(id);
-  return st.ok() && st->pinned ? "" : before;  // a pinned id keeps its holder
+  if (leases_ == nullptr) return "";
+  std::string before;
+  for (size_t i = 0;; ++i) {
+    i = leases_->FirstOutranked(ids, i, passed_over, &before);
+    if (i == ids.size()) return "";
+    auto st = store_->Stat(ids[i]);
+    if (!(st.ok() && st->pinned)) return before;  // a pinned id keeps its holder
+  }
+}
+
+std::vector<std::string_view> Service::BatchIds(const wire::Request& req) {
+  std::vector<std::string_view> ids;
+  if (req.payload.empty() || !wire::CheckBatchBody(req.payload[0], req.header.aux).ok()) {
+    return ids;
+  }
+  wire::BatchReader reader(req.payload[0], req.header.aux);
+  wire::Frames frames;
+  ids.reserve(req.header.aux);
+  for (uint64_t i = 0; i < req.header.aux && reader.Next(&frames).ok(); ++i) {
+    if (frames.size() >= 2 && !frames[1].empty()) ids.push_back(frames[1]);
+  }
+  return ids;
 }
 
 std::optional<ServiceReply> Service::LeaseRefused(
     const wire::Header& h, const std::vector<std::string>& replicas,
     const std::vector<std::string>& passed_over, std::string_view id) {
+  std::vector<std::string_view> ids;
+  if (!id.empty()) ids.push_back(id);
+  return LeaseRefused(h, replicas, passed_over, ids);
+}
+
+std::optional<ServiceReply> Service::LeaseRefused(
+    const wire::Header& h, const std::vector<std::string>& replicas,
+    const std::vector<std::string>& passed_over,
+    const std::vector<std::string_view>& ids) {
   if (leases_ == nullptr) return std::nullopt;
-  if (std::string before = OutrankedBy(id, passed_over); !before.empty()) {
+  if (std::string before = OutrankedBy(ids, passed_over); !before.empty()) {
     // Clients that know `before` (it just joined or came back) send it
     // this id, and it serves under a lease from this worker.
     ServiceReply out = Error(
