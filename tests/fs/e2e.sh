@@ -39,8 +39,7 @@ mount_fs() {
   pids+=("$(fs_pid "$mp")")
 }
 
-[ -x "$SHOVELFS" ] || die "no shovelfs binary at $SHOVELFS"
-[ -c /dev/fuse ] || die "/dev/fuse is missing: the e2e suite needs it (and root)"
+require_fuse
 
 source "$here/e2e_cases.sh"
 source "$here/e2e_posix_cases.sh"

@@ -39,6 +39,11 @@ check() {
   if "$@" >"$tmp/out" 2>&1; then pass "$name"; else fail "$name"; sed 's/^/     /' "$tmp/out" | tail -5; fi
 }
 die() { echo "FATAL: $*"; exit 1; }
+# The shovelfs binary and /dev/fuse, or a FATAL (a mount test never skips).
+require_fuse() {
+  [ -x "$SHOVELFS" ] || die "no shovelfs binary at $SHOVELFS"
+  [ -c /dev/fuse ] || die "/dev/fuse is missing: this test needs it (and root)"
+}
 mounted() { grep -q " $1 fuse.shovelfs " /proc/mounts; }
 wait_mounted() {
   for _ in $(seq 100); do mounted "$1" && return 0; sleep 0.1; done

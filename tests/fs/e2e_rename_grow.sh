@@ -16,8 +16,7 @@ e2e_name=rename
 # shellcheck source=e2e_lib.sh
 . "$(dirname "$0")/e2e_lib.sh"
 
-[ -x "$SHOVELFS" ] || die "no shovelfs binary at $SHOVELFS"
-[ -c /dev/fuse ] || die "/dev/fuse is missing: this test needs it (and root)"
+require_fuse
 
 # A source tree with every kind of entry.
 src=$tmp/src

@@ -15,8 +15,7 @@ e2e_name=sparse
 # shellcheck source=e2e_lib.sh
 . "$(dirname "$0")/e2e_lib.sh"
 
-[ -x "$SHOVELFS" ] || die "no shovelfs binary at $SHOVELFS"
-[ -c /dev/fuse ] || die "/dev/fuse is missing: this test needs it (and root)"
+require_fuse
 
 # A worker whose limit allows a 10 GiB file (a file lives on one worker);
 # holes take no memory, so it never holds more than a few bytes here.
