@@ -91,6 +91,35 @@ TEST(RequestErrorLogTest, EachKindHasItsOwnLimitAndSaysWhatItSuppressed) {
       << c.lines.back().second;
 }
 
+TEST(RateLimiterTest, FlushReportsWhatWasHeldOnceItsWindowEnded) {
+  RateLimiter r(1, milliseconds(1000));
+  const Clock::time_point t0{};
+  EXPECT_EQ(r.Allow(t0), 0u);
+  EXPECT_FALSE(r.Allow(t0 + milliseconds(5)).has_value());
+  EXPECT_FALSE(r.Allow(t0 + milliseconds(6)).has_value());
+  EXPECT_EQ(r.Flush(t0 + milliseconds(999)), 0u);  // its window lasts
+  EXPECT_EQ(r.Flush(t0 + milliseconds(1000)), 2u);
+  EXPECT_EQ(r.Flush(t0 + milliseconds(2000)), 0u);  // once
+  EXPECT_EQ(r.Allow(t0 + milliseconds(2001)), 0u);  // nothing left to carry
+}
+
+TEST(RequestErrorLogTest, AFloodThatStopsIsReportedByFlush) {
+  Captured c;
+  RequestErrorLog e(c.Fn());
+  const Clock::time_point t0{};
+  for (int i = 0; i < 12; ++i) e.Report("", "", Status::Protocol("bad"), t0);
+  e.Report("GET", "x", Status::Internal("oops"), t0);
+  const size_t before = c.lines.size();
+  e.Flush(t0 + milliseconds(500));
+  EXPECT_EQ(c.lines.size(), before);
+  e.Flush(t0 + std::chrono::seconds(1));
+  ASSERT_EQ(c.lines.size(), before + 1);
+  EXPECT_EQ(c.lines.back().first, log::Level::kWarn);
+  EXPECT_EQ(c.lines.back().second, "7 similar malformed requests suppressed");
+  e.Flush(t0 + std::chrono::seconds(2));
+  EXPECT_EQ(c.lines.size(), before + 1);
+}
+
 TEST(RequestErrorLogTest, NullLogWritesNothing) {
   RequestErrorLog e(nullptr);
   e.Report("GET", "x", Status::Internal("oops"));  // must not crash

@@ -18,4 +18,9 @@ std::optional<uint64_t> RateLimiter::Allow(Clock::time_point now) {
   return std::exchange(held_, 0);
 }
 
+uint64_t RateLimiter::Flush(Clock::time_point now) {
+  if (held_ == 0 || now - window_start_ < window_) return 0;
+  return std::exchange(held_, 0);
+}
+
 }  // namespace shovel::worker

@@ -28,6 +28,11 @@ class RateLimiter {
   // Events held back since the last one let through.
   uint64_t held() const { return held_; }
 
+  // Once the window they were held in has ended: the events held back
+  // (then 0 again), so a flood that stops is still reported; 0 while the
+  // window lasts or when none were held.
+  uint64_t Flush(Clock::time_point now);
+
  private:
   const uint32_t per_window_;
   const Clock::duration window_;

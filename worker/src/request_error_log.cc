@@ -53,4 +53,20 @@ void RequestErrorLog::Report(std::string_view op, std::string_view id,
   log_(level, line);
 }
 
+void RequestErrorLog::Flush(Clock::time_point now) {
+  if (!log_) return;
+  std::array<uint64_t, kKinds> held{};
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (size_t k = 0; k < kKinds; ++k) held[k] = limiters_[k].Flush(now);
+  }
+  static constexpr const char* kWhat[kKinds] = {"internal errors", "corruption errors",
+                                                "malformed requests", "no-space errors"};
+  for (size_t k = 0; k < kKinds; ++k) {
+    if (held[k] == 0) continue;
+    log_(k == kInternal || k == kCorruption ? log::Level::kError : log::Level::kWarn,
+         std::to_string(held[k]) + " similar " + kWhat[k] + " suppressed");
+  }
+}
+
 }  // namespace shovel::worker

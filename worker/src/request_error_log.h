@@ -1,7 +1,9 @@
 // RequestErrorLog: the worker's per-request failures, written to its log,
 // at most kPerSecond lines a second for each kind of failure; the lines held
 // back are counted on the next line of that kind ("; 12 similar
-// suppressed"), so a flood of bad requests costs a few lines a second.
+// suppressed"), or by Flush once their second has passed ("12 similar
+// malformed requests suppressed"), so a flood of bad requests costs a few
+// lines a second and its end is still reported.
 //
 // Which failures: internal and corruption (error: the worker lost service
 // or data), protocol, i.e. malformed requests, and no space (warn). Not
@@ -40,6 +42,10 @@ class RequestErrorLog {
   // ignored.
   void Report(std::string_view op, std::string_view id, const Status& status,
               Clock::time_point now = Clock::now());
+
+  // Writes one line per kind whose held-back failures' second has passed
+  // and that no later line reported. The worker calls it every second.
+  void Flush(Clock::time_point now = Clock::now());
 
  private:
   enum Kind { kInternal, kCorruption, kProtocol, kNoSpace, kKinds };

@@ -572,6 +572,8 @@ void Server::IoLoop() {
       }
       if (now > next_expiry) {
         store_->ExpireUploads(NowNs());
+        // Failures held back by the log's limit, once their second passed.
+        if (counters_->errors != nullptr) counters_->errors->Flush();
         // Peers gone quiet (every connection has a routing id of its own).
         budget_->Sweep(SteadyNs(), 60'000'000'000);
         next_expiry = now + std::chrono::seconds(1);
