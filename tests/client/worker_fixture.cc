@@ -69,7 +69,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(
     int status;
     if (waitpid(w->pid_, &status, WNOHANG) == w->pid_) {
       w->pid_ = -1;
-      return Status::Unavailable(bin + " exited before it was ready");
+      return Status::Unavailable(bin + " exited before it was ready: " + w->StderrText());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

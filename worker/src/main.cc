@@ -147,8 +147,15 @@ int main(int argc, char** argv) {
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
                  "default: no Consul");
+  std::vector<std::string> join_peers;
+  app.add_option(
+         "--join", join_peers,
+         "with a static list of workers: the others' endpoints (comma-separated); "
+         "the ids that now belong here are handed over (one copy per id)")
+      ->delimiter(',');
   app.add_option("--advertise", consul.advertise,
-                 "address put in the Consul registration (default: the listen host, "
+                 "address put in the Consul registration and given to --join peers "
+                 "(default: the listen host, "
                  "or the hostname when listening on 0.0.0.0)");
   app.add_option("--service-name", consul.service_name, "Consul service name")
       ->capture_default_str();
@@ -224,6 +231,16 @@ int main(int argc, char** argv) {
         return v ? std::optional<std::string>(v) : std::nullopt;
       });
   if (!consul_setup.ok()) return Fail(consul_setup.status().message());
+  if (!join_peers.empty() && consul_setup->enabled) {
+    return Fail(
+        "--join is for a static list of workers; with Consul a worker joins by "
+        "its registration");
+  }
+  for (const auto& p : join_peers) {
+    if (p.find("://") == std::string::npos) {
+      return Fail("--join: '" + p + "' is not a ZeroMQ endpoint (tcp://HOST:PORT)");
+    }
+  }
 
   // Handle SIGTERM/SIGINT by sigwait here; the worker's threads inherit the
   // blocked mask and never see them.
@@ -289,6 +306,24 @@ int main(int argc, char** argv) {
     metrics = std::move(*m);
     consul_setup->metrics_port = metrics->port();
     log(Level::kInfo, "metrics on " + metrics->url());
+  }
+  if (!join_peers.empty()) {
+    // Before clients use this worker: the ids that now belong here are
+    // handed over, and taken from their previous holder on first use.
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    const std::string advertise =
+        consul.advertise.empty()
+            ? shovel::worker::DefaultAdvertiseHost(w.endpoint(), host)
+            : consul.advertise;
+    const std::string self = shovel::worker::AdvertisedEndpoint(
+        advertise, shovel::worker::EndpointPort(w.endpoint()));
+    if (shovel::Status st = w.JoinPeers(join_peers, self); !st.ok()) {
+      w.Stop();
+      return Fail(st.message(), 1);
+    }
+    log(Level::kInfo, "joining " + std::to_string(join_peers.size()) + " workers as " +
+                          self + ": asked for a hand-over");
   }
   std::unique_ptr<shovel::worker::ConsulAgentLink> link;
   if (consul_setup->enabled) {

@@ -394,6 +394,30 @@ void Worker::Join(const wire::HandoverBody& body) {
       std::thread([impl = impl_.get(), plan, ask] { impl->FollowJoin(*plan, ask); });
 }
 
+Status Worker::JoinPeers(const std::vector<std::string>& peers,
+                         const std::string& self_endpoint) {
+  wire::HandoverBody body;
+  body.replicas = 1;
+  body.target = self_endpoint;
+  for (const auto& p : peers) {
+    wire::Header h;
+    h.op = wire::Op::kPing;
+    auto a = impl_->replicator->Call(p, h, "", {}, std::chrono::milliseconds(2000));
+    if (!a.ok()) return a.status().WithContext("--join");
+    if (Status st = wire::ReplyStatus(wire::Reply{a->header, {a->message}}); !st.ok()) {
+      return st.WithContext("--join: worker " + p);
+    }
+    if (a->message == impl_->node_id) {
+      return Status::InvalidArgument("--join: worker " + p + " is this worker (node id " +
+                                     a->message + ")");
+    }
+    body.members.push_back({a->message, p});
+  }
+  body.members.push_back({impl_->node_id, self_endpoint});
+  Join(body);
+  return Status::Ok();
+}
+
 void Worker::Impl::FollowJoin(const Service::JoinPlan& plan,
                               const wire::HandoverBody& ask) {
   const auto start = std::chrono::steady_clock::now();

@@ -112,6 +112,12 @@ class Worker {
   // NODE_STATS) for at most 10 minutes. Does nothing when `body` lists no
   // other member or asks for more copies (leases hand those over).
   void Join(const wire::HandoverBody& body);
+  // Join for a static list of workers (`--join`): asks each of `peers` its
+  // node id (PING), then joins them with one copy per id; this worker is
+  // known to them as `self_endpoint`. kUnavailable naming a peer that did
+  // not answer within 2 s (nothing is asked then).
+  Status JoinPeers(const std::vector<std::string>& peers,
+                   const std::string& self_endpoint);
   // Requests served and what the store holds, for metrics (metrics.h);
   // consul_registered is left -1. Walks the store's shards (not cheap:
   // for a scrape, not per request).
