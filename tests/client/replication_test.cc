@@ -390,6 +390,46 @@ TEST(Replication, ARestartedWorkerIsHandedItsIdsAndASecondFailureLosesNothing) {
   }
 }
 
+// Incompressible bytes (a value that stays over one message when stored).
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::string out(n, '\0');
+  std::mt19937_64 gen(seed);
+  for (size_t i = 0; i + 8 <= out.size(); i += 8) {
+    uint64_t x = gen();
+    std::memcpy(&out[i], &x, 8);
+  }
+  return out;
+}
+
+// The same repair for a value over one message: copied part by part.
+TEST(Replication, AReplicaThatMissedWritesOfAValueOverOneMessageIsRepaired) {
+  auto cluster = Cluster::Start(2);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto c = ConnectWith(cluster->endpoints(), 2, 20000ms);
+  ASSERT_NE(c, nullptr);
+  const std::string big = RandomBytes(70ull << 20, 11);
+  ASSERT_TRUE(c->Set("biglog", big).ok());
+  auto holders = c->NodeIds("biglog");
+  ASSERT_TRUE(holders.ok());
+  ASSERT_EQ(holders->size(), 2u);
+  const WorkerProcess& replica =
+      *(cluster->workers[0]->node_id() == (*holders)[1] ? cluster->workers[0]
+                                                        : cluster->workers[1]);
+  {
+    ClientOptions o;
+    o.workers = {replica.endpoint()};
+    o.replicas = 1;
+    auto direct = Client::Connect(o);
+    ASSERT_TRUE(direct.ok());
+    ASSERT_TRUE((*direct)->Delete("biglog").ok());
+  }
+  auto appended = c->Append("biglog", "+tail");
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  auto held = HeldBy(replica, "biglog");
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_TRUE(*held == big + "+tail") << "the repaired copy differs";
+}
+
 // A value over one message (64 MiB) is copied part by part: on both copies
 // at its commit, to a restarted worker by the hand-over, and to the worker
 // that takes a leaving one's place.
@@ -401,12 +441,7 @@ TEST(Replication, AValueOverOneMessageIsCopiedOnCommitHandOverAndLeave) {
   // Small ids first, so that every worker has exchanged leases with every
   // other (a worker leaving without Consul knows its peers by them).
   for (int i = 0; i < 60; ++i) ASSERT_TRUE(c->Set(Key(i), "v").ok());
-  std::string big(70ull << 20, '\0');
-  std::mt19937_64 gen(7);
-  for (size_t i = 0; i + 8 <= big.size(); i += 8) {
-    uint64_t x = gen();
-    std::memcpy(&big[i], &x, 8);
-  }
+  const std::string big = RandomBytes(70ull << 20, 7);
   auto set = c->Set("r/big", big);
   ASSERT_TRUE(set.ok()) << set.status().ToString();
   auto holders = c->NodeIds("r/big");

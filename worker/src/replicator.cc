@@ -275,10 +275,14 @@ ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
           // The replica missed writes: give it the blob as it is here, then
           // the append again.
           l.repaired = true;
-          auto v = (*spec.repair)();
+          auto v = (*spec.repair)(req.replicas[i]);
           if (!v.ok()) {
             failed = {v.status().WithContext("repairing replica " + req.replicas[i]), {}};
             break;
+          }
+          if (v->sent) {
+            l.queue.push_back(Message(h, req.id, payload));
+            continue;
           }
           wire::Header sh = h;
           sh.op = wire::Op::kSet;

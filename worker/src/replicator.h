@@ -43,11 +43,15 @@ class socket_t;
 namespace shovel::worker {
 
 // The blob as the primary holds it, for repairing a replica: bytes, version.
+// `sent`: the repair function copied it to the replica itself (a value over
+// one message, see CopyLarge); only the write is then sent again.
 struct RepairValue {
   std::string bytes;
   uint64_t version = 0;
+  bool sent = false;
 };
-using RepairFn = std::function<Result<RepairValue>()>;
+// Called with the endpoint of the replica to repair.
+using RepairFn = std::function<Result<RepairValue>(const std::string& endpoint)>;
 
 // A replica that failed a forward; `endpoint` is set when it is the
 // replica's fault (no answer, unreachable), so the client can route

@@ -2,6 +2,7 @@
 // one of its replicas (kFlagReplica). See Replicator for the forwarding.
 #include "chunk.h"
 #include "handover.h"
+#include "large_copy.h"
 #include "lease_keeper.h"
 #include "replicator.h"
 #include "service.h"
@@ -204,12 +205,15 @@ ServiceReply Service::Primary(const wire::Request& req,
         .status()
         .WithContext("taking id " + QuoteForMessage(req.id) + " over from a replica");
   };
-  RepairFn repair = [&]() -> Result<RepairValue> {
-    auto r = store_->Read(req.id, 0, wire::kToEnd, wire::kMaxMessageBytes - (1 << 20));
+  RepairFn repair = [&](const std::string& endpoint) -> Result<RepairValue> {
+    auto r = store_->ReadIfFits(req.id, 0, wire::kToEnd, Replicator::kMaxFetch);
     if (!r.ok()) return r.status();
     if (r->more) {
-      return Status::NoSpace("id " + QuoteForMessage(req.id) +
-                             " is too large to repair a replica in one message");
+      // Over one message: part by part (the id's writes wait in its lane).
+      ForwardError fe = CopyLargeValue(*replicator_, *store_, {endpoint}, req.id,
+                                       r->version, r->size, false);
+      if (!fe.status.ok()) return fe.status;
+      return RepairValue{{}, r->version, true};
     }
     return RepairValue{std::string(r->bytes.data, r->bytes.size), r->version};
   };
