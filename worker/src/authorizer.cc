@@ -66,8 +66,8 @@ Status Authorizer::Reload() {
            "authorized keys not reloaded, the old ones stay: " + keys.status().message());
     return keys.status();
   }
+  const size_t n = keys->size();  // as in the file (the own key may be there too)
   (*keys)[own_key_] = Role::kAdmin;
-  size_t n = keys->size() - 1;
   {
     std::lock_guard<std::mutex> l(mu_);
     keys_ = std::make_shared<const Keys>(std::move(*keys));
