@@ -229,6 +229,48 @@ TEST_F(SecurityTest, KeyRemovedAndSighupIsRefusedOnItsNextCommand) {
   for (auto& w : cluster_->workers) kill(w->pid(), SIGHUP);
 }
 
+// Client key rotation (docs/security.md, Key rotation): the new key is
+// authorized next to the old one without restarting the workers, both work
+// at once, and once the old one leaves the file it is refused.
+TEST_F(SecurityTest, ClientKeyRotatesWithBothKeysAuthorizedMeanwhile) {
+  std::string next = Keygen(*dir_ + "/next.key");
+  ASSERT_EQ(CtlAs("gone", {"set", "sec/rot"}, "old key").code, 0);
+  CtlRun early = CtlAs("next", {"get", "sec/rot"});
+  EXPECT_EQ(early.code, 1);
+  EXPECT_NE(early.err.find("worker refused this key"), std::string::npos) << early.err;
+  auto reload = [&](const std::string& text, const std::string& logged) {
+    WriteFile(*dir_ + "/authorized", text);
+    for (auto& w : cluster_->workers) kill(w->pid(), SIGHUP);
+    auto until = Clock::now() + std::chrono::seconds(5);
+    for (auto& w : cluster_->workers) {
+      while (Clock::now() < until && w->StderrText().find(logged) == std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      EXPECT_NE(w->StderrText().find(logged), std::string::npos) << w->StderrText();
+    }
+  };
+  // 1. Both keys listed.
+  reload(*rw_pub_ + "\n" + *ro_pub_ + " ro\n" + *gone_pub_ + " rw\n" + next + " rw\n",
+         "reloaded " + *dir_ + "/authorized: 4 keys");
+  CtlRun with_new = CtlAs("next", {"get", "sec/rot"});
+  EXPECT_EQ(with_new.code, 0) << with_new.err;
+  EXPECT_EQ(with_new.out, "old key");
+  ASSERT_EQ(CtlAs("next", {"set", "sec/rot"}, "new key").code, 0);
+  EXPECT_EQ(CtlAs("gone", {"get", "sec/rot"}).out, "new key");
+  // 2. The old key leaves the file.
+  reload(*rw_pub_ + "\n" + *ro_pub_ + " ro\n" + next + " rw\n",
+         "reloaded " + *dir_ + "/authorized: 3 keys");
+  CtlRun old = CtlAs("gone", {"get", "sec/rot"});
+  EXPECT_EQ(old.code, 1);
+  EXPECT_NE(old.err.find("worker refused this key"), std::string::npos) << old.err;
+  EXPECT_EQ(old.out, "");
+  EXPECT_EQ(CtlAs("next", {"get", "sec/rot"}).out, "new key");
+  // Put the suite's file back.
+  WriteFile(*dir_ + "/authorized",
+            *rw_pub_ + "\n" + *ro_pub_ + " ro\n" + *gone_pub_ + " rw\n");
+  for (auto& w : cluster_->workers) kill(w->pid(), SIGHUP);
+}
+
 // True when some 32-byte window of `value` occurs in `wire`.
 bool AnyWindowOnTheWire(const std::string& value, const std::string& wire) {
   constexpr size_t kWindow = 32;
