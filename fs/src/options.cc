@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 
@@ -23,6 +24,21 @@ constexpr std::array<std::string_view, 20> kFuseFlags = {
     "dirsync",      "strictatime"};
 constexpr std::array<std::string_view, 8> kIgnored = {
     "defaults", "auto", "noauto", "user", "users", "nofail", "_netdev", "nouser"};
+
+// The variable a Consul TLS mount option stands for ("consul_cacert" ->
+// "CONSUL_CACERT"); "" for any other option.
+std::string ConsulTlsVariable(std::string_view key) {
+  for (std::string_view name :
+       {"consul_cacert", "consul_capath", "consul_client_cert", "consul_client_key"}) {
+    if (key == name) {
+      std::string var(name);
+      for (char& c : var)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return var;
+    }
+  }
+  return "";
+}
 
 bool StartsWith(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
@@ -109,6 +125,9 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else if (key == "node_id") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     cfg->node_id = value;
+  } else if (auto var = ConsulTlsVariable(key); !var.empty()) {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    cfg->consul_env.emplace_back(var, value);
   } else if (key == "key_file" || key == "worker_key") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     (key == "key_file" ? cfg->key_file : cfg->worker_key) = value;
@@ -159,7 +178,8 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else {
     return Status::InvalidArgument(
         "unknown option '" + opt +
-        "'; shovelfs takes workers=, consul=, replicas=, key_file=, worker_key=, "
+        "'; shovelfs takes workers=, consul=, consul_cacert=, consul_capath=, "
+        "consul_client_cert=, consul_client_key=, replicas=, key_file=, worker_key=, "
         "max_memory=, "
         "compression_level=, "
         "node_id=, max_write=, "
@@ -249,6 +269,10 @@ SOURCE        local (default: run an embedded worker in this process),
 -d            debug: foreground, log every FUSE request
 -o workers=tcp://HOST:PORT[,...]   use these workers
 -o consul=URL                      find the workers through Consul
+-o consul_cacert=FILE, consul_capath=DIR, consul_client_cert=FILE,
+   consul_client_key=FILE          Consul over TLS: as CONSUL_CACERT, CONSUL_CAPATH,
+                                   CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY (which
+                                   they override; docs/security.md)
 -o replicas=N                      copies of each id, 1..8 (default: SHOVEL_REPLICAS,
                                    else Consul KV shoveling/config/replicas, else 1)
 -o key_file=FILE                   this mount's CURVE key pair (shovelctl keygen;
