@@ -74,8 +74,8 @@ class App {
     if (!s.ok()) return Die(s);
     if (!cfg_.consul_env.empty() && cfg_.consul.empty()) {
       return Die(Status::InvalidArgument(
-          "consul_cacert=, consul_capath=, consul_client_cert= and consul_client_key= "
-          "are for a Consul agent's https address (consul=https://HOST:PORT)"));
+          "consul_cacert=, consul_capath=, consul_client_cert=, consul_client_key= and "
+          "consul_token_file= are for a Consul agent (consul=URL)"));
     }
     // Before any thread: read where every Consul client of this process
     // reads them (shovel/consul/config.h).
