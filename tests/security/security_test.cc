@@ -271,6 +271,42 @@ TEST_F(SecurityTest, ClientKeyRotatesWithBothKeysAuthorizedMeanwhile) {
   for (auto& w : cluster_->workers) kill(w->pid(), SIGHUP);
 }
 
+// Making a worker leave (shovelctl drain) changes the cluster: an `rw` key
+// is refused with one line and the worker stays; an `admin` key (an
+// operator's, listed as admin) makes it leave. Workers of their own, since
+// one of them goes.
+TEST_F(SecurityTest, OnlyAnAdminKeyMakesAWorkerLeave) {
+  std::string op = Keygen(*dir_ + "/operator.key");
+  WriteFile(*dir_ + "/authorized-admin", *rw_pub_ + "\n" + op + " admin\n");
+  testing::Cluster c;
+  for (int i = 1; i <= 2; ++i) {
+    auto w = testing::WorkerProcess::Start(
+        "d" + std::to_string(i), "256MiB", "tcp://127.0.0.1:0",
+        {"--key-file", Key("worker"), "--authorized-keys", *dir_ + "/authorized-admin"});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    c.workers.push_back(std::move(*w));
+  }
+  std::vector<std::string> at = {"--workers", c.joined(), "--deadline", "20000"};
+  auto ctl = [&](const std::string& key, std::vector<std::string> args) {
+    std::vector<std::string> all = at;
+    all.insert(all.end(), {"--key-file", Key(key)});
+    all.insert(all.end(), args.begin(), args.end());
+    return Ctl(all);
+  };
+  CtlRun refused = ctl("rw", {"drain", "d2"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("this key may not send DRAIN (it needs the admin role)"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_EQ(c.workers[1]->WaitExit(std::chrono::milliseconds(1500)), -1)
+      << "d2 left on an rw key's drain";
+  CtlRun drained = ctl("operator", {"drain", "d2"});
+  EXPECT_EQ(drained.code, 0) << drained.err;
+  EXPECT_EQ(c.workers[1]->WaitExit(std::chrono::milliseconds(15000)), 0)
+      << c.workers[1]->StderrText();
+}
+
 // True when some 32-byte window of `value` occurs in `wire`.
 bool AnyWindowOnTheWire(const std::string& value, const std::string& wire) {
   constexpr size_t kWindow = 32;

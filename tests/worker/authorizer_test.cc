@@ -66,6 +66,11 @@ TEST_F(AuthorizerTest, RolesDecideWhatEachKeyMaySend) {
   Status replica = a->Allow(kRw, H(wire::Op::kSet, wire::kFlagReplica), "");
   EXPECT_EQ(replica.code(), Code::kPermissionDenied) << replica.ToString();
   EXPECT_TRUE(a->Allow(kOwn, H(wire::Op::kSet, wire::kFlagReplica), "").ok());
+  // Making a worker leave changes the cluster: admin only.
+  Status drain = a->Allow(kRw, H(wire::Op::kDrain), "");
+  EXPECT_EQ(drain.message(), "this key may not send DRAIN (it needs the admin role)");
+  EXPECT_EQ(a->Allow(kRo, H(wire::Op::kDrain), "").code(), Code::kPermissionDenied);
+  EXPECT_TRUE(a->Allow(kOwn, H(wire::Op::kDrain), "").ok());
   Status stranger = a->Allow(std::string(40, 'x'), H(wire::Op::kGet), "");
   EXPECT_EQ(stranger.message(), "worker refused this key (not in its authorized keys)");
 }

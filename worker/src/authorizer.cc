@@ -16,6 +16,9 @@ Role RequiredRole(wire::Op op, uint16_t flags) {
     case wire::Op::kHandover:
     case wire::Op::kLease:
     case wire::Op::kTransfer:
+    // Makes the worker leave the cluster (shovelctl drain): a change to the
+    // cluster, not to data.
+    case wire::Op::kDrain:
       return Role::kAdmin;
     default:
       return Role::kReadWrite;
