@@ -162,6 +162,17 @@ TEST_F(SecurityTest, UnknownKeyIsRefusedAtOnce) {
   EXPECT_NE(r.err.find("worker refused this key"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_LT(took, 5.0);
+  // Nothing comes back: no id names, no stats, no values.
+  ASSERT_EQ(CtlAs("rw", {"set", "sec/named"}, "private").code, 0);
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"ls"}, {"stats"}, {"members"}, {"get", "sec/named"}, {"stat", "sec/named"}}) {
+    CtlRun nothing = CtlAs("stranger", args);
+    EXPECT_NE(nothing.code, 0) << args[0] << ": " << nothing.out;
+    EXPECT_EQ(nothing.out.find("sec/named"), std::string::npos) << args[0];
+    EXPECT_EQ(nothing.out.find("private"), std::string::npos) << args[0];
+    EXPECT_EQ(nothing.out.find("s1"), std::string::npos)
+        << args[0] << ": " << nothing.out;
+  }
   // The worker logged the refusal (at most once a minute per peer).
   auto until = Clock::now() + std::chrono::seconds(5);
   while (Clock::now() < until &&
