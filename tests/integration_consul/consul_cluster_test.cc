@@ -368,7 +368,25 @@ TEST_F(ConsulClusterTest, CurveKeysComeFromConsulMeta) {
 // key from the worker's Consul Meta curve_key: its connections made with the
 // old key are made again, and so are the other worker's connections to it,
 // so every read answers and every write keeps two copies.
-TEST_F(ConsulClusterTest, WorkerKeyPairRotatesWhileAClientStaysConnected) {
+class KeyRotationTest : public ConsulClusterTest {
+ protected:
+  // `shared`: both workers start with one key pair that no file lists (as
+  // docker/compose.yaml runs them); else each has its own, listed as admin.
+  void RotateW1(bool shared);
+};
+
+TEST_F(KeyRotationTest, WorkerKeyPairRotatesWhileAClientStaysConnected) {
+  RotateW1(/*shared=*/false);
+}
+
+// The old pair was authorized only as the workers' own key: the restarted
+// worker no longer holds it, so it must be listed (admin) for the others
+// to reach it.
+TEST_F(KeyRotationTest, ASharedWorkerKeyPairRotatesWhileAClientStaysConnected) {
+  RotateW1(/*shared=*/true);
+}
+
+void KeyRotationTest::RotateW1(bool shared) {
   char tmpl[] = "/tmp/shovel-crot-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
@@ -387,7 +405,11 @@ TEST_F(ConsulClusterTest, WorkerKeyPairRotatesWhileAClientStaysConnected) {
     std::fputs(text.c_str(), f);
     std::fclose(f);
   };
-  authorize({kc, k1 + " admin", k2 + " admin"});
+  if (shared) {
+    authorize({kc});
+  } else {
+    authorize({kc, k1 + " admin", k2 + " admin"});
+  }
   auto start = [&](const std::string& id, const std::string& key, size_t node,
                    const std::string& listen) {
     WorkerArgs a{.node_id = id, .consul = agent_->node(node).url(), .listen = listen};
@@ -406,7 +428,7 @@ TEST_F(ConsulClusterTest, WorkerKeyPairRotatesWhileAClientStaysConnected) {
     return w.ok() ? std::move(*w) : nullptr;
   };
   auto w1 = start("w1", "w1", 0, "tcp://127.0.0.1:0");
-  auto w2 = start("w2", "w2", 1, "tcp://127.0.0.1:0");
+  auto w2 = start("w2", shared ? "w1" : "w2", 1, "tcp://127.0.0.1:0");
   ASSERT_TRUE(w1 && w2);
   auto key_of_w1 = [&]() -> std::string {
     for (const auto& e : Health(true)) {
@@ -429,47 +451,58 @@ TEST_F(ConsulClusterTest, WorkerKeyPairRotatesWhileAClientStaysConnected) {
     ASSERT_TRUE(st.ok()) << st.status().ToString();
   }
 
-  // 1. Authorize the new key next to the old one; every worker reloads.
-  authorize({kc, k1 + " admin", k2 + " admin", k1_new + " admin"});
-  for (auto* w : {w1.get(), w2.get()}) kill(w->pid(), SIGHUP);
-  for (auto* w : {w1.get(), w2.get()}) {
+  // Writes the file and waits until every worker logged its reload.
+  auto reload = [&](const std::vector<std::string>& lines) {
+    const std::string logged = "reloaded " + dir + "/authorized: ";
+    std::vector<size_t> before;
+    for (auto* w : {w1.get(), w2.get()}) before.push_back(Count(w->Stderr(), logged));
+    authorize(lines);
+    for (auto* w : {w1.get(), w2.get()}) kill(w->pid(), SIGHUP);
+    size_t k = 0;
+    for (auto* w : {w1.get(), w2.get()}) {
+      size_t n = before[k++];
+      ASSERT_TRUE(
+          Eventually([&] { return Count(w->Stderr(), logged) > n; }, milliseconds(5000)))
+          << w->Stderr();
+    }
+  };
+  // Restarts `w` at the same address with key pair `key`, as fast as can
+  // be (killed, so it does not leave: the client and the other worker never
+  // see it go, only its registration's Meta curve_key change), and waits,
+  // as docs/security.md says, until `other` logs the new key and the
+  // client sees both workers answer.
+  auto restart = [&](std::unique_ptr<Proc>& w, const std::string& node_id, size_t node,
+                     const std::string& key, Proc* other) {
+    const std::string endpoint = w->endpoint();
+    w->Signal(SIGKILL);
+    w = start(node_id, key, node, endpoint);
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->endpoint(), endpoint);
     ASSERT_TRUE(Eventually(
         [&] {
-          return w->Stderr().find("reloaded " + dir + "/authorized: 4 keys") !=
+          return other->Stderr().find("consul: peer " + node_id + " (" + endpoint +
+                                      ") has a new CURVE key " + k1_new) !=
                  std::string::npos;
         },
         milliseconds(5000)))
-        << w->Stderr();
-  }
-  // 2. Restart w1 at the same address with the new key pair, as fast as can
-  // be (killed, so it does not leave): the client and w2 never see w1 go,
-  // only its registration's Meta curve_key change.
-  const std::string endpoint = w1->endpoint();
-  w1->Signal(SIGKILL);
-  w1 = start("w1", "w1-new", 0, endpoint);
-  ASSERT_TRUE(w1);
-  ASSERT_EQ(w1->endpoint(), endpoint);
-  ASSERT_TRUE(
-      Eventually([&] { return Health(true).size() == 2 && key_of_w1() == k1_new; },
-                 milliseconds(5000)));
-  // As docs/security.md says, before going on: the other worker logs the
-  // restarted one's new key, and the client sees both answer
-  // (through w1 with its new key).
-  ASSERT_TRUE(Eventually(
-      [&] {
-        return w2->Stderr().find("consul: peer w1 (" + endpoint +
-                                 ") has a new CURVE key " + k1_new) != std::string::npos;
-      },
-      milliseconds(5000)))
-      << w2->Stderr();
-  ASSERT_TRUE(Eventually(
-      [&] {
-        auto m = (*c)->Members();
-        return m.ok() && m->size() == 2 &&
-               std::all_of(m->begin(), m->end(),
-                           [](const NodeInfo& n) { return n.cores > 0; });
-      },
-      milliseconds(5000)));
+        << other->Stderr();
+    ASSERT_TRUE(Eventually(
+        [&] {
+          auto m = (*c)->Members();
+          return m.ok() && m->size() == 2 &&
+                 std::all_of(m->begin(), m->end(),
+                             [](const NodeInfo& n) { return n.cores > 0; });
+        },
+        milliseconds(5000)));
+  };
+
+  // 1. Authorize the new key next to the old one (listed too when it was
+  // authorized only as the workers' own key); every worker reloads.
+  reload({kc, k1 + " admin", shared ? k1_new + " admin" : k2 + " admin",
+          shared ? "# shared pair" : k1_new + " admin"});
+  // 2. Restart w1 with the new key pair.
+  restart(w1, "w1", 0, "w1-new", w2.get());
+  ASSERT_EQ(key_of_w1(), k1_new);
   // The client was never restarted: it reads everything and writes two
   // copies, through w1 with its new key.
   for (int i = 0; i < kIds; ++i) {
@@ -484,17 +517,13 @@ TEST_F(ConsulClusterTest, WorkerKeyPairRotatesWhileAClientStaysConnected) {
     ASSERT_TRUE(holders.ok()) << holders.status().ToString();
     EXPECT_EQ(holders->size(), 2u) << id("rot/b", i);
   }
+  // A shared pair: w2 moves to it too (the same steps for the next worker).
+  if (shared) restart(w2, "w2", 1, "w1-new", w1.get());
   // 3. The old key leaves the file: nothing uses it any more.
-  authorize({kc, k2 + " admin", k1_new + " admin"});
-  for (auto* w : {w1.get(), w2.get()}) kill(w->pid(), SIGHUP);
-  for (auto* w : {w1.get(), w2.get()}) {
-    ASSERT_TRUE(Eventually(
-        [&] {
-          return w->Stderr().find("reloaded " + dir + "/authorized: 3 keys") !=
-                 std::string::npos;
-        },
-        milliseconds(5000)))
-        << w->Stderr();
+  if (shared) {
+    reload({kc});  // the new pair is every worker's own key now
+  } else {
+    reload({kc, k2 + " admin", k1_new + " admin"});
   }
   for (int i = 0; i < kIds; ++i) {
     auto st = (*c)->Set(id("rot/c", i), "later");
