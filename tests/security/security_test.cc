@@ -378,6 +378,65 @@ void SendThroughRelays(const std::string& dir, bool keys, bool* seen, int* conns
   *seen = AnyWindowOnTheWire(value, wire);
 }
 
+// A hand-over: shovelctl drain makes the value's only holder leave, and it
+// copies the value to the other worker, whose address the client gave as a
+// relay. The relays' capture from the drain until the leaver exited (the
+// transfer between the two workers only) must hold no 32-byte window of it
+// with keys, and must with plaintext (so the check can fail). The client
+// uses the workers' own key pair: admin, which drain needs.
+void DrainThroughRelays(const std::string& dir, bool keys, bool* seen) {
+  std::vector<std::string> extra;
+  if (keys) {
+    extra = {"--key-file", dir + "/worker.key", "--authorized-keys", dir + "/authorized"};
+  }
+  testing::Cluster c;
+  std::vector<std::unique_ptr<testing::TcpRelay>> relays;
+  std::vector<std::string> at;
+  for (int i = 1; i <= 2; ++i) {
+    auto w = testing::WorkerProcess::Start("h" + std::to_string(i), "256MiB",
+                                           "tcp://127.0.0.1:0", extra);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    relays.push_back(std::make_unique<testing::TcpRelay>(PortOf((*w)->endpoint())));
+    at.push_back(relays.back()->endpoint());
+    c.workers.push_back(std::move(*w));
+  }
+  auto ctl = [&](const std::string& workers, std::vector<std::string> args,
+                 const std::string& input = "") {
+    std::vector<std::string> all = {"--workers", workers, "--deadline", "20000"};
+    if (keys) all.insert(all.end(), {"--key-file", dir + "/worker.key"});
+    all.insert(all.end(), args.begin(), args.end());
+    return Ctl(all, input);
+  };
+  const std::string both = at[0] + "," + at[1];
+  std::string value = RandomBytes(64 << 10, keys ? 27 : 28);
+  ASSERT_EQ(ctl(both, {"set", "sec/move"}, value).code, 0);
+  CtlRun holder = ctl(both, {"node-ids", "sec/move"});
+  ASSERT_TRUE(holder.out == "h1\n" || holder.out == "h2\n") << holder.out << holder.err;
+  const size_t leaver = holder.out == "h1\n" ? 0 : 1;
+  const size_t stays = 1 - leaver;
+  const size_t before = relays[stays]->Captured().size();
+  CtlRun drain = ctl(both, {"drain", holder.out.substr(0, 2)});
+  ASSERT_EQ(drain.code, 0) << drain.err;
+  EXPECT_EQ(c.workers[leaver]->WaitExit(std::chrono::milliseconds(15000)), 0)
+      << c.workers[leaver]->StderrText();
+  std::string wire = relays[stays]->Captured().substr(before);
+  EXPECT_GT(wire.size(), value.size());  // the copy went by
+  *seen = AnyWindowOnTheWire(value, wire);
+  CtlRun moved = ctl(at[stays], {"get", "sec/move"});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  EXPECT_TRUE(moved.out == value) << "the value did not move whole";
+}
+
+TEST_F(SecurityTest, NoByteOfAValueIsSeenOnTheWireDuringAHandOver) {
+  unsetenv("SHOVEL_WORKERS");
+  bool plain_seen = false, curve_seen = true;
+  DrainThroughRelays(*dir_, /*keys=*/false, &plain_seen);
+  DrainThroughRelays(*dir_, /*keys=*/true, &curve_seen);
+  setenv("SHOVEL_WORKERS", cluster_->joined().c_str(), 1);
+  EXPECT_TRUE(plain_seen) << "the check sees plaintext (control)";
+  EXPECT_FALSE(curve_seen) << "a 32-byte window of the value travelled in clear";
+}
+
 TEST_F(SecurityTest, NoByteOfAValueIsSeenOnTheWire) {
   unsetenv("SHOVEL_WORKERS");
   bool plain_seen = false, curve_seen = true;
