@@ -306,7 +306,7 @@ void ConsulAgentLink::OnHealth(const std::vector<consul::HealthEntry>& entries) 
       }
       // A restarted peer with a new key pair (docs/security.md, Key
       // rotation): from here on it is reached with the new key.
-      if (!before.empty() && before != p.curve_key) {
+      if (!before.empty() && before != p.curve_key && p.endpoint != options_.endpoint) {
         log_(log::Level::kInfo, "consul: peer " + p.node_id + " (" + p.endpoint +
                                     ") has a new CURVE key " + p.curve_key);
       }
