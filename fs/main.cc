@@ -72,6 +72,15 @@ class App {
     shovel::KeepLargeBuffersWarm();
     Status s = SetupLog();
     if (!s.ok()) return Die(s);
+    if (!cfg_.consul_env.empty() && cfg_.consul.empty()) {
+      return Die(Status::InvalidArgument(
+          "consul_cacert=, consul_capath=, consul_client_cert=, consul_client_key= and "
+          "consul_token_file= are for a Consul agent (consul=URL)"));
+    }
+    // Before any thread: read where every Consul client of this process
+    // reads them (shovel/consul/config.h).
+    for (const auto& [var, value] : cfg_.consul_env)
+      setenv(var.c_str(), value.c_str(), 1);
     if (cfg_.embedded() && (!cfg_.key_file.empty() || !cfg_.worker_key.empty())) {
       return Die(Status::InvalidArgument(
           "key_file= and worker_key= are for a cluster's workers; the embedded worker "

@@ -46,6 +46,13 @@ Result<std::shared_ptr<ConsulMembership>> ConsulMembership::Start(
       new ConsulMembership(std::move(client), std::move(options), std::move(log)));
   auto first = m->client_->HealthService(m->options_.service_name, false);
   if (!first.ok()) {
+    // A TLS or ACL setting that is wrong (a CA that does not match, a
+    // refused token, an unreadable file) keeps its code: no retry fixes it.
+    const Code code = first.status().code();
+    if (code == Code::kPermissionDenied || code == Code::kInvalidArgument) {
+      return Status(code,
+                    "cannot read the workers from Consul: " + first.status().message());
+    }
     return Status::Unavailable("cannot read the workers from Consul: " +
                                first.status().ToString());
   }

@@ -12,8 +12,12 @@ std::string CurveKeys::ServerKey(const std::string& endpoint) const {
 
 void CurveKeys::SetServerKey(const std::string& endpoint, const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
+  auto it = by_endpoint_.find(endpoint);
+  const std::string& before = it != by_endpoint_.end() ? it->second : default_server_key_;
+  const std::string& after = key.empty() ? default_server_key_ : key;
+  if (before != after) generation_.fetch_add(1, std::memory_order_relaxed);
   if (key.empty()) {
-    by_endpoint_.erase(endpoint);
+    if (it != by_endpoint_.end()) by_endpoint_.erase(it);
   } else {
     by_endpoint_[endpoint] = key;
   }

@@ -9,6 +9,7 @@
 // (the I/O thread and DirectCalls read, the Consul watch writes).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -28,13 +29,19 @@ class CurveKeys {
   // The worker's key at `endpoint`: its own if known, else the default
   // (empty when neither is known).
   std::string ServerKey(const std::string& endpoint) const;
+  // A key that differs from the one known before bumps generation(), so
+  // connections made with the old key are made again (a worker restarted
+  // with a new key pair: docs/security.md, Key rotation).
   void SetServerKey(const std::string& endpoint, const std::string& key);
+  // Counts the changes of any worker's key; a relaxed load.
+  uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
 
  private:
   const KeyPair client_;
   const std::string default_server_key_;
   mutable std::mutex mu_;
   std::map<std::string, std::string> by_endpoint_;  // guarded by mu_
+  std::atomic<uint64_t> generation_{0};
 };
 
 // Resolves ClientOptions::key_file / worker_key with the environment

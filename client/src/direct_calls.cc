@@ -79,10 +79,11 @@ bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
 }  // namespace
 
 DirectCalls::DirectCalls(zmq::context_t& context, Configure configure,
-                         DownEndpoints* down, bool have_key)
+                         DownEndpoints* down, const CurveKeys* keys)
     : context_(context),
       configure_(std::move(configure)),
-      have_key_(have_key),
+      keys_(keys),
+      have_key_(keys != nullptr),
       down_(down) {}
 
 DirectCalls::~DirectCalls() {
@@ -96,11 +97,17 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(endpoint);
-    if (it != idle_.end() && !it->second.of(bulk).empty()) {
+    while (it != idle_.end() && !it->second.of(bulk).empty()) {
       Idle& idle = it->second.of(bulk);
       auto oldest = idle.begin();
       Pooled p = std::move(oldest->second);
       idle.erase(oldest);
+      // Made with a key the worker no longer has (it was restarted with a
+      // new key pair): closed, never reconnected with the old key.
+      if (keys_ && p.key_generation != keys_->generation()) {
+        if (keys_->ServerKey(endpoint) != p.server_key) continue;
+        p.key_generation = keys_->generation();
+      }
       // A disconnect while it was idle is past: ZeroMQ reconnects by itself.
       if (p.watch) p.watch->TakeDisconnect();
       return p;
@@ -114,6 +121,10 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
     Pooled p;
     p.seq = next_seq_.fetch_add(1);
     p.socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    if (keys_) {
+      p.key_generation = keys_->generation();
+      p.server_key = keys_->ServerKey(endpoint);
+    }
     configure_(*p.socket, endpoint);
     p.watch = ConnectionWatch::Attach(context_, *p.socket);
     p.socket->connect(endpoint);

@@ -53,16 +53,20 @@
 
 namespace shovel::client {
 
+class CurveKeys;
+
 class DirectCalls {
  public:
   // `configure` sets a new socket's options before it connects; `down`
   // (shared with the transport's I/O thread) shortens the wait for a
   // connection to a worker found down.
-  // `configure(socket, endpoint)` also sets CURVE options; a handshake
-  // that fails fails the call at once (HandshakeError with `have_key`).
+  // `configure(socket, endpoint)` also sets CURVE options (from `keys`,
+  // null without CURVE); a handshake that fails fails the call at once
+  // (HandshakeError). An idle socket made with a worker key that `keys` no
+  // longer gives is closed, not used.
   using Configure = std::function<void(zmq::socket_t&, const std::string&)>;
   DirectCalls(zmq::context_t& context, Configure configure, DownEndpoints* down,
-              bool have_key);
+              const CurveKeys* keys);
   ~DirectCalls();
   DirectCalls(const DirectCalls&) = delete;
   DirectCalls& operator=(const DirectCalls&) = delete;
@@ -90,6 +94,8 @@ class DirectCalls {
     uint64_t seq = 0;
     std::unique_ptr<zmq::socket_t> socket;
     std::unique_ptr<ConnectionWatch> watch;  // null if it could not be set up
+    uint64_t key_generation = 0;             // CurveKeys::generation() when made
+    std::string server_key;                  // the worker's CURVE key it was made with
   };
 
   // An idle socket from `endpoint`'s bulk-write pool (`bulk`) or its other
@@ -104,6 +110,7 @@ class DirectCalls {
 
   zmq::context_t& context_;
   Configure configure_;
+  const CurveKeys* const keys_;  // null: no CURVE
   const bool have_key_;
   DownEndpoints* const down_;
   std::mutex mu_;  // never held while connecting

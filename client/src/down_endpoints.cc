@@ -89,6 +89,15 @@ void DownEndpoints::Refused(const std::string& endpoint, const Status& error) {
   refused_count_.store(refused_.size(), std::memory_order_relaxed);
 }
 
+void DownEndpoints::KeyChanged(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (refused_.erase(endpoint))
+    refused_count_.store(refused_.size(), std::memory_order_relaxed);
+  if (failed_handshakes_.erase(endpoint)) {
+    failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
+  }
+}
+
 std::optional<Status> DownEndpoints::RefusedError(const std::string& endpoint) {
   if (refused_count_.load(std::memory_order_relaxed) == 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);

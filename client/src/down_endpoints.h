@@ -62,6 +62,9 @@ class DownEndpoints {
   // kRecheck * 4 with no reply from it since (IsKeyVerdict's `repeated`).
   bool HandshakeFailed(const std::string& endpoint);
   std::optional<Status> RefusedError(const std::string& endpoint);
+  // The worker at `endpoint` has a new CURVE key: its past handshake
+  // failures and refusal no longer stand.
+  void KeyChanged(const std::string& endpoint);
 
  private:
   static constexpr int64_t kClosed = -1;

@@ -96,6 +96,7 @@ class ZmqTransport : public Transport {
     zmq::socket_t socket;
     std::unique_ptr<ConnectionWatch> watch;  // null if it could not be set up
     std::deque<uint64_t> backlog;            // request ids not yet accepted by ZeroMQ
+    std::string server_key;                  // the worker's CURVE key it was made with
   };
   struct Pending {
     Peer* peer;
@@ -130,7 +131,9 @@ class ZmqTransport : public Transport {
   void FlushBacklog(Peer& peer);
   void Receive(Peer& peer);
   void FireTimers();
-  void ResetPeer(Peer& peer);
+  void ResetPeer(Peer& peer, const std::string& why);
+  // Makes again the connections whose worker's CURVE key changed.
+  void FollowKeyChanges();
   // (Re)creates peer.socket with its watch and connects it.
   void Connect(Peer& peer);
   // The connection of `peer` closed: replies it already delivered are read,
@@ -174,7 +177,8 @@ class ZmqTransport : public Transport {
   std::unordered_map<std::string, std::array<Peer*, kLanes>> peer_index_;
   std::unordered_map<uint64_t, Pending> pending_;
   std::map<std::chrono::milliseconds, TimerQueue> timers_;  // lazy: stale ids skipped
-  uint64_t released_ = 0;  // bytes of finished requests not yet given back
+  uint64_t released_ = 0;        // bytes of finished requests not yet given back
+  uint64_t key_generation_ = 0;  // CurveKeys::generation() the peers follow
 
   std::thread thread_;
 };
@@ -194,7 +198,7 @@ ZmqTransport::ZmqTransport(const ZmqTransportOptions& o)
         SetDealerOptions(s);
         ApplyCurve(s, curve.get(), endpoint);
       },
-      &down_, curve_ != nullptr);
+      &down_, curve_.get());
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   thread_ = std::thread([this] { Run(); });
 }
@@ -584,7 +588,7 @@ void ZmqTransport::FireTimers() {
       // written): only closing the connection makes it let go of them.
       Peer* reset = p.loan && p.loan->Outstanding() ? p.peer : nullptr;
       Finish(id, std::move(s));
-      if (reset) ResetPeer(*reset);
+      if (reset) ResetPeer(*reset, "after a request on it timed out");
     }
   }
 }
@@ -593,6 +597,7 @@ void ZmqTransport::Connect(Peer& peer) {
   peer.watch.reset();
   peer.socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
   SetDealerOptions(peer.socket);
+  if (curve_) peer.server_key = curve_->ServerKey(peer.endpoint);
   ApplyCurve(peer.socket, curve_.get(), peer.endpoint);
   peer.watch = ConnectionWatch::Attach(*context_, peer.socket);
   peer.socket.connect(peer.endpoint);
@@ -620,7 +625,7 @@ void ZmqTransport::Refused(Peer& peer, const Status& error) {
   for (uint64_t id : lost) Finish(id, error);
 }
 
-void ZmqTransport::ResetPeer(Peer& peer) {
+void ZmqTransport::ResetPeer(Peer& peer, const std::string& why) {
   try {
     peer.socket.close();  // linger 0: ZeroMQ drops (and frees) what it holds
     Connect(peer);
@@ -634,7 +639,19 @@ void ZmqTransport::ResetPeer(Peer& peer) {
   }
   for (uint64_t id : lost) {
     Finish(id, Status::Unavailable("connection to worker " + peer.endpoint +
-                                   " was reset after a request on it timed out"));
+                                   " was reset " + why));
+  }
+}
+
+void ZmqTransport::FollowKeyChanges() {
+  if (!curve_ || curve_->generation() == key_generation_) return;
+  key_generation_ = curve_->generation();
+  for (auto& p : peers_) {
+    // A worker restarted with a new key pair at the same address: the old
+    // socket would keep offering the old key on every reconnect.
+    if (curve_->ServerKey(p->endpoint) == p->server_key) continue;
+    down_.KeyChanged(p->endpoint);
+    ResetPeer(*p, "when the worker's key changed");
   }
 }
 
@@ -705,6 +722,7 @@ void ZmqTransport::Run() {
       io_sleeping_ = false;
       batch.swap(queue_);
     }
+    FollowKeyChanges();
     MergeBatches(batch);
     for (auto& q : batch) Accept(std::move(q));
     batch.clear();

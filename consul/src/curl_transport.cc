@@ -57,10 +57,21 @@ bool Contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }
 
+// The host of `base_url` ("https://host:port" or "https://[v6]:port").
+std::string HostOf(const std::string& base_url) {
+  std::string_view rest = base_url;
+  if (auto scheme = rest.find("://"); scheme != std::string_view::npos) {
+    rest.remove_prefix(scheme + 3);
+  }
+  if (rest.starts_with("[")) return std::string(rest.substr(1, rest.find(']') - 1));
+  return std::string(rest.substr(0, rest.find_first_of(":/")));
+}
+
 // A one-line status for a TLS failure, naming the cause and what to set; Ok
-// when `code` is not one. `what` is "GET https://host:port/v1/...".
-Status TlsError(const std::string& what, CURLcode code, const std::string& detail,
-                const TlsConfig& tls) {
+// when `code` is not one. `what` is "GET https://host:port/v1/...", `host`
+// the host of the agent's address.
+Status TlsError(const std::string& what, const std::string& host, CURLcode code,
+                const std::string& detail, const TlsConfig& tls) {
   // A server that refuses our certificate (or its absence) sends an alert;
   // with TLS 1.3 it arrives on the first read, not in the handshake.
   const bool refused_us = Contains(detail, "alert certificate required") ||
@@ -68,6 +79,18 @@ Status TlsError(const std::string& what, CURLcode code, const std::string& detai
                           Contains(detail, "alert unknown ca") ||
                           Contains(detail, "alert handshake failure") ||
                           Contains(detail, "alert certificate unknown");
+  // The chain is trusted, the name is not the address's: OpenSSL through
+  // libcurl says "no alternative certificate subject name matches target
+  // host name 'H'" or "certificate subject name 'X' does not match target
+  // host name 'H'".
+  if (code == CURLE_PEER_FAILED_VERIFICATION && Contains(detail, "subject name") &&
+      Contains(detail, "target host name")) {
+    return Status::PermissionDenied(
+        what + ": TLS certificate of the Consul agent is not for " + host +
+        " (the CA is trusted; use an address its certificate names, or give the agent "
+        "a certificate whose subjectAltName has " +
+        host + "): " + detail);
+  }
   if (code == CURLE_PEER_FAILED_VERIFICATION) {
     return Status::PermissionDenied(
         what + ": TLS certificate of the Consul agent not trusted (" +
@@ -203,7 +226,7 @@ class CurlTransport final : public HttpTransport {
     if (code != CURLE_OK) {
       std::string detail = error[0] != 0 ? error : curl_easy_strerror(code);
       if (https_) {
-        Status tls = TlsError(what, code, detail, tls_);
+        Status tls = TlsError(what, HostOf(endpoint_.base_url), code, detail, tls_);
         if (!tls.ok()) return tls;
       }
       if (code == CURLE_OPERATION_TIMEDOUT) {

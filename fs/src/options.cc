@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 
 #include "shovel/size.h"
 
@@ -23,6 +24,22 @@ constexpr std::array<std::string_view, 20> kFuseFlags = {
     "dirsync",      "strictatime"};
 constexpr std::array<std::string_view, 8> kIgnored = {
     "defaults", "auto", "noauto", "user", "users", "nofail", "_netdev", "nouser"};
+
+// The variable a Consul file option of the mount stands for
+// ("consul_cacert" -> "CONSUL_CACERT"); "" for any other option.
+std::string ConsulVariable(std::string_view key) {
+  constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kVars = {{
+      {"consul_cacert", "CONSUL_CACERT"},
+      {"consul_capath", "CONSUL_CAPATH"},
+      {"consul_client_cert", "CONSUL_CLIENT_CERT"},
+      {"consul_client_key", "CONSUL_CLIENT_KEY"},
+      {"consul_token_file", "CONSUL_HTTP_TOKEN_FILE"},
+  }};
+  for (const auto& [option, var] : kVars) {
+    if (key == option) return std::string(var);
+  }
+  return "";
+}
 
 bool StartsWith(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
@@ -109,6 +126,9 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else if (key == "node_id") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     cfg->node_id = value;
+  } else if (auto var = ConsulVariable(key); !var.empty()) {
+    SHOVEL_RETURN_IF_ERROR(need_value());
+    cfg->consul_env.emplace_back(var, value);
   } else if (key == "key_file" || key == "worker_key") {
     SHOVEL_RETURN_IF_ERROR(need_value());
     (key == "key_file" ? cfg->key_file : cfg->worker_key) = value;
@@ -159,7 +179,9 @@ Status ApplyOption(const std::string& opt, bool* in_workers, MountConfig* cfg) {
   } else {
     return Status::InvalidArgument(
         "unknown option '" + opt +
-        "'; shovelfs takes workers=, consul=, replicas=, key_file=, worker_key=, "
+        "'; shovelfs takes workers=, consul=, consul_cacert=, consul_capath=, "
+        "consul_client_cert=, consul_client_key=, consul_token_file=, replicas=, "
+        "key_file=, worker_key=, "
         "max_memory=, "
         "compression_level=, "
         "node_id=, max_write=, "
@@ -249,6 +271,11 @@ SOURCE        local (default: run an embedded worker in this process),
 -d            debug: foreground, log every FUSE request
 -o workers=tcp://HOST:PORT[,...]   use these workers
 -o consul=URL                      find the workers through Consul
+-o consul_cacert=FILE, consul_capath=DIR, consul_client_cert=FILE,
+   consul_client_key=FILE, consul_token_file=FILE
+                                   as CONSUL_CACERT, CONSUL_CAPATH, CONSUL_CLIENT_CERT,
+                                   CONSUL_CLIENT_KEY, CONSUL_HTTP_TOKEN_FILE (which
+                                   they override; docs/security.md)
 -o replicas=N                      copies of each id, 1..8 (default: SHOVEL_REPLICAS,
                                    else Consul KV shoveling/config/replicas, else 1)
 -o key_file=FILE                   this mount's CURVE key pair (shovelctl keygen;

@@ -52,6 +52,22 @@ TEST(CurveKeys, KeyFileNeedsAWorkerKeyWithoutConsul) {
   rmdir(dir);
 }
 
+// A worker restarted with a new key pair: only a real change counts, so
+// the connections made with the old key are made again and no others.
+TEST(CurveKeys, OnlyAKeyThatChangesBumpsTheGeneration) {
+  CurveKeys k({kPub, kSec}, kPub);
+  uint64_t g = k.generation();
+  k.SetServerKey("tcp://a:1", kPub);  // the default it had already
+  EXPECT_EQ(k.generation(), g);
+  k.SetServerKey("tcp://a:1", kSec);
+  EXPECT_EQ(k.generation(), g + 1);
+  k.SetServerKey("tcp://a:1", kSec);
+  EXPECT_EQ(k.generation(), g + 1);
+  k.SetServerKey("tcp://a:1", "");  // back to the default
+  EXPECT_EQ(k.generation(), g + 2);
+  EXPECT_EQ(k.ServerKey("tcp://a:1"), kPub);
+}
+
 TEST(CurveKeys, HandshakeErrorsNameTheCause) {
   EXPECT_EQ(
       HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, true).message(),

@@ -34,11 +34,15 @@ class ConsulTlsTest : public ::testing::Test {
   // Starts an https agent; `require_client_cert` asks for certificates the
   // test CA signed. The fixture's own readiness probe uses the right CA and,
   // when required, the client certificate.
-  void StartAgent(bool require_client_cert) {
+  // `cert` names the agent's certificate and key in the test PKI.
+  void StartAgent(bool require_client_cert, const std::string& cert = "server") {
     TestAgentOptions o;
-    o.tls_cert = pki_->Path("server.pem");
-    o.tls_key = pki_->Path("server.key");
+    o.tls_cert = pki_->Path(cert + ".pem");
+    o.tls_key = pki_->Path(cert + ".key");
     o.client_tls.ca_file = pki_->Path("ca.pem");
+    // The fixture's readiness probe cannot check a certificate made for
+    // another host name against 127.0.0.1.
+    if (cert == "wrong-host") o.client_tls.verify = false;
     if (require_client_cert) {
       o.tls_client_ca = pki_->Path("ca.pem");
       o.client_tls.client_cert = pki_->Path("client.pem");
@@ -106,6 +110,52 @@ TEST_F(ConsulTlsTest, ACaThatDoesNotMatchFailsAtOnceNamingIt) {
   auto h2 = sys->HealthService("shoveling-tls", false);
   ASSERT_FALSE(h2.ok());
   EXPECT_TRUE(Has(h2.status(), "set CONSUL_CACERT")) << h2.status().ToString();
+}
+
+// CONSUL_CAPATH, a directory of hashed CAs (openssl rehash), as Consul's CLI
+// reads it: the directory with the agent's CA works on its own, one without
+// it fails at once naming the variable.
+TEST_F(ConsulTlsTest, ACaPathDirectoryIsTrustedAndAWrongOneNamed) {
+  StartAgent(/*require_client_cert=*/false);
+  TlsConfig tls;
+  tls.ca_path = pki_->Path("capath");
+  auto c = ClientWith(tls);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->RegisterService(Service("w5")).ok());
+
+  tls.ca_path = pki_->Path("other-capath");
+  auto other = ClientWith(tls);
+  ASSERT_NE(other, nullptr);
+  auto start = Clock::now();
+  auto h = other->HealthService("shoveling-tls", false);
+  EXPECT_LT(SecondsSince(start), 2.0);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), Code::kPermissionDenied) << h.status().ToString();
+  EXPECT_TRUE(Has(h.status(), "TLS certificate of the Consul agent not trusted"))
+      << h.status().ToString();
+  EXPECT_TRUE(Has(h.status(), "CONSUL_CAPATH=" + pki_->Path("other-capath")))
+      << h.status().ToString();
+}
+
+// The agent's certificate is signed by the right CA but names another host
+// (consul.invalid) than the address (127.0.0.1): refused at once, and the
+// error says the name is what does not match, not the CA.
+TEST_F(ConsulTlsTest, ACertificateForAnotherHostNameIsRefusedNamingIt) {
+  StartAgent(/*require_client_cert=*/false, "wrong-host");
+  TlsConfig tls;
+  tls.ca_file = pki_->Path("ca.pem");
+  auto c = ClientWith(tls);
+  ASSERT_NE(c, nullptr);
+  auto start = Clock::now();
+  auto h = c->HealthService("shoveling-tls", false);
+  EXPECT_LT(SecondsSince(start), 2.0);
+  ASSERT_FALSE(h.ok());
+  const Status& s = h.status();
+  EXPECT_EQ(s.code(), Code::kPermissionDenied) << s.ToString();
+  EXPECT_TRUE(Has(s, "TLS certificate of the Consul agent is not for 127.0.0.1"))
+      << s.ToString();
+  EXPECT_FALSE(Has(s, "not trusted")) << s.ToString();
+  EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.ToString();
 }
 
 TEST_F(ConsulTlsTest, VerifyOffAcceptsAnyCertificate) {

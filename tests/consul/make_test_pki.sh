@@ -5,6 +5,10 @@
 #   server.pem server.key      signed by it, for 127.0.0.1 and localhost
 #   client.pem client.key      signed by it, for TLS client authentication
 #   other-ca.pem other-ca.key  an unrelated CA (a CA that does not match)
+#   wrong-host.pem .key        signed by the test CA for consul.invalid only
+#                              (a certificate for another host name)
+#   capath/                    ca.pem as CONSUL_CAPATH wants it (openssl rehash)
+#   other-capath/              the same for other-ca.pem
 # Keys are P-256, certificates valid for one day. Needs Debian's openssl CLI.
 set -euo pipefail
 dir=${1:?usage: make_test_pki.sh DIR}
@@ -32,4 +36,9 @@ ca ca "shoveling test CA"
 ca other-ca "unrelated test CA"
 leaf server 127.0.0.1 2 $'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth'
 leaf client "shoveling test client" 3 'extendedKeyUsage=clientAuth'
-chmod 0644 ./*.pem
+leaf wrong-host consul.invalid 4 $'subjectAltName=DNS:consul.invalid\nextendedKeyUsage=serverAuth'
+mkdir capath other-capath
+cp ca.pem capath/ && openssl rehash capath
+cp other-ca.pem other-capath/ && openssl rehash other-capath
+chmod 0644 ./*.pem capath/* other-capath/*
+chmod 0755 capath other-capath

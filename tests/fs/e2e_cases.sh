@@ -138,6 +138,14 @@ embedded_endpoint_cases() {  # MP embedded, allow_other: no route around the mod
   check "another user cannot reach the embedded worker" bash -c "
     out=\$(setpriv --reuid=65534 --regid=65534 --clear-groups '$CTL' --mount '$m' get priv 2>&1)
     [ \$? -ne 0 ] && ! grep -q secret <<<\"\$out\" && grep -q 'no embedded worker' <<<\"\$out\""
+  # The socket itself, named directly: its directory (0700) keeps another
+  # user out; the owner, as a control, reads through it.
+  check "another user cannot connect to the embedded worker's socket" bash -c "
+    sock=\$(ss -xlpH | grep 'pid=$pid,' | awk '{print \$5}' | head -1)
+    [ -n \"\$sock\" ] && [ \"\$('$CTL' --workers ipc://\$sock get priv)\" = secret ] || exit 1
+    out=\$(setpriv --reuid=65534 --regid=65534 --clear-groups '$CTL' --workers ipc://\$sock \\
+      --deadline 2000 get priv 2>&1)
+    [ \$? -ne 0 ] && ! grep -q secret <<<\"\$out\""
 }
 
 two_mount_cases() {  # MP1 MP2 of one cluster: close-to-open

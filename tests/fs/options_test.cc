@@ -79,6 +79,29 @@ TEST(Options, KeysForACluster) {
   EXPECT_FALSE(empty.ok());
 }
 
+// An fstab mount passes no environment: the Consul TLS files come as
+// options named after the variables they set.
+TEST(Options, ConsulFilesAsOptions) {
+  auto c = Parse({"https://127.0.0.1:8501", "/mnt/x", "-o",
+                  "consul_cacert=/etc/consul/ca.pem,consul_capath=/etc/consul/cas,"
+                  "consul_client_cert=/etc/consul/me.pem,consul_client_key=/etc/consul/"
+                  "me.key,consul_token_file=/etc/consul/token"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->consul, "https://127.0.0.1:8501");
+  using Env = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(c->consul_env, (Env{{"CONSUL_CACERT", "/etc/consul/ca.pem"},
+                                {"CONSUL_CAPATH", "/etc/consul/cas"},
+                                {"CONSUL_CLIENT_CERT", "/etc/consul/me.pem"},
+                                {"CONSUL_CLIENT_KEY", "/etc/consul/me.key"},
+                                {"CONSUL_HTTP_TOKEN_FILE", "/etc/consul/token"}}));
+  auto empty = Parse({"https://127.0.0.1:8501", "/mnt/x", "-o", "consul_cacert"});
+  EXPECT_FALSE(empty.ok());
+  auto other = Parse({"https://127.0.0.1:8501", "/mnt/x", "-o", "consul_cafile=/x"});
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("consul_cacert="), std::string::npos)
+      << other.status().ToString();
+}
+
 TEST(Options, BadValuesNameTheProblem) {
   for (const char* bad :
        {"compression_level=20", "compression_level=-1", "compression_level=fast"}) {

@@ -2,6 +2,7 @@
 // through the C++ client (Consul membership) and shovelctl --consul.
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -356,6 +357,191 @@ TEST_F(ConsulClusterTest, CurveKeysComeFromConsulMeta) {
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("requires a key"), std::string::npos)
       << refused.status().ToString();
+  std::string rm = "rm -rf " + dir;
+  (void)std::system(rm.c_str());
+}
+
+// Key rotation of a worker's key pair without downtime (docs/security.md,
+// Key rotation): the new public key is authorized next to the old one
+// (SIGHUP), the worker is restarted at the same address with the new pair,
+// and a client that stays connected throughout (like a mount) takes the new
+// key from the worker's Consul Meta curve_key: its connections made with the
+// old key are made again, and so are the other worker's connections to it,
+// so every read answers and every write keeps two copies.
+class KeyRotationTest : public ConsulClusterTest {
+ protected:
+  // `shared`: both workers start with one key pair that no file lists (as
+  // docker/compose.yaml runs them); else each has its own, listed as admin.
+  void RotateW1(bool shared);
+};
+
+TEST_F(KeyRotationTest, WorkerKeyPairRotatesWhileAClientStaysConnected) {
+  RotateW1(/*shared=*/false);
+}
+
+// The old pair was authorized only as the workers' own key: the restarted
+// worker no longer holds it, so it must be listed (admin) for the others
+// to reach it.
+TEST_F(KeyRotationTest, ASharedWorkerKeyPairRotatesWhileAClientStaysConnected) {
+  RotateW1(/*shared=*/true);
+}
+
+void KeyRotationTest::RotateW1(bool shared) {
+  char tmpl[] = "/tmp/shovel-crot-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  auto keygen = [&](const std::string& name) {
+    CtlResult r = Ctl({"keygen", dir + "/" + name + ".key"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out.substr(0, 40);
+  };
+  std::string k1 = keygen("w1"), k2 = keygen("w2"), kc = keygen("client");
+  std::string k1_new = keygen("w1-new");
+  auto authorize = [&](const std::vector<std::string>& lines) {
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    std::FILE* f = std::fopen((dir + "/authorized").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  };
+  if (shared) {
+    authorize({kc});
+  } else {
+    authorize({kc, k1 + " admin", k2 + " admin"});
+  }
+  auto start = [&](const std::string& id, const std::string& key, size_t node,
+                   const std::string& listen) {
+    WorkerArgs a{.node_id = id, .consul = agent_->node(node).url(), .listen = listen};
+    a.extra = {"--consul-ttl",
+               "1s",
+               "--consul-deregister-after",
+               "2s",
+               "--consul-retry-max",
+               "300ms",
+               "--key-file",
+               dir + "/" + key + ".key",
+               "--authorized-keys",
+               dir + "/authorized"};
+    auto w = Proc::StartWorker(a);
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    return w.ok() ? std::move(*w) : nullptr;
+  };
+  auto w1 = start("w1", "w1", 0, "tcp://127.0.0.1:0");
+  auto w2 = start("w2", shared ? "w1" : "w2", 1, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(w1 && w2);
+  auto key_of_w1 = [&]() -> std::string {
+    for (const auto& e : Health(true)) {
+      if (e.service.meta.at("node_id") == "w1") return e.service.meta.at("curve_key");
+    }
+    return "";
+  };
+  ASSERT_TRUE(Eventually([&] { return Health(true).size() == 2 && key_of_w1() == k1; },
+                         milliseconds(5000)));
+  ClientOptions o;
+  o.consul_addr = Url(0);
+  o.key_file = dir + "/client.key";
+  o.replicas = 2;
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  constexpr int kIds = 16;
+  auto id = [](const char* set, int i) { return std::string(set) + std::to_string(i); };
+  for (int i = 0; i < kIds; ++i) {
+    auto st = (*c)->Set(id("rot/a", i), "before " + std::to_string(i));
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+  }
+
+  // Writes the file and waits until every worker logged its reload.
+  auto reload = [&](const std::vector<std::string>& lines) {
+    const std::string logged = "reloaded " + dir + "/authorized: ";
+    std::vector<size_t> before;
+    for (auto* w : {w1.get(), w2.get()}) before.push_back(Count(w->Stderr(), logged));
+    authorize(lines);
+    for (auto* w : {w1.get(), w2.get()}) kill(w->pid(), SIGHUP);
+    size_t k = 0;
+    for (auto* w : {w1.get(), w2.get()}) {
+      size_t n = before[k++];
+      ASSERT_TRUE(
+          Eventually([&] { return Count(w->Stderr(), logged) > n; }, milliseconds(5000)))
+          << w->Stderr();
+    }
+  };
+  // Restarts `w` at the same address with key pair `key`, and waits,
+  // as docs/security.md says, until `other` logs the new key and the client
+  // sees both workers answer. With `shared` the documented way (SIGTERM:
+  // it leaves, handing its ids over, then starts again); else as
+  // fast as can be (killed, so it does not leave: the client and the other
+  // worker never see it go, only its registration's Meta curve_key change).
+  auto restart = [&](std::unique_ptr<Proc>& w, const std::string& node_id, size_t node,
+                     const std::string& key, Proc* other) {
+    const std::string endpoint = w->endpoint();
+    if (shared) {
+      EXPECT_EQ(w->Signal(SIGTERM), 0) << w->Stderr();  // leaves: hands its ids over
+    } else {
+      w->Signal(SIGKILL);
+    }
+    w = start(node_id, key, node, endpoint);
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->endpoint(), endpoint);
+    ASSERT_TRUE(Eventually(
+        [&] {
+          return other->Stderr().find("consul: peer " + node_id + " (" + endpoint +
+                                      ") has a new CURVE key " + k1_new) !=
+                 std::string::npos;
+        },
+        milliseconds(5000)))
+        << other->Stderr();
+    ASSERT_TRUE(Eventually(
+        [&] {
+          auto m = (*c)->Members();
+          return m.ok() && m->size() == 2 &&
+                 std::all_of(m->begin(), m->end(),
+                             [](const NodeInfo& n) { return n.cores > 0; });
+        },
+        milliseconds(5000)));
+  };
+
+  // 1. Authorize the new key next to the old one (listed too when it was
+  // authorized only as the workers' own key); every worker reloads.
+  reload({kc, k1 + " admin", shared ? k1_new + " admin" : k2 + " admin",
+          shared ? "# shared pair" : k1_new + " admin"});
+  // 2. Restart w1 with the new key pair.
+  restart(w1, "w1", 0, "w1-new", w2.get());
+  ASSERT_EQ(key_of_w1(), k1_new);
+  // The client was never restarted: it reads everything and writes two
+  // copies, through w1 with its new key.
+  for (int i = 0; i < kIds; ++i) {
+    auto v = (*c)->Get(id("rot/a", i));
+    ASSERT_TRUE(v.ok()) << id("rot/a", i) << ": " << v.status().ToString();
+    EXPECT_EQ(*v, "before " + std::to_string(i));
+  }
+  for (int i = 0; i < kIds; ++i) {
+    auto st = (*c)->Set(id("rot/b", i), "after " + std::to_string(i));
+    ASSERT_TRUE(st.ok()) << id("rot/b", i) << ": " << st.status().ToString();
+    auto holders = (*c)->NodeIds(id("rot/b", i));
+    ASSERT_TRUE(holders.ok()) << holders.status().ToString();
+    EXPECT_EQ(holders->size(), 2u) << id("rot/b", i);
+  }
+  // A shared pair: w2 moves to it too (the same steps for the next worker).
+  if (shared) restart(w2, "w2", 1, "w1-new", w1.get());
+  // 3. The old key leaves the file: nothing uses it any more.
+  if (shared) {
+    reload({kc});  // the new pair is every worker's own key now
+  } else {
+    reload({kc, k2 + " admin", k1_new + " admin"});
+  }
+  for (int i = 0; i < kIds; ++i) {
+    auto st = (*c)->Set(id("rot/c", i), "later");
+    ASSERT_TRUE(st.ok()) << id("rot/c", i) << ": " << st.status().ToString();
+    EXPECT_EQ((*c)->NodeIds(id("rot/c", i)).value().size(), 2u)
+        << id("rot/c", i) << w1->Stderr() << w2->Stderr();
+    EXPECT_EQ((*c)->Get(id("rot/a", i)).value_or("missing"),
+              "before " + std::to_string(i));
+  }
+  CtlResult fresh =
+      Ctl({"--consul", Url(0), "--key-file", dir + "/client.key", "get", id("rot/b", 3)});
+  EXPECT_EQ(fresh.code, 0) << fresh.err;
+  EXPECT_EQ(fresh.out, "after 3");
   std::string rm = "rm -rf " + dir;
   (void)std::system(rm.c_str());
 }

@@ -150,3 +150,43 @@ def test_removed_key_refused_on_its_open_connection(keyed: Dict[str, object]) ->
     authorized.write_text(f"{pubs['rw']}\n{pubs['ro']} ro\n{pubs['gone']}\n")
     for w in workers:
         w.proc.send_signal(signal.SIGHUP)
+
+
+def _reload(k: Dict[str, object], text: str, logged: bytes) -> None:
+    authorized = k["authorized"]
+    workers = k["workers"]
+    assert isinstance(authorized, Path) and isinstance(workers, list)
+    before = [Path(w.log.name).read_bytes().count(logged) for w in workers]
+    authorized.write_text(text)
+    for w in workers:
+        w.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    for w, n in zip(workers, before):
+        log = Path(w.log.name)
+        while log.read_bytes().count(logged) <= n:  # this reload's line
+            assert time.monotonic() < deadline, "no reload logged"
+            time.sleep(0.02)
+
+
+def test_client_key_rotation_with_both_keys_authorized(keyed: Dict[str, object]) -> None:
+    """docs/security.md, Key rotation: the new key works next to the old one
+    once listed (no worker restart); the old one is refused once removed."""
+    pubs = keyed["pubs"]
+    tmp = keyed["tmp"]
+    assert isinstance(pubs, dict) and isinstance(tmp, Path)
+    new_pub = _keygen(tmp / "next.key")
+    base = f"{pubs['rw']}\n{pubs['ro']} ro\n"
+    with _client(keyed, "gone") as old:
+        old.set("py/rot", b"old key")
+        _refused_at_once(lambda: _client(keyed, "next").get("py/rot"),
+                         "worker refused this key")
+        name = str(keyed["authorized"]).encode()
+        _reload(keyed, base + f"{pubs['gone']}\n{new_pub}\n", b"reloaded " + name + b": 4 keys")
+        with _client(keyed, "next") as new:
+            assert new.get("py/rot") == b"old key"
+            new.set("py/rot", b"new key")
+            assert old.get("py/rot") == b"new key"  # both at once
+            _reload(keyed, base + f"{new_pub}\n", b"reloaded " + name + b": 3 keys")
+            _refused_at_once(lambda: old.get("py/rot"), "worker refused this key")
+            assert new.get("py/rot") == b"new key"
+        _reload(keyed, base + f"{pubs['gone']}\n", b"reloaded " + name + b": 3 keys")

@@ -162,6 +162,17 @@ TEST_F(SecurityTest, UnknownKeyIsRefusedAtOnce) {
   EXPECT_NE(r.err.find("worker refused this key"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_LT(took, 5.0);
+  // Nothing comes back: no id names, no stats, no values.
+  ASSERT_EQ(CtlAs("rw", {"set", "sec/named"}, "private").code, 0);
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"ls"}, {"stats"}, {"members"}, {"get", "sec/named"}, {"stat", "sec/named"}}) {
+    CtlRun nothing = CtlAs("stranger", args);
+    EXPECT_NE(nothing.code, 0) << args[0] << ": " << nothing.out;
+    EXPECT_EQ(nothing.out.find("sec/named"), std::string::npos) << args[0];
+    EXPECT_EQ(nothing.out.find("private"), std::string::npos) << args[0];
+    EXPECT_EQ(nothing.out.find("s1"), std::string::npos)
+        << args[0] << ": " << nothing.out;
+  }
   // The worker logged the refusal (at most once a minute per peer).
   auto until = Clock::now() + std::chrono::seconds(5);
   while (Clock::now() < until &&
@@ -229,6 +240,84 @@ TEST_F(SecurityTest, KeyRemovedAndSighupIsRefusedOnItsNextCommand) {
   for (auto& w : cluster_->workers) kill(w->pid(), SIGHUP);
 }
 
+// Client key rotation (docs/security.md, Key rotation): the new key is
+// authorized next to the old one without restarting the workers, both work
+// at once, and once the old one leaves the file it is refused.
+TEST_F(SecurityTest, ClientKeyRotatesWithBothKeysAuthorizedMeanwhile) {
+  std::string next = Keygen(*dir_ + "/next.key");
+  ASSERT_EQ(CtlAs("gone", {"set", "sec/rot"}, "old key").code, 0);
+  CtlRun early = CtlAs("next", {"get", "sec/rot"});
+  EXPECT_EQ(early.code, 1);
+  EXPECT_NE(early.err.find("worker refused this key"), std::string::npos) << early.err;
+  auto reload = [&](const std::string& text, const std::string& logged) {
+    WriteFile(*dir_ + "/authorized", text);
+    for (auto& w : cluster_->workers) kill(w->pid(), SIGHUP);
+    auto until = Clock::now() + std::chrono::seconds(5);
+    for (auto& w : cluster_->workers) {
+      while (Clock::now() < until && w->StderrText().find(logged) == std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      EXPECT_NE(w->StderrText().find(logged), std::string::npos) << w->StderrText();
+    }
+  };
+  // 1. Both keys listed.
+  reload(*rw_pub_ + "\n" + *ro_pub_ + " ro\n" + *gone_pub_ + " rw\n" + next + " rw\n",
+         "reloaded " + *dir_ + "/authorized: 4 keys");
+  CtlRun with_new = CtlAs("next", {"get", "sec/rot"});
+  EXPECT_EQ(with_new.code, 0) << with_new.err;
+  EXPECT_EQ(with_new.out, "old key");
+  ASSERT_EQ(CtlAs("next", {"set", "sec/rot"}, "new key").code, 0);
+  EXPECT_EQ(CtlAs("gone", {"get", "sec/rot"}).out, "new key");
+  // 2. The old key leaves the file.
+  reload(*rw_pub_ + "\n" + *ro_pub_ + " ro\n" + next + " rw\n",
+         "reloaded " + *dir_ + "/authorized: 3 keys");
+  CtlRun old = CtlAs("gone", {"get", "sec/rot"});
+  EXPECT_EQ(old.code, 1);
+  EXPECT_NE(old.err.find("worker refused this key"), std::string::npos) << old.err;
+  EXPECT_EQ(old.out, "");
+  EXPECT_EQ(CtlAs("next", {"get", "sec/rot"}).out, "new key");
+  // Put the suite's file back.
+  WriteFile(*dir_ + "/authorized",
+            *rw_pub_ + "\n" + *ro_pub_ + " ro\n" + *gone_pub_ + " rw\n");
+  for (auto& w : cluster_->workers) kill(w->pid(), SIGHUP);
+}
+
+// Making a worker leave (shovelctl drain) changes the cluster: an `rw` key
+// is refused with one line and the worker stays; an `admin` key (an
+// operator's, listed as admin) makes it leave. Workers of their own, since
+// one of them goes.
+TEST_F(SecurityTest, OnlyAnAdminKeyMakesAWorkerLeave) {
+  std::string op = Keygen(*dir_ + "/operator.key");
+  WriteFile(*dir_ + "/authorized-admin", *rw_pub_ + "\n" + op + " admin\n");
+  testing::Cluster c;
+  for (int i = 1; i <= 2; ++i) {
+    auto w = testing::WorkerProcess::Start(
+        "d" + std::to_string(i), "256MiB", "tcp://127.0.0.1:0",
+        {"--key-file", Key("worker"), "--authorized-keys", *dir_ + "/authorized-admin"});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    c.workers.push_back(std::move(*w));
+  }
+  std::vector<std::string> at = {"--workers", c.joined(), "--deadline", "20000"};
+  auto ctl = [&](const std::string& key, std::vector<std::string> args) {
+    std::vector<std::string> all = at;
+    all.insert(all.end(), {"--key-file", Key(key)});
+    all.insert(all.end(), args.begin(), args.end());
+    return Ctl(all);
+  };
+  CtlRun refused = ctl("rw", {"drain", "d2"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("this key may not send DRAIN (it needs the admin role)"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_EQ(c.workers[1]->WaitExit(std::chrono::milliseconds(1500)), -1)
+      << "d2 left on an rw key's drain";
+  CtlRun drained = ctl("operator", {"drain", "d2"});
+  EXPECT_EQ(drained.code, 0) << drained.err;
+  EXPECT_EQ(c.workers[1]->WaitExit(std::chrono::milliseconds(15000)), 0)
+      << c.workers[1]->StderrText();
+}
+
 // True when some 32-byte window of `value` occurs in `wire`.
 bool AnyWindowOnTheWire(const std::string& value, const std::string& wire) {
   constexpr size_t kWindow = 32;
@@ -287,6 +376,65 @@ void SendThroughRelays(const std::string& dir, bool keys, bool* seen, int* conns
   }
   EXPECT_GT(wire.size(), 2 * value.size());  // the value went by, set and get
   *seen = AnyWindowOnTheWire(value, wire);
+}
+
+// A hand-over: shovelctl drain makes the value's only holder leave, and it
+// copies the value to the other worker, whose address the client gave as a
+// relay. The relays' capture from the drain until the leaver exited (the
+// transfer between the two workers only) must hold no 32-byte window of it
+// with keys, and must with plaintext (so the check can fail). The client
+// uses the workers' own key pair: admin, which drain needs.
+void DrainThroughRelays(const std::string& dir, bool keys, bool* seen) {
+  std::vector<std::string> extra;
+  if (keys) {
+    extra = {"--key-file", dir + "/worker.key", "--authorized-keys", dir + "/authorized"};
+  }
+  testing::Cluster c;
+  std::vector<std::unique_ptr<testing::TcpRelay>> relays;
+  std::vector<std::string> at;
+  for (int i = 1; i <= 2; ++i) {
+    auto w = testing::WorkerProcess::Start("h" + std::to_string(i), "256MiB",
+                                           "tcp://127.0.0.1:0", extra);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    relays.push_back(std::make_unique<testing::TcpRelay>(PortOf((*w)->endpoint())));
+    at.push_back(relays.back()->endpoint());
+    c.workers.push_back(std::move(*w));
+  }
+  auto ctl = [&](const std::string& workers, std::vector<std::string> args,
+                 const std::string& input = "") {
+    std::vector<std::string> all = {"--workers", workers, "--deadline", "20000"};
+    if (keys) all.insert(all.end(), {"--key-file", dir + "/worker.key"});
+    all.insert(all.end(), args.begin(), args.end());
+    return Ctl(all, input);
+  };
+  const std::string both = at[0] + "," + at[1];
+  std::string value = RandomBytes(64 << 10, keys ? 27 : 28);
+  ASSERT_EQ(ctl(both, {"set", "sec/move"}, value).code, 0);
+  CtlRun holder = ctl(both, {"node-ids", "sec/move"});
+  ASSERT_TRUE(holder.out == "h1\n" || holder.out == "h2\n") << holder.out << holder.err;
+  const size_t leaver = holder.out == "h1\n" ? 0 : 1;
+  const size_t stays = 1 - leaver;
+  const size_t before = relays[stays]->Captured().size();
+  CtlRun drain = ctl(both, {"drain", holder.out.substr(0, 2)});
+  ASSERT_EQ(drain.code, 0) << drain.err;
+  EXPECT_EQ(c.workers[leaver]->WaitExit(std::chrono::milliseconds(15000)), 0)
+      << c.workers[leaver]->StderrText();
+  std::string wire = relays[stays]->Captured().substr(before);
+  EXPECT_GT(wire.size(), value.size());  // the copy went by
+  *seen = AnyWindowOnTheWire(value, wire);
+  CtlRun moved = ctl(at[stays], {"get", "sec/move"});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  EXPECT_TRUE(moved.out == value) << "the value did not move whole";
+}
+
+TEST_F(SecurityTest, NoByteOfAValueIsSeenOnTheWireDuringAHandOver) {
+  unsetenv("SHOVEL_WORKERS");
+  bool plain_seen = false, curve_seen = true;
+  DrainThroughRelays(*dir_, /*keys=*/false, &plain_seen);
+  DrainThroughRelays(*dir_, /*keys=*/true, &curve_seen);
+  setenv("SHOVEL_WORKERS", cluster_->joined().c_str(), 1);
+  EXPECT_TRUE(plain_seen) << "the check sees plaintext (control)";
+  EXPECT_FALSE(curve_seen) << "a 32-byte window of the value travelled in clear";
 }
 
 TEST_F(SecurityTest, NoByteOfAValueIsSeenOnTheWire) {

@@ -16,6 +16,9 @@ Role RequiredRole(wire::Op op, uint16_t flags) {
     case wire::Op::kHandover:
     case wire::Op::kLease:
     case wire::Op::kTransfer:
+    // Makes the worker leave the cluster (shovelctl drain): a change to the
+    // cluster, not to data.
+    case wire::Op::kDrain:
       return Role::kAdmin;
     default:
       return Role::kReadWrite;
@@ -66,8 +69,8 @@ Status Authorizer::Reload() {
            "authorized keys not reloaded, the old ones stay: " + keys.status().message());
     return keys.status();
   }
+  const size_t n = keys->size();  // as in the file (the own key may be there too)
   (*keys)[own_key_] = Role::kAdmin;
-  size_t n = keys->size() - 1;
   {
     std::lock_guard<std::mutex> l(mu_);
     keys_ = std::make_shared<const Keys>(std::move(*keys));

@@ -74,7 +74,8 @@ class Authorizer {
 };
 
 // What role `op` (with `flags`) needs: reads for kReadOnly, the client
-// writes for kReadWrite, worker-to-worker requests for kAdmin.
+// writes for kReadWrite, worker-to-worker requests and DRAIN (a worker
+// leaves the cluster) for kAdmin.
 Role RequiredRole(wire::Op op, uint16_t flags);
 
 }  // namespace shovel::worker

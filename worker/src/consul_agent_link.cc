@@ -1,6 +1,7 @@
 #include "consul_agent_link.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "shovel/consul/service_entry.h"
 #include "shovel/size.h"
@@ -297,7 +298,19 @@ void ConsulAgentLink::OnHealth(const std::vector<consul::HealthEntry>& entries) 
   if (changed) log_(log::Level::kInfo, "consul: peers: " + PeersLine(peers));
   if (options_.peer_key) {
     for (const auto& p : peers) {
-      if (!p.curve_key.empty()) options_.peer_key(p.endpoint, p.curve_key);
+      if (p.curve_key.empty()) continue;
+      std::string before;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        before = std::exchange(peer_keys_[p.endpoint], p.curve_key);
+      }
+      // A restarted peer with a new key pair (docs/security.md, Key
+      // rotation): from here on it is reached with the new key.
+      if (!before.empty() && before != p.curve_key && p.endpoint != options_.endpoint) {
+        log_(log::Level::kInfo, "consul: peer " + p.node_id + " (" + p.endpoint +
+                                    ") has a new CURVE key " + p.curve_key);
+      }
+      options_.peer_key(p.endpoint, p.curve_key);
     }
   }
 }

@@ -129,6 +129,8 @@ class ConsulAgentLink {
   ConfigLayer cluster_, node_;  // guarded by mu_
   WorkerConfig applied_;        // guarded by mu_
   std::vector<Peer> peers_;     // guarded by mu_
+  // Each peer's Meta curve_key as last given to peer_key; guarded by mu_.
+  std::map<std::string, std::string> peer_keys_;
 
   std::unique_ptr<consul::Watch> cluster_watch_, node_watch_, health_watch_;
   std::thread heartbeat_;

@@ -20,6 +20,7 @@ std::string_view View(const zmq::message_t& m) {
 struct Replicator::Conn {
   std::string endpoint;
   zmq::socket_t socket;
+  std::string server_key;  // the peer's CURVE key it was made with
 };
 
 Replicator::Replicator(std::optional<KeyPair> keys)
@@ -27,7 +28,13 @@ Replicator::Replicator(std::optional<KeyPair> keys)
 
 void Replicator::SetPeerKey(const std::string& endpoint, const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
-  peer_keys_[endpoint] = key;
+  std::string& known = peer_keys_[endpoint];
+  if (known == key) return;
+  known = key;
+  // The peer came back with a new key pair: idle connections made with the
+  // old key would offer it on every reconnect.
+  auto [from, to] = idle_.equal_range(endpoint);
+  idle_.erase(from, to);
 }
 
 Replicator::~Replicator() {
@@ -54,7 +61,7 @@ std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) 
     }
   }
   auto c = std::make_unique<Conn>(
-      Conn{endpoint, zmq::socket_t(*ctx_, zmq::socket_type::dealer)});
+      Conn{endpoint, zmq::socket_t(*ctx_, zmq::socket_type::dealer), server_key});
   c->socket.set(zmq::sockopt::linger, 0);
   c->socket.set(zmq::sockopt::immediate, 1);  // queue only on a live connection
   c->socket.set(zmq::sockopt::maxmsgsize,
@@ -70,6 +77,11 @@ std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) 
 
 void Replicator::Give(std::unique_ptr<Conn> c) {
   std::lock_guard<std::mutex> l(mu_);
+  if (keys_) {
+    // Taken before the peer's key changed: closed, not kept.
+    auto k = peer_keys_.find(c->endpoint);
+    if (c->server_key != (k != peer_keys_.end() ? k->second : keys_->public_key)) return;
+  }
   idle_.emplace(c->endpoint, std::move(c));
 }
 

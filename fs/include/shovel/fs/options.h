@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shovel/log.h"
@@ -45,8 +46,13 @@ struct MountConfig {
   uint32_t replicas = 0;   // copies of each id; 0: SHOVEL_REPLICAS, Consul KV, 1
   std::string key_file;    // CURVE key pair file; "": SHOVEL_KEY_FILE
   std::string worker_key;  // the workers' public key; "": SHOVEL_WORKER_KEY
-  std::string log_file;    // "": stderr in the foreground, else the journal or
-                           // DefaultLogFile()
+  // -o consul_cacert=, consul_token_file= and the like as the variables they
+  // stand for
+  // (CONSUL_CACERT=...), in the order given; the mount sets them in its own
+  // environment (an fstab or mount(8) mount has no other way to pass them).
+  std::vector<std::pair<std::string, std::string>> consul_env;
+  std::string log_file;  // "": stderr in the foreground, else the journal or
+                         // DefaultLogFile()
   log::Level log_level = log::Level::kInfo;
   std::string metrics;  // HOST:PORT of the Prometheus endpoint; "": none
   std::vector<std::string> fuse_options;
