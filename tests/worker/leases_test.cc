@@ -121,6 +121,23 @@ TEST(Leases, AReplicaLetsAWorkerServeInPlaceOfAnotherOnlyOnceThatOnesLeaseRanOut
   EXPECT_EQ(a.busy, "w2");
 }
 
+// A write this worker began in w1's place may still be in flight when w1
+// rejoins: w1 gets no lease (and no hand-over) until it is surely applied.
+TEST(Leases, AWorkerThisOneServedInPlaceOfGetsNoLeaseUntilThatWriteIsApplied) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w1", "n1", kWall - 10 * kS, 0).granted);
+  ASSERT_EQ(t.TakeOver("w1", 2 * kS, kWall), 0);
+  // Rejoined after the fence, 100 ms later: not now (this worker: empty).
+  LeaseTable::Answer a = t.Request("w1", "n1", kWall + 1, 2100 * kMs);
+  EXPECT_FALSE(a.granted);
+  EXPECT_TRUE(a.busy.empty());
+  EXPECT_EQ(a.wait, LeaseTable::kServedInPlace - 100 * kMs);
+  EXPECT_TRUE(t.Fenced("w1"));
+  a = t.Request("w1", "n1", kWall + 1, 2 * kS + LeaseTable::kServedInPlace);
+  EXPECT_TRUE(a.granted);
+  EXPECT_TRUE(a.rejoined);
+}
+
 TEST(Leases, AWorkerServedInPlaceOfGetsNoLeaseWhileThatGrantMayHold) {
   LeaseTable t(0);
   ASSERT_TRUE(t.Request("w2", "n2", kWall, 10 * kS, {"w1"}).granted);

@@ -149,10 +149,13 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
       // worker and the one named serve the same ids at once.
       Refusal out;
       out.status = Status::Unavailable(
-          "replica " + r + " may still let worker " + busy + " serve in place of " +
-          endpoint_ + ", or " + busy +
-          " may still serve itself (clients disagree about who is up): ask it, or "
-          "again shortly");
+          busy == r ? "replica " + r + " served in place of " + endpoint_ +
+                          " moments ago and may still be applying those writes: "
+                          "again shortly"
+                    : "replica " + r + " may still let worker " + busy +
+                          " serve in place of " + endpoint_ + ", or " + busy +
+                          " may still serve itself (clients disagree about who is "
+                          "up): ask it, or again shortly");
       out.live_primary = busy;
       return out;
     }
@@ -254,6 +257,7 @@ LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t ep
     }
     const LeaseTable::Ns now = Now();
     a = table_.Request(from.endpoint, from.node_id, epoch, now, in_place_of);
+    if (!a.granted && a.busy.empty() && a.wait > 0) a.busy = endpoint_;  // this one
     if (a.rejoined) {
       members = table_.Recent(now, LeaseTable::kKeep);
       members.emplace_back(endpoint_, node_id_);

@@ -85,6 +85,15 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
   if (g.fenced) {
     if (epoch <= g.fence) return a;  // still what it was when it missed writes
   }
+  // This worker served in its place: not until what it began then is
+  // surely applied (the hand-over that follows the grant copies it).
+  if (auto it = served_in_place_.find(peer); it != served_in_place_.end()) {
+    if (Ns wait = it->second + kServedInPlace - now; wait > 0) {
+      a.wait = wait;
+      return a;
+    }
+    served_in_place_.erase(it);
+  }
   // Another worker may serve in this one's place: not until that ends.
   if (auto [other, wait] = Substituted(peer, now); wait > 0) {
     a.busy = other;
@@ -133,6 +142,7 @@ LeaseTable::Ns LeaseTable::TakeOver(const std::string& peer, Ns now, Ns wall_now
   if (Ns wait = Remaining(peer, now); wait > 0) return wait;
   bool newly = Fence(peer, wall_now);
   if (fenced) *fenced = newly;
+  served_in_place_[peer] = now;
   return 0;
 }
 

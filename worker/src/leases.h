@@ -43,6 +43,12 @@ class LeaseTable {
   // times are this worker's steady clock and the holder's, whose rates
   // agree to far better than this.
   static constexpr Ns kInPlaceMargin = 50'000'000;
+  // After this worker last began to serve in a worker's place (TakeOver),
+  // that worker gets no lease from here for this long: longer than a
+  // write begun then may take to be forwarded and applied (the forward's
+  // deadline is 1.5 s), so a copy handed to it after the grant holds that
+  // write.
+  static constexpr Ns kServedInPlace = kLease + kMargin + kInPlaceMargin;
   static constexpr Ns kKeep = 30'000'000'000;  // a peer not named for this long is
                                                // no longer kept leased
   // `started`: steady time this worker started (it may have granted leases
@@ -82,7 +88,8 @@ class LeaseTable {
     // and dropped what it held): hand it its ids.
     bool rejoined = false;
     // Not granted for now, and not fenced: `busy` may still serve in the
-    // asker's place, or the asker in place of `busy`, for `wait` ns.
+    // asker's place, or the asker in place of `busy`, for `wait` ns. Empty
+    // with `wait` set: this worker itself served in the asker's place.
     std::string busy;
     Ns wait = 0;
   };
@@ -162,6 +169,8 @@ class LeaseTable {
   std::map<std::string, std::vector<std::string>> covered_;
   // peer -> passed-over worker -> last named in place of (steady).
   std::map<std::string, std::map<std::string, Ns>> in_place_wanted_;
+  // peer -> when this worker last began to serve in its place (steady).
+  std::map<std::string, Ns> served_in_place_;
   std::map<std::string, Grant> grants_;
 };
 
