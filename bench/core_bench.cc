@@ -20,7 +20,11 @@
 //     redis (redis-benchmark -d 1048576 -c 4). The text GET rows say what
 //     the ids store (stored/raw) and what the worker's decoded-chunk cache
 //     holds beside it (cache/raw), and are run again against a worker with
-//     --decoded-cache 0 (every read runs zstd) and one storing raw.
+//     --decoded-cache 0 (every read runs zstd), one storing raw, and two
+//     whose 64 MiB decoded cache holds an eighth of the ids read in turn
+//     (a scan of a working set larger than the cache): one with the default
+//     decode helpers, one with --decode-threads 0 (each read's frames
+//     decompressed on its handler alone).
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 //   - "shoveling (CURVE)": the 1 KiB rows with 50 in flight and the 1 MiB
@@ -470,6 +474,48 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "shovel-bench-core: the no-cache worker did not start\n");
     return 1;
   }
+  // Two that keep 64 MiB of decoded chunks, an eighth of the 512 MiB the
+  // text rows read in turn, so a scan misses the cache as a working set
+  // larger than it does: one spreading each read's zstd frames over idle
+  // cores (the default), one decompressing on the handler alone.
+  struct Scanner {
+    Child child;
+    std::unique_ptr<Client> client;
+  };
+  std::vector<Scanner> scanners;
+  for (const char* decode_threads : {"-1", "0"}) {
+    if (!cfg.large_rows) break;
+    const std::string name =
+        std::string("bench-scan") + (decode_threads[0] == '0' ? "1" : "n");
+    std::vector<std::string> args = {cfg.worker_bin,
+                                     "--listen",
+                                     "tcp://127.0.0.1:0",
+                                     "--max-memory",
+                                     "6GiB",
+                                     "--node-id",
+                                     name,
+                                     "--decoded-cache",
+                                     "64MiB",
+                                     "--decode-threads",
+                                     decode_threads,
+                                     "--ready-file",
+                                     ready + "-" + name};
+    args.insert(args.end(), io_args.begin(), io_args.end());
+    Scanner sc{Child(args), nullptr};
+    std::string ep = WaitForFile(ready + "-" + name, 10000);
+    unlink((ready + "-" + name).c_str());
+    ClientOptions so;
+    so.workers = {ep};
+    if (cfg.io_threads > 0) so.io_threads = cfg.io_threads;
+    auto cl = Client::Connect(so);
+    if (ep.empty() || !cl.ok()) {
+      std::fprintf(stderr, "shovel-bench-core: the %s worker did not start\n",
+                   name.c_str());
+      return 1;
+    }
+    sc.client = std::move(*cl);
+    scanners.push_back(std::move(sc));
+  }
   std::string raw_endpoint = WaitForFile(ready + "-raw", 10000);
   unlink((ready + "-raw").c_str());
   ClientOptions raw_opts;
@@ -619,6 +665,7 @@ int Main(int argc, char** argv) {
     std::string kind = text ? "text" : "incompressible";
     std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g, cs, cg;
     std::vector<double> nc_g, stored_share, cache_share, nc_stored;
+    std::vector<double> scan_g[2], scan_cache[2];
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
       RunSpec spec{cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/", cfg.big_ids};
@@ -634,6 +681,12 @@ int Main(int argc, char** argv) {
         auto n = ShovelRun(**nocache_client, value, spec);
         all_ok = all_ok && n.ok;
         nc_g.push_back(n.get * kMiB / 1e9), nc_stored.push_back(n.stored_share);
+        for (size_t k = 0; k < scanners.size(); ++k) {
+          auto sr = ShovelRun(*scanners[k].client, value, spec);
+          all_ok = all_ok && sr.ok;
+          scan_g[k].push_back(sr.get * kMiB / 1e9);
+          scan_cache[k].push_back(sr.cache_share);
+        }
         spec.settle = false;  // level 0: stored raw
         auto w = ShovelRun(**raw_client, value, spec);
         all_ok = all_ok && w.ok;
@@ -674,6 +727,15 @@ int Main(int argc, char** argv) {
         std::snprintf(nc, sizeof nc, ", stored/raw %.2f", Median(nc_stored));
       add("1MiB get " + kind, "shoveling (no cache)", nc_g, "GB/s",
           note + ", compressed, --decoded-cache 0, GetBytes" + nc);
+      for (size_t k = 0; k < scanners.size(); ++k) {
+        char sc[160];
+        std::snprintf(sc, sizeof sc,
+                      ", compressed, scan > cache: --decoded-cache 64MiB%s, "
+                      "GetBytes, cache/raw %.2f",
+                      k == 0 ? "" : ", --decode-threads 0", Median(scan_cache[k]));
+        add("1MiB get " + kind, k == 0 ? "shoveling (scan)" : "shoveling (serial)",
+            scan_g[k], "GB/s", note + sc);
+      }
       add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s",
           note + ", level 0, stored/raw 1.00");
     }
