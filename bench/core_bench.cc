@@ -24,7 +24,8 @@
 //     whose 64 MiB decoded cache holds an eighth of the ids read in turn
 //     (a scan of a working set larger than the cache): one with the default
 //     decode helpers, one with --decode-threads 0 (each read's frames
-//     decompressed on its handler alone).
+//     decompressed on its handler alone); --baseline-worker-bin PATH adds
+//     the same scan against another shovel-worker build (a "before").
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 //   - "shoveling (CURVE)": the 1 KiB rows with 50 in flight and the 1 MiB
@@ -71,7 +72,8 @@ struct Config {
   int small_inflight = 50;
   int big_inflight = 4;
   std::string worker_bin = SHOVEL_WORKER_BIN;
-  int io_threads = 0;  // 0: each side's default
+  std::string baseline_bin;  // --baseline-worker-bin: a "before" scan row
+  int io_threads = 0;        // 0: each side's default
   bool small_rows = true, large_rows = true;
   bool incompressible_rows = true;  // --rows text: the 1 MiB text rows only
 };
@@ -362,6 +364,7 @@ int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
                "          [--io-threads N] [--rows small|large|text]\n"
+               "          [--baseline-worker-bin PATH]\n"
                "Measures shovel-worker against redis and memcached on loopback.\n"
                "--io-threads sets the worker's and the client's ZeroMQ I/O threads\n"
                "(default: theirs).\n",
@@ -383,6 +386,8 @@ int Main(int argc, char** argv) {
       cfg.reps = std::atoi(argv[++i]);
     else if (a == "--worker-bin" && i + 1 < argc)
       cfg.worker_bin = argv[++i];
+    else if (a == "--baseline-worker-bin" && i + 1 < argc)
+      cfg.baseline_bin = argv[++i];
     else if (a == "--io-threads" && i + 1 < argc)
       cfg.io_threads = std::atoi(argv[++i]);
     else if (a == "--rows" && i + 1 < argc &&
@@ -478,16 +483,27 @@ int Main(int argc, char** argv) {
   // text rows read in turn, so a scan misses the cache as a working set
   // larger than it does: one spreading each read's zstd frames over idle
   // cores (the default), one decompressing on the handler alone.
+  // With --baseline-worker-bin, a third: that binary with the same cache,
+  // the "before" of a change measured in the same run.
   struct Scanner {
+    std::string system, note;
+    std::vector<std::string> args;
     Child child;
     std::unique_ptr<Client> client;
   };
   std::vector<Scanner> scanners;
-  for (const char* decode_threads : {"-1", "0"}) {
-    if (!cfg.large_rows) break;
-    const std::string name =
-        std::string("bench-scan") + (decode_threads[0] == '0' ? "1" : "n");
-    std::vector<std::string> args = {cfg.worker_bin,
+  if (cfg.large_rows) {
+    scanners.push_back({"shoveling (scan)", "", {"--decode-threads", "-1"}});
+    scanners.push_back(
+        {"shoveling (serial)", ", --decode-threads 0", {"--decode-threads", "0"}});
+    if (!cfg.baseline_bin.empty()) {
+      scanners.push_back({"shoveling (before)", ", --baseline-worker-bin", {}});
+    }
+  }
+  for (size_t k = 0; k < scanners.size(); ++k) {
+    Scanner& sc = scanners[k];
+    const std::string name = "bench-scan" + std::to_string(k);
+    std::vector<std::string> args = {sc.args.empty() ? cfg.baseline_bin : cfg.worker_bin,
                                      "--listen",
                                      "tcp://127.0.0.1:0",
                                      "--max-memory",
@@ -496,12 +512,11 @@ int Main(int argc, char** argv) {
                                      name,
                                      "--decoded-cache",
                                      "64MiB",
-                                     "--decode-threads",
-                                     decode_threads,
                                      "--ready-file",
                                      ready + "-" + name};
+    args.insert(args.end(), sc.args.begin(), sc.args.end());
     args.insert(args.end(), io_args.begin(), io_args.end());
-    Scanner sc{Child(args), nullptr};
+    sc.child = Child(args);
     std::string ep = WaitForFile(ready + "-" + name, 10000);
     unlink((ready + "-" + name).c_str());
     ClientOptions so;
@@ -514,7 +529,6 @@ int Main(int argc, char** argv) {
       return 1;
     }
     sc.client = std::move(*cl);
-    scanners.push_back(std::move(sc));
   }
   std::string raw_endpoint = WaitForFile(ready + "-raw", 10000);
   unlink((ready + "-raw").c_str());
@@ -665,7 +679,7 @@ int Main(int argc, char** argv) {
     std::string kind = text ? "text" : "incompressible";
     std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g, cs, cg;
     std::vector<double> nc_g, stored_share, cache_share, nc_stored;
-    std::vector<double> scan_g[2], scan_cache[2];
+    std::vector<double> scan_g[3], scan_cache[3];
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
       RunSpec spec{cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/", cfg.big_ids};
@@ -728,13 +742,11 @@ int Main(int argc, char** argv) {
       add("1MiB get " + kind, "shoveling (no cache)", nc_g, "GB/s",
           note + ", compressed, --decoded-cache 0, GetBytes" + nc);
       for (size_t k = 0; k < scanners.size(); ++k) {
-        char sc[160];
-        std::snprintf(sc, sizeof sc,
-                      ", compressed, scan > cache: --decoded-cache 64MiB%s, "
-                      "GetBytes, cache/raw %.2f",
-                      k == 0 ? "" : ", --decode-threads 0", Median(scan_cache[k]));
-        add("1MiB get " + kind, k == 0 ? "shoveling (scan)" : "shoveling (serial)",
-            scan_g[k], "GB/s", note + sc);
+        char sc[64];
+        std::snprintf(sc, sizeof sc, ", GetBytes, cache/raw %.2f", Median(scan_cache[k]));
+        add("1MiB get " + kind, scanners[k].system, scan_g[k], "GB/s",
+            note + ", compressed, scan > cache: --decoded-cache 64MiB" +
+                scanners[k].note + sc);
       }
       add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s",
           note + ", level 0, stored/raw 1.00");

@@ -42,7 +42,8 @@ Slice Store::Decoded(std::string_view id, const BlobPtr& b, const ChunkRef& ref,
   // Only chunks of the blob the id holds now: a write since the lookup has
   // already dropped this blob's entries and must not see one come back.
   EntryNode* node = s.map.Find(id);
-  if (node != nullptr && node->second.blob == b) {
+  if (node != nullptr && node->second.blob == b &&
+      decoded_->AdmitMiss(ref.chunk.get(), ref.len)) {
     AdmitLocked(node->second, ref.chunk, whole, /*probation=*/false);
   }
   return whole;
