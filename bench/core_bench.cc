@@ -33,6 +33,7 @@
 //     (docs/security.md), and libsodium's XSalsa20-Poly1305 rate on one
 //     core, the bound of encrypted traffic.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON;
+// --inflight N keeps N 1 MiB requests in flight instead of 4 (every system);
 // --rows small|large runs only the 1 KiB or only the 1 MiB rows; --rows text
 // only the 1 MiB text rows.
 #include <signal.h>
@@ -364,7 +365,7 @@ int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
                "          [--io-threads N] [--rows small|large|text]\n"
-               "          [--baseline-worker-bin PATH]\n"
+               "          [--inflight N] [--baseline-worker-bin PATH]\n"
                "Measures shovel-worker against redis and memcached on loopback.\n"
                "--io-threads sets the worker's and the client's ZeroMQ I/O threads\n"
                "(default: theirs).\n",
@@ -386,6 +387,8 @@ int Main(int argc, char** argv) {
       cfg.reps = std::atoi(argv[++i]);
     else if (a == "--worker-bin" && i + 1 < argc)
       cfg.worker_bin = argv[++i];
+    else if (a == "--inflight" && i + 1 < argc)
+      cfg.big_inflight = std::max(1, std::atoi(argv[++i]));
     else if (a == "--baseline-worker-bin" && i + 1 < argc)
       cfg.baseline_bin = argv[++i];
     else if (a == "--io-threads" && i + 1 < argc)
