@@ -333,6 +333,8 @@ std::string Versioned(int i) {
 
 TEST(StoreDecodedTest, ReadersRacingWritersSeeWholeValuesAndNeverGoBack) {
   Store s("w1", CacheCfg(64 << 20, 4 << 20));
+  // Misses decompress their 4 frames on the readers and two helpers at once.
+  s.StartDecodeHelpers(2);
   ASSERT_TRUE(s.Set("k", Versioned(0)).ok());
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0};
