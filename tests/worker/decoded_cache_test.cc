@@ -205,6 +205,26 @@ TEST(StoreDecodedTest, AScanLargerThanTheCacheKeepsHittingWhatItHolds) {
   EXPECT_LE(st.decoded_bytes, 3 * (kValue + kOver));
 }
 
+TEST(StoreDecodedTest, APartReadIsKeptForTheRestOfTheChunkEvenWhenFull) {
+  // Room for one decoded 1 MiB chunk, held by "a"; "b" is read in quarters
+  // (a sequential reader): the first quarter decompresses all of "b" and
+  // keeps it, so the next three hit.
+  Store s("w1", CacheCfg(64 << 20, (1 << 20) + kOver));
+  std::string va = Text(1 << 20), vb = Text(1 << 20);
+  std::reverse(vb.begin(), vb.end());
+  ASSERT_TRUE(s.Set("a", va).ok());
+  ASSERT_TRUE(s.Set("b", vb).ok());
+  EXPECT_TRUE(ReadAll(s, "a") == va);
+  for (uint64_t q = 0; q < 4; ++q) {
+    auto r = s.Read("b", q << 18, 1 << 18, 1 << 20);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(std::string(r->bytes.data, r->bytes.size), vb.substr(q << 18, 1 << 18));
+  }
+  StoreStats st = s.Stats();
+  EXPECT_EQ(st.decoded_hits, 3u);
+  EXPECT_EQ(st.decoded_misses, 2u);
+}
+
 TEST(StoreDecodedTest, EveryWriteIsSeenByTheNextRead) {
   Store s("w1", CacheCfg(64 << 20, 8 << 20));
   std::string v1 = Text(1 << 20), v2 = Text(1 << 20);

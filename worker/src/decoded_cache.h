@@ -15,7 +15,8 @@
 // An admission to probation evicts only probation entries, so data written
 // and never read cannot push out what is being read.
 //
-// Scans: a read that misses is admitted only when it fits without evicting
+// Scans: a read of a whole chunk that misses is admitted (the store asks
+// AdmitMiss) only when it fits without evicting
 // anything, or when the same chunk missed recently (among the last misses,
 // at most half as many as the cache holds entries, and at least
 // kMinGhosts): a chunk read again soon, not a pass over more data than the
