@@ -20,7 +20,12 @@
 //     redis (redis-benchmark -d 1048576 -c 4). The text GET rows say what
 //     the ids store (stored/raw) and what the worker's decoded-chunk cache
 //     holds beside it (cache/raw), and are run again against a worker with
-//     --decoded-cache 0 (every read runs zstd) and one storing raw.
+//     --decoded-cache 0 (every read runs zstd), one storing raw, and two
+//     whose 64 MiB decoded cache holds an eighth of the ids read in turn
+//     (a scan of a working set larger than the cache): one with the default
+//     decode helpers, one with --decode-threads 0 (each read's frames
+//     decompressed on its handler alone); --baseline-worker-bin PATH adds
+//     the same scan against another shovel-worker build (a "before").
 //   - 1 KiB get round-trip latency, one request in flight (p50 µs), against
 //     redis-benchmark -c 1: what a small-file open in shovelfs waits for.
 //   - "shoveling (CURVE)": the 1 KiB rows with 50 in flight and the 1 MiB
@@ -28,6 +33,7 @@
 //     (docs/security.md), and libsodium's XSalsa20-Poly1305 rate on one
 //     core, the bound of encrypted traffic.
 // --smoke runs tiny sizes (the test suite does); --json prints JSON;
+// --inflight N keeps N 1 MiB requests in flight instead of 4 (every system);
 // --rows small|large runs only the 1 KiB or only the 1 MiB rows; --rows text
 // only the 1 MiB text rows.
 #include <signal.h>
@@ -67,7 +73,8 @@ struct Config {
   int small_inflight = 50;
   int big_inflight = 4;
   std::string worker_bin = SHOVEL_WORKER_BIN;
-  int io_threads = 0;  // 0: each side's default
+  std::string baseline_bin;  // --baseline-worker-bin: a "before" scan row
+  int io_threads = 0;        // 0: each side's default
   bool small_rows = true, large_rows = true;
   bool incompressible_rows = true;  // --rows text: the 1 MiB text rows only
 };
@@ -358,6 +365,7 @@ int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--json] [--reps N] [--worker-bin PATH]\n"
                "          [--io-threads N] [--rows small|large|text]\n"
+               "          [--inflight N] [--baseline-worker-bin PATH]\n"
                "Measures shovel-worker against redis and memcached on loopback.\n"
                "--io-threads sets the worker's and the client's ZeroMQ I/O threads\n"
                "(default: theirs).\n",
@@ -379,6 +387,10 @@ int Main(int argc, char** argv) {
       cfg.reps = std::atoi(argv[++i]);
     else if (a == "--worker-bin" && i + 1 < argc)
       cfg.worker_bin = argv[++i];
+    else if (a == "--inflight" && i + 1 < argc)
+      cfg.big_inflight = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--baseline-worker-bin" && i + 1 < argc)
+      cfg.baseline_bin = argv[++i];
     else if (a == "--io-threads" && i + 1 < argc)
       cfg.io_threads = std::atoi(argv[++i]);
     else if (a == "--rows" && i + 1 < argc &&
@@ -469,6 +481,57 @@ int Main(int argc, char** argv) {
   if (nocache_endpoint.empty() || !nocache_client.ok()) {
     std::fprintf(stderr, "shovel-bench-core: the no-cache worker did not start\n");
     return 1;
+  }
+  // Two that keep 64 MiB of decoded chunks, an eighth of the 512 MiB the
+  // text rows read in turn, so a scan misses the cache as a working set
+  // larger than it does: one spreading each read's zstd frames over idle
+  // cores (the default), one decompressing on the handler alone.
+  // With --baseline-worker-bin, a third: that binary with the same cache,
+  // the "before" of a change measured in the same run.
+  struct Scanner {
+    std::string system, note;
+    std::vector<std::string> args;
+    Child child;
+    std::unique_ptr<Client> client;
+  };
+  std::vector<Scanner> scanners;
+  if (cfg.large_rows) {
+    scanners.push_back({"shoveling (scan)", "", {"--decode-threads", "-1"}});
+    scanners.push_back(
+        {"shoveling (serial)", ", --decode-threads 0", {"--decode-threads", "0"}});
+    if (!cfg.baseline_bin.empty()) {
+      scanners.push_back({"shoveling (before)", ", --baseline-worker-bin", {}});
+    }
+  }
+  for (size_t k = 0; k < scanners.size(); ++k) {
+    Scanner& sc = scanners[k];
+    const std::string name = "bench-scan" + std::to_string(k);
+    std::vector<std::string> args = {sc.args.empty() ? cfg.baseline_bin : cfg.worker_bin,
+                                     "--listen",
+                                     "tcp://127.0.0.1:0",
+                                     "--max-memory",
+                                     "6GiB",
+                                     "--node-id",
+                                     name,
+                                     "--decoded-cache",
+                                     "64MiB",
+                                     "--ready-file",
+                                     ready + "-" + name};
+    args.insert(args.end(), sc.args.begin(), sc.args.end());
+    args.insert(args.end(), io_args.begin(), io_args.end());
+    sc.child = Child(args);
+    std::string ep = WaitForFile(ready + "-" + name, 10000);
+    unlink((ready + "-" + name).c_str());
+    ClientOptions so;
+    so.workers = {ep};
+    if (cfg.io_threads > 0) so.io_threads = cfg.io_threads;
+    auto cl = Client::Connect(so);
+    if (ep.empty() || !cl.ok()) {
+      std::fprintf(stderr, "shovel-bench-core: the %s worker did not start\n",
+                   name.c_str());
+      return 1;
+    }
+    sc.client = std::move(*cl);
   }
   std::string raw_endpoint = WaitForFile(ready + "-raw", 10000);
   unlink((ready + "-raw").c_str());
@@ -619,6 +682,7 @@ int Main(int argc, char** argv) {
     std::string kind = text ? "text" : "incompressible";
     std::vector<double> ss, sg, sg_string, ms, mg, rs, rg, raw_s, raw_g, cs, cg;
     std::vector<double> nc_g, stored_share, cache_share, nc_stored;
+    std::vector<double> scan_g[3], scan_cache[3];
     for (int rep = 0; rep < cfg.reps; ++rep) {
       Progress("1 MiB " + kind + ": rep " + std::to_string(rep + 1));
       RunSpec spec{cfg.big_ops, cfg.big_inflight, 1, text ? "mt/" : "mr/", cfg.big_ids};
@@ -634,6 +698,12 @@ int Main(int argc, char** argv) {
         auto n = ShovelRun(**nocache_client, value, spec);
         all_ok = all_ok && n.ok;
         nc_g.push_back(n.get * kMiB / 1e9), nc_stored.push_back(n.stored_share);
+        for (size_t k = 0; k < scanners.size(); ++k) {
+          auto sr = ShovelRun(*scanners[k].client, value, spec);
+          all_ok = all_ok && sr.ok;
+          scan_g[k].push_back(sr.get * kMiB / 1e9);
+          scan_cache[k].push_back(sr.cache_share);
+        }
         spec.settle = false;  // level 0: stored raw
         auto w = ShovelRun(**raw_client, value, spec);
         all_ok = all_ok && w.ok;
@@ -674,6 +744,13 @@ int Main(int argc, char** argv) {
         std::snprintf(nc, sizeof nc, ", stored/raw %.2f", Median(nc_stored));
       add("1MiB get " + kind, "shoveling (no cache)", nc_g, "GB/s",
           note + ", compressed, --decoded-cache 0, GetBytes" + nc);
+      for (size_t k = 0; k < scanners.size(); ++k) {
+        char sc[64];
+        std::snprintf(sc, sizeof sc, ", GetBytes, cache/raw %.2f", Median(scan_cache[k]));
+        add("1MiB get " + kind, scanners[k].system, scan_g[k], "GB/s",
+            note + ", compressed, scan > cache: --decoded-cache 64MiB" +
+                scanners[k].note + sc);
+      }
       add("1MiB get " + kind, "shoveling (raw)", raw_g, "GB/s",
           note + ", level 0, stored/raw 1.00");
     }

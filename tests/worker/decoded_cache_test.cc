@@ -118,6 +118,25 @@ TEST(DecodedCacheTest, AHitPromotesAProbationEntry) {
   EXPECT_TRUE(c.Contains(w.get()));
 }
 
+TEST(DecodedCacheTest, AMissIsAdmittedWhenItFitsOrWasMissedRecently) {
+  DecodedCache c(2 * (1000 + kOver));
+  auto a = CompressedChunk(), b = CompressedChunk(), x = CompressedChunk();
+  EXPECT_TRUE(c.AdmitMiss(a.get(), 1000));  // room: yes
+  ASSERT_TRUE(c.Insert(a, Bytes(std::string(1000, 'a')), false).inserted);
+  ASSERT_TRUE(c.Insert(b, Bytes(std::string(1000, 'b')), false).inserted);
+  // Full: a first miss is remembered, not admitted; the next one is.
+  EXPECT_FALSE(c.AdmitMiss(x.get(), 1000));
+  EXPECT_TRUE(c.AdmitMiss(x.get(), 1000));
+  // After kMinGhosts other misses, x is forgotten: a scan again.
+  std::vector<std::shared_ptr<Chunk>> others;
+  for (size_t i = 0; i < DecodedCache::kMinGhosts; ++i) {
+    others.push_back(CompressedChunk());
+    EXPECT_FALSE(c.AdmitMiss(others.back().get(), 1000));
+  }
+  EXPECT_FALSE(c.AdmitMiss(x.get(), 1000));
+  EXPECT_EQ(c.Stats().entries, 2u);  // nothing was evicted by any of it
+}
+
 TEST(DecodedCacheTest, ShrinkAndSetCapacityReportWhatTheyFreed) {
   DecodedCache c(1 << 20);
   std::vector<std::shared_ptr<Chunk>> ch;
@@ -161,6 +180,49 @@ TEST(StoreDecodedTest, ARepeatedReadHitsAndIsCharged) {
   ASSERT_TRUE(s.Delete("a").ok());
   EXPECT_EQ(s.Stats().mem_used, 0u);  // the entry went with the blob
   EXPECT_EQ(s.Stats().decoded_bytes, 0u);
+}
+
+TEST(StoreDecodedTest, AScanLargerThanTheCacheKeepsHittingWhatItHolds) {
+  // Room for 3 decoded values of 256 KiB; 24 read in turn, 4 passes.
+  constexpr uint64_t kValue = 256 << 10;
+  Store s("w1", CacheCfg(64 << 20, 3 * (kValue + kOver)));
+  std::vector<std::string> vals;
+  for (int i = 0; i < 24; ++i) {
+    vals.push_back(std::to_string(i) + Text(kValue - 8));
+    vals.back().resize(kValue, '.');
+    ASSERT_TRUE(s.Set("s" + std::to_string(i), vals.back()).ok());
+  }
+  for (int pass = 0; pass < 4; ++pass) {
+    for (int i = 0; i < 24; ++i) {
+      ASSERT_TRUE(ReadAll(s, "s" + std::to_string(i)) == vals[i]) << pass << " " << i;
+    }
+  }
+  // An LRU admitting every miss would hit nothing: each entry is evicted
+  // 21 reads before its next one. The 3 held are hit on every later pass.
+  StoreStats st = s.Stats();
+  EXPECT_EQ(st.decoded_hits, 9u);
+  EXPECT_EQ(st.decoded_misses, 4u * 24 - 9);
+  EXPECT_LE(st.decoded_bytes, 3 * (kValue + kOver));
+}
+
+TEST(StoreDecodedTest, APartReadIsKeptForTheRestOfTheChunkEvenWhenFull) {
+  // Room for one decoded 1 MiB chunk, held by "a"; "b" is read in quarters
+  // (a sequential reader): the first quarter decompresses all of "b" and
+  // keeps it, so the next three hit.
+  Store s("w1", CacheCfg(64 << 20, (1 << 20) + kOver));
+  std::string va = Text(1 << 20), vb = Text(1 << 20);
+  std::reverse(vb.begin(), vb.end());
+  ASSERT_TRUE(s.Set("a", va).ok());
+  ASSERT_TRUE(s.Set("b", vb).ok());
+  EXPECT_TRUE(ReadAll(s, "a") == va);
+  for (uint64_t q = 0; q < 4; ++q) {
+    auto r = s.Read("b", q << 18, 1 << 18, 1 << 20);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(std::string(r->bytes.data, r->bytes.size), vb.substr(q << 18, 1 << 18));
+  }
+  StoreStats st = s.Stats();
+  EXPECT_EQ(st.decoded_hits, 3u);
+  EXPECT_EQ(st.decoded_misses, 2u);
 }
 
 TEST(StoreDecodedTest, EveryWriteIsSeenByTheNextRead) {
@@ -291,6 +353,8 @@ std::string Versioned(int i) {
 
 TEST(StoreDecodedTest, ReadersRacingWritersSeeWholeValuesAndNeverGoBack) {
   Store s("w1", CacheCfg(64 << 20, 4 << 20));
+  // Misses decompress their 4 frames on the readers and two helpers at once.
+  s.StartDecodeHelpers(2);
   ASSERT_TRUE(s.Set("k", Versioned(0)).ok());
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0};

@@ -591,6 +591,15 @@ TEST(WorkerProcessTest, BadIoThreadsExitsTwoNamingIt) {
       << out;
 }
 
+TEST(WorkerProcessTest, BadDecodeThreadsExitsTwoNamingIt) {
+  auto [code, out] = RunWorker("--decode-threads -2");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("--decode-threads must be -1 (one less than the cores), 0 (none) "
+                     "or up to 256"),
+            std::string::npos)
+      << out;
+}
+
 TEST(WorkerProcessTest, BadFlagExitsTwoNamingIt) {
   auto [code, out] = RunWorker("--max-memory lots");
   EXPECT_EQ(code, 2);

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <new>
 
+#include "spread_pool.h"
+
 namespace shovel::worker {
 
 int64_t NowNs() {
@@ -266,6 +268,7 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
     std::memcpy(out, c.bytes() + off, n);
     return Status::Ok();
   }
+  if (!c.frame_ends.empty()) return ReadFrames(c, off, n, out);
   ZSTD_DCtx* d = ThreadDCtx();
   size_t r;
   if (off == 0 && n == c.raw_size) {
@@ -275,7 +278,6 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
     }
     return Status::Ok();
   }
-  if (!c.frame_ends.empty()) return ReadFrames(c, off, n, out);
   // A part of a one-frame chunk: stream and stop once the range is out.
   ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
   ZSTD_inBuffer in{c.bytes(), c.stored_size, 0};
@@ -298,28 +300,58 @@ Status CodecPool::Read(const Chunk& c, uint32_t off, uint32_t n, char* out) {
   return st;
 }
 
-Status CodecPool::ReadFrames(const Chunk& c, uint32_t off, uint32_t n, char* out) {
+namespace {
+
+// Decompresses frame `i` of `c` and writes the part of it in raw
+// [off, end) to `out` (which holds raw byte `off` at out[0]). A frame the
+// range covers whole goes straight to `out`. False when the frame is
+// damaged.
+bool ReadFrame(const Chunk& c, size_t i, uint64_t off, uint64_t end, char* out) {
+  const uint64_t raw_at = i * kFrameBytes;
+  const size_t raw_len = std::min<uint64_t>(kFrameBytes, c.raw_size - raw_at);
+  const uint32_t from = i == 0 ? 0 : c.frame_ends[i - 1];
+  const uint32_t to = c.frame_ends[i];
+  if (to < from || to > c.stored_size) return false;
+  const uint64_t lo = std::max<uint64_t>(raw_at, off);
+  const uint64_t hi = std::min<uint64_t>(raw_at + raw_len, end);
   ZSTD_DCtx* d = ThreadDCtx();
-  const uint64_t end = static_cast<uint64_t>(off) + n;
-  const size_t frames = c.frame_ends.size();
+  if (lo == raw_at && hi == raw_at + raw_len) {
+    size_t r =
+        ZSTD_decompressDCtx(d, out + (lo - off), raw_len, c.bytes() + from, to - from);
+    return !ZSTD_isError(r) && r == raw_len;
+  }
   char tmp[kFrameBytes];
-  for (size_t i = off / kFrameBytes; i < frames && i * kFrameBytes < end; ++i) {
-    const uint64_t raw_at = i * kFrameBytes;
-    const size_t raw_len = std::min<uint64_t>(kFrameBytes, c.raw_size - raw_at);
-    const uint32_t from = i == 0 ? 0 : c.frame_ends[i - 1];
-    const uint32_t to = c.frame_ends[i];
-    if (to < from || to > c.stored_size) {
-      return Status::Corruption("a stored chunk's frame index is damaged");
+  size_t r = ZSTD_decompressDCtx(d, tmp, raw_len, c.bytes() + from, to - from);
+  if (ZSTD_isError(r) || r != raw_len) return false;
+  std::memcpy(out + (lo - off), tmp + (lo - raw_at), hi - lo);
+  return true;
+}
+
+}  // namespace
+
+Status CodecPool::ReadFrames(const Chunk& c, uint32_t off, uint32_t n, char* out) {
+  const uint64_t end = static_cast<uint64_t>(off) + n;
+  const size_t first = off / kFrameBytes;
+  const size_t last = std::min<size_t>(c.frame_ends.size(),
+                                       static_cast<size_t>((end - 1) / kFrameBytes + 1));
+  if (last <= first) return Status::Corruption("a stored chunk's frame index is damaged");
+  SpreadPool* pool = spread_.load(std::memory_order_acquire);
+  if (pool == nullptr || pool->helpers() == 0 || last - first < kSpreadMinFrames) {
+    for (size_t i = first; i < last; ++i) {
+      if (!ReadFrame(c, i, off, end, out)) {
+        return Status::Corruption("a stored chunk failed to decompress");
+      }
     }
-    const uint64_t lo = std::max<uint64_t>(raw_at, off);
-    const uint64_t hi = std::min<uint64_t>(raw_at + raw_len, end);
-    // A frame the range covers whole goes straight to `out`.
-    char* dst = lo == raw_at && hi == raw_at + raw_len ? out + (lo - off) : tmp;
-    size_t r = ZSTD_decompressDCtx(d, dst, raw_len, c.bytes() + from, to - from);
-    if (ZSTD_isError(r) || r != raw_len) {
-      return Status::Corruption("a stored chunk failed to decompress");
+    return Status::Ok();
+  }
+  std::atomic<bool> damaged{false};
+  pool->Run(last - first, [&](size_t k) {
+    if (!ReadFrame(c, first + k, off, end, out)) {
+      damaged.store(true, std::memory_order_relaxed);
     }
-    if (dst == tmp) std::memcpy(out + (lo - off), tmp + (lo - raw_at), hi - lo);
+  });
+  if (damaged.load(std::memory_order_relaxed)) {
+    return Status::Corruption("a stored chunk failed to decompress");
   }
   return Status::Ok();
 }

@@ -11,7 +11,8 @@
 //
 // CodecPool hands out zstd contexts; thread-safe (one mutex, held only to pop
 // or push a compression context; each thread has its own decompression
-// context).
+// context). With a SpreadPool (set_spread), a read of several frames
+// decompresses them on the calling thread and on idle helper threads at once.
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,8 @@ struct ZSTD_CCtx_s;
 
 namespace shovel::worker {
 
+class SpreadPool;
+
 inline constexpr uint64_t kChunkOverhead = 96;   // Chunk + control block + ref
 inline constexpr uint64_t kBlobOverhead = 320;   // Blob, map node, LRU, index
 inline constexpr size_t kProbeBytes = 32 << 10;  // compression probe
@@ -38,6 +41,10 @@ inline constexpr size_t kProbeBytes = 32 << 10;  // compression probe
 // offset. The size trades ratio against that bound; docs/performance.md
 // gives the measurement it was chosen from.
 inline constexpr size_t kFrameBytes = 64 << 10;
+// A read spreads its frames over the SpreadPool from this many frames on;
+// fewer run on the caller (a helper's wake-up costs about what one frame
+// does).
+inline constexpr size_t kSpreadMinFrames = 4;
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
@@ -111,6 +118,10 @@ class CodecPool {
   // Writes raw bytes [off, off+n) of `c` (n <= visible len) to `out`. A
   // compressed chunk decompresses only the frames that hold the range.
   Status Read(const Chunk& c, uint32_t off, uint32_t n, char* out);
+  // Reads of kSpreadMinFrames frames or more run their frames on `pool`
+  // too (null: on the caller only). Set before reads start; `pool` must
+  // outlive them.
+  void set_spread(SpreadPool* pool) { spread_.store(pool, std::memory_order_release); }
 
  private:
   Status ReadFrames(const Chunk& c, uint32_t off, uint32_t n, char* out);
@@ -119,6 +130,7 @@ class CodecPool {
 
   std::mutex mu_;
   std::vector<ZSTD_CCtx_s*> cctx_;  // guarded by mu_
+  std::atomic<SpreadPool*> spread_{nullptr};
 };
 
 // Wall-clock time in ns.

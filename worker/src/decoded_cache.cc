@@ -1,5 +1,7 @@
 #include "decoded_cache.h"
 
+#include <algorithm>
+
 namespace shovel::worker {
 namespace {
 
@@ -38,6 +40,25 @@ bool DecodedCache::Contains(const Chunk* chunk) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = map_.find(chunk);
   return it != map_.end() && !it->second.chunk.expired();
+}
+
+bool DecodedCache::AdmitMiss(const Chunk* chunk, uint64_t bytes) {
+  const uint64_t charge = bytes + kEntryOverhead;
+  std::lock_guard<std::mutex> l(mu_);
+  if (bytes_.load(std::memory_order_relaxed) + charge <=
+      capacity_.load(std::memory_order_relaxed)) {
+    return true;
+  }
+  if (ghosts_.count(chunk) > 0) return true;  // missed recently: read again
+  const size_t limit = std::max<size_t>(kMinGhosts, map_.size() / 2);
+  ghost_order_.push_back(chunk);
+  ++ghosts_[chunk];
+  while (ghost_order_.size() > limit) {
+    auto it = ghosts_.find(ghost_order_.front());
+    if (--it->second == 0) ghosts_.erase(it);
+    ghost_order_.pop_front();
+  }
+  return false;
 }
 
 DecodedCache::Inserted DecodedCache::Insert(const std::shared_ptr<Chunk>& chunk,

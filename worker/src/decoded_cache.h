@@ -15,7 +15,18 @@
 // An admission to probation evicts only probation entries, so data written
 // and never read cannot push out what is being read.
 //
-// Memory: each entry charges its bytes plus kEntryOverhead. The cache keeps
+// Scans: a read of a whole chunk that misses is admitted (the store asks
+// AdmitMiss) only when it fits without evicting
+// anything, or when the same chunk missed recently (among the last misses,
+// at most half as many as the cache holds entries, and at least
+// kMinGhosts): a chunk read again soon, not a pass over more data than the
+// cache holds. A loop over such a working set then keeps hitting the part
+// it holds (capacity / working set of the reads) where an LRU admitting
+// every miss would evict each entry before its next read and hit nothing.
+//
+// Memory: each entry charges its bytes plus kEntryOverhead (which also
+// covers the remembered misses, at most one per two entries beyond
+// kMinGhosts). The cache keeps
 // its total under capacity(); the caller charges the same bytes to the
 // store's limit (Insert/Remove/Shrink return what they freed).
 //
@@ -25,6 +36,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -61,6 +73,13 @@ class DecodedCache {
   Slice Find(const std::shared_ptr<Chunk>& chunk);
   // True when Find(chunk) would hit; counts nothing, moves nothing.
   bool Contains(const Chunk* chunk) const;
+
+  static constexpr size_t kMinGhosts = 16;
+  // A read missed `chunk`, `bytes` long: whether to admit its decoded bytes
+  // (Insert with probation false). Yes when they fit now without evicting,
+  // or when `chunk` missed recently; otherwise remembers the miss (it may
+  // be admitted next time) and says no.
+  bool AdmitMiss(const Chunk* chunk, uint64_t bytes);
 
   struct Inserted {
     bool inserted = false;
@@ -103,6 +122,10 @@ class DecodedCache {
   Map map_;                            // guarded by mu_
   std::list<const Chunk*> main_;       // guarded by mu_; front = most recent
   std::list<const Chunk*> probation_;  // guarded by mu_; front = most recent
+  // Chunks that missed and were not admitted, oldest first (identity only:
+  // an address reused by a newer chunk just gets admitted a miss early).
+  std::deque<const Chunk*> ghost_order_;               // guarded by mu_
+  std::unordered_map<const Chunk*, uint32_t> ghosts_;  // guarded by mu_: count in order
   std::atomic<uint64_t> capacity_;
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> entries_{0};

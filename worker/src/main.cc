@@ -99,6 +99,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", opt.threads, "handler threads (0 = one per core)")
       ->capture_default_str();
+  app.add_option("--decode-threads", opt.decode_threads,
+                 "threads that decompress the frames of one read on idle cores beside "
+                 "its handler (-1 = one less than the cores, 0 = none)")
+      ->capture_default_str();
   app.add_option("--io-threads", opt.io_threads,
                  "ZeroMQ I/O threads for TCP copies (0 = half the cores, at least 2)")
       ->capture_default_str();

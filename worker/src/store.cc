@@ -9,6 +9,7 @@
 #include <new>
 
 #include "decoded_cache.h"
+#include "spread_pool.h"
 #include "store_internal.h"
 
 namespace shovel::worker {
@@ -27,6 +28,12 @@ Store::Store(std::string node_id, const WorkerConfig& config)
       next_upload_(static_cast<uint64_t>(NowNs()) * 7919) {}
 
 Store::~Store() { StopCompressor(); }
+
+void Store::StartDecodeHelpers(int helpers) {
+  if (spread_ || helpers <= 0) return;
+  spread_ = std::make_unique<SpreadPool>(helpers);
+  codecs_->set_spread(spread_.get());
+}
 
 void Store::ApplyConfig(const WorkerConfig& config) {
   {

@@ -42,7 +42,13 @@ Slice Store::Decoded(std::string_view id, const BlobPtr& b, const ChunkRef& ref,
   // Only chunks of the blob the id holds now: a write since the lookup has
   // already dropped this blob's entries and must not see one come back.
   EntryNode* node = s.map.Find(id);
-  if (node != nullptr && node->second.blob == b) {
+  // A read of part of the chunk decompressed the rest to keep it (the next
+  // read of a sequential reader wants it): kept. A read of all of it has
+  // used what it decompressed, and is kept only if the cache admits it (a
+  // scan of more than the cache holds is not).
+  const bool all_read = off == 0 && n >= ref.len;
+  if (node != nullptr && node->second.blob == b &&
+      (!all_read || decoded_->AdmitMiss(ref.chunk.get(), ref.len))) {
     AdmitLocked(node->second, ref.chunk, whole, /*probation=*/false);
   }
   return whole;

@@ -164,6 +164,10 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (o.threads < 0 || o.threads > 256) {
     return Status::InvalidArgument("threads must be 0 (one per core) to 256");
   }
+  if (o.decode_threads < -1 || o.decode_threads > 256) {
+    return Status::InvalidArgument(
+        "decode-threads must be -1 (one less than the cores), 0 (none) or up to 256");
+  }
   if (o.reply_bytes_per_peer < (1u << 20)) {
     return Status::InvalidArgument("reply-bytes-per-connection must be at least 1 MiB");
   }
@@ -210,6 +214,8 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->node_id = o.node_id.empty() ? DefaultNodeId(impl->server->endpoint()) : o.node_id;
   impl->store = std::make_unique<Store>(impl->node_id, config);
   impl->store->CompressInBackground(true);
+  impl->store->StartDecodeHelpers(o.decode_threads >= 0 ? o.decode_threads
+                                                        : std::max(0, cores - 1));
   impl->replicator = std::make_unique<Replicator>(keys);
   impl->request_errors = std::make_unique<RequestErrorLog>(o.log);
   impl->counters.errors = impl->request_errors.get();

@@ -73,6 +73,7 @@ struct StringHash;
 struct Upload;
 class CodecPool;
 class DecodedCache;
+class SpreadPool;
 
 // A piece of stored bytes kept alive by `owner` (zero-copy replies).
 struct Slice {
@@ -170,6 +171,10 @@ class Store {
   Result<WriteResult> Set(std::string_view id, std::string_view data,
                           const WriteOptions& opt = {},
                           const std::shared_ptr<const void>& keep = nullptr);
+  // Starts `helpers` threads that decompress the frames of one read beside
+  // the thread that asked (spread_pool.h); 0 or never called: each read
+  // decompresses on its own thread. Call once, before reads start.
+  void StartDecodeHelpers(int helpers);
   // Turns background compression on or off (see above). Off: writes compress
   // before they return. Turning it off does not compress what is pending.
   void CompressInBackground(bool on);
@@ -375,6 +380,7 @@ class Store {
   mutable std::atomic<uint64_t> lru_tick_{1};
 
   std::unique_ptr<Shard[]> shards_;
+  std::unique_ptr<SpreadPool> spread_;  // before codecs_, which points at it
   std::unique_ptr<CodecPool> codecs_;
   std::unique_ptr<DecodedCache> decoded_;
 

@@ -35,6 +35,11 @@ struct WorkerOptions {
   int decoded_cache_percent = 10;
   uint64_t decoded_cache_bytes = 0;
   int threads = 0;  // 0 = hardware_concurrency
+  // Helper threads that decompress the zstd frames of one read on idle
+  // cores alongside the handler that serves it (a 1 MiB chunk is 16
+  // frames); -1 = one less than the cores, 0 = each read decompresses on
+  // its handler alone.
+  int decode_threads = -1;
   // ZeroMQ I/O threads (the kernel's TCP copies of client connections);
   // 0 = half the cores, at least two. A connection stays on one of them,
   // and the kernel send of large GETs (with the loopback's receive
