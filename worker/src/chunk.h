@@ -37,7 +37,7 @@ inline constexpr size_t kProbeBytes = 32 << 10;  // compression probe
 // decompresses at most the frames it touches, never the chunk up to the
 // offset. The size trades ratio against that bound; docs/performance.md
 // gives the measurement it was chosen from.
-inline constexpr size_t kFrameBytes = 64 << 10;
+inline constexpr size_t kFrameBytes = 32 << 10;
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
