@@ -40,11 +40,11 @@ inline constexpr size_t kProbeBytes = 32 << 10;  // compression probe
 // decompresses at most the frames it touches, never the chunk up to the
 // offset. The size trades ratio against that bound; docs/performance.md
 // gives the measurement it was chosen from.
-inline constexpr size_t kFrameBytes = 64 << 10;
-// A read spreads its frames over the SpreadPool from this many frames on;
-// fewer run on the caller (a helper's wake-up costs about what one frame
-// does).
-inline constexpr size_t kSpreadMinFrames = 4;
+inline constexpr size_t kFrameBytes = 32 << 10;
+// A read spreads its frames over the SpreadPool from this many frames on
+// (256 KiB); fewer run on the caller (a helper's wake-up costs about what
+// two frames do).
+inline constexpr size_t kSpreadMinFrames = 8;
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
