@@ -106,27 +106,36 @@ TEST(Replication, AKilledWorkerLosesNoAcknowledgedWrite) {
   }
 }
 
+// Behind the primary's back, the replica of `id` (the second of its
+// holders, in a cluster of two) loses its copy. Returns that replica.
+const WorkerProcess& DropOnReplica(Client& c, const Cluster& cluster,
+                                   const std::string& id) {
+  auto holders = c.NodeIds(id);
+  if (!holders.ok() || holders->size() != 2) {
+    ADD_FAILURE() << id << " is not on two workers";
+    return *cluster.workers[1];
+  }
+  const WorkerProcess& replica =
+      *(cluster.workers[0]->node_id() == (*holders)[1] ? cluster.workers[0]
+                                                       : cluster.workers[1]);
+  ClientOptions o;
+  o.workers = {replica.endpoint()};
+  o.replicas = 1;
+  auto direct = Client::Connect(o);
+  EXPECT_TRUE(direct.ok());
+  if (direct.ok()) {
+    EXPECT_TRUE((*direct)->Delete(id).ok());
+  }
+  return replica;
+}
+
 TEST(Replication, AReplicaThatMissedWritesIsRepairedOnTheNextAppend) {
   auto cluster = Cluster::Start(2);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
   auto c = ConnectWith(cluster->endpoints(), 2);
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->Set("log", "a").ok());
-  auto holders = c->NodeIds("log");
-  ASSERT_TRUE(holders.ok());
-  ASSERT_EQ(holders->size(), 2u);
-  // Behind the primary's back, the replica loses its copy.
-  const WorkerProcess& replica =
-      *(cluster->workers[0]->node_id() == (*holders)[1] ? cluster->workers[0]
-                                                        : cluster->workers[1]);
-  {
-    ClientOptions o;
-    o.workers = {replica.endpoint()};
-    o.replicas = 1;
-    auto direct = Client::Connect(o);
-    ASSERT_TRUE(direct.ok());
-    ASSERT_TRUE((*direct)->Delete("log").ok());
-  }
+  const WorkerProcess& replica = DropOnReplica(*c, *cluster, "log");
   ASSERT_TRUE(c->Append("log", "b").ok());
   EXPECT_EQ(*c->Get("log"), "ab");
   auto held = HeldBy(replica, "log");
@@ -409,20 +418,7 @@ TEST(Replication, AReplicaThatMissedWritesOfAValueOverOneMessageIsRepaired) {
   ASSERT_NE(c, nullptr);
   const std::string big = RandomBytes(70ull << 20, 11);
   ASSERT_TRUE(c->Set("biglog", big).ok());
-  auto holders = c->NodeIds("biglog");
-  ASSERT_TRUE(holders.ok());
-  ASSERT_EQ(holders->size(), 2u);
-  const WorkerProcess& replica =
-      *(cluster->workers[0]->node_id() == (*holders)[1] ? cluster->workers[0]
-                                                        : cluster->workers[1]);
-  {
-    ClientOptions o;
-    o.workers = {replica.endpoint()};
-    o.replicas = 1;
-    auto direct = Client::Connect(o);
-    ASSERT_TRUE(direct.ok());
-    ASSERT_TRUE((*direct)->Delete("biglog").ok());
-  }
+  const WorkerProcess& replica = DropOnReplica(*c, *cluster, "biglog");
   auto appended = c->Append("biglog", "+tail");
   ASSERT_TRUE(appended.ok()) << appended.status().ToString();
   auto held = HeldBy(replica, "biglog");
