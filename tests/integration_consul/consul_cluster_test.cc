@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -390,6 +391,15 @@ void KeyRotationTest::RotateW1(bool shared) {
   char tmpl[] = "/tmp/shovel-crot-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
+  // Removed when the test ends, however it ends (after the workers below,
+  // which are declared later and so stopped first).
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } remove_dir{dir};
   auto keygen = [&](const std::string& name) {
     CtlResult r = Ctl({"keygen", dir + "/" + name + ".key"});
     EXPECT_EQ(r.code, 0) << r.err;
