@@ -285,6 +285,24 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
     r.payload_bytes -= 8;
     r.payload.pop_back();
   }
+  if (h.flags & kFlagSender) {
+    if (!(h.flags & kFlagReplica) || !ReplicatedOp(h.op)) {
+      return Status::Protocol("kFlagSender is for a write forwarded to a replica");
+    }
+    if (r.payload.empty()) return Status::Protocol("kFlagSender needs the sender frame");
+    SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> list,
+                            DecodeStrings(r.payload.back()));
+    if (list.empty() || list[0].empty() || list.size() > 1 + kMaxReplicas) {
+      return Status::Protocol("the sender frame has " + std::to_string(list.size()) +
+                              " entries; it needs a node id and at most " +
+                              std::to_string(kMaxReplicas) + " passed-over workers");
+    }
+    r.sender = std::move(list[0]);
+    r.passed_over.assign(std::make_move_iterator(list.begin() + 1),
+                         std::make_move_iterator(list.end()));
+    r.payload_bytes -= r.payload.back().size();
+    r.payload.pop_back();
+  }
   if (h.flags & kFlagReplicas) {
     if (r.payload.empty())
       return Status::Protocol("kFlagReplicas needs the replica list");

@@ -66,8 +66,8 @@ TEST(HeaderTest, RejectsEachBadField) {
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown opcode"),
             std::string::npos);
   bad = good;
-  bad[5] = 0x08;  // flag 0x800
-  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x0850"), std::string::npos);
+  bad[5] = 0x10;  // flag 0x1000
+  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x1050"), std::string::npos);
   bad = good;
   bad[6] = 13;  // past kPermissionDenied
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown status"),
@@ -201,6 +201,45 @@ TEST(RequestTest, AnAppendTokenIsTheLastFrameAfterTheReplicaList) {
   EXPECT_EQ(
       message(Req(Op::kAppend, "a", {"x", EncodeToken(0)}, kFlagReplica | kFlagToken)),
       "an append token may not be 0");
+}
+
+TEST(RequestTest, AForwardedWriteNamesItsPrimaryBeforeTheToken) {
+  auto f =
+      Req(Op::kAppend, "a", {"xy", EncodeStrings({"n1", "tcp://h:2"}), EncodeToken(7)},
+          kFlagReplica | kFlagSender | kFlagToken);
+  auto r = DecodeRequest(Views(f));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->sender, "n1");
+  EXPECT_EQ(r->passed_over, (std::vector<std::string>{"tcp://h:2"}));
+  EXPECT_EQ(r->token, 7u);
+  ASSERT_EQ(r->payload.size(), 1u);
+  EXPECT_EQ(r->payload_bytes, 2u);
+  auto set = DecodeRequest(Views(
+      Req(Op::kSet, "a", {"v", EncodeStrings({"n1"})}, kFlagReplica | kFlagSender)));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->sender, "n1");
+  EXPECT_TRUE(set->passed_over.empty());
+  EXPECT_EQ(set->payload_bytes, 1u);
+
+  auto message = [](const std::vector<std::string>& frames) {
+    return DecodeRequest(Views(frames)).status().message();
+  };
+  EXPECT_EQ(message(Req(Op::kSet, "a", {"v", EncodeStrings({"n1"})}, kFlagSender)),
+            "kFlagSender is for a write forwarded to a replica");
+  EXPECT_EQ(message(Req(Op::kUploadBegin, "a", {EncodeStrings({"n1"})},
+                        kFlagReplica | kFlagSender)),
+            "kFlagSender is for a write forwarded to a replica");
+  EXPECT_EQ(message(Req(Op::kSet, "a", {}, kFlagReplica | kFlagSender)),
+            "kFlagSender needs the sender frame");
+  EXPECT_EQ(
+      message(Req(Op::kSet, "a", {"v", EncodeStrings({})}, kFlagReplica | kFlagSender)),
+      "the sender frame has 0 entries; it needs a node id and at most 7 "
+      "passed-over workers");
+  EXPECT_EQ(
+      DecodeRequest(Views(Req(Op::kSet, "a", {"v", "junk"}, kFlagReplica | kFlagSender)))
+          .status()
+          .code(),
+      Code::kProtocol);
 }
 
 TEST(RequestTest, LeaseCarriesTheSendersEndpointAndNodeId) {

@@ -151,8 +151,13 @@ TEST(Leases, AWorkerServedInPlaceOfGetsNoLeaseWhileThatGrantMayHold) {
   ASSERT_TRUE(t.Request("w2", "n2", kWall, 10900 * kMs, {}).granted);
   EXPECT_EQ(t.Request("w1", "n1", kWall + kS, 11 * kS).busy, "w2");
   a = t.Request("w1", "n1", kWall + kS, 11500 * kMs);
-  EXPECT_TRUE(a.granted);
   EXPECT_TRUE(a.rejoined);  // hand it its ids
+  // Not yet granted: w2's lease, from before w1 came back, may hold.
+  EXPECT_TRUE(a.introducing);
+  EXPECT_EQ(a.wait, 450 * kMs);
+  a = t.Request("w1", "n1", kWall + kS, 11950 * kMs);
+  EXPECT_TRUE(a.granted);
+  EXPECT_FALSE(a.rejoined);
   // Now w2 may not serve in w1's place until w1's lease ran out.
   a = t.Request("w2", "n2", kWall, 12 * kS, {"w1"});
   EXPECT_EQ(a.busy, "w1");
@@ -206,6 +211,85 @@ TEST(Leases, AnIdIsNotServedHereWhileALeasedWorkerComesBeforeThisOne) {
   t.Request("w2", "n2", kWall, 10 * kS);
   t.Fence("w2", kWall);  // missed a write
   EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "");
+}
+
+// w3 joins while w1 holds this replica's lease: w3 may serve ids that come
+// to it before w1 only once w1 has heard of it, from a grant that names it.
+TEST(Leases, ANewcomerIsGrantedOnceTheOtherHoldersWereToldOfIt) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w1", "n1", kWall, 10 * kS).granted);
+  LeaseTable::Answer a = t.Request("w3", "n3", kWall, 10200 * kMs);
+  EXPECT_FALSE(a.granted);
+  EXPECT_TRUE(a.rejoined);  // its ids are handed over from now on
+  EXPECT_TRUE(a.introducing);
+  EXPECT_TRUE(a.busy.empty());
+  EXPECT_EQ(a.wait, LeaseTable::kLease + LeaseTable::kInPlaceMargin - 200 * kMs);
+  // Writes a primary it comes before forwards here are refused already.
+  std::string before;  // an id where n3 comes before n1
+  for (int i = 0; before.empty(); ++i) {
+    std::string id = "id" + std::to_string(i);
+    if (RankNodes(id, {"n1", "n3"})[0] == 1) before = id;
+  }
+  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10300 * kMs), "w3");
+  // w1 renews: its grant names w3; then w3 is granted (reported once).
+  EXPECT_TRUE(t.Request("w1", "n1", kWall, 10300 * kMs).granted);
+  EXPECT_EQ(t.Holders("w1", 10300 * kMs),
+            (std::vector<std::pair<std::string, std::string>>{{"w3", "n3"}}));
+  a = t.Request("w3", "n3", kWall, 10400 * kMs);
+  EXPECT_TRUE(a.granted);
+  EXPECT_FALSE(a.rejoined);
+  EXPECT_EQ(t.Holders("w3", 10400 * kMs),
+            (std::vector<std::pair<std::string, std::string>>{{"w1", "n1"}}));
+  // A holder that stopped renewing holds nobody up past its lease.
+  a = t.Request("w4", "n4", kWall, 10500 * kMs);
+  EXPECT_TRUE(a.introducing);
+  a = t.Request("w4", "n4", kWall,
+                10400 * kMs + LeaseTable::kLease + LeaseTable::kInPlaceMargin);
+  EXPECT_TRUE(a.granted);
+  // The only one asking: granted at once.
+  LeaseTable alone(0);
+  EXPECT_TRUE(alone.Request("w5", "n5", kWall, kS).granted);
+}
+
+// w1 was fenced and came back under a new epoch while w2 holds a lease:
+// not granted yet, but up. Clients that still pass w1 over must not make
+// this worker serve in its place and fence it again (w1 would rejoin again
+// and again, dropping what was handed to it each time).
+TEST(Leases, AFencedWorkerBackUnderANewEpochIsNotFencedAgainWhileItWaits) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w1", "n1", kWall - 10 * kS, 0).granted);
+  ASSERT_EQ(t.TakeOver("w1", 2 * kS, kWall), 0);
+  ASSERT_TRUE(t.Request("w2", "n2", kWall - 10 * kS, 4 * kS).granted);
+  LeaseTable::Answer a = t.Request("w1", "n1", kWall + 1, 4100 * kMs);
+  EXPECT_TRUE(a.introducing);
+  EXPECT_TRUE(a.rejoined);
+  EXPECT_FALSE(t.Fenced("w1"));
+  EXPECT_GT(t.TakeOver("w1", 4200 * kMs, kWall + 2 * kS), 0);
+  EXPECT_FALSE(t.Fenced("w1"));
+  a = t.Request("w1", "n1", kWall + 1,
+                4 * kS + LeaseTable::kLease + LeaseTable::kInPlaceMargin);
+  EXPECT_TRUE(a.granted);
+}
+
+TEST(Leases, APrimaryDoesNotServeAnIdAHolderNamedByItsReplicaComesBefore) {
+  LeaseTable t(0);
+  std::string before, after;  // ids where n3 comes before n1, and after
+  for (int i = 0; before.empty() || after.empty(); ++i) {
+    std::string id = "id" + std::to_string(i);
+    (RankNodes(id, {"n1", "n3"})[0] == 1 ? before : after) = id;
+  }
+  t.SetHolders("r", {{"w3", "n3"}, {"w1", "n1"}}, 10 * kS);
+  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {}, 10 * kS), "w3");
+  EXPECT_EQ(t.HolderBefore(after, "n1", {"r"}, {}, 10 * kS), "");
+  EXPECT_EQ(t.HolderBefore(before, "n1", {"other"}, {}, 10 * kS), "");
+  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {"w3"}, 10 * kS), "");  // passed over
+  // A later grant that no longer names w3 does not forget it before its
+  // lease surely ran out.
+  t.SetHolders("r", {}, 10500 * kMs);
+  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {}, 10500 * kMs), "w3");
+  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {},
+                           10 * kS + LeaseTable::kLease + LeaseTable::kMargin),
+            "");
 }
 
 }  // namespace

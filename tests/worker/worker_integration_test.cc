@@ -791,5 +791,155 @@ TEST(WorkerReplicas, AWorkerDoesNotServeAnIdThatALeasedWorkerBeforeItServes) {
   EXPECT_EQ(r.header.status, Code::kOk) << Says(r);
 }
 
+// Worker j joins a cluster where p is the primary of ids that now come to j
+// first, with r their replica; clients that do not know j yet still send
+// them to p. Before forwarded writes named their primary, r applied p's
+// write after handing j its copy, and j then served the id without it (a
+// lost append in the fault run); before grants named the other holders,
+// p went on serving reads of ids j had written since.
+TEST(WorkerReplicas, AJoinerAndAnOldPrimaryNeverBothServeAnId) {
+  WorkerProcess p, r, j;
+  ASSERT_FALSE(p.endpoint().empty());
+  ASSERT_FALSE(r.endpoint().empty());
+  ASSERT_FALSE(j.endpoint().empty());
+  RawClient cp(p.endpoint()), cr(r.endpoint()), cj(j.endpoint());
+  const std::string node_p = NodeOf(cp), node_j = NodeOf(cj);
+  ASSERT_FALSE(node_p.empty());
+  ASSERT_FALSE(node_j.empty());
+  std::string before_p, after_p;  // ids where j comes before p, and after
+  for (int i = 0; before_p.empty() || after_p.empty(); ++i) {
+    std::string id = "id" + std::to_string(i);
+    (RankNodes(id, {node_p, node_j})[0] == 1 ? before_p : after_p) = id;
+  }
+  RawReply rep = SetAsPrimary(cp, before_p, "old", {r.endpoint()});
+  ASSERT_TRUE(rep.ok);
+  ASSERT_EQ(rep.header.status, Code::kOk) << Says(rep);
+  // j's first LEASE: r starts handing j its ids, and grants it nothing
+  // until p's grant has named j.
+  rep = SetAsPrimary(cj, before_p, "new", {r.endpoint()});
+  ASSERT_TRUE(rep.ok);
+  EXPECT_EQ(rep.header.status, Code::kUnavailable) << Says(rep);
+  EXPECT_NE(Says(rep).find("have not yet heard that " + j.endpoint() + " joined"),
+            std::string::npos)
+      << Says(rep);
+  // Meanwhile an append through p, which has not heard of j yet, is
+  // refused by r (or, when p renewed its lease just now, by p), naming j.
+  wire::Header ah;
+  ah.op = Op::kAppend;
+  ah.flags = wire::kFlagReplicas | wire::kFlagToken;
+  rep = cp.Call(ah, before_p,
+                {"+x", wire::EncodeStrings({r.endpoint()}), wire::EncodeToken(77)});
+  ASSERT_TRUE(rep.ok);
+  EXPECT_EQ(rep.header.status, Code::kUnavailable) << Says(rep);
+  ASSERT_GE(rep.payload.size(), 3u) << Says(rep);
+  EXPECT_EQ(rep.payload[1], "");  // r is not at fault
+  EXPECT_EQ(rep.payload[2], j.endpoint()) << Says(rep);
+  EXPECT_EQ(Held(cr, before_p), "old");
+  // Once p renewed, j is granted and serves the id.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    rep = SetAsPrimary(cj, before_p, "new", {r.endpoint()});
+    ASSERT_TRUE(rep.ok);
+  } while (rep.header.status != Code::kOk && std::chrono::steady_clock::now() < until);
+  ASSERT_EQ(rep.header.status, Code::kOk) << Says(rep);
+  EXPECT_EQ(Held(cr, before_p), "new");
+  // p serves neither a read nor a write of it now, naming j.
+  wire::Header g;
+  g.op = Op::kGet;
+  g.flags = wire::kFlagReplicas;
+  g.length = wire::kToEnd;
+  rep = cp.Call(g, before_p, {wire::EncodeStrings({r.endpoint()})});
+  ASSERT_TRUE(rep.ok);
+  EXPECT_EQ(rep.header.status, Code::kUnavailable) << Says(rep);
+  ASSERT_GE(rep.payload.size(), 3u) << Says(rep);
+  EXPECT_EQ(rep.payload[2], j.endpoint());
+  rep = SetAsPrimary(cp, before_p, "old view", {r.endpoint()});
+  ASSERT_TRUE(rep.ok);
+  EXPECT_EQ(rep.header.status, Code::kUnavailable) << Says(rep);
+  EXPECT_EQ(Held(cr, before_p), "new");
+  EXPECT_EQ(Held(cj, before_p), "new");
+  // Where p comes first, p serves as before.
+  rep = SetAsPrimary(cp, after_p, "mine", {r.endpoint()});
+  ASSERT_TRUE(rep.ok);
+  EXPECT_EQ(rep.header.status, Code::kOk) << Says(rep);
+  EXPECT_EQ(Held(cr, after_p), "mine");
+  rep = cp.Call(g, after_p, {wire::EncodeStrings({r.endpoint()})});
+  ASSERT_TRUE(rep.ok);
+  EXPECT_EQ(rep.header.status, Code::kOk) << Says(rep);
+}
+
+// A primary that rejoined (it dropped what it held) takes an id back from
+// its replica before an append builds on it. A value over one message used
+// to fail that append with "too large to fetch".
+TEST(WorkerReplicas, ARejoinedPrimaryTakesBackAValueOverOneMessageBeforeAnAppend) {
+  WorkerProcess p, r;
+  ASSERT_FALSE(p.endpoint().empty());
+  ASSERT_FALSE(r.endpoint().empty());
+  RawClient cp(p.endpoint()), cr(r.endpoint());
+  const std::string node_p = NodeOf(cp), node_r = NodeOf(cr);
+  std::string id;  // p comes first
+  for (int i = 0; id.empty(); ++i) {
+    std::string k = "big" + std::to_string(i);
+    if (RankNodes(k, {node_p, node_r})[0] == 0) id = k;
+  }
+  // r holds 70 MiB of it, as a replica's streamed copy at version 5.
+  std::string big(70u << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 5);
+  wire::Header b;
+  b.op = Op::kUploadBegin;
+  b.flags = wire::kFlagReplica;
+  b.version_no = 5;
+  b.length = big.size();
+  RawReply rep = cr.Call(b, id);
+  ASSERT_TRUE(rep.ok);
+  ASSERT_EQ(rep.header.status, Code::kOk) << Says(rep);
+  const uint64_t handle = rep.header.offset;
+  ASSERT_NE(handle, 0u);
+  constexpr size_t kPart = 8u << 20;
+  for (size_t off = 0; off < big.size(); off += kPart) {
+    wire::Header d;
+    d.op = Op::kUploadData;
+    d.flags = wire::kFlagReplica;
+    d.aux = handle;
+    d.offset = off;
+    rep = cr.Call(d, "", {big.substr(off, kPart)});
+    ASSERT_TRUE(rep.ok);
+    ASSERT_EQ(rep.header.status, Code::kOk) << Says(rep);
+  }
+  wire::Header c;
+  c.op = Op::kUploadCommit;
+  c.flags = wire::kFlagReplica;
+  c.aux = handle;
+  rep = cr.Call(c, "");
+  ASSERT_TRUE(rep.ok);
+  ASSERT_EQ(rep.header.status, Code::kOk) << Says(rep);
+  // p lacks it (as after a rejoin): the append takes r's copy first.
+  wire::Header ah;
+  ah.op = Op::kAppend;
+  ah.flags = wire::kFlagReplicas | wire::kFlagToken;
+  rep = cp.Call(ah, id,
+                {"tail", wire::EncodeStrings({r.endpoint()}), wire::EncodeToken(5)});
+  ASSERT_TRUE(rep.ok);
+  ASSERT_EQ(rep.header.status, Code::kOk) << Says(rep);
+  EXPECT_EQ(rep.header.length, big.size() + 4);
+  for (RawClient* w : {&cp, &cr}) {
+    std::string got;
+    for (;;) {
+      wire::Header g;
+      g.op = Op::kGet;
+      g.offset = got.size();
+      g.length = wire::kToEnd;
+      rep = w->Call(g, id);
+      ASSERT_TRUE(rep.ok);
+      ASSERT_EQ(rep.header.status, Code::kOk) << Says(rep);
+      got += rep.payload.empty() ? "" : rep.payload[0];
+      if (!(rep.header.flags & wire::kFlagMore)) break;
+    }
+    EXPECT_EQ(got.size(), big.size() + 4);
+    EXPECT_TRUE(got == big + "tail");
+  }
+}
+
 }  // namespace
 }  // namespace shovel::test

@@ -73,6 +73,17 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
     std::lock_guard<std::mutex> l(mu_);
     table_.Granted(peer, sent, in_place);
     table_.SetNode(peer, a.message);
+    // The others that hold its lease: this worker does not serve an id one
+    // of them comes before it for (it joined, and clients may not know it).
+    if (!a.more.empty()) {
+      if (auto list = wire::DecodeStrings(a.more[0]); list.ok()) {
+        std::vector<std::pair<std::string, std::string>> holders;
+        for (size_t i = 0; i + 1 < list->size(); i += 2) {
+          holders.emplace_back((*list)[i], (*list)[i + 1]);
+        }
+        table_.SetHolders(peer, holders, Now());
+      }
+    }
     rejoined = table_.Answered(peer, a.header.aux, Now(), &fence);
     if (rejoined) {
       members = table_.Recent(Now(), LeaseTable::kKeep);
@@ -149,9 +160,11 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
       // worker and the one named serve the same ids at once.
       Refusal out;
       out.status = Status::Unavailable(
-          busy == r ? "replica " + r + " served in place of " + endpoint_ +
-                          " moments ago and may still be applying those writes: "
-                          "again shortly"
+          busy == r ? "replica " + r + " grants worker " + endpoint_ +
+                          " no lease for a moment (it served in its place moments "
+                          "ago, or the workers that hold its lease have not yet "
+                          "heard that " +
+                          endpoint_ + " joined): again shortly"
                     : "replica " + r + " may still let worker " + busy +
                           " serve in place of " + endpoint_ + ", or " + busy +
                           " may still serve itself (clients disagree about who is "
@@ -189,19 +202,23 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
   return live(Now(), true);
 }
 
-std::string LeaseKeeper::Outranking(std::string_view id,
+std::string LeaseKeeper::Outranking(std::string_view id, std::string_view node,
                                     const std::vector<std::string>& passed_over) {
   std::lock_guard<std::mutex> l(mu_);
-  return table_.LeasedBefore(id, node_id_, passed_over, Now());
+  return table_.LeasedBefore(id, node, passed_over, Now());
 }
 
-size_t LeaseKeeper::FirstOutranked(const std::vector<std::string_view>& ids, size_t from,
+size_t LeaseKeeper::FirstOutranked(std::span<const std::string_view> ids, size_t from,
+                                   const std::vector<std::string>& replicas,
                                    const std::vector<std::string>& passed_over,
                                    std::string* who) {
   std::lock_guard<std::mutex> l(mu_);
   const LeaseTable::Ns now = Now();
   for (size_t i = from; i < ids.size(); ++i) {
     std::string before = table_.LeasedBefore(ids[i], node_id_, passed_over, now);
+    if (before.empty()) {
+      before = table_.HolderBefore(ids[i], node_id_, replicas, passed_over, now);
+    }
     if (!before.empty()) {
       *who = std::move(before);
       return i;
@@ -225,21 +242,14 @@ bool LeaseKeeper::HoldsAllLocked(const std::vector<std::string>& replicas,
   return true;
 }
 
-bool LeaseKeeper::MayServeRead(std::string_view id,
-                               const std::vector<std::string>& replicas) {
-  std::lock_guard<std::mutex> l(mu_);
-  const LeaseTable::Ns now = Now();
-  if (!HoldsAllLocked(replicas, now)) return false;
-  return id.empty() || table_.LeasedBefore(id, node_id_, {}, now).empty();
-}
-
-bool LeaseKeeper::MayServeRead(const std::vector<std::string_view>& ids,
+bool LeaseKeeper::MayServeRead(std::span<const std::string_view> ids,
                                const std::vector<std::string>& replicas) {
   std::lock_guard<std::mutex> l(mu_);
   const LeaseTable::Ns now = Now();
   if (!HoldsAllLocked(replicas, now)) return false;
   for (std::string_view id : ids) {
     if (!table_.LeasedBefore(id, node_id_, {}, now).empty()) return false;
+    if (!table_.HolderBefore(id, node_id_, replicas, {}, now).empty()) return false;
   }
   return true;
 }
@@ -258,6 +268,7 @@ LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t ep
     const LeaseTable::Ns now = Now();
     a = table_.Request(from.endpoint, from.node_id, epoch, now, in_place_of);
     if (!a.granted && a.busy.empty() && a.wait > 0) a.busy = endpoint_;  // this one
+    if (a.granted) a.holders = table_.Holders(from.endpoint, now);
     if (a.rejoined) {
       members = table_.Recent(now, LeaseTable::kKeep);
       members.emplace_back(endpoint_, node_id_);

@@ -13,6 +13,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -66,23 +67,27 @@ class LeaseKeeper {
   // True when this worker holds a lease from each of `replicas` (never
   // blocks: for serving a read on the I/O thread).
   bool HoldsAll(const std::vector<std::string>& replicas);
-  // HoldsAll, and no worker outranks this one for `id` (Outranking with
-  // nobody passed over; skipped for an empty id), under one lock: the
-  // check of a read served on the I/O thread. Never blocks.
-  bool MayServeRead(std::string_view id, const std::vector<std::string>& replicas);
-  // The same for a BATCH of reads of `ids`.
-  bool MayServeRead(const std::vector<std::string_view>& ids,
+  // HoldsAll, and no worker outranks this one for any of `ids` (the id of
+  // a read, or those of a BATCH of reads; nobody passed over; see
+  // FirstOutranked), under one lock: the check of a read served on the I/O
+  // thread. Never blocks.
+  bool MayServeRead(std::span<const std::string_view> ids,
                     const std::vector<std::string>& replicas);
-  // A worker that holds a lease from this one and comes before it in
-  // `id`'s order (and is not in `passed_over`): it may serve `id` as its
-  // primary for clients that know it, so this worker must not for clients
-  // that do not know it yet (it just joined). Empty: none. Never blocks.
-  std::string Outranking(std::string_view id,
+  // A worker that holds a lease from this one and comes before the worker
+  // with node id `node` in `id`'s order (and is not in `passed_over`): it
+  // may serve `id` as its primary for clients that know it, so `node` must
+  // not for clients that do not know it yet (it just joined). For a write
+  // that `node` forwarded to this worker as its replica. Empty: none.
+  // Never blocks.
+  std::string Outranking(std::string_view id, std::string_view node,
                          const std::vector<std::string>& passed_over);
-  // Outranking for each of `ids` from index `from` on, under one lock: the
-  // index of the first id some worker outranks this one for (its endpoint
-  // in *who), or ids.size() when none. For a BATCH of reads.
-  size_t FirstOutranked(const std::vector<std::string_view>& ids, size_t from,
+  // For each of `ids` from index `from` on, under one lock: a worker that
+  // comes before this one in its order and holds a lease from this one
+  // (Outranking) or, as their grants named it, from one of `replicas`
+  // (LeaseTable::HolderBefore). The index of the first such id (the
+  // worker's endpoint in *who), or ids.size() when none.
+  size_t FirstOutranked(std::span<const std::string_view> ids, size_t from,
+                        const std::vector<std::string>& replicas,
                         const std::vector<std::string>& passed_over, std::string* who);
   // A LEASE from a peer, asked in place of `in_place_of` (see
   // LeaseTable::Request): granted, refused (it is fenced: it must rejoin),

@@ -121,13 +121,85 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
         now - it->second > kLease + kInPlaceMargin ? g.in_place.erase(it) : std::next(it);
   }
   g.fenced = false;
-  a.rejoined = g.epoch != epoch;
-  g.epoch = epoch;
   g.released = false;
-  g.at = now;
+  if (g.epoch != epoch) {
+    // New here, or back under a new epoch: hand it its ids now.
+    a.rejoined = true;
+    g.epoch = epoch;
+    g.introduced = now;
+  }
+  // From here on it may serve, so writes that would miss its copy are
+  // refused (LeasedBefore), granted or not; and it is up: nobody serves in
+  // its place (fencing it again) for a lease's time (Remaining).
   g.leased = now;
+  g.at = now;
+  // The others whose leases may hold learn of it with their next grant:
+  // only then may it serve ids that comes before one of them for.
+  if (Ns wait = Introducing(peer, g.introduced, now); wait > 0) {
+    a.wait = wait;
+    a.introducing = true;
+    return a;
+  }
+  g.granted = now;
   a.granted = true;
   return a;
+}
+
+LeaseTable::Ns LeaseTable::Introducing(const std::string& peer, Ns since, Ns now) const {
+  Ns wait = 0;
+  for (const auto& [other, g] : grants_) {
+    if (other == peer || g.fenced || g.released || g.granted < 0) continue;
+    if (g.granted >= since) continue;  // its grant named `peer`
+    wait = std::max(wait, g.granted + kLease + kInPlaceMargin - now);
+  }
+  return wait;
+}
+
+std::vector<std::pair<std::string, std::string>> LeaseTable::Holders(
+    const std::string& asker, Ns now) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [peer, g] : grants_) {
+    if (peer == asker || g.leased < 0 || g.fenced || g.released || g.node.empty())
+      continue;
+    if (now - g.leased < kLease + kMargin) out.emplace_back(peer, g.node);
+  }
+  return out;
+}
+
+void LeaseTable::SetHolders(
+    const std::string& peer,
+    const std::vector<std::pair<std::string, std::string>>& holders, Ns now) {
+  auto& named = holders_[peer];
+  for (auto it = named.begin(); it != named.end();) {
+    it = it->second.until <= now ? named.erase(it) : std::next(it);
+  }
+  for (const auto& [endpoint, node] : holders) {
+    named[endpoint] = {node, now + kLease + kMargin};
+  }
+}
+
+std::string LeaseTable::HolderBefore(std::string_view id, std::string_view self_node,
+                                     const std::vector<std::string>& replicas,
+                                     const std::vector<std::string>& skip, Ns now) const {
+  uint64_t mine = 0;
+  bool weighed = false;
+  for (const auto& r : replicas) {
+    auto it = holders_.find(r);
+    if (it == holders_.end()) continue;
+    for (const auto& [endpoint, h] : it->second) {
+      if (h.until <= now || h.node == self_node) continue;
+      if (!weighed) {
+        mine = HrwWeight(self_node, id);
+        weighed = true;
+      }
+      const uint64_t theirs = HrwWeight(h.node, id);
+      // As RankNodes orders: higher weight first, ties by node id.
+      if (theirs < mine || (theirs == mine && h.node > self_node)) continue;
+      if (std::find(skip.begin(), skip.end(), endpoint) != skip.end()) continue;
+      return endpoint;
+    }
+  }
+  return "";
 }
 
 LeaseTable::Ns LeaseTable::Remaining(const std::string& peer, Ns now) const {

@@ -16,6 +16,16 @@
 // Service::Rejoin). A replica that did not answer a forwarded write is
 // fenced at once, for it missed that write.
 //
+// A worker that comes before a primary in an id's order may take its lease
+// from a replica the two share (it just joined, and the primary's clients
+// do not know it yet). So a replica grants a worker that is new to it, or
+// back under a new epoch, no lease until every other worker whose lease
+// from it may hold was granted its own after the newcomer first asked: each
+// grant names the replica's other holders (Holders), and a primary does not
+// serve an id that one of them comes before it for (HolderBefore). From
+// that first ask on, the replica also refuses the writes forwarded by a
+// primary the newcomer comes before (LeasedBefore with the sender's node).
+//
 // So a worker that was paused, cut off or restarted, and missed writes
 // meanwhile, serves none of its old values: by the time another worker
 // served in its place its lease was over, and it cannot get a new one
@@ -61,6 +71,18 @@ class LeaseTable {
   void Granted(const std::string& peer, Ns sent_at,
                const std::vector<std::string>& in_place_of = {});
   bool Holds(const std::string& peer, Ns now) const;
+  // `peer`'s grant (answered at `now`) named `holders`: the other workers
+  // (endpoint, node id) whose lease from it may hold. Each is kept for
+  // kLease + kMargin (a later grant does not forget one named earlier).
+  void SetHolders(const std::string& peer,
+                  const std::vector<std::pair<std::string, std::string>>& holders,
+                  Ns now);
+  // The first worker, not this one (`self_node`) and not in `skip`, named
+  // by one of `replicas` as holding its lease, that comes before this
+  // worker in `id`'s order; empty: none.
+  std::string HolderBefore(std::string_view id, std::string_view self_node,
+                           const std::vector<std::string>& replicas,
+                           const std::vector<std::string>& skip, Ns now) const;
   // Holds a lease from `peer` that was granted in place of each of
   // `passed_over` (this worker's own endpoint, `self`, is skipped).
   bool Covers(const std::string& peer, const std::vector<std::string>& passed_over,
@@ -89,9 +111,14 @@ class LeaseTable {
     bool rejoined = false;
     // Not granted for now, and not fenced: `busy` may still serve in the
     // asker's place, or the asker in place of `busy`, for `wait` ns. Empty
-    // with `wait` set: this worker itself served in the asker's place.
+    // with `wait` set: this worker itself served in the asker's place, or
+    // the asker is new and others have not yet heard of it (`introducing`).
     std::string busy;
     Ns wait = 0;
+    bool introducing = false;
+    // Granted: the other workers whose lease from this one may hold
+    // (Holders), for the grant's reply.
+    std::vector<std::pair<std::string, std::string>> holders;
   };
   // A LEASE from `peer` (node id `node`) at epoch `epoch`, at steady time
   // `now`.
@@ -130,10 +157,14 @@ class LeaseTable {
   // `peer`'s node id, learnt from its answer to a LEASE.
   void SetNode(const std::string& peer, const std::string& node);
   // The first peer whose lease from this worker may still hold (not
-  // fenced, not released, node id known), not in `skip`, that comes
-  // before `self_node` in `id`'s rendezvous order; empty: none.
+  // fenced, not released, node id known; a newcomer waiting for its first
+  // grant counts), not in `skip`, that comes before `self_node` in `id`'s
+  // rendezvous order; empty: none.
   std::string LeasedBefore(std::string_view id, std::string_view self_node,
                            const std::vector<std::string>& skip, Ns now) const;
+  // Those peers other than `asker`, for its grant: endpoint, node id.
+  std::vector<std::pair<std::string, std::string>> Holders(const std::string& asker,
+                                                           Ns now) const;
 
   // ---- Fenced peers this worker checks on ----
   // The fenced peers (they may have come back without asking this worker
@@ -148,9 +179,11 @@ class LeaseTable {
 
  private:
   struct Grant {
-    Ns at = -1;        // last grant, or answer to this worker (steady), -1: never
-    Ns leased = -1;    // last grant it asked for (steady), -1: never
-    std::string node;  // its node id, from its LEASE
+    Ns at = -1;          // last grant, or answer to this worker (steady), -1: never
+    Ns leased = -1;      // last grant it asked for (steady), -1: never
+    Ns granted = -1;     // last grant (steady), -1: never
+    Ns introduced = -1;  // first ask under its epoch (steady)
+    std::string node;    // its node id, from its LEASE
     bool fenced = false;
     bool released = false;  // it gave its leases up (it is leaving)
     uint64_t epoch = 0;     // its epoch when last heard of (0: never)
@@ -161,6 +194,9 @@ class LeaseTable {
   // A grant in `peer`'s place that may still hold: who holds it, and for
   // how long; empty when none.
   std::pair<std::string, Ns> Substituted(const std::string& peer, Ns now) const;
+  // How long until every other peer whose lease may hold was granted one
+  // after `since` (or its lease ran out); 0: now.
+  Ns Introducing(const std::string& peer, Ns since, Ns now) const;
 
   const Ns started_;
   std::map<std::string, Ns> held_;    // peer -> until (steady)
@@ -172,6 +208,12 @@ class LeaseTable {
   // peer -> when this worker last began to serve in its place (steady).
   std::map<std::string, Ns> served_in_place_;
   std::map<std::string, Grant> grants_;
+  struct Holder {
+    std::string node;
+    Ns until = 0;  // steady
+  };
+  // replica -> the workers its grants named as holding its lease.
+  std::map<std::string, std::map<std::string, Holder>> holders_;
 };
 
 }  // namespace shovel::worker

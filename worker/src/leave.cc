@@ -87,7 +87,7 @@ bool LeaveCopier::Send(const wire::Header& h, const std::string& id,
   req.id = id;
   if (h.op == wire::Op::kSet) req.payload = {bytes};
   for (size_t t : targets) req.replicas.push_back(endpoints_[t]);
-  ForwardError fe = replicator_->Forward(req, h.version_no, 0, h.version_no, nullptr);
+  ForwardError fe = replicator_->Forward(req, h.version_no, 0, h.version_no, nullptr, {});
   return fe.status.ok();
 }
 

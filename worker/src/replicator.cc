@@ -139,8 +139,9 @@ bool SendWhenWritable(zmq::socket_t& s, std::vector<zmq::message_t>& m,
 
 ForwardError Replicator::Forward(const wire::Request& req, uint64_t version,
                                  uint64_t offset, uint64_t have_version,
-                                 const RepairFn& repair) {
-  return Send(req, {version, offset, have_version, repair ? &repair : nullptr, true});
+                                 const RepairFn& repair, std::string_view sender) {
+  return Send(req,
+              {version, offset, have_version, repair ? &repair : nullptr, true, sender});
 }
 
 ForwardError Replicator::Copy(const wire::Request& req, uint64_t version) {
@@ -156,10 +157,19 @@ ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
       (h.flags & ~(wire::kFlagReplicas | wire::kFlagIfVersion)) | wire::kFlagReplica;
   h.version_no = version;
   if (h.op == wire::Op::kAppend) h.offset = offset;
-  // The append's token goes along (kFlagToken): the last frame.
+  // The primary's node id and passed-over workers (kFlagSender), then the
+  // append's token (kFlagToken): the last frames.
   std::vector<std::string_view> payload = req.payload;
+  h.flags &= ~(wire::kFlagSender | wire::kFlagToken);
+  std::string sender;
+  if (!spec.sender.empty()) {
+    std::vector<std::string> list{std::string(spec.sender)};
+    list.insert(list.end(), req.passed_over.begin(), req.passed_over.end());
+    sender = wire::EncodeStrings(list);
+    h.flags |= wire::kFlagSender;
+    payload.push_back(sender);
+  }
   const std::string token = wire::EncodeToken(req.token);
-  h.flags &= ~wire::kFlagToken;
   if (h.op == wire::Op::kAppend && req.token != 0) {
     h.flags |= wire::kFlagToken;
     payload.push_back(token);
@@ -298,7 +308,7 @@ ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
           }
           wire::Header sh = h;
           sh.op = wire::Op::kSet;
-          sh.flags &= ~wire::kFlagToken;
+          sh.flags &= ~(wire::kFlagSender | wire::kFlagToken);
           sh.offset = 0;
           sh.version_no = v->version;
           l.queue.insert(l.queue.begin(), Message(sh, req.id, {v->bytes}));
@@ -308,10 +318,18 @@ ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
         if (!st.ok()) {
           // A replica that is shutting down (or otherwise unavailable) did
           // not apply it: at fault, to be routed around, like one that did
-          // not answer.
-          std::string at_fault;
-          if (st.code() == Code::kUnavailable) at_fault = req.replicas[i];
+          // not answer. One that names a worker before this one (payload[2])
+          // is not at fault: the client asks that worker.
+          std::string at_fault, outranked_by;
+          if (st.code() == Code::kUnavailable) {
+            if (rep->payload.size() >= 3 && !rep->payload[2].empty()) {
+              outranked_by = std::string(rep->payload[2]);
+            } else {
+              at_fault = req.replicas[i];
+            }
+          }
           failed = {st.WithContext("replica " + req.replicas[i]), at_fault};
+          failed.outranked_by = std::move(outranked_by);
           break;
         }
         if (l.queue.empty()) l.done = true;
@@ -357,7 +375,11 @@ Result<Replicator::Answer> Replicator::Call(const std::string& endpoint, wire::H
         for (auto& f : frames) views.push_back(View(f));
         auto rep = wire::DecodeReply(views);
         if (!rep.ok() || rep->header.request_id != h.request_id) continue;
-        Answer a{rep->header, rep->payload.empty() ? "" : std::string(rep->payload[0])};
+        Answer a{
+            rep->header, rep->payload.empty() ? "" : std::string(rep->payload[0]), {}};
+        for (size_t k = 1; k < rep->payload.size(); ++k) {
+          a.more.emplace_back(rep->payload[k]);
+        }
         Give(std::move(c));
         return a;
       }
@@ -372,6 +394,28 @@ Result<Replicator::Answer> Replicator::Call(const std::string& endpoint, wire::H
 
 Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
                                       std::string_view id, std::string* unanswered_out) {
+  RepairValue v;
+  auto got = FetchParts(
+      endpoints, id,
+      [&](std::string_view bytes, uint64_t offset, uint64_t size, uint64_t) -> Status {
+        if (size > kMaxFetch) {
+          return Status::NoSpace("id " + QuoteForMessage(id) +
+                                 " is too large to fetch (" + std::to_string(size) +
+                                 " bytes)");
+        }
+        if (offset == 0) v.bytes.clear();
+        v.bytes.append(bytes);
+        return Status::Ok();
+      },
+      unanswered_out);
+  if (!got.ok()) return got.status();
+  v.version = *got;
+  return v;
+}
+
+Result<uint64_t> Replicator::FetchParts(const std::vector<std::string>& endpoints,
+                                        std::string_view id, const FetchSink& sink,
+                                        std::string* unanswered_out) {
   const auto until = Clock::now() + kDeadline;
   std::string unanswered;
   auto left = [&] {
@@ -385,7 +429,7 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
     } catch (const zmq::error_t&) {
       continue;
     }
-    RepairValue v;
+    uint64_t got = 0, version = 0;
     bool complete = false, answered = true, answered_not_found = false;
     try {
       while (!complete && answered) {
@@ -393,7 +437,7 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
         wire::Header h;
         h.op = wire::Op::kGet;
         h.flags = wire::kFlagNoRedirect;
-        h.offset = v.bytes.size();
+        h.offset = got;
         h.length = wire::kToEnd;
         {
           std::lock_guard<std::mutex> l(mu_);
@@ -415,13 +459,16 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
             break;
           }
           answered = true;
-          if (!rep->payload.empty()) v.bytes.append(rep->payload[0]);
-          v.version = rep->header.version_no;
-          complete = !(rep->header.flags & wire::kFlagMore);
-          if (v.bytes.size() > kMaxFetch) {
-            return Status::NoSpace("id " + QuoteForMessage(id) +
-                                   " is too large to fetch from " + endpoint);
+          if (got != 0 && rep->header.version_no != version) {
+            return Status::Conflict("id " + QuoteForMessage(id) + " changed on " +
+                                    endpoint + " while it was fetched: not taken");
           }
+          version = rep->header.version_no;
+          std::string_view bytes = rep->payload.empty() ? "" : rep->payload[0];
+          SHOVEL_RETURN_IF_ERROR(sink(bytes, got, rep->header.length, version)
+                                     .WithContext("fetching from " + endpoint));
+          got += bytes.size();
+          complete = !(rep->header.flags & wire::kFlagMore);
         }
       }
     } catch (const zmq::error_t&) {
@@ -429,7 +476,7 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
     }
     if (complete) {
       Give(std::move(c));
-      return v;
+      return version;
     }
     if (!answered_not_found) unanswered = endpoint;
   }

@@ -65,6 +65,10 @@ struct ForwardError {
   // The replica at `endpoint` applied this append (its kFlagToken) before:
   // the primary takes its copy instead of applying it again.
   bool applied = false;
+  // A replica refused the write: this worker, which comes before the
+  // primary in the id's order, may hold its lease (it joined or came back,
+  // and the client's view is behind). The client asks it.
+  std::string outranked_by;
 };
 
 class Replicator {
@@ -89,8 +93,12 @@ class Replicator {
   // `have_version` is the primary's version of the id (0: it has none): a
   // replica refusing an APPEND with a newer copy ends the forward with
   // ForwardError::newer_version set instead of being repaired.
+  // `sender`: this worker's node id; the write names it and req.passed_over
+  // (kFlagSender), so a replica refuses it while a worker before this one
+  // in the id's order may hold its lease (ForwardError::outranked_by).
   ForwardError Forward(const wire::Request& req, uint64_t version, uint64_t offset,
-                       uint64_t have_version, const RepairFn& repair);
+                       uint64_t have_version, const RepairFn& repair,
+                       std::string_view sender);
   // A hand-over's copy of one id: `req` is a SET of its value as read at
   // `version`, to req.replicas. Unlike a write, it is not sent again to a
   // target that rejoined under a new epoch meanwhile: the target dropped
@@ -124,12 +132,24 @@ class Replicator {
   // *unanswered).
   Result<RepairValue> Fetch(const std::vector<std::string>& endpoints,
                             std::string_view id, std::string* unanswered = nullptr);
+  // Fetch for a value of any size, part by part (one reply's bytes at a
+  // time): `sink` gets each part's bytes, their offset, and the value's
+  // size and version; a part at offset 0 starts the value over (the next
+  // endpoint is asked after one failed midway). An error from `sink` ends
+  // the fetch with it; a value whose version changes between parts ends it
+  // with kConflict. Returns the value's version.
+  using FetchSink = std::function<Status(std::string_view bytes, uint64_t offset,
+                                         uint64_t size, uint64_t version)>;
+  Result<uint64_t> FetchParts(const std::vector<std::string>& endpoints,
+                              std::string_view id, const FetchSink& sink,
+                              std::string* unanswered = nullptr);
 
   // One request to `endpoint` and its reply (header and first payload
   // frame), within `timeout`. kUnavailable when no answer came.
   struct Answer {
     wire::Header header;
     std::string message;
+    std::vector<std::string> more;  // the payload frames after the first
   };
   Result<Answer> Call(const std::string& endpoint, wire::Header h, std::string_view id,
                       const std::vector<std::string_view>& payload,
@@ -142,6 +162,7 @@ class Replicator {
     uint64_t have_version = 0;
     const RepairFn* repair = nullptr;
     bool resend_if_rejoined = true;
+    std::string_view sender;  // kFlagSender's node id; empty: a copy
   };
   ForwardError Send(const wire::Request& req, const Spec& spec);
   struct Conn;

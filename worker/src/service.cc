@@ -248,7 +248,7 @@ bool Service::Cheap(const wire::Request& req) {
     if (!read || leases_ == nullptr || !req.passed_over.empty() ||
         !(req.header.op == wire::Op::kBatch
               ? leases_->MayServeRead(BatchIds(req), req.replicas)
-              : leases_->MayServeRead(req.id, req.replicas))) {
+              : leases_->MayServeRead(IdList(req.id), req.replicas))) {
       return false;
     }
   }
@@ -425,7 +425,7 @@ ServiceReply Service::Upload(const wire::Request& req) {
       // A streamed write is taken, and committed, only under a lease from
       // each replica (as a single write is served).
       if (!replicas.empty()) {
-        if (auto refused = LeaseRefused(h, replicas, {}, req.id)) return *refused;
+        if (auto refused = LeaseRefused(h, replicas, {}, IdList(req.id))) return *refused;
       }
       auto r = store_->UploadBegin(req.id, (h.flags & wire::kFlagAppendMode) != 0,
                                    Options(h), h.length);
@@ -453,7 +453,8 @@ ServiceReply Service::Upload(const wire::Request& req) {
     case wire::Op::kUploadCommit: {
       UploadReplicas to = TakeUploadReplicas(h.aux);
       if (!to.replicas.empty()) {
-        if (auto refused = LeaseRefused(h, to.replicas, {}, to.id)) {
+        const std::string_view id = to.id;
+        if (auto refused = LeaseRefused(h, to.replicas, {}, IdList(id))) {
           (void)store_->UploadAbort(h.aux);  // the client sends it again, whole
           return *refused;
         }
@@ -502,7 +503,7 @@ ServiceReply Service::ForwardCommitted(const wire::Header& h, const UploadReplic
   fwd.id = to.id;
   fwd.payload = {std::string_view(v->bytes.data, v->bytes.size)};
   fwd.replicas = to.replicas;
-  ForwardError fe = replicator_->Forward(fwd, w.version, 0, w.version, nullptr);
+  ForwardError fe = replicator_->Forward(fwd, w.version, 0, w.version, nullptr, {});
   if (fe.status.ok()) return Written(h, w);
   ServiceReply out = Error(h, fe.status);
   if (!fe.endpoint.empty()) out.payload.push_back({fe.endpoint, {}});

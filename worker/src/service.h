@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -162,29 +163,51 @@ class Service {
   // that keeps a newer copy and is refused if this worker rejoined since
   // the begin.
   ServiceReply ReplicaUpload(const wire::Request& req);
+  // A replica's copy at `version` that need not be written: this worker
+  // holds the id at that version or a newer one (its version and size), or
+  // deleted it at that version or later (version 0). nullopt: write it.
+  struct Held {
+    uint64_t version = 0;
+    uint64_t size = 0;
+  };
+  std::optional<Held> NewerHere(std::string_view id, uint64_t version);
   // The refusal to serve as the primary of an id copied on `replicas`, when
   // this worker lacks a lease from one of them or a passed-over worker may
   // still serve it (see LeaseKeeper::CheckPrimary), or, for `id`, a worker
   // that comes before this one in its order may serve it (see
   // LeaseKeeper::Outranking); nullopt: serve.
+  // `ids`: the request's id (IdList), or the ids of a BATCH of reads,
+  // refused when a worker that comes before this one in any one's order
+  // may serve it.
   std::optional<ServiceReply> LeaseRefused(const wire::Header& h,
                                            const std::vector<std::string>& replicas,
                                            const std::vector<std::string>& passed_over,
-                                           std::string_view id = {});
-  // The same for the ids of a BATCH of reads (`ids`): refused when a worker
-  // that comes before this one in any one's order may serve it.
-  std::optional<ServiceReply> LeaseRefused(const wire::Header& h,
-                                           const std::vector<std::string>& replicas,
-                                           const std::vector<std::string>& passed_over,
-                                           const std::vector<std::string_view>& ids);
+                                           std::span<const std::string_view> ids);
+  // `id` as a list of ids for LeaseRefused (none when it is empty).
+  static std::span<const std::string_view> IdList(const std::string_view& id) {
+    return {&id, id.empty() ? 0u : 1u};
+  }
   // The worker before this one in the order of one of `ids` that may serve
-  // it (LeaseKeeper::Outranking), unless that id is pinned here; empty:
-  // none.
-  std::string OutrankedBy(const std::vector<std::string_view>& ids,
+  // it (LeaseKeeper::FirstOutranked, with the request's `replicas`), unless
+  // that id is pinned here; empty: none.
+  std::string OutrankedBy(std::span<const std::string_view> ids,
+                          const std::vector<std::string>& replicas,
                           const std::vector<std::string>& passed_over);
+  // kUnavailable with `why`: `before` comes before the primary in the id's
+  // order and may serve it (payload[2]; payload[1] empty: no replica is at
+  // fault), so the client asks it.
+  ServiceReply Outranked(const wire::Header& h, const std::string& before,
+                         const std::string& why);
   // The ids of a BATCH's items (views into its body); empty when the body
   // does not decode (Batch answers that).
   static std::vector<std::string_view> BatchIds(const wire::Request& req);
+  // Takes `id` as the first of `from` that holds it has it (this worker,
+  // its primary, lacks it or is behind), whatever its size: a value over
+  // one message arrives part by part into a streamed write. kNotFound when
+  // none holds it or it was deleted here later; *unanswered names one that
+  // did not answer (see Replicator::FetchParts).
+  Status TakeFrom(const std::vector<std::string>& from, std::string_view id,
+                  std::string* unanswered);
   // OK with the id's current version and size: the append with this
   // request's token was applied before.
   ServiceReply AppliedBefore(const wire::Header& h, std::string_view id);

@@ -48,20 +48,22 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
     }
     return Batch(req);
   }
-  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, req.id))
+  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, IdList(req.id))) {
     return *refused;
+  }
   if (read) return h.op == wire::Op::kGet ? Get(req) : Meta(req);
   ServiceReply out = Primary(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;
 }
 
-std::string Service::OutrankedBy(const std::vector<std::string_view>& ids,
+std::string Service::OutrankedBy(std::span<const std::string_view> ids,
+                                 const std::vector<std::string>& replicas,
                                  const std::vector<std::string>& passed_over) {
   if (leases_ == nullptr) return "";
   std::string before;
   for (size_t i = 0;; ++i) {
-    i = leases_->FirstOutranked(ids, i, passed_over, &before);
+    i = leases_->FirstOutranked(ids, i, replicas, passed_over, &before);
     if (i == ids.size()) return "";
     auto st = store_->Stat(ids[i]);
     if (!(st.ok() && st->pinned)) return before;  // a pinned id keeps its holder
@@ -84,29 +86,15 @@ std::vector<std::string_view> Service::BatchIds(const wire::Request& req) {
 
 std::optional<ServiceReply> Service::LeaseRefused(
     const wire::Header& h, const std::vector<std::string>& replicas,
-    const std::vector<std::string>& passed_over, std::string_view id) {
-  std::vector<std::string_view> ids;
-  if (!id.empty()) ids.push_back(id);
-  return LeaseRefused(h, replicas, passed_over, ids);
-}
-
-std::optional<ServiceReply> Service::LeaseRefused(
-    const wire::Header& h, const std::vector<std::string>& replicas,
-    const std::vector<std::string>& passed_over,
-    const std::vector<std::string_view>& ids) {
+    const std::vector<std::string>& passed_over, std::span<const std::string_view> ids) {
   if (leases_ == nullptr) return std::nullopt;
-  if (std::string before = OutrankedBy(ids, passed_over); !before.empty()) {
+  if (std::string before = OutrankedBy(ids, replicas, passed_over); !before.empty()) {
     // Clients that know `before` (it just joined or came back) send it
     // this id, and it serves under a lease from this worker.
-    ServiceReply out = Error(
-        h, Status::Unavailable("worker " + before + ", which comes before " + endpoint_ +
-                               " in the id's order, is up and may "
-                               "serve it: ask it (this client's view of the "
-                               "workers is behind)"));
-    out.payload.push_back({"", {}});
-    out.payload.push_back({before, {}});
-    out.header.aux = epoch_.load();
-    return out;
+    return Outranked(h, before,
+                     "worker " + before + ", which comes before " + endpoint_ +
+                         " in the id's order, is up and may serve it: ask it (this "
+                         "client's view of the workers is behind)");
   }
   auto refused = leases_->CheckPrimary(replicas, passed_over);
   if (!refused) return std::nullopt;
@@ -115,6 +103,16 @@ std::optional<ServiceReply> Service::LeaseRefused(
   // is up (the client should ask it).
   out.payload.push_back({refused->replica_at_fault, {}});
   if (!refused->live_primary.empty()) out.payload.push_back({refused->live_primary, {}});
+  out.header.aux = epoch_.load();
+  return out;
+}
+
+ServiceReply Service::Outranked(const wire::Header& h, const std::string& before,
+                                const std::string& why) {
+  // payload[1]: no replica at fault; payload[2]: the worker to ask.
+  ServiceReply out = Error(h, Status::Unavailable(why));
+  out.payload.push_back({"", {}});
+  out.payload.push_back({before, {}});
   out.header.aux = epoch_.load();
   return out;
 }
@@ -151,6 +149,14 @@ ServiceReply Service::Lease(const wire::Request& req) {
   ServiceReply out = Ok(h);
   out.header.aux = epoch_.load();
   out.payload.push_back({store_->node_id(), {}});
+  if (!a.holders.empty()) {
+    std::vector<std::string> list;
+    for (auto& [endpoint, node] : a.holders) {
+      list.push_back(std::move(endpoint));
+      list.push_back(std::move(node));
+    }
+    out.payload.push_back({wire::EncodeStrings(list), {}});
+  }
   return out;
 }
 
@@ -190,20 +196,9 @@ ServiceReply Service::Primary(const wire::Request& req,
   for (const auto& e : req.replicas) {
     if (e != endpoint_) fwd.replicas.push_back(e);
   }
-  // Takes the id as `from` holds it (this worker lacks it, or is behind).
   std::string unanswered;
   auto take_over = [&](const std::vector<std::string>& from) -> Status {
-    auto got = replicator_->Fetch(from, req.id, &unanswered);
-    if (!got.ok()) return got.status();
-    if (tombstones_.Get(req.id) >= got->version) {
-      return Status::NotFound("id " + QuoteForMessage(req.id) +
-                              " was deleted here later");
-    }
-    WriteOptions fo;
-    fo.version = got->version;
-    return store_->Set(req.id, got->bytes, fo)
-        .status()
-        .WithContext("taking id " + QuoteForMessage(req.id) + " over from a replica");
+    return TakeFrom(from, req.id, &unanswered);
   };
   RepairFn repair = [&](const std::string& endpoint) -> Result<RepairValue> {
     auto r = store_->ReadIfFits(req.id, 0, wire::kToEnd, Replicator::kMaxFetch);
@@ -253,7 +248,8 @@ ServiceReply Service::Primary(const wire::Request& req,
     if (cur.ok() && cur->pinned) fwd.replicas.clear();
     version = store_->TakeVersion();
     if (fwd.replicas.empty()) break;
-    ForwardError fe = replicator_->Forward(fwd, version, size, have, repair);
+    ForwardError fe =
+        replicator_->Forward(fwd, version, size, have, repair, store_->node_id());
     if (fe.status.ok()) break;
     if (fe.applied) {
       // A replica applied this very append before (its answer was lost on
@@ -270,6 +266,11 @@ ServiceReply Service::Primary(const wire::Request& req,
       Status st = take_over({fe.endpoint});
       if (!st.ok()) return Error(h, st);
       continue;
+    }
+    if (!fe.outranked_by.empty()) {
+      // A replica lets a worker before this one serve the id (it joined,
+      // and this client does not know it yet): the client asks that one.
+      return Outranked(h, fe.outranked_by, fe.status.message());
     }
     ServiceReply out = Error(h, fe.status);
     // The replica at fault, for the client to route around. (Sent again,
@@ -305,6 +306,51 @@ ServiceReply Service::Primary(const wire::Request& req,
     default:
       return Meta(req);  // SET_ATTRS
   }
+}
+
+Status Service::TakeFrom(const std::vector<std::string>& from, std::string_view id,
+                         std::string* unanswered) {
+  std::string small;    // a value that fits one message: set at once
+  uint64_t handle = 0;  // a larger one: a streamed write here, part by part
+  auto abort = [&] {
+    if (handle != 0) (void)store_->UploadAbort(handle);
+    handle = 0;
+  };
+  auto got = replicator_->FetchParts(
+      from, id,
+      [&](std::string_view bytes, uint64_t offset, uint64_t size,
+          uint64_t version) -> Status {
+        if (offset == 0) {
+          small.clear();
+          abort();
+        }
+        if (size <= Replicator::kMaxFetch) {
+          small.append(bytes);
+          return Status::Ok();
+        }
+        if (handle == 0) {
+          WriteOptions o;
+          o.version = version;
+          auto h = store_->UploadBegin(id, false, o, size);
+          if (!h.ok()) return h.status();
+          handle = *h;
+        }
+        return store_->UploadData(handle, offset, {bytes});
+      },
+      unanswered);
+  Status st = got.status();
+  if (st.ok() && tombstones_.Get(id) >= *got) {
+    st = Status::NotFound("id " + QuoteForMessage(id) + " was deleted here later");
+  }
+  if (!st.ok()) {
+    abort();
+    return st;
+  }
+  const std::string context = "taking id " + QuoteForMessage(id) + " over from a replica";
+  if (handle != 0) return store_->UploadCommit(handle).status().WithContext(context);
+  WriteOptions o;
+  o.version = *got;
+  return store_->Set(id, small, o).status().WithContext(context);
 }
 
 ServiceReply Service::AppliedBefore(const wire::Header& h, std::string_view id) {
@@ -365,6 +411,21 @@ ServiceReply Service::AsReplica(const wire::Request& req,
   }
   if (auto stale = StaleEpoch(h)) return *stale;
   if (auto late = PastDeadline(h)) return *late;
+  if (!req.sender.empty() && leases_ != nullptr) {
+    // Forwarded by a primary that a worker holding this one's lease comes
+    // before (it joined or came back, and the primary's client does not
+    // know it yet): that worker may serve the id now, from a copy this
+    // write would miss.
+    if (std::string before = leases_->Outranking(req.id, req.sender, req.passed_over);
+        !before.empty()) {
+      return Outranked(h, before,
+                       "worker " + before + ", which comes before the primary (node " +
+                           req.sender +
+                           ") in the id's order, holds a lease from replica " +
+                           endpoint_ + " and may serve it: ask it (the client's view " +
+                           "of the workers is behind)");
+    }
+  }
   // A replica's write: its id has two copies at least.
   uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
   while (seen < 2 && !replicas_seen_.compare_exchange_weak(seen, 2)) {
@@ -376,17 +437,6 @@ ServiceReply Service::AsReplica(const wire::Request& req,
 
 ServiceReply Service::ReplicaUpload(const wire::Request& req) {
   const wire::Header& h = req.header;
-  // The copy this worker has at `version` or newer, or the delete of a
-  // newer one: nothing to write. Its version (0: deleted).
-  auto newer = [&](std::string_view id, uint64_t version) -> std::optional<uint64_t> {
-    auto cur = store_->Stat(id);
-    if (cur.ok()) {
-      if (cur->version >= version) return cur->version;
-      return std::nullopt;
-    }
-    if (tombstones_.Get(id) >= version) return 0;
-    return std::nullopt;
-  };
   auto take = [&](uint64_t handle) -> std::optional<ReplicaUploadInfo> {
     std::lock_guard<std::mutex> l(uploads_mu_);
     auto it = replica_uploads_.find(handle);
@@ -399,9 +449,9 @@ ServiceReply Service::ReplicaUpload(const wire::Request& req) {
   switch (h.op) {
     case wire::Op::kUploadBegin: {
       if (auto stale = StaleEpoch(h)) return *stale;
-      if (auto have = newer(req.id, h.version_no)) {
+      if (auto have = NewerHere(req.id, h.version_no)) {
         out = Ok(h);
-        out.header.version_no = *have;
+        out.header.version_no = have->version;
         out.header.offset = 0;  // nothing to send
         break;
       }
@@ -442,10 +492,10 @@ ServiceReply Service::ReplicaUpload(const wire::Request& req) {
                            QuoteForMessage(info->id) + " began: not applied"));
         break;
       }
-      if (auto have = newer(info->id, info->version)) {
+      if (auto have = NewerHere(info->id, info->version)) {
         (void)store_->UploadAbort(h.aux);
         out = Ok(h);
-        out.header.version_no = *have;
+        out.header.version_no = have->version;
         break;
       }
       auto w = store_->UploadCommit(h.aux);
@@ -463,6 +513,16 @@ ServiceReply Service::ReplicaUpload(const wire::Request& req) {
   return out;
 }
 
+std::optional<Service::Held> Service::NewerHere(std::string_view id, uint64_t version) {
+  auto cur = store_->Stat(id);
+  if (cur.ok()) {
+    if (cur->version >= version) return Held{cur->version, cur->size};
+    return std::nullopt;
+  }
+  if (tombstones_.Get(id) >= version) return Held{};
+  return std::nullopt;
+}
+
 ServiceReply Service::Replica(const wire::Request& req,
                               std::shared_ptr<const void> keep) {
   const wire::Header& h = req.header;
@@ -474,14 +534,12 @@ ServiceReply Service::Replica(const wire::Request& req,
     case wire::Op::kSet: {
       // The later write wins (versions are hybrid clocks): a copy this
       // replica already has at that version or a newer one stays.
-      auto cur = store_->Stat(req.id);
-      if (!cur.ok() && tombstones_.Get(req.id) >= h.version_no) {
-        return Ok(h);  // deleted here after that copy was made
-      }
-      if (cur.ok() && cur->version >= h.version_no) {
+      if (auto have = NewerHere(req.id, h.version_no)) {
         ServiceReply out = Ok(h);
-        out.header.version_no = cur->version;
-        out.header.length = cur->size;
+        if (have->version != 0) {  // 0: deleted here after that copy was made
+          out.header.version_no = have->version;
+          out.header.length = have->size;
+        }
         return out;
       }
       if (req.payload.size() != 1) keep.reset();

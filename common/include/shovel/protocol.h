@@ -91,8 +91,15 @@ enum Flag : uint16_t {
   // call. A worker that applied an append with this token to this id lately
   // does not apply it again (see worker/PROTOCOL.md).
   kFlagToken = 1 << 10,
+  // A write with kFlagReplica forwarded by its primary (not a hand-over's
+  // copy): the frame before the token (the last without one) is the Strings
+  // list [the primary's node id, the workers its client passed over]. The
+  // replica refuses it (kUnavailable, payload[2] = that worker) while a
+  // worker that comes before the primary in the id's order, and was not
+  // passed over, may hold a lease from it.
+  kFlagSender = 1 << 11,
 };
-inline constexpr uint16_t kKnownFlags = 0x7ff;
+inline constexpr uint16_t kKnownFlags = 0xfff;
 // At most this many replica endpoints in a kFlagReplicas list.
 inline constexpr size_t kMaxReplicas = 7;
 
@@ -126,6 +133,9 @@ struct Request {
   std::vector<std::string> passed_over;
   // kFlagToken: the append's token (taken off the payload); 0 without it.
   uint64_t token = 0;
+  // kFlagSender: the forwarding primary's node id (taken off the payload,
+  // with its passed-over workers in `passed_over`); empty without it.
+  std::string sender;
 };
 
 // The kFlagToken frame of `token` (8 bytes, little-endian).
