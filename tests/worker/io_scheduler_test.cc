@@ -15,7 +15,8 @@ constexpr int64_t kT0 = 1'000'000 * kMs;  // an arbitrary steady-clock start
 
 // Answers the scheduler's questions as a test sets them, and counts them.
 struct Probe final : RequestProbe {
-  bool cheap = false;
+  explicit Probe(bool is_cheap = false) : cheap(is_cheap) {}
+  bool cheap;
   std::vector<std::string> batch_ids;
   int cheap_asked = 0;
   int ids_asked = 0;
@@ -47,8 +48,7 @@ std::string IdOn(const IoScheduler& s, size_t lane, const std::string& prefix = 
 
 TEST(IoSchedulerTest, CheapRequestOfAnIdleLaneIsServedInline) {
   IoScheduler s(4, kT0);
-  Probe p;
-  p.cheap = true;
+  Probe p(true);
   EXPECT_EQ(s.Place(Req(wire::Op::kSet), "a", p).kind, Route::kServeHere);
   EXPECT_EQ(s.Place(Req(wire::Op::kGet), "a", p).kind, Route::kServeHere);
   EXPECT_EQ(p.cheap_asked, 2);
@@ -69,8 +69,7 @@ TEST(IoSchedulerTest, CostlyWriteGoesToItsLanesHandler) {
 
 TEST(IoSchedulerTest, CheapWriteFollowsAWriteInFlightOnItsLane) {
   IoScheduler s(2, kT0);
-  Probe costly, cheap;
-  cheap.cheap = true;
+  Probe costly, cheap(true);
   const std::string id = IdOn(s, 1);
   ASSERT_EQ(s.Place(Req(wire::Op::kSet), id, costly).kind, Route::kDispatch);
   // Another id of the same lane: cheap, but it must not overtake.
@@ -86,8 +85,7 @@ TEST(IoSchedulerTest, CheapWriteFollowsAWriteInFlightOnItsLane) {
 
 TEST(IoSchedulerTest, CheapGetIsServedInlineBesideGetsButNotBehindAWrite) {
   IoScheduler s(2, kT0);
-  Probe costly, cheap;
-  cheap.cheap = true;
+  Probe costly, cheap(true);
   const std::string id = IdOn(s, 0);
   ASSERT_EQ(s.Place(Req(wire::Op::kGet), id, costly).kind, Route::kDispatch);
   EXPECT_EQ(s.Place(Req(wire::Op::kGet), id, cheap).kind, Route::kServeHere);
@@ -155,8 +153,7 @@ TEST(IoSchedulerTest, ReplicaWritesAndLeasesAreServedInlineAtOnce) {
 
 TEST(IoSchedulerTest, UploadPartsGoToTheLaneOfTheirHandleNeverInline) {
   IoScheduler s(4, kT0);
-  Probe p;
-  p.cheap = true;
+  Probe p(true);
   const uint64_t handle = 77;
   for (auto op :
        {wire::Op::kUploadData, wire::Op::kUploadCommit, wire::Op::kUploadAbort}) {
