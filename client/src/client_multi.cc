@@ -65,7 +65,7 @@ std::vector<Message> Group(const std::vector<BatchItem>& items, size_t endpoints
 
 // The BATCH body of `msg`, encoded once into the buffer that is sent.
 wire::SharedFrame EncodeBody(const std::vector<BatchItem>& items, const Message& msg) {
-  std::shared_ptr<char[]> body(new char[msg.bytes]);
+  auto body = std::make_shared_for_overwrite<char[]>(msg.bytes);  // one allocation
   char* out = body.get();
   for (uint32_t k : msg.ks) {
     const BatchItem& it = items[k];
