@@ -10,6 +10,7 @@
 #include "reachability.h"
 #include "shovel/alloc.h"
 #include "shovel/consul/config.h"
+#include "zmq_transport.h"
 
 namespace shovel {
 namespace {

@@ -25,6 +25,8 @@
 
 namespace shovel::client {
 
+class CurveKeys;
+
 // Where distance between a node and the data comes from (Consul
 // coordinates: ConsulDistance in consul_membership.h). Returns ms, or
 // nullopt when unknown. Thread-safe.

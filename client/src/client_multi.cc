@@ -63,17 +63,18 @@ std::vector<Message> Group(const std::vector<BatchItem>& items, size_t endpoints
   return messages;
 }
 
-// The BATCH body of `msg`, encoded once into the message that is sent.
-zmq::message_t EncodeBody(const std::vector<BatchItem>& items, const Message& msg) {
-  zmq::message_t body(msg.bytes);
-  char* out = static_cast<char*>(body.data());
+// The BATCH body of `msg`, encoded once into the buffer that is sent.
+wire::SharedFrame EncodeBody(const std::vector<BatchItem>& items, const Message& msg) {
+  auto body = std::make_shared_for_overwrite<char[]>(msg.bytes);  // one allocation
+  char* out = body.get();
   for (uint32_t k : msg.ks) {
     const BatchItem& it = items[k];
     std::string_view p[1] = {it.payload};
     out = wire::EncodeBatchRequest(out, it.header, it.id,
                                    std::span(p, it.has_payload ? 1 : 0));
   }
-  return body;
+  std::string_view bytes(body.get(), msg.bytes);
+  return {bytes, std::move(body)};
 }
 
 // The error of a whole BATCH reply (its status, its shape, or a body that
@@ -166,7 +167,7 @@ std::shared_ptr<ClientImpl::BatchedSend> ClientImpl::SendBatched(
   const std::vector<Message>& messages = out->messages;
   RequestBatch sends;
   sends.reserve(messages.size());
-  std::vector<zmq::message_t> bodies(messages.size());
+  std::vector<wire::SharedFrame> bodies(messages.size());
   for (size_t m = 0; m < messages.size(); ++m) {
     const Message& msg = messages[m];
     const std::string* list = lists != nullptr && !(*lists)[msg.endpoint].empty()
@@ -187,11 +188,10 @@ std::shared_ptr<ClientImpl::BatchedSend> ClientImpl::SendBatched(
     if (list != nullptr) {
       // The list goes last: the body is a payload frame (copied), not `frame`.
       b.header.flags |= wire::kFlagReplicas;
-      b.payload.push_back(
-          std::string_view(static_cast<const char*>(bodies[m].data()), bodies[m].size()));
+      b.payload.push_back(bodies[m].bytes);
       b.payload.push_back(*list);
     } else {
-      b.frame = &bodies[m];
+      b.frame = bodies[m];
     }
     b.idempotent = std::all_of(msg.ks.begin(), msg.ks.end(),
                                [&](uint32_t k) { return items[k].idempotent; });

@@ -1,6 +1,7 @@
 #include "curve_keys.h"
 
 #include <cstdlib>
+#include <zmq.hpp>
 
 namespace shovel::client {
 

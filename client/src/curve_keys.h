@@ -11,13 +11,17 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <zmq.hpp>
 
 #include "shovel/keys.h"
 #include "shovel/status.h"
+
+namespace zmq {
+class socket_t;
+}  // namespace zmq
 
 namespace shovel::client {
 

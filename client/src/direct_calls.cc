@@ -6,6 +6,7 @@
 #include <zmq_addon.hpp>
 
 #include "curve_keys.h"
+#include "zmq_frames.h"
 
 namespace shovel::client {
 namespace {
@@ -197,10 +198,9 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
       SendAll(*s, frames, false, until);  // same request id: first reply wins
       continue;
     }
-    auto resp = std::make_unique<Response>();
+    std::vector<zmq::message_t> msgs;
     try {
-      if (!zmq::recv_multipart(*s, std::back_inserter(resp->frames),
-                               zmq::recv_flags::dontwait)) {
+      if (!zmq::recv_multipart(*s, std::back_inserter(msgs), zmq::recv_flags::dontwait)) {
         if (closed) {
           down_->Closed(endpoint);
           return DisconnectedError(endpoint);
@@ -211,11 +211,13 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
       return Status::Unavailable("connection to worker " + endpoint +
                                  " failed: " + e.what());
     }
-    if (resp->frames.empty()) continue;
-    auto header = wire::DecodeHeader(resp->frames[0].to_string_view());
+    if (msgs.empty()) continue;
+    auto header = wire::DecodeHeader(msgs[0].to_string_view());
     // Not ours (a late reply to a request retried on this socket): drop it.
     if (!header.ok() || header->request_id != request_id) continue;
     down_->Reached(endpoint);
+    auto resp = std::make_unique<Response>();
+    TakeReply(std::move(msgs), *resp);
     SHOVEL_RETURN_IF_ERROR(DecodeResponse(*resp, endpoint));
     // A retried request may still get its second reply: do not reuse. Nor
     // a socket whose connection closed: a fresh one is as cheap.

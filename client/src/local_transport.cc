@@ -2,22 +2,40 @@
 
 #include <atomic>
 #include <exception>
+#include <string>
 
 namespace shovel::client {
 namespace {
 
 constexpr size_t kCopyBelow = 8192;  // smaller reply frames are copied
 
-// A message frame that keeps `owner` alive instead of copying the bytes.
-zmq::message_t HoldingMessage(const wire::SharedFrame& f) {
-  if (f.bytes.size() < kCopyBelow || !f.owner) {
-    return zmq::message_t(f.bytes.data(), f.bytes.size());
+// What keeps a local reply's bytes alive: the worker's owners of the frames
+// kept as they are, and one buffer for the copied ones.
+struct LocalReply {
+  std::vector<std::shared_ptr<const void>> owners;
+  std::string copied;
+};
+
+bool Kept(const wire::SharedFrame& f) { return f.owner && f.bytes.size() >= kCopyBelow; }
+
+// Moves the worker's reply frames into `resp` (frames and keep).
+void TakeLocalReply(std::vector<wire::SharedFrame>& reply, Response& resp) {
+  auto held = std::make_shared<LocalReply>();
+  size_t copy = 0;
+  for (const auto& f : reply) copy += Kept(f) ? 0 : f.bytes.size();
+  held->copied.reserve(copy);  // appends below never move it
+  resp.frames.reserve(reply.size());
+  for (auto& f : reply) {
+    if (Kept(f)) {
+      resp.frames.push_back(f.bytes);
+      held->owners.push_back(std::move(f.owner));
+      continue;
+    }
+    const size_t at = held->copied.size();
+    held->copied.append(f.bytes);
+    resp.frames.push_back(std::string_view(held->copied).substr(at));
   }
-  auto* hold = new std::shared_ptr<const void>(f.owner);
-  return zmq::message_t(
-      const_cast<char*>(f.bytes.data()), f.bytes.size(),
-      [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); },
-      hold);
+  resp.keep = std::move(held);
 }
 
 class LocalTransport : public Transport {
@@ -80,7 +98,7 @@ class LocalTransport : public Transport {
     frames.emplace_back(header, sizeof header);
     frames.push_back(request.id);
     frames.insert(frames.end(), request.payload.begin(), request.payload.end());
-    if (request.frame) frames.push_back(request.frame->to_string_view());
+    if (request.frame) frames.push_back(request.frame->bytes);
     std::vector<wire::SharedFrame> reply;
     try {
       reply = w.serve(frames);
@@ -96,15 +114,9 @@ class LocalTransport : public Transport {
     }
     auto resp = std::make_unique<Response>();
     resp->endpoint = w.endpoint;
-    resp->frames.reserve(reply.size());
-    std::vector<std::string_view> views;
-    views.reserve(reply.size());
-    for (const auto& f : reply) {
-      resp->frames.push_back(HoldingMessage(f));
-      views.push_back(resp->frames.back().to_string_view());
-    }
+    TakeLocalReply(reply, *resp);
     reply.clear();
-    auto decoded = wire::DecodeReply(views);
+    auto decoded = wire::DecodeReply(resp->frames);
     if (!decoded.ok())
       return decoded.status().WithContext("bad reply from " + w.endpoint);
     if (decoded->header.request_id != h.request_id) {

@@ -20,10 +20,7 @@ uint64_t Response::PayloadSize(size_t first) const {
 }
 
 Status DecodeResponse(Response& resp, const std::string& endpoint) {
-  std::vector<std::string_view> views;
-  views.reserve(resp.frames.size());
-  for (auto& f : resp.frames) views.push_back(f.to_string_view());
-  auto reply = wire::DecodeReply(views);
+  auto reply = wire::DecodeReply(resp.frames);
   if (!reply.ok()) return reply.status().WithContext("bad reply from " + endpoint);
   resp.reply = std::move(*reply);
   resp.endpoint = endpoint;
@@ -113,19 +110,9 @@ void PendingBatch::Complete(size_t i, Result<ResponsePtr> r) {
 
 namespace {
 
-// A Response sharing `whole`'s frames (reference counts, no byte copy) with
-// its payload views rebuilt on the shared frames.
-ResponsePtr ShareResponse(Response& whole) {
-  auto r = std::make_unique<Response>();
-  r->endpoint = whole.endpoint;
-  r->frames.resize(whole.frames.size());
-  for (size_t i = 0; i < whole.frames.size(); ++i) r->frames[i].copy(whole.frames[i]);
-  r->reply.header = whole.reply.header;
-  // DecodeReply made payload[i] the whole of frames[i + 1].
-  for (size_t i = 1; i < r->frames.size(); ++i) {
-    r->reply.payload.push_back(r->frames[i].to_string_view());
-  }
-  return r;
+// A Response sharing `whole`'s bytes (a reference count, no byte copy).
+ResponsePtr ShareResponse(const Response& whole) {
+  return std::make_unique<Response>(whole);
 }
 
 // Item boundaries of `body` after each part's items; empty when the body

@@ -26,14 +26,12 @@
 #include <string>
 #include <string_view>
 #include <vector>
-#include <zmq.hpp>
 
+#include "shovel/local_serve.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
 
 namespace shovel::client {
-
-class CurveKeys;
 
 // Payload bytes lent to a transport. With OutRequest::loan set, a transport
 // may send payload frames of kLendAbove bytes or more straight from the
@@ -68,17 +66,19 @@ struct OutRequest {
   std::chrono::milliseconds deadline{5000};
   bool idempotent = false;            // may be sent again once if no reply comes
   std::shared_ptr<PayloadLoan> loan;  // null: payload bytes are copied
-  // Set: one more payload frame after `payload`, already a ZeroMQ message
-  // (e.g. a BATCH body encoded in place). It needs to live only for the
-  // duration of Send: ZmqTransport shares its buffer (zmq_msg_copy, a
-  // reference count) instead of copying the bytes once more.
-  zmq::message_t* frame = nullptr;
+  // Set: one more payload frame after `payload` (e.g. a BATCH body encoded
+  // in place). With an owner, the transport keeps the owner (a reference
+  // count) for as long as it needs the bytes instead of copying them; with
+  // none, the bytes need to live only for the duration of Send.
+  std::optional<wire::SharedFrame> frame;
 };
 
-// A decoded reply; `reply` views into `frames`. Owned by the receiver.
+// A decoded reply; `reply` views into `frames` (header, payload...), whose
+// bytes `keep` holds. Owned by the receiver.
 struct Response {
   std::string endpoint;
-  std::vector<zmq::message_t> frames;
+  std::vector<std::string_view> frames;
+  std::shared_ptr<const void> keep;
   wire::Reply reply;
   // Concatenated payload bytes from index `first` on (copying).
   std::string PayloadBytes(size_t first = 0) const;
@@ -181,25 +181,5 @@ class Transport {
   // Takes `endpoint` to be down (a primary said this replica did not answer).
   virtual void MarkDown(const std::string& endpoint) {}
 };
-
-struct ZmqTransportOptions {
-  // Shared context (e.g. for inproc:// in tests); null = own context.
-  zmq::context_t* context = nullptr;
-  // Bytes of requests accepted but not yet answered; Send blocks beyond it.
-  uint64_t max_inflight_bytes = 512ull << 20;
-  // ZeroMQ I/O threads of the own context (ignored with `context`).
-  int io_threads = 2;
-  // CURVE keys (curve_keys.h); null: plaintext. A connection whose
-  // handshake fails fails its requests at once (HandshakeError).
-  std::shared_ptr<CurveKeys> curve;
-};
-
-// The ZeroMQ implementation: two DEALER sockets per endpoint (chosen by a
-// hash of the id, so one id's requests stay in order), all owned by one I/O
-// thread; callers hand requests over through a locked queue plus an
-// eventfd wake-up, so callers never wait on each other's I/O. BATCH requests
-// to one worker that the I/O thread takes from the queue together go out as
-// one BATCH message (SplitBatchReply gives each caller its own reply).
-std::unique_ptr<Transport> NewZmqTransport(const ZmqTransportOptions& options);
 
 }  // namespace shovel::client

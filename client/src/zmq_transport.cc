@@ -12,6 +12,8 @@
 // its upload handle): everything about one id or one upload travels on one
 // connection, so pipelined writes keep their order. BATCH messages all take
 // lane 0, where those queued together merge into one message.
+#include "zmq_transport.h"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@
 #include "curve_keys.h"
 #include "direct_calls.h"
 #include "down_endpoints.h"
-#include "transport.h"
+#include "zmq_frames.h"
 
 namespace shovel::client {
 namespace {
@@ -253,14 +255,12 @@ ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
         hold);
   }
   if (request.frame) {
-    zmq::message_t shared;
-    shared.copy(*request.frame);
-    q.bytes += shared.size();
-    q.frames.push_back(std::move(shared));
+    q.bytes += request.frame->bytes.size();
+    q.frames.push_back(ToMessage(*request.frame));
   }
   q.header = h;
   q.mergeable = h.op == wire::Op::kBatch && request.id.empty() &&
-                request.payload.empty() && request.frame && !request.loan;
+                request.payload.empty() && request.frame.has_value() && !request.loan;
   q.loan = request.loan;
   q.deadline = request.deadline;
   q.idempotent = request.idempotent;
@@ -296,7 +296,7 @@ void ZmqTransport::Send(const std::string& endpoint, const OutRequest& request,
 
 Result<ResponsePtr> ZmqTransport::Call(const std::string& endpoint,
                                        const OutRequest& request) {
-  uint64_t bytes = request.frame ? request.frame->size() : 0;
+  uint64_t bytes = request.frame ? request.frame->bytes.size() : 0;
   for (std::string_view p : request.payload) bytes += p.size();
   int before = calls_.fetch_add(1, std::memory_order_relaxed);
   struct Leave {
@@ -519,30 +519,30 @@ void ZmqTransport::FlushBacklog(Peer& peer) {
 }
 
 void ZmqTransport::Receive(Peer& peer) {
-  std::unique_ptr<Response> resp;
+  std::vector<zmq::message_t> msgs;
   for (int budget = 0; budget < 4096; ++budget) {
-    if (!resp) resp = std::make_unique<Response>();
-    resp->frames.clear();
+    msgs.clear();
     try {
-      auto n = zmq::recv_multipart(peer.socket, std::back_inserter(resp->frames),
+      auto n = zmq::recv_multipart(peer.socket, std::back_inserter(msgs),
                                    zmq::recv_flags::dontwait);
       if (!n) return;
     } catch (const zmq::error_t&) {
       return;
     }
-    if (resp->frames.empty()) continue;
-    auto header = wire::DecodeHeader(resp->frames[0].to_string_view());
+    if (msgs.empty()) continue;
+    auto header = wire::DecodeHeader(msgs[0].to_string_view());
     if (!header.ok()) continue;  // not ours to answer: drop
     uint64_t id = header->request_id;
     if (!pending_.count(id)) continue;  // late reply after a deadline/retry
     down_.Reached(peer.endpoint);
+    auto resp = std::make_unique<Response>();
+    TakeReply(std::move(msgs), *resp);
     Status decoded = DecodeResponse(*resp, peer.endpoint);
     if (!decoded.ok()) {
       Finish(id, std::move(decoded));
       continue;
     }
-    // The next reply is received into a new Response.
-    Finish(id, std::exchange(resp, nullptr));
+    Finish(id, std::move(resp));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <zmq.hpp>
 
 #include "down_endpoints.h"
 

@@ -14,6 +14,7 @@
 #include "shovel/client.h"
 #include "shovel/worker/worker.h"
 #include "transport.h"
+#include "zmq_transport.h"
 
 namespace shovel {
 namespace {

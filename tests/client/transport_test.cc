@@ -18,6 +18,7 @@
 
 #include "connection_watch.h"
 #include "down_endpoints.h"
+#include "zmq_transport.h"
 
 namespace shovel::client {
 namespace {
@@ -367,27 +368,32 @@ TEST_F(TransportTest, ManyThreadsCallManyGetTheirOwnRepliesInOrder) {
   EXPECT_EQ(ok.load(), kThreads * kEach);
 }
 
-// A payload frame handed over as a ZeroMQ message (OutRequest::frame) is sent
+// Receives one request and answers it OK; returns its frames.
+std::vector<zmq::message_t> AnswerOneOk(zmq::socket_t& router) {
+  std::vector<zmq::message_t> got;
+  (void)zmq::recv_multipart(router, std::back_inserter(got));
+  auto h = wire::DecodeHeader(got[1].to_string_view());
+  router.send(got[0], zmq::send_flags::sndmore);
+  router.send(zmq::buffer(wire::EncodeHeader(wire::ReplyHeader(*h, Code::kOk))),
+              zmq::send_flags::none);
+  return got;
+}
+
+// A payload frame handed over with its owner (OutRequest::frame) is sent
 // after the inline payload, byte for byte, and the caller may drop its
-// message as soon as Send returned.
+// reference as soon as Send returned.
 TEST_F(TransportTest, SharedFrameIsSentAfterThePayload) {
   std::string big(100000, 'b');
   std::vector<zmq::message_t> got;
-  std::thread worker([&] {
-    (void)zmq::recv_multipart(router_, std::back_inserter(got));
-    auto h = wire::DecodeHeader(got[1].to_string_view());
-    router_.send(got[0], zmq::send_flags::sndmore);
-    router_.send(zmq::buffer(wire::EncodeHeader(wire::ReplyHeader(*h, Code::kOk))),
-                 zmq::send_flags::none);
-  });
+  std::thread worker([&] { got = AnswerOneOk(router_); });
   std::shared_ptr<PendingCall> call;
   {
-    auto body = std::make_unique<zmq::message_t>(big.data(), big.size());
+    auto body = std::make_shared<std::string>(big);
     OutRequest r = Get(1);
     r.payload = {"inline"};
-    r.frame = body.get();
+    r.frame = wire::SharedFrame{*body, body};
     call = t_->Start("inproc://worker", r);
-  }  // the caller's message is gone; the transport holds its own share
+  }  // the caller's reference is gone; the transport holds its own share
   ASSERT_TRUE(call->Wait().ok());
   worker.join();
   ASSERT_EQ(got.size(), 5u);  // routing id, header, id, payload, frame
@@ -396,20 +402,35 @@ TEST_F(TransportTest, SharedFrameIsSentAfterThePayload) {
   EXPECT_TRUE(got[4].to_string_view() == big);
 }
 
+// A payload frame without an owner is copied before Send returns: the
+// caller may change its bytes at once.
+TEST_F(TransportTest, FrameWithoutOwnerIsCopiedBeforeSendReturns) {
+  std::vector<zmq::message_t> got;
+  std::thread worker([&] { got = AnswerOneOk(router_); });
+  std::string body(100000, 'b');
+  OutRequest r = Get(1);
+  r.frame = wire::SharedFrame{body, nullptr};
+  auto call = t_->Start("inproc://worker", r);
+  body.assign(body.size(), 'x');
+  ASSERT_TRUE(call->Wait().ok());
+  worker.join();
+  ASSERT_EQ(got.size(), 4u);  // routing id, header, id, frame
+  EXPECT_TRUE(got[3].to_string_view() == std::string(100000, 'b'));
+}
+
 // A BATCH request whose body is items with the given ids.
-OutRequest Batch(const std::vector<std::string>& ids, zmq::message_t* body) {
+OutRequest Batch(const std::vector<std::string>& ids) {
   wire::BatchWriter w;
   for (const auto& id : ids) {
     wire::Header h;
     h.op = wire::Op::kGet;
     w.AddRequest(h, id, {});
   }
-  std::string b = w.Take();
-  *body = zmq::message_t(b.data(), b.size());
+  auto body = std::make_shared<std::string>(w.Take());
   OutRequest r;
   r.header.op = wire::Op::kBatch;
   r.header.aux = ids.size();
-  r.frame = body;
+  r.frame = wire::SharedFrame{*body, body};
   return r;
 }
 
@@ -442,10 +463,9 @@ uint64_t AnswerBatch(zmq::socket_t& router, Code status = Code::kOk) {
 TEST_F(TransportTest, BatchesQueuedTogetherShareOneMessage) {
   uint64_t seen = 0;
   std::thread worker([&] { seen = AnswerBatch(router_); });
-  zmq::message_t b1, b2;
   RequestBatch reqs;
-  reqs.emplace_back("inproc://worker", Batch({"a", "b"}, &b1));
-  reqs.emplace_back("inproc://worker", Batch({"c", "d", "e"}, &b2));
+  reqs.emplace_back("inproc://worker", Batch({"a", "b"}));
+  reqs.emplace_back("inproc://worker", Batch({"c", "d", "e"}));
   reqs[1].second.header.aux = 3;
   auto rs = t_->CallMany(reqs);  // one SendMany: one drain of the I/O thread
   worker.join();
@@ -473,10 +493,9 @@ TEST_F(TransportTest, BatchesQueuedTogetherShareOneMessage) {
 // every caller whole, so each can fall back on its own.
 TEST_F(TransportTest, ErrorReplyToMergedBatchesReachesEachCaller) {
   std::thread worker([&] { AnswerBatch(router_, Code::kProtocol); });
-  zmq::message_t b1, b2;
   RequestBatch reqs;
-  reqs.emplace_back("inproc://worker", Batch({"a", "b"}, &b1));
-  reqs.emplace_back("inproc://worker", Batch({"c", "d"}, &b2));
+  reqs.emplace_back("inproc://worker", Batch({"a", "b"}));
+  reqs.emplace_back("inproc://worker", Batch({"c", "d"}));
   auto rs = t_->CallMany(reqs);
   worker.join();
   for (auto& r : rs) {

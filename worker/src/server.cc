@@ -5,13 +5,12 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <functional>
 #include <unordered_map>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "chunk.h"
-#include "lanes.h"
+#include "io_scheduler.h"
 
 namespace shovel::worker {
 namespace {
@@ -248,36 +247,44 @@ void Server::Stop() {
 
 namespace {
 
-// The handler lanes of the ids in a BATCH request (none when it does not
-// decode: it is then answered with an error, touching no id).
-void BatchLanes(std::vector<zmq::message_t>& msg, size_t n, std::vector<size_t>& lanes) {
-  lanes.clear();
-  std::vector<std::string_view> views;
-  for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
-  auto req = wire::DecodeRequest(views);
-  if (!req.ok()) return;
-  wire::BatchReader reader(req->payload[0], req->header.aux);
-  wire::Frames item;
-  bool ok = reader.CheckCount().ok();
-  for (uint64_t i = 0; ok && i < req->header.aux; ++i) {
-    ok = reader.Next(&item).ok();
-    if (ok && item.size() >= 2) {
-      lanes.push_back(std::hash<std::string_view>()(item[1]) % n);
-    }
-  }
-  if (!ok || !reader.Finish().ok()) lanes.clear();
-}
+// The scheduler's questions about one request (io_scheduler.h), answered
+// from its frames (routing id, header, id, payload...).
+class FrameProbe final : public RequestProbe {
+ public:
+  FrameProbe(const std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
+             Service& service)
+      : msg_(msg), views_(views), service_(service) {}
 
-// A primary's forwarded write or a LEASE (read raw from the header frame):
-// served at once, never parked, so workers never wait on each other's
-// reply budgets (their replies are small).
-bool ForPeerWorker(const zmq::message_t& header) {
-  if (header.size() != wire::kHeaderSize) return false;
-  const auto* p = static_cast<const unsigned char*>(header.data());
-  const uint16_t flags = static_cast<uint16_t>(p[4] | (p[5] << 8));
-  return p[3] == static_cast<unsigned char>(wire::Op::kLease) ||
-         (flags & wire::kFlagReplica) != 0;
-}
+  bool Cheap() override {
+    auto req = Decode();
+    return req.ok() && service_.Cheap(*req);
+  }
+
+  void BatchIds(std::vector<std::string_view>& ids) override {
+    ids.clear();
+    auto req = Decode();
+    if (!req.ok()) return;
+    wire::BatchReader reader(req->payload[0], req->header.aux);
+    wire::Frames item;
+    bool ok = reader.CheckCount().ok();
+    for (uint64_t i = 0; ok && i < req->header.aux; ++i) {
+      ok = reader.Next(&item).ok();
+      if (ok && item.size() >= 2) ids.push_back(item[1]);
+    }
+    if (!ok || !reader.Finish().ok()) ids.clear();
+  }
+
+ private:
+  Result<wire::Request> Decode() {
+    views_.clear();
+    for (size_t i = 1; i < msg_.size(); ++i) views_.push_back(View(msg_[i]));
+    return wire::DecodeRequest(views_);
+  }
+
+  const std::vector<zmq::message_t>& msg_;
+  std::vector<std::string_view>& views_;
+  Service& service_;
+};
 
 // Replies `st` from the I/O thread to a request it does not serve (a header
 // that did not decode, or a worker shutting down); needs at least a routing
@@ -299,131 +306,66 @@ void ReplyWithError(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
 
 }  // namespace
 
+// Polls, asks the IoScheduler where each request runs and when to read, and
+// acts: serves on this thread, sends to a handler, holds, refuses.
 void Server::IoLoop() {
   std::vector<zmq::message_t> msg, reply;
   std::vector<std::string_view> views;
   bool oversized = false;
-  bool stopping = false;
-  Clock::time_point deadline, next_expiry = Clock::now() + std::chrono::seconds(1);
-  Clock::time_point next_check = Clock::now();
-  // Stopping: requests that arrive are refused ("shutting down") rather
-  // than left unanswered (a ZeroMQ client cannot see the connection close
-  // and would wait its whole deadline), for kStopGrace after the signal if
-  // a client was active in the second before it: a streaming client's next
-  // chunk comes right after the reply to the last one.
-  constexpr auto kStopGrace = std::chrono::milliseconds(100);
-  Clock::time_point last_request{}, grace_until{};
   const size_t n = to_handlers_.size();
-  Lanes lanes(n);  // what is in flight where (lanes.h)
+  IoScheduler sched(n, SteadyNs());
   std::vector<zmq::pollitem_t> items(n + 2);
   ConnectionTable conns(limits_.max_connections, limits_.idle_ns);
-  // A BATCH is served here once the lanes of all its ids are idle, a write
-  // goes to its lane once no GET of the lane runs elsewhere; until then it
-  // is held and the ROUTER is not read, so nothing overtakes it.
-  std::vector<zmq::message_t> held;
-  bool held_batch = false;
-  size_t held_lane = 0;
-  std::vector<size_t> held_lanes;
-  auto idle = [&](const std::vector<size_t>& ls) {
-    for (size_t l : ls)
-      if (!lanes.Idle(l)) return false;
-    return true;
-  };
-  auto held_may_go = [&] {
-    return held_batch ? idle(held_lanes) : lanes.WriteMayGo(held_lane);
-  };
-  auto dispatch = [&](std::vector<zmq::message_t>& m, size_t lane, size_t to, bool read) {
-    lanes.Dispatched(lane, to, read);
-    budget_->Dispatched(View(m[0]));
-    counters_->in_flight.fetch_add(1);
-    SendAll(*to_handlers_[to], m);
+  std::vector<zmq::message_t> held;  // the request the scheduler holds
+  auto shutting_down = [&] {
+    return Status::Unavailable("worker " + endpoint_ + " is shutting down");
   };
   auto serve_here = [&](std::vector<zmq::message_t>& m) {
     Serve(m, views, reply);
     SendReply(reply, SteadyNs());
     counters_->in_flight.fetch_sub(1);
   };
-  // Serves, dispatches or holds one request; false when it is held (stop
-  // reading until it may go).
-  auto route = [&](std::vector<zmq::message_t>& msg) -> bool {
-    if (msg.size() < 3 || oversized) {
+  // Acts on the route of a request already counted in flight; false when
+  // it is held (stop reading until it may go).
+  auto act = [&](std::vector<zmq::message_t>& m, const Route& r) -> bool {
+    switch (r.kind) {
+      case Route::kServeHere:
+        serve_here(m);
+        return true;
+      case Route::kDispatch:
+        budget_->Dispatched(View(m[0]));
+        SendAll(*to_handlers_[r.to], m);
+        return true;
+      case Route::kHold:
+        held = std::move(m);
+        return false;
+    }
+    return true;
+  };
+  auto route = [&](std::vector<zmq::message_t>& m) -> bool {
+    if (m.size() < 3 || oversized) {
       Status why = Status::Protocol(oversized ? "request has too many frames"
                                               : "request needs a header and an id frame");
       counters_->Malformed(why);
-      ReplyWithError(*router_, msg, why);
+      ReplyWithError(*router_, m, why);
       return true;
     }
-    auto h = wire::DecodeHeader(View(msg[1]));
+    auto h = wire::DecodeHeader(View(m[1]));
     if (!h.ok()) {
       counters_->Malformed(h.status());
-      ReplyWithError(*router_, msg, h.status());
+      ReplyWithError(*router_, m, h.status());
       return true;
     }
     if (auth_) {
-      Status allowed = Authorize(msg, *h);
+      Status allowed = Authorize(m, *h);
       if (!allowed.ok()) {
-        ReplyWithError(*router_, msg, allowed);
+        ReplyWithError(*router_, m, allowed);
         return true;
       }
     }
-    if (h->op == wire::Op::kBatch) {
-      counters_->in_flight.fetch_add(1);
-      // Nothing in flight on any handler (the usual case: small
-      // requests are served here): no need to know its ids' lanes.
-      if (lanes.AllIdle()) {
-        serve_here(msg);
-        return true;
-      }
-      BatchLanes(msg, n, held_lanes);
-      if (idle(held_lanes)) {
-        serve_here(msg);
-        return true;
-      }
-      held = std::move(msg);
-      held_batch = true;
-      return false;
-    }
-    if ((h->flags & wire::kFlagReplica) || h->op == wire::Op::kLease) {
-      // A primary's forwarded write, or a LEASE: served here at once,
-      // never behind a handler that may itself wait for this worker's
-      // replicas (two primaries waiting on each other would wait in a
-      // cycle).
-      counters_->in_flight.fetch_add(1);
-      serve_here(msg);
-      return true;
-    }
-    bool by_handle = h->op == wire::Op::kUploadData || h->op == wire::Op::kUploadCommit ||
-                     h->op == wire::Op::kUploadAbort;
-    size_t key = by_handle ? std::hash<uint64_t>()(h->aux)
-                           : std::hash<std::string_view>()(View(msg[2]));
-    size_t lane = key % n;
-    const bool read = h->op == wire::Op::kGet;
-    if (!by_handle && (read ? lanes.NoWrites(lane) : lanes.Idle(lane))) {
-      // Nothing it must follow is in flight: serve here if cheap.
-      views.clear();
-      for (size_t i = 1; i < msg.size(); ++i) views.push_back(View(msg[i]));
-      auto req = wire::DecodeRequest(views);
-      if (req.ok() && service_->Cheap(*req)) {
-        counters_->in_flight.fetch_add(1);
-        Serve(msg, views, reply);
-        SendReply(reply, SteadyNs());
-        counters_->in_flight.fetch_sub(1);
-        return true;
-      }
-    }
-    if (read) {
-      dispatch(msg, lane, lanes.PickForRead(lane), true);
-    } else if (lanes.WriteMayGo(lane)) {
-      dispatch(msg, lane, lane, false);
-    } else {
-      // A GET of this lane runs on another handler: wait for it.
-      counters_->in_flight.fetch_add(1);
-      held = std::move(msg);
-      held_batch = false;
-      held_lane = lane;
-      return false;
-    }
-    return true;
+    FrameProbe probe(m, views, *service_);
+    counters_->in_flight.fetch_add(1);
+    return act(m, sched.Place(*h, View(m[2]), probe));
   };
   // Requests parked per peer (reply_budget.h), in arrival order.
   std::unordered_map<std::string, std::deque<std::vector<zmq::message_t>>> parked;
@@ -454,7 +396,7 @@ void Server::IoLoop() {
     for (int k = 0; k < 256; ++k) {
       if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) return false;
       if (oversized || msg.size() < 3) return true;  // answered as malformed
-      if (ForPeerWorker(msg[1])) return true;        // never parked (see route)
+      if (IoScheduler::ForPeerWorker(View(msg[1]))) return true;
       const int64_t t = SteadyNs();
       std::string_view peer = View(msg[0]);
       switch (budget_->Admit(peer, bytes_of(msg), t)) {
@@ -484,27 +426,20 @@ void Server::IoLoop() {
   };
   try {
     for (;;) {
-      auto now = Clock::now();
-      if (stop_ && !stopping) {
-        stopping = true;
-        deadline = now + std::chrono::seconds(30);
-        bool active = now - last_request < std::chrono::seconds(1);
-        grace_until = active ? now + kStopGrace : now;
+      const int64_t now = SteadyNs();
+      if (stop_ && sched.Stop(now)) {
+        // Requests that arrive from now on are refused rather than left
+        // unanswered: a ZeroMQ client cannot see the connection close.
         for (auto& [peer, queue] : parked) {
-          for (auto& m : queue) {
-            ReplyWithError(
-                *router_, m,
-                Status::Unavailable("worker " + endpoint_ + " is shutting down"));
-          }
+          for (auto& m : queue) ReplyWithError(*router_, m, shutting_down());
         }
         parked.clear();
       }
-      int64_t in_flight = counters_->in_flight.load();
-      if (stopping && ((in_flight == 0 && now >= grace_until) || now > deadline)) break;
-      const int mode = mode_.load();
-      const bool refuse = stopping || mode == kLeft;
-      bool accept =
-          !stopping && mode == kServing && in_flight < kMaxInFlight && held.empty();
+      const int64_t in_flight = counters_->in_flight.load();
+      if (sched.Done(now, in_flight)) break;
+      const auto mode = static_cast<IoMode>(mode_.load());
+      const bool refuse = sched.Refusing(mode);
+      bool accept = sched.Accepting(mode, in_flight);
       for (size_t i = 0; i < n; ++i) {
         items[i] = {from_handlers_[i]->handle(), 0, ZMQ_POLLIN, 0};
       }
@@ -512,20 +447,18 @@ void Server::IoLoop() {
       items[n] = {router_->handle(), 0, router_events, 0};
       items[n + 1] = {monitor_->handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(items.data(), items.size(),
-                std::chrono::milliseconds(stopping || !parked.empty() ? 5 : 50));
+                std::chrono::milliseconds(sched.PollTimeoutMs(!parked.empty())));
       for (int k = 0; refuse && k < 256; ++k) {
         if (!RecvMessage(*router_, msg, wire::kMaxFrames + 1, oversized)) break;
-        if (!stopping && msg.size() >= 3 && !oversized) {
-          // A worker that left still tells its progress (shovelctl drain).
+        if (msg.size() >= 3 && !oversized) {
           auto h = wire::DecodeHeader(View(msg[1]));
-          if (h.ok() && h->op == wire::Op::kNodeStats) {
+          if (h.ok() && sched.ServedWhileRefusing(h->op)) {
             counters_->in_flight.fetch_add(1);
             serve_here(msg);
             continue;
           }
         }
-        ReplyWithError(*router_, msg,
-                       Status::Unavailable("worker " + endpoint_ + " is shutting down"));
+        ReplyWithError(*router_, msg, shutting_down());
       }
       if (items[n + 1].revents & ZMQ_POLLIN) OnMonitorEvents(conns);
       for (size_t i = 0; i < n; ++i) {
@@ -534,28 +467,22 @@ void Server::IoLoop() {
              k < 256 && RecvMessage(*from_handlers_[i], msg, SIZE_MAX, oversized); ++k) {
           budget_->Replied(View(msg[0]));
           SendReply(msg, SteadyNs());
-          lanes.Replied(i);
+          sched.Replied(i);
           counters_->in_flight.fetch_sub(1);
         }
       }
-      if (!held.empty() && held_may_go()) {
-        if (held_batch) {
-          serve_here(held);
-        } else {
-          counters_->in_flight.fetch_sub(1);  // counted again by dispatch
-          dispatch(held, held_lane, held_lane, false);
-        }
+      if (auto r = sched.ReleaseHeld()) {
+        act(held, *r);  // counted in flight since it was held
         held.clear();
-        accept =
-            !stopping && mode == kServing && counters_->in_flight.load() < kMaxInFlight;
+        accept = sched.Accepting(mode, counters_->in_flight.load());
       }
       for (int k = 0; k < 256 && accept; ++k) {
         if (!next_request()) break;
-        last_request = now;
+        sched.RequestRead(now);
         if (!route(msg)) break;
-        accept = counters_->in_flight.load() < kMaxInFlight;
+        accept = sched.Accepting(mode, counters_->in_flight.load());
       }
-      if (now > next_check) {
+      if (sched.CheckDue(now)) {
         for (const std::string& peer : budget_->Stuck(SteadyNs())) {
           Disconnect(peer);
           drop_parked(peer);
@@ -568,15 +495,13 @@ void Server::IoLoop() {
             counters_->requests.CountDisconnected();
           }
         }
-        next_check = now + std::chrono::milliseconds(100);
       }
-      if (now > next_expiry) {
+      if (sched.ExpiryDue(now)) {
         store_->ExpireUploads(NowNs());
         // Failures held back by the log's limit, once their second passed.
         if (counters_->errors != nullptr) counters_->errors->Flush();
         // Peers gone quiet (every connection has a routing id of its own).
         budget_->Sweep(SteadyNs(), 60'000'000'000);
-        next_expiry = now + std::chrono::seconds(1);
       }
     }
   } catch (const zmq::error_t&) {

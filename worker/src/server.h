@@ -3,24 +3,11 @@
 // Service (compression, decompression) and encodes. They talk over inproc
 // PUSH/PULL pairs, so large frames move without copies.
 //
-// Requests for one id (or one upload handle) hash to a lane (lanes.h):
-// everything but a GET runs on its lane's handler, in arrival order, so a
-// client's pipelined writes to an id apply in the order sent. GETs of an id
-// with no write in flight go to the least busy handler, so the ranged GETs
-// of one large blob decompress on every core; a write waits (the ROUTER is
-// not read meanwhile) until the GETs of its lane that run elsewhere are done,
-// so it never overtakes a GET that came first.
-// Small, cheap requests (Service::Cheap: PING, STAT, CREATE, a GET of a blob
-// of at most 64 KiB, a SET/APPEND of at most 64 KiB, a LIST of at most 16
-// names) are served on the I/O thread itself when nothing they must follow
-// is in flight (for a GET: no write of its lane; otherwise: nothing of its
-// lane), so they skip two thread hand-overs and still apply in arrival
-// order. A BATCH (bounded small items) is always served on the I/O thread,
-// once every lane its ids hash to is idle; while it waits the ROUTER is not
-// read, so no later request overtakes it and none of its items overtakes an
-// earlier request.
-// At most kMaxInFlight requests are dispatched at once; past that the I/O
-// thread stops reading the ROUTER (TCP back-pressure), bounding memory.
+// Where each request runs (inline on the I/O thread, on the handler of its
+// id's lane, or held until what it must follow is done), when the ROUTER is
+// read (at most IoScheduler::kMaxInFlight requests in flight; past that TCP
+// back-pressure) and the stop and timer schedule are decided by an
+// IoScheduler (io_scheduler.h); IoLoop polls, asks it, and acts.
 // Reply bytes are counted per peer until ZeroMQ releases them
 // (reply_budget.h): a peer that does not take its replies has its requests
 // parked, then answered "busy", and is disconnected once stuck.
@@ -42,6 +29,7 @@
 
 #include "authorizer.h"
 #include "connections.h"
+#include "io_scheduler.h"
 #include "reply_budget.h"
 #include "service.h"
 #include "shovel/status.h"
@@ -70,8 +58,6 @@ struct ServerLimits {
 
 class Server {
  public:
-  static constexpr int64_t kMaxInFlight = 512;
-
   // Binds the ROUTER to `listen` ("tcp://host:0" or ":*" picks a port).
   // `io_threads` ZeroMQ I/O threads do the socket's TCP copies.
   // With `security`, the ROUTER is a CURVE server: only keys `security->auth`
@@ -94,8 +80,8 @@ class Server {
   // are no longer read (they wait in ZeroMQ's queues; what is in flight
   // finishes). Leave: every request but NODE_STATS is answered "worker X
   // is shutting down" (clients then route to the others at once).
-  void Pause() { mode_.store(kPaused); }
-  void Leave() { mode_.store(kLeft); }
+  void Pause() { mode_.store(static_cast<int>(IoMode::kPaused)); }
+  void Leave() { mode_.store(static_cast<int>(IoMode::kLeft)); }
 
  private:
   Server() = default;
@@ -138,8 +124,7 @@ class Server {
   Store* store_ = nullptr;
   ServiceCounters* counters_ = nullptr;
   std::atomic<bool> stop_{false};
-  enum Mode : int { kServing, kPaused, kLeft };
-  std::atomic<int> mode_{kServing};
+  std::atomic<int> mode_{static_cast<int>(IoMode::kServing)};
   bool started_ = false;
   std::thread io_;
   std::vector<std::thread> handlers_;
