@@ -183,23 +183,5 @@ if os.pread(new, len(vb) + 1, 0) != vb:
     sys.exit("the reopened file differs")
 EOF2
 
-import os, sys
-b1, b2, v2 = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read()
-v3 = os.urandom(len(v2))
-old = os.open(b1, os.O_RDONLY)
-os.posix_fadvise(old, 0, 0, os.POSIX_FADV_RANDOM)
-for off in range(0, len(v2) - 4096, 98304):  # fills frames around these
-    if os.pread(old, 4096, off) != v2[off:off + 4096]:
-        sys.exit("read before the change differs at %d" % off)
-with open(b2, "wb") as f:
-    f.write(v3)
-new = os.open(b1, os.O_RDONLY)
-for off in range(4096, len(v2) - 4096, 98304):  # pages read around before
-    if os.pread(new, 4096, off) != v3[off:off + 4096]:
-        sys.exit("a reopened file returned the old bytes at %d" % off)
-if os.pread(new, len(v3) + 1, 0) != v3:
-    sys.exit("the reopened file differs")
-EOF2
-
 echo "# $passes passed, $failures failed"
 [ "$failures" -eq 0 ]
