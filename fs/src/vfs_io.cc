@@ -112,9 +112,11 @@ Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_
   SHOVEL_RETURN_IF_ERROR(InheritFromDir(dir.path, false, &change));
   StoredChange stored = StoredKeys(change, false, options_.owner);
   stored.drop.clear();  // a new id has nothing to drop
+  HandleLimits limits = options_.limits;
+  limits.read_around = 0;  // writable: see Open
   auto handle = std::make_shared<FileHandle>(
       client_, id, append ? FileHandle::Mode::kAppend : FileHandle::Mode::kStream,
-      BaseState{}, options_.limits, &pool_, &tasks_);
+      BaseState{}, limits, &pool_, &tasks_);
   if (append) {
     SHOVEL_RETURN_IF_ERROR(client_->Append(id, "").status());
   }
@@ -159,8 +161,12 @@ Result<OpenReply> Vfs::Open(uint64_t ino, int flags) {
     }
   }
   reply.attrs_stale = !reply.keep_cache;
+  // Its reads fetch only their range: while it is open nothing is stored
+  // into the page cache (PageStoreGate), so bytes around them would go unused.
+  HandleLimits limits = options_.limits;
+  limits.read_around = 0;
   auto handle = std::make_shared<FileHandle>(client_, info.path, mode, std::move(base),
-                                             options_.limits, &pool_, &tasks_);
+                                             limits, &pool_, &tasks_);
   reply.fh = AddHandle(ino, std::move(handle), true);
   return reply;
 }
