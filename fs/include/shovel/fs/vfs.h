@@ -29,7 +29,9 @@
 // Client call): handles_mu_, then the FileHandle's own mutex is taken only
 // after handles_mu_ is released; dirs_mu_, hints_mu_ and links_mu_ are leaves
 // (dir_times_ has its own leaf lock, and a thread that calls the Client). The
-// InodeTable has its own leaf lock. The Client must outlive the Vfs.
+// InodeTable has its own leaf lock, and so has stores_ (PageStoreGate), whose
+// waits (a version change, a writable open) run with no Vfs lock held. The
+// Client must outlive the Vfs.
 #pragma once
 
 #include <atomic>
