@@ -462,7 +462,27 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) == -ENOENT) vfs.Abandon(fi->fh);  // interrupted
 }
 
-void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+// Puts the bytes a read fetched around its reply into the page cache of
+// `ino` (FUSE notify_store), when the Vfs allows it: later reads of them
+// never reach this process. Best effort: a store the kernel refuses is
+// only a later READ.
+void StoreAround(const FuseContext& ctx, fuse_ino_t ino, const ReadData& r) {
+  if (r.around.empty() || !ctx.vfs->BeginStore(ino, r.version)) return;
+  auto store = [&](uint64_t at, std::string_view bytes) {
+    if (bytes.empty()) return;
+    fuse_bufvec bv = FUSE_BUFVEC_INIT(bytes.size());
+    bv.buf[0].mem = const_cast<char*>(bytes.data());
+    (void)fuse_lowlevel_notify_store(ctx.session, ino, at, &bv, fuse_buf_copy_flags{});
+  };
+  const size_t in = r.bytes.empty() ? r.around.size() : r.bytes.data() - r.around.data();
+  store(r.around_off, r.around.substr(0, in));
+  if (in + r.bytes.size() < r.around.size()) {
+    store(r.around_off + in + r.bytes.size(), r.around.substr(in + r.bytes.size()));
+  }
+  ctx.vfs->EndStore(ino);
+}
+
+void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Interruptible wait(req);
   Result<ReadData> r = V(req).ReadView(fi->fh, static_cast<uint64_t>(off), size);
   if (!wait.Claim()) return;
@@ -470,8 +490,10 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
     Reply(req, r.status());
     return;
   }
-  if (MountMetrics* m = Ctx(req).metrics) m->AddRead(r->bytes.size());
+  const FuseContext& ctx = Ctx(req);  // req is freed by the reply
+  if (MountMetrics* m = ctx.metrics) m->AddRead(r->bytes.size());
   fuse_reply_buf(req, r->bytes.data(), r->bytes.size());
+  StoreAround(ctx, ino, *r);
 }
 
 void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,

@@ -23,15 +23,22 @@ BaseState BaseFrom(const BlobStat& st) {
 
 }  // namespace
 
-uint64_t Vfs::AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle) {
+uint64_t Vfs::AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle, bool writable) {
+  // Before the handle exists: a writable one waits for stores in flight.
+  stores_.Opened(ino, writable);
   std::lock_guard lock(handles_mu_);
   uint64_t fh = next_fh_++;
   bool shared = false;
   for (auto& [other_fh, of] : handles_) {
     if (of.ino == ino) of.shared = shared = true;
   }
-  handles_.emplace(fh, OpenFile{ino, std::move(handle), shared});
+  handles_.emplace(fh, OpenFile{ino, std::move(handle), shared, writable});
   return fh;
+}
+
+void Vfs::SetCachedVersion(uint64_t ino, uint64_t version) {
+  inodes_.SetCachedVersion(ino, version);
+  stores_.SetVersion(ino, version);
 }
 
 std::shared_ptr<FileHandle> Vfs::Handle(uint64_t fh) const {
@@ -105,22 +112,24 @@ Result<Vfs::Created> Vfs::Create(uint64_t parent, std::string_view name, uint32_
   SHOVEL_RETURN_IF_ERROR(InheritFromDir(dir.path, false, &change));
   StoredChange stored = StoredKeys(change, false, options_.owner);
   stored.drop.clear();  // a new id has nothing to drop
+  HandleLimits limits = options_.limits;
+  limits.read_around = 0;  // writable: see Open
   auto handle = std::make_shared<FileHandle>(
       client_, id, append ? FileHandle::Mode::kAppend : FileHandle::Mode::kStream,
-      BaseState{}, options_.limits, &pool_, &tasks_);
+      BaseState{}, limits, &pool_, &tasks_);
   if (append) {
     SHOVEL_RETURN_IF_ERROR(client_->Append(id, "").status());
   }
   if (!stored.set.empty()) SHOVEL_RETURN_IF_ERROR(handle->ChangeAttrs(stored));
   TouchDir(dir.path);
   InodeRef ref = inodes_.Acquire(id, false);
-  inodes_.SetCachedVersion(ref.ino, 0);
+  SetCachedVersion(ref.ino, 0);
   Created out;
   out.attr = DefaultAttr(false, options_.owner, NowNs());
   ApplyStoredAttrs(stored.set, &out.attr);
   out.attr.ino = ref.ino;
   out.attr.generation = ref.generation;
-  out.open.fh = AddHandle(ref.ino, std::move(handle));
+  out.open.fh = AddHandle(ref.ino, std::move(handle), true);
   out.open.direct_io = append;
   return out;
 }
@@ -138,23 +147,27 @@ Result<OpenReply> Vfs::Open(uint64_t ino, int flags) {
     if (!st.ok() && !st.status().IsNotFound()) return st.status();
     if (st.ok()) base = BaseFrom(*st);
     mode = FileHandle::Mode::kStream;
-    inodes_.SetCachedVersion(ino, 0);
+    SetCachedVersion(ino, 0);
   } else {
     if (!st.ok()) return st.status();
     base = BaseFrom(*st);
     if ((flags & O_APPEND) != 0) {
       mode = FileHandle::Mode::kAppend;
       reply.direct_io = true;
-      inodes_.SetCachedVersion(ino, 0);
+      SetCachedVersion(ino, 0);
     } else {
       reply.keep_cache = info.cached_version != 0 && info.cached_version == st->version;
-      inodes_.SetCachedVersion(ino, st->version);
+      SetCachedVersion(ino, st->version);
     }
   }
   reply.attrs_stale = !reply.keep_cache;
+  // Its reads fetch only their range: while it is open nothing is stored
+  // into the page cache (PageStoreGate), so bytes around them would go unused.
+  HandleLimits limits = options_.limits;
+  limits.read_around = 0;
   auto handle = std::make_shared<FileHandle>(client_, info.path, mode, std::move(base),
-                                             options_.limits, &pool_, &tasks_);
-  reply.fh = AddHandle(ino, std::move(handle));
+                                             limits, &pool_, &tasks_);
+  reply.fh = AddHandle(ino, std::move(handle), true);
   return reply;
 }
 
@@ -203,7 +216,7 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
   // (fchmod...) are stored at once (FileHandle::ChangeAttrs), so close(2)
   // needs no FLUSH.
   reply.no_flush = true;
-  inodes_.SetCachedVersion(ino, base.version);
+  SetCachedVersion(ino, base.version);
   const uint64_t size = base.size;
   auto handle =
       std::make_shared<FileHandle>(client_, info.path, FileHandle::Mode::kRead,
@@ -216,7 +229,7 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
       handle->StartReadAhead(0, std::min(kOpenFetch, size));
     }
   }
-  reply.fh = AddHandle(ino, std::move(handle));
+  reply.fh = AddHandle(ino, std::move(handle), false);
   return reply;
 }
 
@@ -280,7 +293,7 @@ Status Vfs::Flush(uint64_t fh) {
       auto it = handles_.find(fh);
       alone = it != handles_.end() && !it->second.shared;
     }
-    inodes_.SetCachedVersion(ino, alone && h->wrote_whole_version() ? after : 0);
+    SetCachedVersion(ino, alone && h->wrote_whole_version() ? after : 0);
   }
   return s;
 }
@@ -303,6 +316,7 @@ Status Vfs::Release(uint64_t fh) {
         unlinked_id = std::move(u->second);
         unlinked_.erase(u);
         last = std::move(it->second.handle);
+        stores_.Closed(it->second.ino, it->second.writable);
         handles_.erase(it);
       }
     }
@@ -318,7 +332,10 @@ Status Vfs::Release(uint64_t fh) {
   Status s = Flush(fh);
   if (!s.ok()) Warn("commit at close failed: " + s.ToString());
   std::lock_guard lock(handles_mu_);
-  handles_.erase(fh);
+  if (auto it = handles_.find(fh); it != handles_.end()) {
+    stores_.Closed(it->second.ino, it->second.writable);
+    handles_.erase(it);
+  }
   return s;
 }
 
@@ -329,6 +346,7 @@ void Vfs::Abandon(uint64_t fh) {
     auto it = handles_.find(fh);
     if (it == handles_.end()) return;
     gone = std::move(it->second.handle);
+    stores_.Closed(it->second.ino, it->second.writable);
     handles_.erase(it);
   }
   // Destroyed here, unlocked: a stream not yet committed is aborted.
@@ -381,7 +399,7 @@ Status Vfs::Truncate(const InodeInfo& info, uint64_t ino, std::optional<uint64_t
   std::shared_ptr<FileHandle> h = fh ? Handle(*fh) : nullptr;
   if (h == nullptr) h = PendingHandle(ino);
   if (h != nullptr && !h->is_append()) return h->Truncate(size);
-  inodes_.SetCachedVersion(ino, 0);
+  SetCachedVersion(ino, 0);
   if (size == 0) {
     // Holes first: the SET's new version drops pages cached meanwhile.
     Status s = client_->SetAttrs(info.path, {}, {kAttrHoles});

@@ -97,6 +97,42 @@ check "random reads of a file stored compressed return its bytes" bash -c "
   [ \"\$stored\" -lt \$((size * 9 / 10)) ] || { echo \"still raw: \$stored of \$size\"; exit 1; }
   random_reads '$A/text' '$tmp/text'"
 check "a sequential read after random ones is whole" cmp "$tmp/text" "$A/text"
+check "a random 4 KiB read puts the 32 KiB frame around it into the page cache" bash -c "
+  python3 -c '
+import os
+fd = os.open(\"$A/text\", os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+off = (10 << 20) + 45056  # past the read-ahead reorder distance: random
+assert os.pread(fd, 4096, off) == open(\"$tmp/text\", \"rb\").read()[off:off + 4096]
+os.close(fd)'
+  got=\$(resident '$A/text'); [ \"\$got\" = 32768 ] || { echo \"resident: \$got\"; exit 1; }"
+check "reads through a read-only descriptor see writes made meanwhile through another" \
+  python3 - "$A/text" "$tmp/text" <<'EOF2'
+import os, sys
+path, want = sys.argv[1], bytearray(open(sys.argv[2], "rb").read())
+r = os.open(path, os.O_RDONLY)
+os.posix_fadvise(r, 0, 0, os.POSIX_FADV_DONTNEED)
+os.posix_fadvise(r, 0, 0, os.POSIX_FADV_RANDOM)
+w = os.open(path, os.O_RDWR)
+for k in range(1, 23):
+    base = k * 5 % 23 << 20  # 5 or 18 MiB from the last: random reads
+    new = bytes([65 + k]) * 4096
+    os.pwrite(w, new, base + 8192)           # a page of this frame, written
+    want[base + 8192:base + 12288] = new
+    got = os.pread(r, 4096, base)             # another page of the same frame
+    if got != want[base:base + 4096]:
+        sys.exit("at %d: the unwritten page differs" % base)
+    if os.pread(r, 4096, base + 8192) != new:
+        sys.exit("at %d: a read after the write returned older bytes" % base)
+os.close(w)
+n = os.open(path, os.O_RDONLY)
+if os.pread(n, len(want) + 1, 0) != want or os.pread(r, len(want) + 1, 0) != want:
+    sys.exit("the file differs after close")
+os.close(n)
+os.close(r)
+open(sys.argv[2], "wb").write(want)
+EOF2
 check "a file this mount wrote stays in the page cache at the next open" bash -c "
   cp '$tmp/rand' '$A/fresh' && python3 -c 'open(\"$A/fresh\", \"rb\").close()'
   got=\$(resident '$A/fresh')
@@ -122,6 +158,30 @@ check "a file this mount wrote, changed on another mount, shows changed at the n
   cp '$tmp/v1' '$B1/f' && cmp '$tmp/v1' '$B1/f' && cp '$tmp/v2' '$B2/f' && cmp '$tmp/v2' '$B1/f'"
 check "random reads see the other mount's bytes after reopening" bash -c "
   random_reads '$B2/f' '$tmp/v2' && random_reads '$B1/f' '$tmp/v2'"
+check "pages read around are dropped when another mount's write is reopened" \
+  python3 - "$B1/g" "$B2/g" <<'EOF2'
+import os, sys
+b1, b2 = sys.argv[1], sys.argv[2]
+va, vb = os.urandom(24 << 20), os.urandom(24 << 20)
+with open(b1, "wb") as f:
+    f.write(va)
+spots = [(m << 20) + 40960 for m in (3, 9, 15, 21)]  # 6 MiB apart: random reads
+old = os.open(b1, os.O_RDONLY)
+os.posix_fadvise(old, 0, 0, os.POSIX_FADV_DONTNEED)
+os.posix_fadvise(old, 0, 0, os.POSIX_FADV_RANDOM)
+for off in spots:
+    if os.pread(old, 4096, off) != va[off:off + 4096]:
+        sys.exit("read before the change differs at %d" % off)
+with open(b2, "wb") as f:
+    f.write(vb)
+new = os.open(b1, os.O_RDONLY)
+for off in spots:  # the pages before: read around, now stale
+    at = off - 8192
+    if os.pread(new, 4096, at) != vb[at:at + 4096]:
+        sys.exit("a reopened file returned the old bytes at %d" % at)
+if os.pread(new, len(vb) + 1, 0) != vb:
+    sys.exit("the reopened file differs")
+EOF2
 
 echo "# $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -255,6 +255,43 @@ TYPED_TEST(VfsTest, ReadsCrossReadAheadBlocks) {
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
 }
 
+// A small random read of a read-only handle brings the aligned 32 KiB block
+// around it (for the page cache); the Vfs lets it be stored only while no
+// writable handle is open and only for the version the last open saw.
+TYPED_TEST(VfsTest, RandomReadsBringTheBlockAroundThem) {
+  std::string data;
+  for (int i = 0; data.size() < (8u << 20); ++i) data += std::to_string(i) + ",";
+  uint64_t ino = this->Write(kRootIno, "big", data);
+  auto o = this->vfs_.Open(ino, O_RDONLY);
+  const uint64_t off = (3 << 20) + 40960;  // past the reorder distance: random
+  Result<ReadData> r = this->vfs_.ReadView(o->fh, off, 4096);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->bytes, data.substr(off, 4096));
+  EXPECT_EQ(r->around_off, (3u << 20) + 32768);
+  EXPECT_EQ(r->around, data.substr(r->around_off, 32768));
+  ASSERT_NE(r->version, 0u);
+  ASSERT_TRUE(this->vfs_.BeginStore(ino, r->version));
+  this->vfs_.EndStore(ino);
+  EXPECT_FALSE(this->vfs_.BeginStore(ino, r->version + 1));
+  // A writable handle: its reads bring only their range, and nothing is
+  // stored while it is open.
+  auto w = this->vfs_.Open(ino, O_RDWR);
+  Result<ReadData> wr = this->vfs_.ReadView(w->fh, (1 << 20) + 8192, 4096);
+  ASSERT_TRUE(wr.ok());
+  EXPECT_TRUE(wr->around.empty());
+  EXPECT_FALSE(this->vfs_.BeginStore(ino, r->version));
+  ASSERT_TRUE(this->vfs_.Release(w->fh).ok());
+  EXPECT_TRUE(this->vfs_.BeginStore(ino, r->version));  // unchanged: no commit
+  this->vfs_.EndStore(ino);
+  // A read of the last bytes brings nothing past the end.
+  Result<ReadData> tail = this->vfs_.ReadView(o->fh, data.size() - 100, 4096);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->bytes, data.substr(data.size() - 100));
+  EXPECT_EQ(tail->around_off + tail->around.size(), data.size());
+  ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
+  EXPECT_FALSE(this->vfs_.BeginStore(ino, r->version));  // no handle open
+}
+
 TYPED_TEST(VfsTest, KeepCacheOnlyWhileTheVersionHolds) {
   uint64_t ino = this->Write(kRootIno, "f", "one");
   auto a = this->vfs_.Open(ino, O_RDONLY);

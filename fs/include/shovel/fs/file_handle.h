@@ -23,8 +23,12 @@
 //    (a write(2) of an exact multiple of max_write thus shows at the next
 //    write or close; a failed append of held pieces also fails Flush).
 //  - Reads use ranged gets. A ReadAhead policy tells sequential from random
-//    access: a random read fetches exactly its range on the calling thread
-//    and keeps nothing (the kernel's page cache holds it); a sequential one
+//    access: a random read fetches its range on the calling thread and
+//    keeps nothing (the kernel's page cache holds it). A random read of a
+//    read-only handle fetches the aligned `read_around` bytes around it (the
+//    worker decompresses a whole frame of that size anyway) and hands them
+//    back with the reply (ReadData::around) for the binding to put into
+//    the page cache (Vfs::BeginStore says when it may); a sequential one
 //    keeps a window ahead of it fetched or in flight (it starts at
 //    `readahead_initial` and doubles up to readahead * readahead_blocks),
 //    topped up in large blocks on the shared TaskPool once less than half
@@ -69,6 +73,11 @@ struct HandleLimits {
   // The largest write the kernel sends (the mount's max_write): an O_APPEND
   // piece of this size may be part of a larger write(2).
   uint64_t max_write = 1ull << 20;
+  // A random read of a read-only handle fetches the aligned block of this
+  // many bytes around it (0: only its range). The worker's compressed
+  // frame size (worker/src/chunk.h kFrameBytes): a smaller read decodes
+  // as much anyway.
+  uint64_t read_around = 32ull << 10;
 };
 
 // The committed blob as the handle knows it.
@@ -83,6 +92,13 @@ struct BaseState {
 struct ReadData {
   std::shared_ptr<const std::string> owner;
   std::string_view bytes;
+  // Read-around (random reads of read-only handles): the bytes of file
+  // range [around_off, around_off + around.size()) of blob version
+  // `version`, `bytes` among them, also kept alive by `owner`. Empty
+  // otherwise.
+  std::string_view around;
+  uint64_t around_off = 0;
+  uint64_t version = 0;
   static ReadData Own(std::string s);
 };
 

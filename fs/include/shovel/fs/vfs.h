@@ -29,7 +29,9 @@
 // Client call): handles_mu_, then the FileHandle's own mutex is taken only
 // after handles_mu_ is released; dirs_mu_, hints_mu_ and links_mu_ are leaves
 // (dir_times_ has its own leaf lock, and a thread that calls the Client). The
-// InodeTable has its own leaf lock. The Client must outlive the Vfs.
+// InodeTable has its own leaf lock, and so has stores_ (PageStoreGate), whose
+// waits (a version change, a writable open) run with no Vfs lock held. The
+// Client must outlive the Vfs.
 #pragma once
 
 #include <atomic>
@@ -49,6 +51,7 @@
 #include "shovel/fs/dir_times.h"
 #include "shovel/fs/file_handle.h"
 #include "shovel/fs/inode_table.h"
+#include "shovel/fs/page_store_gate.h"
 #include "shovel/fs/task_pool.h"
 
 namespace shovel::fs {
@@ -141,6 +144,11 @@ class Vfs {
   Result<std::string> Read(uint64_t fh, uint64_t off, uint64_t size);
   // Read without a copy: a view into the handle's read-ahead block.
   Result<ReadData> ReadView(uint64_t fh, uint64_t off, uint64_t size);
+  // Whether a read's ReadData::around bytes (of `version`) may be put into
+  // the page cache of `ino` now (PageStoreGate); if so, EndStore(ino) once
+  // they are.
+  bool BeginStore(uint64_t ino, uint64_t version) { return stores_.Begin(ino, version); }
+  void EndStore(uint64_t ino) { stores_.End(ino); }
   // lseek(2) SEEK_DATA (`data`) or SEEK_HOLE of an open file: the offset,
   // or kPastEnd (ENXIO) at or past its end.
   Result<uint64_t> Seek(uint64_t fh, uint64_t off, bool data);
@@ -179,6 +187,7 @@ class Vfs {
     uint64_t ino = 0;
     std::shared_ptr<FileHandle> handle;
     bool shared = false;  // another handle of the inode was open meanwhile
+    bool writable = false;
   };
   struct DirHandle;
   struct StatHint {
@@ -288,7 +297,10 @@ class Vfs {
   void NoteSeen(uint64_t ino, const BlobStat& st);
   // The holes last seen, if seen at `version`.
   std::optional<std::string> SeenAt(uint64_t ino, uint64_t version) const;
-  uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle);
+  uint64_t AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle, bool writable);
+  // Records the version the page cache of `ino` holds (InodeTable and
+  // stores_).
+  void SetCachedVersion(uint64_t ino, uint64_t version);
   std::shared_ptr<FileHandle> Handle(uint64_t fh) const;
   // A handle of `ino` holding uncommitted data or attributes, if any.
   std::shared_ptr<FileHandle> PendingHandle(uint64_t ino) const;
@@ -297,7 +309,8 @@ class Vfs {
   Client* const client_;
   const VfsOptions options_;
   InodeTable inodes_;
-  BufferPool pool_;  // read-ahead blocks; outlives the handles below
+  PageStoreGate stores_;  // read-around bytes into the page cache
+  BufferPool pool_;       // read-ahead blocks; outlives the handles below
   // Runs the read-ahead fetches of every handle; drained before pool_ goes.
   TaskPool tasks_{4};
 
