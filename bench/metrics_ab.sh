@@ -4,8 +4,8 @@
 # every second, as Prometheus does ("on"), against the same binary without
 # --metrics-listen ("off"), alternated ROUNDS times (on, off, on, off...) so
 # a busy neighbour hurts both alike. Each round runs shovel-bench-core
-# --rows small --reps 1; the table gives each row's median over the rounds
-# and on/off.
+# --rows small --reps 1; the table gives each row's median over the rounds,
+# the median of the rounds' on/off ratios and their range.
 # Note: the request counters themselves (RequestCounters, relaxed atomics)
 # run in every worker; what "off" leaves out is the endpoint and its
 # scrapes. docs/operations.md gives the counters' own cost per request.
@@ -47,9 +47,13 @@ def rows(mode):
                 out.setdefault(name, []).append(row["median"])
     return out
 on, off = rows("on"), rows("off")
-print(f"| row (shoveling, 1 KiB) | metrics on ops/s | metrics off ops/s | on/off |")
-print("|---|---|---|---|")
+# Each round's on/off pair ran back to back: its ratio is less exposed to a
+# neighbour's load that changes over minutes than the ratio of medians.
+print(f"| row (shoveling, 1 KiB) | metrics on ops/s | metrics off ops/s | on/off (median of rounds) | on/off range |")
+print("|---|---|---|---|---|")
 for name in sorted(set(on) & set(off)):
     a, b = statistics.median(on[name]), statistics.median(off[name])
-    print(f"| {name} | {a:,.0f} | {b:,.0f} | {a / b:.2f}x |")
+    ratios = [x / y for x, y in zip(on[name], off[name])]
+    print(f"| {name} | {a:,.0f} | {b:,.0f} | {statistics.median(ratios):.2f}x | "
+          f"{min(ratios):.2f}-{max(ratios):.2f}x |")
 PY

@@ -289,8 +289,8 @@ int Cli::Run(const std::vector<std::string>& args, bool in_shell) {
                  "this client's CURVE key pair file, from shovelctl keygen "
                  "(default: $SHOVEL_KEY_FILE; docs/security.md)");
   app.add_option("--worker-key", g.worker_key,
-                 "the workers' public key (Z85) when Consul does not give it "
-                 "(default: $SHOVEL_WORKER_KEY)");
+                 "the workers' public key (Z85) when Consul does not give it, or a "
+                 "file of them, followed as it changes (default: $SHOVEL_WORKER_KEY)");
   app.add_option("--mount", g.mount,
                  "use the embedded worker of this shovelfs mount (mounted by this "
                  "user with no cluster)");

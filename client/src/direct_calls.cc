@@ -38,7 +38,10 @@ Woke Wait(zmq::socket_t& s, short events, ConnectionWatch* watch, Clock::time_po
         if (refused) *refused = ev;
         return Woke::kRefused;
       }
-      if (ev.disconnected) return Woke::kClosed;
+      if (ev.disconnected) {
+        if (refused) *refused = ev;
+        return Woke::kClosed;
+      }
     }
     if (Clock::now() >= until) return Woke::kTimeout;
   }
@@ -80,7 +83,7 @@ bool SendAll(zmq::socket_t& s, std::vector<zmq::message_t>& frames, bool keep,
 }  // namespace
 
 DirectCalls::DirectCalls(zmq::context_t& context, Configure configure,
-                         DownEndpoints* down, const CurveKeys* keys)
+                         DownEndpoints* down, CurveKeys* keys)
     : context_(context),
       configure_(std::move(configure)),
       keys_(keys),
@@ -95,6 +98,7 @@ DirectCalls::~DirectCalls() {
 DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
                                       Clock::time_point until) {
   std::mutex* connect_mu;
+  if (keys_) keys_->Refresh();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(endpoint);
@@ -156,7 +160,7 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
   if (auto refused = down_->RefusedError(endpoint)) return *refused;
   const auto start = Clock::now();
   const auto until = start + deadline;
-  const auto connect_by = down_->ConnectBy(endpoint, start, until);
+  auto connect_by = down_->ConnectBy(endpoint, start, until);
   Pooled pooled = Take(endpoint, bulk_write, connect_by);
   zmq::socket_t* s = pooled.socket.get();
   if (s == nullptr) {
@@ -167,18 +171,38 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
   // Failing returns close the socket (linger 0): ZeroMQ drops what it still
   // holds.
   // A failed handshake that is no verdict on the keys yet (IsKeyVerdict):
-  // wait on, ZeroMQ connects again by itself.
+  // wait on, ZeroMQ connects again by itself. So does a connection that
+  // closed before the request went out after a key change, or while the
+  // worker key file lists several keys (a rotation: a failed handshake
+  // ends with a close too, which may come first).
+  bool key_changed = false;
   for (;;) {
     ConnectionWatch::Events refused;
     if (SendAll(*s, frames, idempotent, connect_by, pooled.watch.get(), &refused)) break;
     if (refused.handshake_failed && IsKeyVerdict(refused.handshake_failed, refused.value,
                                                  down_->HandshakeFailed(endpoint))) {
+      if (keys_ && IsWorkerKeyMismatch(refused.handshake_failed, refused.value) &&
+          keys_->KeyRejected(endpoint, pooled.server_key)) {
+        // A worker restarted with the next key of a rotation: a socket
+        // made with it (Take closes those made with the old one).
+        down_->KeyChanged(endpoint);
+        connect_by = until;  // it answered a handshake: it is up
+        key_changed = true;
+        pooled = Take(endpoint, bulk_write, connect_by);
+        s = pooled.socket.get();
+        if (s == nullptr)
+          return down_->NoConnection(endpoint, connect_by - start, deadline);
+        continue;
+      }
       Status st =
           HandshakeError(endpoint, refused.handshake_failed, refused.value, have_key_);
       down_->Refused(endpoint, st);
       return st;
     }
-    if (!refused.handshake_failed || Clock::now() >= connect_by) {
+    const bool wait_on =
+        refused.handshake_failed ||
+        (refused.disconnected && (key_changed || (keys_ && keys_->Rotating())));
+    if (!wait_on || Clock::now() >= connect_by) {
       return down_->NoConnection(endpoint, connect_by - start, deadline);
     }
   }

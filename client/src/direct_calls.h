@@ -66,7 +66,7 @@ class DirectCalls {
   // longer gives is closed, not used.
   using Configure = std::function<void(zmq::socket_t&, const std::string&)>;
   DirectCalls(zmq::context_t& context, Configure configure, DownEndpoints* down,
-              const CurveKeys* keys);
+              CurveKeys* keys);
   ~DirectCalls();
   DirectCalls(const DirectCalls&) = delete;
   DirectCalls& operator=(const DirectCalls&) = delete;
@@ -110,7 +110,7 @@ class DirectCalls {
 
   zmq::context_t& context_;
   Configure configure_;
-  const CurveKeys* const keys_;  // null: no CURVE
+  CurveKeys* const keys_;  // null: no CURVE
   const bool have_key_;
   DownEndpoints* const down_;
   std::mutex mu_;  // never held while connecting

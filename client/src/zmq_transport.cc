@@ -644,7 +644,9 @@ void ZmqTransport::ResetPeer(Peer& peer, const std::string& why) {
 }
 
 void ZmqTransport::FollowKeyChanges() {
-  if (!curve_ || curve_->generation() == key_generation_) return;
+  if (!curve_) return;
+  curve_->Refresh();  // a worker key file edited by the operator
+  if (curve_->generation() == key_generation_) return;
   key_generation_ = curve_->generation();
   for (auto& p : peers_) {
     // A worker restarted with a new key pair at the same address: the old
@@ -734,7 +736,18 @@ void ZmqTransport::Run() {
         bool verdict =
             ev.handshake_failed && IsKeyVerdict(ev.handshake_failed, ev.value,
                                                 down_.HandshakeFailed(peer.endpoint));
-        if (verdict) {
+        if (verdict && curve_ && IsWorkerKeyMismatch(ev.handshake_failed, ev.value) &&
+            curve_->KeyRejected(peer.endpoint, peer.server_key)) {
+          // A worker restarted with the next key of a rotation: connect
+          // again with it; the requests waiting for the handshake go on it.
+          down_.KeyChanged(peer.endpoint);
+          ResetPeer(peer, "when the worker's key changed");
+          // It answered a handshake, so it is up (though a restart may have
+          // marked it down): wait for the new connection up to the deadline.
+          for (auto& [id, p] : pending_) {
+            if (p.peer == &peer && !p.sent) p.connect_by = p.deadline;
+          }
+        } else if (verdict) {
           Refused(peer, HandshakeError(peer.endpoint, ev.handshake_failed, ev.value,
                                        curve_ != nullptr));
         } else if (ev.disconnected) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -152,6 +153,38 @@ std::string FormatKeyPair(const KeyPair& keys) {
          "# authorized-keys file (clients) or to clients as the worker key.\n"
          "public-key = " +
          keys.public_key + "\nsecret-key = " + keys.secret_key + "\n";
+}
+
+Result<std::vector<std::string>> ParseWorkerKeys(std::string_view text,
+                                                 const std::string& name) {
+  std::vector<std::string> keys;
+  Status st = ForEachLine(text, [&](size_t n, std::string_view l) -> Status {
+    // As in authorized keys: a line starting with '#' is a comment unless
+    // its first word is a key.
+    if (l.front() == '#' && !IsZ85Key(l.substr(0, l.find_first_of(" \t")))) {
+      return Status::Ok();
+    }
+    if (size_t eq = l.find('=');
+        eq != std::string_view::npos && Trim(l.substr(0, eq)) == "public-key") {
+      l = Trim(l.substr(eq + 1));
+    }
+    auto words = Words(l, 1);
+    if (words.size() > 1) {
+      return LineError(name, n, "expected one worker public key, found more words");
+    }
+    if (!IsZ85Key(words[0])) {
+      return LineError(name, n,
+                       "'" + std::string(words[0].substr(0, 48)) +
+                           "' is not a worker public key (40 Z85 characters)");
+    }
+    if (std::find(keys.begin(), keys.end(), words[0]) == keys.end()) {
+      keys.emplace_back(words[0]);
+    }
+    return Status::Ok();
+  });
+  SHOVEL_RETURN_IF_ERROR(st);
+  if (keys.empty()) return Status::InvalidArgument(name + " lists no worker public key");
+  return keys;
 }
 
 Result<std::map<std::string, Role>> ParseAuthorizedKeys(std::string_view text,

@@ -6,12 +6,16 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <vector>
 
 #ifdef SHOVEL_HAVE_JOURNAL
-#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/sinks/base_sink.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #endif
 
 namespace shovel::log {
@@ -34,6 +38,56 @@ spdlog::level::level_enum ToSpd(Level l) {
   }
   return spdlog::level::off;
 }
+
+#ifdef SHOVEL_HAVE_JOURNAL
+// One journal entry per line through the native protocol (sd_journal_sendv):
+// MESSAGE, PRIORITY (syslog's numbers), SYSLOG_IDENTIFIER and the fixed
+// fields given. spdlog's own systemd sink takes no extra fields.
+class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  JournalSink(std::string identifier,
+              const std::vector<std::pair<std::string, std::string>>& fields) {
+    fixed_.push_back("SYSLOG_IDENTIFIER=" + identifier);
+    for (const auto& [name, value] : fields) fixed_.push_back(name + "=" + value);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t text;
+    formatter_->format(msg, text);
+    size_t n = text.size();
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) --n;
+    std::string message = "MESSAGE=" + std::string(text.data(), n);
+    std::string priority = "PRIORITY=" + std::to_string(Priority(msg.level));
+    std::vector<iovec> iov;
+    iov.reserve(fixed_.size() + 2);
+    auto add = [&iov](std::string& f) { iov.push_back({f.data(), f.size()}); };
+    add(message);
+    add(priority);
+    for (std::string& f : fixed_) add(f);
+    // A journal that went away loses the line, as a full disk does.
+    (void)sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+  }
+  void flush_() override {}
+
+ private:
+  static int Priority(spdlog::level::level_enum l) {
+    switch (l) {
+      case spdlog::level::critical:
+        return 2;
+      case spdlog::level::err:
+        return 3;
+      case spdlog::level::warn:
+        return 4;
+      case spdlog::level::info:
+        return 6;
+      default:
+        return 7;
+    }
+  }
+  std::vector<std::string> fixed_;  // "NAME=value", sent with every entry
+};
+#endif
 
 // The process's loggers. `current` is what Write uses; every logger ever
 // set up stays alive in `all` (a handful per process), so a thread that
@@ -90,7 +144,9 @@ Status Setup(const Options& options) {
           return Status::Unavailable(std::string("no systemd journal (") +
                                      kJournalSocket + " is missing); give a log file");
         }
-        sink = std::make_shared<spdlog::sinks::systemd_sink_mt>(options.program);
+        sink = std::make_shared<JournalSink>(
+            options.program.empty() ? std::string("shovel") : options.program,
+            options.journal_fields);
         pattern = "%v";  // the journal keeps the time, level and program
         break;
 #else
@@ -113,6 +169,17 @@ Status Setup(const Options& options) {
   s.current.store(l.get());
   s.to_stderr.store(options.sink == Sink::kStderr);
   return Status::Ok();
+}
+
+bool StderrIsJournal() {
+  const char* e = std::getenv("JOURNAL_STREAM");
+  if (e == nullptr || *e == '\0') return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(e, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st;
+  if (fstat(2, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
 bool WritesToStderr() { return S().to_stderr.load(); }

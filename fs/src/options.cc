@@ -280,8 +280,9 @@ SOURCE        local (default: run an embedded worker in this process),
                                    else Consul KV shoveling/config/replicas, else 1)
 -o key_file=FILE                   this mount's CURVE key pair (shovelctl keygen;
                                    default: SHOVEL_KEY_FILE; docs/security.md)
--o worker_key=KEY                  the workers' public key when Consul does not
-                                   give it (default: SHOVEL_WORKER_KEY)
+-o worker_key=KEY|FILE             the workers' public key when Consul does not
+                                   give it, or a file of them, followed as it
+                                   changes (default: SHOVEL_WORKER_KEY)
 -o max_memory=SIZE                 embedded worker's memory (default: 1/4 of RAM)
 -o compression_level=N             embedded worker's zstd level, 0..19 (default 1;
                                    0 = raw: faster cold reads, more memory)

@@ -250,8 +250,8 @@ class Client(_Handle):
     copies of each id written (default ``SHOVEL_REPLICAS``, else 1).
     ``key_file`` is this client's CURVE key pair file (``shovelctl keygen``;
     default ``SHOVEL_KEY_FILE``) and ``worker_key`` the workers' public key
-    when Consul does not give it (default ``SHOVEL_WORKER_KEY``); see
-    docs/security.md.
+    when Consul does not give it, or a worker key file, read again as it
+    changes (default ``SHOVEL_WORKER_KEY``); see docs/security.md.
     """
 
     def __init__(self, workers: Union[str, Sequence[str], None] = None, *,

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <zmq.hpp>
 
@@ -36,8 +37,9 @@ TEST(CurveKeys, KeyFileNeedsAWorkerKeyWithoutConsul) {
             "SHOVEL_WORKER_KEY (Consul gives it from the workers' registrations)");
   k = LoadCurveKeys(path, "short", false);
   EXPECT_EQ(k.status().message(),
-            "worker key 'short' is not a public key (40 Z85 characters, as shovelctl "
-            "keygen prints)");
+            "worker key 'short' is neither a public key (40 Z85 characters, as "
+            "shovelctl keygen prints) nor a readable file of worker keys: No such file "
+            "or directory");
   setenv("SHOVEL_WORKER_KEY", kPub.c_str(), 1);
   k = LoadCurveKeys(path, "", false);
   ASSERT_TRUE(k.ok()) << k.status().ToString();
@@ -56,7 +58,7 @@ TEST(CurveKeys, KeyFileNeedsAWorkerKeyWithoutConsul) {
 // A worker restarted with a new key pair: only a real change counts, so
 // the connections made with the old key are made again and no others.
 TEST(CurveKeys, OnlyAKeyThatChangesBumpsTheGeneration) {
-  CurveKeys k({kPub, kSec}, kPub);
+  CurveKeys k({kPub, kSec}, {kPub});
   uint64_t g = k.generation();
   k.SetServerKey("tcp://a:1", kPub);  // the default it had already
   EXPECT_EQ(k.generation(), g);
@@ -67,6 +69,84 @@ TEST(CurveKeys, OnlyAKeyThatChangesBumpsTheGeneration) {
   k.SetServerKey("tcp://a:1", "");  // back to the default
   EXPECT_EQ(k.generation(), g + 2);
   EXPECT_EQ(k.ServerKey("tcp://a:1"), kPub);
+}
+
+const std::string kOther = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+
+TEST(CurveKeys, WorkerKeyFileListsKeysWithCommentsAndNamesABadLine) {
+  // A key may start with '#': a key, not a comment.
+  const std::string hash_key = "#" + kPub.substr(1);
+  auto keys = ParseWorkerKeys("# rotation\n" + kPub + "  # new\npublic-key = " + kOther +
+                                  "\n\n" + kPub + "\n" + hash_key + " # starts with #\n",
+                              "wk");
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  EXPECT_EQ(*keys, (std::vector<std::string>{kPub, kOther, hash_key}));
+  EXPECT_EQ(ParseWorkerKeys(kPub + "\nnot-a-key\n", "wk").status().message(),
+            "wk:2: 'not-a-key' is not a worker public key (40 Z85 characters)");
+  EXPECT_EQ(ParseWorkerKeys("# none\n", "wk").status().message(),
+            "wk lists no worker public key");
+}
+
+// A worker key file is read again when it changes (at most once a
+// second, at once after a key mismatch); with two keys listed, a worker
+// that rejects one gets the other, and the others keep theirs.
+TEST(CurveKeys, WorkerKeyFileIsFollowedAndARejectedKeyMovesToTheNext) {
+  char dir[] = "/tmp/shovel-ck-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string pair = std::string(dir) + "/client.key",
+                    wk = std::string(dir) + "/wk";
+  ASSERT_TRUE(WriteKeyPairFile(pair, {kPub, kSec}).ok());
+  auto write = [&](const std::string& text) {
+    FILE* f = fopen((wk + ".tmp").c_str(), "w");
+    fputs(text.c_str(), f);
+    fclose(f);
+    rename((wk + ".tmp").c_str(), wk.c_str());
+  };
+  write(kPub + "\n");
+  auto k = LoadCurveKeys(pair, wk, false, false);
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  CurveKeys& keys = **k;
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kPub);
+  // Edited: seen by the first Refresh a second later, not before. A worker
+  // already known keeps its key while the file lists it; a new one gets
+  // the first.
+  write(kOther + "\n" + kPub + "\n");
+  const uint64_t g = keys.generation();
+  const auto now = CurveKeys::Clock::now();
+  keys.Refresh(now);
+  EXPECT_EQ(keys.ServerKey("tcp://b:1"), kPub);
+  keys.Refresh(now + CurveKeys::kRefreshEvery);
+  EXPECT_GT(keys.generation(), g);
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kPub);
+  EXPECT_EQ(keys.ServerKey("tcp://c:1"), kOther);
+  // a:1 restarted with kOther: rejected, it moves to the next key.
+  EXPECT_TRUE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"), now));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
+  EXPECT_EQ(keys.ServerKey("tcp://b:1"), kPub);
+  // Both rejected within kTriesWithin: no key fits, the caller says so.
+  EXPECT_FALSE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"), now));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
+  EXPECT_TRUE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"),
+                               now + 2 * CurveKeys::kTriesWithin));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kPub);
+  // The old key leaves the file: read at once after a rejection.
+  write("# rotated\n" + kOther + "\n");
+  EXPECT_TRUE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"),
+                               now + 2 * CurveKeys::kTriesWithin));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
+  EXPECT_EQ(keys.ServerKey("tcp://b:1"), kOther);
+  // A second connection made with the key a:1 moved past: retry at once.
+  EXPECT_TRUE(keys.KeyRejected("tcp://a:1", kPub));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
+  // One key: nothing to move to.
+  EXPECT_FALSE(keys.KeyRejected("tcp://d:1", keys.ServerKey("tcp://d:1")));
+  // A file that no longer parses keeps the keys.
+  write("garbage\n");
+  EXPECT_FALSE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1")));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
+  unlink(wk.c_str());
+  unlink(pair.c_str());
+  rmdir(dir);
 }
 
 TEST(CurveKeys, HandshakeErrorsNameTheCause) {

@@ -145,8 +145,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file,
-                 "append the log here (default: stderr, which systemd sends to the "
-                 "journal)");
+                 "append the log here (default: stderr; under systemd, whose "
+                 "$JOURNAL_STREAM names stderr, the journal with PRIORITY per level)");
   app.add_option("--consul", consul.consul,
                  "Consul agent to register with and take live config from: URL "
                  "(http://127.0.0.1:8500, unix:///path) or 'env' for $CONSUL_HTTP_ADDR; "
@@ -186,14 +186,20 @@ int main(int argc, char** argv) {
   }
   auto level = shovel::log::ParseLevel(log_level);
   if (!level.ok()) return Fail("--log-level: " + level.status().message());
+  // Under systemd (stderr is the journal's stream) the log goes to the
+  // journal natively: each line's level becomes its PRIORITY, and
+  // SHOVEL_NODE names the worker (docs/operations.md, Logs).
+  shovel::log::Options lo;
+  lo.program = "shovel-worker";
+  lo.level = *level;
+  if (!log_file.empty()) {
+    lo.sink = shovel::log::Sink::kFile;
+    lo.file = log_file;
+  } else if (shovel::log::StderrIsJournal() && shovel::log::JournalAvailable()) {
+    lo.sink = shovel::log::Sink::kJournal;
+    if (!opt.node_id.empty()) lo.journal_fields = {{"SHOVEL_NODE", opt.node_id}};
+  }
   {
-    shovel::log::Options lo;
-    lo.program = "shovel-worker";
-    lo.level = *level;
-    if (!log_file.empty()) {
-      lo.sink = shovel::log::Sink::kFile;
-      lo.file = log_file;
-    }
     shovel::Status s = shovel::log::Setup(lo);
     if (!s.ok()) return Fail("--log-file: " + s.message());
   }
@@ -283,6 +289,10 @@ int main(int argc, char** argv) {
   {
     std::lock_guard<std::mutex> l(log_mu);
     log_id = w.node_id();
+  }
+  if (lo.sink == shovel::log::Sink::kJournal && w.node_id() != opt.node_id) {
+    lo.journal_fields = {{"SHOVEL_NODE", w.node_id()}};
+    (void)shovel::log::Setup(lo);  // the journal was there a moment ago
   }
   if (!consul_setup->hint.empty()) log(Level::kInfo, consul_setup->hint);
   // The endpoint starts before the Consul link, which advertises its port;

@@ -104,6 +104,11 @@ struct ClientOptions {
   // The workers' public key (40 Z85 characters), for every worker whose
   // Consul registration has no Meta curve_key (a static list has none);
   // empty: $SHOVEL_WORKER_KEY. Needed with key_file and a static list.
+  // Anything else names a worker key file (one public key per line, `#`
+  // comments): read again when it changes (at most once a second) and at
+  // once when a worker fails the handshake; a worker that rejects one
+  // listed key is tried with the next, so a long-lived client follows a
+  // rotation (docs/security.md, Key rotation).
   std::string worker_key;
   // False: key_file and worker_key as given, never from the environment.
   // For an embedded mount's worker, which listens without CURVE on a socket

@@ -126,7 +126,8 @@ SHOVEL_EXPORT void shovel_options_set_replicas(shovel_options* options,
  * fail with SHOVEL_INVALID_ARGUMENT naming it. */
 SHOVEL_EXPORT void shovel_options_set_key_file(shovel_options* options, const char* path);
 /* The workers' public key (40 Z85 characters) when Consul does not give it
- * (Meta curve_key); NULL or "": $SHOVEL_WORKER_KEY. */
+ * (Meta curve_key), or the path of a worker key file, read again as it
+ * changes (docs/security.md, Key rotation); NULL or "": $SHOVEL_WORKER_KEY. */
 SHOVEL_EXPORT void shovel_options_set_worker_key(shovel_options* options,
                                                  const char* key);
 

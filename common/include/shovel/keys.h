@@ -22,6 +22,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shovel/status.h"
 
@@ -46,6 +47,13 @@ std::string_view RoleName(Role role);  // "ro", "rw", "admin"
 Result<KeyPair> ParseKeyPair(std::string_view text, const std::string& name);
 // The file text for `keys`, with a comment saying what it is.
 std::string FormatKeyPair(const KeyPair& keys);
+
+// Parses a worker key file's text (what a client trusts as the workers'
+// public keys, docs/security.md): one key per line, or `public-key = KEY`
+// as in a key pair file; `#` comments as in authorized keys. In file
+// order, without repeats; kInvalidArgument naming `name`:LINE.
+Result<std::vector<std::string>> ParseWorkerKeys(std::string_view text,
+                                                 const std::string& name);
 
 // Parses an authorized-keys file's text: public key -> role.
 Result<std::map<std::string, Role>> ParseAuthorizedKeys(std::string_view text,

@@ -23,6 +23,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "shovel/status.h"
 
@@ -42,6 +44,10 @@ struct Options {
   Level level = Level::kInfo;
   Sink sink = Sink::kStderr;
   std::string file;  // Sink::kFile: appended to, created 0644 if missing
+  // Sink::kJournal: fields sent with every entry beside MESSAGE, PRIORITY
+  // and SYSLOG_IDENTIFIER, as {"SHOVEL_NODE", "w1"} (names: upper case,
+  // digits, '_'; journalctl SHOVEL_NODE=w1 selects them).
+  std::vector<std::pair<std::string, std::string>> journal_fields;
 };
 
 // Sends every later line to `options`' destination, at its level or above.
@@ -52,6 +58,13 @@ Status Setup(const Options& options);
 // True when this build can write to the journal and a journal is running
 // (/run/systemd/journal/socket exists).
 bool JournalAvailable();
+
+// True when stderr is the journal's stdout stream: $JOURNAL_STREAM (which
+// systemd sets for a unit's process) names stderr's device and inode, as
+// systemd.exec(5) says to check; a child whose stderr was sent elsewhere
+// inherits the variable but not the match. Such a process should log with
+// Sink::kJournal (levels become PRIORITY=) rather than text on stderr.
+bool StderrIsJournal();
 
 // True while lines go to stderr (before Setup, or Setup with kStderr).
 bool WritesToStderr();
