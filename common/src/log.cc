@@ -45,7 +45,7 @@ spdlog::level::level_enum ToSpd(Level l) {
 // fields given. spdlog's own systemd sink takes no extra fields.
 class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  JournalSink(std::string identifier,
+  JournalSink(const std::string& identifier,
               const std::vector<std::pair<std::string, std::string>>& fields) {
     fixed_.push_back("SYSLOG_IDENTIFIER=" + identifier);
     for (const auto& [name, value] : fields) fixed_.push_back(name + "=" + value);
