@@ -74,6 +74,12 @@ struct WorkerOptions {
   // SetPeerKey gave theirs. Empty: plaintext (no keys at all).
   std::string key_file;
   std::string authorized_keys;
+  // With key_file: the peers' public keys for a static cluster whose
+  // workers do not share one key pair (a rotation), a worker key file as
+  // clients read it (one key per line, '#' comments), read again when it
+  // changes. A peer whose handshake fails with one listed key is tried with
+  // the next (docs/security.md, Key rotation). Empty: this worker's own key.
+  std::string peer_keys;
 };
 
 // kInvalidArgument naming the field when a setting is out of range.
