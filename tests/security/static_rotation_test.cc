@@ -199,13 +199,14 @@ TEST_F(StaticKeyRotationTest, WorkersGetANewKeyPairWhileAClientStaysConnected) {
 }
 
 // Two workers at R=2, each forwarding writes to the other, with a peer
-// keys file listing the old and the new public key. One is restarted with
+// keys file (--peer-keys) listing the old public key, then the new one too
+// (read again while they run, as an operator edits it). One is restarted with
 // the new pair; the other keeps running with the old one, and replicated
 // writes keep working in both directions: each worker moves to the key
 // its peer now has when the handshake with the other fails.
 TEST_F(StaticKeyRotationTest, WorkersReplicateWhileOnlySomeHaveTheNewPair) {
   peer_keys_ = dir_ + "/peer-keys";
-  WriteFile(peer_keys_, "# the workers' public keys\n" + old_ + "\n" + new_ + "\n");
+  WriteFile(peer_keys_, "# the workers' public keys\n" + old_ + "\n");
   StartWorker(0, "old", "tcp://127.0.0.1:0");
   StartWorker(1, "old", "tcp://127.0.0.1:0");
   ClientOptions o;
@@ -230,7 +231,10 @@ TEST_F(StaticKeyRotationTest, WorkersReplicateWhileOnlySomeHaveTheNewPair) {
   };
   write_all("a/");
 
-  // w1 restarted with the new pair; w2 runs on with the old one.
+  // The file lists the new key too: workers and client read it again
+  // within a second. Then w1 is restarted with the new pair; w2 runs on with the old one.
+  WriteFile(peer_keys_, old_ + "\n" + new_ + "\n");
+  std::this_thread::sleep_for(milliseconds(1500));
   const pid_t w2 = workers_[1]->pid();
   Restart(0, "new");
   write_all("b/");

@@ -68,9 +68,12 @@ void Replicator::RefreshPeerKeysLocked() {
   log::Info("peer keys: " + std::to_string((*keys)->size()) + " read from " +
             peer_keys_file_);
   peer_keys_.SetList(std::move(**keys));
-  // Idle connections made with a key no longer chosen are closed.
+  // Idle connections made with a key no longer chosen are closed, and
+  // those without a monitor once there are keys to move between.
+  const bool rotating = peer_keys_.list().size() > 1;
   for (auto it = idle_.begin(); it != idle_.end();) {
-    if (it->second->server_key != peer_keys_.Key(it->first)) {
+    if (it->second->server_key != peer_keys_.Key(it->first) ||
+        (rotating && !it->second->monitor)) {
       it = idle_.erase(it);
     } else {
       ++it;
