@@ -70,8 +70,9 @@ struct WorkerOptions {
   // CURVE (docs/security.md). key_file: this worker's key pair (shovelctl
   // keygen); every socket then uses CURVE: clients must present a key of
   // authorized_keys (required with key_file), peers are reached with this
-  // key pair and, as their server key, this worker's own public key unless
-  // SetPeerKey gave theirs. Empty: plaintext (no keys at all).
+  // key pair and, as their server key, the one SetPeerKey gave, else one of
+  // peer_keys, else this worker's own public key. Empty: plaintext (no
+  // keys at all).
   std::string key_file;
   std::string authorized_keys;
   // With key_file: the peers' public keys for a static cluster whose
