@@ -1,7 +1,5 @@
 #include "curve_keys.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -62,21 +60,11 @@ void CurveKeys::SetServerKey(const std::string& endpoint, const std::string& key
 }
 
 void CurveKeys::ReadFileLocked() {
-  struct stat st;
-  if (stat(file_.c_str(), &st) != 0) return;  // being replaced: the old keys stay
-  std::string identity = std::to_string(st.st_ino) + "/" + std::to_string(st.st_size) +
-                         "/" + std::to_string(st.st_mtim.tv_sec) + "." +
-                         std::to_string(st.st_mtim.tv_nsec);
-  if (identity == file_identity_) return;
-  std::ifstream f(file_);
-  std::stringstream text;
-  text << f.rdbuf();
-  if (!f) return;
-  auto keys = ParseWorkerKeys(text.str(), file_);
-  if (!keys.ok()) return;  // half written or wrong: the old keys stay
-  file_identity_ = identity;
-  if (*keys != worker_keys_) {
-    worker_keys_ = std::move(*keys);
+  // Being replaced, half written or wrong: the old keys stay.
+  auto keys = ReadWorkerKeysIfChanged(file_, &file_identity_);
+  if (!keys.ok() || !*keys) return;
+  if (**keys != worker_keys_) {
+    worker_keys_ = std::move(**keys);
     generation_.fetch_add(1, std::memory_order_relaxed);
   }
 }

@@ -187,6 +187,26 @@ Result<std::vector<std::string>> ParseWorkerKeys(std::string_view text,
   return keys;
 }
 
+Result<std::optional<std::vector<std::string>>> ReadWorkerKeysIfChanged(
+    const std::string& path, std::string* identity) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return Status::InvalidArgument(path + ": " + std::strerror(errno));
+  }
+  std::string now = std::to_string(st.st_ino) + "/" + std::to_string(st.st_size) + "/" +
+                    std::to_string(st.st_mtim.tv_sec) + "." +
+                    std::to_string(st.st_mtim.tv_nsec);
+  if (now == *identity) return std::optional<std::vector<std::string>>();
+  std::ifstream f(path);
+  std::stringstream text;
+  text << f.rdbuf();
+  if (!f) return Status::InvalidArgument(path + ": cannot be read");
+  SHOVEL_ASSIGN_OR_RETURN(std::vector<std::string> keys,
+                          ParseWorkerKeys(text.str(), path));
+  *identity = std::move(now);
+  return std::optional<std::vector<std::string>>(std::move(keys));
+}
+
 Result<std::map<std::string, Role>> ParseAuthorizedKeys(std::string_view text,
                                                         const std::string& name) {
   std::map<std::string, Role> keys;

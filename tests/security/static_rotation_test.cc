@@ -64,10 +64,16 @@ class StaticKeyRotationTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
   // Starts worker `i` (0, 1) with `key` at `listen`.
+  // With peer_keys_, the workers take their peers' keys from that file.
   void StartWorker(size_t i, const std::string& key, const std::string& listen) {
+    std::vector<std::string> args{"--key-file", dir_ + "/" + key + ".key",
+                                  "--authorized-keys", dir_ + "/authorized"};
+    if (!peer_keys_.empty()) {
+      args.push_back("--peer-keys");
+      args.push_back(peer_keys_);
+    }
     auto w = testing::WorkerProcess::Start("w" + std::to_string(i + 1), "256MiB", listen,
-                                           {"--key-file", dir_ + "/" + key + ".key",
-                                            "--authorized-keys", dir_ + "/authorized"});
+                                           args);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     if (workers_.size() <= i) workers_.resize(i + 1);
     workers_[i] = std::move(*w);
@@ -81,7 +87,7 @@ class StaticKeyRotationTest : public ::testing::Test {
     StartWorker(i, key, endpoint);
   }
 
-  std::string dir_, client_, old_, new_, other_;
+  std::string dir_, client_, old_, new_, other_, peer_keys_;
   std::vector<std::unique_ptr<testing::WorkerProcess>> workers_;
 };
 
@@ -190,6 +196,61 @@ TEST_F(StaticKeyRotationTest, WorkersGetANewKeyPairWhileAClientStaysConnected) {
              "--worker-key", worker_keys, "get", "c/0"});
   EXPECT_EQ(ctl.code, 1);
   EXPECT_NE(ctl.err.find("not found"), std::string::npos) << ctl.err;
+}
+
+// Two workers at R=2, each forwarding writes to the other, with a peer
+// keys file (--peer-keys) listing the old public key, then the new one too
+// (read again while they run, as an operator edits it). One is restarted with
+// the new pair; the other keeps running with the old one, and replicated
+// writes keep working in both directions: each worker moves to the key
+// its peer now has when the handshake with the other fails.
+TEST_F(StaticKeyRotationTest, WorkersReplicateWhileOnlySomeHaveTheNewPair) {
+  peer_keys_ = dir_ + "/peer-keys";
+  WriteFile(peer_keys_, "# the workers' public keys\n" + old_ + "\n");
+  StartWorker(0, "old", "tcp://127.0.0.1:0");
+  StartWorker(1, "old", "tcp://127.0.0.1:0");
+  ClientOptions o;
+  o.workers = {workers_[0]->endpoint(), workers_[1]->endpoint()};
+  o.replicas = 2;
+  o.key_file = dir_ + "/client.key";
+  o.worker_key = peer_keys_;  // the same file format as the clients'
+  o.keys_from_environment = false;
+  auto c = Client::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Client& client = **c;
+  constexpr int kIds = 32;
+  auto id = [](const char* set, int i) { return std::string(set) + std::to_string(i); };
+  auto value = [](const char* set, int i) {
+    return std::string(set) + " value " + std::to_string(i);
+  };
+  auto write_all = [&](const char* set) {
+    for (int i = 0; i < kIds; ++i) {
+      auto r = client.Set(id(set, i), value(set, i));
+      ASSERT_TRUE(r.ok()) << id(set, i) << ": " << r.status().ToString();
+    }
+  };
+  write_all("a/");
+
+  // The file lists the new key too: workers and client read it again
+  // within a second. Then w1 is restarted with the new pair; w2 runs on with the old one.
+  WriteFile(peer_keys_, old_ + "\n" + new_ + "\n");
+  std::this_thread::sleep_for(milliseconds(1500));
+  const pid_t w2 = workers_[1]->pid();
+  Restart(0, "new");
+  write_all("b/");
+  EXPECT_EQ(workers_[1]->pid(), w2);
+
+  // w2 dies without handing anything over: every b/ value is still read
+  // whole, from w1 alone, so w2's forwards (and w1's own writes) reached
+  // w1 under its new key.
+  workers_[1]->Kill(SIGKILL);
+  CtlRun ctl;
+  for (int i = 0; i < kIds; ++i) {
+    ctl = Ctl({"--workers", workers_[0]->endpoint(), "--key-file", dir_ + "/client.key",
+               "--worker-key", peer_keys_, "get", id("b/", i)});
+    EXPECT_EQ(ctl.code, 0) << id("b/", i) << ": " << ctl.err;
+    EXPECT_EQ(ctl.out, value("b/", i)) << id("b/", i);
+  }
 }
 
 }  // namespace

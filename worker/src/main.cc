@@ -141,6 +141,10 @@ int main(int argc, char** argv) {
   app.add_option("--authorized-keys", opt.authorized_keys,
                  "client public keys that may connect, one per line with an optional "
                  "role rw|ro|admin; reloaded on SIGHUP");
+  app.add_option("--peer-keys", opt.peer_keys,
+                 "the peers' public keys, one per line, when workers do not share "
+                 "one key pair (a rotation): a peer failing the handshake with one is "
+                 "tried with the next; re-read when it changes (docs/security.md)");
   std::string log_level = "info", log_file;
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->capture_default_str();

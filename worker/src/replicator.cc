@@ -1,9 +1,11 @@
 #include "replicator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "shovel/log.h"
 #include "shovel/text.h"
 
 namespace shovel::worker {
@@ -21,20 +23,62 @@ struct Replicator::Conn {
   std::string endpoint;
   zmq::socket_t socket;
   std::string server_key;  // the peer's CURVE key it was made with
+  // Its monitor's handshake failures, while more than one peer key is
+  // listed (KeyRejected); null otherwise.
+  std::unique_ptr<zmq::socket_t> monitor;
 };
 
 Replicator::Replicator(std::optional<KeyPair> keys)
-    : ctx_(std::make_unique<zmq::context_t>(1)), keys_(std::move(keys)) {}
+    : ctx_(std::make_unique<zmq::context_t>(1)),
+      keys_(std::move(keys)),
+      peer_keys_(keys_ ? keys_->public_key : std::string()) {}
 
 void Replicator::SetPeerKey(const std::string& endpoint, const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
-  std::string& known = peer_keys_[endpoint];
-  if (known == key) return;
-  known = key;
+  const std::string before = peer_keys_.Key(endpoint);
+  peer_keys_.SetKnown(endpoint, key);
+  if (peer_keys_.Key(endpoint) == before) return;
   // The peer came back with a new key pair: idle connections made with the
   // old key would offer it on every reconnect.
   auto [from, to] = idle_.equal_range(endpoint);
   idle_.erase(from, to);
+}
+
+Status Replicator::WatchPeerKeys(const std::string& file) {
+  if (!keys_) {
+    return Status::InvalidArgument("peer-keys " + file + " needs --key-file");
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  auto keys = ReadWorkerKeysIfChanged(file, &peer_keys_identity_);
+  if (!keys.ok()) return keys.status();
+  if (!*keys || (*keys)->empty()) {
+    return Status::InvalidArgument(file + ": lists no public key");
+  }
+  peer_keys_.SetList(std::move(**keys));
+  peer_keys_file_ = file;
+  next_refresh_ = Clock::now() + kRefreshEvery;
+  return Status::Ok();
+}
+
+void Replicator::RefreshPeerKeysLocked() {
+  if (peer_keys_file_.empty()) return;
+  auto keys = ReadWorkerKeysIfChanged(peer_keys_file_, &peer_keys_identity_);
+  // Being replaced, half written or emptied: the keys read before stay.
+  if (!keys.ok() || !*keys || (*keys)->empty()) return;
+  log::Info("peer keys: " + std::to_string((*keys)->size()) + " read from " +
+            peer_keys_file_);
+  peer_keys_.SetList(std::move(**keys));
+  // Idle connections made with a key no longer chosen are closed, and
+  // those without a monitor once there are keys to move between.
+  const bool rotating = peer_keys_.list().size() > 1;
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (it->second->server_key != peer_keys_.Key(it->first) ||
+        (rotating && !it->second->monitor)) {
+      it = idle_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 Replicator::~Replicator() {
@@ -47,8 +91,14 @@ Replicator::~Replicator() {
 
 std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) {
   std::string server_key;
+  bool watch = false;
+  uint64_t monitor_id = 0;
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (!peer_keys_file_.empty() && Clock::now() >= next_refresh_) {
+      next_refresh_ = Clock::now() + kRefreshEvery;
+      RefreshPeerKeysLocked();
+    }
     auto it = idle_.find(endpoint);
     if (it != idle_.end()) {
       auto c = std::move(it->second);
@@ -56,12 +106,13 @@ std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) 
       return c;
     }
     if (keys_) {
-      auto k = peer_keys_.find(endpoint);
-      server_key = k != peer_keys_.end() ? k->second : keys_->public_key;
+      server_key = peer_keys_.Key(endpoint);
+      watch = peer_keys_.list().size() > 1;
+      monitor_id = next_monitor_++;
     }
   }
   auto c = std::make_unique<Conn>(
-      Conn{endpoint, zmq::socket_t(*ctx_, zmq::socket_type::dealer), server_key});
+      Conn{endpoint, zmq::socket_t(*ctx_, zmq::socket_type::dealer), server_key, {}});
   c->socket.set(zmq::sockopt::linger, 0);
   c->socket.set(zmq::sockopt::immediate, 1);  // queue only on a live connection
   c->socket.set(zmq::sockopt::maxmsgsize,
@@ -71,17 +122,62 @@ std::unique_ptr<Replicator::Conn> Replicator::Take(const std::string& endpoint) 
     c->socket.set(zmq::sockopt::curve_publickey, keys_->public_key);
     c->socket.set(zmq::sockopt::curve_secretkey, keys_->secret_key);
   }
+  if (watch) {
+    const std::string address = "inproc://shovel-peer-watch-" +
+                                std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
+                                std::to_string(monitor_id);
+    if (zmq_socket_monitor(c->socket.handle(), address.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0) {
+      c->monitor = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pair);
+      c->monitor->set(zmq::sockopt::linger, 0);
+      c->monitor->connect(address);
+    }
+  }
   c->socket.connect(endpoint);
   return c;
 }
 
+bool Replicator::KeyRejected(Conn& c) {
+  if (!c.monitor) return false;
+  bool failed = false;
+  try {
+    zmq::message_t first;
+    while (c.monitor->recv(first, zmq::recv_flags::dontwait)) {
+      if (first.size() == 6) {
+        uint16_t event;
+        uint32_t value;
+        std::memcpy(&event, first.data(), sizeof event);
+        std::memcpy(&value, static_cast<const char*>(first.data()) + 2, sizeof value);
+        // A mechanism mismatch is a peer without keys: no key of ours helps.
+        if (!(event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+              value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)) {
+          failed = true;
+        }
+      }
+      while (first.more()) {  // the peer's address
+        zmq::message_t rest;
+        if (!c.monitor->recv(rest, zmq::recv_flags::dontwait)) break;
+        first.swap(rest);
+      }
+    }
+  } catch (const zmq::error_t&) {
+  }
+  if (!failed) return false;
+  std::lock_guard<std::mutex> l(mu_);
+  RefreshPeerKeysLocked();
+  if (!peer_keys_.Rejected(c.endpoint, c.server_key)) return false;
+  const std::string now = peer_keys_.Key(c.endpoint);
+  log::Info("peer " + c.endpoint + " failed the CURVE handshake with key " +
+            c.server_key.substr(0, 8) + "...; connecting with " + now.substr(0, 8) +
+            "... (from " + peer_keys_file_ + ")");
+  return true;
+}
+
 void Replicator::Give(std::unique_ptr<Conn> c) {
   std::lock_guard<std::mutex> l(mu_);
-  if (keys_) {
-    // Taken before the peer's key changed: closed, not kept.
-    auto k = peer_keys_.find(c->endpoint);
-    if (c->server_key != (k != peer_keys_.end() ? k->second : keys_->public_key)) return;
-  }
+  // Taken before the peer's key changed: closed, not kept.
+  if (keys_ && c->server_key != peer_keys_.Key(c->endpoint)) return;
   idle_.emplace(c->endpoint, std::move(c));
 }
 
@@ -109,6 +205,8 @@ struct Leg {
   bool epoch_retried = false;
   bool sent_any = false;  // a first message went out: its connection is up
   bool done = false;
+  Clock::time_point connect_by;  // its connection must be up by then
+  size_t key_tries = 0;          // connections made again with another key
 };
 
 std::vector<zmq::message_t> Message(const wire::Header& h, std::string_view id,
@@ -194,7 +292,8 @@ ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
   std::vector<zmq::pollitem_t> items(legs.size());
   // A replica that takes no connection (its process is gone: the socket
   // is not writable while it has none) fails soon, not at the deadline.
-  const auto connect_by = Clock::now() + kConnectWait;
+  for (auto& l : legs) l.connect_by = Clock::now() + kConnectWait;
+  auto connect_by = legs.empty() ? Clock::now() : legs[0].connect_by;
   try {
     for (;;) {
       size_t open = 0;
@@ -205,8 +304,18 @@ ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
         items[i] = {conns[i]->socket.handle(), 0, ev, 0};
         if (!l.done) ++open;
         if (!l.done && !l.awaiting && !l.sent_any) {
+          if (Clock::now() >= l.connect_by && l.key_tries < kMaxKeyTries &&
+              KeyRejected(*conns[i])) {
+            // Its handshake failed and another listed key is next: the
+            // connection is made again with it (docs/security.md).
+            ++l.key_tries;
+            conns[i] = Take(req.replicas[i]);
+            l.connect_by = Clock::now() + kConnectWait;
+            items[i] = {conns[i]->socket.handle(), 0, ev, 0};
+          }
+          connect_by = connecting ? std::min(connect_by, l.connect_by) : l.connect_by;
           connecting = true;
-          if (Clock::now() >= connect_by && failed.status.ok()) {
+          if (Clock::now() >= l.connect_by && failed.status.ok()) {
             failed = {
                 Status::Unavailable("replica " + req.replicas[i] +
                                     " takes no connection (none within " +
@@ -386,7 +495,9 @@ Result<Replicator::Answer> Replicator::Call(const std::string& endpoint, wire::H
     }
   } catch (const zmq::error_t&) {
   }
-  // The socket is dropped (a late reply must not reach the next user).
+  // The socket is dropped (a late reply must not reach the next user). A
+  // failed handshake moves the peer to the next listed key for the next call.
+  if (c) KeyRejected(*c);
   return Status::Unavailable("worker " + endpoint + " did not answer " +
                              std::string(wire::OpName(h.op)) + " within " +
                              std::to_string(timeout.count()) + " ms");
@@ -479,6 +590,7 @@ Result<uint64_t> Replicator::FetchParts(const std::vector<std::string>& endpoint
       return version;
     }
     if (!answered_not_found) unanswered = endpoint;
+    if (c) KeyRejected(*c);  // the next fetch tries the next listed key
   }
   // One that did not answer may hold it: nothing can be built on "absent".
   if (!unanswered.empty()) {

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "peer_key_choice.h"
 #include "shovel/keys.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
@@ -77,14 +78,27 @@ class Replicator {
   // A replica's connection must be up within this (a live one on a LAN
   // connects in about a round trip; a dead one refuses).
   static constexpr std::chrono::milliseconds kConnectWait{300};
+  // A forward makes a replica's connection again with another listed peer
+  // key at most this often (WatchPeerKeys).
+  static constexpr size_t kMaxKeyTries = 3;
 
   // With `keys`, every connection to a peer is a CURVE client with this
   // worker's key pair; the peer's server key is what SetPeerKey gave for
-  // its endpoint, else this worker's own public key (workers of a cluster
-  // may share one key pair).
+  // its endpoint, else one of the peer keys file's (WatchPeerKeys), else
+  // this worker's own public key (workers of a cluster may share one key
+  // pair). See PeerKeyChoice.
   explicit Replicator(std::optional<KeyPair> keys = std::nullopt);
   ~Replicator();
   void SetPeerKey(const std::string& endpoint, const std::string& key);
+  // Takes the peers' public keys from `file` (a worker key file, as
+  // ParseWorkerKeys reads it), read again when it changed, at most once per
+  // kRefreshEvery. While it lists more than one key, a peer connection
+  // whose CURVE handshake fails moves that peer to the next listed key and
+  // is made again: a write's forward tries each listed key once within its
+  // deadline. kInvalidArgument naming the file when it cannot be read or
+  // does not parse, or without keys.
+  Status WatchPeerKeys(const std::string& file);
+  static constexpr std::chrono::seconds kRefreshEvery{1};
 
   // Sends `req` (its header made a replica's: kFlagReplica, no
   // kFlagReplicas/kFlagIfVersion, version_no = `version`, offset = `offset`
@@ -168,11 +182,20 @@ class Replicator {
   struct Conn;
   std::unique_ptr<Conn> Take(const std::string& endpoint);
   void Give(std::unique_ptr<Conn> c);
+  // Whether `c`'s CURVE handshake failed (its monitor, made while
+  // rotating, says so) and its peer moved to another listed key: the
+  // caller then makes the connection again with Take.
+  bool KeyRejected(Conn& c);
+  void RefreshPeerKeysLocked();
 
   std::unique_ptr<zmq::context_t> ctx_;
   const std::optional<KeyPair> keys_;
   std::mutex mu_;
-  std::map<std::string, std::string> peer_keys_;            // guarded by mu_
+  PeerKeyChoice peer_keys_;                                 // guarded by mu_
+  std::string peer_keys_file_;                              // guarded by mu_
+  std::string peer_keys_identity_;                          // guarded by mu_
+  std::chrono::steady_clock::time_point next_refresh_;      // guarded by mu_
+  uint64_t next_monitor_ = 0;                               // guarded by mu_
   std::multimap<std::string, std::unique_ptr<Conn>> idle_;  // guarded by mu_
   uint64_t next_request_ = 1;                               // guarded by mu_
   // Each replica's epoch as its last reply gave it (0: not known). A

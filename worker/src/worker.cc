@@ -217,6 +217,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->store->StartDecodeHelpers(o.decode_threads >= 0 ? o.decode_threads
                                                         : std::max(0, cores - 1));
   impl->replicator = std::make_unique<Replicator>(keys);
+  if (!o.peer_keys.empty()) {
+    if (!keys) return Status::InvalidArgument("peer-keys needs --key-file");
+    if (Status st = impl->replicator->WatchPeerKeys(o.peer_keys); !st.ok()) {
+      return Status::InvalidArgument("peer-keys: " + st.message());
+    }
+  }
   impl->request_errors = std::make_unique<RequestErrorLog>(o.log);
   impl->counters.errors = impl->request_errors.get();
   impl->service =

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,14 @@ std::string FormatKeyPair(const KeyPair& keys);
 // order, without repeats; kInvalidArgument naming `name`:LINE.
 Result<std::vector<std::string>> ParseWorkerKeys(std::string_view text,
                                                  const std::string& name);
+
+// Reads a worker key file (ParseWorkerKeys) when it changed since
+// `*identity` (its inode, size and mtime; "" at first), for a reader that
+// follows an operator's edits. nullopt when unchanged; an error when it
+// cannot be read or does not parse (being replaced, half written: the
+// caller keeps the keys it has). `*identity` is updated only on success.
+Result<std::optional<std::vector<std::string>>> ReadWorkerKeysIfChanged(
+    const std::string& path, std::string* identity);
 
 // Parses an authorized-keys file's text: public key -> role.
 Result<std::map<std::string, Role>> ParseAuthorizedKeys(std::string_view text,

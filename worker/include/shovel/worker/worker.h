@@ -70,10 +70,17 @@ struct WorkerOptions {
   // CURVE (docs/security.md). key_file: this worker's key pair (shovelctl
   // keygen); every socket then uses CURVE: clients must present a key of
   // authorized_keys (required with key_file), peers are reached with this
-  // key pair and, as their server key, this worker's own public key unless
-  // SetPeerKey gave theirs. Empty: plaintext (no keys at all).
+  // key pair and, as their server key, the one SetPeerKey gave, else one of
+  // peer_keys, else this worker's own public key. Empty: plaintext (no
+  // keys at all).
   std::string key_file;
   std::string authorized_keys;
+  // With key_file: the peers' public keys for a static cluster whose
+  // workers do not share one key pair (a rotation), a worker key file as
+  // clients read it (one key per line, '#' comments), read again when it
+  // changes. A peer whose handshake fails with one listed key is tried with
+  // the next (docs/security.md, Key rotation). Empty: this worker's own key.
+  std::string peer_keys;
 };
 
 // kInvalidArgument naming the field when a setting is out of range.
