@@ -16,12 +16,12 @@ namespace {
 // page cache to keep: a whole small file, or the start of a large one.
 constexpr uint64_t kOpenFetch = 1ull << 20;
 
+}  // namespace
+
 BaseState BaseFrom(const BlobStat& st) {
   return BaseState{true, Holes::FromAttrs(st.attrs).LogicalSize(st.size), st.version,
                    st.attrs};
 }
-
-}  // namespace
 
 uint64_t Vfs::AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle, bool writable) {
   // Before the handle exists: a writable one waits for stores in flight.

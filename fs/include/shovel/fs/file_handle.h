@@ -88,6 +88,9 @@ struct BaseState {
   std::map<std::string, std::string> attrs;
 };
 
+// The base of a stored file from its Stat (the size through its holes).
+BaseState BaseFrom(const BlobStat& st);
+
 // The bytes of one read: a view into a buffer that `owner` keeps alive.
 struct ReadData {
   std::shared_ptr<const std::string> owner;
