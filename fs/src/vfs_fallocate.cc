@@ -62,6 +62,9 @@ Status Vfs::Fallocate(uint64_t fh, int mode, int64_t off, int64_t len) {
   }
   const uint64_t end = static_cast<uint64_t>(off) + static_cast<uint64_t>(len);
   SHOVEL_ASSIGN_OR_RETURN(InodeInfo info, Node(ino));
+  // An O_APPEND handle's writes go to the end: what it holds is committed
+  // first, so the size below is the file's and nothing lands after a hole.
+  if (h->is_append()) SHOVEL_RETURN_IF_ERROR(h->Flush());
   SHOVEL_ASSIGN_OR_RETURN(Attr attr, GetAttr(ino));
   if (!punch) {
     SHOVEL_RETURN_IF_ERROR(CheckFileSize(end));
@@ -89,9 +92,7 @@ Status Vfs::Fallocate(uint64_t fh, int mode, int64_t off, int64_t len) {
     return Status::Ok();
   };
   if (!h->is_append()) return zero(*h);
-  // An O_APPEND handle's writes go to the end: commit what it holds, then
-  // zero the range through a handle of the committed file.
-  SHOVEL_RETURN_IF_ERROR(h->Flush());
+  // Through a handle of the committed file (the O_APPEND one would append).
   SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
   FileHandle temp(client_, info.path, FileHandle::Mode::kRead, BaseFrom(st),
                   options_.limits, &pool_, &tasks_);

@@ -118,9 +118,19 @@ TYPED_TEST(VfsFallocateTest, PunchThroughAnO_AppendDescriptor) {
   ASSERT_TRUE(this->vfs_.Write(fh, 10, "ab").ok());
   EXPECT_EQ(this->Errno(fh, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3), 0);
   ASSERT_TRUE(this->vfs_.Release(fh).ok());
-  EXPECT_EQ(this->ReadAll(ino), std::string("01\0\0\0"
-                                            "56789ab",
-                                            12));
+  const std::string punched(
+      "01\0\0\0"
+      "56789ab",
+      12);
+  EXPECT_EQ(this->ReadAll(ino), punched);
+  // Growing through it: what it wrote before (a full max_write piece, held
+  // for the rest of its write(2)) stays before the new zeros.
+  const std::string piece = Pattern(this->Options().limits.max_write);
+  fh = this->OpenRw(ino, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(this->vfs_.Write(fh, 12, piece).ok());
+  EXPECT_EQ(this->Errno(fh, 0, 0, 12 + piece.size() + 6), 0);
+  ASSERT_TRUE(this->vfs_.Release(fh).ok());
+  EXPECT_TRUE(this->ReadAll(ino, kMiB) == punched + piece + std::string(6, '\0'));
 }
 
 TYPED_TEST(VfsFallocateTest, BadArgumentsAndModesGiveTheLinuxErrno) {
