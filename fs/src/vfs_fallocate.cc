@@ -7,11 +7,12 @@
 //    refused with EFBIG at once for a size no worker could hold;
 //  - FALLOC_FL_KEEP_SIZE changes nothing (after the same checks): there is
 //    nothing to reserve, and a later write may still fail with ENOSPC;
-//  - FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE writes zeros over the part
-//    of the range inside the file, through the handle's write path (the
-//    commit rewrites the blob, as any write before the end does). A range
-//    of more than HandleLimits::max_dirty bytes inside the file is refused
-//    with EOPNOTSUPP rather than held in memory;
+//  - FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE makes the part of the range
+//    inside the file read as zeros (FileHandle::PunchHole: O(1) memory
+//    whatever its length), committed at once (Flush: other descriptors of
+//    this mount follow the new version); the commit rewrites the stored
+//    bytes around the range, as a write before the end does, and stores the
+//    range as a hole;
 //  - every other mode (COLLAPSE_RANGE, INSERT_RANGE, ZERO_RANGE,
 //    UNSHARE_RANGE, PUNCH_HOLE without KEEP_SIZE) is EOPNOTSUPP.
 // The kernel drops the punched range from the page cache itself
@@ -30,7 +31,6 @@ namespace shovel::fs {
 namespace {
 
 constexpr int kKnownModes = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
-constexpr uint64_t kZeroPiece = 1ull << 20;
 
 }  // namespace
 
@@ -73,31 +73,25 @@ Status Vfs::Fallocate(uint64_t fh, int mode, int64_t off, int64_t len) {
   }
   const uint64_t zero_end = std::min(end, attr.size);
   if (static_cast<uint64_t>(off) >= zero_end) return Status::Ok();  // past the end
-  const uint64_t n = zero_end - static_cast<uint64_t>(off);
-  if (n > options_.limits.max_dirty) {
-    return MakeFsError(FsError::kNotSupported,
-                       "fallocate: punching " + std::to_string(n) +
-                           " bytes (more than max_dirty, " +
-                           std::to_string(options_.limits.max_dirty) + ")");
-  }
   Changing changing(file_epoch_);
   SetCachedVersion(ino, 0);
-  static const std::string kZeros(kZeroPiece, '\0');
-  auto zero = [&](FileHandle& target) -> Status {
-    for (uint64_t at = static_cast<uint64_t>(off); at < zero_end; at += kZeroPiece) {
-      const uint64_t piece = std::min(kZeroPiece, zero_end - at);
-      SHOVEL_RETURN_IF_ERROR(
-          target.Write(at, std::string_view(kZeros).substr(0, piece)).status());
-    }
-    return Status::Ok();
-  };
-  if (!h->is_append()) return zero(*h);
+  const auto n = zero_end - static_cast<uint64_t>(off);
+  if (!h->is_append()) {
+    // Committed at once, as Linux shows a punch at once: every descriptor
+    // of this mount, and every later open anywhere, reads the zeros.
+    SHOVEL_RETURN_IF_ERROR(h->PunchHole(static_cast<uint64_t>(off), n));
+    return Flush(fh);
+  }
   // Through a handle of the committed file (the O_APPEND one would append).
   SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
   FileHandle temp(client_, info.path, FileHandle::Mode::kRead, BaseFrom(st),
                   options_.limits, &pool_, &tasks_);
-  SHOVEL_RETURN_IF_ERROR(zero(temp));
-  return temp.Flush();
+  SHOVEL_RETURN_IF_ERROR(temp.PunchHole(static_cast<uint64_t>(off), n));
+  SHOVEL_RETURN_IF_ERROR(temp.Flush());
+  NoteSeen(ino, temp.committed_version(), temp.StoredHoles());
+  const BaseState base = temp.Base();
+  for (const auto& other : HandlesOf(ino)) other->Rebase(base);
+  return Status::Ok();
 }
 
 }  // namespace shovel::fs

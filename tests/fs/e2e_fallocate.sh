@@ -2,7 +2,7 @@
 # fallocate(2) through the kernel, on two mounts of one real worker, with
 # fallocate(1) and posix_fallocate(3): `fallocate -l` grows a file at once
 # with zeros (a hole: nothing stored) and never shrinks it; `-n` (keep size) changes
-# nothing; `-p` zeros a range and keeps the size, and neither mount (nor a
+# nothing; `-p` zeros a range (a hole) and keeps the size, and neither mount (nor a
 # descriptor that read the old bytes into the page cache) reads them again;
 # other modes are EOPNOTSUPP, and bad arguments, a read-only descriptor and
 # a directory give Linux's errno. Needs root and /dev/fuse; FAILS (never
@@ -76,6 +76,15 @@ for m in ('$A', '$B'):
 od = subprocess.run(['od', '-An', '-tx1', '-j', '4998', '-N', '4', '$A/p'],
                     capture_output=True, text=True, check=True).stdout.split()
 assert od[2:] == ['00', '00'] and od[:2] != ['00', '00'], od"
+check "fallocate -p of 200 MiB in a 256 MiB file: a hole (SEEK_HOLE, stored bytes), zeros" bash -c "
+  head -c 256M /dev/urandom > '$tmp/rand' && cp '$tmp/rand' '$A/big' &&
+  fallocate -p -o 32M -l 200M '$A/big' && [ \$(stat -c %s '$B/big') = $((256 << 20)) ] &&
+  cmp -n $((32 << 20)) '$B/big' '$tmp/rand' &&
+  cmp -n $((200 << 20)) -i $((32 << 20)):0 '$B/big' /dev/zero &&
+  cmp -i $((232 << 20)) '$B/big' '$tmp/rand' &&
+  [ \$(getfattr --only-values -n user.shovel.stored_bytes '$A/big') = $((56 << 20)) ] &&
+  python3 -c \"import os; fd = os.open('$B/big', os.O_RDONLY); assert os.lseek(fd, 0, os.SEEK_HOLE) == 32 << 20\" &&
+  rm -f '$tmp/rand' '$A/big'"
 check "fallocate -p past the end changes nothing; -p over the tail keeps the size" bash -c "
   printf 0123456789 > '$A/t' && fallocate -p -o 100 -l 10 '$A/t' &&
   [ \"\$(cat '$A/t')\" = 0123456789 ] && fallocate -p -o 6 -l 100 '$A/t' &&

@@ -164,7 +164,7 @@ class Vfs {
   // shrink), KEEP_SIZE reserves nothing, PUNCH_HOLE|KEEP_SIZE makes the range
   // read as zeros. Errors as Linux: EBADF (not open for writing), EINVAL
   // (off < 0, len <= 0), EFBIG (off + len overflows or no worker could hold
-  // it), EOPNOTSUPP (any other mode; a punch of more than max_dirty bytes).
+  // it), EOPNOTSUPP (any other mode).
   Status Fallocate(uint64_t fh, int mode, int64_t off, int64_t len);
   Status Flush(uint64_t fh);
   Status Fsync(uint64_t fh);
