@@ -144,6 +144,24 @@ TYPED_TEST(VfsFallocateTest, ALargePunchIsAHoleAndLaterWritesShowOverIt) {
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
 }
 
+TYPED_TEST(VfsFallocateTest, AnOpenReaderOfTheMountSeesThePunchAtOnce) {
+  const std::string data = Pattern(4 * kMiB);
+  uint64_t ino = MakeFile(this->vfs_, "r", data);
+  Result<OpenReply> reader = this->vfs_.Open(ino, O_RDONLY);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_EQ(*this->vfs_.Read(reader->fh, 0, kMiB),
+            data.substr(0, kMiB));  // blocks fetched
+  uint64_t fh = this->OpenRw(ino);
+  EXPECT_EQ(this->Errno(fh, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, kMiB, kMiB), 0);
+  // Before the punching descriptor closes: zeros in the range, and the bytes
+  // after it where they were (the stored bytes moved up by the new hole).
+  EXPECT_EQ(*this->vfs_.Read(reader->fh, kMiB - 2, 4),
+            data.substr(kMiB - 2, 2) + std::string(2, '\0'));
+  EXPECT_EQ(*this->vfs_.Read(reader->fh, 3 * kMiB, 100), data.substr(3 * kMiB, 100));
+  ASSERT_TRUE(this->vfs_.Release(fh).ok());
+  ASSERT_TRUE(this->vfs_.Release(reader->fh).ok());
+}
+
 TYPED_TEST(VfsFallocateTest, PunchThroughAnO_AppendDescriptor) {
   uint64_t ino = MakeFile(this->vfs_, "a", "0123456789");
   uint64_t fh = this->OpenRw(ino, O_WRONLY | O_APPEND);
