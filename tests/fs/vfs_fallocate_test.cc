@@ -162,6 +162,22 @@ TYPED_TEST(VfsFallocateTest, AnOpenReaderOfTheMountSeesThePunchAtOnce) {
   ASSERT_TRUE(this->vfs_.Release(reader->fh).ok());
 }
 
+TYPED_TEST(VfsFallocateTest, PunchIntoAFileBeingWritten) {
+  // A new file is streamed; a punch commits the stream, then the writes go on.
+  const std::string data = Pattern(2 * kMiB);
+  Result<Vfs::Created> c =
+      this->vfs_.Create(kRootIno, "s", 0644, O_RDWR | O_CREAT, Owner{1000, 1000});
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(this->vfs_.Write(c->open.fh, 0, data).ok());
+  EXPECT_EQ(
+      this->Errno(c->open.fh, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, kMiB), 0);
+  ASSERT_TRUE(this->vfs_.Write(c->open.fh, 2 * kMiB, "tail").ok());
+  ASSERT_TRUE(this->vfs_.Release(c->open.fh).ok());
+  std::string want = data + "tail";
+  want.replace(100, kMiB, std::string(kMiB, '\0'));
+  EXPECT_TRUE(this->ReadAll(c->attr.ino, kMiB) == want);
+}
+
 TYPED_TEST(VfsFallocateTest, PunchThroughAnO_AppendDescriptor) {
   uint64_t ino = MakeFile(this->vfs_, "a", "0123456789");
   uint64_t fh = this->OpenRw(ino, O_WRONLY | O_APPEND);
