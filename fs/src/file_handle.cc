@@ -253,6 +253,7 @@ void FileHandle::AfterCommitLocked(uint64_t version, uint64_t size, const Holes&
   base_.size = keep_ = size_ = size;
   base_.version = committed_version_ = version;
   extents_.clear();
+  punched_ = Holes();
   dirty_bytes_ = 0;
   dirty_ = false;
   fetches_.clear();
@@ -340,7 +341,7 @@ Status FileHandle::Truncate(uint64_t size) {
 
 Status FileHandle::CommitPatchLocked() {
   if (!dirty_) return Status::Ok();
-  bool extends_only = keep_ == base_.size && extents_.size() == 1 &&
+  bool extends_only = keep_ == base_.size && punched_.empty() && extents_.size() == 1 &&
                       extents_.begin()->first == base_.size &&
                       size_ == base_.size + extents_.begin()->second.size();
   if (extends_only && base_.exists) {
@@ -367,7 +368,7 @@ Status FileHandle::RebuildLocked() {
   // The size hint lets the worker refuse at once a value it could never
   // hold; a value that may have holes gives none (its stored size is less).
   const bool may_be_sparse =
-      !holes_.empty() || size_ - std::min(size_, keep_) >= kMinHole;
+      !holes_.empty() || !punched_.empty() || size_ - std::min(size_, keep_) >= kMinHole;
   SHOVEL_ASSIGN_OR_RETURN(
       std::unique_ptr<Writer> w,
       client_->OpenWriter(id_, WriteMode::kSet, may_be_sparse ? 0 : size_));
@@ -390,14 +391,21 @@ Status FileHandle::RebuildLocked() {
           SHOVEL_RETURN_IF_ERROR(gap(p.len));
           continue;
         }
-        uint64_t got = 0;
-        SHOVEL_RETURN_IF_ERROR(
-            client_->GetTo(id_, p.stored, p.len, [&](std::string_view piece) -> Status {
-              got += piece.size();
-              return w->Write(piece);
-            }));
-        pos += std::min(got, p.len);
-        if (got < p.len) SHOVEL_RETURN_IF_ERROR(gap(p.len - got));
+        // Stored bytes, less the ranges punched out of them.
+        for (const Holes::Piece& q : punched_.Split(p.off, p.len)) {
+          if (q.hole) {
+            SHOVEL_RETURN_IF_ERROR(gap(q.len));
+            continue;
+          }
+          uint64_t got = 0;
+          SHOVEL_RETURN_IF_ERROR(client_->GetTo(id_, p.stored + (q.off - p.off), q.len,
+                                                [&](std::string_view piece) -> Status {
+                                                  got += piece.size();
+                                                  return w->Write(piece);
+                                                }));
+          pos += std::min(got, q.len);
+          if (got < q.len) SHOVEL_RETURN_IF_ERROR(gap(q.len - got));
+        }
       }
     }
     return pos < end ? gap(end - pos) : Status::Ok();
@@ -536,6 +544,9 @@ Result<std::string> FileHandle::ReadPatchedLocked(uint64_t off, uint64_t size) {
           at += n;
           return Status::Ok();
         }));
+  }
+  for (const Holes::Piece& p : punched_.Split(off, size)) {
+    if (p.hole) out.replace(p.off - off, p.len, p.len, '\0');
   }
   for (const auto& [e_off, data] : extents_) {
     uint64_t e_end = e_off + data.size();

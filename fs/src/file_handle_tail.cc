@@ -11,7 +11,7 @@
 namespace shovel::fs {
 
 bool FileHandle::GrowsOnlyLocked() const {
-  return base_.exists && keep_ == base_.size && size_ > base_.size &&
+  return base_.exists && keep_ == base_.size && punched_.empty() && size_ > base_.size &&
          (extents_.empty() || extents_.begin()->first >= base_.size);
 }
 

@@ -4,6 +4,7 @@
 #include "fuse_ops.h"
 
 #include <fuse_lowlevel.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -548,6 +549,20 @@ void OnLseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* 
   fuse_reply_lseek(req, static_cast<off_t>(*to));
 }
 
+void OnFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                 fuse_file_info* fi) {
+  const FuseContext& ctx = Ctx(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Status s = ctx.vfs->Fallocate(fi->fh, mode, static_cast<int64_t>(off),
+                                static_cast<int64_t>(len));
+  // A punched range must not be read from pages cached before it (the
+  // kernel drops them too; this also covers pages stored meanwhile).
+  if (s.ok() && (mode & FALLOC_FL_PUNCH_HOLE) != 0) {
+    fuse_lowlevel_notify_inval_inode(ctx.session, ino, off, len);
+  }
+  if (wait.Claim()) Reply(req, s);
+}
+
 void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Result<uint64_t> fh = V(req).OpenDir(ino);
   if (!fh.ok()) {
@@ -679,6 +694,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.release = Counted<FuseOp::kRelease, OnRelease>::Call;
   ops.fsync = Counted<FuseOp::kFsync, OnFsync>::Call;
   ops.lseek = Counted<FuseOp::kLseek, OnLseek>::Call;
+  ops.fallocate = Counted<FuseOp::kFallocate, OnFallocate>::Call;
   ops.opendir = Counted<FuseOp::kOpendir, OnOpendir>::Call;
   ops.readdir = Counted<FuseOp::kReaddir, OnReaddir>::Call;
   ops.releasedir = Counted<FuseOp::kReleasedir, OnReleasedir>::Call;

@@ -11,7 +11,7 @@ std::string_view FuseOpName(FuseOp op) {
       "unlink",    "rename",   "link",        "symlink",    "readlink", "mknod",
       "create",    "open",     "read",        "write",      "flush",    "release",
       "fsync",     "opendir",  "readdir",     "releasedir", "statfs",   "getxattr",
-      "listxattr", "setxattr", "removexattr", "lseek"};
+      "listxattr", "setxattr", "removexattr", "lseek",      "fallocate"};
   const auto i = static_cast<size_t>(op);
   return i < kNames.size() ? kNames[i] : "unknown";
 }

@@ -16,12 +16,12 @@ namespace {
 // page cache to keep: a whole small file, or the start of a large one.
 constexpr uint64_t kOpenFetch = 1ull << 20;
 
+}  // namespace
+
 BaseState BaseFrom(const BlobStat& st) {
   return BaseState{true, Holes::FromAttrs(st.attrs).LogicalSize(st.size), st.version,
                    st.attrs};
 }
-
-}  // namespace
 
 uint64_t Vfs::AddHandle(uint64_t ino, std::shared_ptr<FileHandle> handle, bool writable) {
   // Before the handle exists: a writable one waits for stores in flight.
@@ -284,6 +284,13 @@ Status Vfs::Flush(uint64_t fh) {
   uint64_t after = h->committed_version();
   if (after != before) {
     NoteSeen(ino, after, h->StoredHoles());
+    // Other descriptors of this mount read the new version from now on:
+    // its holes may place the stored bytes elsewhere (a punch, a write
+    // into a hole).
+    const BaseState base = h->Base();
+    for (const auto& other : HandlesOf(ino)) {
+      if (other != h) other->Rebase(base);
+    }
     // The page cache holds what this handle wrote: that is the committed
     // version when the handle wrote it whole and no other handle of the
     // inode was open meanwhile (its reads could have cached older bytes).

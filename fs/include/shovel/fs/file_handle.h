@@ -88,6 +88,9 @@ struct BaseState {
   std::map<std::string, std::string> attrs;
 };
 
+// The base of a stored file from its Stat (the size through its holes).
+BaseState BaseFrom(const BlobStat& st);
+
 // The bytes of one read: a view into a buffer that `owner` keeps alive.
 struct ReadData {
   std::shared_ptr<const std::string> owner;
@@ -131,11 +134,21 @@ class FileHandle {
   // Returns the bytes accepted (all of them, or an error).
   Result<size_t> Write(uint64_t off, std::string_view data);
   Status Truncate(uint64_t size);
+  // Makes [off, off + len) read as zeros, the size unchanged (fallocate's
+  // PUNCH_HOLE; file_handle_punch.cc): O(1) in memory, whatever `len`; the
+  // commit rewrites the stored bytes around it and makes it a hole.
+  Status PunchHole(uint64_t off, uint64_t len);
   // Commits pending data, then pending attributes. Errors are those of the
   // commit (kNoSpace, kUnavailable...); after an error the handle is clean.
   Status Flush();
   // Stores attribute changes now, or after the commit when data is pending.
   Status ChangeAttrs(const StoredChange& change);
+  // The committed file as this handle knows it (after its own commits).
+  BaseState Base() const;
+  // Another handle of this mount committed `base`: a handle with nothing
+  // pending reads that version from now on (its holes place the stored
+  // bytes), its fetched blocks dropped; one with pending data keeps its own.
+  void Rebase(const BaseState& base);
   // Follows a rename of the open file.
   void SetId(std::string id);
   // Commits a streamed set now (its bytes become visible), so the id exists
@@ -234,6 +247,9 @@ class FileHandle {
   // patch
   std::map<uint64_t, std::string> extents_;  // non-overlapping, by offset
   uint64_t keep_ = 0;  // base bytes still valid (truncate lowers it)
+  // Base ranges below keep_ punched out: zeros under the extents (holes
+  // once committed).
+  Holes punched_;
   uint64_t size_ = 0;  // logical size in patch mode
   uint64_t dirty_bytes_ = 0;
   bool dirty_ = false;

@@ -49,8 +49,9 @@ enum class FuseOp : uint8_t {
   kSetxattr,
   kRemovexattr,
   kLseek,
+  kFallocate,
 };
-inline constexpr size_t kFuseOps = static_cast<size_t>(FuseOp::kLseek) + 1;
+inline constexpr size_t kFuseOps = static_cast<size_t>(FuseOp::kFallocate) + 1;
 
 // "lookup", "read", ...: the `op` label.
 std::string_view FuseOpName(FuseOp op);

@@ -159,6 +159,13 @@ class Vfs {
   // `*mode_changed` (if given) is set: the kernel's cached mode is stale.
   Result<size_t> Write(uint64_t fh, uint64_t off, std::string_view data,
                        uint32_t writer_uid = 0, bool* mode_changed = nullptr);
+  // fallocate(2) of open file `fh` (vfs_fallocate.cc); `mode` is the
+  // FALLOC_FL_* flags. Mode 0 grows the file to off + len (a hole, never a
+  // shrink), KEEP_SIZE reserves nothing, PUNCH_HOLE|KEEP_SIZE makes the range
+  // read as zeros. Errors as Linux: EBADF (not open for writing), EINVAL
+  // (off < 0, len <= 0), EFBIG (off + len overflows or no worker could hold
+  // it), EOPNOTSUPP (any other mode).
+  Status Fallocate(uint64_t fh, int mode, int64_t off, int64_t len);
   Status Flush(uint64_t fh);
   Status Fsync(uint64_t fh);
   Status Release(uint64_t fh);
