@@ -19,23 +19,10 @@
 namespace shovel::fs {
 namespace {
 
+using testing::MakeFile;
+using testing::Pattern;
+
 constexpr uint64_t kMiB = 1 << 20;
-
-std::string Pattern(size_t n) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i % 23);
-  return s;
-}
-
-uint64_t MakeFile(Vfs& vfs, const std::string& name, const std::string& data) {
-  Result<Vfs::Created> c =
-      vfs.Create(kRootIno, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  if (!c.ok()) return 0;
-  EXPECT_TRUE(vfs.Write(c->open.fh, 0, data).ok());
-  EXPECT_TRUE(vfs.Release(c->open.fh).ok());
-  return c->attr.ino;
-}
 
 template <typename Env>
 class VfsFallocateTest : public testing::VfsFixture<Env> {

@@ -1,6 +1,6 @@
 // The fixture of the typed vfs suites (vfs_test.cc, vfs_posix_test.cc,
-// vfs_rename_test.cc, vfs_grow_test.cc): a Vfs over one Client environment
-// of client_envs.h, fresh for every test, and the steps most tests take
+// vfs_rename_test.cc, vfs_grow_test.cc, vfs_fallocate_test.cc): a Vfs over one Client
+// environment of client_envs.h, fresh for every test, and the steps most tests take
 // through it. A suite derives from VfsFixture<Env>, passes its VfsOptions
 // when they are not BaseVfsOptions(), and runs over testing::ClientEnvs.
 #pragma once
@@ -22,6 +22,25 @@ inline VfsOptions BaseVfsOptions() {
   VfsOptions o;
   o.owner = Owner{1000, 1000};
   return o;
+}
+
+// `n` bytes of a repeating pattern (easy to place by eye in a diff).
+inline std::string Pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i % 23);
+  return s;
+}
+
+// Creates `name` in the root holding `data` (written, then released
+// without a flush); returns its inode.
+inline uint64_t MakeFile(Vfs& vfs, const std::string& name, const std::string& data) {
+  Result<Vfs::Created> c =
+      vfs.Create(kRootIno, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  if (!c.ok()) return 0;
+  EXPECT_TRUE(vfs.Write(c->open.fh, 0, data).ok());
+  EXPECT_TRUE(vfs.Release(c->open.fh).ok());
+  return c->attr.ino;
 }
 
 template <typename Env>

@@ -87,6 +87,20 @@ class StaticKeyRotationTest : public ::testing::Test {
     StartWorker(i, key, endpoint);
   }
 
+  // A client of both workers that follows `worker_keys` (a key file).
+  std::unique_ptr<Client> ConnectFollowing(const std::string& worker_keys,
+                                           uint32_t replicas = 1) {
+    ClientOptions o;
+    o.workers = {workers_[0]->endpoint(), workers_[1]->endpoint()};
+    o.replicas = replicas;
+    o.key_file = dir_ + "/client.key";
+    o.worker_key = worker_keys;
+    o.keys_from_environment = false;
+    auto c = Client::Connect(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
   std::string dir_, client_, old_, new_, other_, peer_keys_;
   std::vector<std::unique_ptr<testing::WorkerProcess>> workers_;
 };
@@ -96,14 +110,9 @@ TEST_F(StaticKeyRotationTest, WorkersGetANewKeyPairWhileAClientStaysConnected) {
   StartWorker(1, "old", "tcp://127.0.0.1:0");
   const std::string worker_keys = dir_ + "/worker-keys";
   WriteFile(worker_keys, "# the workers' public keys\n" + old_ + "\n");
-  ClientOptions o;
-  o.workers = {workers_[0]->endpoint(), workers_[1]->endpoint()};
-  o.key_file = dir_ + "/client.key";
-  o.worker_key = worker_keys;
-  o.keys_from_environment = false;
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  Client& client = **c;
+  auto c = ConnectFollowing(worker_keys);
+  ASSERT_NE(c, nullptr);
+  Client& client = *c;
   constexpr int kIds = 32;
   auto id = [](const char* set, int i) { return std::string(set) + std::to_string(i); };
   auto write_all = [&](const char* set) {
@@ -209,15 +218,9 @@ TEST_F(StaticKeyRotationTest, WorkersReplicateWhileOnlySomeHaveTheNewPair) {
   WriteFile(peer_keys_, "# the workers' public keys\n" + old_ + "\n");
   StartWorker(0, "old", "tcp://127.0.0.1:0");
   StartWorker(1, "old", "tcp://127.0.0.1:0");
-  ClientOptions o;
-  o.workers = {workers_[0]->endpoint(), workers_[1]->endpoint()};
-  o.replicas = 2;
-  o.key_file = dir_ + "/client.key";
-  o.worker_key = peer_keys_;  // the same file format as the clients'
-  o.keys_from_environment = false;
-  auto c = Client::Connect(o);
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  Client& client = **c;
+  auto c = ConnectFollowing(peer_keys_, 2);  // the same file format as the clients'
+  ASSERT_NE(c, nullptr);
+  Client& client = *c;
   constexpr int kIds = 32;
   auto id = [](const char* set, int i) { return std::string(set) + std::to_string(i); };
   auto value = [](const char* set, int i) {
