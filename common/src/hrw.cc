@@ -41,8 +41,7 @@ std::vector<size_t> RankNodes(std::string_view id,
     w.emplace_back(HrwWeight(node_ids[i], id), i);
   }
   std::sort(w.begin(), w.end(), [&](const auto& a, const auto& b) {
-    if (a.first != b.first) return a.first > b.first;
-    return node_ids[a.second] < node_ids[b.second];
+    return ComesBefore(node_ids[a.second], a.first, node_ids[b.second], b.first);
   });
   std::vector<size_t> out;
   out.reserve(w.size());

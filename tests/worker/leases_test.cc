@@ -197,20 +197,20 @@ TEST(Leases, AnIdIsNotServedHereWhileALeasedWorkerComesBeforeThisOne) {
     std::string id = "id" + std::to_string(i);
     (RankNodes(id, {"n1", "n2"})[0] == 1 ? before : after) = id;
   }
-  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "w2");
-  EXPECT_EQ(t.LeasedBefore(after, "n1", {}, 10 * kS), "");
-  EXPECT_EQ(t.LeasedBefore(before, "n1", {"w2"}, 10 * kS), "");  // passed over
-  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 11500 * kMs), "");  // ran out
-  t.Release("w2");                                               // leaving
-  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {}, {}, 10 * kS), "w2");
+  EXPECT_EQ(t.OutrankedBy(after, "n1", {}, {}, 10 * kS), "");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {}, {"w2"}, 10 * kS), "");  // passed over
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {}, {}, 11500 * kMs), "");  // ran out
+  t.Release("w2");                                                  // leaving
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {}, {}, 10 * kS), "");
   // w3 only answered this worker's LEASE: it holds no lease from it.
   uint64_t fence = 0;
   t.SetNode("w3", "n2");
   t.Answered("w3", kWall, 10 * kS, &fence);
-  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {}, {}, 10 * kS), "");
   t.Request("w2", "n2", kWall, 10 * kS);
   t.Fence("w2", kWall);  // missed a write
-  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10 * kS), "");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {}, {}, 10 * kS), "");
 }
 
 // w3 joins while w1 holds this replica's lease: w3 may serve ids that come
@@ -230,7 +230,7 @@ TEST(Leases, ANewcomerIsGrantedOnceTheOtherHoldersWereToldOfIt) {
     std::string id = "id" + std::to_string(i);
     if (RankNodes(id, {"n1", "n3"})[0] == 1) before = id;
   }
-  EXPECT_EQ(t.LeasedBefore(before, "n1", {}, 10300 * kMs), "w3");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {}, {}, 10300 * kMs), "w3");
   // w1 renews: its grant names w3; then w3 is granted (reported once).
   EXPECT_TRUE(t.Request("w1", "n1", kWall, 10300 * kMs).granted);
   EXPECT_EQ(t.Holders("w1", 10300 * kMs),
@@ -279,16 +279,16 @@ TEST(Leases, APrimaryDoesNotServeAnIdAHolderNamedByItsReplicaComesBefore) {
     (RankNodes(id, {"n1", "n3"})[0] == 1 ? before : after) = id;
   }
   t.SetHolders("r", {{"w3", "n3"}, {"w1", "n1"}}, 10 * kS);
-  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {}, 10 * kS), "w3");
-  EXPECT_EQ(t.HolderBefore(after, "n1", {"r"}, {}, 10 * kS), "");
-  EXPECT_EQ(t.HolderBefore(before, "n1", {"other"}, {}, 10 * kS), "");
-  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {"w3"}, 10 * kS), "");  // passed over
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {"r"}, {}, 10 * kS), "w3");
+  EXPECT_EQ(t.OutrankedBy(after, "n1", {"r"}, {}, 10 * kS), "");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {"other"}, {}, 10 * kS), "");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {"r"}, {"w3"}, 10 * kS), "");  // passed over
   // A later grant that no longer names w3 does not forget it before its
   // lease surely ran out.
   t.SetHolders("r", {}, 10500 * kMs);
-  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {}, 10500 * kMs), "w3");
-  EXPECT_EQ(t.HolderBefore(before, "n1", {"r"}, {},
-                           10 * kS + LeaseTable::kLease + LeaseTable::kMargin),
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {"r"}, {}, 10500 * kMs), "w3");
+  EXPECT_EQ(t.OutrankedBy(before, "n1", {"r"}, {},
+                          10 * kS + LeaseTable::kLease + LeaseTable::kMargin),
             "");
 }
 

@@ -205,7 +205,7 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
 std::string LeaseKeeper::Outranking(std::string_view id, std::string_view node,
                                     const std::vector<std::string>& passed_over) {
   std::lock_guard<std::mutex> l(mu_);
-  return table_.LeasedBefore(id, node, passed_over, Now());
+  return table_.OutrankedBy(id, node, {}, passed_over, Now());
 }
 
 size_t LeaseKeeper::FirstOutranked(std::span<const std::string_view> ids, size_t from,
@@ -215,11 +215,9 @@ size_t LeaseKeeper::FirstOutranked(std::span<const std::string_view> ids, size_t
   std::lock_guard<std::mutex> l(mu_);
   const LeaseTable::Ns now = Now();
   for (size_t i = from; i < ids.size(); ++i) {
-    std::string before = table_.LeasedBefore(ids[i], node_id_, passed_over, now);
-    if (before.empty()) {
-      before = table_.HolderBefore(ids[i], node_id_, replicas, passed_over, now);
-    }
-    if (!before.empty()) {
+    if (std::string before =
+            table_.OutrankedBy(ids[i], node_id_, replicas, passed_over, now);
+        !before.empty()) {
       *who = std::move(before);
       return i;
     }
@@ -248,8 +246,7 @@ bool LeaseKeeper::MayServeRead(std::span<const std::string_view> ids,
   const LeaseTable::Ns now = Now();
   if (!HoldsAllLocked(replicas, now)) return false;
   for (std::string_view id : ids) {
-    if (!table_.LeasedBefore(id, node_id_, {}, now).empty()) return false;
-    if (!table_.HolderBefore(id, node_id_, replicas, {}, now).empty()) return false;
+    if (!table_.OutrankedBy(id, node_id_, replicas, {}, now).empty()) return false;
   }
   return true;
 }

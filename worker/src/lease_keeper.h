@@ -84,7 +84,7 @@ class LeaseKeeper {
   // For each of `ids` from index `from` on, under one lock: a worker that
   // comes before this one in its order and holds a lease from this one
   // (Outranking) or, as their grants named it, from one of `replicas`
-  // (LeaseTable::HolderBefore). The index of the first such id (the
+  // (LeaseTable::OutrankedBy). The index of the first such id (the
   // worker's endpoint in *who), or ids.size() when none.
   size_t FirstOutranked(std::span<const std::string_view> ids, size_t from,
                         const std::vector<std::string>& replicas,

@@ -129,7 +129,7 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
     g.introduced = now;
   }
   // From here on it may serve, so writes that would miss its copy are
-  // refused (LeasedBefore), granted or not; and it is up: nobody serves in
+  // refused (OutrankedBy), granted or not; and it is up: nobody serves in
   // its place (fencing it again) for a lease's time (Remaining).
   g.leased = now;
   g.at = now;
@@ -159,9 +159,7 @@ std::vector<std::pair<std::string, std::string>> LeaseTable::Holders(
     const std::string& asker, Ns now) const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [peer, g] : grants_) {
-    if (peer == asker || g.leased < 0 || g.fenced || g.released || g.node.empty())
-      continue;
-    if (now - g.leased < kLease + kMargin) out.emplace_back(peer, g.node);
+    if (peer != asker && g.MayHold(now)) out.emplace_back(peer, g.node);
   }
   return out;
 }
@@ -176,30 +174,6 @@ void LeaseTable::SetHolders(
   for (const auto& [endpoint, node] : holders) {
     named[endpoint] = {node, now + kLease + kMargin};
   }
-}
-
-std::string LeaseTable::HolderBefore(std::string_view id, std::string_view self_node,
-                                     const std::vector<std::string>& replicas,
-                                     const std::vector<std::string>& skip, Ns now) const {
-  uint64_t mine = 0;
-  bool weighed = false;
-  for (const auto& r : replicas) {
-    auto it = holders_.find(r);
-    if (it == holders_.end()) continue;
-    for (const auto& [endpoint, h] : it->second) {
-      if (h.until <= now || h.node == self_node) continue;
-      if (!weighed) {
-        mine = HrwWeight(self_node, id);
-        weighed = true;
-      }
-      const uint64_t theirs = HrwWeight(h.node, id);
-      // As RankNodes orders: higher weight first, ties by node id.
-      if (theirs < mine || (theirs == mine && h.node > self_node)) continue;
-      if (std::find(skip.begin(), skip.end(), endpoint) != skip.end()) continue;
-      return endpoint;
-    }
-  }
-  return "";
 }
 
 LeaseTable::Ns LeaseTable::Remaining(const std::string& peer, Ns now) const {
@@ -255,21 +229,25 @@ void LeaseTable::SetNode(const std::string& peer, const std::string& node) {
   if (!node.empty()) grants_[peer].node = node;
 }
 
-std::string LeaseTable::LeasedBefore(std::string_view id, std::string_view self_node,
-                                     const std::vector<std::string>& skip, Ns now) const {
+std::string LeaseTable::OutrankedBy(std::string_view id, std::string_view self_node,
+                                    const std::vector<std::string>& replicas,
+                                    const std::vector<std::string>& skip, Ns now) const {
   const uint64_t mine = HrwWeight(self_node, id);
+  auto before = [&](const std::string& endpoint, const std::string& node) {
+    return node != self_node && ComesBefore(node, HrwWeight(node, id), self_node, mine) &&
+           std::find(skip.begin(), skip.end(), endpoint) == skip.end();
+  };
   for (const auto& [peer, g] : grants_) {
     // Only a lease it asked for: one that merely answered this worker
     // serves nothing under its lease.
-    if (g.leased < 0 || g.fenced || g.released || g.node.empty() || g.node == self_node) {
-      continue;
+    if (g.MayHold(now) && before(peer, g.node)) return peer;
+  }
+  for (const auto& r : replicas) {
+    auto it = holders_.find(r);
+    if (it == holders_.end()) continue;
+    for (const auto& [endpoint, h] : it->second) {
+      if (h.until > now && before(endpoint, h.node)) return endpoint;
     }
-    if (now - g.leased >= kLease + kMargin) continue;
-    const uint64_t theirs = HrwWeight(g.node, id);
-    // As RankNodes orders: higher weight first, ties by node id.
-    if (theirs < mine || (theirs == mine && g.node > self_node)) continue;
-    if (std::find(skip.begin(), skip.end(), peer) != skip.end()) continue;
-    return peer;
   }
   return "";
 }

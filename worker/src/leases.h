@@ -22,9 +22,9 @@
 // back under a new epoch, no lease until every other worker whose lease
 // from it may hold was granted its own after the newcomer first asked: each
 // grant names the replica's other holders (Holders), and a primary does not
-// serve an id that one of them comes before it for (HolderBefore). From
+// serve an id that one of them comes before it for (OutrankedBy). From
 // that first ask on, the replica also refuses the writes forwarded by a
-// primary the newcomer comes before (LeasedBefore with the sender's node).
+// primary the newcomer comes before (OutrankedBy with the sender's node).
 //
 // So a worker that was paused, cut off or restarted, and missed writes
 // meanwhile, serves none of its old values: by the time another worker
@@ -77,12 +77,6 @@ class LeaseTable {
   void SetHolders(const std::string& peer,
                   const std::vector<std::pair<std::string, std::string>>& holders,
                   Ns now);
-  // The first worker, not this one (`self_node`) and not in `skip`, named
-  // by one of `replicas` as holding its lease, that comes before this
-  // worker in `id`'s order; empty: none.
-  std::string HolderBefore(std::string_view id, std::string_view self_node,
-                           const std::vector<std::string>& replicas,
-                           const std::vector<std::string>& skip, Ns now) const;
   // Holds a lease from `peer` that was granted in place of each of
   // `passed_over` (this worker's own endpoint, `self`, is skipped).
   bool Covers(const std::string& peer, const std::vector<std::string>& passed_over,
@@ -156,12 +150,15 @@ class LeaseTable {
   std::vector<std::pair<std::string, std::string>> Recent(Ns now, Ns within) const;
   // `peer`'s node id, learnt from its answer to a LEASE.
   void SetNode(const std::string& peer, const std::string& node);
-  // The first peer whose lease from this worker may still hold (not
-  // fenced, not released, node id known; a newcomer waiting for its first
-  // grant counts), not in `skip`, that comes before `self_node` in `id`'s
-  // rendezvous order; empty: none.
-  std::string LeasedBefore(std::string_view id, std::string_view self_node,
-                           const std::vector<std::string>& skip, Ns now) const;
+  // The first worker, not in `skip` and not this one (`self_node`), that
+  // comes before this worker in `id`'s rendezvous order and may serve `id`:
+  //  - a peer whose lease from this worker may still hold (Grant::MayHold;
+  //    a newcomer waiting for its first grant counts), or
+  //  - one named by one of `replicas` as holding its lease (SetHolders).
+  // Empty: none.
+  std::string OutrankedBy(std::string_view id, std::string_view self_node,
+                          const std::vector<std::string>& replicas,
+                          const std::vector<std::string>& skip, Ns now) const;
   // Those peers other than `asker`, for its grant: endpoint, node id.
   std::vector<std::pair<std::string, std::string>> Holders(const std::string& asker,
                                                            Ns now) const;
@@ -190,6 +187,13 @@ class LeaseTable {
     uint64_t fence = 0;     // wall-clock ns: it must come back with a newer epoch
     // Workers it was granted a lease in place of -> when (steady).
     std::map<std::string, Ns> in_place;
+
+    // Its lease from this worker, one it asked for, may still hold: it
+    // may serve under it (Holders, OutrankedBy).
+    bool MayHold(Ns now) const {
+      return leased >= 0 && !fenced && !released && !node.empty() &&
+             now - leased < kLease + kMargin;
+    }
   };
   // A grant in `peer`'s place that may still hold: who holds it, and for
   // how long; empty when none.

@@ -49,22 +49,27 @@ Status Replicator::WatchPeerKeys(const std::string& file) {
     return Status::InvalidArgument("peer-keys " + file + " needs --key-file");
   }
   std::lock_guard<std::mutex> l(mu_);
-  auto keys = ReadWorkerKeysIfChanged(file, &peer_keys_identity_);
-  if (!keys.ok()) return keys.status();
-  if (!*keys || (*keys)->empty()) {
-    return Status::InvalidArgument(file + ": lists no public key");
-  }
-  peer_keys_.SetList(std::move(**keys));
   peer_keys_file_ = file;
+  if (Status st = ReloadPeerKeysLocked(); !st.ok() || peer_keys_.list().empty()) {
+    peer_keys_file_.clear();
+    return st.ok() ? Status::InvalidArgument(file + ": lists no public key") : st;
+  }
   next_refresh_ = Clock::now() + kRefreshEvery;
   return Status::Ok();
 }
 
 void Replicator::RefreshPeerKeysLocked() {
-  if (peer_keys_file_.empty()) return;
-  auto keys = ReadWorkerKeysIfChanged(peer_keys_file_, &peer_keys_identity_);
   // Being replaced, half written or emptied: the keys read before stay.
-  if (!keys.ok() || !*keys || (*keys)->empty()) return;
+  if (!peer_keys_file_.empty()) (void)ReloadPeerKeysLocked();
+}
+
+Status Replicator::ReloadPeerKeysLocked() {
+  auto keys = ReadWorkerKeysIfChanged(peer_keys_file_, &peer_keys_identity_);
+  if (!keys.ok()) return keys.status();
+  if (!*keys) return Status::Ok();  // unchanged
+  if ((*keys)->empty()) {
+    return Status::InvalidArgument(peer_keys_file_ + ": lists no public key");
+  }
   log::Info("peer keys: " + std::to_string((*keys)->size()) + " read from " +
             peer_keys_file_);
   peer_keys_.SetList(std::move(**keys));
@@ -79,6 +84,7 @@ void Replicator::RefreshPeerKeysLocked() {
       ++it;
     }
   }
+  return Status::Ok();
 }
 
 Replicator::~Replicator() {

@@ -187,6 +187,9 @@ class Replicator {
   // caller then makes the connection again with Take.
   bool KeyRejected(Conn& c);
   void RefreshPeerKeysLocked();
+  // Reads the peer keys file if it changed and installs its list; an
+  // unreadable file or one that lists no key changes nothing.
+  Status ReloadPeerKeysLocked();
 
   std::unique_ptr<zmq::context_t> ctx_;
   const std::optional<KeyPair> keys_;

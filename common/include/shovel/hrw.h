@@ -14,6 +14,14 @@ namespace shovel {
 // changing it moves every id.
 uint64_t HrwWeight(std::string_view node_id, std::string_view id);
 
+// Whether node `a` (weight `wa` for some id) comes before node `b` (weight
+// `wb` for the same id) in that id's order: higher weight first, ties by
+// node id. The one comparison every ranking uses.
+inline bool ComesBefore(std::string_view a, uint64_t wa, std::string_view b,
+                        uint64_t wb) {
+  return wa != wb ? wa > wb : a < b;
+}
+
 // Indexes into `node_ids`, best first (rank 0 = home, then replicas); ties
 // break by node id.
 std::vector<size_t> RankNodes(std::string_view id,
