@@ -122,20 +122,47 @@ TEST(Leases, AReplicaLetsAWorkerServeInPlaceOfAnotherOnlyOnceThatOnesLeaseRanOut
 }
 
 // A write this worker began in w1's place may still be in flight when w1
-// rejoins: w1 gets no lease (and no hand-over) until it is surely applied.
-TEST(Leases, AWorkerThisOneServedInPlaceOfGetsNoLeaseUntilThatWriteIsApplied) {
+// rejoins: w1 gets no lease (and no hand-over) until it is applied. From
+// w1's first ask on, nothing more is begun in its place, so w1 waits only
+// for what is in flight.
+TEST(Leases, AWorkerThisOneServesInPlaceOfGetsNoLeaseUntilThoseRequestsAreDone) {
   LeaseTable t(0);
   ASSERT_TRUE(t.Request("w1", "n1", kWall - 10 * kS, 0).granted);
   ASSERT_EQ(t.TakeOver("w1", 2 * kS, kWall), 0);
-  // Rejoined after the fence, 100 ms later: not now (this worker: empty).
+  t.BeginInPlace({"w1"});
+  t.BeginInPlace({"w1", "w4"});
+  // Rejoined after the fence: not now (this worker: busy empty).
   LeaseTable::Answer a = t.Request("w1", "n1", kWall + 1, 2100 * kMs);
   EXPECT_FALSE(a.granted);
   EXPECT_TRUE(a.busy.empty());
-  EXPECT_EQ(a.wait, LeaseTable::kServedInPlace - 100 * kMs);
+  EXPECT_EQ(a.wait, LeaseTable::kInPlaceDrain);
   EXPECT_TRUE(t.Fenced("w1"));
-  a = t.Request("w1", "n1", kWall + 1, 2 * kS + LeaseTable::kServedInPlace);
+  // It is back: nothing more is served in its place, and nobody else is
+  // granted a lease in its place, for a lease's time after it asked.
+  EXPECT_EQ(t.TakeOver("w1", 2200 * kMs, kWall), LeaseTable::kLease - 100 * kMs);
+  a = t.Request("w2", "n2", kWall, 2200 * kMs, {"w1"});
+  EXPECT_FALSE(a.granted);
+  EXPECT_EQ(a.busy, "w1");
+  t.EndInPlace({"w1"});
+  EXPECT_FALSE(t.Request("w1", "n1", kWall + 1, 2300 * kMs).granted);  // one left
+  t.EndInPlace({"w1", "w4"});
+  a = t.Request("w1", "n1", kWall + 1, 2400 * kMs);
   EXPECT_TRUE(a.granted);
   EXPECT_TRUE(a.rejoined);
+  EXPECT_GT(t.TakeOver("w1", 2500 * kMs, kWall), 0);  // it holds a lease
+}
+
+// A worker that asked for a lease and went away again before it was
+// granted one is served in place of once that ask is a lease's time old.
+TEST(Leases, AWorkerThatAskedAndWentAwayIsServedInPlaceOfAgain) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w1", "n1", kWall - 10 * kS, 0).granted);
+  ASSERT_EQ(t.TakeOver("w1", 2 * kS, kWall), 0);
+  t.BeginInPlace({"w1"});
+  EXPECT_FALSE(t.Request("w1", "n1", kWall + 1, 2100 * kMs).granted);
+  t.EndInPlace({"w1"});
+  EXPECT_GT(t.TakeOver("w1", 3 * kS, kWall), 0);
+  EXPECT_EQ(t.TakeOver("w1", 2100 * kMs + LeaseTable::kLease, kWall), 0);
 }
 
 TEST(Leases, AWorkerServedInPlaceOfGetsNoLeaseWhileThatGrantMayHold) {

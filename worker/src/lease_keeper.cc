@@ -1,6 +1,7 @@
 #include "lease_keeper.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "replicator.h"
 
@@ -109,9 +110,31 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
   return Asked::kGranted;
 }
 
+InPlaceServing::InPlaceServing(InPlaceServing&& o) noexcept
+    : keeper_(std::exchange(o.keeper_, nullptr)), peers_(std::move(o.peers_)) {}
+
+InPlaceServing& InPlaceServing::operator=(InPlaceServing&& o) noexcept {
+  if (this != &o) {
+    InPlaceServing done(std::move(*this));
+    keeper_ = std::exchange(o.keeper_, nullptr);
+    peers_ = std::move(o.peers_);
+  }
+  return *this;
+}
+
+InPlaceServing::~InPlaceServing() {
+  if (keeper_ == nullptr) return;
+  keeper_->EndInPlace(peers_);
+}
+
+void LeaseKeeper::EndInPlace(const std::vector<std::string>& peers) {
+  std::lock_guard<std::mutex> l(mu_);
+  table_.EndInPlace(peers);
+}
+
 std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
-    const std::vector<std::string>& replicas,
-    const std::vector<std::string>& passed_over) {
+    const std::vector<std::string>& replicas, const std::vector<std::string>& passed_over,
+    InPlaceServing* serving) {
   // A passed-over worker whose lease may still run: refused at once.
   auto live = [&](LeaseTable::Ns now, bool fence) -> std::optional<Refusal> {
     for (const auto& p : passed_over) {
@@ -161,8 +184,8 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
       Refusal out;
       out.status = Status::Unavailable(
           busy == r ? "replica " + r + " grants worker " + endpoint_ +
-                          " no lease for a moment (it served in its place moments "
-                          "ago, or the workers that hold its lease have not yet "
+                          " no lease for a moment (it still serves a request in its "
+                          "place, or the workers that hold its lease have not yet "
                           "heard that " +
                           endpoint_ + " joined): again shortly"
                     : "replica " + r + " may still let worker " + busy +
@@ -198,8 +221,19 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
     }
   }
   if (passed_over.empty()) return std::nullopt;
-  std::lock_guard<std::mutex> l(mu_);
-  return live(Now(), true);
+  // Served in their place from here until `serving` is done.
+  InPlaceServing begun;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto refused = live(Now(), true)) return refused;
+    for (const auto& p : passed_over) {
+      if (p != endpoint_) begun.peers_.push_back(p);
+    }
+    table_.BeginInPlace(begun.peers_);
+    begun.keeper_ = this;
+  }
+  if (serving) *serving = std::move(begun);
+  return std::nullopt;
 }
 
 std::string LeaseKeeper::Outranking(std::string_view id, std::string_view node,

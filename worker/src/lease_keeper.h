@@ -28,6 +28,28 @@ namespace shovel::worker {
 
 class Replicator;
 
+class LeaseKeeper;
+
+// A request served in place of passed-over workers, from
+// LeaseKeeper::CheckPrimary until it is done (its write applied or
+// failed): none of them is granted a lease from this worker meanwhile
+// (LeaseTable::BeginInPlace). Kept until the reply is made. Movable; empty
+// when default-made.
+class InPlaceServing {
+ public:
+  InPlaceServing() = default;
+  InPlaceServing(const InPlaceServing&) = delete;
+  InPlaceServing& operator=(const InPlaceServing&) = delete;
+  InPlaceServing(InPlaceServing&& o) noexcept;
+  InPlaceServing& operator=(InPlaceServing&& o) noexcept;
+  ~InPlaceServing();
+
+ private:
+  friend class LeaseKeeper;
+  LeaseKeeper* keeper_ = nullptr;
+  std::vector<std::string> peers_;
+};
+
 class LeaseKeeper {
  public:
   struct Hooks {
@@ -62,8 +84,11 @@ class LeaseKeeper {
   // Before serving a kFlagReplicas request: the passed-over workers' leases
   // have run out (they are fenced), and each replica granted this worker a
   // lease (asked now if not). May block up to kAskTimeout per replica.
+  // With passed-over workers, `serving` (required then) holds them until
+  // the request is done.
   std::optional<Refusal> CheckPrimary(const std::vector<std::string>& replicas,
-                                      const std::vector<std::string>& passed_over);
+                                      const std::vector<std::string>& passed_over,
+                                      InPlaceServing* serving);
   // True when this worker holds a lease from each of `replicas` (never
   // blocks: for serving a read on the I/O thread).
   bool HoldsAll(const std::vector<std::string>& replicas);
@@ -105,6 +130,9 @@ class LeaseKeeper {
   std::vector<std::pair<std::string, std::string>> Members();
 
  private:
+  friend class InPlaceServing;
+  // What InPlaceServing began is done.
+  void EndInPlace(const std::vector<std::string>& peers);
   enum class Asked { kGranted, kFenced, kBusy };
   // Sends a LEASE: granted; fenced (*epoch is the epoch it was asked
   // under); busy (*busy may serve in place of this worker, or this worker

@@ -85,14 +85,13 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
   if (g.fenced) {
     if (epoch <= g.fence) return a;  // still what it was when it missed writes
   }
-  // This worker served in its place: not until what it began then is
-  // surely applied (the hand-over that follows the grant copies it).
-  if (auto it = served_in_place_.find(peer); it != served_in_place_.end()) {
-    if (Ns wait = it->second + kServedInPlace - now; wait > 0) {
-      a.wait = wait;
-      return a;
-    }
-    served_in_place_.erase(it);
+  // Back: this worker begins to serve nothing more in its place
+  // (TakeOver), and grants it a lease once what it began there is done
+  // (the hand-over that follows the grant copies those writes).
+  returning_[peer] = now;
+  if (in_place_serving_.count(peer)) {
+    a.wait = kInPlaceDrain;
+    return a;
   }
   // Another worker may serve in this one's place: not until that ends.
   if (auto [other, wait] = Substituted(peer, now); wait > 0) {
@@ -104,7 +103,7 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
   // serves in this one's place itself: not until that ends.
   for (const auto& p : in_place_of) {
     if (p == peer) continue;
-    if (Ns wait = Remaining(p, now); wait > 0) {
+    if (Ns wait = std::max(Remaining(p, now), Back(p, now)); wait > 0) {
       a.busy = p;
       a.wait = wait;
       return a;
@@ -142,6 +141,7 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
   }
   g.granted = now;
   a.granted = true;
+  returning_.erase(peer);
   return a;
 }
 
@@ -186,10 +186,26 @@ LeaseTable::Ns LeaseTable::Remaining(const std::string& peer, Ns now) const {
 LeaseTable::Ns LeaseTable::TakeOver(const std::string& peer, Ns now, Ns wall_now,
                                     bool* fenced) {
   if (Ns wait = Remaining(peer, now); wait > 0) return wait;
+  if (Ns wait = Back(peer, now); wait > 0) return wait;
   bool newly = Fence(peer, wall_now);
   if (fenced) *fenced = newly;
-  served_in_place_[peer] = now;
   return 0;
+}
+
+LeaseTable::Ns LeaseTable::Back(const std::string& peer, Ns now) const {
+  auto it = returning_.find(peer);
+  return it == returning_.end() ? 0 : std::max<Ns>(0, it->second + kLease - now);
+}
+
+void LeaseTable::BeginInPlace(const std::vector<std::string>& peers) {
+  for (const auto& p : peers) ++in_place_serving_[p];
+}
+
+void LeaseTable::EndInPlace(const std::vector<std::string>& peers) {
+  for (const auto& p : peers) {
+    auto it = in_place_serving_.find(p);
+    if (it != in_place_serving_.end() && --it->second <= 0) in_place_serving_.erase(it);
+  }
 }
 
 bool LeaseTable::Fence(const std::string& peer, Ns wall_now) {

@@ -53,12 +53,9 @@ class LeaseTable {
   // times are this worker's steady clock and the holder's, whose rates
   // agree to far better than this.
   static constexpr Ns kInPlaceMargin = 50'000'000;
-  // After this worker last began to serve in a worker's place (TakeOver),
-  // that worker gets no lease from here for this long: longer than a
-  // write begun then may take to be forwarded and applied (the forward's
-  // deadline is 1.5 s), so a copy handed to it after the grant holds that
-  // write.
-  static constexpr Ns kServedInPlace = kLease + kMargin + kInPlaceMargin;
+  // A worker back while this one still serves a request in its place
+  // (BeginInPlace) is told to ask again after about this long.
+  static constexpr Ns kInPlaceDrain = 5'000'000;
   static constexpr Ns kKeep = 30'000'000'000;  // a peer not named for this long is
                                                // no longer kept leased
   // `started`: steady time this worker started (it may have granted leases
@@ -132,8 +129,18 @@ class LeaseTable {
   Ns Remaining(const std::string& peer, Ns now) const;
   // May this worker serve in place of `peer`? 0: yes, and `peer` is fenced
   // (from wall-clock time `wall_now`; *fenced set when it was not before);
-  // otherwise the ns until its lease has surely run out.
+  // otherwise the ns until its lease has surely run out, or, when `peer`
+  // is back (it asked for a lease within kLease, under an epoch it may be
+  // granted one with), until it may be taken to be away again.
   Ns TakeOver(const std::string& peer, Ns now, Ns wall_now, bool* fenced = nullptr);
+  // This worker begins to serve a request in place of each of `peers`
+  // (after TakeOver said yes), and is done with it. Until every request
+  // begun in a worker's place is done (its write applied here, or
+  // failed), that worker gets no lease from here: the hand-over that
+  // follows its grant then copies every such write. Counted, not timed,
+  // so a worker that is back waits only for what is in flight.
+  void BeginInPlace(const std::vector<std::string>& peers);
+  void EndInPlace(const std::vector<std::string>& peers);
   // `peer` missed a write this worker applied: fenced now. True when it
   // was not fenced before.
   bool Fence(const std::string& peer, Ns wall_now);
@@ -198,6 +205,9 @@ class LeaseTable {
   // A grant in `peer`'s place that may still hold: who holds it, and for
   // how long; empty when none.
   std::pair<std::string, Ns> Substituted(const std::string& peer, Ns now) const;
+  // How long `peer`, which asked for a lease lately and was not granted
+  // one yet, counts as back (nobody is let serve in its place); 0: not.
+  Ns Back(const std::string& peer, Ns now) const;
   // How long until every other peer whose lease may hold was granted one
   // after `since` (or its lease ran out); 0: now.
   Ns Introducing(const std::string& peer, Ns since, Ns now) const;
@@ -209,8 +219,11 @@ class LeaseTable {
   std::map<std::string, std::vector<std::string>> covered_;
   // peer -> passed-over worker -> last named in place of (steady).
   std::map<std::string, std::map<std::string, Ns>> in_place_wanted_;
-  // peer -> when this worker last began to serve in its place (steady).
-  std::map<std::string, Ns> served_in_place_;
+  // peer -> requests this worker serves in its place now (BeginInPlace).
+  std::map<std::string, int> in_place_serving_;
+  // peer -> when it last asked for a lease under an epoch that may be
+  // granted one, until it is granted (steady).
+  std::map<std::string, Ns> returning_;
   std::map<std::string, Grant> grants_;
   struct Holder {
     std::string node;

@@ -59,6 +59,7 @@ struct ServiceCounters {
 };
 
 class Handover;
+class InPlaceServing;
 class LeaseKeeper;
 class Replicator;
 
@@ -179,10 +180,13 @@ class Service {
   // `ids`: the request's id (IdList), or the ids of a BATCH of reads,
   // refused when a worker that comes before this one in any one's order
   // may serve it.
+  // With `passed_over`, `serving` (required then) holds them while the
+  // request is served in their place (see InPlaceServing).
   std::optional<ServiceReply> LeaseRefused(const wire::Header& h,
                                            const std::vector<std::string>& replicas,
                                            const std::vector<std::string>& passed_over,
-                                           std::span<const std::string_view> ids);
+                                           std::span<const std::string_view> ids,
+                                           InPlaceServing* serving = nullptr);
   // `id` as a list of ids for LeaseRefused (none when it is empty).
   static std::span<const std::string_view> IdList(const std::string_view& id) {
     return {&id, id.empty() ? 0u : 1u};

@@ -42,13 +42,17 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
   uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
   while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
   }
+  // Until the reply is made here, no passed-over worker gets a lease.
+  InPlaceServing serving;
   if (h.op == wire::Op::kBatch) {
-    if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, BatchIds(req))) {
+    if (auto refused =
+            LeaseRefused(h, req.replicas, req.passed_over, BatchIds(req), &serving)) {
       return *refused;
     }
     return Batch(req);
   }
-  if (auto refused = LeaseRefused(h, req.replicas, req.passed_over, IdList(req.id))) {
+  if (auto refused =
+          LeaseRefused(h, req.replicas, req.passed_over, IdList(req.id), &serving)) {
     return *refused;
   }
   if (read) return h.op == wire::Op::kGet ? Get(req) : Meta(req);
@@ -86,7 +90,8 @@ std::vector<std::string_view> Service::BatchIds(const wire::Request& req) {
 
 std::optional<ServiceReply> Service::LeaseRefused(
     const wire::Header& h, const std::vector<std::string>& replicas,
-    const std::vector<std::string>& passed_over, std::span<const std::string_view> ids) {
+    const std::vector<std::string>& passed_over, std::span<const std::string_view> ids,
+    InPlaceServing* serving) {
   if (leases_ == nullptr) return std::nullopt;
   if (std::string before = OutrankedBy(ids, replicas, passed_over); !before.empty()) {
     // Clients that know `before` (it just joined or came back) send it
@@ -96,7 +101,7 @@ std::optional<ServiceReply> Service::LeaseRefused(
                          " in the id's order, is up and may serve it: ask it (this "
                          "client's view of the workers is behind)");
   }
-  auto refused = leases_->CheckPrimary(replicas, passed_over);
+  auto refused = leases_->CheckPrimary(replicas, passed_over, serving);
   if (!refused) return std::nullopt;
   ServiceReply out = Error(h, refused->status);
   // payload[1]: a replica at fault; payload[2]: a passed-over worker that
