@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import itertools
 import json
 import math
 import sys
@@ -375,10 +376,10 @@ def _check_register_final(index: RegisterIndex, final: Final, report: Report) ->
 
 class AppendIndex:
     """One append id's attempted tokens, its acked appends ordered by end, and
-    the contents examined so far (ContentLog), so that a content seen again, a
+    the contents examined lately (ContentLog), so that a content seen again, a
     prefix of one already examined or an extension of one is never rescanned."""
 
-    MAX_LOGS_TRIED = 32
+    MAX_LOGS = 8  # contents that diverge (a fault's lost or reordered tokens) each need one
 
     def __init__(self, appends: list[Op]) -> None:
         self.by_token = {a.value: a for a in appends}
@@ -387,8 +388,7 @@ class AppendIndex:
         self.acked_ends = [a.end for a in acked]
         self.acked_rank = {a.value: i for i, a in enumerate(acked)}
         self.acked_tokens = [a.value for a in acked]
-        self.logs: list[ContentLog] = []
-        self._located: dict[str, tuple[ContentLog, int]] = {}
+        self.logs: list[ContentLog] = []  # least recently used first
 
     def acked_before(self, t: float) -> int:
         """How many appends were acknowledged (ended) before time t."""
@@ -397,23 +397,28 @@ class AppendIndex:
     def locate(self, content: str) -> tuple["ContentLog", int]:
         """A log whose first k tokens are exactly content's tokens, and k.
 
-        Tries the content's earlier answer, then the most recent logs: one
-        that content is a token prefix of, then one that content extends
-        (only the new tokens are examined); otherwise starts a new log.
+        Tries the most recently used logs: one that content is a token prefix
+        of, then one that content extends (only the new tokens are examined);
+        otherwise starts a new log, dropping the least recently used beyond
+        MAX_LOGS.
         """
-        hit = self._located.get(content)
+        recent = self.logs[::-1]
+        hit = next(((log, k) for log in recent
+                    if (k := log.prefix_tokens(content)) is not None), None)
         if hit is None:
-            recent = self.logs[-self.MAX_LOGS_TRIED:][::-1]
-            hit = next(((log, k) for log in recent
-                        if (k := log.prefix_tokens(content)) is not None), None)
-            if hit is None:
-                log = next((log for log in recent if log.extends_to(content)), None)
-                if log is None:
-                    log = ContentLog(self)
-                    self.logs.append(log)
-                log.extend(content)
-                hit = (log, log.count)
-            self._located[content] = hit
+            log = next((log for log in recent if log.extends_to(content)), None)
+            if log is None:
+                log = ContentLog(self)
+                if len(self.logs) >= self.MAX_LOGS:
+                    del self.logs[0]
+            else:
+                self.logs.remove(log)
+            self.logs.append(log)
+            log.extend(content)
+            return log, log.count
+        if hit[0] is not self.logs[-1]:
+            self.logs.remove(hit[0])
+            self.logs.append(hit[0])
         return hit
 
 
@@ -476,20 +481,20 @@ class ContentLog:
         self.index = index
         self.text = ""
         self.count = 0                       # tokens examined
-        self.boundary = {0: 0}               # text offset after a token -> tokens up to it
+        self.ends = [0]                      # [k]: text offset after the first k tokens
         self.first: dict[str, int] = {}      # token -> position of its first occurrence
         self.last_n: dict[str, int] = {}     # client -> highest n so far
         self.duplicated, self.unknown, self.failed = _Marks(), _Marks(), _Marks()
         self.disordered = _Marks()
         self.latest_start = [NEG_INF]        # [k]: latest start among known tokens of the first k
-        self.known: list[tuple[int, str, float]] = []  # (position, token, start), first occurrences
         self.rank_position = [math.inf] * len(index.acked_tokens)
         self.complete_by: list[int] = []     # [r]: max position of acked ranks 0..r (all present)
 
     def prefix_tokens(self, content: str) -> Optional[int]:
         """k when content is exactly the first k tokens of this log, else None."""
         if len(content) <= len(self.text) and self.text.startswith(content):
-            return self.boundary.get(len(content))
+            k = bisect.bisect_left(self.ends, len(content))
+            return k if self.ends[k] == len(content) else None
         return None
 
     def extends_to(self, content: str) -> bool:
@@ -517,7 +522,6 @@ class ContentLog:
                         self.failed.mark(position, token)
                     if append.start > latest:
                         latest = append.start
-                    self.known.append((position, token, append.start))
                     rank = acked_rank.get(token)
                     if rank is not None:
                         self.rank_position[rank] = position
@@ -528,7 +532,7 @@ class ContentLog:
                     else:
                         self.disordered.mark(position, client)
             position += 1
-            self.boundary[offset] = position
+            self.ends.append(offset)
             self.latest_start.append(latest)
         self.text, self.count = content, position
         ranks, complete = self.rank_position, self.complete_by
@@ -543,8 +547,10 @@ class ContentLog:
                                 unknown=self.unknown.before(k), failed=self.failed.before(k),
                                 disordered=self.disordered.before(k))
         if self.latest_start[k] >= seen_before:
-            found.future = [token for position, token, start in self.known
-                            if position < k and start >= seen_before]
+            by_token = self.index.by_token
+            found.future = [token for token, _ in itertools.takewhile(
+                                lambda item: item[1] < k, self.first.items())
+                            if token in by_token and by_token[token].start >= seen_before]
         need = self.index.acked_before(acked_cutoff)
         if need and not (need <= len(self.complete_by) and self.complete_by[need - 1] < k):
             tokens, ranks = self.index.acked_tokens, self.rank_position

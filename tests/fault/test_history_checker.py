@@ -531,6 +531,9 @@ def test_future_token_only_within_the_prefix():
     examine(index, "c1-0;c1-1;c1-2;c1-3;")
     assert examine(index, "c1-0;c1-1;", seen_before=3.0).future == []
     assert examine(index, "c1-0;c1-1;c1-2;c1-3;", seen_before=3.0).future == ["c1-2;", "c1-3;"]
+    index = appends(SIX)
+    examine(index, "c1-0;c1-0;c1-1;c1-2;")   # a duplicate before the prefix's end
+    assert examine(index, "c1-0;c1-0;c1-1;", seen_before=2.0).future == ["c1-1;"]
 
 
 def test_torn_token_and_a_fork_start_logs_of_their_own():
@@ -541,6 +544,18 @@ def test_torn_token_and_a_fork_start_logs_of_their_own():
     assert examine(index, "c1-0;c1-3;c1-2;").disordered == ["c1"]    # diverges after c1-0
     assert examine(index, "c1-0;c1-1;c1-2;c1-3;c1-").unknown == ["c1-"]  # partial log: not extended
     assert examine(index, "c1-0;c1-1;").unknown == []
+
+
+def test_diverging_contents_keep_the_busy_log_and_at_most_max_logs():
+    index = appends(SIX)
+    whole = "".join(f"c1-{n};" for n in range(6))
+    examine(index, whole[:10])
+    main = index.logs[0]
+    for i in range(3 * index.MAX_LOGS):
+        assert examine(index, f"c1-0;x-{i};").unknown == [f"x-{i};"]
+        examine(index, whole[: 5 * (2 + i % 5)])
+    assert len(index.logs) == index.MAX_LOGS and main in index.logs
+    assert main.count == 6
 
 
 def test_examined_contents_match_a_full_rescan():
