@@ -21,9 +21,10 @@ Input: JSON lines, one object each:
   {"type":"fault","at":13.0,"what":"sigkill w2"}
 Set and append values are unique; append values are "<client>-<n>;" tokens.
 An id is an append id when appends were seen on it, else a set/delete id.
-Cost: linear in the history.  An append content that repeats, shortens or
-extends one examined before costs only its new tokens (ContentLog), so a
-60 s, 4-client fault run checks in seconds (docs/performance.md).
+Cost: near-linear.  An append content that repeats, shortens or extends one
+examined lately costs only its new tokens (ContentLog), so a 60 s, 4-client
+fault run checks in seconds (docs/performance.md); one that diverges from
+every recent content (a violation, mostly) is scanned in full.
 
 Usage:  history_checker.py [--json] HISTORY.jsonl|-
 Exit:   0 no violation, 1 violations found, 2 unreadable input.
