@@ -6,6 +6,8 @@ Run: python3 -m pytest -q -p no:cacheprovider tests/fault/test_history_checker.p
 from __future__ import annotations
 
 import json
+import math
+import random
 import subprocess
 import sys
 import time
@@ -426,3 +428,158 @@ def test_large_history_is_fast():
     report = check(history)
     assert report.ok
     assert time.monotonic() - began < 20
+
+
+# ------------------------------- append contents examined once (ContentLog)
+
+def appends(specs):
+    """AppendIndex over (client, n, start, end, ok) appends on id "a"."""
+    ops = [history_checker.validate_record(app(c, "a", f"{c}-{n};", s, e, ok), f"record {i}")
+           for i, (c, n, s, e, ok) in enumerate(specs, start=1)]
+    return history_checker.AppendIndex(ops)
+
+
+def reference_examine(index, content, acked_cutoff, seen_before):
+    """The checker's rules written as one plain rescan of the content (the oracle)."""
+    found_ = history_checker.ContentFindings()
+    present, last_n = set(), {}
+    for token in history_checker.split_tokens(content):
+        if token in present:
+            if token not in found_.duplicated:
+                found_.duplicated.append(token)
+            continue
+        present.add(token)
+        append = index.by_token.get(token)
+        if append is None:
+            found_.unknown.append(token)
+            continue
+        if append.ok is False:
+            found_.failed.append(token)
+        if append.start >= seen_before:
+            found_.future.append(token)
+        client, n = history_checker.parse_token(token)
+        if client in last_n and n <= last_n[client] and client not in found_.disordered:
+            found_.disordered.append(client)
+        last_n[client] = max(n, last_n.get(client, n))
+    need = index.acked_before(acked_cutoff)
+    found_.missing = [t for t, r in index.acked_rank.items() if r < need and t not in present]
+    return found_
+
+
+def examine(index, content, cutoff=0.0, seen_before=math.inf):
+    return history_checker.examine_content(index, content, acked_cutoff=cutoff,
+                                           seen_before=seen_before)
+
+
+SIX = [("c1", n, 2.0 * n, 2.0 * n + 1, True) for n in range(6)]
+
+
+def test_extension_examines_only_new_tokens_and_prefixes_none():
+    index = appends(SIX)
+    whole = "".join(f"c1-{n};" for n in range(6))
+    for cut in (2, 4, 6):          # each read extends the one before it
+        assert examine(index, whole[: 5 * cut]) == history_checker.ContentFindings()
+    examine(index, whole[:10])     # a prefix seen later: no rescan either
+    assert len(index.logs) == 1 and index.logs[0].count == 6
+
+
+def test_growing_reads_are_examined_in_linear_time():
+    index = appends([("c1", n, float(n), n + 0.5, True) for n in range(3000)])
+    content = ""
+    for n in range(3000):
+        content += f"c1-{n};"
+        assert examine(index, content, cutoff=n + 0.6, seen_before=n + 1.0).missing == []
+    assert len(index.logs) == 1 and index.logs[0].count == 3000
+
+
+def test_duplicate_in_the_middle_of_an_extension():
+    index = appends(SIX)
+    assert examine(index, "c1-0;c1-1;") == history_checker.ContentFindings()
+    found_ = examine(index, "c1-0;c1-1;c1-2;c1-1;c1-3;")
+    assert found_.duplicated == ["c1-1;"] and found_.disordered == []
+    # the shorter prefix, asked again after the extension, is still clean
+    assert examine(index, "c1-0;c1-1;c1-2;").duplicated == []
+
+
+def test_out_of_order_token_in_an_extension():
+    index = appends(SIX + [("c2", 0, 0.0, 1.0, True)])
+    examine(index, "c1-0;c2-0;c1-1;")
+    assert examine(index, "c1-0;c2-0;c1-1;c1-3;c1-2;c1-4;").disordered == ["c1"]
+    assert examine(index, "c1-0;c2-0;c1-1;c1-3;").disordered == []
+
+
+def test_unknown_and_failed_tokens_in_an_extension():
+    index = appends(SIX + [("c2", 0, 0.0, 1.0, False)])
+    examine(index, "c1-0;")
+    found_ = examine(index, "c1-0;c9-9;c1-1;c2-0;c1-2;")
+    assert found_.unknown == ["c9-9;"] and found_.failed == ["c2-0;"]
+
+
+def test_missing_token_that_the_log_holds_later():
+    index = appends(SIX)
+    examine(index, "c1-1;c1-2;c1-3;c1-0;")   # the log holds c1-0 at position 3
+    found_ = examine(index, "c1-1;c1-2;", cutoff=6.5)   # c1-0..c1-2 acked by then
+    assert found_.missing == ["c1-0;"]
+    assert examine(index, "c1-1;c1-2;c1-3;c1-0;", cutoff=6.5).missing == []
+    index = appends(SIX)
+    examine(index, "c1-1;c1-0;")                # right after the prefix asked next
+    assert examine(index, "c1-1;", cutoff=3.5).missing == ["c1-0;"]
+
+
+def test_future_token_only_within_the_prefix():
+    index = appends(SIX)
+    examine(index, "c1-0;c1-1;c1-2;c1-3;")
+    assert examine(index, "c1-0;c1-1;", seen_before=3.0).future == []
+    assert examine(index, "c1-0;c1-1;c1-2;c1-3;", seen_before=3.0).future == ["c1-2;", "c1-3;"]
+    index = appends(SIX)
+    examine(index, "c1-0;c1-0;c1-1;c1-2;")   # a duplicate before the prefix's end
+    assert examine(index, "c1-0;c1-0;c1-1;", seen_before=2.0).future == ["c1-1;"]
+
+
+def test_torn_token_and_a_fork_start_logs_of_their_own():
+    index = appends(SIX)
+    examine(index, "c1-0;c1-1;c1-2;")
+    assert examine(index, "c1-0;c1-1;c1-").unknown == ["c1-"]        # not at a boundary
+    assert examine(index, "c1-0;c1-1;c1-2;c1-").unknown == ["c1-"]   # extends, partial end
+    assert examine(index, "c1-0;c1-3;c1-2;").disordered == ["c1"]    # diverges after c1-0
+    assert examine(index, "c1-0;c1-1;c1-2;c1-3;c1-").unknown == ["c1-"]  # partial log: not extended
+    assert examine(index, "c1-0;c1-1;").unknown == []
+
+
+def test_diverging_contents_keep_the_busy_log_and_at_most_max_logs():
+    index = appends(SIX)
+    whole = "".join(f"c1-{n};" for n in range(6))
+    examine(index, whole[:10])
+    main = index.logs[0]
+    for i in range(3 * index.MAX_LOGS):
+        assert examine(index, f"c1-0;x-{i};").unknown == [f"x-{i};"]
+        examine(index, whole[: 5 * (2 + i % 5)])
+    assert len(index.logs) == index.MAX_LOGS and main in index.logs
+    assert main.count == 6
+
+
+def test_examined_contents_match_a_full_rescan():
+    rng = random.Random(16)
+    specs = [(c, n, rng.uniform(0, 20), 0.0, rng.choice([True, True, True, None, False]))
+             for c in ("c1", "c2", "c3") for n in range(12)]
+    specs = [(c, n, s, s + rng.uniform(0, 3), ok) for c, n, s, _, ok in specs]
+    tokens = [f"{c}-{n};" for c, n, *_ in specs] + ["x-1;", "c4-2"]
+    for trial in range(40):
+        index = appends(specs)
+        seen = [""]
+        for _ in range(60):
+            base = rng.choice(seen)
+            roll = rng.random()
+            if roll < 0.5:        # extend
+                content = base + "".join(rng.choice(tokens) for _ in range(rng.randrange(1, 4)))
+            elif roll < 0.7:      # cut, sometimes inside a token
+                content = base[: rng.randrange(len(base) + 1)]
+            elif roll < 0.85:     # cut at a token, then diverge
+                pieces = history_checker.split_tokens(base)
+                content = "".join(pieces[: rng.randrange(len(pieces) + 1)]) + rng.choice(tokens)
+            else:
+                content = rng.choice(seen)
+            seen.append(content)
+            cutoff, seen_before = rng.uniform(-1, 25), rng.choice([rng.uniform(0, 25), math.inf])
+            got = examine(index, content, cutoff, seen_before)
+            assert got == reference_examine(index, content, cutoff, seen_before), (trial, content)
