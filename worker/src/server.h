@@ -84,6 +84,8 @@ class Server {
   void Leave() { mode_.store(static_cast<int>(IoMode::kLeft)); }
 
  private:
+  class IoThread;  // the I/O loop's state and steps (server_io.cc)
+
   Server() = default;
   void IoLoop();
   void HandlerLoop(size_t index);

@@ -110,4 +110,29 @@ void ReplyWithError(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
   SendAll(router, out);
 }
 
+bool FrameProbe::Cheap() {
+  auto req = Decode();
+  return req.ok() && service_.Cheap(*req);
+}
+
+void FrameProbe::BatchIds(std::vector<std::string_view>& ids) {
+  ids.clear();
+  auto req = Decode();
+  if (!req.ok()) return;
+  wire::BatchReader reader(req->payload[0], req->header.aux);
+  wire::Frames item;
+  bool ok = reader.CheckCount().ok();
+  for (uint64_t i = 0; ok && i < req->header.aux; ++i) {
+    ok = reader.Next(&item).ok();
+    if (ok && item.size() >= 2) ids.push_back(item[1]);
+  }
+  if (!ok || !reader.Finish().ok()) ids.clear();
+}
+
+Result<wire::Request> FrameProbe::Decode() {
+  views_.clear();
+  for (size_t i = 1; i < msg_.size(); ++i) views_.push_back(View(msg_[i]));
+  return wire::DecodeRequest(views_);
+}
+
 }  // namespace shovel::worker::frames

@@ -15,6 +15,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "io_scheduler.h"
 #include "service.h"
 #include "shovel/protocol.h"
 #include "shovel/status.h"
@@ -58,5 +59,25 @@ zmq::message_t HeaderMessage(const wire::Header& h);
 // id and a 48-byte header frame (the request id and op are read raw).
 void ReplyWithError(zmq::socket_t& router, std::vector<zmq::message_t>& msg,
                     const Status& st);
+
+// The scheduler's questions about one request (io_scheduler.h), answered
+// from its frames (routing id, header, id, payload...). `views` is scratch
+// space; `msg` and `service` must outlive the probe.
+class FrameProbe final : public RequestProbe {
+ public:
+  FrameProbe(const std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
+             Service& service)
+      : msg_(msg), views_(views), service_(service) {}
+
+  bool Cheap() override;
+  void BatchIds(std::vector<std::string_view>& ids) override;
+
+ private:
+  Result<wire::Request> Decode();
+
+  const std::vector<zmq::message_t>& msg_;
+  std::vector<std::string_view>& views_;
+  Service& service_;
+};
 
 }  // namespace shovel::worker::frames
