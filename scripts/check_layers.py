@@ -170,7 +170,8 @@ def check(root):
                 continue
             quoted, inc = m.group(1) == '"', m.group(2)
             target = resolve(root, path, inc, quoted)
-            where = f'{path}:{n}: includes {m.group(1)}{inc}{">" if not quoted else chr(34)}'
+            close = '"' if quoted else ">"
+            where = f"{path}:{n}: includes {m.group(1)}{inc}{close}"
             if target is None:
                 for prefix, who, why in THIRD_PARTY:
                     if inc.startswith(prefix) and not allowed_by(who, path, layer):
