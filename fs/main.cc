@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "metrics_endpoint.h"
 #include "shovel/alloc.h"
 #include "shovel/client.h"
 #include "shovel/embedded_endpoint.h"
@@ -25,6 +24,7 @@
 #include "shovel/log.h"
 #include "shovel/size.h"
 #include "shovel/version.h"
+#include "shovel/worker/metrics_endpoint.h"
 #include "shovel/worker/worker.h"
 
 namespace {

@@ -2,7 +2,7 @@
 
 #include <prometheus/metric_family.h>
 
-#include "prometheus_families.h"
+#include "shovel/worker/prometheus_families.h"
 
 namespace shovel::fs {
 namespace {

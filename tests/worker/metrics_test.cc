@@ -9,7 +9,7 @@
 
 #include <thread>
 
-#include "metrics_endpoint.h"
+#include "shovel/worker/metrics_endpoint.h"
 
 namespace shovel::worker {
 namespace {

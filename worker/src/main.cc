@@ -16,12 +16,12 @@
 #include "consul_agent_link.h"
 #include "consul_setup.h"
 #include "eviction_report.h"
-#include "metrics_endpoint.h"
 #include "shovel/consul/duration.h"
 #include "shovel/log.h"
 #include "shovel/size.h"
 #include "shovel/version.h"
 #include "shovel/worker/kv_config.h"
+#include "shovel/worker/metrics_endpoint.h"
 #include "shovel/worker/worker.h"
 #include "trimmer.h"
 

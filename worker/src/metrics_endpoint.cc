@@ -1,4 +1,4 @@
-#include "metrics_endpoint.h"
+#include "shovel/worker/metrics_endpoint.h"
 
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
@@ -6,7 +6,7 @@
 
 #include <exception>
 
-#include "prometheus_families.h"
+#include "shovel/worker/prometheus_families.h"
 
 namespace shovel::worker {
 namespace {

@@ -15,6 +15,10 @@
 // max_connections it is closed at once and counted; connections idle past
 // idle_ns are closed (connections.h).
 //
+// Files: server.cc (Bind, Start, Stop), server_io.cc (the I/O thread),
+// server_peers.cc (replies, disconnects, connection events, role check),
+// server_handlers.cc (handler threads, Serve), server_frames.h (frames).
+//
 // Thread-safety: Bind/Start/Stop from one owner thread; Stop is idempotent.
 // Ownership: owns the zmq context, sockets and threads; borrows the Service
 // and counters, which must outlive it.
@@ -84,6 +88,8 @@ class Server {
   void Leave() { mode_.store(static_cast<int>(IoMode::kLeft)); }
 
  private:
+  class IoThread;  // the I/O loop's state and steps (server_io.cc)
+
   Server() = default;
   void IoLoop();
   void HandlerLoop(size_t index);

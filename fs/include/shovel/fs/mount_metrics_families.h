@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "metrics_endpoint.h"
 #include "shovel/fs/mount_metrics.h"
 #include "shovel/status.h"
+#include "shovel/worker/metrics_endpoint.h"
 
 namespace prometheus {
 struct MetricFamily;

@@ -2,7 +2,8 @@
 // families of one WorkerSample (pure, unit-tested through prometheus-cpp's
 // text serializer) and an HTTP endpoint serving them in the Prometheus text
 // format at /metrics, with prometheus-cpp's pull Exposer (civetweb); no
-// HTTP server of ours. docs/operations.md lists every metric.
+// HTTP server of ours. docs/operations.md lists every metric. Library
+// shovel_worker_metrics (the worker binary and shovelfs link it).
 //
 // Thread-safety: PrometheusFamilies is pure. MetricsEndpoint calls `sample`
 // on the exposer's threads (one scrape at a time or several at once: it must
