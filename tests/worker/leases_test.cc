@@ -129,8 +129,8 @@ TEST(Leases, AWorkerThisOneServesInPlaceOfGetsNoLeaseUntilThoseRequestsAreDone) 
   LeaseTable t(0);
   ASSERT_TRUE(t.Request("w1", "n1", kWall - 10 * kS, 0).granted);
   ASSERT_EQ(t.TakeOver("w1", 2 * kS, kWall), 0);
-  t.BeginInPlace({"w1"});
-  t.BeginInPlace({"w1", "w4"});
+  t.BeginInPlace({"w1"}, {"r"});
+  t.BeginInPlace({"w1", "w4"}, {"r"});
   // Rejoined after the fence: not now (this worker: busy empty).
   LeaseTable::Answer a = t.Request("w1", "n1", kWall + 1, 2100 * kMs);
   EXPECT_FALSE(a.granted);
@@ -143,9 +143,9 @@ TEST(Leases, AWorkerThisOneServesInPlaceOfGetsNoLeaseUntilThoseRequestsAreDone) 
   a = t.Request("w2", "n2", kWall, 2200 * kMs, {"w1"});
   EXPECT_FALSE(a.granted);
   EXPECT_EQ(a.busy, "w1");
-  t.EndInPlace({"w1"});
+  t.EndInPlace({"w1"}, {"r"});
   EXPECT_FALSE(t.Request("w1", "n1", kWall + 1, 2300 * kMs).granted);  // one left
-  t.EndInPlace({"w1", "w4"});
+  t.EndInPlace({"w1", "w4"}, {"r"});
   a = t.Request("w1", "n1", kWall + 1, 2400 * kMs);
   EXPECT_TRUE(a.granted);
   EXPECT_TRUE(a.rejoined);
@@ -158,9 +158,9 @@ TEST(Leases, AWorkerThatAskedAndWentAwayIsServedInPlaceOfAgain) {
   LeaseTable t(0);
   ASSERT_TRUE(t.Request("w1", "n1", kWall - 10 * kS, 0).granted);
   ASSERT_EQ(t.TakeOver("w1", 2 * kS, kWall), 0);
-  t.BeginInPlace({"w1"});
+  t.BeginInPlace({"w1"}, {"r"});
   EXPECT_FALSE(t.Request("w1", "n1", kWall + 1, 2100 * kMs).granted);
-  t.EndInPlace({"w1"});
+  t.EndInPlace({"w1"}, {"r"});
   EXPECT_GT(t.TakeOver("w1", 3 * kS, kWall), 0);
   EXPECT_EQ(t.TakeOver("w1", 2100 * kMs + LeaseTable::kLease, kWall), 0);
 }
@@ -214,6 +214,80 @@ TEST(Leases, APrimaryKnowsWhichPassedOverWorkersItsLeaseCovers) {
   EXPECT_FALSE(t.Covers("w3", {"w1"}, "w2", 10600 * kMs));
   t.DropHeld();
   EXPECT_FALSE(t.Covers("w3", {}, "w2", 10600 * kMs));
+}
+
+// The primary's side: a lease covers serving in place of a worker only
+// while every ask sent since named it too (the replica keeps the latest
+// ask's list), and an ask names whom a request is still served in place
+// of with that replica.
+TEST(Leases, ALeaseCoversServingInPlaceOnlyWhileEveryAskSinceNamedThatWorker) {
+  LeaseTable t(0);
+  t.WantInPlace("w3", "w1", 10 * kS);
+  LeaseTable::AskedFor a1 = t.AskList("w3", 10 * kS, /*in_place=*/true);
+  EXPECT_EQ(a1.list, (std::vector<std::string>{"w1"}));
+  t.Granted("w3", 10 * kS, a1.list, a1.seq);
+  EXPECT_TRUE(t.Covers("w3", {"w1"}, "w2", 10 * kS));
+  // A renewal names no one: from its sending on, nothing more in w1's place.
+  LeaseTable::AskedFor a2 = t.AskList("w3", 10200 * kMs, /*in_place=*/false);
+  EXPECT_TRUE(a2.list.empty());
+  EXPECT_GT(a2.seq, a1.seq);
+  EXPECT_FALSE(t.Covers("w3", {"w1"}, "w2", 10200 * kMs));
+  // An answer to an earlier ask, arriving late, covers nothing more.
+  t.Granted("w3", 10 * kS, {"w1"}, a1.seq);
+  EXPECT_FALSE(t.Covers("w3", {"w1"}, "w2", 10200 * kMs));
+  // An ask in w1's place answered after a renewal that followed it: the
+  // replica may have kept either list, so only what both name is covered.
+  LeaseTable::AskedFor a3 = t.AskList("w3", 10300 * kMs, true);
+  LeaseTable::AskedFor a4 = t.AskList("w3", 10300 * kMs, false);
+  t.Granted("w3", 10300 * kMs, a3.list, a3.seq);
+  EXPECT_FALSE(t.Covers("w3", {"w1"}, "w2", 10300 * kMs));
+  EXPECT_TRUE(t.Covers("w3", {}, "w2", 10300 * kMs));  // the lease itself holds
+  t.Granted("w3", 10300 * kMs, a4.list, a4.seq);
+  EXPECT_FALSE(t.Covers("w3", {"w1"}, "w2", 10300 * kMs));
+  // While a request is served in w1's place with w3 as replica, every ask
+  // of w3 names w1 (and no ask of another replica does).
+  t.BeginInPlace({"w1"}, {"w3"});
+  EXPECT_EQ(t.AskList("w3", 12 * kS, false).list, (std::vector<std::string>{"w1"}));
+  EXPECT_TRUE(t.AskList("w4", 12 * kS, false).list.empty());
+  t.EndInPlace({"w1"}, {"w3"});
+  EXPECT_TRUE(t.AskList("w3", 12 * kS, false).list.empty());
+}
+
+// The replica's side: the latest ask's list replaces whom a worker may
+// serve in place of, so a worker that is back need not wait out a grant
+// in its place that the holder no longer uses.
+TEST(Leases, TheLatestAskReplacesWhomAWorkerMayServeInPlaceOf) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10 * kS, {"w1"}, /*ask=*/1).granted);
+  LeaseTable::Answer a = t.Request("w1", "n1", kWall, 10100 * kMs);
+  EXPECT_FALSE(a.granted);
+  EXPECT_EQ(a.busy, "w2");
+  // w2's renewal names no one: w1 no longer waits for w2's grant in its
+  // place, only (new here) for w2 to hear of it with its next grant.
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10200 * kMs, {}, 2).granted);
+  a = t.Request("w1", "n1", kWall, 10300 * kMs);
+  EXPECT_TRUE(a.busy.empty());
+  EXPECT_TRUE(a.introducing);
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10400 * kMs, {}, 3).granted);
+  EXPECT_TRUE(t.Request("w1", "n1", kWall, 10500 * kMs).granted);
+}
+
+TEST(Leases, AnEarlierAskArrivingLateOnlyAddsWhomAWorkerMayServeInPlaceOf) {
+  LeaseTable t(0);
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10 * kS, {}, 5).granted);
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10100 * kMs, {"w1"}, 4).granted);
+  EXPECT_EQ(t.Request("w1", "n1", kWall, 10200 * kMs).busy, "w2");
+  // An older ask without w1 forgets nobody; the next newer one does.
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10300 * kMs, {}, 3).granted);
+  EXPECT_EQ(t.Request("w1", "n1", kWall, 10400 * kMs).busy, "w2");
+  ASSERT_TRUE(t.Request("w2", "n2", kWall, 10500 * kMs, {}, 6).granted);
+  EXPECT_TRUE(t.Request("w1", "n1", kWall, 10600 * kMs).busy.empty());
+  // Under a new epoch (it restarted), its numbers start again.
+  LeaseTable u(0);
+  ASSERT_TRUE(u.Request("w3", "n3", kWall, 11 * kS, {"w4"}, 9).granted);
+  EXPECT_EQ(u.Request("w4", "n4", kWall, 11100 * kMs).busy, "w3");
+  ASSERT_TRUE(u.Request("w3", "n3", kWall + kS, 11200 * kMs, {}, 1).granted);
+  EXPECT_TRUE(u.Request("w4", "n4", kWall, 11300 * kMs).busy.empty());
 }
 
 TEST(Leases, AnIdIsNotServedHereWhileALeasedWorkerComesBeforeThisOne) {

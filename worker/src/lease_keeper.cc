@@ -47,14 +47,16 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
   h.aux = *epoch = hooks_.epoch();
   std::string body = wire::EncodeLease({endpoint_, node_id_});
   const LeaseTable::Ns sent = Now();
-  std::vector<std::string> in_place;
+  LeaseTable::AskedFor in_place;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (in_place_of) in_place = table_.InPlaceOf(peer, sent);
+    in_place = table_.AskList(peer, sent, in_place_of);
   }
-  std::string list = in_place.empty() ? "" : wire::EncodeStrings(in_place);
+  // The ask's number: the replica keeps the list of its latest ask.
+  h.version_no = in_place.seq;
+  std::string list = in_place.list.empty() ? "" : wire::EncodeStrings(in_place.list);
   std::vector<std::string_view> payload{body};
-  if (!in_place.empty()) payload.emplace_back(list);
+  if (!in_place.list.empty()) payload.emplace_back(list);
   SHOVEL_ASSIGN_OR_RETURN(Replicator::Answer a,
                           replicator_->Call(peer, h, "", payload, kAskTimeout));
   if (a.header.status == Code::kConflict) return Asked::kFenced;
@@ -72,7 +74,7 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
   std::vector<std::pair<std::string, std::string>> members;
   {
     std::lock_guard<std::mutex> l(mu_);
-    table_.Granted(peer, sent, in_place);
+    table_.Granted(peer, sent, in_place.list, in_place.seq);
     table_.SetNode(peer, a.message);
     // The others that hold its lease: this worker does not serve an id one
     // of them comes before it for (it joined, and clients may not know it).
@@ -111,25 +113,29 @@ Result<LeaseKeeper::Asked> LeaseKeeper::Ask(const std::string& peer, uint64_t* e
 }
 
 InPlaceServing::InPlaceServing(InPlaceServing&& o) noexcept
-    : keeper_(std::exchange(o.keeper_, nullptr)), peers_(std::move(o.peers_)) {}
+    : keeper_(std::exchange(o.keeper_, nullptr)),
+      peers_(std::move(o.peers_)),
+      replicas_(std::move(o.replicas_)) {}
 
 InPlaceServing& InPlaceServing::operator=(InPlaceServing&& o) noexcept {
   if (this != &o) {
     InPlaceServing done(std::move(*this));
     keeper_ = std::exchange(o.keeper_, nullptr);
     peers_ = std::move(o.peers_);
+    replicas_ = std::move(o.replicas_);
   }
   return *this;
 }
 
 InPlaceServing::~InPlaceServing() {
   if (keeper_ == nullptr) return;
-  keeper_->EndInPlace(peers_);
+  keeper_->EndInPlace(peers_, replicas_);
 }
 
-void LeaseKeeper::EndInPlace(const std::vector<std::string>& peers) {
+void LeaseKeeper::EndInPlace(const std::vector<std::string>& peers,
+                             const std::vector<std::string>& replicas) {
   std::lock_guard<std::mutex> l(mu_);
-  table_.EndInPlace(peers);
+  table_.EndInPlace(peers, replicas);
 }
 
 std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
@@ -158,81 +164,109 @@ std::optional<LeaseKeeper::Refusal> LeaseKeeper::CheckPrimary(
     }
     return std::nullopt;
   };
-  std::vector<std::string> ask;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    const LeaseTable::Ns now = Now();
-    if (auto refused = live(now, false)) return refused;
-    for (const auto& r : replicas) {
-      if (r == endpoint_) continue;
-      table_.Want(r, now);
-      for (const auto& p : passed_over) {
-        if (p != endpoint_ && p != r) table_.WantInPlace(r, p, now);
+  // Rounds: a renewal may narrow what a lease covers between the asks and
+  // the start of serving in place (LeaseTable::AskList); then ask again.
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::string> ask;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      const LeaseTable::Ns now = Now();
+      if (auto refused = live(now, false)) return refused;
+      for (const auto& r : replicas) {
+        if (r == endpoint_) continue;
+        table_.Want(r, now);
+        for (const auto& p : passed_over) {
+          if (p != endpoint_ && p != r) table_.WantInPlace(r, p, now);
+        }
+        if (!table_.Covers(r, passed_over, endpoint_, now)) ask.push_back(r);
       }
-      if (!table_.Covers(r, passed_over, endpoint_, now)) ask.push_back(r);
     }
+    // The leases first: a worker that cannot get them (it is cut off, or
+    // was replaced itself) must not fence the ones it would serve in place
+    // of.
+    for (const auto& r : ask) {
+      if (auto refused = AskAsPrimary(r)) return refused;
+    }
+    if (passed_over.empty()) return std::nullopt;
+    // Served in their place from here until `serving` is done, under
+    // leases that cover them now.
+    InPlaceServing begun;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      const LeaseTable::Ns now = Now();
+      bool covered = true;
+      for (const auto& r : replicas) {
+        covered =
+            covered && (r == endpoint_ || table_.Covers(r, passed_over, endpoint_, now));
+      }
+      if (!covered) continue;
+      if (auto refused = live(now, true)) return refused;
+      for (const auto& p : passed_over) {
+        if (p != endpoint_) begun.peers_.push_back(p);
+      }
+      for (const auto& r : replicas) {
+        if (r != endpoint_) begun.replicas_.push_back(r);
+      }
+      table_.BeginInPlace(begun.peers_, begun.replicas_);
+      begun.keeper_ = this;
+    }
+    if (serving) *serving = std::move(begun);
+    return std::nullopt;
   }
-  // The leases first: a worker that cannot get them (it is cut off, or was
-  // replaced itself) must not fence the ones it would serve in place of.
-  for (const auto& r : ask) {
-    uint64_t asked = 0;
-    std::string busy;
-    Result<Asked> got = Ask(r, &asked, &busy, /*in_place_of=*/true);
-    if (got.ok() && *got == Asked::kBusy) {
-      // Clients disagree about who is up: the replica does not let this
-      // worker and the one named serve the same ids at once.
-      Refusal out;
-      out.status = Status::Unavailable(
-          busy == r ? "replica " + r + " grants worker " + endpoint_ +
-                          " no lease for a moment (it still serves a request in its "
-                          "place, or the workers that hold its lease have not yet "
-                          "heard that " +
-                          endpoint_ + " joined): again shortly"
-                    : "replica " + r + " may still let worker " + busy +
-                          " serve in place of " + endpoint_ + ", or " + busy +
-                          " may still serve itself (clients disagree about who is "
-                          "up): ask it, or again shortly");
-      out.live_primary = busy;
-      return out;
-    }
-    if (!got.ok()) {
-      Refusal out;
-      out.status = Status::Unavailable("replica " + r + " did not grant worker " +
-                                       endpoint_ + " a lease: " + got.status().message() +
-                                       "; nothing was served");
-      out.replica_at_fault = r;
-      return out;
-    }
-    if (*got == Asked::kFenced) {
-      // Another worker served in this one's place: what it holds may be
-      // old. It rejoins (a new epoch, nothing held), and the request is
-      // sent again.
-      Refusal out;
-      out.epoch = hooks_.rejoin(asked);
-      Log(log::Level::kWarn,
-          r +
-              " refused a lease (another worker served in this one's place): rejoined "
-              "under epoch " +
-              std::to_string(out.epoch) + ", nothing held");
-      out.status = Status::Conflict("worker " + endpoint_ + " was replaced while away (" +
-                                    r + " refused it a lease); it rejoined under epoch " +
-                                    std::to_string(out.epoch) + ": send it again");
-      return out;
-    }
+  Refusal out;
+  out.status = Status::Unavailable("worker " + endpoint_ +
+                                   " could not keep its replicas' leases in place of " +
+                                   passed_over.front() + ": again shortly");
+  out.live_primary = passed_over.front();
+  return out;
+}
+
+std::optional<LeaseKeeper::Refusal> LeaseKeeper::AskAsPrimary(const std::string& r) {
+  uint64_t asked = 0;
+  std::string busy;
+  Result<Asked> got = Ask(r, &asked, &busy, /*in_place_of=*/true);
+  if (got.ok() && *got == Asked::kBusy) {
+    // Clients disagree about who is up: the replica does not let this
+    // worker and the one named serve the same ids at once.
+    Refusal out;
+    out.status = Status::Unavailable(
+        busy == r ? "replica " + r + " grants worker " + endpoint_ +
+                        " no lease for a moment (it still serves a request in its "
+                        "place, or the workers that hold its lease have not yet "
+                        "heard that " +
+                        endpoint_ + " joined): again shortly"
+                  : "replica " + r + " may still let worker " + busy +
+                        " serve in place of " + endpoint_ + ", or " + busy +
+                        " may still serve itself (clients disagree about who is "
+                        "up): ask it, or again shortly");
+    out.live_primary = busy;
+    return out;
   }
-  if (passed_over.empty()) return std::nullopt;
-  // Served in their place from here until `serving` is done.
-  InPlaceServing begun;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (auto refused = live(Now(), true)) return refused;
-    for (const auto& p : passed_over) {
-      if (p != endpoint_) begun.peers_.push_back(p);
-    }
-    table_.BeginInPlace(begun.peers_);
-    begun.keeper_ = this;
+  if (!got.ok()) {
+    Refusal out;
+    out.status = Status::Unavailable("replica " + r + " did not grant worker " +
+                                     endpoint_ + " a lease: " + got.status().message() +
+                                     "; nothing was served");
+    out.replica_at_fault = r;
+    return out;
   }
-  if (serving) *serving = std::move(begun);
+  if (*got == Asked::kFenced) {
+    // Another worker served in this one's place: what it holds may be
+    // old. It rejoins (a new epoch, nothing held), and the request is
+    // sent again.
+    Refusal out;
+    out.epoch = hooks_.rejoin(asked);
+    Log(log::Level::kWarn,
+        r +
+            " refused a lease (another worker served in this one's place): rejoined "
+            "under epoch " +
+            std::to_string(out.epoch) + ", nothing held");
+    out.status = Status::Conflict("worker " + endpoint_ + " was replaced while away (" +
+                                  r + " refused it a lease); it rejoined under epoch " +
+                                  std::to_string(out.epoch) + ": send it again");
+    return out;
+  }
   return std::nullopt;
 }
 
@@ -286,7 +320,8 @@ bool LeaseKeeper::MayServeRead(std::span<const std::string_view> ids,
 }
 
 LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t epoch,
-                                        const std::vector<std::string>& in_place_of) {
+                                        const std::vector<std::string>& in_place_of,
+                                        uint64_t ask) {
   LeaseTable::Answer a;
   std::vector<std::pair<std::string, std::string>> members;
   {
@@ -297,7 +332,7 @@ LeaseTable::Answer LeaseKeeper::OnLease(const wire::LeaseBody& from, uint64_t ep
       return a;
     }
     const LeaseTable::Ns now = Now();
-    a = table_.Request(from.endpoint, from.node_id, epoch, now, in_place_of);
+    a = table_.Request(from.endpoint, from.node_id, epoch, now, in_place_of, ask);
     if (!a.granted && a.busy.empty() && a.wait > 0) a.busy = endpoint_;  // this one
     if (a.granted) a.holders = table_.Holders(from.endpoint, now);
     if (a.rejoined) {

@@ -48,6 +48,7 @@ class InPlaceServing {
   friend class LeaseKeeper;
   LeaseKeeper* keeper_ = nullptr;
   std::vector<std::string> peers_;
+  std::vector<std::string> replicas_;
 };
 
 class LeaseKeeper {
@@ -117,8 +118,10 @@ class LeaseKeeper {
   // A LEASE from a peer, asked in place of `in_place_of` (see
   // LeaseTable::Request): granted, refused (it is fenced: it must rejoin),
   // or not now (`busy` set).
+  // `ask`: the sender's number for this ask (0: none given).
   LeaseTable::Answer OnLease(const wire::LeaseBody& from, uint64_t epoch,
-                             const std::vector<std::string>& in_place_of = {});
+                             const std::vector<std::string>& in_place_of = {},
+                             uint64_t ask = 0);
   // A replica did not answer a forwarded write: it is fenced.
   void FenceReplica(const std::string& peer);
   // This worker is leaving and serves no more: tells every worker it held
@@ -132,16 +135,21 @@ class LeaseKeeper {
  private:
   friend class InPlaceServing;
   // What InPlaceServing began is done.
-  void EndInPlace(const std::vector<std::string>& peers);
+  void EndInPlace(const std::vector<std::string>& peers,
+                  const std::vector<std::string>& replicas);
   enum class Asked { kGranted, kFenced, kBusy };
   // Sends a LEASE: granted; fenced (*epoch is the epoch it was asked
   // under); busy (*busy may serve in place of this worker, or this worker
   // may not yet serve in place of *busy). kUnavailable when no answer came.
   // With `in_place_of`, it is asked in place of the workers clients passed
-  // over lately with `peer` as replica; renewals are not, so a grant in
-  // another's place ends a lease after the last request that needed it.
+  // over lately with `peer` as replica; renewals are not (only of those
+  // this worker still serves a request in place of: LeaseTable::AskList),
+  // so a grant in another's place ends at the first renewal after the last
+  // request that needed it.
   Result<Asked> Ask(const std::string& peer, uint64_t* epoch, std::string* busy = nullptr,
                     bool in_place_of = false);
+  // CheckPrimary's ask of replica `r`'s lease; a refusal when not granted.
+  std::optional<Refusal> AskAsPrimary(const std::string& r);
   void Run();
   // HoldsAll with mu_ held.
   bool HoldsAllLocked(const std::vector<std::string>& replicas, LeaseTable::Ns now);

@@ -7,11 +7,50 @@
 
 namespace shovel::worker {
 
+LeaseTable::AskedFor LeaseTable::AskList(const std::string& peer, Ns now, bool in_place) {
+  AskedFor out;
+  if (in_place) out.list = InPlaceOf(peer, now);
+  for (const auto& [p, by] : in_place_serving_) {
+    if (p != peer && by.count(peer) &&
+        std::find(out.list.begin(), out.list.end(), p) == out.list.end()) {
+      out.list.push_back(p);
+    }
+  }
+  out.seq = ++next_ask_;
+  auto& asks = asks_[peer];
+  asks[out.seq] = out.list;
+  if (asks.size() > kAsksKept) asks.erase(asks.begin());
+  if (auto it = covered_.find(peer); it != covered_.end()) {
+    std::erase_if(it->second, [&](const std::string& p) {
+      return std::find(out.list.begin(), out.list.end(), p) == out.list.end();
+    });
+  }
+  return out;
+}
+
 void LeaseTable::Granted(const std::string& peer, Ns sent_at,
-                         const std::vector<std::string>& in_place_of) {
+                         const std::vector<std::string>& in_place_of, uint64_t seq) {
   Ns& until = held_[peer];
-  // A later grant replaces what the lease covers.
-  if (sent_at + kLease >= until) covered_[peer] = in_place_of;
+  if (seq == 0) {
+    // A later grant replaces what the lease covers.
+    if (sent_at + kLease >= until) covered_[peer] = in_place_of;
+  } else {
+    // `peer` keeps the list of the latest ask it saw, which may be this
+    // one or any sent since: the lease covers what all of them name.
+    auto& asks = asks_[peer];
+    auto it = asks.find(seq);
+    if (it != asks.end()) {
+      std::vector<std::string> cover = in_place_of;
+      for (auto later = std::next(it); later != asks.end(); ++later) {
+        std::erase_if(cover, [&](const std::string& p) {
+          return std::find(later->second.begin(), later->second.end(), p) ==
+                 later->second.end();
+        });
+      }
+      covered_[peer] = std::move(cover);
+      asks.erase(asks.begin(), std::next(it));
+    }
+  }
   until = std::max(until, sent_at + kLease);
 }
 
@@ -78,7 +117,8 @@ std::pair<std::string, LeaseTable::Ns> LeaseTable::Substituted(const std::string
 
 LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::string& node,
                                        uint64_t epoch, Ns now,
-                                       const std::vector<std::string>& in_place_of) {
+                                       const std::vector<std::string>& in_place_of,
+                                       uint64_t ask) {
   Grant& g = grants_[peer];
   if (!node.empty()) g.node = node;
   Answer a;
@@ -112,12 +152,19 @@ LeaseTable::Answer LeaseTable::Request(const std::string& peer, const std::strin
   // Not fenced here: the worker that serves in their place fences them
   // (TakeOver). A fence here too made workers that came back rejoin again
   // and again, dropping their copies each time.
+  // The latest ask's list replaces the workers it may serve in place of:
+  // it serves in place of no one else from that ask on (AskList).
+  const uint64_t last_ask = g.epoch == epoch ? g.ask : 0;
+  const bool latest = ask != 0 && ask >= last_ask;
+  if (latest) g.ask = ask;
+  for (auto it = g.in_place.begin(); it != g.in_place.end();) {
+    const bool named =
+        std::find(in_place_of.begin(), in_place_of.end(), it->first) != in_place_of.end();
+    const bool over = now - it->second > kLease + kInPlaceMargin;
+    it = over || (latest && !named) ? g.in_place.erase(it) : std::next(it);
+  }
   for (const auto& p : in_place_of) {
     if (p != peer) g.in_place[p] = now;
-  }
-  for (auto it = g.in_place.begin(); it != g.in_place.end();) {
-    it =
-        now - it->second > kLease + kInPlaceMargin ? g.in_place.erase(it) : std::next(it);
   }
   g.fenced = false;
   g.released = false;
@@ -197,14 +244,27 @@ LeaseTable::Ns LeaseTable::Back(const std::string& peer, Ns now) const {
   return it == returning_.end() ? 0 : std::max<Ns>(0, it->second + kLease - now);
 }
 
-void LeaseTable::BeginInPlace(const std::vector<std::string>& peers) {
-  for (const auto& p : peers) ++in_place_serving_[p];
+void LeaseTable::BeginInPlace(const std::vector<std::string>& peers,
+                              const std::vector<std::string>& replicas) {
+  for (const auto& p : peers) {
+    auto& by = in_place_serving_[p];
+    if (replicas.empty()) ++by[""];
+    for (const auto& r : replicas) ++by[r];
+  }
 }
 
-void LeaseTable::EndInPlace(const std::vector<std::string>& peers) {
+void LeaseTable::EndInPlace(const std::vector<std::string>& peers,
+                            const std::vector<std::string>& replicas) {
+  auto end = [](std::map<std::string, int>& by, const std::string& r) {
+    auto it = by.find(r);
+    if (it != by.end() && --it->second <= 0) by.erase(it);
+  };
   for (const auto& p : peers) {
     auto it = in_place_serving_.find(p);
-    if (it != in_place_serving_.end() && --it->second <= 0) in_place_serving_.erase(it);
+    if (it == in_place_serving_.end()) continue;
+    if (replicas.empty()) end(it->second, "");
+    for (const auto& r : replicas) end(it->second, r);
+    if (it->second.empty()) in_place_serving_.erase(it);
   }
 }
 

@@ -63,10 +63,24 @@ class LeaseTable {
   explicit LeaseTable(Ns started) : started_(started) {}
 
   // ---- Leases this worker holds (it is a primary) ----
+  // What a LEASE to `peer` is asked in place of, and the ask's number.
+  struct AskedFor {
+    std::vector<std::string> list;
+    uint64_t seq = 0;
+  };
+  // The list for an ask of `peer`'s lease sent now: with `in_place`, the
+  // workers this worker is to serve in place of (InPlaceOf); always, those
+  // it serves a request in place of now (BeginInPlace). `peer` keeps the
+  // list of the latest ask it saw (Request), forgetting the others, so from
+  // now on this worker serves in place of no one else under `peer`'s
+  // earlier grants: what they cover is narrowed to the list here.
+  AskedFor AskList(const std::string& peer, Ns now, bool in_place);
   // `peer` answered OK a LEASE this worker sent at `sent_at`, asked in
-  // place of `in_place_of` (workers a client passed over: see Request).
+  // place of `in_place_of` (workers a client passed over: see Request),
+  // as ask number `seq` (AskList; 0: none). The lease then covers those
+  // the asks sent since also named.
   void Granted(const std::string& peer, Ns sent_at,
-               const std::vector<std::string>& in_place_of = {});
+               const std::vector<std::string>& in_place_of = {}, uint64_t seq = 0);
   bool Holds(const std::string& peer, Ns now) const;
   // `peer`'s grant (answered at `now`) named `holders`: the other workers
   // (endpoint, node id) whose lease from it may hold. Each is kept for
@@ -88,6 +102,7 @@ class LeaseTable {
   void DropHeld() {
     held_.clear();
     covered_.clear();
+    asks_.clear();
   }
   // Marks `peer` as named as a replica now (its lease is kept fresh).
   void Want(const std::string& peer, Ns now) { wanted_[peer] = now; }
@@ -122,8 +137,13 @@ class LeaseTable {
   // once every one of them has surely lost its own lease from this worker,
   // and none of them gets a lease while a grant in its place may still
   // hold.
+  //
+  // `ask`: the sender's number for this ask (AskList; 0: none). The list of
+  // an ask numbered at least as high as any seen from the sender under its
+  // epoch replaces the workers it may serve in place of (it serves in place
+  // of no one else from that ask on); others only add to them.
   Answer Request(const std::string& peer, const std::string& node, uint64_t epoch, Ns now,
-                 const std::vector<std::string>& in_place_of = {});
+                 const std::vector<std::string>& in_place_of = {}, uint64_t ask = 0);
   // The ns until `peer`'s lease from this worker has surely run out (0:
   // it has); changes nothing.
   Ns Remaining(const std::string& peer, Ns now) const;
@@ -139,8 +159,11 @@ class LeaseTable {
   // failed), that worker gets no lease from here: the hand-over that
   // follows its grant then copies every such write. Counted, not timed,
   // so a worker that is back waits only for what is in flight.
-  void BeginInPlace(const std::vector<std::string>& peers);
-  void EndInPlace(const std::vector<std::string>& peers);
+  // `replicas`: the request's replicas (its writes are forwarded there).
+  void BeginInPlace(const std::vector<std::string>& peers,
+                    const std::vector<std::string>& replicas);
+  void EndInPlace(const std::vector<std::string>& peers,
+                  const std::vector<std::string>& replicas);
   // `peer` missed a write this worker applied: fenced now. True when it
   // was not fenced before.
   bool Fence(const std::string& peer, Ns wall_now);
@@ -194,6 +217,7 @@ class LeaseTable {
     uint64_t fence = 0;     // wall-clock ns: it must come back with a newer epoch
     // Workers it was granted a lease in place of -> when (steady).
     std::map<std::string, Ns> in_place;
+    uint64_t ask = 0;  // the highest ask number seen under `epoch`
 
     // Its lease from this worker, one it asked for, may still hold: it
     // may serve under it (Holders, OutrankedBy).
@@ -219,8 +243,14 @@ class LeaseTable {
   std::map<std::string, std::vector<std::string>> covered_;
   // peer -> passed-over worker -> last named in place of (steady).
   std::map<std::string, std::map<std::string, Ns>> in_place_wanted_;
-  // peer -> requests this worker serves in its place now (BeginInPlace).
-  std::map<std::string, int> in_place_serving_;
+  // peer -> asks of its lease not yet answered OK: number -> list. Kept
+  // for the last kAsksKept asks.
+  std::map<std::string, std::map<uint64_t, std::vector<std::string>>> asks_;
+  static constexpr size_t kAsksKept = 16;
+  uint64_t next_ask_ = 0;
+  // peer -> replica -> requests this worker serves in its place now, with
+  // that replica ("" for none) (BeginInPlace).
+  std::map<std::string, std::map<std::string, int>> in_place_serving_;
   // peer -> when it last asked for a lease under an epoch that may be
   // granted one, until it is granted (steady).
   std::map<std::string, Ns> returning_;

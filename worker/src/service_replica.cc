@@ -135,7 +135,7 @@ ServiceReply Service::Lease(const wire::Request& req) {
     if (!list.ok()) return Error(h, list.status());
     in_place_of = std::move(*list);
   }
-  LeaseTable::Answer a = leases_->OnLease(*from, h.aux, in_place_of);
+  LeaseTable::Answer a = leases_->OnLease(*from, h.aux, in_place_of, h.version_no);
   if (!a.busy.empty()) {
     // Not now, and not fenced: payload[0] names the worker in the way.
     ServiceReply out = Error(h, Status(Code::kRedirect, a.busy));
