@@ -73,10 +73,10 @@ struct HandleLimits {
   // The largest write the kernel sends (the mount's max_write): an O_APPEND
   // piece of this size may be part of a larger write(2).
   uint64_t max_write = 1ull << 20;
-  // A random read of a read-only handle fetches the aligned block of this
-  // many bytes around it (0: only its range). The worker's compressed
-  // frame size (worker/src/chunk.h kFrameBytes): a smaller read decodes
-  // as much anyway.
+  // A random read of a read-only handle fetches its range widened to
+  // multiples of this many bytes (0: only its range). The worker's
+  // compressed frame size (worker/src/chunk.h kFrameBytes): the frames a
+  // read touches are decoded whole anyway.
   uint64_t read_around = 32ull << 10;
 };
 
@@ -93,7 +93,7 @@ BaseState BaseFrom(const BlobStat& st);
 
 // The bytes of one read: a view into a buffer that `owner` keeps alive.
 struct ReadData {
-  std::shared_ptr<const std::string> owner;
+  std::shared_ptr<const void> owner;
   std::string_view bytes;
   // Read-around (random reads of read-only handles): the bytes of file
   // range [around_off, around_off + around.size()) of blob version
