@@ -24,11 +24,13 @@
 //    write or close; a failed append of held pieces also fails Flush).
 //  - Reads use ranged gets. A ReadAhead policy tells sequential from random
 //    access: a random read fetches its range on the calling thread and
-//    keeps nothing (the kernel's page cache holds it). A random read of a
-//    read-only handle fetches the aligned `read_around` bytes around it (the
-//    worker decompresses a whole frame of that size anyway) and hands them
-//    back with the reply (ReadData::around) for the binding to put into
-//    the page cache (Vfs::BeginStore says when it may); a sequential one
+//    keeps nothing (the kernel's page cache holds it), in one buffer: the
+//    Client's GetBytes (an in-process reply is not copied). A random read
+//    of a read-only handle is widened to multiples of `read_around` (the
+//    worker decompresses whole frames of that size anyway) and hands the
+//    rest back with the reply (ReadData::around) for the binding to put
+//    into the page cache (Vfs::BeginStore says when it may; never while a
+//    writable handle is open: docs/shovelfs.md, Reads); a sequential one
 //    keeps a window ahead of it fetched or in flight (it starts at
 //    `readahead_initial` and doubles up to readahead * readahead_blocks),
 //    topped up in large blocks on the shared TaskPool once less than half
