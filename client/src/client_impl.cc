@@ -220,6 +220,9 @@ Status ClientImpl::ReadRange(std::string_view id, uint64_t offset, uint64_t leng
     last = StreamGet(
         id, offset, length,
         [&](std::string_view piece) {
+          // One allocation for a bounded range (pieces appended one by one
+          // would grow the string and copy what it holds each time).
+          if (out->empty() && length <= kReserveUpTo) out->reserve(length);
           out->append(piece);
           return Status::Ok();
         },
@@ -247,9 +250,11 @@ Result<Bytes> ClientImpl::GetBytes(std::string_view id, uint64_t offset,
   if (whole->reply.payload.empty()) return Bytes();
   std::string_view p = whole->reply.payload[0];
   // A small frame may share ZeroMQ's receive buffer with other messages
-  // (held, it would pin the whole buffer): copy it. A large one is its own
-  // allocation: the Bytes keeps the reply.
-  if (p.size() < kZeroCopyAbove) return Bytes(std::string(p));
+  // (held, it would pin the whole buffer): copy it. A large one, or any
+  // frame of an in-process reply, is its own allocation: the Bytes keeps
+  // the reply.
+  if (p.size() < kZeroCopyAbove && !whole->frames_own_memory)
+    return Bytes(std::string(p));
   return Bytes(std::shared_ptr<const Response>(std::move(whole)), p.data(), p.size());
 }
 

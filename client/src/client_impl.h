@@ -88,6 +88,9 @@ class ClientImpl : public Client {
   Result<std::string> Get(std::string_view id, uint64_t offset, uint64_t length) override;
   // GetBytes keeps replies of at least this many bytes instead of copying.
   static constexpr size_t kZeroCopyAbove = 64 << 10;
+  // ReadRange reserves the range asked for at its first bytes when it is at
+  // most this (a range past the end of a small value wastes at most this).
+  static constexpr uint64_t kReserveUpTo = 1ull << 20;
   Result<Bytes> GetBytes(std::string_view id, uint64_t offset, uint64_t length) override;
   Status GetTo(std::string_view id, uint64_t offset, uint64_t length,
                const std::function<Status(std::string_view)>& sink) override;

@@ -36,6 +36,7 @@ void TakeLocalReply(std::vector<wire::SharedFrame>& reply, Response& resp) {
     resp.frames.push_back(std::string_view(held->copied).substr(at));
   }
   resp.keep = std::move(held);
+  resp.frames_own_memory = true;
 }
 
 class LocalTransport : public Transport {

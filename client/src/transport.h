@@ -79,6 +79,10 @@ struct Response {
   std::string endpoint;
   std::vector<std::string_view> frames;
   std::shared_ptr<const void> keep;
+  // Every frame lives in memory of its own that `keep` holds (an in-process
+  // reply), not in a receive buffer shared with other messages: a view of
+  // any of them pins nothing else.
+  bool frames_own_memory = false;
   wire::Reply reply;
   // Concatenated payload bytes from index `first` on (copying).
   std::string PayloadBytes(size_t first = 0) const;

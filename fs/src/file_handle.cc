@@ -651,35 +651,35 @@ Result<ReadData> FileHandle::ReadBlocks(std::unique_lock<std::mutex>& lock, uint
   std::vector<Fetch> dead;
   const Fetch* held = BlockAtLocked(off);
   if (held == nullptr && window == 0) {
-    // Random access: fetch what is read (and the block around it), on this
-    // thread, and keep nothing.
+    // Random access: fetch what is read (and the frames around it), on this
+    // thread, in one buffer (an in-process worker's reply as it is: no
+    // copy), and keep nothing.
     std::string id = id_;
     const Holes holes = holes_;
     const uint64_t file_size = base_.size;
     const uint64_t version = base_.version;
     uint64_t from = off, to = off + size;
     const uint64_t ra = limits_.read_around;
-    const bool around = ra != 0 && mode_ == Mode::kRead && base_.exists && version != 0 &&
-                        off < file_size && size < ra;
-    if (around) {
+    if (ra != 0 && mode_ == Mode::kRead && base_.exists && version != 0 &&
+        off < file_size) {
       from = off / ra * ra;
       to = std::max(to, std::min(file_size, (off + size + ra - 1) / ra * ra));
     }
+    const bool around = from < off || to > off + size;
     lock.unlock();
-    auto out = std::make_shared<std::string>();
-    SHOVEL_RETURN_IF_ERROR(GetLogical(client_, id, holes, file_size, from, to - from,
-                                      [&](std::string_view piece) {
-                                        out->append(piece);
-                                        return Status::Ok();
-                                      }));
-    if (!around) return ReadData::Own(std::move(*out));
+    SHOVEL_ASSIGN_OR_RETURN(
+        shovel::Bytes got,
+        GetLogicalBytes(client_, id, holes, file_size, from, to - from));
+    const std::string_view all = got.view();
     ReadData r;
-    r.owner = out;
-    r.around = *out;
+    r.owner = std::make_shared<const shovel::Bytes>(std::move(got));
+    const uint64_t in = off - from;
+    if (in < all.size())
+      r.bytes = all.substr(in, std::min<uint64_t>(size, all.size() - in));
+    if (!around) return r;
+    r.around = all;
     r.around_off = from;
     r.version = version;
-    const uint64_t in = off - from;
-    if (in < out->size()) r.bytes = r.around.substr(in, std::min(size, out->size() - in));
     return r;
   }
   std::function<void()> demand;

@@ -155,4 +155,17 @@ Status GetLogical(Client* client, std::string_view id, const Holes& holes, uint6
   return Status::Ok();
 }
 
+Result<Bytes> GetLogicalBytes(Client* client, std::string_view id, const Holes& holes,
+                              uint64_t size, uint64_t off, uint64_t len) {
+  if (holes.empty()) return client->GetBytes(id, off, len);
+  std::string out;
+  if (off < size) out.reserve(std::min(len, size - off));
+  SHOVEL_RETURN_IF_ERROR(
+      GetLogical(client, id, holes, size, off, len, [&](std::string_view b) {
+        out.append(b);
+        return Status::Ok();
+      }));
+  return Bytes(std::move(out));
+}
+
 }  // namespace shovel::fs

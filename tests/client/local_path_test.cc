@@ -155,6 +155,25 @@ TEST_F(LocalPathTest, AppendStatListAndAttrsAgree) {
   EXPECT_TRUE((*members)[0].healthy);
 }
 
+// GetBytes of a range below the ZeroMQ zero-copy size (and above the
+// in-process path's own copy size, 8 KiB): the in-process
+// reply is the worker's own memory, kept as it is (both reads see the very
+// same bytes), where the TCP reply is copied out of the receive buffer.
+TEST_F(LocalPathTest, GetBytesKeepsTheInProcessReplyWithoutCopying) {
+  const std::string data = RandomBytes(1 << 20, 5);
+  ASSERT_TRUE(local_->Set("zc", data).ok());
+  for (uint64_t len : {uint64_t{16384}, uint64_t{32768}}) {
+    auto a = local_->GetBytes("zc", 40960, len);
+    auto b = local_->GetBytes("zc", 40960, len);
+    auto t = tcp_->GetBytes("zc", 40960, len);
+    ASSERT_TRUE(a.ok() && b.ok() && t.ok());
+    EXPECT_EQ(a->view(), data.substr(40960, len));
+    EXPECT_EQ(t->view(), a->view());
+    EXPECT_EQ(a->data(), b->data()) << len << " bytes were copied";
+    EXPECT_NE(t->data(), a->data());
+  }
+}
+
 TEST_F(LocalPathTest, MultiSetAndMultiGetAgree) {
   std::vector<std::pair<std::string, std::string>> items;
   for (int i = 0; i < 50; ++i) {

@@ -107,6 +107,16 @@ off = (10 << 20) + 45056  # past the read-ahead reorder distance: random
 assert os.pread(fd, 4096, off) == open(\"$tmp/text\", \"rb\").read()[off:off + 4096]
 os.close(fd)'
   got=\$(resident '$A/text'); [ \"\$got\" = 32768 ] || { echo \"resident: \$got\"; exit 1; }"
+check "a random 64 KiB read over three frames puts all three into the page cache" bash -c "
+  python3 -c '
+import os
+fd = os.open(\"$A/text\", os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+off = (14 << 20) + 45056  # frames 14 MiB + [32, 128) KiB
+assert os.pread(fd, 65536, off) == open(\"$tmp/text\", \"rb\").read()[off:off + 65536]
+os.close(fd)'
+  got=\$(resident '$A/text'); [ \"\$got\" = 98304 ] || { echo \"resident: \$got\"; exit 1; }"
 check "reads through a read-only descriptor see writes made meanwhile through another" \
   python3 - "$A/text" "$tmp/text" <<'EOF2'
 import os, sys

@@ -292,6 +292,29 @@ TYPED_TEST(VfsTest, RandomReadsBringTheBlockAroundThem) {
   EXPECT_FALSE(this->vfs_.BeginStore(ino, r->version));  // no handle open
 }
 
+// A random read of 32 KiB or more is widened to whole frames too (the
+// worker decodes them whole anyway); one already on frame bounds brings
+// nothing around it.
+TYPED_TEST(VfsTest, LargeRandomReadsBringTheFramesAroundThem) {
+  std::string data;
+  for (int i = 0; data.size() < (8u << 20); ++i) data += std::to_string(i) + ",";
+  uint64_t ino = this->Write(kRootIno, "big", data);
+  auto o = this->vfs_.Open(ino, O_RDONLY);
+  const uint64_t off = (3 << 20) + 45056;  // 64 KiB over three frames
+  Result<ReadData> r = this->vfs_.ReadView(o->fh, off, 65536);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->bytes, data.substr(off, 65536));
+  EXPECT_EQ(r->around_off, (3u << 20) + 32768);
+  EXPECT_EQ(r->around, data.substr(r->around_off, 3 * 32768));
+  EXPECT_NE(r->version, 0u);
+  const uint64_t aligned = 6u << 20;  // past the reorder distance: random
+  Result<ReadData> a = this->vfs_.ReadView(o->fh, aligned, 65536);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->bytes, data.substr(aligned, 65536));
+  EXPECT_TRUE(a->around.empty());
+  ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
+}
+
 TYPED_TEST(VfsTest, KeepCacheOnlyWhileTheVersionHolds) {
   uint64_t ino = this->Write(kRootIno, "f", "one");
   auto a = this->vfs_.Open(ino, O_RDONLY);

@@ -24,11 +24,13 @@
 //    write or close; a failed append of held pieces also fails Flush).
 //  - Reads use ranged gets. A ReadAhead policy tells sequential from random
 //    access: a random read fetches its range on the calling thread and
-//    keeps nothing (the kernel's page cache holds it). A random read of a
-//    read-only handle fetches the aligned `read_around` bytes around it (the
-//    worker decompresses a whole frame of that size anyway) and hands them
-//    back with the reply (ReadData::around) for the binding to put into
-//    the page cache (Vfs::BeginStore says when it may); a sequential one
+//    keeps nothing (the kernel's page cache holds it), in one buffer: the
+//    Client's GetBytes (an in-process reply is not copied). A random read
+//    of a read-only handle is widened to multiples of `read_around` (the
+//    worker decompresses whole frames of that size anyway) and hands the
+//    rest back with the reply (ReadData::around) for the binding to put
+//    into the page cache (Vfs::BeginStore says when it may; never while a
+//    writable handle is open: docs/shovelfs.md, Reads); a sequential one
 //    keeps a window ahead of it fetched or in flight (it starts at
 //    `readahead_initial` and doubles up to readahead * readahead_blocks),
 //    topped up in large blocks on the shared TaskPool once less than half
@@ -73,10 +75,10 @@ struct HandleLimits {
   // The largest write the kernel sends (the mount's max_write): an O_APPEND
   // piece of this size may be part of a larger write(2).
   uint64_t max_write = 1ull << 20;
-  // A random read of a read-only handle fetches the aligned block of this
-  // many bytes around it (0: only its range). The worker's compressed
-  // frame size (worker/src/chunk.h kFrameBytes): a smaller read decodes
-  // as much anyway.
+  // A random read of a read-only handle fetches its range widened to
+  // multiples of this many bytes (0: only its range). The worker's
+  // compressed frame size (worker/src/chunk.h kFrameBytes): the frames a
+  // read touches are decoded whole anyway.
   uint64_t read_around = 32ull << 10;
 };
 
@@ -93,7 +95,7 @@ BaseState BaseFrom(const BlobStat& st);
 
 // The bytes of one read: a view into a buffer that `owner` keeps alive.
 struct ReadData {
-  std::shared_ptr<const std::string> owner;
+  std::shared_ptr<const void> owner;
   std::string_view bytes;
   // Read-around (random reads of read-only handles): the bytes of file
   // range [around_off, around_off + around.size()) of blob version

@@ -74,4 +74,10 @@ Status GetLogical(Client* client, std::string_view id, const Holes& holes, uint6
                   uint64_t off, uint64_t len,
                   const std::function<Status(std::string_view)>& sink);
 
+// GetLogical's bytes in one buffer: with no holes, Client::GetBytes (an
+// in-process worker's reply is kept, not copied); else one allocation of
+// the range, filled once.
+Result<Bytes> GetLogicalBytes(Client* client, std::string_view id, const Holes& holes,
+                              uint64_t size, uint64_t off, uint64_t len);
+
 }  // namespace shovel::fs
