@@ -118,7 +118,10 @@ class App {
       if (!s.ok()) return Die(s);
     }
     s = Build();
-    if (!s.ok()) return Die(s);
+    if (!s.ok()) {
+      StopEmbedded();  // a refused FUSE option leaves no socket behind
+      return Die(s);
+    }
     shovel::log::Info(
         "mounted " + cfg_.mountpoint + " (" + Source() + ")" +
         (metrics_endpoint_ ? ", metrics on " + metrics_endpoint_->url() : ""));
@@ -127,14 +130,7 @@ class App {
     mount_.reset();  // unmount before the client and worker go
     metrics_endpoint_.reset();
     shovel::log::Info("unmounted " + cfg_.mountpoint);
-    if (worker_) {
-      vfs_.reset();
-      client_.reset();
-      worker_.reset();
-      // ZeroMQ leaves the ipc:// socket file: shovelctl --mount must not
-      // find a mount that is gone.
-      unlink(embedded_listen_.substr(std::string("ipc://").size()).c_str());
-    }
+    StopEmbedded();
     if (!s.ok()) Log(s.ToString());
     return s.ok() ? 0 : 1;
   }
@@ -207,6 +203,19 @@ class App {
     if (!m.ok()) return m.status();
     mount_ = std::move(m).value();
     return Status::Ok();
+  }
+
+  // Stops the embedded worker, if it started, and removes its socket:
+  // ZeroMQ leaves the ipc:// socket file, and shovelctl --mount must not
+  // find a mount that is gone.
+  void StopEmbedded() {
+    if (!worker_) return;
+    mount_.reset();
+    metrics_endpoint_.reset();
+    vfs_.reset();
+    client_.reset();
+    worker_.reset();
+    unlink(embedded_listen_.substr(std::string("ipc://").size()).c_str());
   }
 
   // The embedded worker's endpoint: an ipc:// socket in a directory only

@@ -179,7 +179,8 @@ fi
 
 # libfuse's own message, through the same log at its level.
 mkdir -p "$tmp/badopt"
-run_under_journal badopt -f "$tmp/badopt" -o max_read=abc
+mkdir -m 700 "$tmp/xdg"
+XDG_RUNTIME_DIR=$tmp/xdg run_under_journal badopt -f "$tmp/badopt" -o max_read=abc
 wait "$spid"
 [ "$(cat "$tmp/badopt.rc")" = 1 ] && pass "max_read=abc: exit 1" ||
   fail "max_read=abc: exit $(cat "$tmp/badopt.rc")"
@@ -189,6 +190,9 @@ else
   fail "no libfuse 'invalid parameter' entry with PRIORITY=3"
   entries | tail -5
 fi
+left=$(ls -A "$tmp/xdg/shovelfs" 2>&1)
+[ -z "$left" ] && pass "max_read=abc: the embedded worker's socket is removed" ||
+  fail "max_read=abc left in the socket dir: $left"
 n=$(entries SYSLOG_IDENTIFIER=cat-badopt | grep -c .)
 [ "$n" -eq 0 ] && pass "libfuse's message not as stream text" ||
   fail "$n stream lines: $(entries SYSLOG_IDENTIFIER=cat-badopt | head -2)"
