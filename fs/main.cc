@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,24 @@ shovel::Result<std::string> DefaultLogFile() {
   return dir + "/shovelfs.log";
 }
 
+// The embedded worker's node id, for its log lines (written from its
+// threads while Build learns the id).
+class EmbeddedNode {
+ public:
+  void Set(std::string id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    id_ = std::move(id);
+  }
+  std::string Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return id_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string id_;  // guarded by mu_
+};
+
 class App {
  public:
   App(MountConfig cfg) : cfg_(std::move(cfg)) {}  // NOLINT
@@ -99,7 +118,10 @@ class App {
       if (!s.ok()) return Die(s);
     }
     s = Build();
-    if (!s.ok()) return Die(s);
+    if (!s.ok()) {
+      StopEmbedded();  // a refused FUSE option leaves no socket behind
+      return Die(s);
+    }
     shovel::log::Info(
         "mounted " + cfg_.mountpoint + " (" + Source() + ")" +
         (metrics_endpoint_ ? ", metrics on " + metrics_endpoint_->url() : ""));
@@ -108,14 +130,7 @@ class App {
     mount_.reset();  // unmount before the client and worker go
     metrics_endpoint_.reset();
     shovel::log::Info("unmounted " + cfg_.mountpoint);
-    if (worker_) {
-      vfs_.reset();
-      client_.reset();
-      worker_.reset();
-      // ZeroMQ leaves the ipc:// socket file: shovelctl --mount must not
-      // find a mount that is gone.
-      unlink(embedded_listen_.substr(std::string("ipc://").size()).c_str());
-    }
+    StopEmbedded();
     if (!s.ok()) Log(s.ToString());
     return s.ok() ? 0 : 1;
   }
@@ -141,12 +156,20 @@ class App {
       wo.node_id = cfg_.node_id;
       wo.compression_level = cfg_.compression_level;
       wo.max_memory = cfg_.max_memory != 0 ? cfg_.max_memory : QuarterOfRam();
-      wo.log = [](shovel::log::Level level, const std::string& line) {
-        shovel::log::Write(level, "embedded worker: " + line);
+      // In the journal its lines carry SHOVEL_NODE besides the mount's
+      // fields: the id given, else the one the worker picks (set below).
+      auto node = std::make_shared<EmbeddedNode>();
+      node->Set(cfg_.node_id);
+      wo.log = [node](shovel::log::Level level, const std::string& line) {
+        const std::string id = node->Get();
+        shovel::log::Fields fields;
+        if (!id.empty()) fields.emplace_back("SHOVEL_NODE", id);
+        shovel::log::Write(level, "embedded worker: " + line, fields);
       };
       auto w = shovel::worker::Worker::Start(wo);
       if (!w.ok()) return w.status().WithContext("embedded worker");
       worker_ = std::move(w).value();
+      node->Set(worker_->node_id());
       // The client calls the worker in-process (no socket, no thread hop);
       // it still listens, on its private ipc:// socket, for shovelctl
       // --mount run by the same user.
@@ -182,6 +205,19 @@ class App {
     return Status::Ok();
   }
 
+  // Stops the embedded worker, if it started, and removes its socket:
+  // ZeroMQ leaves the ipc:// socket file, and shovelctl --mount must not
+  // find a mount that is gone.
+  void StopEmbedded() {
+    if (!worker_) return;
+    mount_.reset();
+    metrics_endpoint_.reset();
+    vfs_.reset();
+    client_.reset();
+    worker_.reset();
+    unlink(embedded_listen_.substr(std::string("ipc://").size()).c_str());
+  }
+
   // The embedded worker's endpoint: an ipc:// socket in a directory only
   // this user can enter (shovel/embedded_endpoint.h), never a TCP port
   // that would let other local users around the mount's permissions.
@@ -198,20 +234,23 @@ class App {
     return Status::Ok();
   }
 
-  // The log's destination: log_file= if given; else stderr in the
-  // foreground, and in the background the journal when one runs, else
-  // DefaultLogFile(). Never /dev/null.
+  // The log's destination: log_file= if given; else in the foreground
+  // stderr, or the journal when stderr is the journal's stream (systemd
+  // sets $JOURNAL_STREAM for a unit); in the background the journal when
+  // one runs, else DefaultLogFile(). Never /dev/null. In the journal every
+  // entry carries SHOVEL_MOUNTPOINT (docs/operations.md, Logs).
   Status SetupLog() {
     shovel::log::Options lo;
     lo.program = "shovelfs";
     lo.level = cfg_.log_level;
     std::string file = cfg_.log_file;
-    if (file.empty() && !cfg_.foreground) {
-      if (shovel::log::JournalAvailable()) {
-        lo.sink = shovel::log::Sink::kJournal;
-      } else {
-        SHOVEL_ASSIGN_OR_RETURN(file, DefaultLogFile());
-      }
+    if (file.empty() && shovel::log::JournalAvailable() &&
+        (!cfg_.foreground || shovel::log::StderrIsJournal())) {
+      lo.sink = shovel::log::Sink::kJournal;
+      lo.journal_fields = {{"SHOVEL_MOUNTPOINT", AbsoluteMountpoint()}};
+      journal_on_stderr_ = cfg_.foreground;
+    } else if (file.empty() && !cfg_.foreground) {
+      SHOVEL_ASSIGN_OR_RETURN(file, DefaultLogFile());
     }
     if (!file.empty()) {
       // Absolute: the daemon changes to / (Ready).
@@ -224,6 +263,14 @@ class App {
       log_file_ = file;
     }
     return shovel::log::Setup(lo).WithContext("log_file");
+  }
+
+  // The mount point as `journalctl SHOVEL_MOUNTPOINT=` is given it: the
+  // real path when it exists (CheckMountPoint refuses it later otherwise).
+  std::string AbsoluteMountpoint() const {
+    char buf[PATH_MAX];
+    if (realpath(cfg_.mountpoint.c_str(), buf) != nullptr) return buf;
+    return cfg_.mountpoint;
   }
 
   std::string Source() const {
@@ -239,7 +286,8 @@ class App {
     if (!shovel::log::WritesToStderr()) shovel::log::Error(msg);
     if (daemon_.daemonized()) {
       daemon_.Fail(msg);
-    } else {
+    } else if (!journal_on_stderr_ || !shovel::log::Enabled(shovel::log::Level::kError)) {
+      // (Else the entry above is on stderr: it is the journal.)
       std::fprintf(stderr, "shovelfs: %s\n", msg.c_str());
     }
     return 1;
@@ -249,7 +297,8 @@ class App {
 
   MountConfig cfg_;
   std::string embedded_listen_;
-  std::string log_file_;  // "" when logging to stderr or the journal
+  std::string log_file_;            // "" when logging to stderr or the journal
+  bool journal_on_stderr_ = false;  // foreground, logging to stderr's journal
   shovel::fs::Daemonizer daemon_;
   // Destroyed in reverse: mount, vfs, client, worker.
   std::unique_ptr<shovel::worker::Worker> worker_;

@@ -10,6 +10,9 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 #ifdef SHOVEL_HAVE_JOURNAL
@@ -39,53 +42,50 @@ spdlog::level::level_enum ToSpd(Level l) {
   return spdlog::level::off;
 }
 
+// Fields of the line being written on this thread (Write with fields):
+// spdlog calls the sink on the writer's thread, under the logger.
+thread_local const Fields* tls_line_fields = nullptr;
+
 #ifdef SHOVEL_HAVE_JOURNAL
-// One journal entry per line through the native protocol (sd_journal_sendv):
-// MESSAGE, PRIORITY (syslog's numbers), SYSLOG_IDENTIFIER and the fixed
-// fields given. spdlog's own systemd sink takes no extra fields.
+// One journal entry per line through the native protocol (sd_journal_sendv),
+// as JournalEntry makes it. spdlog's own systemd sink takes no extra fields.
 class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  JournalSink(const std::string& identifier,
-              const std::vector<std::pair<std::string, std::string>>& fields) {
-    fixed_.push_back("SYSLOG_IDENTIFIER=" + identifier);
-    for (const auto& [name, value] : fields) fixed_.push_back(name + "=" + value);
-  }
+  JournalSink(std::string identifier, Fields fields)
+      : identifier_(std::move(identifier)), fixed_(std::move(fields)) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t text;
     formatter_->format(msg, text);
-    size_t n = text.size();
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) --n;
-    std::string message = "MESSAGE=" + std::string(text.data(), n);
-    std::string priority = "PRIORITY=" + std::to_string(Priority(msg.level));
+    static const Fields kNone;
+    std::vector<std::string> entry =
+        JournalEntry(FromSpd(msg.level), std::string_view(text.data(), text.size()),
+                     identifier_, fixed_, tls_line_fields ? *tls_line_fields : kNone);
     std::vector<iovec> iov;
-    iov.reserve(fixed_.size() + 2);
-    auto add = [&iov](std::string& f) { iov.push_back({f.data(), f.size()}); };
-    add(message);
-    add(priority);
-    for (std::string& f : fixed_) add(f);
+    iov.reserve(entry.size());
+    for (std::string& f : entry) iov.push_back({f.data(), f.size()});
     // A journal that went away loses the line, as a full disk does.
     (void)sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
   }
   void flush_() override {}
 
  private:
-  static int Priority(spdlog::level::level_enum l) {
+  static Level FromSpd(spdlog::level::level_enum l) {
     switch (l) {
-      case spdlog::level::critical:
-        return 2;
-      case spdlog::level::err:
-        return 3;
-      case spdlog::level::warn:
-        return 4;
+      case spdlog::level::trace:
+      case spdlog::level::debug:
+        return Level::kDebug;
       case spdlog::level::info:
-        return 6;
+        return Level::kInfo;
+      case spdlog::level::warn:
+        return Level::kWarn;
       default:
-        return 7;
+        return Level::kError;
     }
   }
-  std::vector<std::string> fixed_;  // "NAME=value", sent with every entry
+  const std::string identifier_;
+  const Fields fixed_;  // sent with every entry
 };
 #endif
 
@@ -196,6 +196,12 @@ void Write(Level level, std::string_view message) {
     l->log(lvl, spdlog::string_view_t(message.data(), message.size()));
   } catch (...) {  // a full disk must not take the process down
   }
+}
+
+void Write(Level level, std::string_view message, const Fields& fields) {
+  tls_line_fields = &fields;
+  Write(level, message);
+  tls_line_fields = nullptr;
 }
 
 void Flush() {

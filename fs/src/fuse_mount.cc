@@ -2,12 +2,17 @@
 
 #include <fuse_lowlevel.h>
 
+#include <algorithm>
 #include <climits>
 #include <csignal>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
 
 #include "fuse_ops.h"
 
@@ -31,6 +36,27 @@ void RaiseReadahead(const std::string& mountpoint, uint32_t bytes) {
   if (device.empty()) return;
   std::ofstream ra("/sys/class/bdi/" + device + "/read_ahead_kb");
   ra << bytes / 1024;
+}
+
+// libfuse's own messages ("fuse: ..."), through the mount's log at their
+// level: in a background mount stderr is gone, and under systemd the
+// journal gets their PRIORITY. Its debug output (-d, one or more lines per
+// request, written in pieces) stays on stderr as before.
+void LogFromFuse(enum fuse_log_level level, const char* fmt, va_list ap) {
+  if (level >= FUSE_LOG_DEBUG) {
+    std::vfprintf(stderr, fmt, ap);
+    return;
+  }
+  const log::Level ours = level <= FUSE_LOG_ERR       ? log::Level::kError
+                          : level == FUSE_LOG_WARNING ? log::Level::kWarn
+                                                      : log::Level::kInfo;
+  if (!log::Enabled(ours)) return;
+  char buf[1024];
+  const int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  if (n <= 0) return;
+  std::string_view line(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty()) log::Write(ours, line);
 }
 
 }  // namespace
@@ -58,6 +84,7 @@ Result<std::unique_ptr<FuseMount>> FuseMount::Mount(Vfs* vfs,
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   FuseContext* raw = ctx.get();
   std::unique_ptr<FuseMount> m(new FuseMount(std::move(ctx), options.max_threads));
+  fuse_set_log_func(LogFromFuse);
   raw->session = fuse_session_new(&args, &FuseOps(), sizeof(fuse_lowlevel_ops), raw);
   if (raw->session == nullptr) {
     return Status::InvalidArgument("FUSE did not accept the mount options '" + opts +

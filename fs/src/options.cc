@@ -291,9 +291,10 @@ SOURCE        local (default: run an embedded worker in this process),
 -o attr_timeout=SECONDS            kernel attribute cache (default 1)
 -o threads=N                       most FUSE worker threads (default 16)
 -o nonempty                        mount over a directory that is not empty
--o log_file=FILE, --log-file FILE  append the log here (default: stderr with -f;
-                                   in the background the systemd journal when it
-                                   runs, else $XDG_STATE_HOME/shoveling/shovelfs.log,
+-o log_file=FILE, --log-file FILE  append the log here (default: stderr with -f,
+                                   the journal if stderr is its stream; in the
+                                   background the systemd journal when it runs,
+                                   else $XDG_STATE_HOME/shoveling/shovelfs.log,
                                    /var/log/shovelfs.log for root,
                                    ~/.local/state/shoveling/shovelfs.log)
 -o log_level=LEVEL, --log-level LEVEL

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace shovel::log {
 namespace {
@@ -72,6 +74,70 @@ TEST(LogSetup, FileGetsTimestampedLinesAtItsLevelOnly) {
   EXPECT_NE(bad.message().find("cannot open log file '" + o.file + "'"),
             std::string::npos)
       << bad.ToString();
+  o.sink = Sink::kStderr;
+  ASSERT_TRUE(log::Setup(o).ok());
+  std::remove(path.c_str());
+  rmdir(dir);
+}
+
+TEST(JournalEntry, MessagePriorityIdentifierThenTheFields) {
+  const Fields fixed = {{"SHOVEL_MOUNTPOINT", "/mnt/x"}};
+  EXPECT_EQ(JournalEntry(Level::kWarn, "worker w1 is down\n", "shovelfs", fixed, {}),
+            (std::vector<std::string>{"MESSAGE=worker w1 is down", "PRIORITY=4",
+                                      "SYSLOG_IDENTIFIER=shovelfs",
+                                      "SHOVEL_MOUNTPOINT=/mnt/x"}));
+  EXPECT_EQ(JournalPriority(Level::kDebug), 7);
+  EXPECT_EQ(JournalPriority(Level::kInfo), 6);
+  EXPECT_EQ(JournalPriority(Level::kWarn), 4);
+  EXPECT_EQ(JournalPriority(Level::kError), 3);
+  // A value may hold '=' and newlines: the native protocol carries them.
+  EXPECT_EQ(JournalEntry(Level::kError, "a=b\nc", "x", {}, {})[0], "MESSAGE=a=b\nc");
+}
+
+TEST(JournalEntry, LineFieldsComeAfterAndReplaceTheFixedOnes) {
+  const Fields fixed = {{"SHOVEL_MOUNTPOINT", "/mnt/x"}, {"SHOVEL_NODE", "mount"}};
+  const Fields line = {{"SHOVEL_NODE", "host-local"}};
+  EXPECT_EQ(
+      JournalEntry(Level::kInfo, "m", "shovelfs", fixed, line),
+      (std::vector<std::string>{"MESSAGE=m", "PRIORITY=6", "SYSLOG_IDENTIFIER=shovelfs",
+                                "SHOVEL_MOUNTPOINT=/mnt/x", "SHOVEL_NODE=host-local"}));
+}
+
+TEST(JournalEntry, LeavesOutNamesTheJournalWouldRefuse) {
+  // sd_journal_sendv refuses the whole entry for one bad name: drop it.
+  const Fields bad = {{"shovel_node", "a"},
+                      {"_PID", "1"},
+                      {"1X", "b"},
+                      {"", "c"},
+                      {"A-B", "d"},
+                      {"MESSAGE", "e"},
+                      {"PRIORITY", "0"},
+                      {"GOOD_1", "kept"},
+                      {std::string(65, 'A'), "f"}};
+  EXPECT_EQ(JournalEntry(Level::kInfo, "m", "id", bad, {}),
+            (std::vector<std::string>{"MESSAGE=m", "PRIORITY=6", "SYSLOG_IDENTIFIER=id",
+                                      "GOOD_1=kept"}));
+}
+
+TEST(LogSetup, LineFieldsLeaveAFileWithTheMessageAlone) {
+  char dir[] = "/tmp/shovel-logtest-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/fields.log";
+  Options o;
+  o.program = "log_test";
+  o.sink = Sink::kFile;
+  o.file = path;
+  ASSERT_TRUE(log::Setup(o).ok());
+  Write(Level::kWarn, "embedded worker: pressure", {{"SHOVEL_NODE", "n1"}});
+  Flush();
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find(" warning log_test[" + std::to_string(getpid()) +
+                            "]: embedded worker: pressure\n"),
+            std::string::npos)
+      << text.str();
+  EXPECT_EQ(text.str().find("n1"), std::string::npos) << text.str();
   o.sink = Sink::kStderr;
   ASSERT_TRUE(log::Setup(o).ok());
   std::remove(path.c_str());

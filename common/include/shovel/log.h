@@ -39,15 +39,32 @@ std::string_view LevelName(Level level);
 
 enum class Sink { kStderr, kFile, kJournal };
 
+// Journal fields beside MESSAGE, as {"SHOVEL_NODE", "w1"}: names of upper
+// case letters, digits and '_', not starting with a digit or '_'
+// (journalctl SHOVEL_NODE=w1 selects them).
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// The journal's PRIORITY (syslog's numbers) for a level: 7 debug, 6 info,
+// 4 warn, 3 error.
+int JournalPriority(Level level);
+
+// One native journal entry for a line, as "NAME=value" strings: MESSAGE
+// (without trailing newlines), PRIORITY, SYSLOG_IDENTIFIER, then `fixed`
+// and `line` fields. A name given in `line` replaces the same name in
+// `fixed`; a field with an invalid name is left out (the journal would
+// refuse the whole entry). Pure: the journal sink is a thin binding over it.
+std::vector<std::string> JournalEntry(Level level, std::string_view message,
+                                      std::string_view identifier, const Fields& fixed,
+                                      const Fields& line);
+
 struct Options {
   std::string program;  // "shovel-worker": on every line (the journal's identifier)
   Level level = Level::kInfo;
   Sink sink = Sink::kStderr;
   std::string file;  // Sink::kFile: appended to, created 0644 if missing
   // Sink::kJournal: fields sent with every entry beside MESSAGE, PRIORITY
-  // and SYSLOG_IDENTIFIER, as {"SHOVEL_NODE", "w1"} (names: upper case,
-  // digits, '_'; journalctl SHOVEL_NODE=w1 selects them).
-  std::vector<std::pair<std::string, std::string>> journal_fields;
+  // and SYSLOG_IDENTIFIER, as {"SHOVEL_MOUNTPOINT", "/mnt/x"}.
+  Fields journal_fields;
 };
 
 // Sends every later line to `options`' destination, at its level or above.
@@ -71,6 +88,11 @@ bool WritesToStderr();
 
 bool Enabled(Level level);
 void Write(Level level, std::string_view message);
+// A line with fields of its own besides Options::journal_fields, as the
+// embedded worker's {"SHOVEL_NODE", id} in shovelfs's log. Only the journal
+// keeps them: a file or stderr gets the message alone, so it should name
+// its source in words too.
+void Write(Level level, std::string_view message, const Fields& fields);
 inline void Debug(std::string_view m) { Write(Level::kDebug, m); }
 inline void Info(std::string_view m) { Write(Level::kInfo, m); }
 inline void Warn(std::string_view m) { Write(Level::kWarn, m); }
