@@ -316,6 +316,44 @@ TEST(Leases, AnIdIsNotServedHereWhileALeasedWorkerComesBeforeThisOne) {
 
 // w3 joins while w1 holds this replica's lease: w3 may serve ids that come
 // to it before w1 only once w1 has heard of it, from a grant that names it.
+// A worker back under a new epoch moments after its last lease (a quick
+// restart): the other holders were told of it with their last grants and
+// still keep it, so it waits for none of them. Under another node id, or
+// once they may have forgotten it, it waits as a newcomer does.
+TEST(Leases, AWorkerBackWithinMomentsWaitsForNoHolderThatStillKnowsIt) {
+  // w3 and w1 hold leases from here; w1's grant at 10 s named w3.
+  auto two_holders = [](LeaseTable& t) {
+    ASSERT_TRUE(t.Request("w3", "n3", kWall, 9 * kS).granted);
+    ASSERT_TRUE(t.Request("w1", "n1", kWall, 9100 * kMs).introducing);
+    ASSERT_TRUE(t.Request("w3", "n3", kWall, 9200 * kMs).granted);
+    ASSERT_TRUE(t.Request("w1", "n1", kWall, 9300 * kMs).granted);
+    ASSERT_TRUE(t.Request("w1", "n1", kWall, 10 * kS).granted);
+    ASSERT_EQ(t.Holders("w1", 10 * kS),
+              (std::vector<std::pair<std::string, std::string>>{{"w3", "n3"}}));
+  };
+  LeaseTable t(0);
+  two_holders(t);
+  // w3 restarted: a new epoch, 300 ms after w1's grant named it.
+  LeaseTable::Answer a = t.Request("w3", "n3", kWall + kS, 10300 * kMs);
+  EXPECT_TRUE(a.granted);
+  EXPECT_TRUE(a.rejoined);
+  // Restarted under another node id: w1 knows only the old one.
+  ASSERT_TRUE(t.Request("w1", "n1", kWall, 10400 * kMs).granted);
+  (void)t.Holders("w1", 10400 * kMs);
+  a = t.Request("w3", "n3b", kWall + 2 * kS, 10500 * kMs);
+  EXPECT_FALSE(a.granted);
+  EXPECT_TRUE(a.introducing);
+  // Back after w1 may have forgotten it: waits for w1's next grant. (w1
+  // renewed at 11 s; w3, gone since 9.2 s, was no longer named then.)
+  LeaseTable u(0);
+  two_holders(u);
+  ASSERT_TRUE(u.Request("w1", "n1", kWall, 11 * kS).granted);
+  EXPECT_TRUE(u.Holders("w1", 11 * kS).empty());
+  a = u.Request("w3", "n3", kWall + kS, 11500 * kMs);
+  EXPECT_FALSE(a.granted);
+  EXPECT_TRUE(a.introducing);
+}
+
 TEST(Leases, ANewcomerIsGrantedOnceTheOtherHoldersWereToldOfIt) {
   LeaseTable t(0);
   ASSERT_TRUE(t.Request("w1", "n1", kWall, 10 * kS).granted);

@@ -196,19 +196,41 @@ LeaseTable::Ns LeaseTable::Introducing(const std::string& peer, Ns since, Ns now
   Ns wait = 0;
   for (const auto& [other, g] : grants_) {
     if (other == peer || g.fenced || g.released || g.granted < 0) continue;
-    if (g.granted >= since) continue;  // its grant named `peer`
+    if (g.granted >= since) continue;           // its grant named `peer`
+    if (Remembers(other, peer, now)) continue;  // an earlier grant named it
     wait = std::max(wait, g.granted + kLease + kInPlaceMargin - now);
   }
   return wait;
 }
 
 std::vector<std::pair<std::string, std::string>> LeaseTable::Holders(
-    const std::string& asker, Ns now) const {
+    const std::string& asker, Ns now) {
   std::vector<std::pair<std::string, std::string>> out;
+  auto& told = told_[asker];
+  for (auto it = told.begin(); it != told.end();) {
+    it = now - it->second.at >= kLease + kMargin ? told.erase(it) : std::next(it);
+  }
   for (const auto& [peer, g] : grants_) {
-    if (peer != asker && g.MayHold(now)) out.emplace_back(peer, g.node);
+    if (peer != asker && g.MayHold(now)) {
+      out.emplace_back(peer, g.node);
+      told[peer] = {g.node, now};
+    }
   }
   return out;
+}
+
+bool LeaseTable::Remembers(const std::string& holder, const std::string& peer,
+                           Ns now) const {
+  auto h = told_.find(holder);
+  if (h == told_.end()) return false;
+  auto it = h->second.find(peer);
+  auto g = grants_.find(peer);
+  // The holder keeps a named worker for kLease + kMargin from receiving the
+  // grant (SetHolders), which is after it was sent; the margin covers the
+  // two steady clocks' rates.
+  return it != h->second.end() && g != grants_.end() &&
+         it->second.node == g->second.node &&
+         now - it->second.at < kLease + kMargin - kInPlaceMargin;
 }
 
 void LeaseTable::SetHolders(

@@ -190,8 +190,9 @@ class LeaseTable {
                           const std::vector<std::string>& replicas,
                           const std::vector<std::string>& skip, Ns now) const;
   // Those peers other than `asker`, for its grant: endpoint, node id.
+  // Remembered as told to `asker` (Remembers).
   std::vector<std::pair<std::string, std::string>> Holders(const std::string& asker,
-                                                           Ns now) const;
+                                                           Ns now);
 
   // ---- Fenced peers this worker checks on ----
   // The fenced peers (they may have come back without asking this worker
@@ -233,8 +234,13 @@ class LeaseTable {
   // one yet, counts as back (nobody is let serve in its place); 0: not.
   Ns Back(const std::string& peer, Ns now) const;
   // How long until every other peer whose lease may hold was granted one
-  // after `since` (or its lease ran out); 0: now.
+  // after `since` (or its lease ran out), or still remembers `peer` from
+  // an earlier grant that named it (a worker back within moments of its
+  // last lease, as after a quick restart, waits for no one); 0: now.
   Ns Introducing(const std::string& peer, Ns since, Ns now) const;
+  // `holder` was told, with a grant, that `peer` (under its present node
+  // id) holds a lease from here, and still keeps that (SetHolders).
+  bool Remembers(const std::string& holder, const std::string& peer, Ns now) const;
 
   const Ns started_;
   std::map<std::string, Ns> held_;    // peer -> until (steady)
@@ -255,6 +261,12 @@ class LeaseTable {
   // granted one, until it is granted (steady).
   std::map<std::string, Ns> returning_;
   std::map<std::string, Grant> grants_;
+  // holder -> peer named in a grant to it -> that peer's node id, when.
+  struct Told {
+    std::string node;
+    Ns at = 0;
+  };
+  std::map<std::string, std::map<std::string, Told>> told_;
   struct Holder {
     std::string node;
     Ns until = 0;  // steady
