@@ -17,7 +17,7 @@
 # Usage: journal_test.sh SHOVELFS_BIN
 set -uo pipefail
 shovelfs=$1
-journald=/lib/systemd/systemd-journald
+journald=/lib/systemd/systemd-journald  # as in ../common/private_journal.sh
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || [ ! -x "$journald" ] ||
   [ ! -c /dev/fuse ] || ! command -v journalctl >/dev/null ||
   ! command -v systemd-cat >/dev/null || ! command -v fusermount3 >/dev/null; then
@@ -33,45 +33,19 @@ tmp=$(mktemp -d /tmp/shovel-fsjournal-XXXXXX)
 tmp=$(realpath "$tmp")
 pids=()
 mounts=()
-jpid=
 cleanup() {
   for m in "${mounts[@]}"; do
     grep -q " $m fuse" /proc/mounts && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
   done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "$jpid" ] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
+  [ -n "${jpid:-}" ] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
+. "$(dirname "$0")/../common/private_journal.sh"
+start_private_journald
 
-# The private journal: /run/systemd/journal/{socket,stdout} and
-# /run/log/journal exist only in this namespace.
-mount -t tmpfs tmpfs /run/systemd || { echo "FATAL: cannot mount tmpfs on /run/systemd"; exit 1; }
-mkdir -p /run/systemd/journal /run/log
-mount -t tmpfs tmpfs /run/log || exit 1
-[ -d /var/log/journal ] && mount -t tmpfs tmpfs /var/log/journal
-"$journald" >"$tmp/journald.out" 2>&1 &
-jpid=$!
-for _ in $(seq 100); do [ -S /run/systemd/journal/stdout ] && break; sleep 0.1; done
-[ -S /run/systemd/journal/stdout ] || { echo "FATAL: journald did not start"; cat "$tmp/journald.out"; exit 1; }
-
-# entries ARGS...: journal entries as JSON lines (journalctl matches).
-entries() { journalctl -D /run/log/journal -o json --no-pager "$@" 2>/dev/null; }
-# wait_entry PATTERN ARGS...: up to 10 s for an entry whose JSON matches.
-wait_entry() {
-  local pattern=$1
-  shift
-  for _ in $(seq 100); do entries "$@" | grep -Eq "$pattern" && return 0; sleep 0.1; done
-  return 1
-}
-# field JSON_LINE NAME: the entry's field NAME.
-field() {
-  python3 -c 'import json,sys; print(json.loads(sys.stdin.readline()).get(sys.argv[1], "<missing>"))' "$2" <<<"$1"
-}
 # expect JSON_LINE NAME VALUE WHAT: one field's value.
 expect() {
   local got

@@ -16,7 +16,7 @@
 # Usage: journal_test.sh WORKER_BIN SHOVELCTL_BIN
 set -uo pipefail
 worker=$1 ctl=$2
-journald=/lib/systemd/systemd-journald
+journald=/lib/systemd/systemd-journald  # as in ../common/private_journal.sh
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || [ ! -x "$journald" ] ||
   ! command -v journalctl >/dev/null || ! command -v systemd-cat >/dev/null; then
   echo "SKIP: needs root, unshare, systemd-journald, journalctl and systemd-cat"
@@ -29,28 +29,15 @@ fi
 
 tmp=$(mktemp -d /tmp/shovel-journaltest-XXXXXX)
 pids=()
-jpid=
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "$jpid" ] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
+  [ -n "${jpid:-}" ] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
-
-# The private journal: /run/systemd/journal/{socket,stdout} and
-# /run/log/journal exist only in this namespace.
-mount -t tmpfs tmpfs /run/systemd || { echo "FATAL: cannot mount tmpfs on /run/systemd"; exit 1; }
-mkdir -p /run/systemd/journal /run/log
-mount -t tmpfs tmpfs /run/log || exit 1
-[ -d /var/log/journal ] && mount -t tmpfs tmpfs /var/log/journal
-"$journald" >"$tmp/journald.out" 2>&1 &
-jpid=$!
-for _ in $(seq 100); do [ -S /run/systemd/journal/stdout ] && break; sleep 0.1; done
-[ -S /run/systemd/journal/stdout ] || { echo "FATAL: journald did not start"; cat "$tmp/journald.out"; exit 1; }
+. "$(dirname "$0")/../common/private_journal.sh"
+start_private_journald
 
 # start NAME MODE ARGS...: a worker whose stderr is the journal's stdout
 # stream (systemd-cat), MODE "native" with JOURNAL_STREAM naming that
@@ -80,19 +67,6 @@ fill() {
   for i in $(seq 20); do
     "$ctl" --workers "$1" set "fill/$i" "$tmp/mib" >/dev/null || return 1
   done
-}
-# entries ARGS...: journal entries as JSON lines (journalctl matches).
-entries() { journalctl -D /run/log/journal -o json --no-pager "$@" 2>/dev/null; }
-# wait_entry PATTERN ARGS...: up to 5 s for an entry whose JSON matches.
-wait_entry() {
-  local pattern=$1
-  shift
-  for _ in $(seq 50); do entries "$@" | grep -Eq "$pattern" && return 0; sleep 0.1; done
-  return 1
-}
-# field JSON_LINES NAME: the first entry's field NAME.
-field() {
-  python3 -c 'import json,sys; print(json.loads(sys.stdin.readline()).get(sys.argv[1], "<missing>"))' "$2" <<<"$1"
 }
 
 # 1. Native entries.
