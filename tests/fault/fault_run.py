@@ -12,10 +12,16 @@ joins. Every operation is recorded (start, end, outcome); after the faults
 heal, the final value of every id and what each of its replicas holds. The
 history checker (history_checker.py) then reads the history.
 
+Append ids are renewed every --append-span seconds (a/<span>.<k>): each
+read of an append id records its whole value, so values that grew for the
+whole run made the history, and the run's memory, grow with the square of
+its length (a 300 s run needed more than 24 GB). Every id of every span is
+read in the final state.
+
 Usage:
   fault_run.py --worker-bin PATH [--seconds 20] [--workers 3] [--clients 4]
                [--replicas 2] [--faults kill,stop,partition,leave,join]
-               [--history FILE] [--seed N] [--json]
+               [--append-span 30] [--history FILE] [--seed N] [--json]
 Environment: SHOVEL_LIBRARY (libshovel.so) and SHOVEL_PYTHON_SRC (python/)
 as for the Python tests. Needs root (network namespaces). Exit 0 when the
 checker finds no violation, 1 when it does, 2 when the run could not be set
@@ -180,6 +186,11 @@ def client_ops(name: str, endpoints: List[str], args: argparse.Namespace, rec: R
     rng = random.Random(seed)
     c = shoveling.Client(endpoints, replicas=args.replicas, deadline=args.deadline)
     n = 0
+
+    def append_id() -> str:
+        span = int((time.monotonic() - args.started) / args.append_span)
+        return f"a/{span}.{rng.randrange(args.keys)}"
+
     try:
         while not stop.is_set():
             n += 1
@@ -187,10 +198,10 @@ def client_ops(name: str, endpoints: List[str], args: argparse.Namespace, rec: R
             if roll < 0.3:
                 key, op = f"s/{rng.randrange(args.keys)}", "set"
             elif roll < 0.55:
-                key, op = f"a/{rng.randrange(args.keys)}", "append"
+                key, op = append_id(), "append"
             elif roll < 0.95:
                 key, op = (f"s/{rng.randrange(args.keys)}" if rng.random() < 0.5
-                           else f"a/{rng.randrange(args.keys)}"), "get"
+                           else append_id()), "get"
             else:
                 key, op = f"s/{rng.randrange(args.keys)}", "delete"
             value = f"{name}-{n}" + (";" if op == "append" else "")
@@ -228,23 +239,24 @@ def final_state(workers: List[Worker], endpoints: List[str], args: argparse.Name
     c = shoveling.Client(endpoints, replicas=args.replicas, deadline=5.0)
     direct = {w.node: shoveling.Client([w.endpoint], replicas=1, deadline=5.0)
               for w in workers if w.proc is not None}
+    spans = int((time.monotonic() - args.started) / args.append_span) + 1
+    keys = [f"s/{k}" for k in range(args.keys)]
+    keys += [f"a/{span}.{k}" for span in range(spans) for k in range(args.keys)]
     try:
-        for prefix in ("s/", "a/"):
-            for k in range(args.keys):
-                key = f"{prefix}{k}"
+        for key in keys:
+            try:
+                value: Optional[str] = c.get(key).decode()
+            except shoveling.NotFound:
+                value = None
+            final = {"type": "final", "id": key, "value": value, "replicas": {}}
+            for node in c.node_ids(key) if value is not None else []:
+                if node not in direct:
+                    continue
                 try:
-                    value: Optional[str] = c.get(key).decode()
+                    final["replicas"][node] = direct[node].get(key).decode()
                 except shoveling.NotFound:
-                    value = None
-                final = {"type": "final", "id": key, "value": value, "replicas": {}}
-                for node in c.node_ids(key) if value is not None else []:
-                    if node not in direct:
-                        continue
-                    try:
-                        final["replicas"][node] = direct[node].get(key).decode()
-                    except shoveling.NotFound:
-                        final["replicas"][node] = None
-                rec.add(final)
+                    final["replicas"][node] = None
+            rec.add(final)
     finally:
         c.close()
         for d in direct.values():
@@ -276,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
         log(f"{args.workers} workers up ({', '.join(endpoints[:args.workers])}), "
             f"R={args.replicas}, {args.clients} clients, {args.seconds} s of faults "
             f"({', '.join(faults) or 'none'})")
+        args.started = time.monotonic()
         for k in range(args.clients):
             t = threading.Thread(target=client_loop,
                                  args=(f"c{k + 1}", endpoints, args, rec, stop, rng.random()))
@@ -360,6 +373,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--replicas", type=int, default=2)
     p.add_argument("--keys", type=int, default=12)
+    p.add_argument("--append-span", type=float, default=30.0,
+                   help="seconds each generation of append ids is used")
     p.add_argument("--deadline", type=float, default=2.0, help="client deadline, s")
     p.add_argument("--hold", type=float, default=1.5, help="seconds a fault lasts")
     p.add_argument("--settle", type=float, default=1.5, help="seconds between faults")
