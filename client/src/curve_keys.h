@@ -71,6 +71,14 @@ class CurveKeys {
   bool KeyRejected(const std::string& endpoint, const std::string& rejected,
                    Clock::time_point now = Clock::now());
   static constexpr Clock::duration kTriesWithin = std::chrono::seconds(10);
+  // Where the key for `endpoint` comes from when it is a worker key file:
+  // the file and how many keys it lists (for HandshakeError). Nullopt for
+  // a key from Consul or from --worker-key KEY.
+  struct KeyList {
+    std::string file;
+    size_t count = 0;
+  };
+  std::optional<KeyList> ListFor(const std::string& endpoint) const;
 
  private:
   std::string ServerKeyLocked(const std::string& endpoint) const;
@@ -123,7 +131,10 @@ bool IsKeyVerdict(uint16_t event, uint32_t value, bool repeated);
 // The error of a request to `endpoint` whose connection failed its
 // handshake: `event` is the monitor's ZMQ_EVENT_HANDSHAKE_FAILED_* and
 // `value` its value (a protocol error code, or the ZAP status code).
+// `list`: the worker key file the worker's key was looked for in
+// (CurveKeys::ListFor); a mismatch then names the file and its count.
 Status HandshakeError(const std::string& endpoint, uint16_t event, uint32_t value,
-                      bool have_key);
+                      bool have_key,
+                      const std::optional<CurveKeys::KeyList>& list = std::nullopt);
 
 }  // namespace shovel::client

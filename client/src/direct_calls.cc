@@ -114,7 +114,10 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
         p.key_generation = keys_->generation();
       }
       // A disconnect while it was idle is past: ZeroMQ reconnects by itself.
-      if (p.watch) p.watch->TakeDisconnect();
+      // A failed handshake is not: it counts towards the verdict on the
+      // keys (IsKeyVerdict's `repeated`), and says the worker is up.
+      if (p.watch && p.watch->TakeEvents().handshake_failed)
+        down_->HandshakeFailed(endpoint);
       return p;
     }
     auto& m = connect_mu_[endpoint];
@@ -195,10 +198,14 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
         continue;
       }
       Status st =
-          HandshakeError(endpoint, refused.handshake_failed, refused.value, have_key_);
+          HandshakeError(endpoint, refused.handshake_failed, refused.value, have_key_,
+                         keys_ ? keys_->ListFor(endpoint) : std::nullopt);
       down_->Refused(endpoint, st);
       return st;
     }
+    // It answered a handshake: it is up (though found down before), so
+    // the verdict on the keys is waited for up to the deadline.
+    if (refused.handshake_failed) connect_by = until;
     const bool wait_on =
         refused.handshake_failed ||
         (refused.disconnected && (key_changed || (keys_ && keys_->Rotating())));

@@ -69,6 +69,7 @@ void DownEndpoints::Reached(const std::string& endpoint) {
 bool DownEndpoints::HandshakeFailed(const std::string& endpoint) {
   const auto now = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);
+  if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
   auto [it, added] = failed_handshakes_.emplace(endpoint, now);
   failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
   if (added) return false;
@@ -85,6 +86,7 @@ bool DownEndpoints::IsDown(const std::string& endpoint) {
 
 void DownEndpoints::Refused(const std::string& endpoint, const Status& error) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
   refused_[endpoint] = {error, Clock::now() + kRecheck};
   refused_count_.store(refused_.size(), std::memory_order_relaxed);
 }

@@ -56,10 +56,13 @@ class DownEndpoints {
   // (HandshakeError): for kRecheck from now, requests to it fail at once
   // with that error instead of waiting for a connection that cannot come
   // (after that one waits for the next handshake, so a key the worker
-  // authorizes later works).
+  // authorizes later works). It is not down (see HandshakeFailed).
   void Refused(const std::string& endpoint, const Status& error);
   // A handshake with `endpoint` failed; true when one failed before within
   // kRecheck * 4 with no reply from it since (IsKeyVerdict's `repeated`).
+  // Something listens there and answers a handshake, so it is no longer
+  // taken to be down: its requests go to it, and wait for the verdict on
+  // the keys (the error that names the cause), not for kRecheck only.
   bool HandshakeFailed(const std::string& endpoint);
   std::optional<Status> RefusedError(const std::string& endpoint);
   // The worker at `endpoint` has a new CURVE key: its past handshake

@@ -748,8 +748,10 @@ void ZmqTransport::Run() {
             if (p.peer == &peer && !p.sent) p.connect_by = p.deadline;
           }
         } else if (verdict) {
-          Refused(peer, HandshakeError(peer.endpoint, ev.handshake_failed, ev.value,
-                                       curve_ != nullptr));
+          Refused(peer,
+                  HandshakeError(peer.endpoint, ev.handshake_failed, ev.value,
+                                 curve_ != nullptr,
+                                 curve_ ? curve_->ListFor(peer.endpoint) : std::nullopt));
         } else if (ev.disconnected) {
           Disconnected(peer);
         }
