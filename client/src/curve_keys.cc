@@ -99,9 +99,16 @@ bool CurveKeys::KeyRejected(const std::string& endpoint, const std::string& reje
   }
   if (after == before) {
     // Every key was tried: the caller reports the mismatch. The next
-    // rejection starts a new round, so a worker that comes back with a
-    // listed key is found without waiting out kTriesWithin.
+    // connection tries the next key in a new round (the worker may come
+    // back with a listed key at any time), without waiting out
+    // kTriesWithin.
     tries = Tries{now, 0};
+    if (!by_endpoint_.count(endpoint) && worker_keys_.size() > 1) {
+      auto it = std::find(worker_keys_.begin(), worker_keys_.end(), before);
+      size_t i = it == worker_keys_.end() ? 0 : (it - worker_keys_.begin() + 1);
+      chosen_[endpoint] = worker_keys_[i % worker_keys_.size()];
+      generation_.fetch_add(1, std::memory_order_relaxed);
+    }
     return false;
   }
   generation_.fetch_add(1, std::memory_order_relaxed);

@@ -64,7 +64,8 @@ class CurveKeys {
   // still run the old). True when `endpoint`'s key changed: the caller
   // then tries again with it. False when every listed key was rejected
   // within kTriesWithin (the worker has none of them: the caller reports
-  // the mismatch) or there is no other key.
+  // the mismatch; the endpoint still moves to the next key, for the next
+  // connection, and a new round begins) or there is no other key.
   // `rejected`: the key the failed connection was made with; when the
   // endpoint moved past it already (another connection to it failed
   // first), true at once.

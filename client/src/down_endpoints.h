@@ -49,7 +49,8 @@ class DownEndpoints {
   // be down as if a request had waited in vain (the next wait at most
   // kRecheck), until a reply from it arrives.
   void Closed(const std::string& endpoint);
-  // A reply came from `endpoint`: it is up.
+  // A reply came from `endpoint`: it is up, and a refusal of its
+  // handshake (Refused) no longer stands.
   void Reached(const std::string& endpoint);
   bool IsDown(const std::string& endpoint);
   // A connection to `endpoint` failed its CURVE handshake with `error`
@@ -65,8 +66,8 @@ class DownEndpoints {
   // the keys (the error that names the cause), not for kRecheck only.
   bool HandshakeFailed(const std::string& endpoint);
   std::optional<Status> RefusedError(const std::string& endpoint);
-  // The worker at `endpoint` has a new CURVE key: its past handshake
-  // failures and refusal no longer stand.
+  // The worker at `endpoint` has a new CURVE key: its refusal no longer
+  // stands (its past handshake failures do: the next is a verdict).
   void KeyChanged(const std::string& endpoint);
 
  private:
