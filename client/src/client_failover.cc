@@ -238,7 +238,10 @@ Result<ResponsePtr> ClientImpl::NotFoundOrDown(std::string_view id,
   // (or that refuses its key) answers no request, and the PING's error
   // names that cause (docs/security.md, Errors) rather than "cannot be
   // reached". A worker that is gone refuses the TCP connection at once.
-  for (const std::string& endpoint : down_endpoints) {
+  // Only with keys: the look costs a TCP connect (and a paused worker the
+  // PING's wait), which a client without keys does not pay.
+  for (const std::string& endpoint :
+       keyed_ ? down_endpoints : std::vector<std::string>{}) {
     if (!CheckReachable(endpoint, kCauseConnectWait).ok()) continue;
     OutRequest ping = MakeRequest(Op::kPing, "");
     ping.deadline = kCauseWait;

@@ -276,6 +276,7 @@ class ClientImpl : public Client {
   const ClientOptions options_;
   std::unique_ptr<Transport> transport_;
   std::shared_ptr<Membership> membership_;
+  bool keyed_ = false;  // CURVE on (ClientDeps::curve): NotFoundOrDown asks
   std::shared_ptr<DistanceOracle> distance_;
   RedirectCache redirects_;
   std::mutex mu_;
