@@ -7,6 +7,7 @@
 
 #include "client_impl.h"
 #include "placement.h"
+#include "reachability.h"
 #include "shovel/text.h"
 
 namespace shovel::client {
@@ -225,10 +226,28 @@ Result<ResponsePtr> ClientImpl::NotFoundOrDown(std::string_view id,
   // down, "not found" from the others says nothing about it.
   std::vector<size_t> ranked = RankNodes(id, view.node_ids);
   std::string down;
+  std::vector<std::string> down_endpoints;
   for (size_t i = 0; i < ranked.size() && i < view.replicas; ++i) {
     const Member& m = view.members[ranked[i]];
     if (!m.critical && !transport_->IsDown(m.endpoint)) return miss;
     down += (down.empty() ? "" : ", ") + m.node_id;
+    if (!m.critical) down_endpoints.push_back(m.endpoint);
+  }
+  // Taken to be down, but something listens there again: a worker
+  // restarted with a key pair this client's worker key file does not list
+  // (or that refuses its key) answers no request, and the PING's error
+  // names that cause (docs/security.md, Errors) rather than "cannot be
+  // reached". A worker that is gone refuses the TCP connection at once.
+  // Only with keys: the look costs a TCP connect (and a paused worker the
+  // PING's wait), which a client without keys does not pay.
+  for (const std::string& endpoint :
+       keyed_ ? down_endpoints : std::vector<std::string>{}) {
+    if (!CheckReachable(endpoint, kCauseConnectWait).ok()) continue;
+    OutRequest ping = MakeRequest(Op::kPing, "");
+    ping.deadline = kCauseWait;
+    auto pong = transport_->Call(endpoint, ping);
+    if (!pong.ok() && pong.status().code() == Code::kPermissionDenied)
+      return pong.status();
   }
   return Status::Unavailable("id " + QuoteForMessage(id) + " is held by " + down +
                              ", which cannot be reached now");

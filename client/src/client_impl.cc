@@ -22,6 +22,7 @@ ClientImpl::ClientImpl(ClientDeps deps)
       transport_(std::move(deps.transport)),
       membership_(std::move(deps.membership)),
       distance_(std::move(deps.distance)) {
+  keyed_ = deps.curve != nullptr;
   OnMembershipChange();
   // The membership may outlive this object (another thread can hold it a
   // moment longer): its listener reaches this object only through `alive_`,

@@ -186,9 +186,15 @@ class ClientImpl : public Client {
                                        Result<ResponsePtr> miss, uint64_t deleted_at);
   // A read that no live copy answered: kNotFound stays when a worker that
   // would hold the id is up, else kUnavailable naming the workers (the id
-  // may well exist there).
+  // may well exist there), or a holder's handshake error (kPermissionDenied:
+  // it listens again but refuses this client's keys, or its key is not
+  // one the client has).
   Result<ResponsePtr> NotFoundOrDown(std::string_view id, const PlacementView& view,
                                      Result<ResponsePtr> miss);
+  // NotFoundOrDown's look at a down holder that accepts a TCP connection
+  // again: the connect's and the PING's waits.
+  static constexpr std::chrono::milliseconds kCauseConnectWait{100};
+  static constexpr std::chrono::milliseconds kCauseWait{1000};
   // PINGs `endpoint` (at most once per kProbeEvery unless `now`); with
   // `wait`, returns whether it answered within kProbeWait.
   bool Probe(const std::string& endpoint, bool now = false, bool wait = false);
@@ -270,6 +276,7 @@ class ClientImpl : public Client {
   const ClientOptions options_;
   std::unique_ptr<Transport> transport_;
   std::shared_ptr<Membership> membership_;
+  bool keyed_ = false;  // CURVE on (ClientDeps::curve): NotFoundOrDown asks
   std::shared_ptr<DistanceOracle> distance_;
   RedirectCache redirects_;
   std::mutex mu_;

@@ -97,12 +97,31 @@ bool CurveKeys::KeyRejected(const std::string& endpoint, const std::string& reje
     chosen_[endpoint] = worker_keys_[i % worker_keys_.size()];
     after = ServerKeyLocked(endpoint);
   }
-  if (after == before) return false;
+  if (after == before) {
+    // Every key was tried: the caller reports the mismatch. The next
+    // connection tries the next key in a new round (the worker may come
+    // back with a listed key at any time), without waiting out
+    // kTriesWithin.
+    tries = Tries{now, 0};
+    if (!by_endpoint_.count(endpoint) && worker_keys_.size() > 1) {
+      auto it = std::find(worker_keys_.begin(), worker_keys_.end(), before);
+      size_t i = it == worker_keys_.end() ? 0 : (it - worker_keys_.begin() + 1);
+      chosen_[endpoint] = worker_keys_[i % worker_keys_.size()];
+      generation_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return false;
+  }
   generation_.fetch_add(1, std::memory_order_relaxed);
   log::Info("worker " + endpoint + " failed the CURVE handshake with worker key " +
             before.substr(0, 8) + "...; connecting with " + after.substr(0, 8) + "..." +
             (file_.empty() ? "" : " (from " + file_ + ")"));
   return true;
+}
+
+std::optional<CurveKeys::KeyList> CurveKeys::ListFor(const std::string& endpoint) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (file_.empty() || by_endpoint_.count(endpoint)) return std::nullopt;
+  return KeyList{file_, worker_keys_.size()};
 }
 
 Result<std::shared_ptr<CurveKeys>> LoadCurveKeys(std::string key_file,
@@ -170,7 +189,7 @@ bool IsKeyVerdict(uint16_t event, uint32_t value, bool repeated) {
 }
 
 Status HandshakeError(const std::string& endpoint, uint16_t event, uint32_t value,
-                      bool have_key) {
+                      bool have_key, const std::optional<CurveKeys::KeyList>& list) {
   if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
     return Status::PermissionDenied("worker refused this key: " + endpoint +
                                     " does not list it in its authorized keys");
@@ -186,6 +205,14 @@ Status HandshakeError(const std::string& endpoint, uint16_t event, uint32_t valu
       value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
     return Status::PermissionDenied("worker " + endpoint +
                                     " does not use keys (it runs without --key-file)");
+  }
+  if (list) {
+    return Status::PermissionDenied(
+        "worker " + endpoint + ": its public key matches none of the " +
+        std::to_string(list->count) + (list->count == 1 ? " key" : " keys") + " in " +
+        list->file +
+        " (add the worker's public key to that file, or restart the worker with a key "
+        "pair the file lists)");
   }
   return Status::PermissionDenied(
       "worker's key does not match: " + endpoint +

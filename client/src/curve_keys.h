@@ -64,13 +64,22 @@ class CurveKeys {
   // still run the old). True when `endpoint`'s key changed: the caller
   // then tries again with it. False when every listed key was rejected
   // within kTriesWithin (the worker has none of them: the caller reports
-  // the mismatch) or there is no other key.
+  // the mismatch; the endpoint still moves to the next key, for the next
+  // connection, and a new round begins) or there is no other key.
   // `rejected`: the key the failed connection was made with; when the
   // endpoint moved past it already (another connection to it failed
   // first), true at once.
   bool KeyRejected(const std::string& endpoint, const std::string& rejected,
                    Clock::time_point now = Clock::now());
   static constexpr Clock::duration kTriesWithin = std::chrono::seconds(10);
+  // Where the key for `endpoint` comes from when it is a worker key file:
+  // the file and how many keys it lists (for HandshakeError). Nullopt for
+  // a key from Consul or from --worker-key KEY.
+  struct KeyList {
+    std::string file;
+    size_t count = 0;
+  };
+  std::optional<KeyList> ListFor(const std::string& endpoint) const;
 
  private:
   std::string ServerKeyLocked(const std::string& endpoint) const;
@@ -123,7 +132,10 @@ bool IsKeyVerdict(uint16_t event, uint32_t value, bool repeated);
 // The error of a request to `endpoint` whose connection failed its
 // handshake: `event` is the monitor's ZMQ_EVENT_HANDSHAKE_FAILED_* and
 // `value` its value (a protocol error code, or the ZAP status code).
+// `list`: the worker key file the worker's key was looked for in
+// (CurveKeys::ListFor); a mismatch then names the file and its count.
 Status HandshakeError(const std::string& endpoint, uint16_t event, uint32_t value,
-                      bool have_key);
+                      bool have_key,
+                      const std::optional<CurveKeys::KeyList>& list = std::nullopt);
 
 }  // namespace shovel::client

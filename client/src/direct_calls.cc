@@ -114,7 +114,10 @@ DirectCalls::Pooled DirectCalls::Take(const std::string& endpoint, bool bulk,
         p.key_generation = keys_->generation();
       }
       // A disconnect while it was idle is past: ZeroMQ reconnects by itself.
-      if (p.watch) p.watch->TakeDisconnect();
+      // A failed handshake is not: it counts towards the verdict on the
+      // keys (IsKeyVerdict's `repeated`), and says the worker is up.
+      if (p.watch && p.watch->TakeEvents().handshake_failed)
+        down_->HandshakeFailed(endpoint);
       return p;
     }
     auto& m = connect_mu_[endpoint];
@@ -176,12 +179,19 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
   // worker key file lists several keys (a rotation: a failed handshake
   // ends with a close too, which may come first).
   bool key_changed = false;
+  // Keys this call's connections were refused with: once every listed key
+  // was (KeyRejected may say "moved already" each time, when the I/O
+  // thread's connection to the worker is refused first), the call reports
+  // the mismatch rather than try another key until its deadline.
+  size_t keys_refused = 0;
   for (;;) {
     ConnectionWatch::Events refused;
     if (SendAll(*s, frames, idempotent, connect_by, pooled.watch.get(), &refused)) break;
     if (refused.handshake_failed && IsKeyVerdict(refused.handshake_failed, refused.value,
                                                  down_->HandshakeFailed(endpoint))) {
+      const auto list = keys_ ? keys_->ListFor(endpoint) : std::nullopt;
       if (keys_ && IsWorkerKeyMismatch(refused.handshake_failed, refused.value) &&
+          ++keys_refused <= (list ? list->count : 1) &&
           keys_->KeyRejected(endpoint, pooled.server_key)) {
         // A worker restarted with the next key of a rotation: a socket
         // made with it (Take closes those made with the old one).
@@ -195,10 +205,17 @@ Result<ResponsePtr> DirectCalls::Call(const std::string& endpoint,
         continue;
       }
       Status st =
-          HandshakeError(endpoint, refused.handshake_failed, refused.value, have_key_);
-      down_->Refused(endpoint, st);
+          HandshakeError(endpoint, refused.handshake_failed, refused.value, have_key_,
+                         keys_ ? keys_->ListFor(endpoint) : std::nullopt);
+      // Requests fail at once with it for a while, unless the endpoint
+      // moved to another listed key (the next connection tries that one).
+      if (!keys_ || keys_->ServerKey(endpoint) == pooled.server_key)
+        down_->Refused(endpoint, st);
       return st;
     }
+    // It answered a handshake: it is up (though found down before), so
+    // the verdict on the keys is waited for up to the deadline.
+    if (refused.handshake_failed) connect_by = until;
     const bool wait_on =
         refused.handshake_failed ||
         (refused.disconnected && (key_changed || (keys_ && keys_->Rotating())));

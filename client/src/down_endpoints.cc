@@ -56,10 +56,14 @@ void DownEndpoints::Closed(const std::string& endpoint) {
 
 void DownEndpoints::Reached(const std::string& endpoint) {
   if (count_.load(std::memory_order_relaxed) == 0 &&
-      failed_count_.load(std::memory_order_relaxed) == 0) {
+      failed_count_.load(std::memory_order_relaxed) == 0 &&
+      refused_count_.load(std::memory_order_relaxed) == 0) {
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);
+  // A reply: a handshake succeeded, so a refusal no longer stands.
+  if (refused_.erase(endpoint))
+    refused_count_.store(refused_.size(), std::memory_order_relaxed);
   if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
   if (failed_handshakes_.erase(endpoint)) {
     failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
@@ -69,6 +73,7 @@ void DownEndpoints::Reached(const std::string& endpoint) {
 bool DownEndpoints::HandshakeFailed(const std::string& endpoint) {
   const auto now = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);
+  if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
   auto [it, added] = failed_handshakes_.emplace(endpoint, now);
   failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
   if (added) return false;
@@ -85,6 +90,7 @@ bool DownEndpoints::IsDown(const std::string& endpoint) {
 
 void DownEndpoints::Refused(const std::string& endpoint, const Status& error) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (down_.erase(endpoint)) count_.store(down_.size(), std::memory_order_relaxed);
   refused_[endpoint] = {error, Clock::now() + kRecheck};
   refused_count_.store(refused_.size(), std::memory_order_relaxed);
 }
@@ -93,9 +99,11 @@ void DownEndpoints::KeyChanged(const std::string& endpoint) {
   std::lock_guard<std::mutex> lock(mu_);
   if (refused_.erase(endpoint))
     refused_count_.store(refused_.size(), std::memory_order_relaxed);
-  if (failed_handshakes_.erase(endpoint)) {
-    failed_count_.store(failed_handshakes_.size(), std::memory_order_relaxed);
-  }
+  // Its past handshake failures stay: the next one with the new key is a
+  // verdict at once, so a list of keys is gone through one key per failed
+  // handshake (clearing them made each key wait for a second failure, and
+  // the I/O thread's and the callers' sockets, moving the key in turn,
+  // could keep a verdict from ever coming).
 }
 
 std::optional<Status> DownEndpoints::RefusedError(const std::string& endpoint) {

@@ -49,21 +49,25 @@ class DownEndpoints {
   // be down as if a request had waited in vain (the next wait at most
   // kRecheck), until a reply from it arrives.
   void Closed(const std::string& endpoint);
-  // A reply came from `endpoint`: it is up.
+  // A reply came from `endpoint`: it is up, and a refusal of its
+  // handshake (Refused) no longer stands.
   void Reached(const std::string& endpoint);
   bool IsDown(const std::string& endpoint);
   // A connection to `endpoint` failed its CURVE handshake with `error`
   // (HandshakeError): for kRecheck from now, requests to it fail at once
   // with that error instead of waiting for a connection that cannot come
   // (after that one waits for the next handshake, so a key the worker
-  // authorizes later works).
+  // authorizes later works). It is not down (see HandshakeFailed).
   void Refused(const std::string& endpoint, const Status& error);
   // A handshake with `endpoint` failed; true when one failed before within
   // kRecheck * 4 with no reply from it since (IsKeyVerdict's `repeated`).
+  // Something listens there and answers a handshake, so it is no longer
+  // taken to be down: its requests go to it, and wait for the verdict on
+  // the keys (the error that names the cause), not for kRecheck only.
   bool HandshakeFailed(const std::string& endpoint);
   std::optional<Status> RefusedError(const std::string& endpoint);
-  // The worker at `endpoint` has a new CURVE key: its past handshake
-  // failures and refusal no longer stand.
+  // The worker at `endpoint` has a new CURVE key: its refusal no longer
+  // stands (its past handshake failures do: the next is a verdict).
   void KeyChanged(const std::string& endpoint);
 
  private:

@@ -142,7 +142,9 @@ class ZmqTransport : public Transport {
   // and the requests sent on it fail (DisconnectedError).
   void Disconnected(Peer& peer);
   // The connection of `peer` failed its CURVE handshake with `error`.
-  void Refused(Peer& peer, const Status& error);
+  // With `cache`, later requests fail at once with it for a while
+  // (DownEndpoints::Refused).
+  void Refused(Peer& peer, bool cache, const Status& error);
   void Finish(uint64_t id, Result<ResponsePtr> r);
   void FailEverything();
   void Wake();
@@ -613,8 +615,8 @@ void ZmqTransport::Disconnected(Peer& peer) {
   for (uint64_t id : lost) Finish(id, DisconnectedError(peer.endpoint));
 }
 
-void ZmqTransport::Refused(Peer& peer, const Status& error) {
-  down_.Refused(peer.endpoint, error);
+void ZmqTransport::Refused(Peer& peer, bool cache, const Status& error) {
+  if (cache) down_.Refused(peer.endpoint, error);
   // Nothing was sent on a connection that never finished its handshake:
   // every request waiting for this peer fails with the reason.
   std::vector<uint64_t> lost;
@@ -748,8 +750,14 @@ void ZmqTransport::Run() {
             if (p.peer == &peer && !p.sent) p.connect_by = p.deadline;
           }
         } else if (verdict) {
-          Refused(peer, HandshakeError(peer.endpoint, ev.handshake_failed, ev.value,
-                                       curve_ != nullptr));
+          // Cached only while the endpoint keeps its key (with a list of
+          // keys it moved to the next one for the next connection).
+          const bool cache =
+              !curve_ || curve_->ServerKey(peer.endpoint) == peer.server_key;
+          Refused(peer, cache,
+                  HandshakeError(peer.endpoint, ev.handshake_failed, ev.value,
+                                 curve_ != nullptr,
+                                 curve_ ? curve_->ListFor(peer.endpoint) : std::nullopt));
         } else if (ev.disconnected) {
           Disconnected(peer);
         }

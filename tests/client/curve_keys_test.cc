@@ -124,10 +124,19 @@ TEST(CurveKeys, WorkerKeyFileIsFollowedAndARejectedKeyMovesToTheNext) {
   EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
   EXPECT_EQ(keys.ServerKey("tcp://b:1"), kPub);
   // Both rejected within kTriesWithin: no key fits, the caller says so.
+  // The next connection tries the next key again, in a new round: a
+  // worker that comes back with a listed key is found at once.
   EXPECT_FALSE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"), now));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kPub);
+  EXPECT_TRUE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"), now));
   EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
+  EXPECT_FALSE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"), now));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kPub);
   EXPECT_TRUE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"),
                                now + 2 * CurveKeys::kTriesWithin));
+  EXPECT_EQ(keys.ServerKey("tcp://a:1"), kOther);
+  EXPECT_FALSE(keys.KeyRejected("tcp://a:1", keys.ServerKey("tcp://a:1"),
+                                now + 2 * CurveKeys::kTriesWithin));
   EXPECT_EQ(keys.ServerKey("tcp://a:1"), kPub);
   // The old key leaves the file: read at once after a rejection.
   write("# rotated\n" + kOther + "\n");
@@ -168,6 +177,24 @@ TEST(CurveKeys, HandshakeErrorsNameTheCause) {
   EXPECT_EQ(wrong.message(),
             "worker's key does not match: tcp://w:1 failed the CURVE handshake (check "
             "--worker-key / SHOVEL_WORKER_KEY)");
+  // A key looked for in a worker key file: the file, its count, what to do.
+  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true,
+                           CurveKeys::KeyList{"/etc/shovel/worker-keys", 2})
+                .message(),
+            "worker tcp://w:1: its public key matches none of the 2 keys in "
+            "/etc/shovel/worker-keys (add the worker's public key to that file, or "
+            "restart the worker with a key pair the file lists)");
+  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true,
+                           CurveKeys::KeyList{"wk", 1})
+                .message(),
+            "worker tcp://w:1: its public key matches none of the 1 key in wk (add the "
+            "worker's public key to that file, or restart the worker with a key pair "
+            "the file lists)");
+  // The refusal of this client's key is the same with a file.
+  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, true,
+                           CurveKeys::KeyList{"wk", 1})
+                .message(),
+            "worker refused this key: tcp://w:1 does not list it in its authorized keys");
 }
 
 TEST(CurveKeys, AHandshakeThatJustEndedIsAVerdictOnlyWhenItRepeats) {
@@ -183,6 +210,26 @@ TEST(CurveKeys, AHandshakeThatJustEndedIsAVerdictOnlyWhenItRepeats) {
   EXPECT_FALSE(down.HandshakeFailed("tcp://w:2"));
   down.Reached("tcp://w:1");  // a reply: its next failure is a first again
   EXPECT_FALSE(down.HandshakeFailed("tcp://w:1"));
+}
+
+// A worker found down that then fails a handshake is up (it listens and
+// answers): its requests go to it again and get the verdict on the keys.
+TEST(CurveKeys, AFailedHandshakeSaysTheWorkerIsUp) {
+  DownEndpoints down;
+  (void)down.NoConnection("tcp://w:1", std::chrono::milliseconds(5000),
+                          std::chrono::milliseconds(5000));
+  down.Closed("tcp://w:2");
+  EXPECT_TRUE(down.IsDown("tcp://w:1"));
+  EXPECT_TRUE(down.IsDown("tcp://w:2"));
+  EXPECT_FALSE(down.HandshakeFailed("tcp://w:1"));
+  EXPECT_FALSE(down.IsDown("tcp://w:1"));
+  const auto t0 = DownEndpoints::Clock::now();
+  const auto until = t0 + std::chrono::seconds(5);
+  EXPECT_EQ(down.ConnectBy("tcp://w:1", t0, until), until);
+  down.Refused("tcp://w:2", Status::PermissionDenied("mismatch"));
+  EXPECT_FALSE(down.IsDown("tcp://w:2"));
+  ASSERT_TRUE(down.RefusedError("tcp://w:2").has_value());
+  EXPECT_EQ(down.RefusedError("tcp://w:2")->message(), "mismatch");
 }
 
 }  // namespace
