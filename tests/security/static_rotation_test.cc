@@ -104,6 +104,22 @@ class StaticKeyRotationTest : public ::testing::Test {
 
   void LongLivedClientMeetsAnUnlistedKey(bool rotating);
 
+  // The test ids and values: kIds ids of a set ("a/", "b/", ...).
+  static constexpr int kIds = 32;
+  static std::string Id(const char* set, int i) {
+    return std::string(set) + std::to_string(i);
+  }
+  static std::string Value(const char* set, int i) {
+    return std::string(set) + " value " + std::to_string(i);
+  }
+  // Writes every id of `set`; each must be acknowledged.
+  static void WriteAll(Client& client, const char* set) {
+    for (int i = 0; i < kIds; ++i) {
+      auto r = client.Set(Id(set, i), Value(set, i));
+      ASSERT_TRUE(r.ok()) << Id(set, i) << ": " << r.status().ToString();
+    }
+  }
+
   std::string dir_, client_, old_, new_, other_, peer_keys_;
   std::vector<std::unique_ptr<testing::WorkerProcess>> workers_;
 };
@@ -116,14 +132,6 @@ TEST_F(StaticKeyRotationTest, WorkersGetANewKeyPairWhileAClientStaysConnected) {
   auto c = ConnectFollowing(worker_keys);
   ASSERT_NE(c, nullptr);
   Client& client = *c;
-  constexpr int kIds = 32;
-  auto id = [](const char* set, int i) { return std::string(set) + std::to_string(i); };
-  auto write_all = [&](const char* set) {
-    for (int i = 0; i < kIds; ++i) {
-      auto r = client.Set(id(set, i), std::string(set) + " value " + std::to_string(i));
-      ASSERT_TRUE(r.ok()) << id(set, i) << ": " << r.status().ToString();
-    }
-  };
   // Reads every id of `set`: how many came back whole and how many are
   // gone (held by a worker that restarted empty); any other error fails.
   std::vector<std::string> gone_ids;
@@ -131,20 +139,20 @@ TEST_F(StaticKeyRotationTest, WorkersGetANewKeyPairWhileAClientStaysConnected) {
     *found = *gone = 0;
     gone_ids.clear();
     for (int i = 0; i < kIds; ++i) {
-      auto r = client.Get(id(set, i));
+      auto r = client.Get(Id(set, i));
       if (r.ok()) {
-        EXPECT_EQ(*r, std::string(set) + " value " + std::to_string(i));
+        EXPECT_EQ(*r, Value(set, i));
         ++*found;
       } else {
         EXPECT_EQ(r.status().code(), Code::kNotFound)
-            << id(set, i) << ": " << r.status().ToString();
+            << Id(set, i) << ": " << r.status().ToString();
         if (r.status().code() == Code::kNotFound) ++*gone;
-        gone_ids.push_back(id(set, i));
+        gone_ids.push_back(Id(set, i));
       }
     }
   };
   int found = 0, gone = 0;
-  write_all("a/");
+  WriteAll(client, "a/");
 
   // 1. The clients' file lists the new key too: nothing changes for the
   // connections that work (read again within a second).
@@ -160,13 +168,13 @@ TEST_F(StaticKeyRotationTest, WorkersGetANewKeyPairWhileAClientStaysConnected) {
   EXPECT_GT(found, 0);
   EXPECT_GT(gone, 0);
   EXPECT_EQ(found + gone, kIds);
-  write_all("b/");
+  WriteAll(client, "b/");
   read_all("b/", &found, &gone);
   EXPECT_EQ(found, kIds);
 
   // 3. w2 too.
   Restart(1, "new");
-  write_all("c/");
+  WriteAll(client, "c/");
   read_all("c/", &found, &gone);
   EXPECT_EQ(found, kIds) << ::testing::PrintToString(gone_ids);
 
@@ -189,7 +197,7 @@ TEST_F(StaticKeyRotationTest, WorkersGetANewKeyPairWhileAClientStaysConnected) {
                                "the worker with a key pair the file lists)";
   int failed = 0;
   for (int i = 0; i < kIds; ++i) {
-    auto r = client.Get(id("c/", i));
+    auto r = client.Get(Id("c/", i));
     if (r.ok()) continue;  // held by w2
     ++failed;
     EXPECT_EQ(r.status().ToString(), "permission denied: " + mismatch);
@@ -227,17 +235,6 @@ void StaticKeyRotationTest::LongLivedClientMeetsAnUnlistedKey(bool rotating) {
   ASSERT_NE(c, nullptr);
   Client& client = *c;
   const std::string w1 = workers_[0]->endpoint();
-  constexpr int kIds = 32;
-  auto id = [](const char* set, int i) { return std::string(set) + std::to_string(i); };
-  auto value = [](const char* set, int i) {
-    return std::string(set) + " value " + std::to_string(i);
-  };
-  auto write_all = [&](const char* set) {
-    for (int i = 0; i < kIds; ++i) {
-      auto r = client.Set(id(set, i), value(set, i));
-      ASSERT_TRUE(r.ok()) << id(set, i) << ": " << r.status().ToString();
-    }
-  };
   const std::string mismatch = "permission denied: worker " + w1 +
                                ": its public key matches none of the " +
                                (rotating ? "2 keys" : "1 key") + " in " + worker_keys +
@@ -250,19 +247,19 @@ void StaticKeyRotationTest::LongLivedClientMeetsAnUnlistedKey(bool rotating) {
     std::vector<std::string> failed;
     for (int i = 0; i < kIds; ++i) {
       const auto start = std::chrono::steady_clock::now();
-      auto r = client.Get(id(set, i));
+      auto r = client.Get(Id(set, i));
       const auto took = std::chrono::steady_clock::now() - start;
-      EXPECT_LT(took, milliseconds(5000)) << id(set, i);
+      EXPECT_LT(took, milliseconds(5000)) << Id(set, i);
       if (r.ok()) {
-        EXPECT_EQ(*r, value(set, i));
+        EXPECT_EQ(*r, Value(set, i));
         continue;
       }
-      failed.push_back(id(set, i));
-      EXPECT_EQ(r.status().ToString(), mismatch) << id(set, i);
+      failed.push_back(Id(set, i));
+      EXPECT_EQ(r.status().ToString(), mismatch) << Id(set, i);
     }
     return failed;
   };
-  write_all("a/");
+  WriteAll(client, "a/");
 
   // 1. w1 is stopped while the client is in use (its requests for w1's ids
   // fail: it is taken to be down), and comes back with a pair the file
@@ -271,7 +268,7 @@ void StaticKeyRotationTest::LongLivedClientMeetsAnUnlistedKey(bool rotating) {
     const std::string endpoint = workers_[0]->endpoint();
     workers_[0]->Kill(SIGTERM);
     workers_[0].reset();
-    for (int i = 0; i < kIds; ++i) (void)client.Get(id("a/", i));
+    for (int i = 0; i < kIds; ++i) (void)client.Get(Id("a/", i));
     StartWorker(0, "other", endpoint);
   }
   const std::vector<std::string> w1_ids = read_expecting_mismatch("a/");
@@ -279,10 +276,10 @@ void StaticKeyRotationTest::LongLivedClientMeetsAnUnlistedKey(bool rotating) {
   // Writes to it fail the same way, and again on the next try.
   int refused_writes = 0;
   for (int i = 0; i < kIds; ++i) {
-    auto r = client.Set(id("x/", i), value("x/", i));
+    auto r = client.Set(Id("x/", i), Value("x/", i));
     if (r.ok()) continue;
     ++refused_writes;
-    EXPECT_EQ(r.status().ToString(), mismatch) << id("x/", i);
+    EXPECT_EQ(r.status().ToString(), mismatch) << Id("x/", i);
   }
   EXPECT_GT(refused_writes, 0);
   EXPECT_EQ(read_expecting_mismatch("a/"), w1_ids);
@@ -301,15 +298,15 @@ void StaticKeyRotationTest::LongLivedClientMeetsAnUnlistedKey(bool rotating) {
     settled = client.Get(w1_ids[0]);
   }
   EXPECT_EQ(settled.status().code(), Code::kNotFound) << settled.status().ToString();
-  write_all("b/");
+  WriteAll(client, "b/");
   for (int i = 0; i < kIds; ++i) {
-    auto r = client.Get(id("b/", i));
-    ASSERT_TRUE(r.ok()) << id("b/", i) << ": " << r.status().ToString();
-    EXPECT_EQ(*r, value("b/", i));
-    auto a = client.Get(id("a/", i));
-    if (std::find(w1_ids.begin(), w1_ids.end(), id("a/", i)) == w1_ids.end()) {
-      ASSERT_TRUE(a.ok()) << id("a/", i) << ": " << a.status().ToString();
-      EXPECT_EQ(*a, value("a/", i));
+    auto r = client.Get(Id("b/", i));
+    ASSERT_TRUE(r.ok()) << Id("b/", i) << ": " << r.status().ToString();
+    EXPECT_EQ(*r, Value("b/", i));
+    auto a = client.Get(Id("a/", i));
+    if (std::find(w1_ids.begin(), w1_ids.end(), Id("a/", i)) == w1_ids.end()) {
+      ASSERT_TRUE(a.ok()) << Id("a/", i) << ": " << a.status().ToString();
+      EXPECT_EQ(*a, Value("a/", i));
     } else {
       EXPECT_EQ(a.status().code(), Code::kNotFound) << a.status().ToString();
     }
@@ -321,11 +318,11 @@ void StaticKeyRotationTest::LongLivedClientMeetsAnUnlistedKey(bool rotating) {
   EXPECT_EQ(read_expecting_mismatch("a/"), w1_ids);
   WriteFile(worker_keys, listed + other_ + "\n");
   std::this_thread::sleep_for(milliseconds(1500));
-  write_all("c/");
+  WriteAll(client, "c/");
   for (int i = 0; i < kIds; ++i) {
-    auto r = client.Get(id("c/", i));
-    ASSERT_TRUE(r.ok()) << id("c/", i) << ": " << r.status().ToString();
-    EXPECT_EQ(*r, value("c/", i));
+    auto r = client.Get(Id("c/", i));
+    ASSERT_TRUE(r.ok()) << Id("c/", i) << ": " << r.status().ToString();
+    EXPECT_EQ(*r, Value("c/", i));
   }
 }
 
@@ -351,18 +348,7 @@ TEST_F(StaticKeyRotationTest, WorkersReplicateWhileOnlySomeHaveTheNewPair) {
   auto c = ConnectFollowing(peer_keys_, 2);  // the same file format as the clients'
   ASSERT_NE(c, nullptr);
   Client& client = *c;
-  constexpr int kIds = 32;
-  auto id = [](const char* set, int i) { return std::string(set) + std::to_string(i); };
-  auto value = [](const char* set, int i) {
-    return std::string(set) + " value " + std::to_string(i);
-  };
-  auto write_all = [&](const char* set) {
-    for (int i = 0; i < kIds; ++i) {
-      auto r = client.Set(id(set, i), value(set, i));
-      ASSERT_TRUE(r.ok()) << id(set, i) << ": " << r.status().ToString();
-    }
-  };
-  write_all("a/");
+  WriteAll(client, "a/");
 
   // The file lists the new key too: workers and client read it again
   // within a second. Then w1 is restarted with the new pair; w2 runs on with the old one.
@@ -370,7 +356,7 @@ TEST_F(StaticKeyRotationTest, WorkersReplicateWhileOnlySomeHaveTheNewPair) {
   std::this_thread::sleep_for(milliseconds(1500));
   const pid_t w2 = workers_[1]->pid();
   Restart(0, "new");
-  write_all("b/");
+  WriteAll(client, "b/");
   EXPECT_EQ(workers_[1]->pid(), w2);
 
   // w2 dies without handing anything over: every b/ value is still read
@@ -380,9 +366,9 @@ TEST_F(StaticKeyRotationTest, WorkersReplicateWhileOnlySomeHaveTheNewPair) {
   CtlRun ctl;
   for (int i = 0; i < kIds; ++i) {
     ctl = Ctl({"--workers", workers_[0]->endpoint(), "--key-file", dir_ + "/client.key",
-               "--worker-key", peer_keys_, "get", id("b/", i)});
-    EXPECT_EQ(ctl.code, 0) << id("b/", i) << ": " << ctl.err;
-    EXPECT_EQ(ctl.out, value("b/", i)) << id("b/", i);
+               "--worker-key", peer_keys_, "get", Id("b/", i)});
+    EXPECT_EQ(ctl.code, 0) << Id("b/", i) << ": " << ctl.err;
+    EXPECT_EQ(ctl.out, Value("b/", i)) << Id("b/", i);
   }
 }
 
