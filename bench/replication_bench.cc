@@ -9,7 +9,8 @@
 //     it its ids, the bytes it received against its ideal share (its
 //     replica-set share of the stored bytes; goal <= 1.1x), and 1 KiB get
 //     throughput during the hand-over against before it (goal >= 0.7x).
-// --smoke runs tiny sizes (the test suite does); --json prints JSON.
+// --smoke runs tiny sizes (the test suite does); --json prints JSON;
+// --rows rates or --rows handover runs only those rows.
 #include <signal.h>
 #include <unistd.h>
 
@@ -44,6 +45,8 @@ struct Config {
   int big_threads = 4;
   int handover_mib = 3072;
   std::string worker_bin = SHOVEL_WORKER_BIN;
+  bool handover = true;  // --rows rates leaves it out
+  bool rates = true;     // --rows handover leaves them out
 };
 
 struct Worker {
@@ -118,10 +121,19 @@ int Main(int argc, char** argv) {
       cfg.handover_mib = std::max(8, std::atoi(argv[++i]));
     } else if (a == "--worker-bin" && i + 1 < argc) {
       cfg.worker_bin = argv[++i];
+    } else if (a == "--rows" && i + 1 < argc) {
+      std::string rows = argv[++i];
+      cfg.handover = rows == "all" || rows == "handover";
+      cfg.rates = rows == "all" || rows == "rates";
+      if (!cfg.handover && !cfg.rates) {
+        std::fprintf(stderr, "%s: --rows takes all, rates or handover, not %s\n", argv[0],
+                     rows.c_str());
+        return 2;
+      }
     } else {
       std::fprintf(stderr,
                    "usage: %s [--smoke] [--json] [--reps N] [--handover-mib N] "
-                   "[--worker-bin PATH]\n",
+                   "[--worker-bin PATH] [--rows all|rates|handover]\n",
                    argv[0]);
       return 2;
     }
@@ -145,109 +157,113 @@ int Main(int argc, char** argv) {
   bool ok = true;
   const std::string small = RandomBytes(1024, 1);
   const std::string big = RandomBytes(1 << 20, 2);
-  // Hand-over: fill, restart w3 empty, and watch it be handed its ids.
-  Progress("hand-over: filling " + std::to_string(cfg.handover_mib) + " MiB");
-  const int values = cfg.handover_mib;
-  Run(
-      cfg.big_threads, values, [&](int i) { return c2->Set(Key("h/", i), big).ok(); },
-      &ok);
-  // Reads of 1 KiB ids (R=2), before and during the move.
-  const int warm = std::min(cfg.small_ops, 20000);
-  Run(
-      cfg.threads, warm, [&](int i) { return c2->Set(Key("warm/", i), small).ok(); },
-      &ok);
-  std::vector<std::string> nodes = {"w1", "w2", "w3"};
-  uint64_t ideal = 0;
-  for (int i = 0; i < values; ++i) {
-    auto ranked = RankNodes(Key("h/", i), nodes);
-    if (ranked[0] == 2 || ranked[1] == 2) ideal += big.size();
-  }
-  for (int i = 0; i < warm; ++i) {
-    auto ranked = RankNodes(Key("warm/", i), nodes);
-    if (ranked[0] == 2 || ranked[1] == 2) ideal += small.size();
-  }
-  auto rate = [&](int n) {
-    return Run(
-        cfg.threads, n, [&](int i) { return c2->Get(Key("warm/", i % warm)).ok(); }, &ok);
-  };
-  double before = rate(cfg.small_ops / 2);
-  std::string where = workers[2].endpoint;
-  kill(workers[2].child.pid(), SIGKILL);
-  workers[2].child.Stop();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  for (int i = 0; i < 20; ++i) (void)c2->Get(Key("warm/", i));  // finds it down
-  if (!StartWorker(cfg, "w3", where, &workers[2])) {
-    std::fprintf(stderr, "shovel-bench-replication: w3 did not restart\n");
-    return 1;
-  }
-  double t0 = NowSeconds(), done_at = 0;
-  std::vector<double> during;
-  uint64_t received = 0, last = 0;
-  double last_change = t0;
-  while (NowSeconds() - t0 < 600) {
-    during.push_back(rate(std::max(200, cfg.small_ops / 20)));
-    auto members = c2->Members();
-    if (!members.ok()) continue;
-    for (const auto& m : *members) {
-      if (m.node_id == "w3") received = m.mem_used;
+  if (cfg.handover) {
+    // Hand-over: fill, restart w3 empty, and watch it be handed its ids.
+    Progress("hand-over: filling " + std::to_string(cfg.handover_mib) + " MiB");
+    const int values = cfg.handover_mib;
+    Run(
+        cfg.big_threads, values, [&](int i) { return c2->Set(Key("h/", i), big).ok(); },
+        &ok);
+    // Reads of 1 KiB ids (R=2), before and during the move.
+    const int warm = std::min(cfg.small_ops, 20000);
+    Run(
+        cfg.threads, warm, [&](int i) { return c2->Set(Key("warm/", i), small).ok(); },
+        &ok);
+    std::vector<std::string> nodes = {"w1", "w2", "w3"};
+    uint64_t ideal = 0;
+    for (int i = 0; i < values; ++i) {
+      auto ranked = RankNodes(Key("h/", i), nodes);
+      if (ranked[0] == 2 || ranked[1] == 2) ideal += big.size();
     }
-    if (received != last) {
-      last = received;
-      last_change = NowSeconds();
+    for (int i = 0; i < warm; ++i) {
+      auto ranked = RankNodes(Key("warm/", i), nodes);
+      if (ranked[0] == 2 || ranked[1] == 2) ideal += small.size();
     }
-    if (received >= ideal * 95 / 100 ||
-        (received > 0 && NowSeconds() - last_change > 3)) {
-      done_at = last_change;
-      break;
+    auto rate = [&](int n) {
+      return Run(
+          cfg.threads, n, [&](int i) { return c2->Get(Key("warm/", i % warm)).ok(); },
+          &ok);
+    };
+    double before = rate(cfg.small_ops / 2);
+    std::string where = workers[2].endpoint;
+    kill(workers[2].child.pid(), SIGKILL);
+    workers[2].child.Stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (int i = 0; i < 20; ++i) (void)c2->Get(Key("warm/", i));  // finds it down
+    if (!StartWorker(cfg, "w3", where, &workers[2])) {
+      std::fprintf(stderr, "shovel-bench-replication: w3 did not restart\n");
+      return 1;
     }
-    Progress("hand-over: " + std::to_string(received >> 20) + " of " +
-             std::to_string(ideal >> 20) + " MiB");
+    double t0 = NowSeconds(), done_at = 0;
+    std::vector<double> during;
+    uint64_t received = 0, last = 0;
+    double last_change = t0;
+    while (NowSeconds() - t0 < 600) {
+      during.push_back(rate(std::max(200, cfg.small_ops / 20)));
+      auto members = c2->Members();
+      if (!members.ok()) continue;
+      for (const auto& m : *members) {
+        if (m.node_id == "w3") received = m.mem_used;
+      }
+      if (received != last) {
+        last = received;
+        last_change = NowSeconds();
+      }
+      if (received >= ideal * 95 / 100 ||
+          (received > 0 && NowSeconds() - last_change > 3)) {
+        done_at = last_change;
+        break;
+      }
+      Progress("hand-over: " + std::to_string(received >> 20) + " of " +
+               std::to_string(ideal >> 20) + " MiB");
+    }
+    rows.push_back({"hand-over to a restarted worker", "R=2",
+                    done_at > 0 ? done_at - t0 : -1, "s",
+                    std::to_string(cfg.handover_mib) + " MiB stored"});
+    rows.push_back({"bytes moved / ideal share", "R=2",
+                    ideal ? static_cast<double>(received) / ideal : 0, "x",
+                    "its memory use / its replica-set share"});
+    rows.push_back({"1KiB get during hand-over", "R=2",
+                    Median(during) / std::max(1.0, before), "x of before",
+                    std::to_string(static_cast<int>(before)) + " ops/s before"});
   }
-  rows.push_back({"hand-over to a restarted worker", "R=2",
-                  done_at > 0 ? done_at - t0 : -1, "s",
-                  std::to_string(cfg.handover_mib) + " MiB stored"});
-  rows.push_back({"bytes moved / ideal share", "R=2",
-                  ideal ? static_cast<double>(received) / ideal : 0, "x",
-                  "its memory use / its replica-set share"});
-  rows.push_back({"1KiB get during hand-over", "R=2",
-                  Median(during) / std::max(1.0, before), "x of before",
-                  std::to_string(static_cast<int>(before)) + " ops/s before"});
-  // Then R=1 against R=2 (the restarted worker has rejoined).
-  std::vector<double> v[8];
-  for (int rep = 0; rep < cfg.reps; ++rep) {
-    int k = 0;
-    for (Client* c : {c1.get(), c2.get()}) {
-      const char* p = c == c1.get() ? "r1/" : "r2/";
-      Progress("rep " + std::to_string(rep + 1) + ": 1 KiB, " + p);
-      v[k++].push_back(Run(
-          cfg.threads, cfg.small_ops,
-          [&](int i) { return c->Set(Key(p, i), small).ok(); }, &ok));
-      v[k++].push_back(Run(
-          cfg.threads, cfg.small_ops, [&](int i) { return c->Get(Key(p, i)).ok(); },
-          &ok));
-      Progress("rep " + std::to_string(rep + 1) + ": 1 MiB, " + p);
-      std::string bp = std::string(p) + "big/";
-      v[k++].push_back(
-          Run(
-              cfg.big_threads, cfg.big_ops,
-              [&](int i) { return c->Set(Key(bp.c_str(), i % 256), big).ok(); }, &ok) *
-          (1 << 20) / 1e9);
-      v[k++].push_back(
-          Run(
-              cfg.big_threads, cfg.big_ops,
-              [&](int i) { return c->GetBytes(Key(bp.c_str(), i % 256)).ok(); }, &ok) *
-          (1 << 20) / 1e9);
+  if (cfg.rates) {
+    // Then R=1 against R=2 (the restarted worker has rejoined).
+    std::vector<double> v[8];
+    for (int rep = 0; rep < cfg.reps; ++rep) {
+      int k = 0;
+      for (Client* c : {c1.get(), c2.get()}) {
+        const char* p = c == c1.get() ? "r1/" : "r2/";
+        Progress("rep " + std::to_string(rep + 1) + ": 1 KiB, " + p);
+        v[k++].push_back(Run(
+            cfg.threads, cfg.small_ops,
+            [&](int i) { return c->Set(Key(p, i), small).ok(); }, &ok));
+        v[k++].push_back(Run(
+            cfg.threads, cfg.small_ops, [&](int i) { return c->Get(Key(p, i)).ok(); },
+            &ok));
+        Progress("rep " + std::to_string(rep + 1) + ": 1 MiB, " + p);
+        std::string bp = std::string(p) + "big/";
+        v[k++].push_back(
+            Run(
+                cfg.big_threads, cfg.big_ops,
+                [&](int i) { return c->Set(Key(bp.c_str(), i % 256), big).ok(); }, &ok) *
+            (1 << 20) / 1e9);
+        v[k++].push_back(
+            Run(
+                cfg.big_threads, cfg.big_ops,
+                [&](int i) { return c->GetBytes(Key(bp.c_str(), i % 256)).ok(); }, &ok) *
+            (1 << 20) / 1e9);
+      }
+    }
+    const char* tests[4] = {"1KiB set", "1KiB get", "1MiB set", "1MiB get"};
+    for (int t = 0; t < 4; ++t) {
+      std::string unit = t < 2 ? "ops/s" : "GB/s";
+      std::string note = t < 2 ? std::to_string(cfg.threads) + " threads"
+                               : std::to_string(cfg.big_threads) + " threads";
+      rows.push_back({tests[t], "R=1", Median(v[t]), unit, note});
+      rows.push_back({tests[t], "R=2", Median(v[4 + t]), unit, note});
     }
   }
-  const char* tests[4] = {"1KiB set", "1KiB get", "1MiB set", "1MiB get"};
-  for (int t = 0; t < 4; ++t) {
-    std::string unit = t < 2 ? "ops/s" : "GB/s";
-    std::string note = t < 2 ? std::to_string(cfg.threads) + " threads"
-                             : std::to_string(cfg.big_threads) + " threads";
-    rows.push_back({tests[t], "R=1", Median(v[t]), unit, note});
-    rows.push_back({tests[t], "R=2", Median(v[4 + t]), unit, note});
-  }
-
   PrintTable(rows, {"R=1"}, cfg.json);
   if (!ok) {
     std::fprintf(stderr, "shovel-bench-replication: some requests failed\n");

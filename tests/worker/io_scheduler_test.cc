@@ -151,6 +151,105 @@ TEST(IoSchedulerTest, ReplicaWritesAndLeasesAreServedInlineAtOnce) {
   EXPECT_EQ(p.cheap_asked, 1);  // only the first SET
 }
 
+TEST(IoSchedulerTest, APrimarysWriteOfAnIdleLaneIsForwardedByTheIoThread) {
+  IoScheduler s(2, kT0);
+  Probe p;
+  const std::string id = IdOn(s, 1);
+  for (auto op : {wire::Op::kSet, wire::Op::kAppend}) {
+    Route r = s.Place(Req(op, wire::kFlagReplicas), id, p);
+    EXPECT_EQ(r.kind, Route::kForward);
+    EXPECT_EQ(r.lane, 1u);
+  }
+  // Other writes as the primary, and any while the lane is busy, go to the
+  // lane's handler as before.
+  EXPECT_EQ(s.Place(Req(wire::Op::kDelete, wire::kFlagReplicas), id, p).kind,
+            Route::kDispatch);
+  EXPECT_EQ(s.Place(Req(wire::Op::kSet, wire::kFlagReplicas), id, p).kind,
+            Route::kDispatch);
+  EXPECT_FALSE(s.lanes().AllIdle());
+  // Not forwarded after all (the Service did not prepare it): routed as a
+  // costly write.
+  IoScheduler t(2, kT0);
+  Route r = t.NotForwarded(t.LaneOf(id));
+  EXPECT_EQ(r.kind, Route::kDispatch);
+  EXPECT_EQ(r.to, 1u);
+  EXPECT_EQ(t.lanes().Queued(1), 1);
+  EXPECT_EQ(p.cheap_asked, 1);  // the DELETE of an idle lane
+}
+
+TEST(IoSchedulerTest, EveryRequestOfAnIdBeingForwardedWaitsForIt) {
+  IoScheduler s(2, kT0);
+  Probe cheap(true);
+  const std::string id = IdOn(s, 0), other = IdOn(s, 0, "other");
+  ASSERT_EQ(s.Place(Req(wire::Op::kSet, wire::kFlagReplicas), id, cheap).kind,
+            Route::kForward);
+  s.Forwarding(id);
+  EXPECT_EQ(s.forwarding(), 1u);
+  // Another id, even of the same lane, is not held back.
+  EXPECT_EQ(s.Place(Req(wire::Op::kGet), other, cheap).kind, Route::kServeHere);
+  // A replica's write and a LEASE never wait.
+  EXPECT_EQ(s.Place(Req(wire::Op::kSet, wire::kFlagReplica), id, cheap).kind,
+            Route::kServeHere);
+  // A GET of the id, cheap as it is, waits: nothing overtakes the write.
+  EXPECT_EQ(s.Place(Req(wire::Op::kGet), id, cheap).kind, Route::kHold);
+  EXPECT_FALSE(s.Accepting(IoMode::kServing, 0));
+  EXPECT_FALSE(s.ReleaseHeld());
+  s.Forwarded(id);
+  auto r = s.ReleaseHeld();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, Route::kPlaceAgain);  // placed from the start
+  EXPECT_FALSE(s.holding());
+  EXPECT_EQ(s.Place(Req(wire::Op::kGet), id, cheap).kind, Route::kServeHere);
+}
+
+TEST(IoSchedulerTest, BatchesAndUploadsWaitForForwardsOfTheirIds) {
+  IoScheduler s(2, kT0);
+  Probe p(true), batch(true);
+  const std::string id = IdOn(s, 1), other = IdOn(s, 0);
+  s.Forwarding(id);
+  batch.batch_ids = {other};
+  EXPECT_EQ(s.Place(Req(wire::Op::kBatch), "", batch).kind, Route::kServeHere);
+  batch.batch_ids = {other, id};
+  EXPECT_EQ(s.Place(Req(wire::Op::kBatch), "", batch).kind, Route::kHold);
+  s.Forwarded(id);
+  ASSERT_TRUE(s.ReleaseHeld());
+  // An upload's part names its handle, not its id: it waits until no
+  // write is forwarded at all.
+  s.Forwarding(id);
+  s.Forwarding(other);
+  EXPECT_EQ(s.Place(Req(wire::Op::kUploadCommit, 0, 77), "", p).kind, Route::kHold);
+  s.Forwarded(id);
+  EXPECT_FALSE(s.ReleaseHeld());
+  s.Forwarded(other);
+  auto r = s.ReleaseHeld();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, Route::kPlaceAgain);
+}
+
+TEST(IoSchedulerTest, AFailedForwardGoesToItsLanesHandlerAndTheIdFollowsIt) {
+  IoScheduler s(2, kT0);
+  Probe p;
+  const std::string id = IdOn(s, 0);
+  ASSERT_EQ(s.Place(Req(wire::Op::kGet), IdOn(s, 0, "g"), p).to, 0u);
+  ASSERT_EQ(s.Place(Req(wire::Op::kGet), IdOn(s, 0, "h"), p).to, 1u);  // elsewhere
+  s.Forwarding(id);
+  // A GET of another id of the lane runs elsewhere; the failed write need
+  // not wait for it (no request of its id is in flight anywhere).
+  Route r = s.ForwardFailed(id, 0);
+  EXPECT_EQ(r.kind, Route::kDispatch);
+  EXPECT_EQ(r.to, 0u);
+  EXPECT_EQ(s.forwarding(), 0u);
+  EXPECT_EQ(s.lanes().Queued(0), 2);
+  // The id's next write follows it on that handler.
+  EXPECT_EQ(s.Place(Req(wire::Op::kSet, wire::kFlagReplicas), id, p).kind,
+            Route::kHold);  // a GET of lane 0 still runs on handler 1
+  s.Replied(1);
+  auto next = s.ReleaseHeld();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->kind, Route::kDispatch);
+  EXPECT_EQ(next->to, 0u);
+}
+
 TEST(IoSchedulerTest, UploadPartsGoToTheLaneOfTheirHandleNeverInline) {
   IoScheduler s(4, kT0);
   Probe p(true);

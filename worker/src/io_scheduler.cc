@@ -26,8 +26,52 @@ bool IoScheduler::AllIdle(const std::vector<size_t>& lanes) const {
   return true;
 }
 
+void IoScheduler::Forwarding(std::string_view id) { forwarding_.emplace(id); }
+
+void IoScheduler::Forwarded(std::string_view id) { forwarding_.erase(std::string(id)); }
+
+Route IoScheduler::ForwardFailed(std::string_view id, size_t lane) {
+  Forwarded(id);
+  lanes_.Dispatched(lane, lane, false);
+  return {Route::kDispatch, lane, lane, false};
+}
+
+bool IoScheduler::StillWaitsForForward() const {
+  if (held_ids_.empty()) return !forwarding_.empty();
+  for (const auto& id : held_ids_) {
+    if (forwarding_.count(id)) return true;
+  }
+  return false;
+}
+
+bool IoScheduler::WaitsForForward(const wire::Header& h, std::string_view id,
+                                  bool by_handle, RequestProbe& probe) {
+  if (forwarding_.empty() || (h.flags & wire::kFlagReplica) || h.op == wire::Op::kLease) {
+    return false;
+  }
+  held_ids_.clear();
+  if (by_handle) return true;  // its id is not known here: until none is
+  if (h.op == wire::Op::kBatch) {
+    probe.BatchIds(ids_);
+    for (std::string_view item : ids_) {
+      if (forwarding_.count(std::string(item))) held_ids_.emplace_back(item);
+    }
+    return !held_ids_.empty();
+  }
+  if (!forwarding_.count(std::string(id))) return false;
+  held_ids_.emplace_back(id);
+  return true;
+}
+
 Route IoScheduler::Place(const wire::Header& h, std::string_view id,
                          RequestProbe& probe) {
+  const bool by_handle = h.op == wire::Op::kUploadData ||
+                         h.op == wire::Op::kUploadCommit ||
+                         h.op == wire::Op::kUploadAbort;
+  if (WaitsForForward(h, id, by_handle, probe)) {
+    hold_ = Hold::kForwarded;
+    return {Route::kHold};
+  }
   if (h.op == wire::Op::kBatch) {
     // Nothing in flight on any handler (the usual case: small requests are
     // served here): no need to know its ids' lanes.
@@ -40,11 +84,13 @@ Route IoScheduler::Place(const wire::Header& h, std::string_view id,
     return {Route::kHold};
   }
   if ((h.flags & wire::kFlagReplica) || h.op == wire::Op::kLease) return {};
-  const bool by_handle = h.op == wire::Op::kUploadData ||
-                         h.op == wire::Op::kUploadCommit ||
-                         h.op == wire::Op::kUploadAbort;
   const size_t lane = by_handle ? LaneOfHandle(h.aux) : LaneOf(id);
   const bool read = h.op == wire::Op::kGet;
+  if ((h.flags & wire::kFlagReplicas) &&
+      (h.op == wire::Op::kSet || h.op == wire::Op::kAppend) && lanes_.Idle(lane) &&
+      !id.empty()) {
+    return {Route::kForward, lane};
+  }
   // Nothing it must follow is in flight: served here if cheap.
   if (!by_handle && (read ? lanes_.NoWrites(lane) : lanes_.Idle(lane)) && probe.Cheap()) {
     return {};
@@ -81,6 +127,10 @@ std::optional<Route> IoScheduler::ReleaseHeld() {
       hold_ = Hold::kNone;
       lanes_.Dispatched(held_lane_, held_lane_, false);
       return Route{Route::kDispatch, held_lane_, held_lane_, false};
+    case Hold::kForwarded:
+      if (StillWaitsForForward()) return std::nullopt;
+      hold_ = Hold::kNone;
+      return Route{Route::kPlaceAgain};
   }
   return std::nullopt;
 }

@@ -14,6 +14,10 @@
 //   served on the I/O thread. Else a GET goes to the handler Lanes picks;
 //   a write goes to its lane's handler, or is held while a GET of its lane
 //   runs on another handler.
+// - A primary's SET or APPEND whose lane is idle is kForward: the I/O
+//   thread tries to forward it itself (server_forward.h). While it is in
+//   flight every request of its id is held; a failed forward goes to the
+//   lane's handler.
 // While a request is held the ROUTER is not read, so nothing overtakes it.
 //
 // When to read (Accepting / Refusing): at most kMaxInFlight requests in
@@ -35,7 +39,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "lanes.h"
@@ -60,9 +66,13 @@ class RequestProbe {
 
 // Where one request runs.
 struct Route {
-  enum Kind { kServeHere, kDispatch, kHold };
+  // kForward: a primary's SET or APPEND whose lane is idle: the I/O thread
+  // may forward it to the replicas itself (Forwarding), or else routes it
+  // as NotForwarded says. kPlaceAgain (from ReleaseHeld only): Place the
+  // held request again.
+  enum Kind { kServeHere, kDispatch, kHold, kForward, kPlaceAgain };
   Kind kind = kServeHere;
-  size_t lane = 0;    // kDispatch
+  size_t lane = 0;    // kDispatch, kForward
   size_t to = 0;      // kDispatch: the handler
   bool read = false;  // kDispatch: a GET
 };
@@ -93,6 +103,21 @@ class IoScheduler {
   std::optional<Route> ReleaseHeld();
   // One reply came back from handler `from`.
   void Replied(size_t from) { lanes_.Replied(from); }
+
+  // --- writes the I/O thread forwards itself (kForward) ---
+  // Until Forwarded, every request of `id` (a BATCH naming it, and any
+  // upload while one is forwarded) is held: nothing of the id overtakes it.
+  void Forwarding(std::string_view id);
+  // Its replicas answered: the id's requests go again.
+  void Forwarded(std::string_view id);
+  // Its forward failed: the write goes to its lane's handler (recorded,
+  // returned as kDispatch), which serves it from the start; the id's
+  // requests follow it there. No GET of the id runs elsewhere (they were
+  // held), so it need not wait for the lane's GETs.
+  Route ForwardFailed(std::string_view id, size_t lane);
+  // A kForward the I/O thread did not forward: where it goes instead.
+  Route NotForwarded(size_t lane) { return AfterNotCheap(lane, false); }
+  size_t forwarding() const { return forwarding_.size(); }
   // The lane of an id, and of an upload handle.
   size_t LaneOf(std::string_view id) const;
   size_t LaneOfHandle(uint64_t handle) const;
@@ -134,8 +159,18 @@ class IoScheduler {
   bool AllIdle(const std::vector<size_t>& lanes) const;
 
   Lanes lanes_;
-  enum class Hold { kNone, kBatch, kWrite };
+  // Whether a request of `id` (a BATCH: of its ids; by upload handle: any)
+  // must wait for a forward in flight.
+  bool WaitsForForward(const wire::Header& h, std::string_view id, bool by_handle,
+                       RequestProbe& probe);
+  // The held request's forwards are still in flight.
+  bool StillWaitsForForward() const;
+
+  enum class Hold { kNone, kBatch, kWrite, kForwarded };
   Hold hold_ = Hold::kNone;
+  // kForwarded: the ids it waits for (none: until nothing is forwarded).
+  std::vector<std::string> held_ids_;
+  std::unordered_set<std::string> forwarding_;
   size_t held_lane_ = 0;
   std::vector<size_t> held_lanes_;
   std::vector<std::string_view> ids_;  // scratch for BatchIds

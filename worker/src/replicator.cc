@@ -252,32 +252,45 @@ ForwardError Replicator::Copy(const wire::Request& req, uint64_t version) {
   return Send(req, {version, 0, version, nullptr, false});
 }
 
-ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
-  const uint64_t version = spec.version, offset = spec.offset;
-  const uint64_t have_version = spec.have_version;
-  const auto until = Clock::now() + kDeadline;
-  wire::Header h = req.header;
+Replicator::Outgoing Replicator::ForwardOf(const wire::Request& req, uint64_t version,
+                                           uint64_t offset, std::string_view sender) {
+  Outgoing out;
+  wire::Header& h = out.header;
+  h = req.header;
   h.flags =
       (h.flags & ~(wire::kFlagReplicas | wire::kFlagIfVersion)) | wire::kFlagReplica;
   h.version_no = version;
   if (h.op == wire::Op::kAppend) h.offset = offset;
   // The primary's node id and passed-over workers (kFlagSender), then the
   // append's token (kFlagToken): the last frames.
-  std::vector<std::string_view> payload = req.payload;
   h.flags &= ~(wire::kFlagSender | wire::kFlagToken);
-  std::string sender;
-  if (!spec.sender.empty()) {
-    std::vector<std::string> list{std::string(spec.sender)};
+  if (!sender.empty()) {
+    std::vector<std::string> list{std::string(sender)};
     list.insert(list.end(), req.passed_over.begin(), req.passed_over.end());
-    sender = wire::EncodeStrings(list);
+    out.trailer.push_back(wire::EncodeStrings(list));
     h.flags |= wire::kFlagSender;
-    payload.push_back(sender);
   }
-  const std::string token = wire::EncodeToken(req.token);
   if (h.op == wire::Op::kAppend && req.token != 0) {
     h.flags |= wire::kFlagToken;
-    payload.push_back(token);
+    out.trailer.push_back(wire::EncodeToken(req.token));
   }
+  return out;
+}
+
+std::string Replicator::PeerKey(const std::string& endpoint) {
+  if (!keys_) return {};
+  std::lock_guard<std::mutex> l(mu_);
+  return peer_keys_.Key(endpoint);
+}
+
+ForwardError Replicator::Send(const wire::Request& req, const Spec& spec) {
+  const uint64_t version = spec.version, offset = spec.offset;
+  const uint64_t have_version = spec.have_version;
+  const auto until = Clock::now() + kDeadline;
+  const Outgoing out = ForwardOf(req, version, offset, spec.sender);
+  const wire::Header& h = out.header;
+  std::vector<std::string_view> payload = req.payload;
+  for (const auto& t : out.trailer) payload.push_back(t);
 
   std::vector<std::unique_ptr<Conn>> conns;
   std::vector<Leg> legs(req.replicas.size());

@@ -158,6 +158,27 @@ class Replicator {
                               std::string_view id, const FetchSink& sink,
                               std::string* unanswered = nullptr);
 
+  // A write as sent to a replica: `header` (kFlagReplica, version_no =
+  // `version`, APPEND: offset = `offset`; request_id and aux, the
+  // replica's epoch, are the sender's to set) and the frames after the
+  // request's id and payload: kFlagSender's list (`sender` and the
+  // request's passed-over workers) when `sender` is set, then an append's
+  // token.
+  struct Outgoing {
+    wire::Header header;
+    std::vector<std::string> trailer;
+  };
+  static Outgoing ForwardOf(const wire::Request& req, uint64_t version, uint64_t offset,
+                            std::string_view sender);
+  // For connections made elsewhere (the server's I/O thread forwards small
+  // writes on its own): this worker's key pair (none: no CURVE), the
+  // server key to expect from `endpoint` (see SetPeerKey), and the epoch
+  // its replies last carried, which a forwarded write carries in aux.
+  const std::optional<KeyPair>& keys() const { return keys_; }
+  std::string PeerKey(const std::string& endpoint);
+  uint64_t Epoch(const std::string& endpoint);
+  void SetEpoch(const std::string& endpoint, uint64_t epoch);
+
   // One request to `endpoint` and its reply (header and first payload
   // frame), within `timeout`. kUnavailable when no answer came.
   struct Answer {
@@ -205,8 +226,6 @@ class Replicator {
   // forwarded write carries it; a replica that rejoined under a newer one
   // refuses the write, which is sent again with the new epoch once.
   std::map<std::string, uint64_t> epochs_;  // guarded by mu_
-  uint64_t Epoch(const std::string& endpoint);
-  void SetEpoch(const std::string& endpoint, uint64_t epoch);
 };
 
 }  // namespace shovel::worker

@@ -17,7 +17,8 @@
 //
 // Files: server.cc (Bind, Start, Stop), server_io.cc (the I/O thread),
 // server_peers.cc (replies, disconnects, connection events, role check),
-// server_handlers.cc (handler threads, Serve), server_frames.h (frames).
+// server_handlers.cc (handler threads, Serve), server_forward.h (a
+// primary's writes forwarded by the I/O thread), server_frames.h (frames).
 //
 // Thread-safety: Bind/Start/Stop from one owner thread; Stop is idempotent.
 // Ownership: owns the zmq context, sockets and threads; borrows the Service
@@ -97,6 +98,10 @@ class Server {
   // msg[0]; `msg` is consumed. Used by handler threads and the I/O thread.
   void Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_view>& views,
              std::vector<zmq::message_t>& reply);
+  // The frames of `rep` to the peer routed by `routing` (consumed), in
+  // `reply`.
+  void MakeReply(zmq::message_t& routing, ServiceReply& rep,
+                 std::vector<zmq::message_t>& reply);
 
   // Sends a reply (routing id first) to its peer, counting its bytes until
   // ZeroMQ releases them. I/O thread only.

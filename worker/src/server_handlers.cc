@@ -27,8 +27,13 @@ void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_vie
       rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
     }
   }
+  MakeReply(msg[0], rep, reply);
+}
+
+void Server::MakeReply(zmq::message_t& routing, ServiceReply& rep,
+                       std::vector<zmq::message_t>& reply) {
   reply.clear();
-  reply.push_back(std::move(msg[0]));
+  reply.push_back(std::move(routing));
   reply.push_back(frames::HeaderMessage(rep.header));
   for (auto& f : rep.payload)
     reply.push_back(frames::ToMessage(f, &store_->transit_bytes()));

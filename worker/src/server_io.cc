@@ -11,6 +11,7 @@
 #include "chunk.h"  // NowNs
 #include "io_scheduler.h"
 #include "server.h"
+#include "server_forward.h"
 #include "server_frames.h"
 
 namespace shovel::worker {
@@ -32,7 +33,11 @@ class Server::IoThread {
         n_(s.to_handlers_.size()),
         sched_(n_, SteadyNs()),
         items_(n_ + 2),
-        conns_(s.limits_.max_connections, s.limits_.idle_ns) {}
+        conns_(s.limits_.max_connections, s.limits_.idle_ns) {
+    if (Replicator* r = s.service_->replicator()) {
+      forwards_ = std::make_unique<ForwardPath>(*s.ctx_, *r, s.store_->node_id());
+    }
+  }
 
   void Run() {
     try {
@@ -59,9 +64,16 @@ class Server::IoThread {
     if (refuse) RefuseArrivals();
     if (items_[n_ + 1].revents & ZMQ_POLLIN) s_.OnMonitorEvents(conns_);
     TakeReplies();
+    TakeForwards(now);
     if (auto r = sched_.ReleaseHeld()) {
-      Act(held_, *r);  // counted in flight since it was held
+      // Counted in flight since it was held.
+      Message m = std::move(held_);
       held_.clear();
+      if (r->kind == Route::kPlaceAgain) {
+        PlaceAgain(m);
+      } else {
+        Act(m, *r);
+      }
       accept = sched_.Accepting(mode, s_.counters_->in_flight.load());
     }
     for (int k = 0; k < 256 && accept; ++k) {
@@ -82,8 +94,70 @@ class Server::IoThread {
     items_[n_] = {s_.router_->handle(), 0,
                   static_cast<short>(read_router ? ZMQ_POLLIN : 0), 0};
     items_[n_ + 1] = {s_.monitor_->handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(items_.data(), items_.size(),
-              std::chrono::milliseconds(sched_.PollTimeoutMs(!parked_.empty())));
+    items_.resize(n_ + 2);
+    int64_t timeout = sched_.PollTimeoutMs(!parked_.empty());
+    if (forwards_) {
+      forwards_->AddPollItems(items_);
+      const int64_t next = forwards_->NextDeadlineMs(SteadyNs());
+      if (next >= 0) timeout = std::min(timeout, next);
+    }
+    zmq::poll(items_.data(), items_.size(), std::chrono::milliseconds(timeout));
+  }
+
+  // Ends the forwards whose replicas all answered (applied and answered
+  // here), failed or expired (sent to their lane's handler).
+  void TakeForwards(int64_t now) {
+    if (!forwards_) return;
+    for (auto& e : forwards_->Collect(items_, n_ + 2)) EndForward(e);
+    for (auto& e : forwards_->Expired(now)) EndForward(e);
+  }
+
+  void EndForward(ForwardPath::Entry& e) {
+    if (e.failed) {
+      Act(e.msg, sched_.ForwardFailed(e.id, e.lane));
+      return;
+    }
+    sched_.Forwarded(e.id);
+    views_.clear();
+    for (size_t i = 1; i < e.msg.size(); ++i) views_.push_back(View(e.msg[i]));
+    ServiceReply rep;
+    auto req = wire::DecodeRequest(views_);  // decoded before it was forwarded
+    try {
+      rep = s_.service_->FinishFastWrite(*req, e.write, frames::KeepPayload(e.msg),
+                                         e.start);
+    } catch (const std::bad_alloc&) {
+      rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
+    }
+    s_.MakeReply(e.msg[0], rep, reply_);
+    s_.SendReply(reply_, SteadyNs());
+    s_.counters_->in_flight.fetch_sub(1);
+  }
+
+  // A primary's write the scheduler lets this thread forward (kForward):
+  // forwarded when the Service prepares it, else routed to a handler.
+  void Forward(Message& m, size_t lane) {
+    if (forwards_) {
+      views_.clear();
+      for (size_t i = 1; i < m.size(); ++i) views_.push_back(View(m[i]));
+      auto req = wire::DecodeRequest(views_);
+      if (req.ok()) {
+        if (auto w = s_.service_->PrepareFastWrite(*req)) {
+          const std::string id(req->id);
+          if (forwards_->Start(m, *req, std::move(*w), lane, SteadyNs())) {
+            sched_.Forwarding(id);
+            return;
+          }
+        }
+      }
+    }
+    Act(m, sched_.NotForwarded(lane));
+  }
+
+  // A held request that waited for a forward: routed from the start.
+  void PlaceAgain(Message& m) {
+    auto h = wire::DecodeHeader(View(m[1]));  // it decoded when first placed
+    frames::FrameProbe probe(m, views_, *s_.service_);
+    Act(m, sched_.Place(*h, View(m[2]), probe));
   }
 
   Status ShuttingDown() const {
@@ -151,6 +225,12 @@ class Server::IoThread {
       case Route::kHold:
         held_ = std::move(m);
         return false;
+      case Route::kForward:
+        Forward(m, r.lane);
+        return !sched_.holding();
+      case Route::kPlaceAgain:
+        PlaceAgain(m);
+        return !sched_.holding();
     }
     return true;
   }
@@ -283,6 +363,9 @@ class Server::IoThread {
   std::vector<std::string_view> views_;
   bool oversized_ = false;  // msg_ had more frames than a request may
   Message held_;            // the request the scheduler holds
+  // A primary's writes in flight to their replicas; null without a
+  // Replicator.
+  std::unique_ptr<ForwardPath> forwards_;
   // Requests parked per peer (reply_budget.h), in arrival order.
   std::unordered_map<std::string, std::deque<Message>> parked_;
 };

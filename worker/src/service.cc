@@ -55,6 +55,12 @@ ServiceReply Service::Error(const wire::Header& req, const Status& st) {
 ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const void> keep) {
   const auto start = std::chrono::steady_clock::now();
   ServiceReply out = Serve(req, std::move(keep));
+  Count(req, out, start);
+  return out;
+}
+
+void Service::Count(const wire::Request& req, const ServiceReply& out,
+                    std::chrono::steady_clock::time_point start) {
   uint64_t in = 0, sent = 0;
   // A BATCH's items count their own bytes; an error's text is not data.
   if (req.header.op != wire::Op::kBatch) {
@@ -71,7 +77,6 @@ ServiceReply Service::Handle(const wire::Request& req, std::shared_ptr<const voi
         wire::OpName(req.header.op), req.id,
         Status(out.header.status, out.payload.empty() ? "" : out.payload[0].bytes));
   }
-  return out;
 }
 
 ServiceReply Service::Serve(const wire::Request& req, std::shared_ptr<const void> keep) {
