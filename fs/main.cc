@@ -186,8 +186,12 @@ class App {
     vfs_ = std::make_unique<shovel::fs::Vfs>(client_.get(), std::move(vo));
     if (!cfg_.metrics.empty()) {
       metrics_ = std::make_unique<shovel::fs::MountMetrics>();
-      auto e =
-          shovel::fs::StartMountMetrics(cfg_.metrics, metrics_.get(), cfg_.mountpoint);
+      // An embedded worker's metrics on the same page: its memory and
+      // evictions are the mount's.
+      shovel::worker::MetricsEndpoint::SampleFn embedded;
+      if (worker_) embedded = [w = worker_.get()] { return w->Sample(); };
+      auto e = shovel::fs::StartMountMetrics(cfg_.metrics, metrics_.get(),
+                                             cfg_.mountpoint, std::move(embedded));
       if (!e.ok()) return e.status().WithContext("-o metrics");
       metrics_endpoint_ = std::move(e).value();
     }
