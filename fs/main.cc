@@ -294,8 +294,9 @@ class App {
     // PRIORITY=3 and SHOVEL_MOUNTPOINT): the same line on stderr would be a
     // second, plain entry. On a terminal (mount(8) run by a user) the
     // foreground process, or the waiting parent, prints it.
-    const bool in_journal =
-        journal_on_stderr_ && shovel::log::Enabled(shovel::log::Level::kError);
+    // (Not when the journal could not be set up: the log is still stderr.)
+    const bool in_journal = journal_on_stderr_ && !shovel::log::WritesToStderr() &&
+                            shovel::log::Enabled(shovel::log::Level::kError);
     if (daemon_.daemonized()) {
       daemon_.Fail(in_journal ? "" : msg);
     } else if (!in_journal) {
