@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "rss.h"
+#include "shovel/version.h"
 #include "worker_process.h"
 
 namespace shovel::test {
@@ -90,7 +91,18 @@ Row Run(const std::string& name, uint64_t limit,
 }
 
 int Main(int argc, char** argv) {
-  bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
+  bool smoke = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("shovel-bench-abuse %s\n", Version().c_str());
+      return 0;
+    }
+    if (std::strcmp(argv[i], "--smoke") != 0) {
+      std::fprintf(stderr, "usage: %s [--smoke] [--version]\n", argv[0]);
+      return 2;
+    }
+    smoke = true;
+  }
   const uint64_t limit = (smoke ? 64ull : 256ull) << 20;
   const int gets = smoke ? 100 : 1000, conns = smoke ? 200 : 1000;
   std::vector<Row> rows;

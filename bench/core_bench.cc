@@ -55,6 +55,7 @@
 #include "curve_bench.h"
 #include "memcached_client.h"
 #include "shovel/client.h"
+#include "shovel/version.h"
 
 #ifndef SHOVEL_WORKER_BIN
 #define SHOVEL_WORKER_BIN "shovel-worker"
@@ -377,7 +378,10 @@ int Main(int argc, char** argv) {
   Config cfg;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--smoke")
+    if (a == "--version") {
+      std::printf("shovel-bench-core %s\n", Version().c_str());
+      return 0;
+    } else if (a == "--smoke")
       cfg.smoke = true;
     else if (a == "--json")
       cfg.json = true;

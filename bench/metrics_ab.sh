@@ -9,10 +9,18 @@
 # Note: the request counters themselves (RequestCounters, relaxed atomics)
 # run in every worker; what "off" leaves out is the endpoint and its
 # scrapes. docs/operations.md gives the counters' own cost per request.
-# Usage: bench/metrics_ab.sh BUILD_DIR [ROUNDS]
+# --smoke (third argument) passes --smoke to the benchmark: tiny sizes, to
+# check that the script and the "on" worker still work, not to measure.
+# Usage: bench/metrics_ab.sh BUILD_DIR [ROUNDS] [--smoke]
 set -euo pipefail
-build=$(cd "${1:?usage: metrics_ab.sh BUILD_DIR [ROUNDS]}" && pwd)
+build=$(cd "${1:?usage: metrics_ab.sh BUILD_DIR [ROUNDS] [--smoke]}" && pwd)
 rounds=${2:-3}
+size=()
+case "${3:-}" in
+  "") ;;
+  --smoke) size=(--smoke) ;;
+  *) echo "usage: metrics_ab.sh BUILD_DIR [ROUNDS] [--smoke]" >&2; exit 2 ;;
+esac
 bench=$build/bench/shovel-bench-core
 worker=$build/worker/shovel-worker
 tmp=$(mktemp -d /tmp/shovel-metrics-ab-XXXXXX)
@@ -32,7 +40,7 @@ for r in $(seq "$rounds"); do
     bin=$worker
     [ "$mode" = on ] && bin=$tmp/worker-metrics
     echo "round $r, metrics $mode" >&2
-    "$bench" --rows small --reps 1 --json --worker-bin "$bin" >"$tmp/$mode.$r.json"
+    "$bench" --rows small --reps 1 "${size[@]}" --json --worker-bin "$bin" >"$tmp/$mode.$r.json"
   done
 done
 python3 - "$tmp" "$rounds" <<'PY'

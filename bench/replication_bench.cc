@@ -27,6 +27,7 @@
 #include "bench_util.h"
 #include "shovel/client.h"
 #include "shovel/hrw.h"
+#include "shovel/version.h"
 
 #ifndef SHOVEL_WORKER_BIN
 #define SHOVEL_WORKER_BIN "shovel-worker"
@@ -107,7 +108,10 @@ int Main(int argc, char** argv) {
   Config cfg;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--smoke") {
+    if (a == "--version") {
+      std::printf("shovel-bench-replication %s\n", Version().c_str());
+      return 0;
+    } else if (a == "--smoke") {
       cfg.smoke = true;
       cfg.reps = 1;
       cfg.small_ops = 2000;

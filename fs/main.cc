@@ -186,8 +186,12 @@ class App {
     vfs_ = std::make_unique<shovel::fs::Vfs>(client_.get(), std::move(vo));
     if (!cfg_.metrics.empty()) {
       metrics_ = std::make_unique<shovel::fs::MountMetrics>();
-      auto e =
-          shovel::fs::StartMountMetrics(cfg_.metrics, metrics_.get(), cfg_.mountpoint);
+      // An embedded worker's metrics on the same page: its memory and
+      // evictions are the mount's.
+      shovel::worker::MetricsEndpoint::SampleFn embedded;
+      if (worker_) embedded = [w = worker_.get()] { return w->Sample(); };
+      auto e = shovel::fs::StartMountMetrics(cfg_.metrics, metrics_.get(),
+                                             cfg_.mountpoint, std::move(embedded));
       if (!e.ok()) return e.status().WithContext("-o metrics");
       metrics_endpoint_ = std::move(e).value();
     }
@@ -248,7 +252,9 @@ class App {
         (!cfg_.foreground || shovel::log::StderrIsJournal())) {
       lo.sink = shovel::log::Sink::kJournal;
       lo.journal_fields = {{"SHOVEL_MOUNTPOINT", AbsoluteMountpoint()}};
-      journal_on_stderr_ = cfg_.foreground;
+      // In the background too: mount(8) run by a .mount unit, whose
+      // stderr is the unit's journal stream (Die).
+      journal_on_stderr_ = shovel::log::StderrIsJournal();
     } else if (file.empty() && !cfg_.foreground) {
       SHOVEL_ASSIGN_OR_RETURN(file, DefaultLogFile());
     }
@@ -284,10 +290,16 @@ class App {
   int Die(const Status& s) {
     std::string msg = s.ToString();
     if (!shovel::log::WritesToStderr()) shovel::log::Error(msg);
+    // When stderr is the journal the entry above is already there (with
+    // PRIORITY=3 and SHOVEL_MOUNTPOINT): the same line on stderr would be a
+    // second, plain entry. On a terminal (mount(8) run by a user) the
+    // foreground process, or the waiting parent, prints it.
+    // (Not when the journal could not be set up: the log is still stderr.)
+    const bool in_journal = journal_on_stderr_ && !shovel::log::WritesToStderr() &&
+                            shovel::log::Enabled(shovel::log::Level::kError);
     if (daemon_.daemonized()) {
-      daemon_.Fail(msg);
-    } else if (!journal_on_stderr_ || !shovel::log::Enabled(shovel::log::Level::kError)) {
-      // (Else the entry above is on stderr: it is the journal.)
+      daemon_.Fail(in_journal ? "" : msg);
+    } else if (!in_journal) {
       std::fprintf(stderr, "shovelfs: %s\n", msg.c_str());
     }
     return 1;
@@ -298,7 +310,7 @@ class App {
   MountConfig cfg_;
   std::string embedded_listen_;
   std::string log_file_;            // "" when logging to stderr or the journal
-  bool journal_on_stderr_ = false;  // foreground, logging to stderr's journal
+  bool journal_on_stderr_ = false;  // logging to the journal that is stderr
   shovel::fs::Daemonizer daemon_;
   // Destroyed in reverse: mount, vfs, client, worker.
   std::unique_ptr<shovel::worker::Worker> worker_;

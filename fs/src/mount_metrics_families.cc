@@ -77,10 +77,17 @@ std::vector<MetricFamily> MountFamilies(const MountSample& s,
 }
 
 Result<std::unique_ptr<worker::MetricsEndpoint>> StartMountMetrics(
-    const std::string& listen, const MountMetrics* metrics, std::string mountpoint) {
+    const std::string& listen, const MountMetrics* metrics, std::string mountpoint,
+    worker::MetricsEndpoint::SampleFn embedded) {
   return worker::MetricsEndpoint::StartFamilies(
-      listen, [metrics, point = std::move(mountpoint)] {
-        return MountFamilies(metrics->Sample(), point);
+      listen, [metrics, point = std::move(mountpoint), embedded = std::move(embedded)] {
+        std::vector<prometheus::MetricFamily> out =
+            MountFamilies(metrics->Sample(), point);
+        if (embedded) {
+          for (auto& f : worker::PrometheusFamilies(embedded()))
+            out.push_back(std::move(f));
+        }
+        return out;
       });
 }
 

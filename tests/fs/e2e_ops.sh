@@ -12,6 +12,10 @@
 #  - a worker killed after mounting: one "worker ... is down" line however
 #    many reads fail, and the failed reads name the id, EIO and the worker;
 #  - a bad log_level= or metrics= refuses the mount with one line;
+#  - an embedded mount with -o max_memory=8MiB filled with 20 x 1 MiB: its
+#    worker's "memory pressure" summary is in the mount's log file, once
+#    (at most once a minute) however much more is evicted; its -o metrics=
+#    page has the embedded worker's metrics (memory, evictions) too;
 #  - issue 17: SHOVEL_KEY_FILE (and SHOVEL_WORKER_KEY) in the environment,
 #    meant for a cluster, do not break an embedded mount nor shovelctl
 #    --mount; an explicit -o key_file= on an embedded mount is refused.
@@ -229,6 +233,41 @@ rc=$?
   grep -q "key_file= and worker_key= are for a cluster's workers" "$tmp/err" && ! mounted "$E" &&
   pass "-o key_file= on an embedded mount refused with one line" ||
   { fail "-o key_file= on an embedded mount: exit $rc"; cat "$tmp/err"; }
+
+# 8. Memory pressure in an embedded mount: its worker's summary goes to
+# the mount's log (the first at once, then at most once a minute).
+F=$tmp/f
+if mount_bg "$F" -o "max_memory=8MiB,compression_level=0,log_file=$tmp/f.log,metrics=127.0.0.1:0"; then
+  for i in $(seq 20); do head -c 1048576 /dev/urandom >"$F/f$i"; done
+  pressure="${ts}warning shovelfs\[[0-9]+\]: embedded worker: memory pressure: [0-9]+ ids \([0-9.]+ MiB\) evicted in the last [0-9]+s to make room; memory used [0-9.]+ [KM]iB of 8.0 MiB"
+  for _ in $(seq 50); do grep -Eq "$pressure" "$tmp/f.log" && break; sleep 0.1; done
+  if grep -Eq "$pressure" "$tmp/f.log"; then
+    n=$(grep -E "$pressure" "$tmp/f.log" | sed -E 's/.*memory pressure: ([0-9]+) ids.*/\1/')
+    # The line sums what its window saw: a sample taken while the files
+    # were written holds only part of the 12 or more evictions.
+    [ "$n" -ge 1 ] && [ "$n" -le 20 ] &&
+      pass "embedded mount: '$(grep -Eo "memory pressure: .* to make room" "$tmp/f.log")' in its log_file" ||
+      fail "embedded mount: the summary counts $n ids, expected 1..20"
+  else
+    fail "embedded mount: no 'memory pressure' warning after 20 MiB into 8 MiB"; cat "$tmp/f.log"
+  fi
+  # Its metrics page has the embedded worker's beside the mount's.
+  url=$(grep -Eo "metrics on http://127.0.0.1:[0-9]+/metrics" "$tmp/f.log" | cut -d' ' -f3)
+  scrape || fail "embedded mount: no metrics at '$url'"
+  [ "$(metric shovel_memory_limit_bytes)" = 8388608 ] &&
+    [ "$(metric shovel_evictions_total)" -ge 12 ] &&
+    [ "$(metric shovel_fuse_written_bytes_total)" = $((20 * 1048576)) ] &&
+    pass "embedded mount's metrics: limit 8 MiB, $(metric shovel_evictions_total) evictions, 20 MiB written" ||
+    fail "embedded mount's metrics: limit $(metric shovel_memory_limit_bytes), evictions $(metric shovel_evictions_total), written $(metric shovel_fuse_written_bytes_total)"
+  for i in $(seq 21 30); do head -c 1048576 /dev/urandom >"$F/f$i"; done
+  sleep 2.5  # two more samples
+  c=$(grep -c "memory pressure" "$tmp/f.log")
+  [ "$c" -eq 1 ] && pass "embedded mount: one summary within the minute, not one per eviction" ||
+    fail "embedded mount: $c 'memory pressure' lines within a minute"
+  fusermount3 -u "$F"
+else
+  fail "embedded mount with max_memory=8MiB did not mount"
+fi
 
 echo "$failures failed"
 [ "$failures" -eq 0 ]

@@ -11,7 +11,11 @@
 #    `journalctl SHOVEL_MOUNTPOINT=...` select them; nothing as stream text;
 #  - a refused foreground mount: one PRIORITY=3 entry, exit 1, not twice;
 #    libfuse's own message ("fuse: invalid parameter ...") at PRIORITY=3;
-#  - background (no -f, no log_file=): the journal, with the same fields.
+#  - background (no -f, no log_file=): the journal, with the same fields;
+#  - a background mount that fails after going to the background (its
+#    cluster refuses): under the journal (mount(8) run by a .mount unit) one
+#    PRIORITY=3 entry and no stream line; on a terminal the waiting parent
+#    prints the one line and the journal still has the entry once.
 # Skips (exit 77) without root, unshare, /dev/fuse, systemd-journald or
 # journalctl.
 # Usage: journal_test.sh SHOVELFS_BIN
@@ -190,6 +194,41 @@ fusermount3 -u "$bg" || fail "fusermount3 -u $bg"
 wait_entry "unmounted $bg" "SHOVEL_MOUNTPOINT=$bg" && pass "background: 'unmounted' entry" ||
   fail "background: no 'unmounted' entry"
 for _ in $(seq 50); do [ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null || break; sleep 0.1; done
+
+# 4. A background start that fails after forking (the cluster refuses):
+# the child's entry is the error; the parent adds no stream line when its
+# stderr is the journal, and prints it when its stderr is a terminal.
+mkdir -p "$tmp/bgfail" "$tmp/bgtty"
+run_under_journal bgfail tcp://127.0.0.1:1 "$tmp/bgfail"
+wait "$spid"
+[ "$(cat "$tmp/bgfail.rc")" = 1 ] && pass "background, cluster refused, under the journal: exit 1" ||
+  fail "background, cluster refused, under the journal: exit $(cat "$tmp/bgfail.rc")"
+if wait_entry "connection refused" "SHOVEL_MOUNTPOINT=$tmp/bgfail" PRIORITY=3; then
+  pass "background failure: one PRIORITY=3 entry with SHOVEL_MOUNTPOINT"
+else
+  fail "background failure: no 'connection refused' entry with PRIORITY=3"
+  entries | tail -5
+fi
+sleep 0.5  # the stream's lines, if any, are in by now
+n=$(entries | grep -c "127.0.0.1:1: connection refused")
+[ "$n" -eq 1 ] && pass "background failure under the journal: in the journal once" ||
+  fail "background failure under the journal: there $n times: $(entries | grep "connection refused" | head -3)"
+n=$(entries SYSLOG_IDENTIFIER=cat-bgfail | grep -c .)
+[ "$n" -eq 0 ] && pass "background failure: no stream line from the parent" ||
+  fail "background failure: $n stream lines: $(entries SYSLOG_IDENTIFIER=cat-bgfail | head -2)"
+(unset JOURNAL_STREAM; "$shovelfs" tcp://127.0.0.1:1 "$tmp/bgtty") >"$tmp/bgtty.out" 2>"$tmp/bgtty.err"
+rc=$?
+[ "$rc" = 1 ] && [ "$(wc -l <"$tmp/bgtty.err")" = 1 ] &&
+  grep -q "^shovelfs: unavailable: connecting to the cluster: worker tcp://127.0.0.1:1: connection refused" "$tmp/bgtty.err" &&
+  pass "background failure on a terminal: exit 1, one line on stderr" ||
+  fail "background failure on a terminal: exit $rc, stderr: $(cat "$tmp/bgtty.err")"
+if wait_entry "connection refused" "SHOVEL_MOUNTPOINT=$tmp/bgtty" PRIORITY=3; then
+  n=$(entries "SHOVEL_MOUNTPOINT=$tmp/bgtty" | grep -c "connection refused")
+  [ "$n" -eq 1 ] && pass "background failure on a terminal: in the journal once too" ||
+    fail "background failure on a terminal: in the journal $n times"
+else
+  fail "background failure on a terminal: no PRIORITY=3 entry"
+fi
 
 echo "$failures failed"
 [ "$failures" -eq 0 ]

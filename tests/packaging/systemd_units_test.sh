@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The systemd units and what they rely on:
-#  - `systemd-analyze verify` accepts shovel-worker@.service and the example
-#    .mount unit;
+#  - `cmake --install BUILD --component systemd --prefix P` puts
+#    shovel-worker@.service in P/lib/systemd/system with ExecStart naming
+#    P/bin/shovel-worker, and the example .mount unit in
+#    P/share/doc/shoveling/examples (nothing outside P);
+#  - `systemd-analyze verify` accepts both;
 #  - shovel-worker reads an instance's config file (--config) and tells
 #    systemd READY=1 once it serves and STOPPING=1 on SIGTERM (sd_notify,
 #    received here on a NOTIFY_SOCKET of our own).
 # Ends the worker it started by pid.
-#   systemd_units_test.sh BUILT_UNITS_DIR SOURCE_UNITS_DIR SHOVEL_WORKER
+#   systemd_units_test.sh CMAKE BUILD_DIR SHOVEL_WORKER
 set -uo pipefail
-units=${1:?} src=${2:?} worker=${3:?}
+cmake=${1:?} build=${2:?} worker=${3:?}
 tmp=$(mktemp -d /tmp/shovel-units.XXXXXX)
 pid=
 cleanup() {
@@ -21,8 +24,21 @@ pass() { echo "ok   - $*"; }
 fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
 
 command -v systemd-analyze >/dev/null || { echo "FATAL: systemd-analyze is missing"; exit 1; }
-cp "$units/shovel-worker@.service" "$tmp/shovel-worker@main.service"
-cp "$src/mnt-shovel.mount" "$tmp/"
+prefix=$tmp/prefix
+"$cmake" --install "$build" --component systemd --prefix "$prefix" >"$tmp/install.out" 2>&1 ||
+  { echo "FATAL: cmake --install --component systemd: $(cat "$tmp/install.out")"; exit 1; }
+unit=$prefix/lib/systemd/system/shovel-worker@.service
+mount=$prefix/share/doc/shoveling/examples/mnt-shovel.mount
+[ -f "$unit" ] && [ -f "$mount" ] && pass "cmake --install --prefix: the units under the prefix" ||
+  fail "cmake --install --prefix: $(cat "$tmp/install.out")"
+grep -q "^ExecStart=$prefix/bin/shovel-worker --config /etc/shoveling/%i.conf$" "$unit" &&
+  pass "ExecStart names the prefix's shovel-worker" || fail "ExecStart: $(grep ExecStart "$unit")"
+outside=$(grep -v "^-- Install configuration" "$tmp/install.out" | grep -v " $prefix/")
+[ -z "$outside" ] && pass "nothing installed outside the prefix" || fail "outside the prefix: $outside"
+mkdir -p "$prefix/bin"
+ln -s "$worker" "$prefix/bin/shovel-worker"  # verify checks ExecStart's program
+cp "$unit" "$tmp/shovel-worker@main.service"
+cp "$mount" "$tmp/"
 # verify exits 0 even for an unknown key, so its output must be empty too.
 for u in "$tmp/shovel-worker@main.service" "$tmp/mnt-shovel.mount"; do
   if out=$(systemd-analyze verify --man=no "$u" 2>&1) && [ -z "$out" ]; then

@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace shovel::worker {
 namespace {
 
@@ -42,6 +48,53 @@ TEST(EvictionReport, OneIdIsSingular) {
   auto line = r.Observe(1, 4096, 1, 2, Clock::now());
   ASSERT_TRUE(line);
   EXPECT_NE(line->find("1 id (4.0 KiB) evicted"), std::string::npos) << *line;
+}
+
+// The thread a Worker runs: samples once a second, writes the line to the
+// worker's log at warn, counting from its start; Stop joins it.
+TEST(EvictionWatch, LogsTheFirstEvictionsWithinASecond) {
+  std::atomic<uint64_t> evictions{0};
+  std::mutex mu;
+  std::vector<std::pair<log::Level, std::string>> lines;
+  EvictionWatch watch(
+      [&] {
+        WorkerSample s;
+        s.evictions = evictions.load();
+        s.evicted_bytes = s.evictions << 20;
+        s.mem_used = 7 << 20;
+        s.mem_limit = 8 << 20;
+        return s;
+      },
+      [&](log::Level level, const std::string& line) {
+        std::lock_guard<std::mutex> l(mu);
+        lines.emplace_back(level, line);
+      });
+  watch.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_TRUE(lines.empty());
+  }
+  evictions = 5;
+  for (int i = 0; i < 30; ++i) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (!lines.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  evictions = 9;  // within the minute: no second line
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  watch.Stop();
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].first, log::Level::kWarn);
+  EXPECT_EQ(
+      lines[0].second.rfind("memory pressure: 5 ids (5.0 MiB) evicted in the last ", 0),
+      0u)
+      << lines[0].second;
+  // Counted from the watch's start (about 2 s ago), not from its first sample.
+  EXPECT_EQ(lines[0].second.find("in the last 0s"), std::string::npos) << lines[0].second;
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ fi
 
 # 2. Evictions: one summary line, not one per eviction.
 fill "$endpoint" 20 a || fail "writing 20 x 1 MiB"
-pressure="${ts}warning shovel-worker\[[0-9]+\]: memory pressure: [0-9]+ ids \([0-9.]+ [KMG]iB\) evicted in the last [0-9]+s"
+pressure="${ts}warning shovel-worker\[[0-9]+\]: [^ ]+: memory pressure: [0-9]+ ids \([0-9.]+ [KMG]iB\) evicted in the last [0-9]+s"
 if wait_for "$tmp/info.log" "$pressure"; then
   n=$(grep -E "$pressure" "$tmp/info.log" | sed -E 's/.*memory pressure: ([0-9]+) ids.*/\1/')
   # The line sums what its window saw: on a slow run (a sanitizer build)

@@ -1,6 +1,6 @@
 // A real shovel-worker with --metrics-listen, scraped with curl: the metric
 // names and types, and counters that move with the requests made (10
-// evictions show as +10).
+// evictions show as +10, a joiner's hand-over as the ids it got).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -161,6 +161,55 @@ TEST_F(MetricsEndpointTest, ConnectionsOpenAndClose) {
     open = Value(Curl(worker_->metrics_url()), "shovel_connections");
   }
   EXPECT_EQ(open, 0);
+}
+
+// A worker joining (shovel-worker --join): the worker it joins hands over
+// the ids that now belong to the joiner, and its hand-over metrics count
+// them: as many ids as the joiner then holds, and their bytes.
+TEST_F(MetricsEndpointTest, HandOverProgressCountsTheIdsCopied) {
+  constexpr int kIds = 60;
+  constexpr size_t kSize = 1000;
+  for (int i = 0; i < kIds; ++i) {
+    ASSERT_TRUE(client_->Set("h" + std::to_string(i), std::string(kSize, 'h')).ok());
+  }
+  std::string before = Curl(worker_->metrics_url());
+  EXPECT_EQ(Value(before, "shovel_handover_ids_total"), 0) << before;
+  EXPECT_EQ(Value(before, "shovel_handovers_in_progress"), 0);
+  EXPECT_EQ(Value(before, "shovel_leave_state"), 0);
+  for (const char* type :
+       {"# TYPE shovel_handover_ids_total counter",
+        "# TYPE shovel_handover_bytes_total counter",
+        "# TYPE shovel_handovers_in_progress gauge", "# TYPE shovel_leave_state gauge"}) {
+    EXPECT_NE(before.find(type), std::string::npos) << "missing " << type;
+  }
+  auto joiner = testing::WorkerProcess::Start("j1", "64MiB", "tcp://127.0.0.1:0",
+                                              {"--join", worker_->endpoint()});
+  ASSERT_TRUE(joiner.ok()) << joiner.status().ToString();
+  ClientOptions o;
+  o.workers = {(*joiner)->endpoint()};
+  auto to_joiner = Client::Connect(o);
+  ASSERT_TRUE(to_joiner.ok()) << to_joiner.status().ToString();
+  std::string after;
+  double copied = 0, held = -1;
+  for (int i = 0; i < 100; ++i) {
+    after = Curl(worker_->metrics_url());
+    copied = Value(after, "shovel_handover_ids_total");
+    auto m = (*to_joiner)->Members();
+    if (m.ok()) {
+      for (const auto& n : *m) {
+        if (n.node_id == "j1") held = static_cast<double>(n.ids);
+      }
+    }
+    if (copied > 0 && copied == held && Value(after, "shovel_handovers_in_progress") == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GT(copied, 0) << after;
+  EXPECT_LT(copied, kIds) << "the joiner takes a share, not all";
+  EXPECT_EQ(copied, held) << "ids copied vs ids the joiner holds";
+  EXPECT_GE(Value(after, "shovel_handover_bytes_total"), copied * kSize);
+  EXPECT_EQ(Value(after, "shovel_handovers_in_progress"), 0);
+  EXPECT_EQ(Value(after, "shovel_leave_state"), 0);
 }
 
 TEST(MetricsListenFlag, BadAddressIsAUsageError) {

@@ -30,4 +30,33 @@ std::optional<std::string> EvictionReport::Observe(uint64_t evictions,
   return line;
 }
 
+void EvictionWatch::Start() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (thread_.joinable() || !log_) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void EvictionWatch::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EvictionWatch::Loop() {
+  // The first sample at once: "in the last Ns" counts from the start.
+  std::unique_lock<std::mutex> l(mu_);
+  do {
+    l.unlock();
+    const WorkerSample s = sample_();
+    auto line = report_.Observe(s.evictions, s.evicted_bytes, s.mem_used, s.mem_limit,
+                                EvictionReport::Clock::now());
+    if (line) log_(shovel::log::Level::kWarn, *line);
+    l.lock();
+  } while (!cv_.wait_for(l, std::chrono::seconds(1), [this] { return stop_; }));
+}
+
 }  // namespace shovel::worker

@@ -2,14 +2,27 @@
 // then, into at most one log line a minute: "memory pressure: N ids (SIZE)
 // evicted in the last T ...", so a worker that is too small for its data
 // says so without a line per eviction. The first evictions are reported at
-// once. Pure and not thread-safe: one caller samples it (shovel-worker's
-// main thread, once a second).
+// once. Pure and not thread-safe: one caller samples it (EvictionWatch's
+// thread, once a second).
+//
+// EvictionWatch: the thread that samples it for a Worker and writes the line
+// to the worker's log (WorkerOptions::log), so shovel-worker and the worker
+// embedded in shovelfs both report memory pressure (docs/operations.md).
+// Start/Stop from the owner; `sample` runs on the watch's thread and must
+// be thread-safe.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+
+#include "shovel/log.h"
+#include "shovel/worker/metrics.h"
 
 namespace shovel::worker {
 
@@ -30,6 +43,27 @@ class EvictionReport {
   uint64_t evictions_ = 0, evicted_bytes_ = 0;  // at the last line (or start)
   std::optional<Clock::time_point> last_line_;
   Clock::time_point since_;
+};
+
+class EvictionWatch {
+ public:
+  EvictionWatch(std::function<WorkerSample()> sample, shovel::log::LogFn log)
+      : sample_(std::move(sample)), log_(std::move(log)) {}
+  ~EvictionWatch() { Stop(); }
+  EvictionWatch(const EvictionWatch&) = delete;
+  EvictionWatch& operator=(const EvictionWatch&) = delete;
+  void Start();
+  void Stop();
+
+ private:
+  void Loop();
+  std::function<WorkerSample()> sample_;
+  shovel::log::LogFn log_;
+  EvictionReport report_;  // used by the thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
 };
 
 }  // namespace shovel::worker

@@ -15,7 +15,6 @@
 #include "connections.h"
 #include "consul_agent_link.h"
 #include "consul_setup.h"
-#include "eviction_report.h"
 #include "shovel/consul/duration.h"
 #include "shovel/log.h"
 #include "shovel/size.h"
@@ -49,15 +48,6 @@ int Fail(const std::string& message, int code = 2) {
   std::cerr << "shovel-worker: " << message << "\n";
   if (!shovel::log::WritesToStderr()) shovel::log::Error(message);
   return code;
-}
-
-// Once a second, the eviction counters; a summary at most once a minute.
-void ReportEvictions(const shovel::worker::Worker& w,
-                     shovel::worker::EvictionReport& report) {
-  shovel::worker::WorkerSample s = w.Sample();
-  auto line = report.Observe(s.evictions, s.evicted_bytes, s.mem_used, s.mem_limit,
-                             std::chrono::steady_clock::now());
-  if (line) shovel::log::Warn(*line);
 }
 
 bool WriteReadyFile(const std::string& path, const std::string& endpoint) {
@@ -377,18 +367,12 @@ int main(int argc, char** argv) {
           ")");
   Notify("READY=1\nSTATUS=serving on " + w.endpoint() +
          (metrics ? ", metrics on " + metrics->url() : ""));
+  // (The worker logs its memory pressure itself: EvictionWatch.)
   int sig = 0;
-  shovel::worker::EvictionReport evictions;
-  const timespec second{1, 0};
   for (;;) {
-    sig = sigtimedwait(&sigs, nullptr, &second);
-    if (sig == SIGHUP) {
-      (void)w.ReloadAuthorizedKeys();  // logs what it did
-    } else if (sig < 0) {
-      if (errno == EAGAIN) ReportEvictions(w, evictions);
-    } else {
-      break;
-    }
+    if (sigwait(&sigs, &sig) != 0) continue;
+    if (sig != SIGHUP) break;
+    (void)w.ReloadAuthorizedKeys();  // logs what it did
   }
   log(Level::kInfo, "signal " + std::to_string(sig) + ", finishing requests in flight");
   Notify("STOPPING=1");

@@ -126,6 +126,18 @@ std::vector<MetricFamily> PrometheusFamilies(const WorkerSample& s) {
   counter("shovel_malformed_messages_total",
           "Messages that failed to decode (dropped or answered with an error).",
           static_cast<double>(s.malformed));
+  counter("shovel_handover_ids_total",
+          "Ids copied to other workers by hand-overs: to joining workers and in this "
+          "worker's leave.",
+          static_cast<double>(s.handover_ids));
+  counter("shovel_handover_bytes_total", "Bytes those hand-over copies sent.",
+          static_cast<double>(s.handover_bytes));
+  gauge("shovel_handovers_in_progress",
+        "Hand-overs running: to joining workers, and this worker's leave.",
+        static_cast<double>(s.handover_jobs));
+  gauge("shovel_leave_state",
+        "This worker's leave: 0 not leaving, 1 copying, 2 final pass, 3 left.",
+        static_cast<double>(s.leave_state));
   if (s.consul_registered >= 0) {
     gauge("shovel_consul_registered",
           "1 while the worker is registered with its Consul agent, 0 while not.",

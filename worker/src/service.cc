@@ -588,24 +588,17 @@ wire::NodeStats Service::Stats() const {
   n.evictions = s.evictions;
   n.malformed = counters_->malformed.load();
   n.load = static_cast<double>(counters_->in_flight.load());
-  if (handover_ != nullptr) {
-    n.handover_ids = handover_->ids_copied();
-    n.handover_bytes = handover_->bytes_copied();
-    n.handover_jobs = static_cast<uint32_t>(handover_->pending());
-  }
+  const WorkerSample sample = Sample();
+  n.handover_ids = sample.handover_ids;
+  n.handover_bytes = sample.handover_bytes;
+  n.handover_jobs = static_cast<uint32_t>(sample.handover_jobs);
   if (leave_ != nullptr) {
-    const int state = leave_->state.load();
-    n.leave_state = std::string(LeaveProgress::Name(state));
+    n.leave_state = std::string(LeaveProgress::Name(sample.leave_state));
     n.leave_ids = leave_->ids.load();
     n.leave_failed = leave_->failed.load();
-    n.handover_ids += leave_->copied.load();
-    n.handover_bytes += leave_->bytes.load();
-    if (state == LeaveProgress::kCopying || state == LeaveProgress::kFinal) {
-      ++n.handover_jobs;
-    }
   }
   n.version = "shoveling " + Version();
-  n.counters = NamedCounters(Sample());
+  n.counters = NamedCounters(sample);
   return n;
 }
 
@@ -632,6 +625,20 @@ WorkerSample Service::Sample() const {
   // A connection accepted between Bind and Start is seen only closing.
   s.connections = std::max<int64_t>(0, counters_->connections.load());
   s.malformed = counters_->malformed.load();
+  if (handover_ != nullptr) {
+    s.handover_ids = handover_->ids_copied();
+    s.handover_bytes = handover_->bytes_copied();
+    s.handover_jobs = handover_->pending();
+  }
+  if (leave_ != nullptr) {
+    s.leave_state = leave_->state.load();
+    s.handover_ids += leave_->copied.load();
+    s.handover_bytes += leave_->bytes.load();
+    if (s.leave_state == LeaveProgress::kCopying ||
+        s.leave_state == LeaveProgress::kFinal) {
+      ++s.handover_jobs;
+    }
+  }
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "authorizer.h"
+#include "eviction_report.h"
 #include "handover.h"
 #include "lease_keeper.h"
 #include "leave.h"
@@ -127,7 +128,8 @@ struct Worker::Impl {
   std::unique_ptr<Handover> handover;
   std::unique_ptr<LeaseKeeper> leases;
   std::unique_ptr<Server> server;
-  std::unique_ptr<Trimmer> trimmer;  // reads store and server: after them
+  std::unique_ptr<Trimmer> trimmer;          // reads store and server: after them
+  std::unique_ptr<EvictionWatch> evictions;  // reads service: after it
   std::string node_id;
   std::shared_ptr<LocalGate> local = std::make_shared<LocalGate>();
   std::mutex stop_mu;
@@ -284,6 +286,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
     return store->used() + static_cast<uint64_t>(std::max<int64_t>(0, transit));
   });
   impl->trimmer->Start();
+  // "memory pressure: ..." at most once a minute, in the worker's log
+  // (shovel-worker's, or the mount's for the worker embedded in shovelfs).
+  Service* sampled = impl->service.get();
+  impl->evictions =
+      std::make_unique<EvictionWatch>([sampled] { return sampled->Sample(); }, o.log);
+  impl->evictions->Start();
   impl->local->service = impl->service.get();
   impl->local->counters = &impl->counters;
   impl->local->endpoint = impl->server->endpoint();
@@ -500,6 +508,7 @@ void Worker::Stop() {
     impl_->local->service = nullptr;
   }
   impl_->trimmer->Stop();
+  impl_->evictions->Stop();
   impl_->server->Stop();
   // Serving no more: the others may serve in its place at once.
   impl_->leases->ReleaseAll();

@@ -28,6 +28,8 @@ class Daemonizer {
   Status Start();
   // `stderr_file`: where the child's stderr goes ("" : /dev/null).
   void Ready(const std::string& stderr_file = "");
+  // The parent prints "shovelfs: MESSAGE" on its stderr and exits 1;
+  // nothing is printed for "" (the message is already where stderr goes).
   void Fail(const std::string& message);
   bool daemonized() const { return fd_ >= 0 || ready_; }
 

@@ -22,8 +22,12 @@ std::vector<prometheus::MetricFamily> MountFamilies(const MountSample& s,
                                                     const std::string& mountpoint);
 
 // Serves `metrics` (which must outlive the endpoint) at
-// http://LISTEN/metrics; errors as worker::MetricsEndpoint::Start.
+// http://LISTEN/metrics; errors as worker::MetricsEndpoint::Start. With
+// `embedded` (a mount's embedded worker, which must outlive the endpoint
+// too) the same page has that worker's metrics (shovel_memory_used_bytes,
+// shovel_evictions_total, ...) after the mount's.
 Result<std::unique_ptr<worker::MetricsEndpoint>> StartMountMetrics(
-    const std::string& listen, const MountMetrics* metrics, std::string mountpoint);
+    const std::string& listen, const MountMetrics* metrics, std::string mountpoint,
+    worker::MetricsEndpoint::SampleFn embedded = nullptr);
 
 }  // namespace shovel::fs

@@ -71,6 +71,12 @@ struct WorkerSample {
   uint64_t malformed = 0;
   // Consul: -1 not used, 0 not registered (agent away), 1 registered.
   int consul_registered = -1;
+  // Hand-overs (docs/cache.md): ids and bytes this worker copied to others
+  // (to joining workers, and in its own leave), the hand-overs running, and
+  // its leave's state: 0 not leaving, 1 copying, 2 final pass, 3 left.
+  uint64_t handover_ids = 0, handover_bytes = 0;
+  uint64_t handover_jobs = 0;
+  int leave_state = 0;
 };
 
 // The request counters of one worker. Thread-safe, lock-free.
