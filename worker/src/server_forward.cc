@@ -44,7 +44,12 @@ bool ForwardPath::Start(Message& msg, const wire::Request& req, Service::FastWri
   const Replicator::Outgoing out =
       Replicator::ForwardOf(req, w.version, w.size, node_id_);
   for (const auto& endpoint : w.replicas) {
-    Peer* peer = PeerFor(endpoint);
+    Peer* peer = nullptr;
+    try {
+      peer = PeerFor(endpoint);
+    } catch (const zmq::error_t&) {
+      return false;  // the handler's forward names what is wrong with it
+    }
     wire::Header h = out.header;
     h.request_id = request_id;
     h.aux = replicator_.Epoch(endpoint);

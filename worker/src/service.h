@@ -92,7 +92,8 @@ class Service {
   // A primary's SET, or APPEND with a token, that the I/O thread forwards
   // to the replicas itself and applies once each answered OK
   // (service_fast.cc). Prepared only in the common case, where serving it
-  // needs nothing that may block: no passed-over worker, the leases held,
+  // needs nothing that may block: no passed-over worker, leases held from
+  // every replica (so each is a worker that answers),
   // the id neither pinned, pointed to, moved nor being joined, and what
   // the write depends on checked; anything else (nullopt) takes AsPrimary
   // on the id's lane handler. `replicas` excludes this worker; `have`,

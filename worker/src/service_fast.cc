@@ -20,7 +20,8 @@ std::optional<Service::FastWrite> Service::PrepareFastWrite(const wire::Request&
   const bool append = h.op == wire::Op::kAppend;
   if (!(h.flags & wire::kFlagReplicas) || (h.op != wire::Op::kSet && !append) ||
       (append && req.token == 0) || !req.passed_over.empty() ||
-      (h.flags & wire::kFlagExclusive) || replicator_ == nullptr || req.id.empty()) {
+      (h.flags & wire::kFlagExclusive) || replicator_ == nullptr || leases_ == nullptr ||
+      req.id.empty()) {
     return std::nullopt;
   }
   // What Serve and AsPrimary would answer otherwise: a redirect, a stale
@@ -37,9 +38,9 @@ std::optional<Service::FastWrite> Service::PrepareFastWrite(const wire::Request&
     if (e != endpoint_) w.replicas.push_back(e);
   }
   if (w.replicas.empty()) return std::nullopt;
-  if (leases_ != nullptr && !leases_->MayServeRead(IdList(req.id), req.replicas)) {
-    return std::nullopt;
-  }
+  // Every replica granted this worker a lease: a worker that answers, not
+  // an endpoint a client made up (the I/O thread keeps a connection to each).
+  if (!leases_->MayServeRead(IdList(req.id), req.replicas)) return std::nullopt;
   if (append && append_tokens_.Has(req.id, req.token)) return std::nullopt;
   auto cur = store_->Stat(req.id);
   if (!cur.ok()) {
