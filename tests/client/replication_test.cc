@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -65,6 +66,67 @@ TEST(Replication, EveryWriteIsOnTwoWorkersAndNodeIdsListsBoth) {
   for (const auto& w : cluster->workers) {
     EXPECT_EQ(HeldBy(*w, Key(0)).status().code(), Code::kNotFound)
         << "deleted everywhere";
+  }
+}
+
+// Writes of many ids are in flight together (the primary's I/O thread
+// forwards them side by side); writes of one id still apply one at a time,
+// in the order the primary took them, on every copy.
+TEST(Replication, ConcurrentWritersLeaveIdenticalCopiesInEachWritersOrder) {
+  auto cluster = Cluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto c = ConnectWith(cluster->endpoints(), 2);
+  ASSERT_NE(c, nullptr);
+  constexpr int kThreads = 8, kRecords = 60, kLogs = 3;
+  std::vector<std::thread> ts;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int n = 0; n < kRecords; ++n) {
+        // A shared log per few writers, and a value of the writer's own.
+        std::string record = "t" + std::to_string(t) + ":" + std::to_string(n) + ";";
+        if (!c->Append("r/log" + std::to_string(t % kLogs), record).ok()) ++failures;
+        if (!c->Set(Key(t), record).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  auto copies = [&](const std::string& id) {
+    std::vector<std::string> held;
+    for (const auto& w : cluster->workers) {
+      if (auto v = HeldBy(*w, id); v.ok()) held.push_back(*v);
+    }
+    return held;
+  };
+  for (int t = 0; t < kThreads; ++t) {
+    auto held = copies(Key(t));
+    ASSERT_EQ(held.size(), 2u) << Key(t);
+    const std::string last =
+        "t" + std::to_string(t) + ":" + std::to_string(kRecords - 1) + ";";
+    EXPECT_EQ(held[0], last);
+    EXPECT_EQ(held[1], last);
+  }
+  for (int l = 0; l < kLogs; ++l) {
+    const std::string id = "r/log" + std::to_string(l);
+    auto held = copies(id);
+    ASSERT_EQ(held.size(), 2u) << id;
+    EXPECT_EQ(held[0], held[1]) << id;
+    // Every record of each writer once, in its order.
+    std::vector<int> next(kThreads, 0);
+    size_t pos = 0;
+    const std::string& log = held[0];
+    while (pos < log.size()) {
+      size_t colon = log.find(':', pos), semi = log.find(';', pos);
+      ASSERT_NE(semi, std::string::npos) << log.substr(pos, 40);
+      int t = std::stoi(log.substr(pos + 1, colon - pos - 1));
+      int n = std::stoi(log.substr(colon + 1, semi - colon - 1));
+      ASSERT_EQ(t % kLogs, l);
+      EXPECT_EQ(n, next[t]) << "writer " << t << " in " << id;
+      next[t] = n + 1;
+      pos = semi + 1;
+    }
+    for (int t = l; t < kThreads; t += kLogs) EXPECT_EQ(next[t], kRecords) << t;
   }
 }
 
