@@ -20,7 +20,7 @@ from typing import Callable, Dict, Iterator, List
 import pytest
 
 import shoveling
-from conftest import _require_env
+from conftest import _require_env, _stop_process
 
 _TLS_VARS = ("CONSUL_CACERT", "CONSUL_CAPATH", "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY",
              "CONSUL_HTTP_ADDR", "CONSUL_HTTP_SSL", "CONSUL_HTTP_SSL_VERIFY")
@@ -46,14 +46,7 @@ class _Agent:
         self.url = "https://" + ready.read_text().strip().split("=", 1)[1]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.log.close()
+        _stop_process(self.proc, self.log)
 
 
 @pytest.fixture(autouse=True)
