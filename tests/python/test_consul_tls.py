@@ -78,12 +78,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, object]]
         yield {"pki": pki, "url": url, "wrong_host_url": agents[1].url, "tmp": tmp}
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=5)
+            _stop_process(worker, log)
         for a in agents:
             a.stop()
 
