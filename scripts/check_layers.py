@@ -13,7 +13,8 @@ THIRD_PARTY. ARCHITECTURE.md ("Layers") says why each rule exists.
 With --cmake-graph (the file the build writes, cmake/target_graph.cmake),
 the rules are checked against the targets as CMake builds them:
   - every target compiles the files of one layer (so LAYERS follows the
-    CMakeLists: a file moved to another target must move layer too);
+    CMakeLists: a file moved to another target must move layer too), and
+    every source outside tests/ and examples/ is compiled by a target;
   - a target that links another target of a different layer is allowed to
     use that layer by ALLOWED (no link the rules do not know of);
   - every rule of ALLOWED is backed by the build: some target of the layer
@@ -273,6 +274,18 @@ def check_graph(root, graph):
                     todo.append(dep)
         return seen
 
+    # Every source outside tests/ and examples/ (built by its test) is built,
+    # in the folders this configuration builds (SHOVEL_BUILD_FS=OFF leaves
+    # fs/ out, SHOVEL_BUILD_BENCH=OFF bench/).
+    compiled = {src for t in graph.values() for src in t["sources"]}
+    built_dirs = {os.path.dirname(src) for src in compiled}
+    for path in list_sources(root):
+        if (path.endswith((".c", ".cc", ".cpp")) and path not in compiled and
+                os.path.dirname(path) in built_dirs and
+                layer_of(path) not in (None, "tests", "examples")):
+            offences.append(f"cmake: {path} is compiled by no target: a stale file, or a "
+                            "CMakeLists.txt that forgot it")
+
     # Direct links between layers must be rules.
     for name, layer in sorted(target_layer.items()):
         for dep in graph[name]["links"]:
@@ -354,6 +367,7 @@ FIXTURE = {
     "fs/src/vfs.cc": ['"shovel/fs/vfs.h"', '"transport.h"', "<fuse_lowlevel.h>"],
     "fs/src/fuse_ops.cc": ['"shovel/fs/vfs.h"', "<fuse_lowlevel.h>"],
     "fs/main.cc": ['"shovel/worker/worker.h"', '"service.h"'],
+    "worker/src/stale.cc": [],
     "tests/worker/store_test.cc": ['"service.h"', "<zmq.hpp>"],
     "tools/new.cc": [],
 }
@@ -392,6 +406,7 @@ FIXTURE_GRAPH = [
      ["@/worker/src", "@/client/src"]),
 ]
 EXPECTED_GRAPH = [
+    "cmake: worker/src/stale.cc is compiled by no target",
     "cmake: target shovel_vfs compiles files of layers fuse, vfs",
     "cmake: shovel_client (client) links shovel_worker (worker), but ALLOWED does not "
     "let client use worker",
