@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The core benchmark's 1 KiB rows (issue 19: metrics must not cost the hot
+# The core benchmark's 1 KiB rows (metrics must not cost the hot
 # path), side by side in one run: a worker serving /metrics and scraped
 # every second, as Prometheus does ("on"), against the same binary without
 # --metrics-listen ("off"), alternated ROUNDS times (on, off, on, off...) so

@@ -4,20 +4,17 @@
 // all along.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client_fixture.h"
+#include "ctl_run.h"
 #include "shovel/client.h"
 
 namespace shovel {
@@ -29,32 +26,10 @@ using testing::ConnectTo;
 using testing::HeldBy;
 using testing::WorkerProcess;
 
-struct CtlResult {
-  int code = -1;
-  std::string out, err;
-};
-
-// shovelctl ARGS with a static worker list; stdout and stderr apart.
-CtlResult Ctl(const std::string& workers, const std::string& args) {
-  char err_path[] = "/tmp/shovel-drain-err-XXXXXX";
-  int fd = mkstemp(err_path);
-  if (fd >= 0) close(fd);
-  std::string cmd = std::string(SHOVELCTL_BIN) + " --workers " + workers + " " + args +
-                    " 2>" + err_path;
-  CtlResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream f(err_path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  r.err = ss.str();
-  unlink(err_path);
-  return r;
+// shovelctl --workers WORKERS ARGS... (ctl_run.h): exit code, stdout, stderr.
+CtlRun CtlAt(const std::string& workers, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--workers", workers});
+  return Ctl(args);
 }
 
 std::string Id(int i) { return "drain/" + std::to_string(i); }
@@ -113,7 +88,7 @@ TEST(Drain, OneCopyIdsMoveToTheirNextWorkerAndWritesGoOnMeanwhile) {
   }
   Writer writer(cluster->endpoints(), 50);
   std::this_thread::sleep_for(200ms);
-  CtlResult r = Ctl(cluster->joined(), "drain w2");
+  CtlRun r = CtlAt(cluster->joined(), {"drain", "w2"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("w2 left: "), std::string::npos) << r.out;
   EXPECT_EQ(r.err, "");
@@ -137,7 +112,7 @@ TEST(Drain, OneCopyIdsMoveToTheirNextWorkerAndWritesGoOnMeanwhile) {
   }
   // The members listing says it left (NODE_STATS is answered a second
   // longer, then it is unreachable); the others list no leave.
-  CtlResult m = Ctl(cluster->joined(), "--json members");
+  CtlRun m = CtlAt(cluster->joined(), {"--json", "members"});
   EXPECT_EQ(m.code, 0) << m.err;
   EXPECT_NE(m.out.find("\"handover\""), std::string::npos) << m.out;
 }
@@ -162,7 +137,7 @@ TEST(Drain, PinnedIdsMoveToTheirHomeAndStayPinned) {
     on_w2 += holders->front() == "w2";
   }
   EXPECT_EQ(on_w2, kIds / 3);  // init: exactly a third each
-  CtlResult r = Ctl(cluster->joined(), "drain w2");
+  CtlRun r = CtlAt(cluster->joined(), {"drain", "w2"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(cluster->workers[1]->WaitExit(15s), 0);
@@ -202,11 +177,11 @@ TEST(Drain, TwoCopyIdsKeepTwoCopiesAfterASigterm) {
 TEST(Drain, BadRequestsAreRefusedWithTheReasonAndNothingMoves) {
   auto cluster = Cluster::Start(2);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
-  CtlResult r = Ctl(cluster->joined(), "drain w9");
+  CtlRun r = CtlAt(cluster->joined(), {"drain", "w9"});
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("no worker 'w9' in the cluster"), std::string::npos) << r.err;
   // Only one worker listed: there is nowhere to go.
-  CtlResult one = Ctl(cluster->workers[0]->endpoint(), "drain w1");
+  CtlRun one = CtlAt(cluster->workers[0]->endpoint(), {"drain", "w1"});
   EXPECT_NE(one.code, 0);
   EXPECT_NE(one.err.find("w1 is the only worker: its ids have nowhere to go"),
             std::string::npos)

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <zmq.hpp>
 
 #include "down_endpoints.h"
@@ -159,17 +160,19 @@ TEST(CurveKeys, WorkerKeyFileIsFollowedAndARejectedKeyMovesToTheNext) {
 }
 
 TEST(CurveKeys, HandshakeErrorsNameTheCause) {
+  // What a client says of a failed handshake with worker tcp://w:1.
+  auto says = [](uint16_t event, uint32_t value, bool have_key,
+                 std::optional<CurveKeys::KeyList> list = std::nullopt) {
+    return HandshakeError("tcp://w:1", event, value, have_key, list).message();
+  };
+  EXPECT_EQ(says(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, true),
+            "worker refused this key: tcp://w:1 does not list it in its authorized keys");
   EXPECT_EQ(
-      HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, true).message(),
-      "worker refused this key: tcp://w:1 does not list it in its authorized keys");
-  EXPECT_EQ(
-      HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, false)
-          .message(),
+      says(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, false),
       "worker refused this client: tcp://w:1 requires a key (give --key-file FILE or "
       "SHOVEL_KEY_FILE)");
-  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
-                           ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH, true)
-                .message(),
+  EXPECT_EQ(says(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                 ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH, true),
             "worker tcp://w:1 does not use keys (it runs without --key-file)");
   Status wrong =
       HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true);
@@ -178,22 +181,18 @@ TEST(CurveKeys, HandshakeErrorsNameTheCause) {
             "worker's key does not match: tcp://w:1 failed the CURVE handshake (check "
             "--worker-key / SHOVEL_WORKER_KEY)");
   // A key looked for in a worker key file: the file, its count, what to do.
-  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true,
-                           CurveKeys::KeyList{"/etc/shovel/worker-keys", 2})
-                .message(),
+  EXPECT_EQ(says(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true,
+                 CurveKeys::KeyList{"/etc/shovel/worker-keys", 2}),
             "worker tcp://w:1: its public key matches none of the 2 keys in "
             "/etc/shovel/worker-keys (add the worker's public key to that file, or "
             "restart the worker with a key pair the file lists)");
-  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true,
-                           CurveKeys::KeyList{"wk", 1})
-                .message(),
-            "worker tcp://w:1: its public key matches none of the 1 key in wk (add the "
-            "worker's public key to that file, or restart the worker with a key pair "
-            "the file lists)");
+  EXPECT_EQ(
+      says(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, true, CurveKeys::KeyList{"wk", 1}),
+      "worker tcp://w:1: its public key matches none of the 1 key in wk (add the "
+      "worker's public key to that file, or restart the worker with a key pair "
+      "the file lists)");
   // The refusal of this client's key is the same with a file.
-  EXPECT_EQ(HandshakeError("tcp://w:1", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, true,
-                           CurveKeys::KeyList{"wk", 1})
-                .message(),
+  EXPECT_EQ(says(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, true, CurveKeys::KeyList{"wk", 1}),
             "worker refused this key: tcp://w:1 does not list it in its authorized keys");
 }
 

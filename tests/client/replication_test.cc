@@ -229,7 +229,7 @@ TEST(Replication, APausedReplicaFailsTheWriteQuicklyThenIsRoutedAround) {
   kill(paused.pid(), SIGCONT);
 }
 
-// The case: one of three workers paused until clients routed around
+// One of three workers paused until clients routed around
 // it, every id overwritten meanwhile, then it resumes. It rejoins under a
 // new epoch (dropping what it held), so no read returns an old value, and
 // appends made while it was away are kept in order.

@@ -39,45 +39,63 @@ TEST(Limiter, OnceAnIntervalPerKeyWithTheCountHeldBack) {
   EXPECT_FALSE(l.Allow("w1", t + seconds(61)));
 }
 
-TEST(LogSetup, FileGetsTimestampedLinesAtItsLevelOnly) {
-  char dir[] = "/tmp/shovel-log-test-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string path = std::string(dir) + "/t.log";
-  Options o;
-  o.program = "log_test";
-  o.level = Level::kWarn;
-  o.sink = Sink::kFile;
-  o.file = path;
-  ASSERT_TRUE(log::Setup(o).ok());
+// The log sent to a file in a private folder; the log goes back to stderr
+// and the folder is removed after each test, whatever it asserted.
+class LogFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(mkdtemp(dir_), nullptr);
+    path_ = std::string(dir_) + "/t.log";
+    options_.program = "log_test";
+    options_.sink = Sink::kFile;
+    options_.file = path_;
+  }
+  void TearDown() override {
+    Options back;
+    back.program = "log_test";
+    EXPECT_TRUE(log::Setup(back).ok());
+    std::remove(path_.c_str());
+    rmdir(dir_);
+  }
+  // The file's text after a Flush.
+  std::string Text() {
+    Flush();
+    std::ifstream in(path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  // What a line at `level` ends with: "<level> log_test[<pid>]: <message>\n".
+  static std::string Line(const std::string& level, const std::string& message) {
+    return " " + level + " log_test[" + std::to_string(getpid()) + "]: " + message + "\n";
+  }
+
+  char dir_[32] = "/tmp/shovel-log-test-XXXXXX";
+  std::string path_;
+  Options options_;
+};
+
+TEST_F(LogFileTest, FileGetsTimestampedLinesAtItsLevelOnly) {
+  options_.level = Level::kWarn;
+  ASSERT_TRUE(log::Setup(options_).ok());
   EXPECT_FALSE(WritesToStderr());
   EXPECT_FALSE(Enabled(Level::kInfo));
   Info("not written");
   Warn("written at warn");
   Error("written at error");
-  Flush();
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string s = text.str();
+  const std::string s = Text();
   EXPECT_EQ(s.find("not written"), std::string::npos) << s;
-  EXPECT_NE(
-      s.find(" warning log_test[" + std::to_string(getpid()) + "]: written at warn\n"),
-      std::string::npos)
-      << s;
-  EXPECT_NE(s.find(" error log_test["), std::string::npos) << s;
+  EXPECT_NE(s.find(Line("warning", "written at warn")), std::string::npos) << s;
+  EXPECT_NE(s.find(Line("error", "written at error")), std::string::npos) << s;
   EXPECT_EQ(s.substr(4, 1), "-");  // 2026-12-06T...: an ISO-8601 timestamp first
   EXPECT_EQ(s.substr(10, 1), "T");
   // A file that cannot be opened keeps the old destination and says why.
-  o.file = path + "/under-a-file.log";
-  Status bad = log::Setup(o);
+  options_.file = path_ + "/under-a-file.log";
+  Status bad = log::Setup(options_);
   EXPECT_EQ(bad.code(), Code::kUnavailable);
-  EXPECT_NE(bad.message().find("cannot open log file '" + o.file + "'"),
+  EXPECT_NE(bad.message().find("cannot open log file '" + options_.file + "'"),
             std::string::npos)
       << bad.ToString();
-  o.sink = Sink::kStderr;
-  ASSERT_TRUE(log::Setup(o).ok());
-  std::remove(path.c_str());
-  rmdir(dir);
 }
 
 TEST(JournalEntry, MessagePriorityIdentifierThenTheFields) {
@@ -119,29 +137,12 @@ TEST(JournalEntry, LeavesOutNamesTheJournalWouldRefuse) {
                                       "GOOD_1=kept"}));
 }
 
-TEST(LogSetup, LineFieldsLeaveAFileWithTheMessageAlone) {
-  char dir[] = "/tmp/shovel-logtest-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string path = std::string(dir) + "/fields.log";
-  Options o;
-  o.program = "log_test";
-  o.sink = Sink::kFile;
-  o.file = path;
-  ASSERT_TRUE(log::Setup(o).ok());
+TEST_F(LogFileTest, LineFieldsLeaveAFileWithTheMessageAlone) {
+  ASSERT_TRUE(log::Setup(options_).ok());
   Write(Level::kWarn, "embedded worker: pressure", {{"SHOVEL_NODE", "n1"}});
-  Flush();
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_NE(text.str().find(" warning log_test[" + std::to_string(getpid()) +
-                            "]: embedded worker: pressure\n"),
-            std::string::npos)
-      << text.str();
-  EXPECT_EQ(text.str().find("n1"), std::string::npos) << text.str();
-  o.sink = Sink::kStderr;
-  ASSERT_TRUE(log::Setup(o).ok());
-  std::remove(path.c_str());
-  rmdir(dir);
+  const std::string s = Text();
+  EXPECT_NE(s.find(Line("warning", "embedded worker: pressure")), std::string::npos) << s;
+  EXPECT_EQ(s.find("n1"), std::string::npos) << s;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The docker/ check must find the faults issue 19 found by hand: it runs
+# The docker/ check must find the faults once found by hand: it runs
 # check_docker.py on a copy of the repository whose docker/ is the faulty
 # one of before (tests/docker/faulty/), with no .dockerignore and a large
 # build folder, and fails unless the check exits 1 naming each fault.

@@ -9,33 +9,11 @@
 set -uo pipefail
 build=$(cd "${1:?usage: mount_consul.sh BUILD_DIR AGENT}" && pwd)
 agent_bin=${2:?usage: mount_consul.sh BUILD_DIR AGENT}
-tmp=$(mktemp -d /tmp/shovel-e2e-consul.XXXXXX)
+e2e_name=e2e-consul
+. "$(dirname "$0")/../fs/e2e_lib.sh"  # $tmp, pass/fail/expect/die, cleanup
 mp=$tmp/mnt
 mkdir -p "$mp"
-pids=()
-failures=0
-passes=0
-
-cleanup() {
-  if grep -q " $mp fuse" /proc/mounts; then
-    fusermount3 -u "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
-  fi
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-pass() { passes=$((passes + 1)); echo "ok   - $*"; }
-fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
-die() { echo "FATAL: $*"; exit 1; }
-# expect NAME WANT GOT
-expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi; }
+mounts+=("$mp")
 
 # --- the Consul test agent: two agent nodes --------------------------------
 "$agent_bin" --node n1=127.0.0.1:0 --node n2=127.0.0.1:0 --ready-file "$tmp/agent" &

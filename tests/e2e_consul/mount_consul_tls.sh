@@ -12,37 +12,16 @@ set -uo pipefail
 build=$(cd "${1:?usage: mount_consul_tls.sh BUILD_DIR AGENT PKI}" && pwd)
 agent_bin=${2:?usage: mount_consul_tls.sh BUILD_DIR AGENT PKI}
 make_pki=${3:?usage: mount_consul_tls.sh BUILD_DIR AGENT PKI}
-tmp=$(mktemp -d /tmp/shovel-e2e-consul-tls.XXXXXX)
+e2e_name=e2e-consul-tls
+. "$(dirname "$0")/../fs/e2e_lib.sh"  # $tmp, pass/fail/expect/die, cleanup
 mp=$tmp/mnt
 pki=$tmp/pki
 mkdir -p "$mp" "$pki"
-pids=()
-failures=0
-passes=0
+mounts+=("$mp")
 unset CONSUL_CACERT CONSUL_CAPATH CONSUL_CLIENT_CERT CONSUL_CLIENT_KEY CONSUL_HTTP_ADDR \
   CONSUL_HTTP_SSL CONSUL_HTTP_SSL_VERIFY CONSUL_HTTP_TOKEN CONSUL_HTTP_TOKEN_FILE \
   SHOVEL_WORKERS SHOVEL_KEY_FILE SHOVEL_WORKER_KEY
 token=e2e-$RANDOM-token
-
-cleanup() {
-  if grep -q " $mp fuse" /proc/mounts; then
-    fusermount3 -u "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
-  fi
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-pass() { passes=$((passes + 1)); echo "ok   - $*"; }
-fail() { failures=$((failures + 1)); echo "FAIL - $*"; }
-die() { echo "FATAL: $*"; exit 1; }
-expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi; }
 
 "$make_pki" "$pki" || die "make_test_pki.sh failed (is openssl installed?)"
 "$agent_bin" --node n1=127.0.0.1:0 --ready-file "$tmp/agent" \

@@ -1,4 +1,4 @@
-# Shared by the e2e scripts (e2e.sh, e2e_reads.sh, e2e_rename_grow.sh): a
+# Shared by the e2e scripts (tests/fs/e2e*.sh, tests/e2e_consul/*.sh): a
 # temp dir, pass/fail counting, mounting, starting workers, and a teardown
 # that unmounts what was mounted, kills what was started, by pid, and removes
 # $tmp and any dir added to `cleanup_dirs`. Source it after setting `build`
@@ -38,6 +38,8 @@ check() {
   shift
   if "$@" >"$tmp/out" 2>&1; then pass "$name"; else fail "$name"; sed 's/^/     /' "$tmp/out" | tail -5; fi
 }
+# expect NAME WANT GOT: passes when GOT is WANT.
+expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi; }
 die() { echo "FATAL: $*"; exit 1; }
 # The shovelfs binary and /dev/fuse, or a FATAL (a mount test never skips).
 require_fuse() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What an operator of a mount sees (issue 19), on real mounts: its log and
+# What an operator of a mount sees, on real mounts: its log and
 # its metrics. Needs root and /dev/fuse; FAILS (never skips) when a mount
 # cannot be made. Teardown unmounts and kills what it started, by pid.
 #  - a background mount with -o log_file= logs "mounted ..." there, with a
@@ -16,7 +16,7 @@
 #    worker's "memory pressure" summary is in the mount's log file, once
 #    (at most once a minute) however much more is evicted; its -o metrics=
 #    page has the embedded worker's metrics (memory, evictions) too;
-#  - issue 17: SHOVEL_KEY_FILE (and SHOVEL_WORKER_KEY) in the environment,
+#  - SHOVEL_KEY_FILE (and SHOVEL_WORKER_KEY) in the environment,
 #    meant for a cluster, do not break an embedded mount nor shovelctl
 #    --mount; an explicit -o key_file= on an embedded mount is refused.
 #   tests/fs/e2e_ops.sh BUILD_DIR
@@ -203,7 +203,7 @@ rc=$?
   ! mounted "$D" && pass "metrics=nowhere refused with one line" ||
   { fail "metrics=nowhere: exit $rc"; cat "$tmp/err"; }
 
-# 7. Issue 17: cluster keys in the environment and an embedded mount.
+# 7. Cluster keys in the environment and an embedded mount.
 E=$tmp/e
 "$CTL" keygen "$tmp/client.key" >"$tmp/client.pub" || die "shovelctl keygen"
 if SHOVEL_KEY_FILE=$tmp/client.key mount_bg "$E" -o "max_memory=64MiB,log_file=$tmp/e.log"; then

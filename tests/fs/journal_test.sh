@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# shovelfs's log in the systemd journal, read back with journalctl
-# (issue 19). A real systemd-journald runs in a private mount namespace (its
+# shovelfs's log in the systemd journal, read back with journalctl.
+# A real systemd-journald runs in a private mount namespace (its
 # sockets and runtime journal on tmpfs there: the host's journal, if any, is
 # not touched); the mounts are made in that namespace too.
 #  - foreground (-f) with stderr the journal's stdout stream and
@@ -21,34 +21,9 @@
 # Usage: journal_test.sh SHOVELFS_BIN
 set -uo pipefail
 shovelfs=$1
-journald=/lib/systemd/systemd-journald  # as in ../common/private_journal.sh
-if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || [ ! -x "$journald" ] ||
-  [ ! -c /dev/fuse ] || ! command -v journalctl >/dev/null ||
-  ! command -v systemd-cat >/dev/null || ! command -v fusermount3 >/dev/null; then
-  echo "SKIP: needs root, unshare, /dev/fuse, fusermount3, systemd-journald, journalctl and systemd-cat"
-  exit 77
-fi
-if [ "${SHOVEL_JOURNAL_TEST_INNER:-}" != 1 ]; then
-  # Re-run this script in a private mount namespace.
-  SHOVEL_JOURNAL_TEST_INNER=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
-
-tmp=$(mktemp -d /tmp/shovel-fsjournal-XXXXXX)
-tmp=$(realpath "$tmp")
-pids=()
-mounts=()
-cleanup() {
-  for m in "${mounts[@]}"; do
-    grep -q " $m fuse" /proc/mounts && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
-  done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "${jpid:-}" ] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/../common/private_journal.sh"
-start_private_journald
+journal_test_needs /dev/fuse fusermount3
+journal_test_enter "$@"
 
 # expect JSON_LINE NAME VALUE WHAT: one field's value.
 expect() {
@@ -61,21 +36,15 @@ mounted() {
   for _ in $(seq 100); do grep -q " $1 fuse" /proc/mounts && return 0; sleep 0.1; done
   return 1
 }
-# run_under_journal NAME ARGS...: shovelfs ARGS with stderr the journal's
-# stdout stream (systemd-cat -t cat-NAME) and JOURNAL_STREAM naming it, as
-# systemd runs a unit's ExecStart. In the background; sets $spid.
+# run_under_journal NAME ARGS...: shovelfs ARGS under the journal with
+# JOURNAL_STREAM naming it (under_journal native); its status in
+# $tmp/NAME.rc. Sets $spid.
 run_under_journal() {
   local name=$1
   shift
-  cat >"$tmp/$name.sh" <<EOS
-#!/usr/bin/env bash
-export JOURNAL_STREAM=\$(stat -L -c %d:%i /proc/self/fd/2)
-"$shovelfs" "\$@"
-echo \$? >"$tmp/$name.rc"
-EOS
-  systemd-cat -t "cat-$name" bash "$tmp/$name.sh" "$@" &
-  spid=$!
-  pids+=("$spid")
+  under_journal "$name" native "\"$shovelfs\" \"\$@\"
+echo \$? >\"$tmp/$name.rc\"" "$@"
+  spid=$upid
 }
 
 # 1. Foreground under the journal, embedded worker.
@@ -230,5 +199,4 @@ else
   fail "background failure on a terminal: no PRIORITY=3 entry"
 fi
 
-echo "$failures failed"
-[ "$failures" -eq 0 ]
+journal_test_end

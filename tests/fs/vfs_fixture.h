@@ -31,16 +31,27 @@ inline std::string Pattern(size_t n) {
   return s;
 }
 
+// Creates `name` in `parent` holding `data`: create, write, then release,
+// with a flush before it when `flush` (as close(2) does); the new file's
+// inode, 0 on failure.
+inline uint64_t CreateFile(Vfs& vfs, uint64_t parent, const std::string& name,
+                           const std::string& data, bool flush) {
+  Result<Vfs::Created> c =
+      vfs.Create(parent, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
+  EXPECT_TRUE(c.ok()) << name << ": " << c.status().ToString();
+  if (!c.ok()) return 0;
+  EXPECT_TRUE(vfs.Write(c->open.fh, 0, data).ok());
+  if (flush) {
+    EXPECT_TRUE(vfs.Flush(c->open.fh).ok());
+  }
+  EXPECT_TRUE(vfs.Release(c->open.fh).ok());
+  return c->attr.ino;
+}
+
 // Creates `name` in the root holding `data` (written, then released
 // without a flush); returns its inode.
 inline uint64_t MakeFile(Vfs& vfs, const std::string& name, const std::string& data) {
-  Result<Vfs::Created> c =
-      vfs.Create(kRootIno, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  if (!c.ok()) return 0;
-  EXPECT_TRUE(vfs.Write(c->open.fh, 0, data).ok());
-  EXPECT_TRUE(vfs.Release(c->open.fh).ok());
-  return c->attr.ino;
+  return CreateFile(vfs, kRootIno, name, data, /*flush=*/false);
 }
 
 template <typename Env>
@@ -72,14 +83,7 @@ class VfsFixture : public ::testing::Test {
   // Creates `name` holding `data` as open, write and close(2) would (flush,
   // then release); the new file's inode, 0 on failure.
   uint64_t Write(uint64_t parent, const std::string& name, const std::string& data) {
-    Result<Vfs::Created> c =
-        vfs_.Create(parent, name, 0644, O_WRONLY | O_CREAT, Owner{1000, 1000});
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return 0;
-    EXPECT_TRUE(vfs_.Write(c->open.fh, 0, data).ok());
-    EXPECT_TRUE(vfs_.Flush(c->open.fh).ok());
-    EXPECT_TRUE(vfs_.Release(c->open.fh).ok());
-    return c->attr.ino;
+    return CreateFile(vfs_, parent, name, data, /*flush=*/true);
   }
 
   // The whole file, read `step` bytes at a time.

@@ -33,6 +33,19 @@ def _require_env(name: str) -> str:
     return value
 
 
+def _stop_process(proc: subprocess.Popen, log) -> None:
+    """Ends a process this test started (SIGTERM, SIGKILL after 5 s) and
+    closes its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    log.close()
+
+
 class Worker:
     """One shovel-worker child process."""
 
@@ -58,14 +71,7 @@ class Worker:
         raise RuntimeError(f"shovel-worker {node_id} not ready within 20 s")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.log.close()
+        _stop_process(self.proc, self.log)
 
 
 @pytest.fixture(scope="session")

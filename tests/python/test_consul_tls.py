@@ -20,7 +20,7 @@ from typing import Callable, Dict, Iterator, List
 import pytest
 
 import shoveling
-from conftest import _require_env
+from conftest import _require_env, _stop_process
 
 _TLS_VARS = ("CONSUL_CACERT", "CONSUL_CAPATH", "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY",
              "CONSUL_HTTP_ADDR", "CONSUL_HTTP_SSL", "CONSUL_HTTP_SSL_VERIFY")
@@ -46,14 +46,7 @@ class _Agent:
         self.url = "https://" + ready.read_text().strip().split("=", 1)[1]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.log.close()
+        _stop_process(self.proc, self.log)
 
 
 @pytest.fixture(autouse=True)
@@ -85,12 +78,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, object]]
         yield {"pki": pki, "url": url, "wrong_host_url": agents[1].url, "tmp": tmp}
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=5)
+            _stop_process(worker, log)
         for a in agents:
             a.stop()
 

@@ -6,7 +6,7 @@
 
 #include "consul/consul_agent_fixture.h"
 #include "consul/integration_util.h"
-#include "consul_agent_link.h"
+#include "shovel/worker/consul_agent_link.h"
 
 namespace shovel::worker {
 namespace {

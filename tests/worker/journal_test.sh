@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# shovel-worker's log in the systemd journal, read back with journalctl
-# (issue 19). A real systemd-journald runs in a private mount namespace
+# shovel-worker's log in the systemd journal, read back with journalctl.
+# A real systemd-journald runs in a private mount namespace
 # (its sockets and its runtime journal on tmpfs there, so the host's
 # journal, if any, is not touched); the worker's stderr is connected to the
 # journal's stdout stream and JOURNAL_STREAM names it, as systemd does for a
@@ -16,28 +16,9 @@
 # Usage: journal_test.sh WORKER_BIN SHOVELCTL_BIN
 set -uo pipefail
 worker=$1 ctl=$2
-journald=/lib/systemd/systemd-journald  # as in ../common/private_journal.sh
-if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || [ ! -x "$journald" ] ||
-  ! command -v journalctl >/dev/null || ! command -v systemd-cat >/dev/null; then
-  echo "SKIP: needs root, unshare, systemd-journald, journalctl and systemd-cat"
-  exit 77
-fi
-if [ "${SHOVEL_JOURNAL_TEST_INNER:-}" != 1 ]; then
-  # Re-run this script in a private mount namespace.
-  SHOVEL_JOURNAL_TEST_INNER=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
-
-tmp=$(mktemp -d /tmp/shovel-journaltest-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "${jpid:-}" ] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/../common/private_journal.sh"
-start_private_journald
+journal_test_needs
+journal_test_enter "$@"
 
 # start NAME MODE ARGS...: a worker whose stderr is the journal's stdout
 # stream (systemd-cat), MODE "native" with JOURNAL_STREAM naming that
@@ -46,17 +27,8 @@ start_private_journald
 start() {
   local name=$1 mode=$2
   shift 2
-  cat >"$tmp/$name.sh" <<EOS
-#!/usr/bin/env bash
-case $mode in
-  native) export JOURNAL_STREAM=\$(stat -L -c %d:%i /proc/self/fd/2) ;;
-  stream) unset JOURNAL_STREAM ;;
-  elsewhere) export JOURNAL_STREAM=\$(stat -L -c %d:%i /proc/self/fd/2); exec 2>"$tmp/$name.stderr" ;;
-esac
-exec "$worker" --listen tcp://127.0.0.1:0 --ready-file "$tmp/$name.ready" --node-id "$name" "\$@"
-EOS
-  systemd-cat -t "cat-$name" bash "$tmp/$name.sh" "$@" &
-  pids+=($!)
+  under_journal "$name" "$mode" "exec \"$worker\" --listen tcp://127.0.0.1:0 \
+  --ready-file \"$tmp/$name.ready\" --node-id \"$name\" \"\$@\"" "$@"
   for _ in $(seq 100); do [ -s "$tmp/$name.ready" ] && break; sleep 0.1; done
   endpoint=$(head -1 "$tmp/$name.ready" 2>/dev/null)
   [ -n "$endpoint" ] || { echo "FATAL: worker $name did not start"; exit 1; }
@@ -128,5 +100,4 @@ grep -q "listening on $endpoint" "$tmp/w-file.log" && [ "$(entries SHOVEL_NODE=w
   pass "--log-file under the journal: the file, no native entries" ||
   fail "--log-file under the journal"
 
-echo "$failures failed"
-[ "$failures" -eq 0 ]
+journal_test_end

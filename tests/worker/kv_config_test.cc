@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "consul_setup.h"
+#include "shovel/worker/consul_setup.h"
 
 namespace shovel::worker {
 namespace {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 20's refusal counters, as an operator reads them (real processes):
+# The refusal counters, as an operator reads them (real processes):
 # a worker at --max-connections 4 gets 12 raw TCP connections at once; the
 # ones past the limit are closed, and `shovelctl stats` (and --json) then
 # shows refused_connections moved by at least that many, as does /metrics

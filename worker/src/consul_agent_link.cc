@@ -1,4 +1,4 @@
-#include "consul_agent_link.h"
+#include "shovel/worker/consul_agent_link.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "consul_setup.h"
+#include "shovel/worker/consul_setup.h"
 
 #include <unistd.h>
 

@@ -13,12 +13,12 @@
 #include <mutex>
 
 #include "connections.h"
-#include "consul_agent_link.h"
-#include "consul_setup.h"
 #include "shovel/consul/duration.h"
 #include "shovel/log.h"
 #include "shovel/size.h"
 #include "shovel/version.h"
+#include "shovel/worker/consul_agent_link.h"
+#include "shovel/worker/consul_setup.h"
 #include "shovel/worker/kv_config.h"
 #include "shovel/worker/metrics_endpoint.h"
 #include "shovel/worker/worker.h"

@@ -64,7 +64,6 @@ struct ConsulLinkOptions {
   std::chrono::milliseconds watch_wait{std::chrono::minutes(5)};
 };
 
-// One registered worker as the catalog shows it.
 // A peer worker as Consul lists it; PeersOf is consul::WorkersOf (sorted by
 // node id), the mapping the client's membership uses too.
 using Peer = consul::WorkerEntry;

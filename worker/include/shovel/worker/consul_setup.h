@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "consul_agent_link.h"
 #include "shovel/consul/config.h"
 #include "shovel/status.h"
+#include "shovel/worker/consul_agent_link.h"
 #include "shovel/worker/worker.h"
 
 namespace shovel::worker {
