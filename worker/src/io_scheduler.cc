@@ -69,6 +69,10 @@ Route IoScheduler::Place(const wire::Header& h, std::string_view id,
                          h.op == wire::Op::kUploadCommit ||
                          h.op == wire::Op::kUploadAbort;
   if (WaitsForForward(h, id, by_handle, probe)) {
+    if (!by_handle && h.op != wire::Op::kBatch) {
+      held_ids_.clear();
+      return {Route::kWait};
+    }
     hold_ = Hold::kForwarded;
     return {Route::kHold};
   }

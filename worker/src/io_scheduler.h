@@ -16,7 +16,8 @@
 //   runs on another handler.
 // - A primary's SET or APPEND whose lane is idle is kForward: the I/O
 //   thread tries to forward it itself (server_forward.h). While it is in
-//   flight every request of its id is held; a failed forward goes to the
+//   flight every request of its id waits in the id's queue (kWait), in
+//   order, and a BATCH naming it is held; a failed forward goes to the
 //   lane's handler.
 // While a request is held the ROUTER is not read, so nothing overtakes it.
 //
@@ -68,9 +69,11 @@ class RequestProbe {
 struct Route {
   // kForward: a primary's SET or APPEND whose lane is idle: the I/O thread
   // may forward it to the replicas itself (Forwarding), or else routes it
-  // as NotForwarded says. kPlaceAgain (from ReleaseHeld only): Place the
-  // held request again.
-  enum Kind { kServeHere, kDispatch, kHold, kForward, kPlaceAgain };
+  // as NotForwarded says. kWait: a request of an id being forwarded; the
+  // caller keeps it in the id's queue and places it again, in order, once
+  // the forward ended (reading goes on meanwhile). kPlaceAgain (from
+  // ReleaseHeld only): Place the held request again.
+  enum Kind { kServeHere, kDispatch, kHold, kForward, kWait, kPlaceAgain };
   Kind kind = kServeHere;
   size_t lane = 0;    // kDispatch, kForward
   size_t to = 0;      // kDispatch: the handler
@@ -105,8 +108,9 @@ class IoScheduler {
   void Replied(size_t from) { lanes_.Replied(from); }
 
   // --- writes the I/O thread forwards itself (kForward) ---
-  // Until Forwarded, every request of `id` (a BATCH naming it, and any
-  // upload while one is forwarded) is held: nothing of the id overtakes it.
+  // Until Forwarded, every request of `id` waits (kWait), and a BATCH
+  // naming it, or any upload while one is forwarded, is held: nothing of
+  // the id overtakes it.
   void Forwarding(std::string_view id);
   // Its replicas answered: the id's requests go again.
   void Forwarded(std::string_view id);

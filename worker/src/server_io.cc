@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <deque>
+#include <set>
 #include <unordered_map>
 #include <zmq.hpp>
 
@@ -76,6 +77,10 @@ class Server::IoThread {
       }
       accept = sched_.Accepting(mode, s_.counters_->in_flight.load());
     }
+    if (!deferred_.empty()) {
+      PlaceDeferred();
+      accept = sched_.Accepting(mode, s_.counters_->in_flight.load());
+    }
     for (int k = 0; k < 256 && accept; ++k) {
       if (!NextRequest()) break;
       sched_.RequestRead(now);
@@ -115,9 +120,54 @@ class Server::IoThread {
   void EndForward(ForwardPath::Entry& e) {
     if (e.failed) {
       Act(e.msg, sched_.ForwardFailed(e.id, e.lane));
+      PlaceWaiting(e.id);
       return;
     }
     sched_.Forwarded(e.id);
+    Finish(e);
+    PlaceWaiting(e.id);
+  }
+
+  // The requests that waited for a forward of `id`, placed in their order
+  // until one is forwarded again (the rest wait for that one).
+  // While a request is held the rest wait for it (nothing is read
+  // meanwhile): they are placed once it went (PlaceDeferred).
+  void PlaceWaiting(const std::string& id) {
+    auto it = waiting_.find(id);
+    if (it == waiting_.end()) return;
+    if (sched_.holding()) {
+      deferred_.insert(id);
+      return;
+    }
+    std::deque<Message> queue = std::move(it->second);
+    waiting_.erase(it);
+    while (!queue.empty()) {
+      Message m = std::move(queue.front());
+      queue.pop_front();
+      PlaceAgain(m);
+      if (auto again = waiting_.find(id); again != waiting_.end()) {
+        // It waits again behind a new forward: so do the rest, in order.
+        for (auto& rest : queue) again->second.push_back(std::move(rest));
+        return;
+      }
+      if (sched_.holding() && !queue.empty()) {
+        waiting_[id] = std::move(queue);
+        deferred_.insert(id);
+        return;
+      }
+    }
+  }
+
+  void PlaceDeferred() {
+    while (!deferred_.empty() && !sched_.holding()) {
+      std::string id = *deferred_.begin();
+      deferred_.erase(deferred_.begin());
+      PlaceWaiting(id);
+    }
+  }
+
+  // Applies and answers a write every replica took.
+  void Finish(ForwardPath::Entry& e) {
     views_.clear();
     for (size_t i = 1; i < e.msg.size(); ++i) views_.push_back(View(e.msg[i]));
     ServiceReply rep;
@@ -228,6 +278,9 @@ class Server::IoThread {
       case Route::kForward:
         Forward(m, r.lane);
         return !sched_.holding();
+      case Route::kWait:
+        waiting_[std::string(View(m[2]))].push_back(std::move(m));
+        return true;
       case Route::kPlaceAgain:
         PlaceAgain(m);
         return !sched_.holding();
@@ -366,6 +419,11 @@ class Server::IoThread {
   // A primary's writes in flight to their replicas; null without a
   // Replicator.
   std::unique_ptr<ForwardPath> forwards_;
+  // Requests of an id being forwarded, in arrival order (IoScheduler's
+  // kWait); counted in flight.
+  std::unordered_map<std::string, std::deque<Message>> waiting_;
+  // Ids whose waiting requests stopped behind a held request.
+  std::set<std::string> deferred_;
   // Requests parked per peer (reply_budget.h), in arrival order.
   std::unordered_map<std::string, std::deque<Message>> parked_;
 };
