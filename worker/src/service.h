@@ -93,11 +93,12 @@ class Service {
   // to the replicas itself and applies once each answered OK
   // (service_fast.cc). Prepared only in the common case, where serving it
   // needs nothing that may block: no passed-over worker, leases held from
-  // every replica (so each is a worker that answers),
-  // the id neither pinned, pointed to, moved nor being joined, and what
-  // the write depends on checked; anything else (nullopt) takes AsPrimary
-  // on the id's lane handler. `replicas` excludes this worker; `have`,
-  // `size`: the id's version and size before the write.
+  // every replica (so each is a worker that answers), a value the store
+  // keeps as it is (see Cheap), the id neither pinned, pointed to, moved
+  // nor being joined, and what the write depends on checked; anything else
+  // (nullopt) takes AsPrimary on the id's lane handler. `replicas`
+  // excludes this worker; `have`, `size`: the id's version and size before
+  // the write.
   struct FastWrite {
     uint64_t version = 0;
     uint64_t size = 0;

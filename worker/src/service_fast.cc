@@ -24,6 +24,12 @@ std::optional<Service::FastWrite> Service::PrepareFastWrite(const wire::Request&
       req.id.empty()) {
     return std::nullopt;
   }
+  // Applied on the I/O thread: only what Cheap lets it store (no copy of a
+  // large value, no compression on the way in).
+  const bool cheap =
+      req.payload_bytes <= kCheapBytes ||
+      (!append && req.payload.size() == 1 && store_->CheapSet(req.payload_bytes));
+  if (!cheap) return std::nullopt;
   // What Serve and AsPrimary would answer otherwise: a redirect, a stale
   // epoch, a deadline passed, a join in progress.
   if (moved_count_.load(std::memory_order_relaxed) != 0 ||
