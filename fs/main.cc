@@ -183,6 +183,7 @@ class App {
     vo.owner = {getuid(), getgid()};
     vo.log = [this](std::string_view m) { Log(std::string(m)); };
     vo.limits.max_write = cfg_.max_write;  // an O_APPEND write(2)'s pieces
+    vo.max_stores = shovel::fs::StoresForThreads(cfg_.threads);
     vfs_ = std::make_unique<shovel::fs::Vfs>(client_.get(), std::move(vo));
     if (!cfg_.metrics.empty()) {
       metrics_ = std::make_unique<shovel::fs::MountMetrics>();

@@ -307,4 +307,6 @@ Unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT)
 )";
 }
 
+size_t StoresForThreads(unsigned threads) { return std::min<size_t>(4, threads / 4); }
+
 }  // namespace shovel::fs

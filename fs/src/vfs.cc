@@ -22,10 +22,18 @@ std::string RandomTag() {
   return buf;
 }
 
+// No stores: the bytes around a read would go unused, so none are fetched.
+VfsOptions WithStores(VfsOptions o) {
+  if (o.max_stores == 0) o.limits.read_around = 0;
+  return o;
+}
+
 }  // namespace
 
 Vfs::Vfs(Client* client, VfsOptions options)
-    : client_(client), options_(std::move(options)), mount_tag_(RandomTag()) {}
+    : client_(client),
+      options_(WithStores(std::move(options))),
+      mount_tag_(RandomTag()) {}
 
 Vfs::~Vfs() = default;
 

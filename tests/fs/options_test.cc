@@ -160,5 +160,16 @@ TEST(Options, ReplicasIsANumberOfCopies) {
   }
 }
 
+// Stores take at most a quarter of the FUSE threads (a store may wait for a
+// READ another thread must answer), at most 4, none below 4 threads.
+TEST(Options, StoresLeaveThreadsForReads) {
+  EXPECT_EQ(StoresForThreads(1), 0u);
+  EXPECT_EQ(StoresForThreads(3), 0u);
+  EXPECT_EQ(StoresForThreads(4), 1u);
+  EXPECT_EQ(StoresForThreads(8), 2u);
+  EXPECT_EQ(StoresForThreads(16), 4u);
+  EXPECT_EQ(StoresForThreads(1024), 4u);
+}
+
 }  // namespace
 }  // namespace shovel::fs

@@ -315,6 +315,28 @@ TYPED_TEST(VfsTest, LargeRandomReadsBringTheFramesAroundThem) {
   ASSERT_TRUE(this->vfs_.Release(o->fh).ok());
 }
 
+// A mount whose FUSE threads are too few for stores (max_stores 0, e.g.
+// threads=1) reads only the range asked for, and no store may begin: one
+// would wait for a page locked by a READ that no free thread can answer.
+TYPED_TEST(VfsTest, WithoutStoresRandomReadsBringNothingAround) {
+  VfsOptions o = this->Options();
+  o.max_stores = 0;
+  Vfs vfs(this->client(), o);
+  std::string data;
+  for (int i = 0; data.size() < (8u << 20); ++i) data += std::to_string(i) + ",";
+  uint64_t ino = testing::MakeFile(vfs, "big", data);
+  ASSERT_NE(ino, 0u);
+  auto o2 = vfs.Open(ino, O_RDONLY);
+  ASSERT_TRUE(o2.ok());
+  const uint64_t off = (3 << 20) + 40960;  // past the reorder distance: random
+  Result<ReadData> r = vfs.ReadView(o2->fh, off, 4096);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->bytes, data.substr(off, 4096));
+  EXPECT_TRUE(r->around.empty());
+  EXPECT_FALSE(vfs.BeginStore(ino, r->version));
+  ASSERT_TRUE(vfs.Release(o2->fh).ok());
+}
+
 TYPED_TEST(VfsTest, KeepCacheOnlyWhileTheVersionHolds) {
   uint64_t ino = this->Write(kRootIno, "f", "one");
   auto a = this->vfs_.Open(ino, O_RDONLY);

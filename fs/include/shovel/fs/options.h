@@ -62,4 +62,12 @@ Result<MountConfig> ParseCommandLine(const std::vector<std::string>& args);
 
 std::string Usage();
 
+// How many read-around stores (FUSE notify_store) may be in flight at once
+// with `threads` FUSE threads. A store runs on a FUSE thread and may wait
+// for a page the kernel has locked for a READ still queued, which only
+// another FUSE thread can answer; so stores take at most a quarter of the
+// threads, at most 4, and none below 4 threads (threads=1 would deadlock
+// on its first store).
+size_t StoresForThreads(unsigned threads);
+
 }  // namespace shovel::fs

@@ -64,6 +64,9 @@ struct VfsOptions {
   // How long the answer of one round trip serves the requests right after
   // it: the open(2) after its lookup, a directory's GETATTRs (see above).
   int64_t hint_max_age_ns = 10'000'000;  // 10 ms
+  // Read-around stores in flight at once (PageStoreGate; StoresForThreads
+  // gives it for a FUSE thread count). 0: a read fetches only its range.
+  size_t max_stores = 4;
 };
 
 struct OpenReply {
@@ -316,8 +319,8 @@ class Vfs {
   Client* const client_;
   const VfsOptions options_;
   InodeTable inodes_;
-  PageStoreGate stores_;  // read-around bytes into the page cache
-  BufferPool pool_;       // read-ahead blocks; outlives the handles below
+  PageStoreGate stores_{options_.max_stores};  // read-around bytes into the page cache
+  BufferPool pool_;  // read-ahead blocks; outlives the handles below
   // Runs the read-ahead fetches of every handle; drained before pool_ goes.
   TaskPool tasks_{4};
 
