@@ -58,9 +58,7 @@ bool IoScheduler::WaitsForForward(const wire::Header& h, std::string_view id,
     }
     return !held_ids_.empty();
   }
-  if (!forwarding_.count(std::string(id))) return false;
-  held_ids_.emplace_back(id);
-  return true;
+  return forwarding_.count(std::string(id)) != 0;  // it waits in its queue
 }
 
 Route IoScheduler::Place(const wire::Header& h, std::string_view id,
@@ -69,10 +67,7 @@ Route IoScheduler::Place(const wire::Header& h, std::string_view id,
                          h.op == wire::Op::kUploadCommit ||
                          h.op == wire::Op::kUploadAbort;
   if (WaitsForForward(h, id, by_handle, probe)) {
-    if (!by_handle && h.op != wire::Op::kBatch) {
-      held_ids_.clear();
-      return {Route::kWait};
-    }
+    if (!by_handle && h.op != wire::Op::kBatch) return {Route::kWait};
     hold_ = Hold::kForwarded;
     return {Route::kHold};
   }

@@ -238,6 +238,28 @@ void Service::PullIfJoining(const wire::Request& req) {
   if (req.header.op == wire::Op::kDelete) tombstones_.Put(req.id, store_->TakeVersion());
 }
 
+bool Service::CheapToStore(const wire::Request& req) const {
+  if (req.payload_bytes <= kCheapBytes) return true;
+  // A large value in one frame is kept as it arrived (Server hands the
+  // frame over): storing it is a probe and a table insert.
+  return req.header.op == wire::Op::kSet && req.payload.size() == 1 &&
+         store_->CheapSet(req.payload_bytes);
+}
+
+void Service::SawCopies(uint32_t copies) {
+  uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
+  while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
+  }
+}
+
+std::vector<std::string> Service::OtherReplicas(const wire::Request& req) const {
+  std::vector<std::string> out;
+  for (const auto& e : req.replicas) {
+    if (e != endpoint_) out.push_back(e);
+  }
+  return out;
+}
+
 bool Service::Cheap(const wire::Request& req) {
   if (joining_.load(std::memory_order_relaxed) && !req.id.empty() &&
       !(req.header.flags & (wire::kFlagReplica | wire::kFlagReplicas)) &&
@@ -265,12 +287,8 @@ bool Service::Cheap(const wire::Request& req) {
     case wire::Op::kBatch:
       return true;
     case wire::Op::kSet:
-      // A large value in one frame is kept as it arrived (Server hands the
-      // frame over): storing it is a probe and a table insert.
-      return req.payload_bytes <= kCheapBytes ||
-             (req.payload.size() == 1 && store_->CheapSet(req.payload_bytes));
     case wire::Op::kAppend:
-      return req.payload_bytes <= kCheapBytes;
+      return CheapToStore(req);
     case wire::Op::kList:
       // A few names (a lookup's one-name LIST): a walk of the sorted index.
       return req.header.aux != 0 && req.header.aux <= kCheapListNames;

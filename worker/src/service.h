@@ -170,6 +170,13 @@ class Service {
 
  private:
   ServiceReply Serve(const wire::Request& req, std::shared_ptr<const void> keep);
+  // A SET or APPEND `req` the store takes without copying or compressing
+  // it on the way in (Cheap's rule for them).
+  bool CheapToStore(const wire::Request& req) const;
+  // Raises replicas_seen_ to `copies` (a request named that many).
+  void SawCopies(uint32_t copies);
+  // req.replicas without this worker: whom a primary forwards to.
+  std::vector<std::string> OtherReplicas(const wire::Request& req) const;
   // Handle's counting and error log of a reply made from `start`.
   void Count(const wire::Request& req, const ServiceReply& out,
              std::chrono::steady_clock::time_point start);

@@ -26,10 +26,7 @@ std::optional<Service::FastWrite> Service::PrepareFastWrite(const wire::Request&
   }
   // Applied on the I/O thread: only what Cheap lets it store (no copy of a
   // large value, no compression on the way in).
-  const bool cheap =
-      req.payload_bytes <= kCheapBytes ||
-      (!append && req.payload.size() == 1 && store_->CheapSet(req.payload_bytes));
-  if (!cheap) return std::nullopt;
+  if (!CheapToStore(req)) return std::nullopt;
   // What Serve and AsPrimary would answer otherwise: a redirect, a stale
   // epoch, a deadline passed, a join in progress.
   if (moved_count_.load(std::memory_order_relaxed) != 0 ||
@@ -40,9 +37,7 @@ std::optional<Service::FastWrite> Service::PrepareFastWrite(const wire::Request&
     return std::nullopt;
   }
   FastWrite w;
-  for (const auto& e : req.replicas) {
-    if (e != endpoint_) w.replicas.push_back(e);
-  }
+  w.replicas = OtherReplicas(req);
   if (w.replicas.empty()) return std::nullopt;
   // Every replica granted this worker a lease: a worker that answers, not
   // an endpoint a client made up (the I/O thread keeps a connection to each).
@@ -60,10 +55,7 @@ std::optional<Service::FastWrite> Service::PrepareFastWrite(const wire::Request&
   w.size = cur.ok() ? cur->size : 0;
   WriteOptions o = Options(h);
   if (o.if_version && w.have != o.expected_version) return std::nullopt;
-  uint32_t copies = static_cast<uint32_t>(1 + req.replicas.size());
-  uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
-  while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
-  }
+  SawCopies(static_cast<uint32_t>(1 + req.replicas.size()));
   w.version = store_->TakeVersion();
   return w;
 }

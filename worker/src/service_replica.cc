@@ -38,10 +38,7 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
     if (auto stale = StaleEpoch(h)) return *stale;
     if (auto late = PastDeadline(h)) return *late;
   }
-  uint32_t copies = static_cast<uint32_t>(1 + req.replicas.size());
-  uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
-  while (copies > seen && !replicas_seen_.compare_exchange_weak(seen, copies)) {
-  }
+  SawCopies(static_cast<uint32_t>(1 + req.replicas.size()));
   // Until the reply is made here, no passed-over worker gets a lease.
   InPlaceServing serving;
   if (h.op == wire::Op::kBatch) {
@@ -197,10 +194,7 @@ ServiceReply Service::Primary(const wire::Request& req,
   // The replicas to forward to: never this worker itself; none for a pinned
   // id (it lives where init put it, applied here alone).
   wire::Request fwd = req;
-  fwd.replicas.clear();
-  for (const auto& e : req.replicas) {
-    if (e != endpoint_) fwd.replicas.push_back(e);
-  }
+  fwd.replicas = OtherReplicas(req);
   std::string unanswered;
   auto take_over = [&](const std::vector<std::string>& from) -> Status {
     return TakeFrom(from, req.id, &unanswered);
@@ -431,10 +425,7 @@ ServiceReply Service::AsReplica(const wire::Request& req,
                            "of the workers is behind)");
     }
   }
-  // A replica's write: its id has two copies at least.
-  uint32_t seen = replicas_seen_.load(std::memory_order_relaxed);
-  while (seen < 2 && !replicas_seen_.compare_exchange_weak(seen, 2)) {
-  }
+  SawCopies(2);  // a replica's write: its id has two copies at least
   ServiceReply out = Replica(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;
