@@ -71,6 +71,25 @@ TEST_F(AuthorizerTest, RolesDecideWhatEachKeyMaySend) {
   EXPECT_EQ(drain.message(), "this key may not send DRAIN (it needs the admin role)");
   EXPECT_EQ(a->Allow(kRo, H(wire::Op::kDrain), "").code(), Code::kPermissionDenied);
   EXPECT_TRUE(a->Allow(kOwn, H(wire::Op::kDrain), "").ok());
+  // Inside a BATCH, each item needs its own role: a read-only key's SET
+  // and a read-write key's replica write are refused like alone.
+  auto batch = [](uint16_t item_flags) {
+    wire::BatchWriter w;
+    w.AddRequest(H(wire::Op::kGet), "a", {});
+    w.AddRequest(H(wire::Op::kSet, item_flags), "b", {"v"});
+    return w.Take();
+  };
+  wire::Header bh = H(wire::Op::kBatch);
+  bh.aux = 2;
+  EXPECT_TRUE(a->Allow(kRw, bh, batch(0)).ok());
+  EXPECT_EQ(a->Allow(kRo, bh, batch(0)).message(), "read-only key cannot write (SET)");
+  EXPECT_EQ(a->Allow(kRw, bh, batch(wire::kFlagReplica)).message(),
+            "this key may not send a replica's SET (workers send those to each other; "
+            "it needs the admin role)");
+  EXPECT_TRUE(a->Allow(kOwn, bh, batch(wire::kFlagReplica)).ok());
+  EXPECT_EQ(replica.message(),
+            "this key may not send a replica's SET (workers send those to each other; "
+            "it needs the admin role)");
   Status stranger = a->Allow(std::string(40, 'x'), H(wire::Op::kGet), "");
   EXPECT_EQ(stranger.message(), "worker refused this key (not in its authorized keys)");
 }

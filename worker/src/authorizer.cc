@@ -39,7 +39,13 @@ int Rank(Role r) {
   return 0;
 }
 
-Status Denied(Role have, wire::Op op) {
+Status Denied(Role have, wire::Op op, uint16_t flags) {
+  if (flags & wire::kFlagReplica) {
+    return Status::PermissionDenied("this key may not send a replica's " +
+                                    std::string(wire::OpName(op)) +
+                                    " (workers send those to each other; it needs the "
+                                    "admin role)");
+  }
   if (have == Role::kReadOnly) {
     return Status::PermissionDenied("read-only key cannot write (" +
                                     std::string(wire::OpName(op)) + ")");
@@ -99,8 +105,11 @@ Status Authorizer::Allow(std::string_view key, const wire::Header& h,
         "worker refused this key (not in its authorized keys)");
   }
   if (*role == Role::kAdmin) return Status::Ok();
-  if (Rank(*role) < Rank(RequiredRole(h.op, h.flags))) return Denied(*role, h.op);
-  if (h.op != wire::Op::kBatch || *role != Role::kReadOnly) return Status::Ok();
+  if (Rank(*role) < Rank(RequiredRole(h.op, h.flags)))
+    return Denied(*role, h.op, h.flags);
+  // Every item of a BATCH needs what it would need on its own: a
+  // read-only key writes nothing, and only workers send replicas' writes.
+  if (h.op != wire::Op::kBatch) return Status::Ok();
   wire::BatchReader reader(batch_body, h.aux);
   wire::Frames item;
   if (!reader.CheckCount().ok()) return Status::Ok();  // answered kProtocol later
@@ -108,7 +117,9 @@ Status Authorizer::Allow(std::string_view key, const wire::Header& h,
     if (!reader.Next(&item).ok() || item.empty()) return Status::Ok();
     auto ih = wire::DecodeHeader(item[0]);
     if (!ih.ok()) return Status::Ok();
-    if (Rank(*role) < Rank(RequiredRole(ih->op, ih->flags))) return Denied(*role, ih->op);
+    if (Rank(*role) < Rank(RequiredRole(ih->op, ih->flags))) {
+      return Denied(*role, ih->op, ih->flags);
+    }
   }
   return Status::Ok();
 }
