@@ -118,11 +118,13 @@ WorkerProcess::~WorkerProcess() {
   }
 }
 
-Result<Cluster> Cluster::Start(int n, const std::string& max_memory) {
+Result<Cluster> Cluster::Start(int n, const std::string& max_memory,
+                               const std::vector<std::string>& extra) {
   Cluster c;
   for (int i = 1; i <= n; ++i) {
     SHOVEL_ASSIGN_OR_RETURN(auto w,
-                            WorkerProcess::Start("w" + std::to_string(i), max_memory));
+                            WorkerProcess::Start("w" + std::to_string(i), max_memory,
+                                                 "tcp://127.0.0.1:0", extra));
     c.workers.push_back(std::move(w));
   }
   return c;

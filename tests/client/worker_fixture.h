@@ -53,7 +53,9 @@ class WorkerProcess {
 // N workers named w1..wN.
 class Cluster {
  public:
-  static Result<Cluster> Start(int n, const std::string& max_memory = "1GiB");
+  // `extra` flags go to every worker.
+  static Result<Cluster> Start(int n, const std::string& max_memory = "1GiB",
+                               const std::vector<std::string>& extra = {});
   std::vector<std::string> endpoints() const;
   std::string joined() const;  // "tcp://...,tcp://..."
   std::vector<std::unique_ptr<WorkerProcess>> workers;

@@ -354,7 +354,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     report = history_checker.check(rec.records)
     if report.violations:
-        log(f"workers' logs kept in {tmp}")
+        # The verdict beside the workers' logs: a failed suite run's stdout
+        # may be gone when someone looks.
+        (tmp / "report.txt").write_text(history_checker.format_human(report) + "\n")
+        log(f"workers' logs and the report kept in {tmp}")
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:

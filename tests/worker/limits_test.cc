@@ -276,6 +276,8 @@ TEST(WorkerLimits, BadLimitFlagsAreNamed) {
        "--max-connections must be 0 (from the open-files limit) or more"},
       {"--max-connections 99999999",
        "--max-connections must be 0 (from the open-files limit) to"},
+      {"--handover-rate 64KiB", "handover-rate must be at least 1 MiB (per second)"},
+      {"--handover-rate fast", "--handover-rate = 'fast': "},
   };
   for (const auto& k : cases) {
     // `timeout`: a flag wrongly accepted must not hang the test.

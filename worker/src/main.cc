@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
-  std::string decoded_cache = "10%";
+  std::string decoded_cache = "10%", handover_rate = "256MiB";
   std::string reply_bytes = "32MiB", stuck_timeout = "30s", idle_timeout = "0";
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.set_version_flag("--version", "shovel-worker " + shovel::Version());
@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
   app.add_option("--decoded-cache", decoded_cache,
                  "cache of decompressed chunks, charged to --max-memory: a share "
                  "(e.g. 10%, at most 50%) or a size (0: off)")
+      ->capture_default_str();
+  app.add_option("--handover-rate", handover_rate,
+                 "bytes per second a hand-over sends to a worker that joined or came "
+                 "back (at least 1MiB)")
       ->capture_default_str();
   app.add_option("--threads", opt.threads, "handler threads (0 = one per core)")
       ->capture_default_str();
@@ -206,6 +210,12 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail("--" + s.message());
     opt.decoded_cache_percent = *dc.decoded_cache_percent;
     opt.decoded_cache_bytes = *dc.decoded_cache_bytes;
+  }
+  {
+    shovel::worker::ConfigOverrides hr;
+    shovel::Status s = shovel::worker::ParseSetting("handover-rate", handover_rate, hr);
+    if (!s.ok()) return Fail("--" + s.message());
+    opt.handover_rate = *hr.handover_rate;
   }
   auto rb = shovel::ParseSize(reply_bytes);
   if (!rb.ok()) return Fail("--reply-bytes-per-connection: " + rb.status().message());

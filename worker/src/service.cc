@@ -44,7 +44,37 @@ Service::Service(Store* store, ServiceCounters* counters, std::string endpoint,
       counters_(counters),
       replicator_(replicator),
       endpoint_(std::move(endpoint)),
-      epoch_(static_cast<uint64_t>(NowNs())) {}
+      epoch_(static_cast<uint64_t>(NowNs())) {
+  CatchUpFor(kCatchUpAtStart);
+}
+
+bool Service::CatchingUp() const {
+  return std::chrono::steady_clock::now().time_since_epoch().count() <
+         catch_up_until_ns_.load(std::memory_order_relaxed);
+}
+
+void Service::CatchUpFor(std::chrono::nanoseconds d) {
+  const int64_t until = (std::chrono::steady_clock::now().time_since_epoch() + d).count();
+  int64_t cur = catch_up_until_ns_.load(std::memory_order_relaxed);
+  while (cur < until && !catch_up_until_ns_.compare_exchange_weak(cur, until)) {
+  }
+}
+
+void Service::PullIfCatchingUp(const wire::Request& req) {
+  if (!CatchingUp() || req.id.empty() || replicator_ == nullptr) return;
+  // Deleted here: an older copy must not come back.
+  if (tombstones_.Get(req.id) != 0 || !store_->Stat(req.id).status().IsNotFound()) return;
+  std::vector<std::string> others = OtherReplicas(req);
+  if (others.empty()) return;
+  // Not there, or no answer: the client asks the other copies itself.
+  auto got = replicator_->Fetch(others, req.id);
+  if (!got.ok()) return;
+  WriteOptions o;
+  o.version = got->version;
+  o.if_version = true;  // unless written here meanwhile
+  o.expected_version = 0;
+  (void)store_->Set(req.id, got->bytes, o);
+}
 
 ServiceReply Service::Error(const wire::Header& req, const Status& st) {
   ServiceReply out{wire::ReplyHeader(req, st.code()), {}};
@@ -276,6 +306,11 @@ bool Service::Cheap(const wire::Request& req) {
         !(req.header.op == wire::Op::kBatch
               ? leases_->MayServeRead(BatchIds(req), req.replicas)
               : leases_->MayServeRead(IdList(req.id), req.replicas))) {
+      return false;
+    }
+    // Catching up: an id missing here is taken from a replica first.
+    if (req.header.op != wire::Op::kBatch && CatchingUp() &&
+        store_->Stat(req.id).status().IsNotFound()) {
       return false;
     }
   }

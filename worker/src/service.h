@@ -312,6 +312,19 @@ class Service {
   // Joining: takes req.id from its previous holder when missing here.
   void PullIfJoining(const wire::Request& req);
   std::atomic<bool> joining_{false};
+  // Catching up (R >= 2): after start, after a new epoch, and while copies
+  // arrive (kFlagReplica writes with no sender: a hand-over or a repair).
+  // Meanwhile a primary's GET or STAT of an id missing here first takes it
+  // from the replicas its client named, so the id is read here from then
+  // on instead of each read missing and being asked of the other copies.
+  static constexpr std::chrono::seconds kCatchUpAtStart{10};
+  static constexpr std::chrono::seconds kCatchUpAfterCopy{3};
+  bool CatchingUp() const;
+  void CatchUpFor(std::chrono::nanoseconds d);
+  // A missing id taken from the other replicas of `req` (a primary's read,
+  // served under their leases) while catching up.
+  void PullIfCatchingUp(const wire::Request& req);
+  std::atomic<int64_t> catch_up_until_ns_{0};  // steady clock
   mutable std::mutex join_mu_;
   std::shared_ptr<const JoinPlan> join_;  // guarded by join_mu_
   const LeaveProgress* leave_ = nullptr;

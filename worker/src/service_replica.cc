@@ -52,7 +52,10 @@ ServiceReply Service::AsPrimary(const wire::Request& req,
           LeaseRefused(h, req.replicas, req.passed_over, IdList(req.id), &serving)) {
     return *refused;
   }
-  if (read) return h.op == wire::Op::kGet ? Get(req) : Meta(req);
+  if (read) {
+    PullIfCatchingUp(req);
+    return h.op == wire::Op::kGet ? Get(req) : Meta(req);
+  }
   ServiceReply out = Primary(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;
@@ -167,6 +170,7 @@ uint64_t Service::Rejoin(uint64_t refused) {
   const uint64_t next = std::max<uint64_t>(refused + 1, static_cast<uint64_t>(NowNs()));
   if (epoch_.compare_exchange_strong(cur, next)) {
     store_->DropUnpinned();
+    CatchUpFor(kCatchUpAtStart);
     return next;
   }
   return cur;  // rejoined already
@@ -366,7 +370,10 @@ ServiceReply Service::Epoch(const wire::Header& h) {
   // Writes sent for the old epoch are refused from here on; what was held
   // before goes (a value the others overwrote while this worker was away
   // must not be served).
-  if (raised) store_->DropUnpinned();
+  if (raised) {
+    store_->DropUnpinned();
+    CatchUpFor(kCatchUpAtStart);
+  }
   ServiceReply out = Ok(h);
   out.header.aux = epoch_.load();
   return out;
@@ -426,6 +433,7 @@ ServiceReply Service::AsReplica(const wire::Request& req,
     }
   }
   SawCopies(2);  // a replica's write: its id has two copies at least
+  if (req.sender.empty() && h.op == wire::Op::kSet) CatchUpFor(kCatchUpAfterCopy);
   ServiceReply out = Replica(req, std::move(keep));
   out.header.aux = epoch_.load();
   return out;

@@ -162,6 +162,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   WorkerConfig config{o.max_memory, o.compression_level, o.chunk_size, o.eviction};
   config.decoded_cache_percent = o.decoded_cache_percent;
   config.decoded_cache_bytes = o.decoded_cache_bytes;
+  config.handover_rate = o.handover_rate;
   SHOVEL_RETURN_IF_ERROR(ValidateConfig(config));
   if (o.threads < 0 || o.threads > 256) {
     return Status::InvalidArgument("threads must be 0 (one per core) to 256");
@@ -231,6 +232,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
       std::make_unique<Service>(impl->store.get(), &impl->counters,
                                 impl->server->endpoint(), impl->replicator.get());
   impl->handover = std::make_unique<Handover>(impl->store.get(), impl->replicator.get());
+  impl->handover->SetRate(config.handover_rate);
   impl->service->SetHandover(impl->handover.get());
   Service* service = impl->service.get();
   // A worker that a client asked for more copies may be a replica still:
