@@ -103,7 +103,7 @@ TEST(KvConfig, MergeFlagsClusterNode) {
   EXPECT_EQ(c.compression_level, 0);      // node over cluster
   EXPECT_EQ(c.chunk_size, 4ull << 20);    // flags when nobody sets it
   EXPECT_FALSE(c.eviction);
-  EXPECT_EQ(c.handover_rate, 256ull << 20);  // the default
+  EXPECT_EQ(c.handover_rate, 128ull << 20);  // the default
   cluster.handover_rate = 32ull << 20;
   EXPECT_EQ(MergeConfig(flags, cluster, node).handover_rate, 32ull << 20);
 }

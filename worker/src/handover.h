@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "shovel/protocol.h"
+#include "shovel/worker/config.h"
 
 namespace shovel::worker {
 
@@ -43,7 +44,7 @@ class Store;
 
 class Handover {
  public:
-  static constexpr uint64_t kDefaultRate = 256ull << 20;  // bytes per second
+  static constexpr uint64_t kDefaultRate = kDefaultHandoverRate;  // bytes per second
 
   // `store` and `replicator` must outlive the Handover.
   Handover(Store* store, Replicator* replicator);

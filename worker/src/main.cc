@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   shovel::worker::WorkerOptions opt;
   shovel::worker::ConsulFlags consul;
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
-  std::string decoded_cache = "10%", handover_rate = "256MiB";
+  std::string decoded_cache = "10%", handover_rate = "128MiB";
   std::string reply_bytes = "32MiB", stuck_timeout = "30s", idle_timeout = "0";
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.set_version_flag("--version", "shovel-worker " + shovel::Version());

@@ -35,7 +35,7 @@ struct WorkerOptions {
   int decoded_cache_percent = 10;
   uint64_t decoded_cache_bytes = 0;
   // Bytes per second each hand-over job sends (WorkerConfig::handover_rate).
-  uint64_t handover_rate = 256ull << 20;
+  uint64_t handover_rate = kDefaultHandoverRate;
   int threads = 0;  // 0 = hardware_concurrency
   // Helper threads that decompress the zstd frames of one read on idle
   // cores alongside the handler that serves it (a 1 MiB chunk is 16
