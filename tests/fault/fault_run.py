@@ -242,18 +242,31 @@ def final_state(workers: List[Worker], endpoints: List[str], args: argparse.Name
     spans = int((time.monotonic() - args.started) / args.append_span) + 1
     keys = [f"s/{k}" for k in range(args.keys)]
     keys += [f"a/{span}.{k}" for span in range(spans) for k in range(args.keys)]
+    def settled(call):
+        # The last fault's worker may still be coming back (leases, a new
+        # epoch): an error other than "not found" is asked again, for a while.
+        for attempt in range(20):
+            try:
+                return call()
+            except shoveling.NotFound:
+                raise
+            except shoveling.Error:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+
     try:
         for key in keys:
             try:
-                value: Optional[str] = c.get(key).decode()
+                value: Optional[str] = settled(lambda: c.get(key)).decode()
             except shoveling.NotFound:
                 value = None
             final = {"type": "final", "id": key, "value": value, "replicas": {}}
-            for node in c.node_ids(key) if value is not None else []:
+            for node in settled(lambda: c.node_ids(key)) if value is not None else []:
                 if node not in direct:
                     continue
                 try:
-                    final["replicas"][node] = direct[node].get(key).decode()
+                    final["replicas"][node] = settled(lambda: direct[node].get(key)).decode()
                 except shoveling.NotFound:
                     final["replicas"][node] = None
             rec.add(final)
@@ -336,7 +349,10 @@ def run(args: argparse.Namespace) -> int:
             t.join()
         log(f"{rounds} faults; settling, then reading the final state")
         time.sleep(2.0)
-        final_state(workers, endpoints, args, rec)
+        try:
+            final_state(workers, endpoints, args, rec)
+        except Exception as e:  # reported below, with the logs kept
+            rec.crashed.append(f"reading the final state: {type(e).__name__}: {e}")
     finally:
         stop.set()
         for t in threads:
@@ -349,8 +365,10 @@ def run(args: argparse.Namespace) -> int:
             for r in rec.records:
                 f.write(json.dumps(r) + "\n")
     if rec.crashed:
-        print("fault_run: a client failed unexpectedly: " + "; ".join(rec.crashed),
-              file=sys.stderr)
+        why = "fault_run: a client failed unexpectedly: " + "; ".join(rec.crashed)
+        (tmp / "report.txt").write_text(why + "\n")
+        print(why, file=sys.stderr)
+        print(f"workers' logs and the report kept in {tmp}", file=sys.stderr)
         return 2
     report = history_checker.check(rec.records)
     if report.violations:
