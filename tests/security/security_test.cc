@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "ctl_run.h"
+#include "key_files.h"
 #include "random_bytes.h"
 #include "shovel/keys.h"
 #include "tcp_relay.h"
@@ -25,26 +26,15 @@
 namespace shovel {
 namespace {
 
+using test::Keygen;
 using test::RandomBytes;
+using test::WriteFile;
 
 using Clock = std::chrono::steady_clock;
 
 std::string MakeDir() {
   char tmpl[] = "/tmp/shovel-sec-XXXXXX";
   return mkdtemp(tmpl) ? tmpl : "";
-}
-
-// shovelctl keygen FILE; returns the public key it printed.
-std::string Keygen(const std::string& path) {
-  CtlRun r = Ctl({"keygen", path});
-  EXPECT_EQ(r.code, 0) << r.err;
-  if (r.out.size() != kZ85KeySize + 1) return "";
-  return r.out.substr(0, kZ85KeySize);
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
 }
 
 int PortOf(const std::string& endpoint) {

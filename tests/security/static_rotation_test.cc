@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "ctl_run.h"
+#include "key_files.h"
 #include "shovel/client.h"
 #include "shovel/keys.h"
 #include "worker_fixture.h"
@@ -28,21 +29,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string Keygen(const std::string& path) {
-  CtlRun r = Ctl({"keygen", path});
-  EXPECT_EQ(r.code, 0) << r.err;
-  return r.out.size() == kZ85KeySize + 1 ? r.out.substr(0, kZ85KeySize) : "";
-}
-
-// Written to a temporary name and renamed, as an editor or a config tool
-// does: a reader sees the old file or the new one.
-void WriteFile(const std::string& path, const std::string& text) {
-  {
-    std::ofstream f(path + ".tmp", std::ios::trunc);
-    f << text;
-  }
-  std::rename((path + ".tmp").c_str(), path.c_str());
-}
+using test::Keygen;
+using test::WriteFile;
 
 class StaticKeyRotationTest : public ::testing::Test {
  protected:
