@@ -8,8 +8,8 @@ namespace shovel::worker {
 
 // Bytes per second each worker sends a hand-over job's target, at most: with
 // N-1 peers copying to a worker that came back, about a 10 GbE link's worth
-// into it once N reaches 10, and on one host a third of the client
-// throughput during the move (docs/performance.md).
+// into it once N reaches 10; on one shared host clients keep 0.7-0.8x of
+// their throughput during the move (docs/performance.md).
 inline constexpr uint64_t kDefaultHandoverRate = 128ull << 20;
 
 struct WorkerConfig {
