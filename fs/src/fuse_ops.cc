@@ -257,6 +257,17 @@ void ReplyEntry(fuse_req_t req, const Result<Attr>& a) {
   fuse_reply_entry(req, &e);
 }
 
+// An entry the request made (mkdir, mknod, symlink, link) is answered unless
+// the caller was interrupted; then the kernel never takes its reference.
+void ReplyMadeEntry(fuse_req_t req, Vfs& vfs, Interruptible& wait,
+                    const Result<Attr>& a) {
+  if (!wait.Claim()) {
+    if (a.ok()) vfs.Forget(a->ino, 1);
+    return;
+  }
+  ReplyEntry(req, a);
+}
+
 void ReplyAttr(fuse_req_t req, const Result<Attr>& a) {
   if (!a.ok()) {
     Reply(req, a.status());
@@ -321,8 +332,9 @@ void OnForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void OnGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Result<Attr> a = V(req).GetAttr(ino);
+  Result<Attr> a = vfs.GetAttr(ino);
   if (wait.Claim()) ReplyAttr(req, a);
 }
 
@@ -346,24 +358,30 @@ void OnSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
   }
   std::optional<uint64_t> fh;
   if (fi != nullptr) fh = fi->fh;
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Result<Attr> a = V(req).SetAttr(ino, fh, c);
+  Result<Attr> a = vfs.SetAttr(ino, fh, c);
   if (wait.Claim()) ReplyAttr(req, a);
 }
 
 void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  ReplyEntry(req, V(req).MkDir(parent, name, mode & 07777, Caller(req)));
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  const Owner who = Caller(req);
+  Interruptible wait(req);
+  ReplyMadeEntry(req, vfs, wait, vfs.MkDir(parent, name, mode & 07777, who));
 }
 
 void OnRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Status s = V(req).RmDir(parent, name);
+  Status s = vfs.RmDir(parent, name);
   if (wait.Claim()) Reply(req, s);
 }
 
 void OnUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Status s = V(req).Unlink(parent, name);
+  Status s = vfs.Unlink(parent, name);
   if (wait.Claim()) Reply(req, s);
 }
 
@@ -373,18 +391,24 @@ void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
     ReplyErrno(req, EINVAL);
     return;
   }
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
   Status s =
-      V(req).Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0);
+      vfs.Rename(parent, name, newparent, newname, (flags & RENAME_NOREPLACE) != 0);
   if (wait.Claim()) Reply(req, s);
 }
 
 void OnLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-  ReplyEntry(req, V(req).Link(ino, newparent, newname));
+  Vfs& vfs = V(req);
+  Interruptible wait(req);
+  ReplyMadeEntry(req, vfs, wait, vfs.Link(ino, newparent, newname));
 }
 
 void OnSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
-  ReplyEntry(req, V(req).Symlink(parent, name, link, Caller(req)));
+  Vfs& vfs = V(req);
+  const Owner who = Caller(req);
+  Interruptible wait(req);
+  ReplyMadeEntry(req, vfs, wait, vfs.Symlink(parent, name, link, who));
 }
 
 void OnReadlink(fuse_req_t req, fuse_ino_t ino) {
@@ -420,13 +444,27 @@ void OnMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
       ReplyErrno(req, EINVAL);
       return;
   }
-  ReplyEntry(req, V(req).MkNod(parent, name, type, mode & 07777, rdev, Caller(req)));
+  Vfs& vfs = V(req);
+  const Owner who = Caller(req);
+  Interruptible wait(req);
+  ReplyMadeEntry(req, vfs, wait, vfs.MkNod(parent, name, type, mode & 07777, rdev, who));
 }
 
 void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
-  Result<Vfs::Created> c =
-      V(req).Create(parent, name, mode & 07777, fi->flags, Caller(req));
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  const Owner who = Caller(req);
+  Interruptible wait(req);
+  Result<Vfs::Created> c = vfs.Create(parent, name, mode & 07777, fi->flags, who);
+  if (!wait.Claim()) {
+    // The file was made (or will be, as the handle closes); the kernel
+    // holds neither the handle nor the reference.
+    if (c.ok()) {
+      (void)vfs.Release(c->open.fh);
+      vfs.Forget(c->attr.ino, 1);
+    }
+    return;
+  }
   if (!c.ok()) {
     Reply(req, c.status());
     return;
@@ -439,7 +477,7 @@ void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   e.attr_timeout = ctx.attr_timeout;
   e.entry_timeout = ctx.entry_timeout;
   SetOpenFlags(c->open, fi);
-  if (fuse_reply_create(req, &e, fi) == -ENOENT) V(req).Release(fi->fh).ok();
+  if (fuse_reply_create(req, &e, fi) == -ENOENT) vfs.Release(fi->fh).ok();
 }
 
 void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -484,8 +522,9 @@ void StoreAround(const FuseContext& ctx, fuse_ino_t ino, const ReadData& r) {
 }
 
 void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Result<ReadData> r = V(req).ReadView(fi->fh, static_cast<uint64_t>(off), size);
+  Result<ReadData> r = vfs.ReadView(fi->fh, static_cast<uint64_t>(off), size);
   if (!wait.Claim()) return;
   if (!r.ok()) {
     Reply(req, r.status());
@@ -520,8 +559,9 @@ void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 }
 
 void OnFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Status s = V(req).Flush(fi->fh);
+  Status s = vfs.Flush(fi->fh);
   if (wait.Claim()) Reply(req, s);
 }
 
@@ -530,8 +570,9 @@ void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OnFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Status s = V(req).Fsync(fi->fh);
+  Status s = vfs.Fsync(fi->fh);
   if (wait.Claim()) Reply(req, s);
 }
 
@@ -575,9 +616,10 @@ void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void OnReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   // A dirent takes at least 32 bytes; ask for no more entries than can fit.
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
   Result<std::vector<DirEntry>> entries =
-      V(req).ReadDir(fi->fh, static_cast<uint64_t>(off), size / 32 + 1);
+      vfs.ReadDir(fi->fh, static_cast<uint64_t>(off), size / 32 + 1);
   if (!wait.Claim()) return;
   if (!entries.ok()) {
     Reply(req, entries.status());
@@ -609,8 +651,9 @@ void OnReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OnStatfs(fuse_req_t req, fuse_ino_t) {
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
   Interruptible wait(req);
-  Result<FsStats> s = V(req).StatFs();
+  Result<FsStats> s = vfs.StatFs();
   if (!wait.Claim()) return;
   if (!s.ok()) {
     Reply(req, s.status());
@@ -646,11 +689,17 @@ void ReplyXattr(fuse_req_t req, size_t size, const Result<std::string>& value) {
 }
 
 void OnGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  ReplyXattr(req, size, V(req).GetXattr(ino, name));
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<std::string> value = vfs.GetXattr(ino, name);
+  if (wait.Claim()) ReplyXattr(req, size, value);
 }
 
 void OnListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  Result<std::vector<std::string>> names = V(req).ListXattr(ino);
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Result<std::vector<std::string>> names = vfs.ListXattr(ino);
+  if (!wait.Claim()) return;
   if (!names.ok()) {
     Reply(req, names.status());
     return;
@@ -663,11 +712,17 @@ void OnSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
   XattrSetMode mode = (flags & XATTR_CREATE)    ? XattrSetMode::kCreate
                       : (flags & XATTR_REPLACE) ? XattrSetMode::kReplace
                                                 : XattrSetMode::kAny;
-  Reply(req, V(req).SetXattr(ino, name, std::string_view(value, size), mode));
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Status s = vfs.SetXattr(ino, name, std::string_view(value, size), mode);
+  if (wait.Claim()) Reply(req, s);
 }
 
 void OnRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
-  Reply(req, V(req).RemoveXattr(ino, name));
+  Vfs& vfs = V(req);  // req is gone once EINTR was sent
+  Interruptible wait(req);
+  Status s = vfs.RemoveXattr(ino, name);
+  if (wait.Claim()) Reply(req, s);
 }
 
 fuse_lowlevel_ops MakeOps() {

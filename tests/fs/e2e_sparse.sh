@@ -137,6 +137,14 @@ fd = os.open('$B/slow', os.O_RDONLY | os.O_DIRECT)
 buf = mmap.mmap(-1, 4096)
 def wait(): os.preadv(fd, [buf], 3 << 20)"
 sleep 6
+# An xattr of a file the kernel knows already (no lookup first).
+D=$tmp/d
+mount_fs "$D" -o "workers=$ep" || die "cannot mount $D"
+check "a getxattr waiting for a stopped worker ends on a signal (EINTR)" \
+  interrupted getxattr "
+os.stat('$D/slow')
+def wait(): os.getxattr('$D/slow', 'user.shovel.version')"
+sleep 6
 check "the mount works again once the worker is back" bash -c "
   [ \$(stat -c %s '$A/slow') = 4194304 ] && echo again > '$A/after' &&
   [ \"\$(cat '$B/after')\" = again ]"
