@@ -61,19 +61,27 @@ void Service::CatchUpFor(std::chrono::nanoseconds d) {
 }
 
 void Service::PullIfCatchingUp(const wire::Request& req) {
-  if (!CatchingUp() || req.id.empty() || replicator_ == nullptr) return;
-  // Deleted here: an older copy must not come back.
-  if (tombstones_.Get(req.id) != 0 || !store_->Stat(req.id).status().IsNotFound()) return;
+  if (!CatchingUp() || req.id.empty() || replicator_ == nullptr || !MissingHere(req.id)) {
+    return;
+  }
   std::vector<std::string> others = OtherReplicas(req);
   if (others.empty()) return;
   // Not there, or no answer: the client asks the other copies itself.
   auto got = replicator_->Fetch(others, req.id);
-  if (!got.ok()) return;
+  if (got.ok()) KeepFetched(req.id, got->bytes, got->version);
+}
+
+bool Service::MissingHere(std::string_view id) {
+  // Deleted here: an older copy must not come back.
+  return tombstones_.Get(id) == 0 && store_->Stat(id).status().IsNotFound();
+}
+
+void Service::KeepFetched(std::string_view id, std::string_view bytes, uint64_t version) {
   WriteOptions o;
-  o.version = got->version;
+  o.version = version;
   o.if_version = true;  // unless written here meanwhile
   o.expected_version = 0;
-  (void)store_->Set(req.id, got->bytes, o);
+  (void)store_->Set(id, bytes, o);
 }
 
 ServiceReply Service::Error(const wire::Header& req, const Status& st) {
@@ -252,18 +260,14 @@ void Service::PullIfJoining(const wire::Request& req) {
     std::lock_guard<std::mutex> l(join_mu_);
     plan = join_;
   }
-  if (plan == nullptr || req.id.empty() || replicator_ == nullptr) return;
-  if (tombstones_.Get(req.id) != 0 || !store_->Stat(req.id).status().IsNotFound()) return;
+  if (plan == nullptr || req.id.empty() || replicator_ == nullptr ||
+      !MissingHere(req.id)) {
+    return;
+  }
   std::vector<size_t> ranked = RankNodes(req.id, plan->nodes);
   if (ranked.size() < 2 || ranked[0] != plan->self) return;  // not moving here
   auto got = replicator_->Fetch({plan->endpoints[ranked[1]]}, req.id);
-  if (got.ok()) {
-    WriteOptions o;
-    o.version = got->version;
-    o.if_version = true;  // unless written here meanwhile
-    o.expected_version = 0;
-    (void)store_->Set(req.id, got->bytes, o);
-  }
+  if (got.ok()) KeepFetched(req.id, got->bytes, got->version);
   // Deleted here: the hand-over's copy (older) must not bring it back.
   if (req.header.op == wire::Op::kDelete) tombstones_.Put(req.id, store_->TakeVersion());
 }

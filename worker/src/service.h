@@ -324,6 +324,11 @@ class Service {
   // A missing id taken from the other replicas of `req` (a primary's read,
   // served under their leases) while catching up.
   void PullIfCatchingUp(const wire::Request& req);
+  // Neither held here nor deleted here (no tombstone): a copy may be taken.
+  bool MissingHere(std::string_view id);
+  // Stores a copy taken from another worker at its version, unless the id
+  // was written here meanwhile.
+  void KeepFetched(std::string_view id, std::string_view bytes, uint64_t version);
   std::atomic<int64_t> catch_up_until_ns_{0};  // steady clock
   mutable std::mutex join_mu_;
   std::shared_ptr<const JoinPlan> join_;  // guarded by join_mu_
