@@ -185,6 +185,10 @@ std::string_view OpName(Op op) {
       return "LEASE";
     case Op::kDrain:
       return "DRAIN";
+    case Op::kChanged:
+      return "CHANGED";
+    case Op::kRenewWatches:
+      return "RENEW_WATCHES";
   }
   return "UNKNOWN";
 }
@@ -272,6 +276,13 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
     if ((h.flags & kFlagReplicas) && (h.flags & kFlagReplica)) {
       return Status::Protocol("a request is either to a primary or to a replica");
     }
+  }
+  if ((h.flags & kFlagWatch) && ((h.op != Op::kStat && h.op != Op::kSet) ||
+                                 (h.flags & (kFlagReplicas | kFlagReplica)))) {
+    return Status::Protocol("kFlagWatch is for a STAT or SET to one worker");
+  }
+  if (h.op == Op::kChanged) {
+    return Status::Protocol("CHANGED is sent by workers to their clients");
   }
   if (h.flags & kFlagToken) {
     if (h.op != Op::kAppend || !(h.flags & (kFlagReplicas | kFlagReplica))) {
@@ -397,6 +408,7 @@ Result<Request> DecodeRequest(const std::vector<std::string_view>& frames) {
     case Op::kCreate:
     case Op::kNodeStats:
     case Op::kEpoch:
+    case Op::kRenewWatches:
       if (r.payload_bytes != 0) {
         return Status::Protocol(std::string(OpName(h.op)) + " takes no payload");
       }

@@ -66,8 +66,8 @@ TEST(HeaderTest, RejectsEachBadField) {
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown opcode"),
             std::string::npos);
   bad = good;
-  bad[5] = 0x10;  // flag 0x1000
-  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x1050"), std::string::npos);
+  bad[5] = 0x20;  // flag 0x2000
+  EXPECT_NE(DecodeHeader(bad).status().message().find("flags 0x2050"), std::string::npos);
   bad = good;
   bad[6] = 13;  // past kPermissionDenied
   EXPECT_NE(DecodeHeader(bad).status().message().find("unknown status"),
@@ -240,6 +240,25 @@ TEST(RequestTest, AForwardedWriteNamesItsPrimaryBeforeTheToken) {
           .status()
           .code(),
       Code::kProtocol);
+}
+
+TEST(RequestTest, WatchesAreAskedByStatOrSetToOneWorker) {
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kStat, "a", {}, kFlagWatch))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kSet, "a", {"v"}, kFlagWatch))).ok());
+  EXPECT_TRUE(DecodeRequest(Views(Req(Op::kRenewWatches, ""))).ok());
+  auto message = [](const std::vector<std::string>& frames) {
+    return DecodeRequest(Views(frames)).status().message();
+  };
+  EXPECT_EQ(message(Req(Op::kGet, "a", {}, kFlagWatch)),
+            "kFlagWatch is for a STAT or SET to one worker");
+  EXPECT_EQ(message(Req(Op::kStat, "a", {EncodeStrings({"tcp://h:1"})},
+                        kFlagWatch | kFlagReplicas)),
+            "kFlagWatch is for a STAT or SET to one worker");
+  EXPECT_EQ(message(Req(Op::kChanged, "a")),
+            "CHANGED is sent by workers to their clients");
+  EXPECT_EQ(message(Req(Op::kRenewWatches, "a")),
+            "RENEW_WATCHES takes an empty id frame");
+  EXPECT_EQ(message(Req(Op::kRenewWatches, "", {"x"})), "RENEW_WATCHES takes no payload");
 }
 
 TEST(RequestTest, LeaseCarriesTheSendersEndpointAndNodeId) {

@@ -278,6 +278,8 @@ TEST(WorkerLimits, BadLimitFlagsAreNamed) {
        "--max-connections must be 0 (from the open-files limit) to"},
       {"--handover-rate 64KiB", "handover-rate must be at least 1 MiB (per second)"},
       {"--handover-rate fast", "--handover-rate = 'fast': "},
+      {"--watch-term 2m", "watch-term must be 0 (no watches) to 60s"},
+      {"--watch-term soon", "--watch-term: "},
   };
   for (const auto& k : cases) {
     // `timeout`: a flag wrongly accepted must not hang the test.

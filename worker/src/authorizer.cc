@@ -11,6 +11,7 @@ Role RequiredRole(wire::Op op, uint16_t flags) {
     case wire::Op::kList:
     case wire::Op::kNodeStats:
     case wire::Op::kBatch:  // its items are checked one by one
+    case wire::Op::kRenewWatches:
       return Role::kReadOnly;
     case wire::Op::kEpoch:
     case wire::Op::kHandover:

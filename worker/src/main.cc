@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   std::string max_memory = "1GiB", chunk_size = "4MiB", ready_file, metrics_listen;
   std::string decoded_cache = "10%", handover_rate = "128MiB";
   std::string reply_bytes = "32MiB", stuck_timeout = "30s", idle_timeout = "0";
+  std::string watch_term = "1s";
   CLI::App app{"shovel-worker: a shoveling in-memory blob cache worker"};
   app.set_version_flag("--version", "shovel-worker " + shovel::Version());
   // Options from a file, `name = value` per line (TOML/INI): how the
@@ -128,6 +129,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--idle-timeout", idle_timeout,
                  "close connections with no request for this long (0 = never)")
+      ->capture_default_str();
+  app.add_option("--watch-term", watch_term,
+                 "how long a client may use a STAT it watches before asking again; "
+                 "a change of a watched id is acknowledged once its watchers were "
+                 "told or this ran out (0 = no watches; docs/shovelfs.md, Opens)")
       ->capture_default_str();
   app.add_option("--key-file", opt.key_file,
                  "this worker's CURVE key pair (shovelctl keygen): every socket uses "
@@ -231,6 +237,9 @@ int main(int argc, char** argv) {
   auto it = shovel::consul::ParseDuration(idle_timeout);
   if (!it.ok()) return Fail("--idle-timeout: " + it.status().message());
   opt.idle_timeout_ms = it->count();
+  auto wt = shovel::consul::ParseDuration(watch_term);
+  if (!wt.ok()) return Fail("--watch-term: " + wt.status().message());
+  opt.watch_term_ms = wt->count();
   auto cs = shovel::ParseSize(chunk_size);
   if (!cs.ok()) return Fail("--chunk-size: " + cs.status().message());
   opt.chunk_size = *cs;

@@ -38,6 +38,7 @@
 #include "reply_budget.h"
 #include "service.h"
 #include "shovel/status.h"
+#include "watches.h"
 #include "zap_handler.h"
 
 namespace zmq {
@@ -86,6 +87,9 @@ class Server {
   // finishes). Leave: every request but NODE_STATS is answered "worker X
   // is shutting down" (clients then route to the others at once).
   void Pause() { mode_.store(static_cast<int>(IoMode::kPaused)); }
+  // Set once before Start: replies to changes of watched ids are held
+  // until the watchers were told (watches.h). Null: nothing is held.
+  void SetWatches(Watches* watches) { watches_ = watches; }
   void Leave() { mode_.store(static_cast<int>(IoMode::kLeft)); }
 
  private:
@@ -104,8 +108,16 @@ class Server {
                  std::vector<zmq::message_t>& reply);
 
   // Sends a reply (routing id first) to its peer, counting its bytes until
-  // ZeroMQ releases them. I/O thread only.
+  // ZeroMQ releases them; a reply whose change watchers must hear of first
+  // is held (PumpWatches sends it). I/O thread only.
   void SendReply(std::vector<zmq::message_t>& frames, int64_t now_ns);
+  void SendNow(std::vector<zmq::message_t>& frames, int64_t now_ns);
+  // Sends the CHANGED notices due, and the held replies whose watchers all
+  // answered or ran out; forgets watches that ran out. I/O thread only.
+  void PumpWatches(int64_t now_ns);
+  bool holding_replies() const { return !held_replies_.empty(); }
+  // A client's answer to CHANGED (`m`: routing id, header `h`, ...).
+  void OnChangedAnswer(std::vector<zmq::message_t>& m, const wire::Header& h);
   // Closes the TCP connection of `peer` (ZeroMQ then drops what it queued
   // for it). I/O thread only.
   void Disconnect(const std::string& peer);
@@ -120,8 +132,15 @@ class Server {
   // the context closes use it.
   std::unique_ptr<ReplyBudget> budget_;
   std::unique_ptr<zmq::context_t> ctx_;
-  Authorizer* auth_ = nullptr;       // null: no CURVE
-  std::unique_ptr<ZapHandler> zap_;  // closed before ctx_
+  Authorizer* auth_ = nullptr;  // null: no CURVE
+  Watches* watches_ = nullptr;  // null: nothing held
+  struct HeldReply {
+    std::vector<zmq::message_t> frames;
+    Watches::Hold hold;
+  };
+  std::vector<HeldReply> held_replies_;  // I/O thread
+  int64_t next_sweep_ns_ = 0;            // I/O thread
+  std::unique_ptr<ZapHandler> zap_;      // closed before ctx_
   std::unique_ptr<zmq::socket_t> router_;
   std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: the ROUTER's connection events
   ServerLimits limits_;

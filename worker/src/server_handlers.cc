@@ -21,10 +21,17 @@ void Server::Serve(std::vector<zmq::message_t>& msg, std::vector<std::string_vie
     counters_->Malformed(req.status());
     rep = Service::Error(*wire::DecodeHeader(views[0]), req.status());
   } else {
+    Watches::Scope scope(
+        watches_, frames::View(msg[0]),
+        !(req->header.flags & (wire::kFlagReplica | wire::kFlagReplicas)));
     try {
       rep = service_->Handle(*req, frames::KeepPayload(msg));
     } catch (const std::bad_alloc&) {
       rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
+    }
+    // Registered before the reply reaches the I/O thread, which holds it.
+    if (auto hold = Watches::TakeScopeHold()) {
+      watches_->Register(frames::View(msg[0]), req->header.request_id, *std::move(hold));
     }
   }
   MakeReply(msg[0], rep, reply);

@@ -44,6 +44,10 @@ class Server::IoThread {
     try {
       while (Turn()) {
       }
+      // Stopping: replies still held for watchers go (their clients lose
+      // this worker's watches with its connections).
+      for (auto& held : s_.held_replies_) s_.SendNow(held.frames, SteadyNs());
+      s_.held_replies_.clear();
     } catch (const zmq::error_t&) {
       // The context is closing: nothing more can be served.
     }
@@ -87,6 +91,7 @@ class Server::IoThread {
       if (!RouteRequest(msg_)) break;
       accept = sched_.Accepting(mode, s_.counters_->in_flight.load());
     }
+    s_.PumpWatches(now);
     if (sched_.CheckDue(now)) CloseStuckAndIdle();
     if (sched_.ExpiryDue(now)) Expire();
     return true;
@@ -101,6 +106,8 @@ class Server::IoThread {
     items_[n_ + 1] = {s_.monitor_->handle(), 0, ZMQ_POLLIN, 0};
     items_.resize(n_ + 2);
     int64_t timeout = sched_.PollTimeoutMs(!parked_.empty());
+    // Held replies also end when their watchers' terms run out.
+    if (s_.holding_replies()) timeout = std::min<int64_t>(timeout, 2);
     if (forwards_) {
       forwards_->AddPollItems(items_);
       const int64_t next = forwards_->NextDeadlineMs(SteadyNs());
@@ -172,11 +179,17 @@ class Server::IoThread {
     for (size_t i = 1; i < e.msg.size(); ++i) views_.push_back(View(e.msg[i]));
     ServiceReply rep;
     auto req = wire::DecodeRequest(views_);  // decoded before it was forwarded
-    try {
-      rep = s_.service_->FinishFastWrite(*req, e.write, frames::KeepPayload(e.msg),
-                                         e.start);
-    } catch (const std::bad_alloc&) {
-      rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
+    {
+      Watches::Scope scope(s_.watches_, View(e.msg[0]), /*client=*/false);
+      try {
+        rep = s_.service_->FinishFastWrite(*req, e.write, frames::KeepPayload(e.msg),
+                                           e.start);
+      } catch (const std::bad_alloc&) {
+        rep = Service::Error(req->header, Status::NoSpace("worker is out of memory"));
+      }
+      if (auto hold = Watches::TakeScopeHold()) {
+        s_.watches_->Register(View(e.msg[0]), req->header.request_id, *std::move(hold));
+      }
     }
     s_.MakeReply(e.msg[0], rep, reply_);
     s_.SendReply(reply_, SteadyNs());
@@ -303,6 +316,11 @@ class Server::IoThread {
     if (!h.ok()) {
       s_.counters_->Malformed(h.status());
       ReplyWithError(*s_.router_, m, h.status());
+      return true;
+    }
+    if ((h->flags & wire::kFlagReply) && h->op == wire::Op::kChanged) {
+      s_.OnChangedAnswer(m, *h);  // not a request: nothing to answer
+      s_.PumpWatches(SteadyNs());
       return true;
     }
     if (s_.auth_) {

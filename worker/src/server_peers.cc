@@ -3,6 +3,7 @@
 // frees them, disconnecting a peer, and the connection monitor's events.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <zmq.hpp>
 
@@ -51,6 +52,58 @@ Status Server::Authorize(std::vector<zmq::message_t>& msg, const wire::Header& h
 }
 
 void Server::SendReply(std::vector<zmq::message_t>& frames, int64_t now_ns) {
+  if (frames.size() >= 2 && watches_ != nullptr && watches_->holding()) {
+    auto h = wire::DecodeHeader(View(frames[1]));
+    if (h.ok()) {
+      if (auto hold = watches_->TakeHold(View(frames[0]), h->request_id)) {
+        held_replies_.push_back(HeldReply{std::move(frames), *std::move(hold)});
+        frames.clear();
+        PumpWatches(SteadyNs());  // its notices go now
+        return;
+      }
+    }
+  }
+  SendNow(frames, now_ns);
+}
+
+void Server::PumpWatches(int64_t now_ns) {
+  if (watches_ == nullptr) return;
+  if (watches_->has_notices()) {
+    for (Watches::Notice& n : watches_->TakeNotices()) {
+      wire::Header h;
+      h.op = wire::Op::kChanged;
+      h.request_id = n.seq;
+      for (const std::string& peer : n.peers) {
+        std::vector<zmq::message_t> out;
+        out.emplace_back(peer.data(), peer.size());
+        out.push_back(frames::HeaderMessage(h));
+        out.emplace_back(n.id.data(), n.id.size());
+        // A peer gone is dropped by the ROUTER: its watches then run out.
+        SendAll(*router_, out);
+      }
+    }
+  }
+  const int64_t steady = SteadyNowNs();
+  for (size_t i = 0; i < held_replies_.size();) {
+    if (!watches_->Done(held_replies_[i].hold, steady)) {
+      ++i;
+      continue;
+    }
+    std::vector<zmq::message_t> frames = std::move(held_replies_[i].frames);
+    held_replies_.erase(held_replies_.begin() + static_cast<std::ptrdiff_t>(i));
+    SendNow(frames, now_ns);
+  }
+  if (steady >= next_sweep_ns_) {
+    watches_->Sweep(steady);
+    next_sweep_ns_ = steady + std::max<int64_t>(watches_->term(), 100'000'000);
+  }
+}
+
+void Server::OnChangedAnswer(std::vector<zmq::message_t>& m, const wire::Header& h) {
+  if (watches_ != nullptr) watches_->Acked(View(m[0]), h.request_id);
+}
+
+void Server::SendNow(std::vector<zmq::message_t>& frames, int64_t now_ns) {
   if (frames.empty()) return;
   ReplyBudget::QueuePtr q = budget_->Peer(View(frames[0]), now_ns);
   for (size_t i = 1; i < frames.size(); ++i) {

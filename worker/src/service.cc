@@ -12,6 +12,7 @@
 #include "shovel/hrw.h"
 #include "shovel/text.h"
 #include "shovel/version.h"
+#include "watches.h"
 
 namespace shovel::worker {
 namespace {
@@ -27,6 +28,7 @@ bool UsesPointer(wire::Op op) {
     case wire::Op::kNodeStats:
     case wire::Op::kList:
     case wire::Op::kPutPointer:
+    case wire::Op::kRenewWatches:
     case wire::Op::kUploadData:
     case wire::Op::kUploadCommit:
     case wire::Op::kUploadAbort:
@@ -148,6 +150,12 @@ ServiceReply Service::Serve(const wire::Request& req, std::shared_ptr<const void
       return Epoch(h);
     case wire::Op::kLease:
       return Lease(req);
+    case wire::Op::kRenewWatches: {
+      ServiceReply out = Ok(h);
+      if (watches_ != nullptr)
+        out.header.aux = watches_->Renew(SteadyNowNs()) / 1'000'000;
+      return out;
+    }
     case wire::Op::kHandover: {
       if (handover_ == nullptr) {
         return Error(h, Status::Protocol("worker " + endpoint_ + " does not hand over"));
@@ -324,6 +332,7 @@ bool Service::Cheap(const wire::Request& req) {
     case wire::Op::kStat:
     case wire::Op::kCreate:
     case wire::Op::kBatch:
+    case wire::Op::kRenewWatches:
       return true;
     case wire::Op::kSet:
     case wire::Op::kAppend:
@@ -457,15 +466,34 @@ ServiceReply Service::Write(const wire::Request& req, std::shared_ptr<const void
   const wire::Header& h = req.header;
   std::string tmp;
   switch (h.op) {
-    case wire::Op::kSet:
+    case wire::Op::kSet: {
       if (req.payload.size() != 1) keep.reset();
-      return Written(h, store_->Set(req.id, Joined(req, tmp), Options(h), keep));
+      ServiceReply out =
+          Written(h, store_->Set(req.id, Joined(req, tmp), Options(h), keep));
+      if ((h.flags & wire::kFlagWatch) && out.header.status == Code::kOk) {
+        WatchWritten(req, out);
+      }
+      return out;
+    }
     case wire::Op::kAppend:
       return Written(h, store_->Append(req.id, Joined(req, tmp), Options(h)));
     default:
       return Written(h, store_->Create(req.id, (h.flags & wire::kFlagPinned) != 0,
                                        (h.flags & wire::kFlagExclusive) != 0));
   }
+}
+
+void Service::WatchWritten(const wire::Request& req, ServiceReply& out) {
+  if (watches_ == nullptr) return;
+  // Granted after the write (which ended the id's earlier watches), before
+  // the read: a later change is recalled.
+  const int64_t term = watches_->Grant(req.id, SteadyNowNs());
+  if (term <= 0) return;
+  auto st = store_->Stat(req.id);
+  if (!st.ok()) return;
+  out.header.flags |= wire::kFlagWatch;
+  out.header.aux = static_cast<uint64_t>(term / 1'000'000);
+  out.payload.push_back({wire::EncodeStat(*st), {}});
 }
 
 ServiceReply Service::Upload(const wire::Request& req) {
@@ -581,6 +609,11 @@ ServiceReply Service::Meta(const wire::Request& req) {
       if (st.IsNotFound() && store_->RemovePointer(req.id)) st = Status::Ok();
       break;
     case wire::Op::kStat: {
+      // Granted before the read: a change after it is recalled (watches.h).
+      int64_t term = 0;
+      if ((h.flags & wire::kFlagWatch) && watches_ != nullptr) {
+        term = watches_->Grant(req.id, SteadyNowNs());
+      }
       auto r = store_->Stat(req.id);
       if (!r.ok()) {
         ServiceReply out = Error(h, r.status());
@@ -590,6 +623,10 @@ ServiceReply Service::Meta(const wire::Request& req) {
       ServiceReply out = Ok(h);
       out.header.length = r->size;
       out.header.version_no = r->version;
+      if (term > 0) {
+        out.header.flags |= wire::kFlagWatch;
+        out.header.aux = static_cast<uint64_t>(term / 1'000'000);
+      }
       out.payload.push_back({wire::EncodeStat(*r), {}});
       return out;
     }

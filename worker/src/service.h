@@ -62,6 +62,7 @@ class Handover;
 class InPlaceServing;
 class LeaseKeeper;
 class Replicator;
+class Watches;
 
 class Service {
  public:
@@ -129,6 +130,9 @@ class Service {
   // Set once before serving: kFlagReplicas requests are served under its
   // leases, and LEASE requests answered by it (refused while unset).
   void SetLeases(LeaseKeeper* leases) { leases_ = leases; }
+  // Set once before serving: STAT with kFlagWatch is granted watches by it,
+  // and RENEW_WATCHES renews them (watches.h). Unset: neither is granted.
+  void SetWatches(Watches* watches) { watches_ = watches; }
   // Set once before serving: DRAIN requests call `drain` (which starts the
   // leave, or says why it cannot), and NODE_STATS shows `progress`.
   // Unset: DRAIN is refused.
@@ -184,6 +188,9 @@ class Service {
   // The reply to a GET that read `r`.
   static ServiceReply ReadReply(const wire::Header& h, ReadResult r);
   ServiceReply Write(const wire::Request& req, std::shared_ptr<const void> keep);
+  // A SET with kFlagWatch that succeeded: watch the id for the request's
+  // connection, and answer with its StatBody.
+  void WatchWritten(const wire::Request& req, ServiceReply& out);
   ServiceReply Upload(const wire::Request& req);
   // kFlagReplicas: checks, numbers the write, forwards it to the replicas,
   // then applies it here (service_replica.cc).
@@ -335,6 +342,7 @@ class Service {
   const LeaveProgress* leave_ = nullptr;
   DrainFn drain_;
   LeaseKeeper* leases_ = nullptr;
+  Watches* watches_ = nullptr;
   // The most copies a request named (1 + replicas): a hand-over's R.
   std::atomic<uint32_t> replicas_seen_{1};
   const std::string endpoint_;

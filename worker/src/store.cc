@@ -97,6 +97,10 @@ void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr
     std::tie(node, fresh) = s.map.Emplace(id);
   }
   Entry& e = node->second;
+  // A new version, or attributes set in place (SetAttrs keeps the version);
+  // not a compressor's re-encoding of the same bytes.
+  const bool changed = fresh || !e.blob || e.blob->version != blob->version ||
+                       e.blob->pinned != blob->pinned || e.blob->attrs != blob->attrs;
   ForgetDecodedLocked(e);
   e.atime_ns = now_ns;
   e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
@@ -120,11 +124,14 @@ void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr
     QueueCompression(id, e.atime_ns);
   }
   e.blob = std::move(blob);
+  if (changed && change_hook_) change_hook_(id, false);
 }
 
-Store::BlobPtr Store::EraseLocked(Shard& s, std::string_view id) {
+Store::BlobPtr Store::EraseLocked(Shard& s, std::string_view id, bool evicted) {
   EntryNode* node = s.map.Find(id);
   if (node == nullptr) return nullptr;
+  // Under the shard lock, as the erase: no reader sees one without the other.
+  if (change_hook_) change_hook_(node->first, evicted);
   ForgetDecodedLocked(node->second);
   BlobPtr old = std::move(node->second.blob);
   if (node->second.in_lru) s.lru.erase(node->second.lru);

@@ -93,7 +93,7 @@ bool Store::EvictOne(std::string_view exclude) {
     for (auto it = s.lru.rbegin(); it != s.lru.rend(); ++it) {
       if ((*it)->first == exclude) continue;
       std::string id = (*it)->first;
-      victim = EraseLocked(s, id);
+      victim = EraseLocked(s, id, /*evicted=*/true);
       break;
     }
   }

@@ -20,6 +20,7 @@
 #include "shovel/alloc.h"
 #include "shovel/worker/store.h"
 #include "trimmer.h"
+#include "watches.h"
 
 namespace shovel::worker {
 namespace {
@@ -32,6 +33,17 @@ std::string DefaultNodeId(const std::string& endpoint) {
   size_t colon = endpoint.rfind(':');
   return std::string(host) + "-" +
          (colon == std::string::npos ? "0" : endpoint.substr(colon + 1));
+}
+
+// True when a restart binds the same address again: a TCP port given (not
+// 0 or *), or an ipc:// path. Clients reconnect to such an address on
+// their own, holding what they were granted before.
+bool FixedAddress(const std::string& listen) {
+  if (listen.rfind("tcp://", 0) != 0) return true;
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return true;
+  const std::string port = listen.substr(colon + 1);
+  return port != "0" && port != "*";
 }
 
 // What LocalServe's function reaches the worker through; shared with every
@@ -121,6 +133,7 @@ struct Worker::Impl {
   std::unique_ptr<RequestErrorLog> request_errors;  // counters.errors
   std::string public_key;
   std::unique_ptr<Authorizer> auth;  // used by server's threads: declared first
+  std::unique_ptr<Watches> watches;  // the store's hook calls it: before store
   std::unique_ptr<Store> store;
   std::unique_ptr<Replicator> replicator;  // used by service: declared first
   std::unique_ptr<Service> service;
@@ -184,6 +197,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   if (o.stuck_timeout_ms < 100) {
     return Status::InvalidArgument("stuck-timeout must be at least 100ms");
   }
+  if (o.watch_term_ms < 0 || o.watch_term_ms > 60000) {
+    return Status::InvalidArgument("watch-term must be 0 (no watches) to 60s");
+  }
   if (o.io_threads < 0 || o.io_threads > 64) {
     return Status::InvalidArgument(
         "io-threads must be 0 (half the cores, at least 2) to 64");
@@ -219,6 +235,16 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->store->CompressInBackground(true);
   impl->store->StartDecodeHelpers(o.decode_threads >= 0 ? o.decode_threads
                                                         : std::max(0, cores - 1));
+  Watches::Options watch_options;
+  watch_options.term = o.watch_term_ms * 1'000'000;
+  watch_options.started = SteadyNowNs();
+  watch_options.grace = FixedAddress(o.listen);
+  impl->watches = std::make_unique<Watches>(watch_options);
+  Watches* watches = impl->watches.get();
+  impl->store->SetChangeHook([watches](std::string_view id, bool evicted) {
+    watches->Changed(id, !evicted, SteadyNowNs());
+  });
+  impl->server->SetWatches(watches);
   impl->replicator = std::make_unique<Replicator>(keys);
   if (!o.peer_keys.empty()) {
     if (!keys) return Status::InvalidArgument("peer-keys needs --key-file");
@@ -258,6 +284,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& o) {
   impl->leases = std::make_unique<LeaseKeeper>(
       impl->replicator.get(), impl->server->endpoint(), impl->node_id, std::move(hooks));
   impl->service->SetLeases(impl->leases.get());
+  impl->service->SetWatches(watches);
   impl->log = o.log;
   impl->on_drained = o.on_drained;
   if (o.on_drained) {

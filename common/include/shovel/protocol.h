@@ -58,8 +58,13 @@ enum class Op : uint8_t {
   kHandover = 19,     // payload[0] = HandoverBody: copy ids to a (re)joined worker
   kLease = 20,        // payload[0] = Strings [endpoint, node id], aux = epoch
   kDrain = 21,        // payload[0] = HandoverBody (target: this worker): leave
+  // Worker -> client, unasked: an id the client's connection watches
+  // (kFlagWatch) changed; request_id numbers the notice. The client answers
+  // with a CHANGED reply (kFlagReply, the same request_id, empty id).
+  kChanged = 22,
+  kRenewWatches = 23,  // -> aux = ms this connection's watches hold (0: none)
 };
-inline constexpr uint8_t kMaxOp = 21;
+inline constexpr uint8_t kMaxOp = 23;
 
 std::string_view OpName(Op op);
 
@@ -98,8 +103,15 @@ enum Flag : uint16_t {
   // worker that comes before the primary in the id's order, and was not
   // passed over, may hold a lease from it.
   kFlagSender = 1 << 11,
+  // STAT or SET (not to a primary or replica): watch the id for this
+  // connection. Set on the reply when granted, with aux = ms the watch
+  // holds from when the request was sent (a SET's reply then carries the
+  // id's StatBody as a STAT's does): until then the worker sends CHANGED to
+  // this connection, and waits for its answer or for the watch to run out,
+  // before it acknowledges any change of the id (worker/PROTOCOL.md).
+  kFlagWatch = 1 << 12,
 };
-inline constexpr uint16_t kKnownFlags = 0xfff;
+inline constexpr uint16_t kKnownFlags = 0x1fff;
 // At most this many replica endpoints in a kFlagReplicas list.
 inline constexpr size_t kMaxReplicas = 7;
 

@@ -47,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -159,6 +160,12 @@ class Store {
   std::atomic<int64_t>& transit_bytes() { return transit_; }
   // Bytes charged against max_memory now (Stats().mem_used, without locks).
   uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+
+  // Called after each change of an id is in place, with the id's shard lock
+  // held: a new version, or the id gone (`evicted`: by eviction, no request
+  // made it). Set once before use; it must not call the store. Null: none.
+  using ChangeHook = std::function<void(std::string_view id, bool evicted)>;
+  void SetChangeHook(ChangeHook hook) { change_hook_ = std::move(hook); }
 
   // Live settings; lowering max_memory evicts down to it (pinned data stays).
   void ApplyConfig(const WorkerConfig& config);
@@ -312,7 +319,7 @@ class Store {
   void AppendChunks(const Blob* cur, std::string_view data, Blob& next) const;
   // Removes `id` from shard `s` (locked by the caller) and the index;
   // returns the removed blob (accounting is left to the caller).
-  BlobPtr EraseLocked(Shard& s, std::string_view id);
+  BlobPtr EraseLocked(Shard& s, std::string_view id, bool evicted = false);
   // Installs `blob` for `id` in shard `s` (locked by the caller) in `node`,
   // the id's map node if the caller found it (else nullptr: looked up or
   // made here), so a write hashes the id once under the lock. Queues
@@ -377,6 +384,7 @@ class Store {
   std::atomic<uint64_t> ids_{0};
   std::atomic<uint64_t> pointers_{0};
   std::atomic<uint64_t> next_version_;
+  ChangeHook change_hook_;
   mutable std::atomic<uint64_t> lru_tick_{1};
 
   std::unique_ptr<Shard[]> shards_;

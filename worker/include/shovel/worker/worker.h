@@ -83,6 +83,16 @@ struct WorkerOptions {
   // changes. A peer whose handshake fails with one listed key is tried with
   // the next (docs/security.md, Key rotation). Empty: this worker's own key.
   std::string peer_keys;
+  // How long a client may use a STAT it was granted a watch with (and each
+  // renewal holds) before it asks again; a change of a watched id is
+  // acknowledged only once its watchers were told or their term ran out
+  // (docs/shovelfs.md, Opens). 0: no watches. Writes made in-process
+  // (LocalServe) are not held for watchers: a worker whose owner writes
+  // through LocalServe should grant none. With a fixed address (a port
+  // given, or ipc://), clients may still hold watches from this worker's
+  // previous run: its clients' writes in the first term after start are
+  // answered when that term ends.
+  int64_t watch_term_ms = 1000;
 };
 
 // kInvalidArgument naming the field when a setting is out of range.
