@@ -328,6 +328,50 @@ Result<BlobStat> ClientImpl::Stat(std::string_view id) {
   return st;
 }
 
+namespace {
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+uint16_t ClientImpl::WatchFlag(const PlacementView& view) const {
+  // With replicas the primary serves reads under its leases from the
+  // others, which a watch does not follow: ask each time.
+  if (view.replicas > 1 || watches_refused_.load(std::memory_order_relaxed)) return 0;
+  return wire::kFlagWatch;
+}
+
+bool ClientImpl::RefusedWatch(const Result<ResponsePtr>& r) {
+  if (r.ok() || r.status().code() != Code::kProtocol) return false;
+  watches_refused_.store(true);
+  return true;
+}
+
+void ClientImpl::KeepWatched(std::string_view id, const Response& r,
+                             uint64_t generation) {
+  if (!r.watch || r.reply.header.status != Code::kOk) return;
+  Result<BlobStat> st = StatFromReply(id, r);
+  if (st.ok()) watched_.Put(*st, r.watch, generation, SteadyNowNs());
+}
+
+Result<BlobStat> ClientImpl::WatchedStat(std::string_view id) {
+  SHOVEL_RETURN_IF_ERROR(ValidateId(id));
+  auto view = View();
+  const uint16_t flag = WatchFlag(*view);
+  if (flag == 0) return Stat(id);
+  if (auto kept = watched_.Find(id, view->generation, SteadyNowNs())) {
+    return *std::move(kept);
+  }
+  Result<ResponsePtr> r = CallId(MakeRequest(Op::kStat, id, flag));
+  if (RefusedWatch(r)) return Stat(id);
+  SHOVEL_RETURN_IF_ERROR(r.status());
+  SHOVEL_ASSIGN_OR_RETURN(BlobStat st, StatFromReply(id, **r));
+  KeepWatched(id, **r, view->generation);
+  return st;
+}
+
 Result<NameInfo> ClientImpl::StatName(std::string_view id) {
   SHOVEL_RETURN_IF_ERROR(ValidateId(id));
   auto view = View();

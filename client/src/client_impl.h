@@ -22,6 +22,7 @@
 #include "redirect_cache.h"
 #include "shovel/client.h"
 #include "transport.h"
+#include "watched_stats.h"
 
 namespace shovel::client {
 
@@ -105,6 +106,16 @@ class ClientImpl : public Client {
                                                std::string_view id) override;
   Status Delete(std::string_view id) override;
   Result<BlobStat> Stat(std::string_view id) override;
+  Result<BlobStat> WatchedStat(std::string_view id) override;
+  // kFlagWatch when a SET or STAT to `view` may ask for a watch (one copy
+  // per id, workers that know watches), else 0.
+  uint16_t WatchFlag(const PlacementView& view) const;
+  // A reply to a request sent with WatchFlag: keeps its StatBody while the
+  // watch it was granted holds. A kProtocol error means the worker knows
+  // no watches: true, and later requests ask for none (send it again
+  // without the flag).
+  bool RefusedWatch(const Result<ResponsePtr>& r);
+  void KeepWatched(std::string_view id, const Response& r, uint64_t generation);
   Result<bool> Exists(std::string_view id) override;
   Result<VersionedBytes> GetWithVersion(std::string_view id, uint64_t offset,
                                         uint64_t length) override;
@@ -279,6 +290,9 @@ class ClientImpl : public Client {
   bool keyed_ = false;  // CURVE on (ClientDeps::curve): NotFoundOrDown asks
   std::shared_ptr<DistanceOracle> distance_;
   RedirectCache redirects_;
+  WatchedStats watched_;
+  // A worker refused kFlagWatch (one older than watches): plain Stats.
+  std::atomic<bool> watches_refused_{false};
   std::mutex mu_;
   std::shared_ptr<const PlacementView> view_;  // guarded by mu_
   // Endpoint -> when it was last probed. probe_mu_ is a leaf.

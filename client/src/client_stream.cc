@@ -126,11 +126,21 @@ class UploadWriter : public Writer {
     SHOVEL_RETURN_IF_ERROR(failed_);
     if (!begun_) {  // small: one message
       done_ = true;
+      // A whole value this client wrote: it may keep its STAT under a
+      // watch, so its next open needs no round trip (Client::WatchedStat).
+      auto view = client_->View();
+      const uint16_t watch = mode_ == WriteMode::kSet ? client_->WatchFlag(*view) : 0;
       OutRequest req = client_->MakeRequest(
-          mode_ == WriteMode::kSet ? wire::Op::kSet : wire::Op::kAppend, id_);
+          mode_ == WriteMode::kSet ? wire::Op::kSet : wire::Op::kAppend, id_, watch);
       req.payload.push_back(buffer_);
-      SHOVEL_ASSIGN_OR_RETURN(ResponsePtr r, client_->CallId(req));
-      return r->reply.header.version_no;
+      Result<ResponsePtr> r = client_->CallId(req);
+      if (watch != 0 && client_->RefusedWatch(r)) {
+        req.header.flags &= static_cast<uint16_t>(~wire::kFlagWatch);
+        r = client_->CallId(req);
+      }
+      SHOVEL_RETURN_IF_ERROR(r.status());
+      client_->KeepWatched(id_, **r, view->generation);
+      return (*r)->reply.header.version_no;
     }
     if (!buffer_.empty()) SHOVEL_RETURN_IF_ERROR(SendChunk(buffer_));
     buffer_.clear();

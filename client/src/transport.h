@@ -33,6 +33,8 @@
 
 namespace shovel::client {
 
+class WatchGrant;
+
 // Payload bytes lent to a transport. With OutRequest::loan set, a transport
 // may send payload frames of kLendAbove bytes or more straight from the
 // caller's memory instead of copying them; it Lends for each such frame and
@@ -84,6 +86,9 @@ struct Response {
   // any of them pins nothing else.
   bool frames_own_memory = false;
   wire::Reply reply;
+  // A STAT sent with kFlagWatch that the worker granted a watch
+  // (watch_book.h); null otherwise.
+  std::shared_ptr<const WatchGrant> watch;
   // Concatenated payload bytes from index `first` on (copying).
   std::string PayloadBytes(size_t first = 0) const;
   uint64_t PayloadSize(size_t first = 0) const;

@@ -34,6 +34,7 @@
 #include "curve_keys.h"
 #include "direct_calls.h"
 #include "down_endpoints.h"
+#include "watch_book.h"
 #include "zmq_frames.h"
 
 namespace shovel::client {
@@ -48,6 +49,11 @@ size_t LaneOf(const OutRequest& r) {
   if (r.header.op == wire::Op::kBatch) return 0;
   if (!r.id.empty()) return std::hash<std::string_view>()(r.id) % kLanes;
   return std::hash<uint64_t>()(r.header.aux) % kLanes;
+}
+
+int64_t SteadyNs(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
+      .count();
 }
 
 void SetDealerOptions(zmq::socket_t& s) {
@@ -80,6 +86,7 @@ class ZmqTransport : public Transport {
   static constexpr int kDirectCalls = 8;
 
  private:
+  struct Peer;
   struct Queued {
     std::string endpoint;
     size_t lane;
@@ -92,6 +99,8 @@ class ZmqTransport : public Transport {
     std::shared_ptr<PayloadLoan> loan;
     wire::Header header;     // as sent (request_id included)
     bool mergeable = false;  // a BATCH: [header][empty id][body], nothing lent
+    std::string watch_id;    // a STAT with kFlagWatch: its id
+    Peer* to = nullptr;      // set: this connection (not the id's lane)
   };
   struct Peer {
     std::string endpoint;
@@ -99,6 +108,9 @@ class ZmqTransport : public Transport {
     std::unique_ptr<ConnectionWatch> watch;  // null if it could not be set up
     std::deque<uint64_t> backlog;            // request ids not yet accepted by ZeroMQ
     std::string server_key;                  // the worker's CURVE key it was made with
+    size_t lane = 0;
+    ConnectionWatches watches;  // what the worker watches for this connection
+    bool renewing = false;      // a RENEW_WATCHES is in flight
   };
   struct Pending {
     Peer* peer;
@@ -112,6 +124,9 @@ class ZmqTransport : public Transport {
     uint64_t bytes = 0;
     ResponseCallback done;
     std::shared_ptr<PayloadLoan> loan;
+    // A STAT with kFlagWatch: its id, and when it was taken to be sent.
+    std::string watch_id;
+    int64_t accepted_ns = 0;
   };
 
   // Timers of one relative duration fire in the order they were set, so
@@ -146,6 +161,15 @@ class ZmqTransport : public Transport {
   // (DownEndpoints::Refused).
   void Refused(Peer& peer, bool cache, const Status& error);
   void Finish(uint64_t id, Result<ResponsePtr> r);
+  // The worker says an id `peer` watches changed: forget it, answer.
+  void OnChanged(Peer& peer, const wire::Header& h, std::vector<zmq::message_t>& msgs);
+  // Sends RENEW_WATCHES on each connection with watches, every quarter term.
+  void RenewWatches();
+  static constexpr std::chrono::milliseconds kRenewEveryMax{1000};
+  static std::chrono::milliseconds RenewEvery(int64_t term_ms) {
+    return std::clamp(std::chrono::milliseconds(term_ms / 4),
+                      std::chrono::milliseconds(10), kRenewEveryMax);
+  }
   void FailEverything();
   void Wake();
   bool TryTake(uint64_t bytes);  // false: no room for `bytes` now
@@ -181,8 +205,9 @@ class ZmqTransport : public Transport {
   std::unordered_map<std::string, std::array<Peer*, kLanes>> peer_index_;
   std::unordered_map<uint64_t, Pending> pending_;
   std::map<std::chrono::milliseconds, TimerQueue> timers_;  // lazy: stale ids skipped
-  uint64_t released_ = 0;        // bytes of finished requests not yet given back
-  uint64_t key_generation_ = 0;  // CurveKeys::generation() the peers follow
+  uint64_t released_ = 0;           // bytes of finished requests not yet given back
+  uint64_t key_generation_ = 0;     // CurveKeys::generation() the peers follow
+  Clock::time_point next_renew_{};  // RenewWatches' next round
 
   std::thread thread_;
 };
@@ -264,6 +289,7 @@ ZmqTransport::Queued ZmqTransport::Encode(const std::string& endpoint,
   q.mergeable = h.op == wire::Op::kBatch && request.id.empty() &&
                 request.payload.empty() && request.frame.has_value() && !request.loan;
   q.loan = request.loan;
+  if (h.flags & wire::kFlagWatch) q.watch_id = std::string(request.id);
   q.deadline = request.deadline;
   q.idempotent = request.idempotent;
   q.done = std::move(done);
@@ -305,7 +331,10 @@ Result<ResponsePtr> ZmqTransport::Call(const std::string& endpoint,
     std::atomic<int>& calls;
     ~Leave() { calls.fetch_sub(1, std::memory_order_relaxed); }
   } leave{calls_};
-  if (bytes < kDirectAbove && before >= kDirectCalls) {
+  // A watch lives on a connection the I/O thread reads (CHANGED comes
+  // unasked), not on a caller's own socket.
+  if ((bytes < kDirectAbove && before >= kDirectCalls) ||
+      (request.header.flags & wire::kFlagWatch)) {
     return Transport::Call(endpoint, request);
   }
   Queued q = Encode(endpoint, request, nullptr);
@@ -449,6 +478,7 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& endpoint, size_t la
     return nullptr;
   }
   Peer* raw = peer.get();
+  raw->lane = lane;
   peers_.push_back(std::move(peer));
   peer_index_[endpoint][lane] = raw;
   return raw;
@@ -460,7 +490,7 @@ void ZmqTransport::Accept(Queued q) {
     q.done(*refused);
     return;
   }
-  Peer* peer = PeerFor(q.endpoint, q.lane);
+  Peer* peer = q.to != nullptr ? q.to : PeerFor(q.endpoint, q.lane);
   if (!peer) {
     Release(q.bytes);
     q.done(Status::InvalidArgument("cannot connect to '" + q.endpoint +
@@ -481,6 +511,10 @@ void ZmqTransport::Accept(Queued q) {
   p.bytes = q.bytes;
   p.done = std::move(q.done);
   p.loan = std::move(q.loan);
+  if (!q.watch_id.empty()) {
+    p.watch_id = std::move(q.watch_id);
+    p.accepted_ns = SteadyNs(now);
+  }
   AddTimer(q.deadline, p.deadline, q.request_id);
   if (p.idempotent) {
     AddTimer(q.deadline - q.deadline / 2, p.deadline - q.deadline / 2, q.request_id);
@@ -534,8 +568,13 @@ void ZmqTransport::Receive(Peer& peer) {
     if (msgs.empty()) continue;
     auto header = wire::DecodeHeader(msgs[0].to_string_view());
     if (!header.ok()) continue;  // not ours to answer: drop
+    if (!(header->flags & wire::kFlagReply)) {
+      if (header->op == wire::Op::kChanged) OnChanged(peer, *header, msgs);
+      continue;
+    }
     uint64_t id = header->request_id;
-    if (!pending_.count(id)) continue;  // late reply after a deadline/retry
+    auto p = pending_.find(id);
+    if (p == pending_.end()) continue;  // late reply after a deadline/retry
     down_.Reached(peer.endpoint);
     auto resp = std::make_unique<Response>();
     TakeReply(std::move(msgs), *resp);
@@ -544,8 +583,79 @@ void ZmqTransport::Receive(Peer& peer) {
       Finish(id, std::move(decoded));
       continue;
     }
+    const wire::Header& rh = resp->reply.header;
+    if (!p->second.watch_id.empty() && (rh.flags & wire::kFlagWatch) &&
+        rh.status == Code::kOk && p->second.peer == &peer) {
+      const auto term = static_cast<int64_t>(std::min<uint64_t>(rh.aux, 3'600'000));
+      resp->watch = peer.watches.Granted(p->second.watch_id, p->second.accepted_ns,
+                                         term * 1'000'000, SteadyNs(Clock::now()));
+      // Renewed from a quarter of the term on.
+      next_renew_ = std::min(next_renew_, Clock::now() + RenewEvery(term));
+    }
     Finish(id, std::move(resp));
   }
+}
+
+void ZmqTransport::OnChanged(Peer& peer, const wire::Header& h,
+                             std::vector<zmq::message_t>& msgs) {
+  if (msgs.size() >= 2) peer.watches.Changed(msgs[1].to_string());
+  // The answer lets the worker acknowledge the change without waiting for
+  // the term to run out; if it cannot go now the worker waits for that.
+  wire::Header answer;
+  answer.op = wire::Op::kChanged;
+  answer.flags = wire::kFlagReply;
+  answer.request_id = h.request_id;
+  zmq::message_t header(wire::kHeaderSize);
+  wire::EncodeHeader(answer, static_cast<char*>(header.data()));
+  try {
+    if (peer.socket.send(header, zmq::send_flags::dontwait | zmq::send_flags::sndmore)) {
+      (void)peer.socket.send(zmq::message_t(), zmq::send_flags::dontwait);
+    }
+  } catch (const zmq::error_t&) {
+  }
+}
+
+void ZmqTransport::RenewWatches() {
+  const auto now = Clock::now();
+  if (now < next_renew_) return;
+  int64_t every = kRenewEveryMax.count() * 1'000'000;
+  for (auto& owned : peers_) {
+    Peer* peer = owned.get();
+    if (peer->watches.empty()) continue;
+    every = std::min<int64_t>(
+        every, std::chrono::nanoseconds(RenewEvery(peer->watches.term_ns() / 1'000'000))
+                   .count());
+    if (peer->renewing) continue;
+    peer->renewing = true;
+    Queued q;
+    q.endpoint = peer->endpoint;
+    q.lane = peer->lane;
+    q.to = peer;
+    q.request_id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    q.header.op = wire::Op::kRenewWatches;
+    q.header.request_id = q.request_id;
+    zmq::message_t header(wire::kHeaderSize);
+    wire::EncodeHeader(q.header, static_cast<char*>(header.data()));
+    q.frames.push_back(std::move(header));
+    q.frames.emplace_back();  // the empty id frame
+    q.deadline = std::chrono::milliseconds(
+        std::max<int64_t>(peer->watches.term_ns() / 1'000'000, 100));
+    q.bytes = 0;  // not taken from the budget
+    const int64_t sent = SteadyNs(now);
+    q.done = [peer, sent](Result<ResponsePtr> r) {
+      peer->renewing = false;
+      const int64_t at = SteadyNs(Clock::now());
+      if (!r.ok() || (*r)->reply.header.status != Code::kOk) {
+        peer->watches.DropAll();
+        return;
+      }
+      const auto term =
+          static_cast<int64_t>(std::min<uint64_t>((*r)->reply.header.aux, 3'600'000));
+      peer->watches.Renewed(sent, term * 1'000'000, at);
+    };
+    Accept(std::move(q));
+  }
+  next_renew_ = now + std::chrono::nanoseconds(every);
 }
 
 void ZmqTransport::Finish(uint64_t id, Result<ResponsePtr> r) {
@@ -596,6 +706,7 @@ void ZmqTransport::FireTimers() {
 }
 
 void ZmqTransport::Connect(Peer& peer) {
+  peer.watches.DropAll();  // a new connection: the worker watches nothing for it
   peer.watch.reset();
   peer.socket = zmq::socket_t(*context_, zmq::socket_type::dealer);
   SetDealerOptions(peer.socket);
@@ -607,6 +718,9 @@ void ZmqTransport::Connect(Peer& peer) {
 
 void ZmqTransport::Disconnected(Peer& peer) {
   Receive(peer);
+  // Its CHANGED notices cannot arrive any more (on reconnecting the worker
+  // sees a new connection).
+  peer.watches.DropAll();
   std::vector<uint64_t> lost;
   for (const auto& [id, p] : pending_) {
     if (p.peer == &peer && p.sent) lost.push_back(id);
@@ -624,6 +738,7 @@ void ZmqTransport::Refused(Peer& peer, bool cache, const Status& error) {
     if (p.peer == &peer) lost.push_back(id);
   }
   peer.backlog.clear();
+  peer.watches.DropAll();
   for (uint64_t id : lost) Finish(id, error);
 }
 
@@ -699,6 +814,9 @@ void ZmqTransport::Run() {
         next_timer = queue.front().first;
       }
     }
+    bool watching = false;
+    for (auto& p : peers_) watching = watching || !p->watches.empty();
+    if (watching && (!next_timer || next_renew_ < *next_timer)) next_timer = next_renew_;
     if (next_timer) {
       auto d = *next_timer - Clock::now();
       timeout_ms = std::max<long>(
@@ -765,6 +883,7 @@ void ZmqTransport::Run() {
       if (!peer.backlog.empty()) FlushBacklog(peer);
     }
     FireTimers();
+    RenewWatches();
     FlushRelease();
   }
   FailEverything();

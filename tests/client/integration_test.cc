@@ -25,24 +25,8 @@ using namespace std::chrono_literals;
 using testing::Cluster;
 using testing::ConnectTo;
 using testing::ThreeWorkers;
+using testing::WaitStopped;
 using testing::WorkerProcess;
-
-// Waits (up to 2 s) until process `pid` is stopped: kill(SIGSTOP) returns
-// before a thread running on another core has stopped, and that thread may
-// still answer a request sent right after.
-bool WaitStopped(pid_t pid) {
-  for (int i = 0; i < 200; ++i) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    auto close = line.rfind(')');
-    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T') {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
 
 TEST_F(ThreeWorkers, SetGetAppendStatDelete) {
   Client& c = *client_;

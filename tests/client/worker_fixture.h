@@ -50,6 +50,11 @@ class WorkerProcess {
   std::string endpoint_, node_id_, dir_, metrics_url_;
 };
 
+// Waits (up to 2 s) until process `pid` is stopped: kill(SIGSTOP) returns
+// before a thread running on another core has stopped, and that thread may
+// still answer a request sent right after.
+bool WaitStopped(pid_t pid);
+
 // N workers named w1..wN.
 class Cluster {
  public:

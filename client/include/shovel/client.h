@@ -321,6 +321,14 @@ class Client {
 
   virtual Status Delete(std::string_view id) = 0;
   virtual Result<BlobStat> Stat(std::string_view id) = 0;
+  // A Stat that may be answered without a round trip. The first asks the
+  // worker to watch the id for this client; until the watch ends, the
+  // worker tells this client of any change of the id before it
+  // acknowledges the change to its writer, so the answer kept here is what
+  // a Stat would return, or older only by a change not yet acknowledged
+  // (close-to-open; docs/shovelfs.md, Opens). A plain Stat with more than
+  // one copy per id, and against workers without watches.
+  virtual Result<BlobStat> WatchedStat(std::string_view id) { return Stat(id); }
   virtual Result<bool> Exists(std::string_view id) = 0;
   // Stat of `id` (kNotFound is not an error here) and whether any id lies
   // under `id + "/"`, with the STAT and a one-name LIST in flight together:
