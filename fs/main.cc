@@ -156,6 +156,10 @@ class App {
       wo.node_id = cfg_.node_id;
       wo.compression_level = cfg_.compression_level;
       wo.max_memory = cfg_.max_memory != 0 ? cfg_.max_memory : QuarterOfRam();
+      // The mount reaches it in-process (no round trip to save), and its
+      // writes come in-process too, where no reply could be held for
+      // another client's watch: none are granted.
+      wo.watch_term_ms = 0;
       // In the journal its lines carry SHOVEL_NODE besides the mount's
       // fields: the id given, else the one the worker picks (set below).
       auto node = std::make_shared<EmbeddedNode>();

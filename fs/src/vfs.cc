@@ -134,7 +134,7 @@ Result<Attr> Vfs::Lookup(uint64_t parent, std::string_view name) {
   NameInfo ni;
   bool children_known = false;
   if (known_info && !known_info->is_dir) {
-    Result<BlobStat> st = client_->Stat(id);
+    Result<BlobStat> st = client_->WatchedStat(id);
     if (st.ok()) {
       ni.stat = *std::move(st);
     } else if (!st.status().IsNotFound()) {
@@ -229,7 +229,7 @@ Result<Attr> Vfs::GetAttr(uint64_t ino) {
   } else if (std::optional<BlobStat> opened = OpenedStat(ino, info.path)) {
     attr = AttrFromStat(*opened, false, options_.owner);
   } else {
-    SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->Stat(info.path));
+    SHOVEL_ASSIGN_OR_RETURN(BlobStat st, client_->WatchedStat(info.path));
     attr = AttrFromStat(st, false, options_.owner);
     NoteSeen(ino, st);
   }

@@ -78,7 +78,7 @@ std::optional<BlobStat> Vfs::TakeHint(std::unordered_map<uint64_t, StatHint>& fr
 
 Result<BlobStat> Vfs::StatForOpen(uint64_t ino, const std::string& id) {
   if (std::optional<BlobStat> hint = FreshHint(ino, id)) return *std::move(hint);
-  Result<BlobStat> st = client_->Stat(id);
+  Result<BlobStat> st = client_->WatchedStat(id);
   if (st.ok()) NoteSeen(ino, *st);
   return st;
 }
@@ -184,7 +184,9 @@ Result<OpenReply> Vfs::OpenForRead(uint64_t ino, const InodeInfo& info) {
   if (!st && info.cached_version != 0) {
     // The page cache may hold this version: only the check is needed, and
     // a STAT also answers the GETATTR that follows (reads past the end).
-    SHOVEL_ASSIGN_OR_RETURN(BlobStat fresh, client_->Stat(info.path));
+    // While the worker watches the id for this mount, the check needs no
+    // round trip (Client::WatchedStat).
+    SHOVEL_ASSIGN_OR_RETURN(BlobStat fresh, client_->WatchedStat(info.path));
     NoteSeen(ino, fresh);
     st = std::move(fresh);
   }

@@ -213,5 +213,53 @@ if os.pread(new, len(vb) + 1, 0) != vb:
     sys.exit("the reopened file differs")
 EOF2
 
+check "no open on one mount returns bytes older than a change another mount had acknowledged" \
+  python3 - "$B1" "$B2" <<'EOF2'
+import os, sys, threading, time
+b1, b2 = sys.argv[1], sys.argv[2]
+names = ["cto%d" % i for i in range(6)]
+acked = {}  # name -> the last version whose close(2) returned on b2
+def body(n):
+    return (b"v%08d\n" % n).ljust(4096, b".")
+for name in names:
+    with open(os.path.join(b2, name), "wb") as f:
+        f.write(body(0))
+    acked[name] = 0
+stop = time.monotonic() + 4
+bad = []
+def writer():
+    n = 0
+    while time.monotonic() < stop and not bad:
+        n += 1
+        name = names[n % len(names)]
+        with open(os.path.join(b2, name), "wb") as f:
+            f.write(body(n))
+        acked[name] = n
+opens = 0
+seen = set()
+t = threading.Thread(target=writer)
+t.start()
+while time.monotonic() < stop:
+    for name in names:
+        before = acked[name]
+        fd = os.open(os.path.join(b1, name), os.O_RDONLY)
+        data = os.read(fd, 8192)
+        os.close(fd)
+        opens += 1
+        if len(data) != 4096:
+            bad.append("%s: %d bytes" % (name, len(data)))
+            break
+        got = int(data[1:9])
+        seen.add(got)
+        if got < before:
+            bad.append("%s: read v%d after v%d was acknowledged" % (name, got, before))
+t.join()
+if bad:
+    sys.exit("; ".join(bad[:5]))
+if opens < 200 or len(seen) < 20:
+    sys.exit("only %d opens saw %d versions" % (opens, len(seen)))
+print("%d opens, %d versions seen" % (opens, len(seen)))
+EOF2
+
 echo "# $passes passed, $failures failed"
 [ "$failures" -eq 0 ]
