@@ -89,12 +89,12 @@ class ZmqTransport : public Transport {
   struct Peer;
   struct Queued {
     std::string endpoint;
-    size_t lane;
-    uint64_t request_id;
+    size_t lane = 0;
+    uint64_t request_id = 0;
     std::vector<zmq::message_t> frames;
-    std::chrono::milliseconds deadline;
-    bool idempotent;
-    uint64_t bytes;
+    std::chrono::milliseconds deadline{0};
+    bool idempotent = false;
+    uint64_t bytes = 0;
     ResponseCallback done;
     std::shared_ptr<PayloadLoan> loan;
     wire::Header header;     // as sent (request_id included)
