@@ -8,9 +8,9 @@ void ConnectionWatches::Extend(int64_t sent_ns, int64_t term_ns, int64_t now_ns)
   const int64_t expiry = slot_->expiry_ns.load(std::memory_order_relaxed);
   if (now_ns >= expiry) DropAll();
   term_ns_ = term_ns;
-  slot_->expiry_ns.store(std::max(slot_->expiry_ns.load(std::memory_order_relaxed),
-                                  sent_ns + term_ns),
-                         std::memory_order_release);
+  slot_->expiry_ns.store(
+      std::max(slot_->expiry_ns.load(std::memory_order_relaxed), sent_ns + term_ns),
+      std::memory_order_release);
 }
 
 std::shared_ptr<const WatchGrant> ConnectionWatches::Granted(const std::string& id,

@@ -1,8 +1,9 @@
 // ConnectionWatches and WatchedStats (client/src/watch_book.h,
 // watched_stats.h): when a kept answer may be used, with times passed in.
+#include "watch_book.h"
+
 #include <gtest/gtest.h>
 
-#include "watch_book.h"
 #include "watched_stats.h"
 
 namespace shovel::client {

@@ -21,8 +21,9 @@ using testing::WaitStopped;
 using testing::WorkerProcess;
 using Clock = std::chrono::steady_clock;
 
-std::unique_ptr<WorkerProcess> StartWorker(const std::vector<std::string>& extra = {},
-                                           const std::string& listen = "tcp://127.0.0.1:0") {
+std::unique_ptr<WorkerProcess> StartWorker(
+    const std::vector<std::string>& extra = {},
+    const std::string& listen = "tcp://127.0.0.1:0") {
   auto w = WorkerProcess::Start("w1", "256MiB", listen, extra);
   EXPECT_TRUE(w.ok()) << w.status().ToString();
   return w.ok() ? std::move(*w) : nullptr;
@@ -104,7 +105,8 @@ struct SilentWatcher {
     std::vector<zmq::message_t> m;
     if (!zmq::recv_multipart(s, std::back_inserter(m)) || m.size() < 2) return "";
     auto h = wire::DecodeHeader(m[0].to_string_view());
-    if (!h.ok() || h->op != wire::Op::kChanged || (h->flags & wire::kFlagReply)) return "?";
+    if (!h.ok() || h->op != wire::Op::kChanged || (h->flags & wire::kFlagReply))
+      return "?";
     return m[1].to_string();
   }
 };

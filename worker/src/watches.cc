@@ -47,7 +47,8 @@ Watches::Ns Watches::Grant(std::string_view id, Ns now) {
   if (!known) {
     const uint64_t cost = key.size() + kEntryBytes;
     if (bytes_ + cost > max_bytes_) return 0;
-    if (it == peers_.end()) it = peers_.emplace(std::string(s->peer_), PeerWatches{}).first;
+    if (it == peers_.end())
+      it = peers_.emplace(std::string(s->peer_), PeerWatches{}).first;
     it->second.ids.insert(key);
     ids_[key].push_back(it->first);
     bytes_ += cost;
