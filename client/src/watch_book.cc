@@ -19,6 +19,7 @@ std::shared_ptr<const WatchGrant> ConnectionWatches::Granted(const std::string& 
                                                              int64_t now_ns) {
   if (term_ns <= 0 || now_ns >= sent_ns + term_ns) return nullptr;
   Extend(sent_ns, term_ns, now_ns);
+  slot_->used_ns.store(now_ns, std::memory_order_relaxed);
   auto grant = std::make_shared<WatchGrant>(slot_, slot_->generation.load());
   auto [it, fresh] = ids_.try_emplace(id, grant);
   if (!fresh) {

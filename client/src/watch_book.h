@@ -26,6 +26,7 @@ namespace shovel::client {
 struct WatchSlot {
   std::atomic<uint64_t> generation{1};
   std::atomic<int64_t> expiry_ns{0};
+  std::atomic<int64_t> used_ns{0};  // the last grant or Use of one of its watches
 };
 
 // One granted watch. Valid may be called from any thread.
@@ -40,6 +41,13 @@ class WatchGrant {
     if (now_ns >= slot_->expiry_ns.load(std::memory_order_acquire)) return false;
     return slot_->generation.load(std::memory_order_acquire) == generation_ &&
            !revoked_.load(std::memory_order_acquire);
+  }
+  // Valid, and when it is, counts as a use of the connection's watches
+  // (ConnectionWatches::used_ns).
+  bool Use(int64_t now_ns) const {
+    if (!Valid(now_ns)) return false;
+    slot_->used_ns.store(now_ns, std::memory_order_relaxed);
+    return true;
   }
   void Revoke() { revoked_.store(true, std::memory_order_release); }
 
@@ -67,7 +75,10 @@ class ConnectionWatches {
   void DropAll();
   bool empty() const { return ids_.empty(); }
   int64_t term_ns() const { return term_ns_; }
-  int64_t expiry_ns() const { return slot_->expiry_ns.load(); }
+  // When a watch of this connection was last granted or used: a client
+  // stops renewing watches it no longer uses, so writers stop waiting for
+  // it once they lapse.
+  int64_t used_ns() const { return slot_->used_ns.load(std::memory_order_relaxed); }
 
  private:
   // Moves the expiry to sent + term, first dropping everything if the

@@ -7,7 +7,7 @@ std::optional<BlobStat> WatchedStats::Find(std::string_view id, uint64_t generat
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(std::string(id));
   if (it == entries_.end()) return std::nullopt;
-  if (it->second.generation != generation || !it->second.grant->Valid(now_ns)) {
+  if (it->second.generation != generation || !it->second.grant->Use(now_ns)) {
     entries_.erase(it);
     return std::nullopt;
   }

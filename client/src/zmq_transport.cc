@@ -166,6 +166,7 @@ class ZmqTransport : public Transport {
   // Sends RENEW_WATCHES on each connection with watches, every quarter term.
   void RenewWatches();
   static constexpr std::chrono::milliseconds kRenewEveryMax{1000};
+  static constexpr int64_t kIdleTerms = 4;
   static std::chrono::milliseconds RenewEvery(int64_t term_ms) {
     return std::clamp(std::chrono::milliseconds(term_ms / 4),
                       std::chrono::milliseconds(10), kRenewEveryMax);
@@ -622,6 +623,12 @@ void ZmqTransport::RenewWatches() {
   for (auto& owned : peers_) {
     Peer* peer = owned.get();
     if (peer->watches.empty()) continue;
+    // Unused for kIdleTerms: let them lapse (the worker forgets them a
+    // term later, and its writers stop waiting for this client).
+    if (SteadyNs(now) - peer->watches.used_ns() > kIdleTerms * peer->watches.term_ns()) {
+      peer->watches.DropAll();
+      continue;
+    }
     every = std::min<int64_t>(
         every, std::chrono::nanoseconds(RenewEvery(peer->watches.term_ns() / 1'000'000))
                    .count());

@@ -67,6 +67,16 @@ TEST(ConnectionWatchesTest, DropAllEndsEveryGrant) {
   EXPECT_FALSE(again->Valid(kSec));
 }
 
+TEST(ConnectionWatchesTest, AGrantAndEachUseCountAsUsingTheConnectionsWatches) {
+  ConnectionWatches c;
+  auto a = c.Granted("a", kSec, 2 * kSec, kSec + 5);
+  EXPECT_EQ(c.used_ns(), kSec + 5);
+  EXPECT_TRUE(a->Use(2 * kSec));
+  EXPECT_EQ(c.used_ns(), 2 * kSec);
+  EXPECT_FALSE(a->Use(4 * kSec));  // ran out: not a use
+  EXPECT_EQ(c.used_ns(), 2 * kSec);
+}
+
 BlobStat StatOf(const std::string& id, uint64_t version) {
   BlobStat s;
   s.id = id;

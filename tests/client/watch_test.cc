@@ -165,6 +165,21 @@ TEST(Watches, WatchesHoldPastTheirTermWhileTheClientRenewsThem) {
   EXPECT_EQ(seen->size, 5u);
 }
 
+TEST(Watches, WatchesAClientNoLongerUsesLapse) {
+  auto w = StartWorker({"--watch-term", "300ms"});
+  ASSERT_NE(w, nullptr);
+  auto reader = ConnectTo({w->endpoint()}, 500ms);
+  ASSERT_TRUE(reader->Set("i", "one").ok());
+  ASSERT_TRUE(reader->WatchedStat("i").ok());
+  // Unused for 4 terms, not renewed after: gone here and at the worker.
+  std::this_thread::sleep_for(2200ms);
+  ASSERT_EQ(kill(w->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(WaitStopped(w->pid()));
+  auto asked = reader->WatchedStat("i");
+  ASSERT_EQ(kill(w->pid(), SIGCONT), 0);
+  EXPECT_FALSE(asked.ok()) << "a watch unused for 4 terms was still used";
+}
+
 TEST(Watches, AWorkerThatDiedEndsItsWatchesAndOneOnAFixedPortHoldsWritesForATerm) {
   auto w = StartWorker({"--watch-term", "2s"});
   ASSERT_NE(w, nullptr);
