@@ -546,7 +546,9 @@ Result<RepairValue> Replicator::Fetch(const std::vector<std::string>& endpoints,
 Result<uint64_t> Replicator::FetchParts(const std::vector<std::string>& endpoints,
                                         std::string_view id, const FetchSink& sink,
                                         std::string* unanswered_out) {
-  const auto until = Clock::now() + kDeadline;
+  // The deadline is for progress: each answered part gives the next one
+  // kDeadline again, so a large value on a slow link is still taken.
+  auto until = Clock::now() + kDeadline;
   std::string unanswered;
   auto left = [&] {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
@@ -599,6 +601,7 @@ Result<uint64_t> Replicator::FetchParts(const std::vector<std::string>& endpoint
                                      .WithContext("fetching from " + endpoint));
           got += bytes.size();
           complete = !(rep->header.flags & wire::kFlagMore);
+          until = Clock::now() + kDeadline;
         }
       }
     } catch (const zmq::error_t&) {

@@ -151,7 +151,9 @@ class Replicator {
   // size and version; a part at offset 0 starts the value over (the next
   // endpoint is asked after one failed midway). An error from `sink` ends
   // the fetch with it; a value whose version changes between parts ends it
-  // with kConflict. Returns the value's version.
+  // with kConflict. Each part must come within kDeadline of the one
+  // before it (the first, of the fetch's start). Returns the value's
+  // version.
   using FetchSink = std::function<Status(std::string_view bytes, uint64_t offset,
                                          uint64_t size, uint64_t version)>;
   Result<uint64_t> FetchParts(const std::vector<std::string>& endpoints,
