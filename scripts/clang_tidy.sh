@@ -11,7 +11,14 @@
 # clean result is not checked again; any change to it or to a header it
 # includes checks it again. Findings are never cached, so a run fails until
 # they are fixed. Results unused for a week are dropped.
-# SHOVEL_TIDY_NO_CACHE=1 checks every source.
+#
+# The hash does not depend on where the tree or the build is (their paths
+# are replaced before hashing), so results carry across clones: .ci/tidy-clean
+# (tracked) lists the hashes of the sources found clean at the last recorded
+# run, "HASH PATH" per line, and a source with a listed hash is not checked
+# again either. A fresh clone (CI) then checks only what changed since.
+# SHOVEL_TIDY_RECORD=1 rewrites that list after a run without findings;
+# SHOVEL_TIDY_NO_CACHE=1 checks every source (and ignores the list).
 # usage: scripts/clang_tidy.sh BUILD_DIR [JOBS]
 set -uo pipefail
 build=$(cd "${1:?usage: clang_tidy.sh BUILD_DIR [JOBS]}" && pwd)
@@ -33,10 +40,19 @@ start=$(date +%s)
 
 # "FILE KEY" for each project source; KEY is "none" when it does not
 # preprocess (clang-tidy then reports why).
-python3 - "$db" "$src" "$tidy" "$jobs" "$tidy_args" >"$out/keys" <<'PY' || exit 1
+python3 - "$db" "$src" "$tidy" "$jobs" "$tidy_args" "$build" >"$out/keys" <<'PY' || exit 1
 import concurrent.futures, hashlib, json, re, shlex, subprocess, sys
 
-db, src, tidy, jobs, tidy_args = sys.argv[1:6]
+db, src, tidy, jobs, tidy_args, build = sys.argv[1:7]
+# The longer path first: the build is often inside the tree.
+places = sorted([(build.encode(), b"@BUILD@"), (src.encode(), b"@SRC@")],
+                key=lambda p: -len(p[0]))
+
+def portable(b):
+    for path, name in places:
+        b = b.replace(path, name)
+    return b
+
 common = hashlib.sha256(subprocess.run([tidy, "--version"], capture_output=True).stdout)
 common.update(tidy_args.encode())
 with open(src + "/.clang-tidy", "rb") as f:
@@ -55,8 +71,8 @@ def key(e):
     if pre.returncode != 0:
         return "none"
     h = common.copy()
-    h.update(e["command"].encode())
-    h.update(pre.stdout)
+    h.update(portable(e["command"].encode()))
+    h.update(portable(pre.stdout))
     return h.hexdigest()
 
 files = sorted(entries)
@@ -66,10 +82,18 @@ with concurrent.futures.ThreadPoolExecutor(int(jobs)) as pool:
 PY
 count=$(wc -l <"$out/keys")
 [ "$count" -gt 0 ] || { echo "no project sources in $db" >&2; exit 1; }
-[ "${SHOVEL_TIDY_NO_CACHE:-0}" = 1 ] && rm -f "$cache"/*
+listed=$src/.ci/tidy-clean
+declare -A clean_listed=()
+if [ "${SHOVEL_TIDY_NO_CACHE:-0}" = 1 ]; then
+  rm -f "$cache"/*
+elif [ -f "$listed" ]; then
+  while read -r key _; do clean_listed[$key]=1; done <"$listed"
+fi
 while read -r file key; do
   if [ "$key" != none ] && [ -e "$cache/$key" ]; then
     touch "$cache/$key"
+  elif [ "$key" != none ] && [ -n "${clean_listed[$key]:-}" ]; then
+    : >"$cache/$key"
   else
     echo "$file $key"
   fi
@@ -101,6 +125,12 @@ if [ "$status" -ne 0 ]; then
   cat "$out"/*.log
   echo "clang-tidy failed (exit $status) after ${secs}s" >&2
   exit 1
+fi
+if [ "${SHOVEL_TIDY_RECORD:-0}" = 1 ]; then
+  while read -r file key; do
+    [ "$key" = none ] || echo "$key ${file#"$src"/}"
+  done <"$out/keys" | sort -k2 >"$listed"
+  echo "clang-tidy: recorded $(wc -l <"$listed") clean sources in $listed"
 fi
 echo "clang-tidy: $count files clean ($todo checked, $((count - todo)) unchanged" \
      "since a clean check) in ${secs}s"

@@ -7,7 +7,7 @@ out=$1
 shift
 rm -f "$out" "$out.error"
 cxx=$(command -v clang++ || command -v clang++-14 || echo /usr/bin/clang++)
-if ! "$cxx" -std=c++20 -O1 -g -fsanitize=fuzzer,address "$@" -o "$out" \
+if ! "$cxx" -std=c++20 -O1 -g1 -fsanitize=fuzzer,address "$@" -o "$out" \
      2>"$out.error"; then
   echo "clang++ -fsanitize=fuzzer failed (is libclang-rt-14-dev installed?):" \
     | cat - "$out.error" > "$out.error.tmp" && mv "$out.error.tmp" "$out.error"
