@@ -98,9 +98,11 @@ void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr
   }
   Entry& e = node->second;
   // A new version, or attributes set in place (SetAttrs keeps the version);
-  // not a compressor's re-encoding of the same bytes.
-  const bool changed = fresh || !e.blob || e.blob->version != blob->version ||
-                       e.blob->pinned != blob->pinned || e.blob->attrs != blob->attrs;
+  // not a compressor's re-encoding of the same bytes. Only asked with a
+  // hook: comparing the attributes costs a map walk.
+  const bool changed =
+      change_hook_ && (fresh || !e.blob || e.blob->version != blob->version ||
+                       e.blob->pinned != blob->pinned || e.blob->attrs != blob->attrs);
   ForgetDecodedLocked(e);
   e.atime_ns = now_ns;
   e.tick = lru_tick_.fetch_add(1, std::memory_order_relaxed);
@@ -124,7 +126,7 @@ void Store::InsertLocked(Shard& s, EntryNode* node, std::string_view id, BlobPtr
     QueueCompression(id, e.atime_ns);
   }
   e.blob = std::move(blob);
-  if (changed && change_hook_) change_hook_(id, false);
+  if (changed) change_hook_(id, false);
 }
 
 Store::BlobPtr Store::EraseLocked(Shard& s, std::string_view id, bool evicted) {
